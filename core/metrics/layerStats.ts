@@ -1,0 +1,259 @@
+/**
+ * The per-layer metrics of docs/metrics.md, as pure functions over typed arrays.
+ * Every sum is accumulated in float64 (JS numbers) whatever the input dtype.
+ */
+import type { Histogram, WeightStats } from '../protocol';
+
+/** Where the output-channel axis of a weight tensor is. */
+export type ChannelAxis = 'last' | 'first';
+
+export interface StatsOptions {
+  /** Tensor shape; its product must equal the element count. */
+  shape: readonly number[];
+  /** `last` for TF.js/Keras kernels, `first` for PyTorch/ONNX. */
+  channelAxis: ChannelAxis;
+  /** Histogram bins (docs/metrics.md: 64 by default). */
+  bins?: number;
+  /** τ for `deadWeightRatio`, in (0.5, 1); 0.99 by default. */
+  deadTau?: number;
+  /** The weight quantizer's gradient clip `t_clip`, or null when it has none or it is unknown. */
+  clip?: number | null;
+}
+
+export const DEFAULT_BINS = 64;
+export const DEFAULT_DEAD_TAU = 0.99;
+
+/** `sgn(x)`: +1 for x >= 0 (zero maps to +1), -1 otherwise. */
+export function sgn(x: number): 1 | -1 {
+  return x >= 0 ? 1 : -1;
+}
+
+/** Number of output channels and the stride layout for a shape and channel axis. */
+export function channelCount(shape: readonly number[], channelAxis: ChannelAxis): number {
+  if (shape.length === 0) return 1;
+  return channelAxis === 'last' ? shape[shape.length - 1] : shape[0];
+}
+
+/**
+ * `α_c = mean_{i in c} |W_i|` for every output channel c (the L2-optimal scale for sgn).
+ * @returns one value per output channel.
+ */
+export function channelAlpha(
+  w: ArrayLike<number>,
+  shape: readonly number[],
+  channelAxis: ChannelAxis,
+): Float64Array {
+  const channels = Math.max(1, channelCount(shape, channelAxis));
+  const sums = new Float64Array(channels);
+  const n = w.length;
+  if (channelAxis === 'last') {
+    for (let i = 0; i < n; i++) sums[i % channels] += Math.abs(w[i]);
+  } else {
+    const per = n / channels;
+    for (let c = 0; c < channels; c++) {
+      let s = 0;
+      const end = (c + 1) * per;
+      for (let i = c * per; i < end; i++) s += Math.abs(w[i]);
+      sums[c] = s;
+    }
+  }
+  const per = n / channels;
+  for (let c = 0; c < channels; c++) sums[c] = per > 0 ? sums[c] / per : 0;
+  return sums;
+}
+
+/** `H(p)` in bits; 0 when p is 0 or 1. */
+export function binaryEntropyBits(p: number): number {
+  if (p <= 0 || p >= 1) return 0;
+  return -p * Math.log2(p) - (1 - p) * Math.log2(1 - p);
+}
+
+/** ReCU's Laplace quantile `Q(τ) = −b · ln(2 − 2τ)` for scale `b = absMean`. */
+export function laplaceQuantile(absMean: number, tau: number): number {
+  return -absMean * Math.log(2 - 2 * tau);
+}
+
+/**
+ * Equal-width histogram over `[min, max]`, last bin closed: bin of x is
+ * `min(bins − 1, floor(bins (x − min) / (max − min)))`; all in bin 0 when max == min.
+ */
+export function histogram(
+  w: ArrayLike<number>,
+  bins: number,
+  min: number,
+  max: number,
+): Histogram {
+  const counts = new Array<number>(bins).fill(0);
+  const n = w.length;
+  if (n === 0) return { min: 0, max: 0, counts };
+  const range = max - min;
+  if (!(range > 0)) {
+    counts[0] = n;
+    return { min, max, counts };
+  }
+  const scale = bins / range;
+  const last = bins - 1;
+  for (let i = 0; i < n; i++) {
+    const b = Math.floor((w[i] - min) * scale);
+    counts[b > last ? last : b]++;
+  }
+  return { min, max, counts };
+}
+
+/**
+ * All single-snapshot metrics of docs/metrics.md for one latent weight tensor.
+ *
+ * @param w latent weights, any float dtype, in the layout `shape` describes.
+ * @example weightStats(new Float32Array([0.5, -1, 2, -0.25]), { shape: [2, 2], channelAxis: 'last' })
+ */
+export function weightStats(w: ArrayLike<number>, options: StatsOptions): WeightStats {
+  const n = w.length;
+  const bins = options.bins ?? DEFAULT_BINS;
+  const tau = options.deadTau ?? DEFAULT_DEAD_TAU;
+  const clip = options.clip ?? null;
+  const expected = options.shape.reduce((a, b) => a * b, 1);
+  if (expected !== n) {
+    throw new Error(`weightStats: shape [${options.shape.join(', ')}] needs ${expected} values, got ${n}`);
+  }
+  if (n === 0) {
+    return {
+      params: 0, mean: 0, std: 0, min: 0, max: 0, absMean: 0,
+      histogram: histogram(w, bins, 0, 0), quantizationError: 0, deadWeightRatio: 0,
+      starvedWeightRatio: clip === null ? null : 0, signBalance: 0, signEntropyBits: 0,
+    };
+  }
+  let sum = 0;
+  let sumSq = 0;
+  let absSum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let positives = 0;
+  for (let i = 0; i < n; i++) {
+    const x = w[i];
+    sum += x;
+    sumSq += x * x;
+    absSum += x < 0 ? -x : x;
+    if (x < min) min = x;
+    if (x > max) max = x;
+    if (x >= 0) positives++;
+  }
+  const mean = sum / n;
+  const absMean = absSum / n;
+  const variance = Math.max(0, sumSq / n - mean * mean);
+  const alpha = channelAlpha(w, options.shape, options.channelAxis);
+  const channels = alpha.length;
+  const per = n / channels;
+  const q = laplaceQuantile(absMean, tau);
+
+  let errSq = 0;
+  let dead = 0;
+  let starved = 0;
+  const lastAxis = options.channelAxis === 'last';
+  for (let i = 0; i < n; i++) {
+    const x = w[i];
+    const a = alpha[lastAxis ? i % channels : Math.floor(i / per)];
+    const d = x >= 0 ? x - a : x + a;
+    errSq += d * d;
+    const ax = x < 0 ? -x : x;
+    if (ax > q) dead++;
+    if (clip !== null && ax >= clip) starved++;
+  }
+  const signBalance = positives / n;
+  return {
+    params: n,
+    mean,
+    std: Math.sqrt(variance),
+    min,
+    max,
+    absMean,
+    histogram: histogram(w, bins, min, max),
+    quantizationError: sumSq > 0 ? errSq / sumSq : 0,
+    deadWeightRatio: dead / n,
+    starvedWeightRatio: clip === null ? null : starved / n,
+    signBalance,
+    signEntropyBits: binaryEntropyBits(signBalance),
+  };
+}
+
+/** `flipRate` between two snapshots: fraction of i with sgn(a_i) ≠ sgn(b_i). */
+export function flipRateBetween(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) {
+    throw new Error(`flipRateBetween: ${a.length} vs ${b.length} elements`);
+  }
+  const n = a.length;
+  if (n === 0) return 0;
+  let flips = 0;
+  for (let i = 0; i < n; i++) if (a[i] >= 0 !== b[i] >= 0) flips++;
+  return flips / n;
+}
+
+/**
+ * Tracks one layer's signs across optimizer steps: the training `flipRate` (mean per-step flip
+ * fraction since the last report, Larq's FlipRatio) and `frozenRatio` (never flipped since start).
+ */
+export class SignTracker {
+  private readonly signs: Uint8Array;
+  private readonly everFlipped: Uint8Array;
+  private flippedEver = 0;
+  private flipFractionSum = 0;
+  private stepsSinceReport = 0;
+
+  /** @param initial the latent weights at the start of the observed window. */
+  constructor(initial: ArrayLike<number>) {
+    this.signs = new Uint8Array(initial.length);
+    for (let i = 0; i < initial.length; i++) this.signs[i] = initial[i] >= 0 ? 1 : 0;
+    this.everFlipped = new Uint8Array(initial.length);
+  }
+
+  /** Restore from saved sign bits (after a resume). */
+  static fromState(signs: Uint8Array, everFlipped: Uint8Array): SignTracker {
+    const t = new SignTracker(new Float32Array(0));
+    (t as unknown as { signs: Uint8Array }).signs = signs.slice();
+    (t as unknown as { everFlipped: Uint8Array }).everFlipped = everFlipped.slice();
+    t.flippedEver = everFlipped.reduce((acc, v) => acc + v, 0);
+    return t;
+  }
+
+  /** Record the weights after one optimizer step. @returns that step's flip fraction. */
+  update(w: ArrayLike<number>): number {
+    const n = this.signs.length;
+    if (w.length !== n) throw new Error(`SignTracker: ${n} weights expected, got ${w.length}`);
+    let flips = 0;
+    const signs = this.signs;
+    const ever = this.everFlipped;
+    for (let i = 0; i < n; i++) {
+      const s = w[i] >= 0 ? 1 : 0;
+      if (s !== signs[i]) {
+        flips++;
+        signs[i] = s;
+        if (ever[i] === 0) {
+          ever[i] = 1;
+          this.flippedEver++;
+        }
+      }
+    }
+    const fraction = n > 0 ? flips / n : 0;
+    this.flipFractionSum += fraction;
+    this.stepsSinceReport++;
+    return fraction;
+  }
+
+  /** Mean per-step flip fraction since the last call; 0 when no step was recorded. */
+  takeFlipRate(): number {
+    const rate = this.stepsSinceReport > 0 ? this.flipFractionSum / this.stepsSinceReport : 0;
+    this.flipFractionSum = 0;
+    this.stepsSinceReport = 0;
+    return rate;
+  }
+
+  /** Fraction of weights whose sign never changed over the observed window. */
+  frozenRatio(): number {
+    const n = this.signs.length;
+    return n > 0 ? 1 - this.flippedEver / n : 1;
+  }
+
+  /** Sign bits and ever-flipped bits, to save with a checkpoint. */
+  state(): { signs: Uint8Array; everFlipped: Uint8Array } {
+    return { signs: this.signs.slice(), everFlipped: this.everFlipped.slice() };
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Every message that crosses a thread or webview boundary: host ↔ engine worker ↔ webview.
+ *
+ * One discriminated union per direction. Receivers switch on `kind` exhaustively and end with
+ * `assertNever`; anything that crossed a boundary is checked with `isToWorker` & co. before use.
+ * Metric names are exactly those of docs/metrics.md (copied from shared/design/metrics.md).
+ */
+
+/** Backends the engine can run on, in the order `auto` tries them. */
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+/** The `bnnLab.engine.backend` setting. */
+export type BackendPreference = 'auto' | BackendName;
+
+/** Which backend the engine chose and why every other one was skipped. */
+export interface BackendInfo {
+  name: BackendName;
+  /** tfjs' own backend name (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string;
+  /** Worker threads doing math (1 until data-parallel training lands). */
+  threads: number;
+  /** Backends tried before `name` (or not tried), each with the reason it was not used. */
+  skipped: { name: BackendName; reason: string }[];
+}
+
+/** 64 (or `bnnLab.metrics.histogramBins`) equal-width bins over `[min, max]`, last bin closed. */
+export interface Histogram {
+  min: number;
+  max: number;
+  counts: number[];
+}
+
+/** Distribution statistics of one latent weight tensor (docs/metrics.md, per-layer metrics). */
+export interface WeightStats {
+  params: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  absMean: number;
+  histogram: Histogram;
+  quantizationError: number;
+  deadWeightRatio: number;
+  /** `null` when the layer's quantizer has no clip or it is unknown. */
+  starvedWeightRatio: number | null;
+  signBalance: number;
+  signEntropyBits: number;
+}
+
+/** One binary layer's telemetry in a `step` report. */
+export interface LayerTelemetry extends WeightStats {
+  name: string;
+  /** Mean per-step flip fraction since the previous report (Larq's FlipRatio). */
+  flipRate: number;
+  /** Fraction of weights whose sign never changed since the run started. */
+  frozenRatio: number;
+}
+
+/** Static description of a layer with weights, sent once when a run starts. */
+export interface LayerInfo {
+  name: string;
+  /** `conv2d` | `dense` | `batchNormalization` | … (tfjs class name, lower camel). */
+  kind: string;
+  /** Kernel shape in TF.js order (`[kh, kw, cin, cout]` or `[in, out]`). */
+  shape: number[];
+  binary: boolean;
+  /** Human-readable quantizer description, e.g. `ste_sign(clip=1)`; empty for full precision. */
+  quantizer: string;
+  params: number;
+}
+
+/** Run status as shown in the UI and written in the final `done` record. */
+export type RunStatus = 'running' | 'completed' | 'cancelled' | 'failed';
+
+/**
+ * One line of `metrics.jsonl`, one `--json` line of the CLI, one telemetry message.
+ * `time` is milliseconds since the Unix epoch.
+ */
+export type MetricsRecord =
+  /** First record of a run. */
+  | {
+      event: 'start';
+      runId: string;
+      preset: string;
+      config: TrainConfig;
+      layers: LayerInfo[];
+      backend: BackendInfo;
+      stepsPerEpoch: number;
+      totalSteps: number;
+      time: number;
+    }
+  /** Every `telemetryEverySteps` optimizer steps. Loss and accuracy average the steps since the last report. */
+  | {
+      event: 'step';
+      epoch: number;
+      step: number;
+      loss: number;
+      accuracy: number;
+      learningRate: number;
+      examplesPerSecond: number;
+      layers: LayerTelemetry[];
+      time: number;
+    }
+  /** After each epoch's evaluation on the test set. */
+  | {
+      event: 'epoch';
+      epoch: number;
+      step: number;
+      trainLoss: number;
+      trainAccuracy: number;
+      testLoss: number;
+      testAccuracy: number;
+      durationMs: number;
+      /** Folder of the checkpoint written for this epoch, relative to the run folder. */
+      checkpoint: string | null;
+      time: number;
+    }
+  /** Last record of a run. */
+  | {
+      event: 'done';
+      status: Exclude<RunStatus, 'running'>;
+      testAccuracy: number | null;
+      message?: string;
+      time: number;
+    };
+
+export type MetricsEvent = MetricsRecord['event'];
+
+/** Dataset the engine reads; `idx` is any folder of IDX pairs (MNIST layout, optionally `.gz`). */
+export interface DatasetConfig {
+  name: 'mnist' | 'fashion-mnist' | 'idx';
+  /** Folder with the IDX files; the embedded copy is used for `mnist` when absent. */
+  path?: string;
+}
+
+/**
+ * A run configuration: the content of a `*.bnn.json` file, or a preset's defaults with CLI
+ * overrides. Every field but `preset` is optional in the file; `resolveConfig` fills defaults.
+ */
+export interface TrainConfig {
+  preset: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  dataset: DatasetConfig;
+  /** Use only the first N training examples (0 = all). */
+  limit: number;
+  /** Use only the first N test examples (0 = all). */
+  testLimit: number;
+  telemetryEverySteps: number;
+  histogramBins: number;
+  /** τ for `deadWeightRatio`. */
+  deadTau: number;
+}
+
+/** Host → engine worker. */
+export type ToWorker =
+  /** Start a run; the worker answers with `record` messages and finally `runEnded`. */
+  | {
+      kind: 'startRun';
+      runId: string;
+      config: TrainConfig;
+      /** Absolute run folder; created by the host, filled by the worker. */
+      runDir: string;
+      backend: BackendPreference;
+    }
+  /** User pressed Stop/Cancel; honoured between batches. */
+  | { kind: 'cancelRun'; runId: string };
+
+/** Engine worker → host. */
+export type FromWorker =
+  /** Once, after the worker has loaded the engine code. */
+  | { kind: 'workerReady' }
+  /** A metrics record, already appended to the run's metrics.jsonl. */
+  | { kind: 'record'; runId: string; record: MetricsRecord }
+  /** A line for the BNN Lab log. */
+  | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** The run is over; `stack` carries the full error for the log when it failed. */
+  | {
+      kind: 'runEnded';
+      runId: string;
+      status: Exclude<RunStatus, 'running'>;
+      message?: string;
+      stack?: string;
+    };
+
+/** What the dashboard needs to draw one run from scratch. */
+export interface RunSnapshot {
+  runId: string;
+  /** Run folder, absolute. */
+  dir: string;
+  status: RunStatus;
+  records: MetricsRecord[];
+}
+
+/** Host → webview. */
+export type ToWebview =
+  /** Reply to `ready`, and after a run is (re)opened: everything needed to draw from scratch. */
+  | { kind: 'snapshot'; run: RunSnapshot | undefined; trusted: boolean }
+  /** While a run streams: new records for the run in the last snapshot. */
+  | { kind: 'records'; runId: string; records: MetricsRecord[] }
+  /** The run in view changed state. */
+  | { kind: 'status'; runId: string; status: RunStatus; message?: string };
+
+/** Webview → host. */
+export type ToHost =
+  /** Sent once the webview has mounted; the host answers with `snapshot`. */
+  | { kind: 'ready' }
+  /** A button in the panel. */
+  | { kind: 'command'; command: 'train' | 'stop' | 'showLog' };
+
+/** Compile-time exhaustiveness for `switch (msg.kind)`. */
+export function assertNever(value: never): never {
+  throw new Error(`unexpected message: ${JSON.stringify(value)}`);
+}
+
+function hasKind(value: unknown): value is { kind: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { kind?: unknown }).kind === 'string'
+  );
+}
+
+const TO_WORKER_KINDS: ReadonlySet<string> = new Set(['startRun', 'cancelRun']);
+const FROM_WORKER_KINDS: ReadonlySet<string> = new Set(['workerReady', 'record', 'log', 'runEnded']);
+const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set(['snapshot', 'records', 'status']);
+const TO_HOST_KINDS: ReadonlySet<string> = new Set(['ready', 'command']);
+
+/** Runtime check of a message received by the worker. */
+export function isToWorker(value: unknown): value is ToWorker {
+  return hasKind(value) && TO_WORKER_KINDS.has(value.kind);
+}
+/** Runtime check of a message received from the worker. */
+export function isFromWorker(value: unknown): value is FromWorker {
+  return hasKind(value) && FROM_WORKER_KINDS.has(value.kind);
+}
+/** Runtime check of a message received by the webview. */
+export function isToWebview(value: unknown): value is ToWebview {
+  return hasKind(value) && TO_WEBVIEW_KINDS.has(value.kind);
+}
+/** Runtime check of a message received from the webview. */
+export function isToHost(value: unknown): value is ToHost {
+  return hasKind(value) && TO_HOST_KINDS.has(value.kind);
+}

@@ -1,0 +1,51 @@
+// Lint keeps correctness and the module boundaries of docs/architecture.md; Prettier keeps style.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const typed = (project) => ({
+  languageOptions: { parserOptions: { project, tsconfigRootDir: import.meta.dirname } },
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'out/**', '.bnn-lab/**', '.e2e/**', '**/*.js', '**/*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+    },
+  },
+  {
+    files: ['core/**/*.ts'],
+    ...typed('./core/tsconfig.json'),
+    languageOptions: { ...typed('./core/tsconfig.json').languageOptions, globals: { ...globals.es2022 } },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['vscode', '**/extension/**', '**/webview/**'] }],
+    },
+  },
+  {
+    files: ['extension/**/*.ts'],
+    ...typed('./extension/tsconfig.json'),
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/webview/**'] }] },
+  },
+  {
+    // The worker runs off the extension-host thread, where the vscode API does not exist.
+    files: ['extension/worker/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['vscode', '**/webview/**'] }] },
+  },
+  {
+    files: ['webview/**/*.ts'],
+    ...typed('./webview/tsconfig.json'),
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['vscode', 'node:*', 'fs', 'path', '**/extension/**'] }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    ...typed('./test/tsconfig.json'),
+  },
+);

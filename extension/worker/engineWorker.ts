@@ -1,0 +1,2 @@
+/** Engine worker entry (worker_threads): imports core, never vscode. */
+export {};

@@ -1,0 +1,2 @@
+/** Dashboard webview entry. */
+export {};
