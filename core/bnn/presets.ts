@@ -1,0 +1,89 @@
+/**
+ * Named, ready-to-train model + schedule combinations. `bnn-lab presets` lists them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DatasetConfig } from '../protocol';
+import { BinaryConv2D, BinaryDense } from './layers';
+
+export interface PresetDefaults {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+}
+
+export interface Preset {
+  name: string;
+  /** One line for quick picks and `bnn-lab presets`. */
+  description: string;
+  dataset: DatasetConfig;
+  /** Input image shape `[height, width, channels]`. */
+  inputShape: [number, number, number];
+  classes: number;
+  defaults: PresetDefaults;
+  /** Builds a fresh model; `seed` makes the initial weights reproducible. Outputs logits. */
+  build(seed: number): tf.LayersModel;
+}
+
+/**
+ * `mnist-cnn`: full-precision first conv and last dense; two binary convs and a binary dense in
+ * between, each `sgn` on inputs and kernels with a clipped straight-through estimator (t_clip = 1)
+ * and batch norm after it. Small enough to train on a CPU.
+ */
+function buildMnistCnn(seed: number): tf.LayersModel {
+  const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
+  const input = tf.input({ shape: [28, 28, 1], name: 'image' });
+  let x = tf.layers
+    .conv2d({
+      name: 'conv1',
+      filters: 32,
+      kernelSize: 3,
+      useBias: false,
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    })
+    .apply(input) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = bn('bn1').apply(x) as tf.SymbolicTensor;
+  x = new BinaryConv2D({ name: 'bconv2', filters: 64, kernelSize: 3, padding: 'valid', seed: seed + 1 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = bn('bn2').apply(x) as tf.SymbolicTensor;
+  x = new BinaryConv2D({ name: 'bconv3', filters: 64, kernelSize: 3, padding: 'valid', seed: seed + 2 }).apply(x) as tf.SymbolicTensor;
+  x = bn('bn3').apply(x) as tf.SymbolicTensor;
+  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3 }).apply(x) as tf.SymbolicTensor;
+  x = bn('bn4').apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({
+      name: 'dense5',
+      units: 10,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 4 }),
+    })
+    .apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: logits, name: 'mnist-cnn' });
+}
+
+const PRESETS: readonly Preset[] = [
+  {
+    name: 'mnist-cnn',
+    description:
+      'Small binary CNN for 28×28 digits: FP first conv and last dense, 2 binary convs + binary dense, STE (clip 1), batch norm',
+    dataset: { name: 'mnist' },
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: { epochs: 8, batchSize: 64, learningRate: 0.002 },
+    build: buildMnistCnn,
+  },
+];
+
+export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
+
+/** @throws Error for an unknown name (callers validate names first through resolveConfig). */
+export function getPreset(name: string): Preset {
+  const preset = PRESETS.find((p) => p.name === name);
+  if (!preset) throw new Error(`unknown preset "${name}" (known: ${PRESET_NAMES.join(', ')})`);
+  return preset;
+}
+
+/** Name and one-line description of every preset, for quick picks and `bnn-lab presets`. */
+export function listPresets(): { name: string; description: string }[] {
+  return PRESETS.map((p) => ({ name: p.name, description: p.description }));
+}
