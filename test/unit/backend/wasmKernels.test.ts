@@ -1,0 +1,333 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
+
+type Shape4 = [number, number, number, number];
+type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+/** Deterministic values in [-1, 1) (mulberry32), so failures reproduce. */
+function randomValues(size: number, seed: number): Float32Array {
+  let state = seed >>> 0;
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    values[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  }
+  return values;
+}
+
+/**
+ * Asserts |actual - expected| <= tolerance * max(1, max |expected|) elementwise, i.e. an error
+ * relative to the scale of the whole result, which is what float32 summation order changes.
+ */
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  label: string,
+  tolerance = 1e-4,
+): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  let scale = 1;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  for (let i = 0; i < expected.length; i++) {
+    const error = Math.abs(actual[i] - expected[i]);
+    if (!(error <= tolerance * scale)) {
+      assert.fail(
+        `${label}: element ${i} is ${actual[i]}, expected ${expected[i]} (scale ${scale})`,
+      );
+    }
+  }
+}
+
+async function onBackend<T>(name: string, fn: () => T): Promise<T> {
+  await tf.setBackend(name);
+  return fn();
+}
+
+function pair(value: number | [number, number]): [number, number] {
+  return typeof value === 'number' ? [value, value] : value;
+}
+
+/** Per-side padding and output size of a forward conv, from tfjs's own shape logic. */
+function convGeometry(
+  xShape: Shape4,
+  filterShape: Shape4,
+  strides: number,
+  dilations: number,
+  pad: Padding,
+) {
+  return tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, dilations, pad);
+}
+
+/** Direct-loop reference gradients of conv2d (NHWC), used where cpu lacks dilation support. */
+function referenceGrads(
+  x: Float32Array,
+  xShape: Shape4,
+  filter: Float32Array,
+  filterShape: Shape4,
+  dy: Float32Array,
+  strides: number,
+  dilations: number,
+  pad: Padding,
+): { dx: Float64Array; dw: Float64Array } {
+  const info = convGeometry(xShape, filterShape, strides, dilations, pad);
+  const [batch, inHeight, inWidth, inChannels] = xShape;
+  const [filterHeight, filterWidth, , outChannels] = filterShape;
+  const [strideH, strideW] = pair(strides);
+  const [dilationH, dilationW] = pair(dilations);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(filter.length);
+  for (let b = 0; b < batch; b++) {
+    for (let oh = 0; oh < info.outHeight; oh++) {
+      for (let ow = 0; ow < info.outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * strideH + kh * dilationH - info.padInfo.top;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * strideW + kw * dilationW - info.padInfo.left;
+            if (iw < 0 || iw >= inWidth) continue;
+            for (let ci = 0; ci < inChannels; ci++) {
+              const xIndex = ((b * inHeight + ih) * inWidth + iw) * inChannels + ci;
+              for (let co = 0; co < outChannels; co++) {
+                const g = dy[((b * info.outHeight + oh) * info.outWidth + ow) * outChannels + co];
+                const wIndex = ((kh * filterWidth + kw) * inChannels + ci) * outChannels + co;
+                dx[xIndex] += g * filter[wIndex];
+                dw[wIndex] += g * x[xIndex];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw };
+}
+
+interface ConvCase {
+  xShape: Shape4;
+  filterShape: Shape4;
+  strides: number;
+  pad: Padding;
+}
+
+function describeCase(c: ConvCase, dilations = 1): string {
+  const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
+  return `x[${c.xShape}] w[${c.filterShape}] s${c.strides} d${dilations} ${pad}`;
+}
+
+const explicitPads: Padding = [
+  [0, 0],
+  [1, 2],
+  [0, 1],
+  [0, 0],
+];
+
+/** Shapes x strides x paddings, with odd sizes, batch 1 and > 1, 1x1 and non-square filters. */
+const grid: ConvCase[] = [];
+for (const [xShape, filterShape] of [
+  [
+    [1, 5, 5, 1],
+    [3, 3, 1, 2],
+  ],
+  [
+    [2, 7, 6, 3],
+    [3, 3, 3, 4],
+  ],
+  [
+    [3, 8, 8, 2],
+    [2, 3, 2, 5],
+  ],
+  [
+    [2, 9, 7, 4],
+    [1, 1, 4, 3],
+  ],
+  [
+    [1, 6, 9, 5],
+    [5, 4, 5, 2],
+  ],
+] as [Shape4, Shape4][]) {
+  for (const strides of [1, 2]) {
+    for (const pad of ['same', 'valid', explicitPads] as Padding[]) {
+      grid.push({ xShape, filterShape, strides, pad });
+    }
+  }
+}
+
+// node:test schedules and reports suites itself; the promises describe/it return only mirror that.
+void describe('wasm training kernels', () => {
+  before(async () => {
+    const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+    await tf.setBackend('wasm');
+    registerWasmTrainingKernels();
+    registerWasmTrainingKernels();
+  });
+
+  void it('match the cpu backend for conv2d gradients over strides, paddings and shapes', async () => {
+    for (const [i, c] of grid.entries()) {
+      const x = randomValues(tf.util.sizeFromShape(c.xShape), 3 * i + 1);
+      const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 3 * i + 2);
+      const info = convGeometry(c.xShape, c.filterShape, c.strides, 1, c.pad);
+      const dy = randomValues(tf.util.sizeFromShape(info.outShape), 3 * i + 3);
+      const gradients = () =>
+        tf.tidy(() => {
+          const f = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
+          const [dx, dw] = tf.grads(f)(
+            [tf.tensor4d(x, c.xShape), tf.tensor4d(filter, c.filterShape)],
+            tf.tensor4d(dy, info.outShape),
+          );
+          return [dx.dataSync(), dw.dataSync()];
+        });
+      const [cpuDx, cpuDw] = await onBackend('cpu', gradients);
+      const [wasmDx, wasmDw] = await onBackend('wasm', gradients);
+      assertClose(wasmDx, cpuDx, `dx ${describeCase(c)}`);
+      assertClose(wasmDw, cpuDw, `dW ${describeCase(c)}`);
+    }
+  });
+
+  void it('handle dilation 2 in direct kernel calls (checked against a loop reference)', async () => {
+    await tf.setBackend('wasm');
+    const cases: ConvCase[] = [
+      { xShape: [2, 9, 8, 3], filterShape: [3, 3, 3, 4], strides: 1, pad: 'same' },
+      { xShape: [1, 10, 9, 2], filterShape: [3, 2, 2, 3], strides: 1, pad: 'valid' },
+      { xShape: [2, 11, 10, 2], filterShape: [3, 3, 2, 2], strides: 2, pad: 'same' },
+      { xShape: [1, 9, 12, 3], filterShape: [2, 3, 3, 2], strides: 2, pad: explicitPads },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const dilations = 2;
+      const x = randomValues(tf.util.sizeFromShape(c.xShape), 100 + i);
+      const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 200 + i);
+      const info = convGeometry(c.xShape, c.filterShape, c.strides, dilations, c.pad);
+      const dy = randomValues(tf.util.sizeFromShape(info.outShape), 300 + i);
+      const reference = referenceGrads(
+        x,
+        c.xShape,
+        filter,
+        c.filterShape,
+        dy,
+        c.strides,
+        dilations,
+        c.pad,
+      );
+      const [dx, dw] = tf.tidy(() => {
+        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations };
+        const dyTensor = tf.tensor4d(dy, info.outShape);
+        const dxTensor = tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
+            { ...attrs, inputShape: c.xShape },
+          ) as tf.Tensor;
+        const dwTensor = tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
+            { ...attrs, filterShape: c.filterShape },
+          ) as tf.Tensor;
+        return [dxTensor.dataSync(), dwTensor.dataSync()];
+      });
+      assertClose(dx, reference.dx, `dx ${describeCase(c, dilations)}`);
+      assertClose(dw, reference.dw, `dW ${describeCase(c, dilations)}`);
+    }
+  });
+
+  void it('agree with the loop reference used for dilation when dilation is 1', () => {
+    const c: ConvCase = {
+      xShape: [2, 7, 6, 3],
+      filterShape: [3, 2, 3, 2],
+      strides: 2,
+      pad: 'same',
+    };
+    const x = randomValues(tf.util.sizeFromShape(c.xShape), 7);
+    const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 8);
+    const info = convGeometry(c.xShape, c.filterShape, c.strides, 1, c.pad);
+    const dy = randomValues(tf.util.sizeFromShape(info.outShape), 9);
+    const reference = referenceGrads(x, c.xShape, filter, c.filterShape, dy, c.strides, 1, c.pad);
+    const [dx, dw] = tf.tidy(() =>
+      tf
+        .grads((a: tf.Tensor, w: tf.Tensor) =>
+          tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad),
+        )(
+          [tf.tensor4d(x, c.xShape), tf.tensor4d(filter, c.filterShape)],
+          tf.tensor4d(dy, info.outShape),
+        )
+        .map((t) => t.dataSync()),
+    );
+    assertClose(dx, reference.dx, 'dx');
+    assertClose(dw, reference.dw, 'dW');
+  });
+
+  void it('reject NCHW and mismatched dy shapes with a message naming the kernel', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.zeros([1, 5, 5, 2]);
+    const dy = tf.zeros([1, 4, 4, 3]);
+    assert.throws(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x, dy },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] },
+          ),
+      /Conv2DBackpropFilter \(wasm\): dy has shape \[1,4,4,3\], expected \[1,5,5,3\]/,
+    );
+    assert.throws(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: tf.zeros([2, 2, 2, 3]) },
+            { strides: 1, pad: 'valid', dataFormat: 'NCHW', inputShape: [1, 5, 5, 2] },
+          ),
+      /Conv2DBackpropInput \(wasm\): dataFormat must be 'NHWC'/,
+    );
+    tf.dispose([x, dy]);
+  });
+
+  void it('do not leak tensors or backend buffers across repeated gradient steps', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(randomValues(2 * 9 * 9 * 3, 11), [2, 9, 9, 3]);
+    const filter = tf.tensor4d(randomValues(3 * 3 * 3 * 4, 12), [3, 3, 3, 4]);
+    const step = (strides: number, pad: Padding) =>
+      tf.tidy(() => {
+        const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
+          tf
+            .conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad)
+            .square()
+            .sum(),
+        )([x, filter]);
+        return dx.sum().add(dw.sum()).dataSync()[0];
+      });
+    const cases: [number, Padding][] = [
+      [1, 'same'],
+      [2, 'valid'],
+      [2, explicitPads],
+    ];
+    for (const [strides, pad] of cases) {
+      step(strides, pad);
+    }
+    const tensorsBefore = tf.memory().numTensors;
+    const dataIdsBefore = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 5; i++) {
+      for (const [strides, pad] of cases) {
+        step(strides, pad);
+      }
+    }
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    assert.equal(tf.engine().backend.numDataIds(), dataIdsBefore);
+    tf.dispose([x, filter]);
+  });
+});
