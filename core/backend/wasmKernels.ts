@@ -2,10 +2,11 @@
  * Training kernels for the tfjs wasm backend.
  *
  * `@tensorflow/tfjs-backend-wasm` 4.22 ships no `Conv2DBackpropFilter` (so no convolution can
- * train) and a `Conv2DBackpropInput` that is a plain loop, about 9x slower than its XNNPACK
- * forward convolution. The kernels here express both gradients as forward convolutions and run
- * them through the backend's own `Conv2D` kernel, plus `Transpose`, `PadV2`, `Reverse`, `Slice`
- * and `Reshape` for the data movement.
+ * train), no depthwise backprop kernels, and a `Conv2DBackpropInput` that is a plain loop,
+ * about 10x slower than its XNNPACK forward convolution. The kernels here express each gradient
+ * as a forward convolution and run it through the backend's own `Conv2D` or
+ * `DepthwiseConv2dNative` kernel, with `Transpose`, `PadV2`, `Reverse`, `Slice`, `Reshape` and
+ * `Sum` for the data movement.
  *
  * Kernels call other kernels' `kernelFunc` directly instead of `tf.*` ops: an op would re-enter
  * the engine from inside a kernel, which records it on an active gradient tape and counts its
@@ -79,17 +80,18 @@ function assertShape(kernelName: string, what: string, actual: number[], expecte
 }
 
 /**
- * Forward convolution through the wasm `Conv2D` kernel with per-side padding that may be
- * negative. XNNPACK takes only non-negative padding, so negative sides are run as zero and the
- * surplus rows or columns are sliced off afterwards.
+ * Forward convolution through the wasm `Conv2D` or `DepthwiseConv2dNative` kernel with per-side
+ * padding that may be negative. XNNPACK takes only non-negative padding, so negative sides are
+ * run as zero and the surplus rows or columns are sliced off afterwards.
  *
  * @param x `[batch, height, width, inChannels]`, float32, NHWC.
- * @param filter `[filterHeight, filterWidth, inChannels, outChannels]`.
+ * @param filter `[filterHeight, filterWidth, inChannels, outChannels or channelMultiplier]`.
  * @param pads `[top, bottom, left, right]`, any integers.
  * @param outSize the wanted `[outHeight, outWidth]`; the padding must produce at least this.
  */
 function convWithPads(
   backend: BackendWasm,
+  convKernel: 'Conv2D' | 'DepthwiseConv2dNative',
   x: TensorInfo,
   filter: TensorInfo,
   strides: Pair,
@@ -100,7 +102,7 @@ function convWithPads(
   const [top, bottom, left, right] = pads;
   const conv = runKernel(
     backend,
-    'Conv2D',
+    convKernel,
     { x, filter },
     {
       strides,
@@ -145,6 +147,49 @@ function convWithPads(
 }
 
 /**
+ * Padding `[top, bottom, left, right]` of the forward convolution that computes a filter
+ * gradient (see `conv2dBackpropFilter`): the near sides keep the forward pass's padding, the far
+ * sides get just what the last filter tap reaches, possibly negative.
+ */
+function backpropFilterPads(info: backend_util.Conv2DInfo): [number, number, number, number] {
+  const { padInfo } = info;
+  const bottom =
+    info.dilationHeight * (info.filterHeight - 1) +
+    info.strideHeight * (info.outHeight - 1) +
+    1 -
+    info.inHeight -
+    padInfo.top;
+  const right =
+    info.dilationWidth * (info.filterWidth - 1) +
+    info.strideWidth * (info.outWidth - 1) +
+    1 -
+    info.inWidth -
+    padInfo.left;
+  return [padInfo.top, bottom, padInfo.left, right];
+}
+
+/**
+ * Padding `[top, bottom, left, right]` of the stride-1 convolution of (zero-inserted) dy with the
+ * flipped filter that computes an input gradient. `zeroInserted` says whether dy went through
+ * `zeroInsert`, which leaves `stride - 1` extra zero rows and columns at the far sides.
+ */
+function backpropInputPads(
+  info: backend_util.Conv2DInfo,
+  zeroInserted: boolean,
+): [number, number, number, number] {
+  const { padInfo } = info;
+  const trailingRows = zeroInserted ? info.strideHeight - 1 : 0;
+  const trailingCols = zeroInserted ? info.strideWidth - 1 : 0;
+  const top = info.effectiveFilterHeight - 1 - padInfo.top;
+  const left = info.effectiveFilterWidth - 1 - padInfo.left;
+  const bottom =
+    info.inHeight - ((info.outHeight - 1) * info.strideHeight + 1) + padInfo.top - trailingRows;
+  const right =
+    info.inWidth - ((info.outWidth - 1) * info.strideWidth + 1) + padInfo.left - trailingCols;
+  return [top, bottom, left, right];
+}
+
+/**
  * `Conv2DBackpropFilter` for wasm: the gradient of `conv2d(x, filter)` with respect to `filter`.
  *
  * Inputs `x: [batch, inHeight, inWidth, inChannels]` and `dy: [batch, outHeight, outWidth,
@@ -175,29 +220,18 @@ function conv2dBackpropFilter(args: {
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
-  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth } = info;
 
   const xT = runKernel(backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
   const dyT = runKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  // Pad the far side only as much as the last filter tap needs; the near side keeps the
-  // forward pass's padding.
-  const bottom =
-    dilationHeight * (filterHeight - 1) +
-    strideHeight * (outHeight - 1) +
-    1 -
-    inHeight -
-    padInfo.top;
-  const right =
-    dilationWidth * (filterWidth - 1) + strideWidth * (outWidth - 1) + 1 - inWidth - padInfo.left;
   const grad = convWithPads(
     backend,
+    'Conv2D',
     xT,
     dyT,
-    [dilationHeight, dilationWidth],
-    [strideHeight, strideWidth],
-    [padInfo.top, bottom, padInfo.left, right],
-    [filterHeight, filterWidth],
+    [info.dilationHeight, info.dilationWidth],
+    [info.strideHeight, info.strideWidth],
+    backpropFilterPads(info),
+    [info.filterHeight, info.filterWidth],
   );
   release(backend, xT, dyT);
   const out = runKernel(backend, 'Transpose', { x: grad }, { perm: [1, 2, 0, 3] });
@@ -263,36 +297,176 @@ function conv2dBackpropInput(args: {
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
-  const { inHeight, inWidth, outHeight, outWidth } = info;
-  const { effectiveFilterHeight, effectiveFilterWidth } = info;
 
   const swapped = runKernel(backend, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   const flipped = runKernel(backend, 'Reverse', { x: swapped }, { dims: [0, 1] });
   release(backend, swapped);
-
-  const strided = strideHeight > 1 || strideWidth > 1;
-  const source = strided ? zeroInsert(backend, dy, [strideHeight, strideWidth]) : dy;
-  // Rows the source holds past the last dy row (zero-insertion leaves stride - 1 of them).
-  const trailingRows = (strideHeight - 1) * (strided ? 1 : 0);
-  const trailingCols = (strideWidth - 1) * (strided ? 1 : 0);
-  const top = effectiveFilterHeight - 1 - padInfo.top;
-  const left = effectiveFilterWidth - 1 - padInfo.left;
-  const bottom = inHeight - ((outHeight - 1) * strideHeight + 1) + padInfo.top - trailingRows;
-  const right = inWidth - ((outWidth - 1) * strideWidth + 1) + padInfo.left - trailingCols;
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  const source = strided ? zeroInsert(backend, dy, [info.strideHeight, info.strideWidth]) : dy;
   const out = convWithPads(
     backend,
+    'Conv2D',
     source,
     flipped,
     [1, 1],
-    [dilationHeight, dilationWidth],
-    [top, bottom, left, right],
-    [inHeight, inWidth],
+    [info.dilationHeight, info.dilationWidth],
+    backpropInputPads(info, strided),
+    [info.inHeight, info.inWidth],
   );
   release(backend, flipped);
   if (strided) {
     release(backend, source);
   }
+  return out;
+}
+
+/**
+ * `DepthwiseConv2dNativeBackpropFilter` for wasm: the gradient of `depthwiseConv2d(x, filter)`
+ * with respect to `filter`.
+ *
+ * Inputs `x: [batch, inHeight, inWidth, channels]` and `dy: [batch, outHeight, outWidth,
+ * channels * multiplier]`, float32, NHWC; output `[filterHeight, filterWidth, channels,
+ * multiplier]`.
+ *
+ * As in `conv2dBackpropFilter`, but the sum over the batch cannot be a channel contraction of
+ * a depthwise convolution: the batch is folded into the channels (`[1, H, W, batch*channels]`
+ * convolved with dy as a `[outHeight, outWidth, batch*channels, multiplier]` filter) and summed
+ * out afterwards.
+ */
+function depthwiseConv2dBackpropFilter(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const kernelName = 'DepthwiseConv2dNativeBackpropFilter';
+  const x = requireInput(kernelName, inputs, 'x');
+  const dy = requireInput(kernelName, inputs, 'dy');
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    attrs.strides as number | Pair,
+    pair(attrs.dilations as number | Pair | undefined),
+    attrs.pad as Padding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
+  );
+  assertShape(kernelName, 'dy', dy.shape, info.outShape);
+  const [batch, inHeight, inWidth, channels] = x.shape;
+  const [filterHeight, filterWidth, , multiplier] = filterShape;
+
+  const xT = runKernel(backend, 'Transpose', { x }, { perm: [1, 2, 0, 3] });
+  const xFolded = runKernel(
+    backend,
+    'Reshape',
+    { x: xT },
+    { shape: [1, inHeight, inWidth, batch * channels] },
+  );
+  const dyT = runKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  const dyFolded = runKernel(
+    backend,
+    'Reshape',
+    { x: dyT },
+    { shape: [info.outHeight, info.outWidth, batch * channels, multiplier] },
+  );
+  release(backend, xT, dyT);
+  const grad = convWithPads(
+    backend,
+    'DepthwiseConv2dNative',
+    xFolded,
+    dyFolded,
+    [info.dilationHeight, info.dilationWidth],
+    [info.strideHeight, info.strideWidth],
+    backpropFilterPads(info),
+    [filterHeight, filterWidth],
+  );
+  release(backend, xFolded, dyFolded);
+  const perBatch = runKernel(
+    backend,
+    'Reshape',
+    { x: grad },
+    { shape: [filterHeight, filterWidth, batch, channels * multiplier] },
+  );
+  release(backend, grad);
+  const summed = runKernel(backend, 'Sum', { x: perBatch }, { axis: [2], keepDims: false });
+  release(backend, perBatch);
+  const out = runKernel(backend, 'Reshape', { x: summed }, { shape: filterShape });
+  release(backend, summed);
+  return out;
+}
+
+/**
+ * `DepthwiseConv2dNativeBackpropInput` for wasm: the gradient of `depthwiseConv2d(x, filter)`
+ * with respect to `x`.
+ *
+ * Inputs `dy: [batch, outHeight, outWidth, channels * multiplier]` and `filter: [filterHeight,
+ * filterWidth, channels, multiplier]`, float32, NHWC; output `attrs.inputShape`
+ * (`[batch, inHeight, inWidth, channels]`).
+ *
+ * Each dy channel `c * multiplier + m` is convolved (stride 1, after zero-insertion) with the
+ * spatially flipped `filter[:, :, c, m]` by one depthwise convolution of multiplier 1, then the
+ * `multiplier` results of each input channel are summed.
+ */
+function depthwiseConv2dBackpropInput(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const kernelName = 'DepthwiseConv2dNativeBackpropInput';
+  const dy = requireInput(kernelName, inputs, 'dy');
+  const filter = requireInput(kernelName, inputs, 'filter');
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides as number | Pair,
+    pair(attrs.dilations as number | Pair | undefined),
+    attrs.pad as Padding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    true,
+  );
+  assertShape(kernelName, 'dy', dy.shape, info.outShape);
+  const [batch, inHeight, inWidth, channels] = inputShape;
+  const [filterHeight, filterWidth, , multiplier] = filter.shape;
+
+  const flipped = runKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
+  const perChannel = runKernel(
+    backend,
+    'Reshape',
+    { x: flipped },
+    { shape: [filterHeight, filterWidth, channels * multiplier, 1] },
+  );
+  release(backend, flipped);
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  const source = strided ? zeroInsert(backend, dy, [info.strideHeight, info.strideWidth]) : dy;
+  const grad = convWithPads(
+    backend,
+    'DepthwiseConv2dNative',
+    source,
+    perChannel,
+    [1, 1],
+    [info.dilationHeight, info.dilationWidth],
+    backpropInputPads(info, strided),
+    [inHeight, inWidth],
+  );
+  release(backend, perChannel);
+  if (strided) {
+    release(backend, source);
+  }
+  if (multiplier === 1) {
+    return grad;
+  }
+  const split = runKernel(
+    backend,
+    'Reshape',
+    { x: grad },
+    { shape: [batch, inHeight, inWidth, channels, multiplier] },
+  );
+  release(backend, grad);
+  const out = runKernel(backend, 'Sum', { x: split }, { axis: [4], keepDims: false });
+  release(backend, split);
   return out;
 }
 
@@ -307,12 +481,24 @@ const trainingKernels: KernelConfig[] = [
     backendName: BACKEND,
     kernelFunc: conv2dBackpropInput as unknown as KernelFunc,
   },
+  {
+    kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+    backendName: BACKEND,
+    kernelFunc: depthwiseConv2dBackpropFilter as unknown as KernelFunc,
+  },
+  {
+    kernelName: 'DepthwiseConv2dNativeBackpropInput',
+    backendName: BACKEND,
+    kernelFunc: depthwiseConv2dBackpropInput as unknown as KernelFunc,
+  },
 ];
 
 /**
  * Registers BNN Lab's training kernels for the 'wasm' backend, replacing stock kernels of the
- * same name: `Conv2DBackpropFilter` (absent from tfjs-backend-wasm 4.22) and a faster
- * `Conv2DBackpropInput`. All take and return float32 NHWC tensors.
+ * same name: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter` and
+ * `DepthwiseConv2dNativeBackpropInput` (all absent from tfjs-backend-wasm 4.22) and a faster
+ * `Conv2DBackpropInput`. All take and return float32 NHWC tensors and accept strides,
+ * dilations and 'same' / 'valid' / explicit padding.
  *
  * Call it once after `await tf.setBackend('wasm')`; calling it again does nothing.
  *

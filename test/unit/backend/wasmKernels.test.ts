@@ -111,6 +111,61 @@ function referenceGrads(
   return { dx, dw };
 }
 
+/** Direct-loop reference gradients of depthwiseConv2d (NHWC, filter `[kh, kw, c, m]`). */
+function referenceDepthwiseGrads(
+  x: Float32Array,
+  xShape: Shape4,
+  filter: Float32Array,
+  filterShape: Shape4,
+  dy: Float32Array,
+  strides: number,
+  dilations: number,
+  pad: Padding,
+): { dx: Float64Array; dw: Float64Array } {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    dilations,
+    pad,
+    undefined,
+    true,
+  );
+  const [batch, inHeight, inWidth, channels] = xShape;
+  const [filterHeight, filterWidth, , multiplier] = filterShape;
+  const [strideH, strideW] = pair(strides);
+  const [dilationH, dilationW] = pair(dilations);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(filter.length);
+  for (let b = 0; b < batch; b++) {
+    for (let oh = 0; oh < info.outHeight; oh++) {
+      for (let ow = 0; ow < info.outWidth; ow++) {
+        for (let kh = 0; kh < filterHeight; kh++) {
+          const ih = oh * strideH + kh * dilationH - info.padInfo.top;
+          if (ih < 0 || ih >= inHeight) continue;
+          for (let kw = 0; kw < filterWidth; kw++) {
+            const iw = ow * strideW + kw * dilationW - info.padInfo.left;
+            if (iw < 0 || iw >= inWidth) continue;
+            for (let c = 0; c < channels; c++) {
+              const xIndex = ((b * inHeight + ih) * inWidth + iw) * channels + c;
+              for (let m = 0; m < multiplier; m++) {
+                const dyIndex =
+                  ((b * info.outHeight + oh) * info.outWidth + ow) * channels * multiplier +
+                  c * multiplier +
+                  m;
+                const wIndex = ((kh * filterWidth + kw) * channels + c) * multiplier + m;
+                dx[xIndex] += dy[dyIndex] * filter[wIndex];
+                dw[wIndex] += dy[dyIndex] * x[xIndex];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw };
+}
+
 interface ConvCase {
   xShape: Shape4;
   filterShape: Shape4;
@@ -268,6 +323,117 @@ void describe('wasm training kernels', () => {
     assertClose(dw, reference.dw, 'dW');
   });
 
+  void it('match the cpu backend for depthwiseConv2d gradients', async () => {
+    const shapes: [Shape4, Shape4][] = [
+      [
+        [1, 5, 5, 1],
+        [3, 3, 1, 1],
+      ],
+      [
+        [2, 7, 6, 3],
+        [3, 3, 3, 1],
+      ],
+      [
+        [3, 8, 7, 2],
+        [2, 3, 2, 2],
+      ],
+      [
+        [2, 9, 9, 4],
+        [5, 5, 4, 3],
+      ],
+    ];
+    let seed = 500;
+    for (const [xShape, filterShape] of shapes) {
+      for (const strides of [1, 2]) {
+        for (const pad of ['same', 'valid', explicitPads] as Padding[]) {
+          const c: ConvCase = { xShape, filterShape, strides, pad };
+          const x = randomValues(tf.util.sizeFromShape(xShape), seed++);
+          const filter = randomValues(tf.util.sizeFromShape(filterShape), seed++);
+          const info = tf.backend_util.computeConv2DInfo(
+            xShape,
+            filterShape,
+            strides,
+            1,
+            pad,
+            undefined,
+            true,
+          );
+          const dy = randomValues(tf.util.sizeFromShape(info.outShape), seed++);
+          const gradients = () =>
+            tf.tidy(() => {
+              const f = (a: tf.Tensor, w: tf.Tensor) =>
+                tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad);
+              const [dx, dw] = tf.grads(f)(
+                [tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape)],
+                tf.tensor4d(dy, info.outShape),
+              );
+              return [dx.dataSync(), dw.dataSync()];
+            });
+          const [cpuDx, cpuDw] = await onBackend('cpu', gradients);
+          const [wasmDx, wasmDw] = await onBackend('wasm', gradients);
+          assertClose(wasmDx, cpuDx, `depthwise dx ${describeCase(c)}`);
+          assertClose(wasmDw, cpuDw, `depthwise dW ${describeCase(c)}`);
+        }
+      }
+    }
+  });
+
+  void it('handle dilation 2 in direct depthwise kernel calls (checked against a loop reference)', async () => {
+    await tf.setBackend('wasm');
+    const cases: ConvCase[] = [
+      { xShape: [2, 9, 8, 3], filterShape: [3, 3, 3, 1], strides: 1, pad: 'same' },
+      { xShape: [1, 10, 9, 2], filterShape: [3, 2, 2, 2], strides: 1, pad: 'valid' },
+      { xShape: [2, 11, 10, 2], filterShape: [3, 3, 2, 2], strides: 2, pad: 'same' },
+      { xShape: [1, 9, 12, 3], filterShape: [2, 3, 3, 1], strides: 2, pad: explicitPads },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const dilations = 2;
+      const x = randomValues(tf.util.sizeFromShape(c.xShape), 600 + i);
+      const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 700 + i);
+      const info = tf.backend_util.computeConv2DInfo(
+        c.xShape,
+        c.filterShape,
+        c.strides,
+        dilations,
+        c.pad,
+        undefined,
+        true,
+      );
+      const dy = randomValues(tf.util.sizeFromShape(info.outShape), 800 + i);
+      const reference = referenceDepthwiseGrads(
+        x,
+        c.xShape,
+        filter,
+        c.filterShape,
+        dy,
+        c.strides,
+        dilations,
+        c.pad,
+      );
+      const [dx, dw] = tf.tidy(() => {
+        const attrs = { strides: c.strides, pad: c.pad, dilations };
+        const dyTensor = tf.tensor4d(dy, info.outShape);
+        const dxTensor = tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropInput',
+            { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
+            { ...attrs, inputShape: c.xShape },
+          ) as tf.Tensor;
+        const dwTensor = tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropFilter',
+            { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
+            { ...attrs, filterShape: c.filterShape },
+          ) as tf.Tensor;
+        return [dxTensor.dataSync(), dwTensor.dataSync()];
+      });
+      assertClose(dx, reference.dx, `depthwise dx ${describeCase(c, dilations)}`);
+      assertClose(dw, reference.dw, `depthwise dW ${describeCase(c, dilations)}`);
+    }
+  });
+
   void it('reject NCHW and mismatched dy shapes with a message naming the kernel', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 5, 5, 2]);
@@ -301,6 +467,7 @@ void describe('wasm training kernels', () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(randomValues(2 * 9 * 9 * 3, 11), [2, 9, 9, 3]);
     const filter = tf.tensor4d(randomValues(3 * 3 * 3 * 4, 12), [3, 3, 3, 4]);
+    const depthwiseFilter = tf.tensor4d(randomValues(3 * 3 * 3 * 2, 13), [3, 3, 3, 2]);
     const step = (strides: number, pad: Padding) =>
       tf.tidy(() => {
         const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
@@ -309,7 +476,13 @@ void describe('wasm training kernels', () => {
             .square()
             .sum(),
         )([x, filter]);
-        return dx.sum().add(dw.sum()).dataSync()[0];
+        const [dxDepthwise, dwDepthwise] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
+          tf
+            .depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad)
+            .square()
+            .sum(),
+        )([x, depthwiseFilter]);
+        return tf.addN([dx.sum(), dw.sum(), dxDepthwise.sum(), dwDepthwise.sum()]).dataSync()[0];
       });
     const cases: [number, Padding][] = [
       [1, 'same'],
@@ -328,6 +501,6 @@ void describe('wasm training kernels', () => {
     }
     assert.equal(tf.memory().numTensors, tensorsBefore);
     assert.equal(tf.engine().backend.numDataIds(), dataIdsBefore);
-    tf.dispose([x, filter]);
+    tf.dispose([x, filter, depthwiseFilter]);
   });
 });
