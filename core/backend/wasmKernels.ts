@@ -44,6 +44,20 @@ function runKernel(
   return kernel.kernelFunc({ inputs, backend, attrs }) as TensorInfo;
 }
 
+/** Stock kernels that BNN Lab's replacements delegate to for cases they leave alone. */
+const stockKernels = new Map<string, KernelFunc>();
+
+function runStockKernel(
+  kernelName: string,
+  args: { inputs: NamedTensorInfoMap; backend: BackendWasm; attrs: NamedAttrMap },
+): TensorInfo {
+  const stock = stockKernels.get(kernelName);
+  if (stock === undefined) {
+    throw new Error(`wasmKernels: no stock '${kernelName}' kernel to fall back to`);
+  }
+  return stock(args) as TensorInfo;
+}
+
 function release(backend: BackendWasm, ...infos: TensorInfo[]): void {
   for (const info of infos) {
     backend.disposeData(info.dataId);
@@ -470,6 +484,141 @@ function depthwiseConv2dBackpropInput(args: {
   return out;
 }
 
+/**
+ * `Tile` for wasm: `out[i] = x[i mod x.shape]`, output shape `x.shape[k] * reps[k]`.
+ *
+ * The stock kernel maps every output element back to an input index; the batch norm gradient
+ * tiles a `[1, 1, 1, C]` tensor to activation size each step, which made `Tile` the slowest
+ * kernel of a training step. This copies each input row once and then doubles filled blocks
+ * with `copyWithin`, directly on the wasm heap. Any numeric dtype; strings go to the stock kernel.
+ */
+function tile(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = requireInput('Tile', inputs, 'x');
+  if (x.dtype === 'string') {
+    return runStockKernel('Tile', { inputs, backend, attrs });
+  }
+  const reps = attrs.reps as number[];
+  const shape = x.shape;
+  const rank = shape.length;
+  const outShape = shape.map((size, i) => size * reps[i]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  // Views after makeOutput: allocating can grow (and detach) the heap.
+  const source = backend.typedArrayFromHeap(x);
+  const target = backend.typedArrayFromHeap(out);
+  if (target.length === 0) {
+    return out;
+  }
+  // From dimension `contiguous` on, reps are 1, so a whole trailing block copies as is.
+  let contiguous = rank;
+  while (contiguous > 0 && reps[contiguous - 1] === 1) {
+    contiguous--;
+  }
+  const sourceStrides = new Array<number>(rank + 1).fill(1);
+  const targetStrides = new Array<number>(rank + 1).fill(1);
+  for (let k = rank - 1; k >= 0; k--) {
+    sourceStrides[k] = sourceStrides[k + 1] * shape[k];
+    targetStrides[k] = targetStrides[k + 1] * outShape[k];
+  }
+  // sourceStrides[k] is the element count of dimensions k.. of x, so one index of dimension k
+  // spans sourceStrides[k + 1] elements.
+  const fill = (dim: number, sourceOffset: number, targetOffset: number): void => {
+    if (dim === contiguous) {
+      const length = sourceStrides[dim];
+      target.set(source.subarray(sourceOffset, sourceOffset + length), targetOffset);
+      return;
+    }
+    for (let i = 0; i < shape[dim]; i++) {
+      fill(
+        dim + 1,
+        sourceOffset + i * sourceStrides[dim + 1],
+        targetOffset + i * targetStrides[dim + 1],
+      );
+    }
+    const block = shape[dim] * targetStrides[dim + 1];
+    const total = targetStrides[dim];
+    for (let filled = block; filled < total;) {
+      const length = Math.min(filled, total - filled);
+      target.copyWithin(targetOffset + filled, targetOffset, targetOffset + length);
+      filled += length;
+    }
+  };
+  fill(0, 0, 0);
+  return out;
+}
+
+/**
+ * `MaxPoolGrad` for wasm: routes each `dy[b, oh, ow, c]` to the first maximal element (in
+ * row-major window order, as the cpu backend does) of its pooling window in `input`.
+ *
+ * Inputs `dy: [batch, outHeight, outWidth, channels]`, `input: [batch, inHeight, inWidth,
+ * channels]` (the forward input), float32, NHWC; output like `input`. One pass over the
+ * windows, O(output * window) instead of the stock kernel's per-input-pixel window search.
+ */
+function maxPoolGrad(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const dy = requireInput('MaxPoolGrad', inputs, 'dy');
+  const input = requireInput('MaxPoolGrad', inputs, 'input');
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as number | Pair,
+    attrs.strides as number | Pair,
+    1,
+    attrs.pad as Padding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  assertShape('MaxPoolGrad', 'dy', dy.shape, info.outShape);
+  const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
+  const out = backend.makeOutput(input.shape, 'float32');
+  const x = backend.typedArrayFromHeap(input);
+  const dyValues = backend.typedArrayFromHeap(dy);
+  const dx = backend.typedArrayFromHeap(out);
+  dx.fill(0);
+  const maxValues = new Float32Array(channels);
+  const maxIndices = new Int32Array(channels);
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const rowStart = oh * info.strideHeight - info.padInfo.top;
+      const rowBegin = Math.max(rowStart, 0);
+      const rowEnd = Math.min(rowStart + info.filterHeight, inHeight);
+      for (let ow = 0; ow < outWidth; ow++) {
+        const colStart = ow * info.strideWidth - info.padInfo.left;
+        const colBegin = Math.max(colStart, 0);
+        const colEnd = Math.min(colStart + info.filterWidth, inWidth);
+        maxValues.fill(-Infinity);
+        maxIndices.fill(-1);
+        for (let row = rowBegin; row < rowEnd; row++) {
+          for (let col = colBegin; col < colEnd; col++) {
+            const base = ((b * inHeight + row) * inWidth + col) * channels;
+            for (let c = 0; c < channels; c++) {
+              const value = x[base + c];
+              if (value > maxValues[c]) {
+                maxValues[c] = value;
+                maxIndices[c] = base + c;
+              }
+            }
+          }
+        }
+        const dyBase = ((b * outHeight + oh) * outWidth + ow) * channels;
+        for (let c = 0; c < channels; c++) {
+          if (maxIndices[c] >= 0) {
+            dx[maxIndices[c]] += dyValues[dyBase + c];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 const trainingKernels: KernelConfig[] = [
   {
     kernelName: 'Conv2DBackpropFilter',
@@ -490,6 +639,12 @@ const trainingKernels: KernelConfig[] = [
     kernelName: 'DepthwiseConv2dNativeBackpropInput',
     backendName: BACKEND,
     kernelFunc: depthwiseConv2dBackpropInput as unknown as KernelFunc,
+  },
+  { kernelName: 'Tile', backendName: BACKEND, kernelFunc: tile as unknown as KernelFunc },
+  {
+    kernelName: 'MaxPoolGrad',
+    backendName: BACKEND,
+    kernelFunc: maxPoolGrad as unknown as KernelFunc,
   },
 ];
 
@@ -514,6 +669,7 @@ export function registerWasmTrainingKernels(): void {
       continue;
     }
     if (current !== undefined) {
+      stockKernels.set(config.kernelName, current.kernelFunc);
       unregisterKernel(config.kernelName, BACKEND);
     }
     registerKernel(config);

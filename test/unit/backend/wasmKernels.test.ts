@@ -434,6 +434,95 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('tile like the cpu backend for every rank, reps pattern and dtype', async () => {
+    const cases: [number[], number[]][] = [
+      [[5], [3]],
+      [
+        [1, 1, 1, 4],
+        [3, 5, 2, 1],
+      ],
+      [
+        [2, 3],
+        [1, 1],
+      ],
+      [
+        [2, 3],
+        [2, 1],
+      ],
+      [
+        [2, 3],
+        [1, 3],
+      ],
+      [
+        [3, 1, 2],
+        [2, 4, 3],
+      ],
+      [
+        [2, 3, 1, 2, 2],
+        [1, 2, 3, 1, 2],
+      ],
+      [
+        [2, 0, 3],
+        [2, 2, 2],
+      ],
+    ];
+    for (const [i, [shape, reps]] of cases.entries()) {
+      const values = randomValues(tf.util.sizeFromShape(shape), 900 + i);
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const run = () =>
+          tf.tidy(() => {
+            const scaled = Array.from(values, (v) => Math.round(v * 4));
+            return tf.tile(tf.tensor(scaled, shape, dtype), reps).dataSync();
+          });
+        const expected = await onBackend('cpu', run);
+        const actual = await onBackend('wasm', run);
+        assert.deepEqual(
+          Array.from(actual),
+          Array.from(expected),
+          `tile ${dtype} [${shape}] x [${reps}]`,
+        );
+      }
+    }
+  });
+
+  void it('route maxPool gradients like the cpu backend, ties included', async () => {
+    const cases: [Shape4, number | [number, number], number, 'same' | 'valid'][] = [
+      [[2, 8, 8, 3], 2, 2, 'valid'],
+      [[1, 7, 9, 2], 2, 2, 'same'],
+      [[2, 9, 7, 4], 3, 2, 'same'],
+      [[1, 6, 6, 5], 3, 1, 'valid'],
+      [[3, 5, 6, 2], [2, 3], 1, 'same'],
+    ];
+    for (const [i, [xShape, filterSize, strides, pad]] of cases.entries()) {
+      for (const inputs of ['mixed', 'ties', 'negative'] as const) {
+        const raw = randomValues(tf.util.sizeFromShape(xShape), 1000 + i);
+        // Rounded inputs put several maxima in most windows, as after a sign activation.
+        // All-negative windows are what the stock wasm MaxPoolGrad (4.22) gets wrong.
+        const x =
+          inputs === 'ties'
+            ? raw.map((v) => Math.round(v))
+            : inputs === 'negative'
+              ? raw.map((v) => -1.5 - v)
+              : raw;
+        const run = () =>
+          tf.tidy(() => {
+            const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, filterSize, strides, pad);
+            const input = tf.tensor4d(x, xShape);
+            const outShape = f(input).shape;
+            const dy = tf.tensor(randomValues(tf.util.sizeFromShape(outShape), 1100 + i), outShape);
+            return tf.grad(f)(input, dy).dataSync();
+          });
+        const expected = await onBackend('cpu', run);
+        const actual = await onBackend('wasm', run);
+        assertClose(
+          actual,
+          expected,
+          `maxPool grad [${xShape}] f${filterSize} s${strides} ${pad} ${inputs}`,
+        );
+      }
+    }
+  });
+
   void it('reject NCHW and mismatched dy shapes with a message naming the kernel', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 5, 5, 2]);
@@ -482,7 +571,10 @@ void describe('wasm training kernels', () => {
             .square()
             .sum(),
         )([x, depthwiseFilter]);
-        return tf.addN([dx.sum(), dw.sum(), dxDepthwise.sum(), dwDepthwise.sum()]).dataSync()[0];
+        const pooled = tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'same'))(x);
+        const tiled = tf.tile(dw.sum([0, 1], true), [2, 3, 1, 1]);
+        const parts = [dx, dw, dxDepthwise, dwDepthwise, pooled, tiled].map((t) => t.sum());
+        return tf.addN(parts).dataSync()[0];
       });
     const cases: [number, Padding][] = [
       [1, 'same'],

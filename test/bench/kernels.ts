@@ -1,0 +1,251 @@
+/**
+ * Benchmark of the wasm convolution kernels BNN Lab trains with (not a test: no thresholds).
+ *
+ *   npx tsc -p test && node out/test/bench/kernels.js [repeats]
+ *   node out/test/bench/kernels.js --train-step [steps]
+ *
+ * The first form times, for each layer shape of a small MNIST BNN (batch 64, 3x3 filters,
+ * 'same' padding), the forward `Conv2D`, the stock `Conv2DBackpropInput`, BNN Lab's
+ * `Conv2DBackpropInput` and BNN Lab's `Conv2DBackpropFilter`, all called as kernels on the wasm
+ * backend, and prints medians with ratios to the forward convolution.
+ *
+ * The second profiles whole training steps of a small binary CNN (tf.profile) and prints the
+ * time per kernel, summed over the steps.
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
+
+type Shape4 = [number, number, number, number];
+
+interface LayerShape {
+  label: string;
+  xShape: Shape4;
+  filterShape: Shape4;
+  strides: number;
+}
+
+const layers: LayerShape[] = [
+  { label: '28x28x16->32', xShape: [64, 28, 28, 16], filterShape: [3, 3, 16, 32], strides: 1 },
+  { label: '14x14x32->64', xShape: [64, 14, 14, 32], filterShape: [3, 3, 32, 64], strides: 1 },
+  { label: '7x7x64->64', xShape: [64, 7, 7, 64], filterShape: [3, 3, 64, 64], strides: 1 },
+  { label: '28x28x16->32 s2', xShape: [64, 28, 28, 16], filterShape: [3, 3, 16, 32], strides: 2 },
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Median wall time in ms of `run`, after two warm-up calls; `run` returns what it allocated. */
+function time(repeats: number, run: () => tf.TensorInfo): number {
+  const backend = tf.engine().backend;
+  const durationsMs: number[] = [];
+  for (let i = -2; i < repeats; i++) {
+    const start = performance.now();
+    const out = run();
+    const durationMs = performance.now() - start;
+    backend.disposeData(out.dataId);
+    if (i >= 0) {
+      durationsMs.push(durationMs);
+    }
+  }
+  return median(durationsMs);
+}
+
+function kernel(name: string): tf.KernelConfig {
+  const config = tf.getKernel(name, 'wasm');
+  if (config === undefined) {
+    throw new Error(`bench: no wasm kernel '${name}'`);
+  }
+  return config;
+}
+
+async function benchKernels(repeats: number): Promise<void> {
+  const stockBackpropInput = kernel('Conv2DBackpropInput').kernelFunc;
+  registerWasmTrainingKernels();
+  const forward = kernel('Conv2D').kernelFunc;
+  const backpropInput = kernel('Conv2DBackpropInput').kernelFunc;
+  const backpropFilter = kernel('Conv2DBackpropFilter').kernelFunc;
+  const backend = tf.engine().backend;
+
+  console.log(
+    `wasm backend, SIMD ${String(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'))}, ` +
+      `threads ${String(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'))}, median of ${repeats}`,
+  );
+  const header = ['layer', 'forward', 'stock dx', 'new dx', 'new dW', 'stock/new dx'];
+  const rows: string[][] = [header];
+  for (const layer of layers) {
+    const x = tf.randomUniform(layer.xShape, -1, 1, 'float32', 1);
+    const filter = tf.randomUniform(layer.filterShape, -1, 1, 'float32', 2);
+    const dy = tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, layer.strides, 'same');
+    const convAttrs = { strides: layer.strides, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+    const inputAttrs = { ...convAttrs, inputShape: layer.xShape };
+    const filterAttrs = { ...convAttrs, filterShape: layer.filterShape };
+    const call = (func: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) =>
+      time(repeats, () => func({ inputs, backend, attrs }) as tf.TensorInfo);
+    const forwardMs = call(forward, { x, filter }, convAttrs);
+    const stockMs = call(stockBackpropInput, { dy, filter }, inputAttrs);
+    const inputMs = call(backpropInput, { dy, filter }, inputAttrs);
+    const filterMs = call(backpropFilter, { x, dy }, filterAttrs);
+    const ms = (value: number) => `${value.toFixed(2)} ms`;
+    rows.push([
+      layer.label,
+      ms(forwardMs),
+      `${ms(stockMs)} (${(stockMs / forwardMs).toFixed(1)}x)`,
+      `${ms(inputMs)} (${(inputMs / forwardMs).toFixed(1)}x)`,
+      `${ms(filterMs)} (${(filterMs / forwardMs).toFixed(1)}x)`,
+      `${(stockMs / inputMs).toFixed(1)}x`,
+    ]);
+    tf.dispose([x, filter, dy]);
+  }
+  const widths = header.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) {
+    console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+  }
+  console.log('(x) = time relative to the forward Conv2D of the same layer');
+}
+
+/** `sgn` with zero mapped to +1 and the clipped straight-through gradient `dy * 1[|x| <= 1]`. */
+const signSte = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  save([x]);
+  return {
+    value: tf.sign(tf.add(tf.sign(x), 0.1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), 1), 'float32')),
+    ],
+  };
+});
+
+/** 3x3 'same' convolution with binarized input and kernel, no bias (batch norm follows). */
+class SignConv2D extends tf.layers.Layer {
+  static readonly className = 'BenchSignConv2D';
+  private latentKernel: tf.LayerVariable | undefined;
+
+  constructor(private readonly filters: number) {
+    super({});
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const inChannels = (inputShape as tf.Shape)[3] as number;
+    this.latentKernel = this.addWeight(
+      'kernel',
+      [3, 3, inChannels, this.filters],
+      'float32',
+      tf.initializers.glorotUniform({ seed: 3 }),
+    );
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [batch, height, width] = inputShape as tf.Shape;
+    return [batch, height, width, this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const binaryWeights = signSte(this.latentKernel!.read()) as tf.Tensor4D;
+      return tf.conv2d(signSte(x) as tf.Tensor4D, binaryWeights, 1, 'same');
+    });
+  }
+}
+
+/** Conv 1->16 (float) / binary conv 16->32 / maxpool / binary conv 32->64 / maxpool / dense. */
+function binaryCnn(): tf.LayersModel {
+  const bn = () => tf.layers.batchNormalization({ momentum: 0.9 });
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: 16,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+      bn(),
+      new SignConv2D(32),
+      bn(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      new SignConv2D(64),
+      bn(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+}
+
+async function profileTrainStep(steps: number): Promise<void> {
+  const model = binaryCnn();
+  const optimizer = tf.train.adam(1e-3);
+  const images = tf.randomUniform([64, 28, 28, 1], 0, 1, 'float32', 4);
+  const labels = tf.oneHot(tf.randomUniform([64], 0, 10, 'int32', 5), 10);
+  const step = () =>
+    tf.tidy(() => {
+      optimizer.minimize(() => {
+        const logits = model.apply(images, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(labels, logits);
+      });
+    });
+  step();
+  step();
+  const perKernel = new Map<string, { durationMs: number; calls: number }>();
+  let wallMs = 0;
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    const profile = await tf.profile(step);
+    wallMs += performance.now() - start;
+    for (const kernel of profile.kernels) {
+      const entry = perKernel.get(kernel.name) ?? { durationMs: 0, calls: 0 };
+      entry.durationMs += kernel.kernelTimeMs as number;
+      entry.calls += 1;
+      perKernel.set(kernel.name, entry);
+    }
+  }
+  // Unprofiled steps: tf.profile adds bookkeeping per kernel.
+  const plainStart = performance.now();
+  for (let i = 0; i < steps; i++) {
+    step();
+  }
+  const plainMs = (performance.now() - plainStart) / steps;
+  const totalMs = [...perKernel.values()].reduce((sum, entry) => sum + entry.durationMs, 0);
+  console.log(
+    `binary CNN, batch 64, mean of ${steps} steps: ${plainMs.toFixed(1)} ms/step unprofiled, ` +
+      `${(wallMs / steps).toFixed(1)} ms/step profiled, ${(totalMs / steps).toFixed(1)} ms in kernels`,
+  );
+  const sorted = [...perKernel.entries()].sort((a, b) => b[1].durationMs - a[1].durationMs);
+  for (const [name, entry] of sorted.slice(0, 20)) {
+    const ms = entry.durationMs / steps;
+    console.log(
+      `${name.padEnd(28)} ${ms.toFixed(2).padStart(8)} ms/step ` +
+        `${((100 * entry.durationMs) / totalMs).toFixed(1).padStart(5)}%  ` +
+        `${entry.calls / steps} calls/step`,
+    );
+  }
+  tf.dispose([images, labels]);
+  model.dispose();
+  optimizer.dispose();
+}
+
+async function main(): Promise<void> {
+  const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  if (process.argv[2] === '--train-step') {
+    registerWasmTrainingKernels();
+    await profileTrainStep(Number(process.argv[3] ?? 5));
+  } else {
+    await benchKernels(Number(process.argv[2] ?? 9));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
