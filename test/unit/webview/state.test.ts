@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MetricsRecord, ToWebview } from '../../../core/protocol';
+import {
+  LAYER_CHANNELS,
+  deadThreshold,
+  initialModel,
+  latestTestAccuracy,
+  progressOf,
+  reduce,
+  type DashboardModel,
+} from '../../../webview/state';
+import { rawPointCount } from '../../../webview/series';
+import { syntheticRun } from './syntheticRun';
+
+// node:test schedules suites and tests itself; their returned promises are voided on purpose.
+
+const run = syntheticRun();
+const DIR = '/runs/x';
+
+function snapshot(
+  records: MetricsRecord[],
+  status: 'running' | 'completed' = 'running',
+): ToWebview {
+  return { kind: 'snapshot', trusted: true, run: { runId: run.runId, dir: DIR, status, records } };
+}
+
+function streamed(batchSize: number, maxPoints = 1000): DashboardModel {
+  const [start, ...rest] = run.records;
+  let model = reduce(initialModel(maxPoints), snapshot([start]));
+  for (let i = 0; i < rest.length; i += batchSize) {
+    model = reduce(model, {
+      kind: 'records',
+      runId: run.runId,
+      records: rest.slice(i, i + batchSize),
+    });
+  }
+  return model;
+}
+
+void describe('dashboard reducer', () => {
+  void it('starts disconnected, with no run', () => {
+    const model = initialModel();
+    assert.equal(model.connected, false);
+    assert.equal(model.run, undefined);
+  });
+
+  void it('an empty snapshot connects and keeps the trust flag', () => {
+    const model = reduce(initialModel(), { kind: 'snapshot', trusted: false, run: undefined });
+    assert.equal(model.connected, true);
+    assert.equal(model.trusted, false);
+    assert.equal(model.run, undefined);
+  });
+
+  void it('builds per-layer series for binary layers only', () => {
+    const model = reduce(initialModel(), snapshot(run.records, 'completed'));
+    const r = model.run;
+    assert.ok(r);
+    assert.deepEqual(
+      r.layers.map((l) => l.info.name),
+      run.binaryLayers,
+    );
+    assert.equal(r.training.x.length, 30);
+    assert.deepEqual(r.training.x.slice(0, 3), [20, 40, 60]);
+    for (const layer of r.layers) {
+      assert.equal(layer.metrics.y.length, LAYER_CHANNELS.length);
+      assert.equal(layer.metrics.x.length, 30);
+      assert.equal(layer.latest?.histogram.counts.length, 64);
+    }
+    const last = run.records.filter((x) => x.event === 'step').at(-1);
+    assert.ok(last && last.event === 'step');
+    const dense = r.layers.find((l) => l.info.name === 'dense_1');
+    assert.equal(dense?.metrics.y[0].at(-1), last.layers[2].quantizationError);
+    assert.equal(dense?.metrics.y[2].at(-1), last.layers[2].flipRate);
+    assert.equal(dense?.latest, last.layers[2]);
+    assert.deepEqual(
+      r.epochs.map((e) => [e.epoch, e.step, e.testAccuracy]),
+      [
+        [1, 300, 0.9412],
+        [2, 600, 0.9637],
+      ],
+    );
+    assert.equal(r.status, 'completed');
+    assert.equal(latestTestAccuracy(r), run.finalTestAccuracy);
+    assert.deepEqual(progressOf(r), { step: 600, fraction: 1 });
+  });
+
+  void it('streamed batches give the same model as one snapshot', () => {
+    const whole = reduce(initialModel(), snapshot(run.records, 'completed')).run;
+    for (const batch of [1, 3, 7]) {
+      const model = reduce(streamed(batch), {
+        kind: 'status',
+        runId: run.runId,
+        status: 'completed',
+      });
+      assert.deepEqual(model.run, whole, `batch size ${batch}`);
+    }
+  });
+
+  void it('never mutates the previous model', () => {
+    const before = streamed(5);
+    const frozen = JSON.stringify(before);
+    const step = run.records.find((r) => r.event === 'step');
+    assert.ok(step);
+    const after = reduce(before, { kind: 'records', runId: run.runId, records: [step, step] });
+    assert.equal(JSON.stringify(before), frozen);
+    assert.notEqual(after.run?.training, before.run?.training);
+    assert.equal(after.run?.training.x.length, (before.run?.training.x.length ?? 0) + 2);
+  });
+
+  void it('downsamples long runs', () => {
+    const long = syntheticRun({ steps: 600, epochs: 2 });
+    let model = reduce(initialModel(100), {
+      kind: 'snapshot',
+      trusted: true,
+      run: { runId: long.runId, dir: DIR, status: 'running', records: [long.records[0]] },
+    });
+    const rest = long.records.slice(1);
+    for (let i = 0; i < rest.length; i += 10) {
+      model = reduce(model, { kind: 'records', runId: long.runId, records: rest.slice(i, i + 10) });
+    }
+    const r = model.run;
+    assert.ok(r);
+    assert.ok(r.training.x.length <= 100);
+    assert.equal(rawPointCount(r.training), 600);
+    for (const layer of r.layers) {
+      assert.ok(layer.metrics.x.length <= 100);
+      assert.equal(layer.metrics.x.at(-1), 600 * 20);
+    }
+    assert.equal(r.epochs.length, 2, 'epochs are few and kept whole');
+  });
+
+  void it('ignores messages for another run and applies status changes', () => {
+    const model = streamed(4);
+    const other = reduce(model, {
+      kind: 'records',
+      runId: 'other',
+      records: run.records.slice(1, 3),
+    });
+    assert.equal(other, model);
+    assert.equal(reduce(model, { kind: 'status', runId: 'other', status: 'failed' }), model);
+    const failed = reduce(model, {
+      kind: 'status',
+      runId: run.runId,
+      status: 'failed',
+      message: 'out of memory',
+    });
+    assert.equal(failed.run?.status, 'failed');
+    assert.equal(failed.run?.message, 'out of memory');
+  });
+
+  void it('takes failure details from the done record', () => {
+    const partial = run.records.slice(0, 5);
+    const model = reduce(
+      initialModel(),
+      snapshot([
+        ...partial,
+        { event: 'done', status: 'failed', testAccuracy: null, message: 'NaN loss', time: 1 },
+      ]),
+    );
+    assert.equal(model.run?.message, 'NaN loss');
+    assert.equal(model.run?.finalTestAccuracy, null);
+    assert.equal(model.run && latestTestAccuracy(model.run), undefined);
+  });
+
+  void it('shows layers that appear in steps without a start record', () => {
+    const steps = run.records.filter((r) => r.event === 'step').slice(0, 2);
+    const model = reduce(initialModel(), snapshot(steps));
+    assert.deepEqual(
+      model.run?.layers.map((l) => l.info.name),
+      run.binaryLayers,
+    );
+    assert.equal(model.run?.layers[0].metrics.x.length, 2);
+  });
+
+  void it('a new start record resets the series', () => {
+    const model = streamed(5);
+    const restarted = reduce(model, {
+      kind: 'records',
+      runId: run.runId,
+      records: [run.records[0]],
+    });
+    assert.equal(restarted.run?.training.x.length, 0);
+    assert.equal(restarted.run?.epochs.length, 0);
+    assert.equal(restarted.run?.layers[0].latest, undefined);
+  });
+
+  void it('computes the dead-weight threshold of docs/metrics.md', () => {
+    // For a Laplace layer with scale b, P(|w| > Q(τ)) = 2(1 − τ).
+    const b = 0.05;
+    const q = deadThreshold(b, 0.99);
+    assert.ok(q !== undefined);
+    assert.ok(Math.abs(Math.exp(-q / b) - 0.02) < 1e-12);
+    assert.equal(deadThreshold(b, 1), undefined);
+    assert.equal(deadThreshold(b, 0.3), undefined);
+  });
+});

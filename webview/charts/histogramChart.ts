@@ -1,0 +1,165 @@
+/**
+ * Latent-weight histogram drawn as bars on a canvas. Bars left of zero (binary weight −1) and
+ * right of zero (+1) get different colours; dashed lines mark the dead-weight threshold ±Q(τ).
+ * Hovering a bar reports its range and count through `onHover`.
+ */
+import type { Histogram } from '../../core/protocol';
+import { formatSignificant } from '../format';
+import { withAlpha, type Palette } from '../theme';
+import { binIndexOf, histogramBins, niceTicks } from './histogramGeometry';
+
+const AXIS_HEIGHT = 16;
+const TOP_PAD = 4;
+
+/** A canvas histogram that redraws on `setData` and `setWidth`. */
+export class HistogramChart {
+  private readonly canvas: HTMLCanvasElement;
+  private histogram: Histogram | undefined;
+  private threshold: number | undefined;
+  private width = 0;
+  private hoverBin = -1;
+
+  constructor(
+    container: HTMLElement,
+    private palette: Palette,
+    private readonly height: number,
+    ariaLabel: string,
+    private readonly onHover: (text: string | undefined) => void,
+  ) {
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'hist-canvas';
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', ariaLabel);
+    container.append(this.canvas);
+    this.canvas.addEventListener('mousemove', (e) => this.hover(e.offsetX));
+    this.canvas.addEventListener('mouseleave', () => {
+      this.hoverBin = -1;
+      this.onHover(undefined);
+      this.draw();
+    });
+  }
+
+  /** New histogram and dead-weight threshold (`|w| > threshold` is dead), then redraw. */
+  setData(histogram: Histogram | undefined, threshold: number | undefined): void {
+    this.histogram = histogram;
+    this.threshold = threshold;
+    this.draw();
+  }
+
+  setWidth(width: number): void {
+    const w = Math.max(80, Math.floor(width));
+    if (w === this.width) return;
+    this.width = w;
+    this.draw();
+  }
+
+  setPalette(palette: Palette): void {
+    this.palette = palette;
+    this.draw();
+  }
+
+  destroy(): void {
+    this.canvas.remove();
+  }
+
+  private hover(offsetX: number): void {
+    const h = this.histogram;
+    if (!h || !(h.max > h.min) || this.width === 0) return;
+    const value = h.min + (offsetX / this.width) * (h.max - h.min);
+    const i = binIndexOf(h, value);
+    if (i === this.hoverBin) return;
+    this.hoverBin = i;
+    const bin = histogramBins(h)[i];
+    this.onHover(
+      bin
+        ? `[${formatSignificant(bin.lo)}, ${formatSignificant(bin.hi)}${i === h.counts.length - 1 ? ']' : ')'}: ${bin.count.toLocaleString('en-US')} weights`
+        : undefined,
+    );
+    this.draw();
+  }
+
+  private draw(): void {
+    const { canvas, palette, height } = this;
+    const width = this.width;
+    if (width === 0) return;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      // CSSOM sizing (allowed by a strict CSP, unlike a style attribute in markup).
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    const h = this.histogram;
+    const plotH = height - AXIS_HEIGHT - TOP_PAD;
+    const baseY = TOP_PAD + plotH;
+    ctx.strokeStyle = withAlpha(palette.grid, 0.9);
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(0, baseY + 0.5);
+    ctx.lineTo(width, baseY + 0.5);
+    ctx.stroke();
+    if (!h || h.counts.length === 0) return;
+
+    const lo = h.max > h.min ? h.min : h.min - 1;
+    const hi = h.max > h.min ? h.max : h.max + 1;
+    const xOf = (v: number): number => ((v - lo) / (hi - lo)) * width;
+    const maxCount = Math.max(1, ...h.counts);
+    const bins = histogramBins(h);
+    bins.forEach((bin, i) => {
+      if (bin.count === 0) return;
+      const x0 = xOf(bin.lo);
+      const x1 = Math.max(x0 + 1, xOf(bin.hi));
+      const barH = Math.max(1, (bin.count / maxCount) * plotH);
+      const centre = (bin.lo + bin.hi) / 2;
+      const color = centre < 0 ? palette.orange : palette.blue;
+      ctx.fillStyle = i === this.hoverBin ? palette.foreground : withAlpha(color, 0.85);
+      // A hairline gap keeps neighbouring bars distinct when there are many bins.
+      const gap = x1 - x0 > 3 ? 0.5 : 0;
+      ctx.fillRect(x0 + gap, baseY - barH, x1 - x0 - 2 * gap, barH);
+    });
+
+    ctx.font = palette.font;
+    ctx.textBaseline = 'top';
+    ctx.setLineDash([3, 3]);
+    ctx.strokeStyle = palette.red;
+    const t = this.threshold;
+    if (t !== undefined && Number.isFinite(t)) {
+      for (const v of [-t, t]) {
+        if (v <= lo || v >= hi) continue;
+        const x = Math.round(xOf(v)) + 0.5;
+        ctx.beginPath();
+        ctx.moveTo(x, TOP_PAD);
+        ctx.lineTo(x, baseY);
+        ctx.stroke();
+      }
+    }
+    ctx.setLineDash([]);
+    if (lo < 0 && hi > 0) {
+      const x = Math.round(xOf(0)) + 0.5;
+      ctx.strokeStyle = withAlpha(palette.foreground, 0.6);
+      ctx.beginPath();
+      ctx.moveTo(x, TOP_PAD);
+      ctx.lineTo(x, baseY);
+      ctx.stroke();
+    }
+
+    ctx.fillStyle = palette.muted;
+    ctx.strokeStyle = withAlpha(palette.grid, 0.9);
+    const ticks = niceTicks(lo, hi, Math.max(2, Math.floor(width / 70)));
+    for (const v of ticks) {
+      const x = Math.round(xOf(v)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, baseY);
+      ctx.lineTo(x, baseY + 3);
+      ctx.stroke();
+      const label = formatSignificant(v, 2);
+      const w = ctx.measureText(label).width;
+      ctx.fillText(label, Math.min(width - w, Math.max(0, x - w / 2)), baseY + 4);
+    }
+  }
+}

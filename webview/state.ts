@@ -1,0 +1,288 @@
+/**
+ * The dashboard model and the pure reducer that applies host messages to it.
+ *
+ * The host owns the data (it replays the whole run in `snapshot` after a reload); this model is
+ * only what the charts need: bounded per-step series, per-epoch test results and the latest
+ * histogram of every binary layer. `reduce` never mutates its input: series touched by a message
+ * are copied once per message and then appended to, so a batch of N records costs O(N + maxPoints).
+ */
+import type {
+  BackendInfo,
+  Histogram,
+  LayerInfo,
+  LayerTelemetry,
+  MetricsRecord,
+  RunSnapshot,
+  RunStatus,
+  ToWebview,
+  TrainConfig,
+} from '../core/protocol';
+import { assertNever } from '../core/protocol';
+import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
+
+/** Channel order of {@link RunModel.training}. */
+export const TRAINING_CHANNELS = ['loss', 'accuracy'] as const;
+/** Channel order of {@link LayerModel.metrics}. */
+export const LAYER_CHANNELS = [
+  'quantizationError',
+  'deadWeightRatio',
+  'flipRate',
+  'frozenRatio',
+] as const;
+export type LayerChannel = (typeof LAYER_CHANNELS)[number];
+
+/** One `epoch` record, as plotted. */
+export interface EpochPoint {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  durationMs: number;
+}
+
+/** Latest values of the last `step` report. */
+export interface StepPoint {
+  epoch: number;
+  step: number;
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  examplesPerSecond: number;
+  time: number;
+}
+
+/** One binary layer: static info, metric series over steps, latest telemetry (with histogram). */
+export interface LayerModel {
+  info: LayerInfo;
+  /** Channels in {@link LAYER_CHANNELS} order, x = optimizer step. */
+  metrics: Series;
+  latest: LayerTelemetry | undefined;
+}
+
+/** Everything shown for the run in view. */
+export interface RunModel {
+  runId: string;
+  dir: string;
+  status: RunStatus;
+  /** Failure or cancel message from `status` or the `done` record. */
+  message: string | undefined;
+  preset: string;
+  config: TrainConfig | undefined;
+  backend: BackendInfo | undefined;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  startTime: number | undefined;
+  lastTime: number | undefined;
+  latest: StepPoint | undefined;
+  /** Loss and train accuracy per report, channels in {@link TRAINING_CHANNELS} order. */
+  training: Series;
+  epochs: EpochPoint[];
+  /** Binary layers in model order. */
+  layers: LayerModel[];
+  /** `testAccuracy` of the `done` record (null when the run ended before any evaluation). */
+  finalTestAccuracy: number | null | undefined;
+}
+
+/** Root of the dashboard model. */
+export interface DashboardModel {
+  /** False until the first `snapshot` arrives; the view shows a loading state meanwhile. */
+  connected: boolean;
+  /** Workspace trust; training is disabled when false. */
+  trusted: boolean;
+  run: RunModel | undefined;
+  /** Points kept per series before downsampling. */
+  maxPoints: number;
+}
+
+/** The model before the host has answered `ready`. */
+export function initialModel(maxPoints = 1000): DashboardModel {
+  return { connected: false, trusted: true, run: undefined, maxPoints };
+}
+
+function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: number): RunModel {
+  return {
+    runId,
+    dir,
+    status,
+    message: undefined,
+    preset: '',
+    config: undefined,
+    backend: undefined,
+    stepsPerEpoch: 0,
+    totalSteps: 0,
+    startTime: undefined,
+    lastTime: undefined,
+    latest: undefined,
+    training: emptySeries(TRAINING_CHANNELS.length, maxPoints),
+    epochs: [],
+    layers: [],
+    finalTestAccuracy: undefined,
+  };
+}
+
+/** Copy of a run whose arrays and series may be appended to without touching `run`. */
+function draftRun(run: RunModel): RunModel {
+  return {
+    ...run,
+    training: cloneSeries(run.training),
+    epochs: run.epochs.slice(),
+    layers: run.layers.map((l) => ({ ...l, metrics: cloneSeries(l.metrics) })),
+  };
+}
+
+function layerFromTelemetry(t: LayerTelemetry): LayerInfo {
+  return { name: t.name, kind: '', shape: [], binary: true, quantizer: '', params: t.params };
+}
+
+/** Applies one metrics record to a draft run (mutates the draft only). */
+function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): void {
+  switch (record.event) {
+    case 'start':
+      run.preset = record.preset;
+      run.config = record.config;
+      run.backend = record.backend;
+      run.stepsPerEpoch = record.stepsPerEpoch;
+      run.totalSteps = record.totalSteps;
+      run.startTime = record.time;
+      run.lastTime = record.time;
+      run.latest = undefined;
+      run.training = emptySeries(TRAINING_CHANNELS.length, maxPoints);
+      run.epochs = [];
+      run.finalTestAccuracy = undefined;
+      run.layers = record.layers
+        .filter((l) => l.binary)
+        .map((info) => ({
+          info,
+          metrics: emptySeries(LAYER_CHANNELS.length, maxPoints),
+          latest: undefined,
+        }));
+      return;
+    case 'step': {
+      run.latest = {
+        epoch: record.epoch,
+        step: record.step,
+        loss: record.loss,
+        accuracy: record.accuracy,
+        learningRate: record.learningRate,
+        examplesPerSecond: record.examplesPerSecond,
+        time: record.time,
+      };
+      run.lastTime = record.time;
+      pushPointInPlace(run.training, record.step, [record.loss, record.accuracy]);
+      for (const t of record.layers) {
+        let layer = run.layers.find((l) => l.info.name === t.name);
+        if (!layer) {
+          // A step without a matching `start` (truncated history): show the layer anyway.
+          layer = {
+            info: layerFromTelemetry(t),
+            metrics: emptySeries(LAYER_CHANNELS.length, maxPoints),
+            latest: undefined,
+          };
+          run.layers.push(layer);
+        }
+        pushPointInPlace(layer.metrics, record.step, [
+          t.quantizationError,
+          t.deadWeightRatio,
+          t.flipRate,
+          t.frozenRatio,
+        ]);
+        layer.latest = t;
+      }
+      return;
+    }
+    case 'epoch': {
+      const point: EpochPoint = {
+        epoch: record.epoch,
+        step: record.step,
+        trainLoss: record.trainLoss,
+        trainAccuracy: record.trainAccuracy,
+        testLoss: record.testLoss,
+        testAccuracy: record.testAccuracy,
+        durationMs: record.durationMs,
+      };
+      const i = run.epochs.findIndex((e) => e.epoch === record.epoch);
+      if (i >= 0) run.epochs[i] = point;
+      else run.epochs.push(point);
+      run.lastTime = record.time;
+      return;
+    }
+    case 'done':
+      run.status = record.status;
+      run.message = record.message;
+      run.finalTestAccuracy = record.testAccuracy;
+      run.lastTime = record.time;
+      return;
+    default:
+      assertNever(record);
+  }
+}
+
+function runFromSnapshot(snapshot: RunSnapshot, maxPoints: number): RunModel {
+  const run = emptyRun(snapshot.runId, snapshot.dir, snapshot.status, maxPoints);
+  for (const r of snapshot.records) applyRecord(run, r, maxPoints);
+  // The snapshot's status is the host's current view; a `done` record cannot be newer than it.
+  run.status = snapshot.status;
+  return run;
+}
+
+/**
+ * Applies one host message to the model and returns the new model; `model` is not modified.
+ * Messages for a run other than the one in view are ignored (the host sends a `snapshot` first
+ * when it switches runs).
+ */
+export function reduce(model: DashboardModel, msg: ToWebview): DashboardModel {
+  switch (msg.kind) {
+    case 'snapshot':
+      return {
+        ...model,
+        connected: true,
+        trusted: msg.trusted,
+        run: msg.run ? runFromSnapshot(msg.run, model.maxPoints) : undefined,
+      };
+    case 'records': {
+      if (!model.run || model.run.runId !== msg.runId || msg.records.length === 0) return model;
+      const run = draftRun(model.run);
+      for (const r of msg.records) applyRecord(run, r, model.maxPoints);
+      return { ...model, run };
+    }
+    case 'status': {
+      if (!model.run || model.run.runId !== msg.runId) return model;
+      return { ...model, run: { ...model.run, status: msg.status, message: msg.message } };
+    }
+    default:
+      return assertNever(msg);
+  }
+}
+
+/** Latest test accuracy to display: the `done` record's, else the last evaluated epoch's. */
+export function latestTestAccuracy(run: RunModel): number | undefined {
+  if (typeof run.finalTestAccuracy === 'number') return run.finalTestAccuracy;
+  const last = run.epochs.reduce<EpochPoint | undefined>(
+    (best, e) => (best === undefined || e.epoch > best.epoch ? e : best),
+    undefined,
+  );
+  return last?.testAccuracy;
+}
+
+/** Latest step reached and training progress in [0, 1] (0 when the total is unknown). */
+export function progressOf(run: RunModel): { step: number; fraction: number } {
+  const step = Math.max(run.latest?.step ?? 0, run.epochs.at(-1)?.step ?? 0);
+  const fraction = run.totalSteps > 0 ? Math.min(1, step / run.totalSteps) : 0;
+  return { step, fraction: run.status === 'completed' ? 1 : fraction };
+}
+
+/** Histogram of a layer's latest report, if any. */
+export function latestHistogram(layer: LayerModel): Histogram | undefined {
+  return layer.latest?.histogram;
+}
+
+/**
+ * Dead-weight threshold `Q(τ) = −absMean · ln(2 − 2τ)` of docs/metrics.md, for marking the
+ * dead zone on a histogram; undefined when τ is not in (0.5, 1).
+ */
+export function deadThreshold(absMean: number, tau: number): number | undefined {
+  if (!(tau > 0.5 && tau < 1) || !Number.isFinite(absMean)) return undefined;
+  return -absMean * Math.log(2 - 2 * tau);
+}
