@@ -243,7 +243,13 @@ export class Dashboard {
   private accuracyChart: LineChart | undefined;
   private readonly layersTitle = el('h2', 'section-title', 'Binary layers');
   private readonly layerSelect = el('vscode-single-select') as VscodeSingleSelect;
+  private readonly overview = el('table', 'overview');
   private readonly overviewBody = el('tbody');
+  private readonly layersEmpty = el(
+    'p',
+    'layers-empty',
+    'Per-layer telemetry (histograms, quantization error, dead weights, flips) appears with the first report.',
+  );
   private readonly layerGrid = el('div', 'layer-grid');
   private cards = new Map<string, LayerCard>();
   private layerKey = '';
@@ -314,7 +320,7 @@ export class Dashboard {
       this.host.onSelectLayer(this.layerSelect.value);
     });
     head.append(this.layersTitle, el('span', 'spacer'), this.layerSelect);
-    const table = el('table', 'overview');
+    const table = this.overview;
     const thead = el('thead');
     const headRow = el('tr');
     for (const [label, tip] of [
@@ -331,7 +337,7 @@ export class Dashboard {
     }
     thead.append(headRow);
     table.append(thead, this.overviewBody);
-    layers.append(head, table, this.layerGrid);
+    layers.append(head, this.layersEmpty, table, this.layerGrid);
 
     this.runView.append(stats, training, layers);
     this.root.append(header, this.progress, this.banner, this.empty, this.runView);
@@ -484,7 +490,7 @@ export class Dashboard {
       `step ${formatInteger(step)}${run.totalSteps ? ` / ${formatInteger(run.totalSteps)}` : ''}`,
     ];
     if (run.backend) parts.push(`${run.backend.name} backend`);
-    if (run.config) parts.push(`batch ${run.config.batchSize}`);
+    if (run.config) parts.push(`${run.config.dataset.name}, seed ${run.config.seed}`);
     setText(this.progressText, parts.join(' · '));
     this.progressText.title = run.backend?.skipped.length
       ? `Skipped backends: ${run.backend.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}`
@@ -512,9 +518,13 @@ export class Dashboard {
     this.tiles.testAccuracy.set(
       testAccuracy,
       formatPercent(testAccuracy),
-      best ? `best ${formatPercent(best.testAccuracy)} · epoch ${best.epoch}` : 'after epoch 1',
+      best ? `best ${formatPercent(best.testAccuracy)} · epoch ${best.epoch}` : 'after each epoch',
     );
-    this.tiles.learningRate.set(latest?.learningRate, formatSignificant(latest?.learningRate));
+    this.tiles.learningRate.set(
+      latest?.learningRate,
+      formatSignificant(latest?.learningRate),
+      run.config ? `batch size ${run.config.batchSize}` : '',
+    );
     this.tiles.throughput.set(
       latest?.examplesPerSecond,
       latest ? `${formatCompact(latest.examplesPerSecond)}/s` : MISSING,
@@ -595,6 +605,8 @@ export class Dashboard {
       this.rebuildLayers(run);
     }
     setText(this.layersTitle, `Binary layers (${run.layers.length})`);
+    this.layersEmpty.hidden = run.layers.length > 0;
+    this.overview.hidden = run.layers.length === 0;
     const selected = names.includes(this.host.selectedLayer) ? this.host.selectedLayer : '';
     if (this.layerSelect.value !== selected) this.layerSelect.value = selected;
     this.layerGrid.classList.toggle('single', selected !== '');

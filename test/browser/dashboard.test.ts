@@ -20,104 +20,144 @@ const DIST = join(ROOT, 'dist', 'webview');
 const SCREENSHOTS = join(ROOT, 'out', 'screenshots');
 
 /** A few of VS Code's theme variables (Light Modern / Dark Modern), as the host would inject. */
-const THEMES: Record<'light' | 'dark', { bodyClass: string; vars: Record<string, string> }> = {
-  light: {
-    bodyClass: 'vscode-light',
-    vars: {
-      'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
-      'font-size': '13px',
-      'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
-      foreground: '#3b3b3b',
-      descriptionForeground: '#717171',
-      errorForeground: '#f85149',
-      focusBorder: '#005fb8',
-      'sideBar-background': '#f8f8f8',
-      'editor-background': '#ffffff',
-      'editorWidget-background': '#ffffff',
-      'editorWidget-border': '#c8c8c8',
-      'widget-border': '#e5e5e5',
-      'charts-blue': '#1a85ff',
-      'charts-red': '#e51400',
-      'charts-green': '#388a34',
-      'charts-yellow': '#bf8803',
-      'charts-orange': '#d18616',
-      'charts-purple': '#652d90',
-      'button-background': '#005fb8',
-      'button-foreground': '#ffffff',
-      'button-hoverBackground': '#0258a8',
-      'button-secondaryBackground': '#e5e5e5',
-      'button-secondaryForeground': '#3b3b3b',
-      'badge-background': '#cccccc',
-      'badge-foreground': '#3b3b3b',
-      'progressBar-background': '#005fb8',
-      'textLink-foreground': '#005fb8',
-      'textLink-activeForeground': '#005fb8',
-      'list-hoverBackground': '#f2f2f2',
-      'list-activeSelectionBackground': '#e8e8e8',
-      'list-activeSelectionForeground': '#000000',
-      'dropdown-background': '#ffffff',
-      'dropdown-border': '#cecece',
-      'dropdown-foreground': '#3b3b3b',
-      'inputValidation-errorBackground': '#f2dede',
-      'settings-dropdownBackground': '#ffffff',
-      'settings-dropdownBorder': '#cecece',
-      'settings-dropdownForeground': '#3b3b3b',
-      'settings-dropdownListBorder': '#cecece',
-      'inputValidation-errorBorder': '#be1100',
-      'inputValidation-infoBackground': '#d6ecf2',
-      'inputValidation-infoBorder': '#1a85ff',
-      'testing-iconPassed': '#388a34',
+const THEMES: Record<'light' | 'dark' | 'hc', { bodyClass: string; vars: Record<string, string> }> =
+  {
+    light: {
+      bodyClass: 'vscode-light',
+      vars: {
+        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+        'font-size': '13px',
+        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+        foreground: '#3b3b3b',
+        descriptionForeground: '#717171',
+        errorForeground: '#f85149',
+        focusBorder: '#005fb8',
+        'sideBar-background': '#f8f8f8',
+        'editor-background': '#ffffff',
+        'editorWidget-background': '#ffffff',
+        'editorWidget-border': '#c8c8c8',
+        'widget-border': '#e5e5e5',
+        'charts-blue': '#1a85ff',
+        'charts-red': '#e51400',
+        'charts-green': '#388a34',
+        'charts-yellow': '#bf8803',
+        'charts-orange': '#d18616',
+        'charts-purple': '#652d90',
+        'button-background': '#005fb8',
+        'button-foreground': '#ffffff',
+        'button-hoverBackground': '#0258a8',
+        'button-secondaryBackground': '#e5e5e5',
+        'button-secondaryForeground': '#3b3b3b',
+        'badge-background': '#cccccc',
+        'badge-foreground': '#3b3b3b',
+        'progressBar-background': '#005fb8',
+        'textLink-foreground': '#005fb8',
+        'textLink-activeForeground': '#005fb8',
+        'list-hoverBackground': '#f2f2f2',
+        'list-activeSelectionBackground': '#e8e8e8',
+        'list-activeSelectionForeground': '#000000',
+        'dropdown-background': '#ffffff',
+        'dropdown-border': '#cecece',
+        'dropdown-foreground': '#3b3b3b',
+        'inputValidation-errorBackground': '#f2dede',
+        'settings-dropdownBackground': '#ffffff',
+        'settings-dropdownBorder': '#cecece',
+        'settings-dropdownForeground': '#3b3b3b',
+        'settings-dropdownListBorder': '#cecece',
+        'inputValidation-errorBorder': '#be1100',
+        'inputValidation-infoBackground': '#d6ecf2',
+        'inputValidation-infoBorder': '#1a85ff',
+        'testing-iconPassed': '#388a34',
+      },
     },
-  },
-  dark: {
-    bodyClass: 'vscode-dark',
-    vars: {
-      'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
-      'font-size': '13px',
-      'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
-      foreground: '#cccccc',
-      descriptionForeground: '#9d9d9d',
-      errorForeground: '#f85149',
-      focusBorder: '#0078d4',
-      'sideBar-background': '#181818',
-      'editor-background': '#1f1f1f',
-      'editorWidget-background': '#202020',
-      'editorWidget-border': '#454545',
-      'widget-border': '#313131',
-      'charts-blue': '#3794ff',
-      'charts-red': '#f14c4c',
-      'charts-green': '#89d185',
-      'charts-yellow': '#cca700',
-      'charts-orange': '#d18616',
-      'charts-purple': '#b180d7',
-      'button-background': '#0078d4',
-      'button-foreground': '#ffffff',
-      'button-hoverBackground': '#026ec1',
-      'button-secondaryBackground': '#313131',
-      'button-secondaryForeground': '#cccccc',
-      'badge-background': '#616161',
-      'badge-foreground': '#f8f8f8',
-      'progressBar-background': '#0078d4',
-      'textLink-foreground': '#4daafc',
-      'textLink-activeForeground': '#4daafc',
-      'list-hoverBackground': '#2a2d2e',
-      'list-activeSelectionBackground': '#04395e',
-      'list-activeSelectionForeground': '#ffffff',
-      'dropdown-background': '#313131',
-      'dropdown-border': '#3c3c3c',
-      'dropdown-foreground': '#cccccc',
-      'inputValidation-errorBackground': '#5a1d1d',
-      'settings-dropdownBackground': '#313131',
-      'settings-dropdownBorder': '#3c3c3c',
-      'settings-dropdownForeground': '#cccccc',
-      'settings-dropdownListBorder': '#454545',
-      'inputValidation-errorBorder': '#be1100',
-      'inputValidation-infoBackground': '#063b49',
-      'inputValidation-infoBorder': '#007acc',
-      'testing-iconPassed': '#73c991',
+    dark: {
+      bodyClass: 'vscode-dark',
+      vars: {
+        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+        'font-size': '13px',
+        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+        foreground: '#cccccc',
+        descriptionForeground: '#9d9d9d',
+        errorForeground: '#f85149',
+        focusBorder: '#0078d4',
+        'sideBar-background': '#181818',
+        'editor-background': '#1f1f1f',
+        'editorWidget-background': '#202020',
+        'editorWidget-border': '#454545',
+        'widget-border': '#313131',
+        'charts-blue': '#3794ff',
+        'charts-red': '#f14c4c',
+        'charts-green': '#89d185',
+        'charts-yellow': '#cca700',
+        'charts-orange': '#d18616',
+        'charts-purple': '#b180d7',
+        'button-background': '#0078d4',
+        'button-foreground': '#ffffff',
+        'button-hoverBackground': '#026ec1',
+        'button-secondaryBackground': '#313131',
+        'button-secondaryForeground': '#cccccc',
+        'badge-background': '#616161',
+        'badge-foreground': '#f8f8f8',
+        'progressBar-background': '#0078d4',
+        'textLink-foreground': '#4daafc',
+        'textLink-activeForeground': '#4daafc',
+        'list-hoverBackground': '#2a2d2e',
+        'list-activeSelectionBackground': '#04395e',
+        'list-activeSelectionForeground': '#ffffff',
+        'dropdown-background': '#313131',
+        'dropdown-border': '#3c3c3c',
+        'dropdown-foreground': '#cccccc',
+        'inputValidation-errorBackground': '#5a1d1d',
+        'settings-dropdownBackground': '#313131',
+        'settings-dropdownBorder': '#3c3c3c',
+        'settings-dropdownForeground': '#cccccc',
+        'settings-dropdownListBorder': '#454545',
+        'inputValidation-errorBorder': '#be1100',
+        'inputValidation-infoBackground': '#063b49',
+        'inputValidation-infoBorder': '#007acc',
+        'testing-iconPassed': '#73c991',
+      },
     },
-  },
-};
+    hc: {
+      bodyClass: 'vscode-high-contrast',
+      vars: {
+        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+        'font-size': '13px',
+        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+        foreground: '#ffffff',
+        descriptionForeground: '#ffffff',
+        errorForeground: '#f48771',
+        focusBorder: '#f38518',
+        contrastBorder: '#6fc3df',
+        'sideBar-background': '#000000',
+        'editor-background': '#000000',
+        'editorWidget-background': '#0c141f',
+        'editorWidget-border': '#6fc3df',
+        'widget-border': '#6fc3df',
+        'charts-blue': '#3794ff',
+        'charts-red': '#f14c4c',
+        'charts-green': '#89d185',
+        'charts-yellow': '#cca700',
+        'charts-orange': '#d18616',
+        'charts-purple': '#b180d7',
+        'button-background': '#000000',
+        'button-foreground': '#ffffff',
+        'button-border': '#6fc3df',
+        'badge-background': '#000000',
+        'badge-foreground': '#ffffff',
+        'progressBar-background': '#6fc3df',
+        'textLink-foreground': '#21a6ff',
+        'textLink-activeForeground': '#21a6ff',
+        'list-hoverBackground': '#000000',
+        'list-activeSelectionBackground': '#000000',
+        'settings-dropdownBackground': '#000000',
+        'settings-dropdownBorder': '#6fc3df',
+        'settings-dropdownForeground': '#ffffff',
+        'settings-dropdownListBorder': '#6fc3df',
+        'testing-iconPassed': '#73c991',
+      },
+    },
+  };
 
 type ThemeName = keyof typeof THEMES;
 
@@ -140,7 +180,8 @@ async function startServer(): Promise<{ server: Server; origin: string }> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     if (url.pathname === '/') {
-      const theme: ThemeName = url.searchParams.get('theme') === 'dark' ? 'dark' : 'light';
+      const requested = url.searchParams.get('theme') ?? 'light';
+      const theme: ThemeName = requested in THEMES ? (requested as ThemeName) : 'light';
       const html = dashboardHtml({
         cspSource: origin,
         scriptUri: `${origin}/webview/main.js`,
@@ -148,7 +189,10 @@ async function startServer(): Promise<{ server: Server; origin: string }> {
         nonce: makeNonce(),
       })
         // What VS Code adds around our page: theme variables and the theme's body class.
-        .replace('</head>', `<link rel="stylesheet" href="/theme-${theme}.css">\n</head>`)
+        .replace(
+          '</head>',
+          `<link id="theme" rel="stylesheet" href="/theme-${theme}.css">\n</head>`,
+        )
         .replace('<body>', `<body class="${THEMES[theme].bodyClass}">`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(html);
@@ -159,7 +203,7 @@ async function startServer(): Promise<{ server: Server; origin: string }> {
       res.writeHead(204).end();
       return;
     }
-    const themeMatch = /^\/theme-(light|dark)\.css$/.exec(url.pathname);
+    const themeMatch = /^\/theme-(light|dark|hc)\.css$/.exec(url.pathname);
     if (themeMatch) {
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8' });
       res.end(themeCss(themeMatch[1] as ThemeName));
@@ -329,6 +373,27 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
         ['step', 'train', 'test'],
       ]);
 
+      // Hovering a histogram bar names its range and count.
+      const hist = page.locator('.layer-card').first().locator('canvas.hist-canvas');
+      await hist.hover({ position: { x: 20, y: 70 } });
+      await page.waitForFunction(() =>
+        / weights$/.test(document.querySelector('.layer-card .hist-caption')?.textContent ?? ''),
+      );
+      // The cursor is shared: every chart's legend shows the step under the mouse.
+      await page
+        .locator('.chart-card .u-over')
+        .first()
+        .hover({ position: { x: 40, y: 40 } });
+      const cursorSteps = await page.$$eval('.uplot .u-series:first-child .u-value', (cells) =>
+        cells.map((c) => c.textContent),
+      );
+      assert.equal(cursorSteps.length, 6);
+      assert.ok(
+        cursorSteps.every((v) => v === cursorSteps[0] && v !== '600'),
+        `synced cursor: ${cursorSteps.join(', ')}`,
+      );
+      await page.mouse.move(1, 1);
+
       // Focus one layer from the overview table; the choice is kept in the view state.
       await page.locator('.overview tbody tr').nth(1).click();
       await page.waitForFunction(
@@ -337,6 +402,23 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       const state = await page.evaluate(() => (window as unknown as StubWindow).__state);
       assert.deepEqual(state, { selectedLayer: run.binaryLayers[1] });
       await page.locator('.overview tbody tr').nth(1).click();
+      await page.waitForFunction(
+        () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
+      );
+
+      // The same through the layer selector (a vscode-single-select).
+      await page.locator('.section-head vscode-single-select').click();
+      await page.locator('vscode-single-select li[role="option"]', { hasText: 'dense_1' }).click();
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('.layer-card:not([hidden])').length === 1 &&
+          !(document.querySelector('.layer-card[data-layer="dense_1"]') as HTMLElement).hidden,
+      );
+      await screenshot(page, 'dashboard-single-layer-light.png');
+      await page.locator('.section-head vscode-single-select').click();
+      await page
+        .locator('vscode-single-select li[role="option"]', { hasText: 'All layers' })
+        .click();
       await page.waitForFunction(
         () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
       );
@@ -362,6 +444,37 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       );
       assert.equal(await page.locator('.layer-card .uplot').count(), run.binaryLayers.length);
       await screenshot(page, 'dashboard-dark.png');
+
+      // VS Code switches theme under a live page: charts are rebuilt with the new colours.
+      await page.evaluate(async () => {
+        const link = document.getElementById('theme') as HTMLLinkElement;
+        await new Promise((loaded) => {
+          link.addEventListener('load', loaded, { once: true });
+          link.href = '/theme-hc.css';
+        });
+        document.body.className = 'vscode-high-contrast';
+      });
+      await page.waitForFunction(() => {
+        const fg = getComputedStyle(document.documentElement).getPropertyValue(
+          '--vscode-foreground',
+        );
+        return fg.trim() === '#ffffff' && document.querySelectorAll('.uplot').length === 6;
+      });
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+      assert.equal(await page.locator('.layer-card canvas.hist-canvas').count(), 4);
+      await screenshot(page, 'dashboard-hc.png');
+
+      // A run that has just started: no report yet, but no blank panel either.
+      await send(page, {
+        kind: 'snapshot',
+        trusted: true,
+        run: { runId: 'new-run', dir: '/tmp/new-run', status: 'running', records: [] },
+      });
+      await page.locator('.layers-empty').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('.progress-text').innerText(), 'Starting… · step 0');
+      assert.equal(await page.locator('.toolbar vscode-button').innerText(), 'Stop');
+      await page.locator('.toolbar vscode-button').click();
+      assert.deepEqual((await posted(page)).at(-1), { kind: 'command', command: 'stop' });
 
       // A run that fails mid-way: error banner with the message and a Show Log link.
       const partial = run.records.slice(0, 12);

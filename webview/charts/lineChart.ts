@@ -71,6 +71,7 @@ function yAxis(spec: AxisSpec, palette: Palette, scale: string, side: 1 | 3): uP
     stroke: spec.color ?? palette.muted,
     font: palette.font,
     size: axisSize,
+    space: 22,
     gap: 4,
     ticks: { show: false },
     grid: side === 3 ? { stroke: withAlpha(palette.grid, 0.55), width: 1 } : { show: false },
