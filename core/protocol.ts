@@ -224,7 +224,12 @@ function hasKind(value: unknown): value is { kind: string } {
 }
 
 const TO_WORKER_KINDS: ReadonlySet<string> = new Set(['startRun', 'cancelRun']);
-const FROM_WORKER_KINDS: ReadonlySet<string> = new Set(['workerReady', 'record', 'log', 'runEnded']);
+const FROM_WORKER_KINDS: ReadonlySet<string> = new Set([
+  'workerReady',
+  'record',
+  'log',
+  'runEnded',
+]);
 const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set(['snapshot', 'records', 'status']);
 const TO_HOST_KINDS: ReadonlySet<string> = new Set(['ready', 'command']);
 

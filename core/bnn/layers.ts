@@ -61,7 +61,8 @@ export class BinaryConv2D extends tf.layers.Layer implements BinaryLayer {
     this.kernelSize = args.kernelSize;
     this.strides = args.strides ?? 1;
     this.padding = args.padding ?? 'same';
-    this.inputQuantizer = args.inputQuantizer === undefined ? DEFAULT_QUANTIZER : args.inputQuantizer;
+    this.inputQuantizer =
+      args.inputQuantizer === undefined ? DEFAULT_QUANTIZER : args.inputQuantizer;
     this.kernelQuantizer = args.kernelQuantizer ?? DEFAULT_QUANTIZER;
     this.seed = args.seed;
   }
@@ -133,7 +134,8 @@ export class BinaryDense extends tf.layers.Layer implements BinaryLayer {
   constructor(args: BinaryDenseArgs) {
     super(args);
     this.units = args.units;
-    this.inputQuantizer = args.inputQuantizer === undefined ? DEFAULT_QUANTIZER : args.inputQuantizer;
+    this.inputQuantizer =
+      args.inputQuantizer === undefined ? DEFAULT_QUANTIZER : args.inputQuantizer;
     this.kernelQuantizer = args.kernelQuantizer ?? DEFAULT_QUANTIZER;
     this.seed = args.seed;
   }

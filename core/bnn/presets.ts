@@ -43,13 +43,27 @@ function buildMnistCnn(seed: number): tf.LayersModel {
     .apply(input) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = bn('bn1').apply(x) as tf.SymbolicTensor;
-  x = new BinaryConv2D({ name: 'bconv2', filters: 64, kernelSize: 3, padding: 'valid', seed: seed + 1 }).apply(x) as tf.SymbolicTensor;
+  x = new BinaryConv2D({
+    name: 'bconv2',
+    filters: 64,
+    kernelSize: 3,
+    padding: 'valid',
+    seed: seed + 1,
+  }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = bn('bn2').apply(x) as tf.SymbolicTensor;
-  x = new BinaryConv2D({ name: 'bconv3', filters: 64, kernelSize: 3, padding: 'valid', seed: seed + 2 }).apply(x) as tf.SymbolicTensor;
+  x = new BinaryConv2D({
+    name: 'bconv3',
+    filters: 64,
+    kernelSize: 3,
+    padding: 'valid',
+    seed: seed + 2,
+  }).apply(x) as tf.SymbolicTensor;
   x = bn('bn3').apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3 }).apply(x) as tf.SymbolicTensor;
+  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3 }).apply(
+    x,
+  ) as tf.SymbolicTensor;
   x = bn('bn4').apply(x) as tf.SymbolicTensor;
   const logits = tf.layers
     .dense({

@@ -1,2 +1,284 @@
-/** `bnn-lab` command line: the same engine as the extension, no VS Code. */
-process.stdout.write('bnn-lab: under construction\n');
+/**
+ * `bnn-lab` command line: the same engine as the extension, no VS Code.
+ * Exit codes: 0 ok, 1 run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { getPreset, listPresets } from '../bnn/presets';
+import { UserError } from '../errors';
+import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
+import { BACKEND_NAMES } from '../protocol';
+import { parseConfigFile, resolveConfig } from '../training/config';
+import { runTraining } from '../training/trainer';
+import { newRunDirName } from '../io/runNames';
+
+const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
+
+Usage:
+  bnn-lab train [--preset NAME | --config FILE.bnn.json] [options]
+  bnn-lab presets
+  bnn-lab inspect FILE [--json] [--tau T]
+  bnn-lab compare A B [--json]
+  bnn-lab series DIR [--json]
+  bnn-lab --help
+
+train options:
+  --preset NAME       a preset (see \`bnn-lab presets\`); default mnist-cnn
+  --config FILE       a run config (*.bnn.json); flags below override its fields
+  --epochs N          epochs (default: the preset's)
+  --batch-size N      examples per step
+  --lr X              base learning rate (cosine decay to 0)
+  --seed N            seed for initialization and data order
+  --limit N           train on the first N examples only (0 = all)
+  --test-limit N      evaluate on the first N test examples only (0 = all)
+  --dataset PATH      a folder of IDX files (train-images-idx3-ubyte, … optionally .gz)
+  --backend NAME      auto | ${BACKEND_NAMES.join(' | ')} (default auto)
+  --out DIR           parent folder of the run folder (default .bnn-lab/runs)
+  --json              one JSON object per line (metrics.jsonl records); the last is {"event":"done",…}
+
+Ctrl-C stops after the current batch (the run ends as cancelled); a second Ctrl-C exits at once.
+`;
+
+type Out = (text: string) => void;
+
+/** Parses `--flag value` pairs and bare `--switch`es; positional arguments are returned in order. */
+export function parseArgs(
+  args: string[],
+  switches: ReadonlySet<string>,
+): { flags: Map<string, string>; positional: string[] } {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (eq > 0) flags.set(name, a.slice(eq + 1));
+      else if (switches.has(name)) flags.set(name, 'true');
+      else {
+        if (i + 1 >= args.length)
+          throw new UserError(`option --${name} needs a value (see bnn-lab --help)`);
+        flags.set(name, args[++i]);
+      }
+    } else positional.push(a);
+  }
+  return { flags, positional };
+}
+
+function numberFlag(flags: Map<string, string>, name: string): number | undefined {
+  const v = flags.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new UserError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+const TRAIN_FLAGS = new Set([
+  'preset',
+  'config',
+  'epochs',
+  'batch-size',
+  'lr',
+  'seed',
+  'limit',
+  'test-limit',
+  'dataset',
+  'backend',
+  'out',
+  'json',
+]);
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function percent(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+/** The per-layer table printed at the end of a run. */
+export function layerTable(layers: LayerTelemetry[]): string {
+  const header = ['layer', 'params', 'QE', 'dead', 'starved', 'flipRate', 'frozen', 'sign+'];
+  const rows = layers.map((l) => [
+    l.name,
+    String(l.params),
+    l.quantizationError.toFixed(4),
+    percent(l.deadWeightRatio),
+    l.starvedWeightRatio === null ? '-' : percent(l.starvedWeightRatio),
+    l.flipRate.toExponential(2),
+    percent(l.frozenRatio),
+    percent(l.signBalance),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function trainCommand(args: string[], out: Out, err: Out): Promise<number> {
+  const { flags, positional } = parseArgs(args, new Set(['json']));
+  if (positional.length > 0)
+    throw new UserError(`unexpected argument "${positional[0]}" (see bnn-lab --help)`);
+  for (const name of flags.keys()) {
+    if (!TRAIN_FLAGS.has(name))
+      throw new UserError(`unknown option --${name} for train (see bnn-lab --help)`);
+  }
+  const json = flags.has('json');
+  let raw: Record<string, unknown> = {};
+  let source = 'command line';
+  const configFile = flags.get('config');
+  if (configFile !== undefined) {
+    if (!existsSync(configFile)) throw new UserError(`run config ${configFile} does not exist`);
+    raw = { ...parseConfigFile(readFileSync(configFile, 'utf8'), configFile) };
+    source = `${configFile} with command-line overrides`;
+  }
+  const overrides: Record<string, unknown> = {
+    preset: flags.get('preset'),
+    epochs: numberFlag(flags, 'epochs'),
+    batchSize: numberFlag(flags, 'batch-size'),
+    learningRate: numberFlag(flags, 'lr'),
+    seed: numberFlag(flags, 'seed'),
+    limit: numberFlag(flags, 'limit'),
+    testLimit: numberFlag(flags, 'test-limit'),
+  };
+  const datasetPath = flags.get('dataset');
+  if (datasetPath !== undefined) overrides.dataset = { name: 'idx', path: resolve(datasetPath) };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
+  if (flags.has('preset') && configFile === undefined) {
+    // A preset given alone: its own defaults, not those of a config file.
+    raw = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  }
+  const config = resolveConfig(raw, source);
+  const backend = (flags.get('backend') ?? 'auto') as BackendPreference;
+  if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new UserError(
+      `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
+    );
+  }
+  const parent = resolve(flags.get('out') ?? join('.bnn-lab', 'runs'));
+  const runDir = join(parent, newRunDirName(parent, config.preset, new Date()));
+  let cancelled = false;
+  const onSigint = () => {
+    if (cancelled) process.exit(130);
+    cancelled = true;
+    err('\nstopping after the current batch (Ctrl-C again to exit now)\n');
+  };
+  process.on('SIGINT', onSigint);
+  let totalSteps = 0;
+  let lastStep: Extract<MetricsRecord, { event: 'step' }> | undefined;
+  const started = Date.now();
+  const tty = !json && process.stderr.isTTY === true;
+  const result = await runTraining(
+    { runId: runDir, config, runDir, backend },
+    {
+      isCancelled: () => cancelled,
+      log: (level, message) => {
+        if (level !== 'info' || !json)
+          err(`${level === 'info' ? '' : `${level}: `}${message.split('\n')[0]}\n`);
+      },
+      onRecord: (record) => {
+        if (json) {
+          out(JSON.stringify(record) + '\n');
+          return;
+        }
+        switch (record.event) {
+          case 'start':
+            totalSteps = record.totalSteps;
+            out(
+              `run folder: ${runDir}\npreset ${record.preset} · backend ${record.backend.name} · ${record.config.epochs} epochs × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n`,
+            );
+            break;
+          case 'step': {
+            lastStep = record;
+            const elapsed = Date.now() - started;
+            const eta = (elapsed / record.step) * (totalSteps - record.step);
+            const width = 24;
+            const filled = Math.round((width * record.step) / Math.max(1, totalSteps));
+            const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+            const line = `${bar} epoch ${record.epoch} step ${record.step}/${totalSteps} loss ${record.loss.toFixed(4)} acc ${percent(record.accuracy)} ${Math.round(record.examplesPerSecond)} ex/s eta ${formatDuration(eta)}`;
+            if (tty) err(`\r${line.padEnd(110)}`);
+            break;
+          }
+          case 'epoch':
+            if (tty) err('\r'.padEnd(111) + '\r');
+            out(
+              `epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)} acc ${percent(record.trainAccuracy)} · test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)} · ${formatDuration(record.durationMs)}\n`,
+            );
+            break;
+          case 'done':
+            break;
+        }
+      },
+    },
+  );
+  process.off('SIGINT', onSigint);
+  if (!json && lastStep) out(`\n${layerTable(lastStep.layers)}\n\n`);
+  if (!json) {
+    if (result.status === 'completed')
+      out(
+        `done: test accuracy ${percent(result.testAccuracy ?? 0)} in ${formatDuration(Date.now() - started)}; run folder ${runDir}\n`,
+      );
+    else err(`${result.status}: ${result.message ?? ''}\n`);
+  }
+  return result.status === 'completed' ? 0 : result.status === 'cancelled' ? 130 : 1;
+}
+
+function presetsCommand(out: Out): number {
+  const rows = listPresets().map((p) => {
+    const model = getPreset(p.name).build(0);
+    let params = 0;
+    let binary = 0;
+    for (const layer of model.layers) {
+      for (const w of layer.getWeights()) params += w.size;
+      if (layer.getClassName().startsWith('Binary')) binary += layer.getWeights()[0].size;
+    }
+    model.dispose();
+    return { ...p, params, binaryShare: params > 0 ? binary / params : 0 };
+  });
+  for (const r of rows)
+    out(
+      `${r.name.padEnd(22)} ${String(r.params).padStart(9)} params  ${percent(r.binaryShare).padStart(7)} binary  ${r.description}\n`,
+    );
+  return 0;
+}
+
+/** Runs the CLI; returns the exit code. Errors a user can fix print one line. */
+export async function main(argv: string[], out: Out, err: Out): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        out(HELP);
+        return 0;
+      case 'train':
+        return await trainCommand(rest, out, err);
+      case 'presets':
+        return presetsCommand(out);
+      default:
+        err(`bnn-lab: unknown command "${command}"\n\n${HELP}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UserError) {
+      err(`bnn-lab: ${e.message}\n`);
+      return 2;
+    }
+    err(`bnn-lab: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(
+    process.argv.slice(2),
+    (t) => process.stdout.write(t),
+    (t) => process.stderr.write(t),
+  ).then((code) => {
+    process.exitCode = code;
+  });
+}

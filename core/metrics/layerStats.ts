@@ -77,12 +77,7 @@ export function laplaceQuantile(absMean: number, tau: number): number {
  * Equal-width histogram over `[min, max]`, last bin closed: bin of x is
  * `min(bins − 1, floor(bins (x − min) / (max − min)))`; all in bin 0 when max == min.
  */
-export function histogram(
-  w: ArrayLike<number>,
-  bins: number,
-  min: number,
-  max: number,
-): Histogram {
+export function histogram(w: ArrayLike<number>, bins: number, min: number, max: number): Histogram {
   const counts = new Array<number>(bins).fill(0);
   const n = w.length;
   if (n === 0) return { min: 0, max: 0, counts };
@@ -113,13 +108,24 @@ export function weightStats(w: ArrayLike<number>, options: StatsOptions): Weight
   const clip = options.clip ?? null;
   const expected = options.shape.reduce((a, b) => a * b, 1);
   if (expected !== n) {
-    throw new Error(`weightStats: shape [${options.shape.join(', ')}] needs ${expected} values, got ${n}`);
+    throw new Error(
+      `weightStats: shape [${options.shape.join(', ')}] needs ${expected} values, got ${n}`,
+    );
   }
   if (n === 0) {
     return {
-      params: 0, mean: 0, std: 0, min: 0, max: 0, absMean: 0,
-      histogram: histogram(w, bins, 0, 0), quantizationError: 0, deadWeightRatio: 0,
-      starvedWeightRatio: clip === null ? null : 0, signBalance: 0, signEntropyBits: 0,
+      params: 0,
+      mean: 0,
+      std: 0,
+      min: 0,
+      max: 0,
+      absMean: 0,
+      histogram: histogram(w, bins, 0, 0),
+      quantizationError: 0,
+      deadWeightRatio: 0,
+      starvedWeightRatio: clip === null ? null : 0,
+      signBalance: 0,
+      signEntropyBits: 0,
     };
   }
   let sum = 0;

@@ -43,7 +43,11 @@ function checkInteger(
 ): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw new ConfigError(source, field, `must be an integer ${range}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      source,
+      field,
+      `must be an integer ${range}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -64,7 +68,11 @@ function checkNumber(
     (openMax ? value < max : value <= max);
   if (!ok) {
     const range = `${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`;
-    throw new ConfigError(source, field, `must be a number in ${range}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(
+      source,
+      field,
+      `must be a number in ${range}, got ${JSON.stringify(value)}`,
+    );
   }
   return value as number;
 }
@@ -72,7 +80,11 @@ function checkNumber(
 function checkDataset(source: string, value: unknown): DatasetConfig {
   if (typeof value === 'string') value = { name: value };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(source, 'dataset', `must be "mnist", "fashion-mnist", "idx" or { "name", "path" }`);
+    throw new ConfigError(
+      source,
+      'dataset',
+      `must be "mnist", "fashion-mnist", "idx" or { "name", "path" }`,
+    );
   }
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v)) {
@@ -113,7 +125,11 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
   const r = raw as Record<string, unknown>;
   for (const key of Object.keys(r)) {
     if (!KEYS.has(key)) {
-      throw new ConfigError(source, key, `is not a known key (allowed: ${[...KEYS].filter((k) => k !== '$schema').join(', ')})`);
+      throw new ConfigError(
+        source,
+        key,
+        `is not a known key (allowed: ${[...KEYS].filter((k) => k !== '$schema').join(', ')})`,
+      );
     }
   }
   const presetName = r.preset ?? 'mnist-cnn';
@@ -131,7 +147,14 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
     preset: presetName,
     epochs: checkInteger(source, 'epochs', pick('epochs', d.epochs), 1, 10_000),
     batchSize: checkInteger(source, 'batchSize', pick('batchSize', d.batchSize), 1, 65_536),
-    learningRate: checkNumber(source, 'learningRate', pick('learningRate', d.learningRate), 0, 10, true),
+    learningRate: checkNumber(
+      source,
+      'learningRate',
+      pick('learningRate', d.learningRate),
+      0,
+      10,
+      true,
+    ),
     seed: checkInteger(source, 'seed', pick('seed', d.seed), 0, 2 ** 31 - 1),
     dataset: checkDataset(source, pick('dataset', preset.dataset)),
     limit: checkInteger(source, 'limit', pick('limit', d.limit), 0),
@@ -143,7 +166,13 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
       1,
       1_000_000,
     ),
-    histogramBins: checkInteger(source, 'histogramBins', pick('histogramBins', d.histogramBins), 2, 1024),
+    histogramBins: checkInteger(
+      source,
+      'histogramBins',
+      pick('histogramBins', d.histogramBins),
+      2,
+      1024,
+    ),
     deadTau: checkNumber(source, 'deadTau', pick('deadTau', d.deadTau), 0.5, 1, true, true),
   };
 }

@@ -1,0 +1,120 @@
+/**
+ * Backend selection: native TensorFlow (GPU, then CPU) when installed, then wasm with BNN Lab's
+ * training kernels, then tfjs' pure-JS cpu backend. Every skipped backend gets a reason.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UserError } from '../errors';
+import {
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  type BackendPreference,
+} from '../protocol';
+import { registerWasmTrainingKernels } from './wasmKernels';
+
+type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+};
+
+/** The folder holding tfjs' `.wasm` binaries: beside the bundle, or in node_modules. */
+export function findWasmDir(): string {
+  const candidates = [join(__dirname, 'wasm')];
+  try {
+    candidates.push(
+      join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'),
+    );
+  } catch {
+    // Not installed as a package: only the bundled copy can be used.
+  }
+  const found = candidates.find((d) => existsSync(join(d, 'tfjs-backend-wasm-simd.wasm')));
+  if (!found) {
+    throw new UserError(
+      `the tfjs wasm binaries are missing (looked in ${candidates.join(', ')}); reinstall BNN Lab`,
+    );
+  }
+  return found;
+}
+
+/** Loads a native tfjs-node package behind a probe; it registers the `tensorflow` backend. */
+function loadNative(pkg: string): void {
+  // A computed name keeps bundlers from following it: the package is optional and external.
+  const load = require as (id: string) => unknown;
+  load(pkg);
+}
+
+function reasonOf(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  if (/Cannot find module/.test(message)) return 'not installed';
+  return `failed to load: ${message.split('\n')[0]}`;
+}
+
+async function tryBackend(name: BackendName): Promise<string | undefined> {
+  try {
+    switch (name) {
+      case 'tensorflow-gpu':
+      case 'tensorflow': {
+        const pkg = NATIVE_PACKAGES[name] as string;
+        try {
+          loadNative(pkg);
+        } catch (e) {
+          const reason = reasonOf(e);
+          return reason === 'not installed'
+            ? `${pkg} is not installed (npm install ${pkg}@4.22.0)`
+            : `${pkg} ${reason}`;
+        }
+        if (!(await tf.setBackend('tensorflow')))
+          return `${pkg} loaded but its backend did not initialize`;
+        return undefined;
+      }
+      case 'wasm': {
+        setWasmPaths(findWasmDir() + '/');
+        if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
+        registerWasmTrainingKernels();
+        return undefined;
+      }
+      case 'cpu':
+        if (!(await tf.setBackend('cpu'))) return 'the cpu backend did not initialize';
+        return undefined;
+    }
+  } catch (e) {
+    return reasonOf(e);
+  }
+}
+
+/**
+ * Picks and initializes the backend for `preference` (`auto` tries them in order).
+ * @throws UserError when an explicitly requested backend cannot be used.
+ */
+export async function initBackend(preference: BackendPreference, log: Log): Promise<BackendInfo> {
+  const skipped: BackendInfo['skipped'] = [];
+  const order: BackendName[] = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
+  for (const name of order) {
+    const failure = await tryBackend(name);
+    if (failure === undefined) {
+      for (const other of BACKEND_NAMES) {
+        if (other === name || skipped.some((s) => s.name === other)) continue;
+        skipped.push({
+          name: other,
+          reason:
+            preference === 'auto'
+              ? `not tried: ${name} came first`
+              : `not requested (bnnLab.engine.backend = ${preference})`,
+        });
+      }
+      const info: BackendInfo = { name, tfBackend: tf.getBackend(), threads: 1, skipped };
+      log('info', `backend: ${name}${skipped.map((s) => `; ${s.name}: ${s.reason}`).join('')}`);
+      return info;
+    }
+    skipped.push({ name, reason: failure });
+    log(preference === 'auto' ? 'info' : 'error', `backend ${name} skipped: ${failure}`);
+  }
+  throw new UserError(
+    `backend "${preference}" cannot be used: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}. Set bnnLab.engine.backend to "auto".`,
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * BNN Lab checkpoints: a TF.js layers model (`model.json` + `weights.bin`) with BNN Lab metadata
+ * under the top-level `bnnLab` key of model.json, plus the training state needed to resume
+ * (`training-state.json` + `state.bin`: optimizer slots and the sign bits behind flipRate).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileFormatError } from '../errors';
+import { isBinaryLayer } from '../bnn/layers';
+import { quantizerClip } from '../bnn/quantizers';
+import '../bnn/layers';
+
+/** What `model.json`'s `bnnLab` key holds. */
+export interface CheckpointMeta {
+  version: 1;
+  preset: string;
+  epoch: number;
+  step: number;
+  /** Binary layers by name, with their quantizers (read by the inspector). */
+  binaryLayers: Record<
+    string,
+    { quantizer: string; clip: number | null; inputQuantizer: string | null }
+  >;
+  testAccuracy: number | null;
+}
+
+function joinBuffers(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  const parts = Array.isArray(data) ? data : [data];
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(new Uint8Array(p), offset);
+    offset += p.byteLength;
+  }
+  return out;
+}
+
+/** Binary-layer metadata of a model, as stored in checkpoints. */
+export function binaryLayerMeta(model: tf.LayersModel): CheckpointMeta['binaryLayers'] {
+  const out: CheckpointMeta['binaryLayers'] = {};
+  for (const layer of model.layers) {
+    if (!isBinaryLayer(layer)) continue;
+    out[layer.name] = {
+      quantizer: layer.kernelQuantizer.kind,
+      clip: quantizerClip(layer.kernelQuantizer),
+      inputQuantizer: layer.inputQuantizer ? layer.inputQuantizer.kind : null,
+    };
+  }
+  return out;
+}
+
+/**
+ * Serializes a model and its training state into the files of one checkpoint folder.
+ * @param extraState named float arrays saved in `state.bin` (optimizer slots, sign bits, …).
+ */
+export async function serializeCheckpoint(
+  model: tf.LayersModel,
+  meta: CheckpointMeta,
+  trainingState: Record<string, unknown>,
+  extraState: { name: string; data: Float32Array | Uint8Array }[],
+): Promise<Record<string, Uint8Array | string>> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts) throw new Error('serializeCheckpoint: the model produced no artifacts');
+  const weights = joinBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
+  const modelJson = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    convertedBy: null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+    bnnLab: meta,
+  };
+  const manifest: { name: string; dtype: string; offset: number; length: number }[] = [];
+  let offset = 0;
+  for (const s of extraState) {
+    manifest.push({
+      name: s.name,
+      dtype: s.data instanceof Float32Array ? 'float32' : 'uint8',
+      offset,
+      length: s.data.length,
+    });
+    offset += s.data.byteLength;
+  }
+  const state = new Uint8Array(offset);
+  for (let i = 0; i < extraState.length; i++) {
+    const d = extraState[i].data;
+    state.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), manifest[i].offset);
+  }
+  return {
+    'model.json': JSON.stringify(modelJson),
+    'weights.bin': weights,
+    'training-state.json': JSON.stringify({ ...trainingState, state: manifest }, null, 2),
+    'state.bin': state,
+  };
+}
+
+/**
+ * Loads a BNN Lab checkpoint folder with `tf.loadLayersModel` (custom layers are registered).
+ * @throws FileFormatError naming the file when model.json or weights.bin is missing or broken.
+ */
+export async function loadCheckpointModel(
+  dir: string,
+): Promise<{ model: tf.LayersModel; meta: CheckpointMeta | undefined }> {
+  const jsonPath = join(dir, 'model.json');
+  let json: {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    bnnLab?: CheckpointMeta;
+  };
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError(jsonPath, `cannot be read as a TF.js model: ${(e as Error).message}`);
+  }
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const buffers = json.weightsManifest.flatMap((g) =>
+    g.paths.map((p) => readFileSync(join(dir, p))),
+  );
+  const weights = joinBuffers(
+    buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
+  );
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: specs,
+      weightData: weights.buffer as ArrayBuffer,
+    }),
+  );
+  return { model, meta: json.bnnLab };
+}
