@@ -6,7 +6,8 @@
  * about 10x slower than its XNNPACK forward convolution. The kernels here express each gradient
  * as a forward convolution and run it through the backend's own `Conv2D` or
  * `DepthwiseConv2dNative` kernel, with `Transpose`, `PadV2`, `Reverse`, `Slice`, `Reshape` and
- * `Sum` for the data movement.
+ * `Sum` for the data movement. A few other kernels that dominated a profiled training step
+ * (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`) are replaced by loops over the wasm heap.
  *
  * Kernels call other kernels' `kernelFunc` directly instead of `tf.*` ops: an op would re-enter
  * the engine from inside a kernel, which records it on an active gradient tape and counts its
@@ -17,6 +18,7 @@ import {
   getKernel,
   registerKernel,
   unregisterKernel,
+  util,
   type KernelConfig,
   type KernelFunc,
   type NamedAttrMap,
@@ -619,6 +621,87 @@ function maxPoolGrad(args: {
   return out;
 }
 
+/**
+ * Sums of a float32 `[..., channels]` tensor over every axis but the last, or undefined when
+ * `axis` asks for another reduction. The stock `Sum` and `Mean` transpose such inputs so the
+ * reduced axes come last, a full copy of an activation-sized tensor; batch norm and its
+ * gradient run these reductions several times per layer and step. One pass with float64
+ * accumulators instead.
+ */
+function sumLeadingAxes(
+  backend: BackendWasm,
+  x: TensorInfo,
+  axis: unknown,
+): Float64Array | undefined {
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank < 2) {
+    return undefined;
+  }
+  const axes = util.parseAxisParam(axis as number | number[], x.shape);
+  const sorted = [...new Set(axes)].sort((a, b) => a - b);
+  if (sorted.length !== rank - 1 || sorted.some((a, i) => a !== i)) {
+    return undefined;
+  }
+  const channels = x.shape[rank - 1];
+  const sums = new Float64Array(channels);
+  const values = backend.typedArrayFromHeap(x);
+  for (let offset = 0; offset < values.length; offset += channels) {
+    for (let c = 0; c < channels; c++) {
+      sums[c] += values[offset + c];
+    }
+  }
+  return sums;
+}
+
+function channelOutput(
+  backend: BackendWasm,
+  x: TensorInfo,
+  keepDims: unknown,
+  values: Float64Array,
+): TensorInfo {
+  const channels = values.length;
+  const shape = keepDims === true ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels];
+  const out = backend.makeOutput(shape, 'float32');
+  backend.typedArrayFromHeap(out).set(values);
+  return out;
+}
+
+/** `Sum` for wasm: the all-but-last-axis case of float32 in one pass, the rest by the stock kernel. */
+function sum(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = requireInput('Sum', inputs, 'x');
+  const sums = sumLeadingAxes(backend, x, attrs.axis);
+  if (sums === undefined) {
+    return runStockKernel('Sum', args);
+  }
+  return channelOutput(backend, x, attrs.keepDims, sums);
+}
+
+/** `Mean` for wasm: the all-but-last-axis case of float32 in one pass, the rest by the stock kernel. */
+function mean(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = requireInput('Mean', inputs, 'x');
+  const sums = sumLeadingAxes(backend, x, attrs.axis);
+  if (sums === undefined) {
+    return runStockKernel('Mean', args);
+  }
+  const count = util.sizeFromShape(x.shape) / x.shape[x.shape.length - 1];
+  return channelOutput(
+    backend,
+    x,
+    attrs.keepDims,
+    sums.map((total) => total / count),
+  );
+}
+
 const trainingKernels: KernelConfig[] = [
   {
     kernelName: 'Conv2DBackpropFilter',
@@ -646,14 +729,23 @@ const trainingKernels: KernelConfig[] = [
     backendName: BACKEND,
     kernelFunc: maxPoolGrad as unknown as KernelFunc,
   },
+  { kernelName: 'Sum', backendName: BACKEND, kernelFunc: sum as unknown as KernelFunc },
+  { kernelName: 'Mean', backendName: BACKEND, kernelFunc: mean as unknown as KernelFunc },
 ];
 
 /**
  * Registers BNN Lab's training kernels for the 'wasm' backend, replacing stock kernels of the
- * same name: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter` and
- * `DepthwiseConv2dNativeBackpropInput` (all absent from tfjs-backend-wasm 4.22) and a faster
- * `Conv2DBackpropInput`. All take and return float32 NHWC tensors and accept strides,
- * dilations and 'same' / 'valid' / explicit padding.
+ * same name:
+ * - `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter` and
+ *   `DepthwiseConv2dNativeBackpropInput`, absent from tfjs-backend-wasm 4.22;
+ * - `Conv2DBackpropInput`, about 10x faster than the stock one;
+ * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
+ *   negative;
+ * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go
+ *   to the stock kernels).
+ *
+ * The convolution kernels take and return float32 NHWC tensors and accept strides, dilations
+ * and 'same' / 'valid' / explicit padding. See docs/performance.md for timings.
  *
  * Call it once after `await tf.setBackend('wasm')`; calling it again does nothing.
  *

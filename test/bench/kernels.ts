@@ -12,6 +12,7 @@
  * The second profiles whole training steps of a small binary CNN (tf.profile) and prints the
  * time per kernel, summed over the steps.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
@@ -40,21 +41,36 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Median wall time in ms of `run`, after two warm-up calls; `run` returns what it allocated. */
-function time(repeats: number, run: () => tf.TensorInfo): number {
+/**
+ * Median wall time in ms of each function, called in turns (one call of each per round, after
+ * two warm-up rounds) so that load from other processes skews them alike. Each function
+ * returns what it allocated, which is disposed outside the timing.
+ */
+function timeInTurns(repeats: number, runs: (() => tf.TensorInfo)[]): number[] {
   const backend = tf.engine().backend;
-  const durationsMs: number[] = [];
-  for (let i = -2; i < repeats; i++) {
-    const start = performance.now();
-    const out = run();
-    const durationMs = performance.now() - start;
-    backend.disposeData(out.dataId);
-    if (i >= 0) {
-      durationsMs.push(durationMs);
-    }
+  const durationsMs: number[][] = runs.map(() => []);
+  for (let round = -2; round < repeats; round++) {
+    runs.forEach((run, i) => {
+      const start = performance.now();
+      const out = run();
+      const durationMs = performance.now() - start;
+      backend.disposeData(out.dataId);
+      if (round >= 0) {
+        durationsMs[i].push(durationMs);
+      }
+    });
   }
-  return median(durationsMs);
+  return durationsMs.map(median);
 }
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) {
+    console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+  }
+}
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
 
 function kernel(name: string): tf.KernelConfig {
   const config = tf.getKernel(name, 'wasm');
@@ -65,19 +81,25 @@ function kernel(name: string): tf.KernelConfig {
 }
 
 async function benchKernels(repeats: number): Promise<void> {
-  const stockBackpropInput = kernel('Conv2DBackpropInput').kernelFunc;
+  const replaced = ['Conv2DBackpropInput', 'Tile', 'MaxPoolGrad', 'Sum', 'Mean'];
+  const stock = new Map(replaced.map((name) => [name, kernel(name).kernelFunc]));
   registerWasmTrainingKernels();
-  const forward = kernel('Conv2D').kernelFunc;
-  const backpropInput = kernel('Conv2DBackpropInput').kernelFunc;
-  const backpropFilter = kernel('Conv2DBackpropFilter').kernelFunc;
   const backend = tf.engine().backend;
+  const call =
+    (func: tf.KernelFunc | undefined, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) =>
+    () => {
+      if (func === undefined) {
+        throw new Error('bench: missing kernel');
+      }
+      return func({ inputs, backend, attrs }) as tf.TensorInfo;
+    };
 
   console.log(
     `wasm backend, SIMD ${String(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'))}, ` +
-      `threads ${String(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'))}, median of ${repeats}`,
+      `threads ${String(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'))}, median of ${repeats}, ` +
+      `load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
   );
-  const header = ['layer', 'forward', 'stock dx', 'new dx', 'new dW', 'stock/new dx'];
-  const rows: string[][] = [header];
+  const convRows = [['layer', 'forward', 'stock dx', 'new dx', 'new dW', 'stock/new dx']];
   for (const layer of layers) {
     const x = tf.randomUniform(layer.xShape, -1, 1, 'float32', 1);
     const filter = tf.randomUniform(layer.filterShape, -1, 1, 'float32', 2);
@@ -85,28 +107,48 @@ async function benchKernels(repeats: number): Promise<void> {
     const convAttrs = { strides: layer.strides, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
     const inputAttrs = { ...convAttrs, inputShape: layer.xShape };
     const filterAttrs = { ...convAttrs, filterShape: layer.filterShape };
-    const call = (func: tf.KernelFunc, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) =>
-      time(repeats, () => func({ inputs, backend, attrs }) as tf.TensorInfo);
-    const forwardMs = call(forward, { x, filter }, convAttrs);
-    const stockMs = call(stockBackpropInput, { dy, filter }, inputAttrs);
-    const inputMs = call(backpropInput, { dy, filter }, inputAttrs);
-    const filterMs = call(backpropFilter, { x, dy }, filterAttrs);
-    const ms = (value: number) => `${value.toFixed(2)} ms`;
-    rows.push([
+    const [forwardMs, stockMs, inputMs, filterMs] = timeInTurns(repeats, [
+      call(kernel('Conv2D').kernelFunc, { x, filter }, convAttrs),
+      call(stock.get('Conv2DBackpropInput'), { dy, filter }, inputAttrs),
+      call(kernel('Conv2DBackpropInput').kernelFunc, { dy, filter }, inputAttrs),
+      call(kernel('Conv2DBackpropFilter').kernelFunc, { x, dy }, filterAttrs),
+    ]);
+    const relative = (value: number) => `${ms(value)} (${(value / forwardMs).toFixed(1)}x)`;
+    convRows.push([
       layer.label,
       ms(forwardMs),
-      `${ms(stockMs)} (${(stockMs / forwardMs).toFixed(1)}x)`,
-      `${ms(inputMs)} (${(inputMs / forwardMs).toFixed(1)}x)`,
-      `${ms(filterMs)} (${(filterMs / forwardMs).toFixed(1)}x)`,
+      relative(stockMs),
+      relative(inputMs),
+      relative(filterMs),
       `${(stockMs / inputMs).toFixed(1)}x`,
     ]);
     tf.dispose([x, filter, dy]);
   }
-  const widths = header.map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  for (const row of rows) {
-    console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+  printTable(convRows);
+  console.log('(x) = time relative to the forward Conv2D of the same layer\n');
+
+  // The other kernels a training step of the MNIST BNN spends time in (batch norm, max pool).
+  const activation = tf.randomUniform([64, 28, 28, 32], -1, 1, 'float32', 3);
+  const pooledGrad = tf.randomUniform([64, 14, 14, 32], -1, 1, 'float32', 4);
+  const scale = tf.randomUniform([1, 1, 1, 32], -1, 1, 'float32', 5);
+  const poolAttrs = { filterSize: 2, strides: 2, pad: 'valid' };
+  const reduceAttrs = { axis: [0, 1, 2], keepDims: false };
+  const others: [string, tf.NamedTensorInfoMap, tf.NamedAttrMap][] = [
+    ['Tile', { x: scale }, { reps: [64, 28, 28, 1] }],
+    ['MaxPoolGrad', { dy: pooledGrad, input: activation, output: pooledGrad }, poolAttrs],
+    ['Sum', { x: activation }, reduceAttrs],
+    ['Mean', { x: activation }, reduceAttrs],
+  ];
+  const otherRows = [['kernel (64x28x28x32)', 'stock', 'new', 'stock/new']];
+  for (const [name, inputs, attrs] of others) {
+    const [stockMs, newMs] = timeInTurns(repeats, [
+      call(stock.get(name), inputs, attrs),
+      call(kernel(name).kernelFunc, inputs, attrs),
+    ]);
+    otherRows.push([name, ms(stockMs), ms(newMs), `${(stockMs / newMs).toFixed(1)}x`]);
   }
-  console.log('(x) = time relative to the forward Conv2D of the same layer');
+  printTable(otherRows);
+  tf.dispose([activation, pooledGrad, scale]);
 }
 
 /** `sgn` with zero mapped to +1 and the clipped straight-through gradient `dy * 1[|x| <= 1]`. */

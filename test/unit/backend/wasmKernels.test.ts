@@ -523,6 +523,43 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('sum and mean like the cpu backend, fast path and fallbacks', async () => {
+    const cases: [number[], number | number[], boolean][] = [
+      [[6, 5, 4, 3], [0, 1, 2], false],
+      [[6, 5, 4, 3], [2, 0, 1], true],
+      [[6, 5, 4, 3], [-4, -3, -2], false],
+      [[7, 9], 0, true],
+      [[7, 9], -1, false],
+      [[6, 5, 4, 3], [0, 2], false],
+      [[6, 5, 4, 3], [1, 2, 3], true],
+      [[6, 5, 4, 3], [0, 1, 2, 3], false],
+      [[1, 1, 1, 8], [0, 1, 2], false],
+    ];
+    for (const [i, [shape, axis, keepDims]] of cases.entries()) {
+      const values = randomValues(tf.util.sizeFromShape(shape), 1200 + i);
+      for (const dtype of ['float32', 'int32'] as const) {
+        const run = () =>
+          tf.tidy(() => {
+            const x = tf.tensor(
+              Array.from(values, (v) => (dtype === 'int32' ? Math.round(v * 9) : v)),
+              shape,
+              dtype,
+            );
+            const summed = tf.sum(x, axis, keepDims);
+            const averaged = tf.mean(x, axis, keepDims);
+            return [summed.shape, summed.dataSync(), averaged.shape, averaged.dataSync()] as const;
+          });
+        const expected = await onBackend('cpu', run);
+        const actual = await onBackend('wasm', run);
+        const label = `${dtype} [${shape}] axis ${JSON.stringify(axis)} keepDims ${keepDims}`;
+        assert.deepEqual(actual[0], expected[0], `sum shape ${label}`);
+        assertClose(actual[1], expected[1], `sum ${label}`, 1e-5);
+        assert.deepEqual(actual[2], expected[2], `mean shape ${label}`);
+        assertClose(actual[3], expected[3], `mean ${label}`, 1e-5);
+      }
+    }
+  });
+
   void it('reject NCHW and mismatched dy shapes with a message naming the kernel', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 5, 5, 2]);
