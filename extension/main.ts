@@ -1,5 +1,41 @@
-import type * as vscode from 'vscode';
+/**
+ * Extension entry: wiring only. Commands live in commands.ts, the worker plumbing in engine/,
+ * the dashboard in panels/.
+ */
+import * as vscode from 'vscode';
+import { registerCommands } from './commands';
+import { EngineClient } from './engine/EngineClient';
+import { RunStatusBar } from './engine/RunStatusBar';
+import { initLog, log } from './log';
+import { DashboardViewProvider } from './panels/DashboardViewProvider';
 
-export function activate(_context: vscode.ExtensionContext): void {}
+let engine: EngineClient | undefined;
 
-export function deactivate(): void {}
+export function activate(context: vscode.ExtensionContext): void {
+  context.subscriptions.push(initLog());
+  try {
+    engine = new EngineClient(context.extensionPath);
+    const dashboard = new DashboardViewProvider(context.extensionUri, engine);
+    context.subscriptions.push(
+      engine,
+      new RunStatusBar(engine),
+      dashboard,
+      vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, dashboard),
+      ...registerCommands({ engine }),
+    );
+    log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
+  } catch (e) {
+    // VS Code only logs a failed activation to its own console; tell the user, then rethrow so
+    // the extension is marked as failed.
+    log.error('activation failed', e);
+    void vscode.window.showErrorMessage(
+      `BNN Lab failed to activate: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    throw e;
+  }
+}
+
+export async function deactivate(): Promise<void> {
+  await engine?.shutdown();
+  engine = undefined;
+}

@@ -1,2 +1,77 @@
-/** Engine worker entry (worker_threads): imports core, never vscode. */
-export {};
+/**
+ * Engine worker entry (worker_threads, bundled to dist/worker.js): runs training off the
+ * extension-host thread. Imports core, never vscode. Speaks only the `ToWorker`/`FromWorker`
+ * unions of core/protocol.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { CancelledError } from '../../core/errors';
+import { assertNever, isToWorker, type FromWorker, type ToWorker } from '../../core/protocol';
+import type { RunHooks } from '../../core/training/api';
+import { runTraining } from '../../core/training/trainer';
+
+if (!parentPort) throw new Error('engineWorker: must be started as a worker thread');
+const port = parentPort;
+
+/** The run in progress; `cancelled` is set by the message handler and polled between batches. */
+let active: { runId: string; cancelled: boolean } | undefined;
+
+/** The only place that posts to the host. */
+function post(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+port.on('message', (msg: unknown) => {
+  if (!isToWorker(msg)) {
+    post({ kind: 'log', level: 'warn', message: `engine worker: ignored message ${String(msg)}` });
+    return;
+  }
+  switch (msg.kind) {
+    case 'startRun':
+      // runRequested catches everything it can and reports through runEnded.
+      void runRequested(msg);
+      break;
+    case 'cancelRun':
+      if (active?.runId === msg.runId) active.cancelled = true;
+      break;
+    default:
+      assertNever(msg);
+  }
+});
+
+post({ kind: 'workerReady' });
+
+async function runRequested(msg: Extract<ToWorker, { kind: 'startRun' }>): Promise<void> {
+  const { runId } = msg;
+  if (active) {
+    post({
+      kind: 'runEnded',
+      runId,
+      status: 'failed',
+      message: `the engine is busy with run ${active.runId}`,
+    });
+    return;
+  }
+  const run = { runId, cancelled: false };
+  active = run;
+  const hooks: RunHooks = {
+    onRecord: (record) => post({ kind: 'record', runId, record }),
+    log: (level, message) => post({ kind: 'log', level, message }),
+    isCancelled: () => run.cancelled,
+  };
+  try {
+    const result = await runTraining(
+      { runId, config: msg.config, runDir: msg.runDir, backend: msg.backend },
+      hooks,
+    );
+    post({ kind: 'runEnded', runId, status: result.status, message: result.message });
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      post({ kind: 'runEnded', runId, status: 'cancelled' });
+    } else {
+      const err = e instanceof Error ? e : new Error(String(e));
+      post({ kind: 'runEnded', runId, status: 'failed', message: err.message, stack: err.stack });
+    }
+  } finally {
+    active = undefined;
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * The host side of the engine worker, kept free of the vscode API so plain-Node tests drive the
+ * same code the extension runs. It starts the worker on demand, runs one run at a time, and turns
+ * every way a worker can die (uncaught error, non-zero exit, out of memory, hang on load or
+ * cancel) into a failed or cancelled run. It never restarts a worker by itself: only the next
+ * `startRun` spawns a fresh one, so a worker that dies on load cannot loop.
+ */
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import {
+  assertNever,
+  isFromWorker,
+  type BackendPreference,
+  type MetricsRecord,
+  type RunStatus,
+  type ToWorker,
+  type TrainConfig,
+} from '../../core/protocol';
+
+export interface RunParams {
+  runId: string;
+  config: TrainConfig;
+  /** Absolute run folder, already created. */
+  runDir: string;
+  backend: BackendPreference;
+}
+
+/** How a run ended. `startRun`'s promise always resolves with one; it never rejects. */
+export interface RunEnd {
+  runId: string;
+  status: Exclude<RunStatus, 'running'>;
+  message?: string;
+  /** Full error for the log when the run failed. */
+  stack?: string;
+  /** True when the worker died or was terminated instead of reporting the end itself. */
+  crashed: boolean;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface WorkerHostOptions {
+  /** Absolute path of the bundled worker (`dist/worker.js`). */
+  workerScript: string;
+  /** Heap limits for the worker; exceeding them ends the run as failed instead of the host. */
+  resourceLimits?: ResourceLimits;
+  /** How long the worker may take to load before the run fails. */
+  readyTimeoutMs?: number;
+  /** After a cancel, how long to wait for `runEnded` before terminating the worker. */
+  cancelGraceMs?: number;
+  log(level: LogLevel, message: string): void;
+}
+
+interface ActiveRun {
+  params: RunParams;
+  onRecord: (record: MetricsRecord) => void;
+  resolve: (end: RunEnd) => void;
+  done: Promise<RunEnd>;
+  cancelTimer?: NodeJS.Timeout;
+}
+
+interface LiveWorker {
+  worker: Worker;
+  spawnedAt: number;
+  ready: boolean;
+  readyTimer?: NodeJS.Timeout;
+  /** Set by the first `error`/`exit`/terminate; later events of this worker are ignored. */
+  gone: boolean;
+}
+
+export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+export const DEFAULT_CANCEL_GRACE_MS = 15_000;
+
+export class WorkerHost {
+  private live: LiveWorker | undefined;
+  private active: ActiveRun | undefined;
+  private disposed = false;
+
+  constructor(private readonly options: WorkerHostOptions) {}
+
+  /** The run in progress, if any. */
+  get activeRunId(): string | undefined {
+    return this.active?.params.runId;
+  }
+
+  /** True while a worker thread exists (idle or busy). */
+  get hasWorker(): boolean {
+    return this.live !== undefined;
+  }
+
+  /**
+   * Starts a run in the worker, spawning one if none is alive. `onRecord` gets every record of
+   * this run in order. The promise resolves once the run is over, however it ended.
+   * @throws Error when a run is already active or the host was disposed.
+   */
+  startRun(params: RunParams, onRecord: (record: MetricsRecord) => void): Promise<RunEnd> {
+    if (this.disposed) throw new Error('startRun: the engine host was disposed');
+    if (this.active) {
+      throw new Error(`startRun: run ${this.active.params.runId} is still active`);
+    }
+    let resolve!: (end: RunEnd) => void;
+    const done = new Promise<RunEnd>((r) => (resolve = r));
+    this.active = { params, onRecord, resolve, done };
+    try {
+      const live = this.live ?? this.spawn();
+      // Messages posted before the worker has attached its listener are queued by the port.
+      this.post(live, { kind: 'startRun', ...params });
+    } catch (e) {
+      this.finish({ runId: params.runId, ...failure('could not start the engine worker', e) });
+    }
+    return done;
+  }
+
+  /**
+   * Asks the worker to stop `runId` (default: the active run) between batches. If it has not
+   * ended within the grace period the worker is terminated and the run ends as cancelled.
+   * @returns the run's end, or undefined when no matching run is active.
+   */
+  cancel(runId?: string): Promise<RunEnd> | undefined {
+    const run = this.active;
+    if (!run || (runId !== undefined && run.params.runId !== runId)) return undefined;
+    if (run.cancelTimer === undefined && this.live) {
+      const live = this.live;
+      this.post(live, { kind: 'cancelRun', runId: run.params.runId });
+      const graceMs = this.options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+      run.cancelTimer = setTimeout(() => {
+        if (this.active !== run) return;
+        this.options.log(
+          'warn',
+          `engine: run ${run.params.runId} did not stop within ${graceMs} ms; terminating the worker`,
+        );
+        void this.kill(live); // kill() catches and logs its own failure
+        this.finish({
+          runId: run.params.runId,
+          status: 'cancelled',
+          message: `the engine did not stop within ${graceMs} ms, so its worker was terminated`,
+          crashed: true,
+        });
+      }, graceMs);
+    }
+    return run.done;
+  }
+
+  /** Ends the active run as cancelled and terminates the worker. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.active) {
+      this.finish({
+        runId: this.active.params.runId,
+        status: 'cancelled',
+        message: 'BNN Lab was shut down during the run',
+        crashed: true,
+      });
+    }
+    const live = this.live;
+    if (live) await this.kill(live);
+  }
+
+  private spawn(): LiveWorker {
+    const worker = new Worker(this.options.workerScript, {
+      resourceLimits: this.options.resourceLimits,
+      // The worker's stdout/stderr would otherwise go to the extension host's console, where
+      // nobody reads it; route it to the log instead.
+      stdout: true,
+      stderr: true,
+    });
+    const live: LiveWorker = { worker, spawnedAt: Date.now(), ready: false, gone: false };
+    this.live = live;
+    const timeoutMs = this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    live.readyTimer = setTimeout(() => {
+      if (live.gone || live.ready) return;
+      this.lost(live, `the engine worker did not start within ${timeoutMs} ms`);
+      void this.kill(live); // terminate() only rejects for a worker that is already gone
+    }, timeoutMs);
+    worker.stdout.setEncoding('utf8').on('data', (text: string) => this.forward('info', text));
+    worker.stderr.setEncoding('utf8').on('data', (text: string) => this.forward('warn', text));
+    worker.on('message', (msg: unknown) => this.onMessage(live, msg));
+    worker.on('messageerror', (err) =>
+      this.options.log('warn', `engine: unreadable message: ${err.message}`),
+    );
+    worker.on('error', (err) => this.onError(live, err));
+    worker.on('exit', (code) => this.onExit(live, code));
+    this.options.log('info', `engine: starting worker ${this.options.workerScript}`);
+    return live;
+  }
+
+  private onMessage(live: LiveWorker, msg: unknown): void {
+    if (live.gone) return;
+    if (!isFromWorker(msg)) {
+      this.options.log(
+        'warn',
+        `engine: ignored a message that is not a FromWorker: ${preview(msg)}`,
+      );
+      return;
+    }
+    switch (msg.kind) {
+      case 'workerReady':
+        live.ready = true;
+        clearTimeout(live.readyTimer);
+        this.options.log('info', `engine: worker ready after ${Date.now() - live.spawnedAt} ms`);
+        break;
+      case 'record':
+        if (this.active?.params.runId === msg.runId) this.active.onRecord(msg.record);
+        break;
+      case 'log':
+        this.options.log(msg.level, msg.message);
+        break;
+      case 'runEnded':
+        if (this.active?.params.runId !== msg.runId) break;
+        this.finish({
+          runId: msg.runId,
+          status: msg.status,
+          message: msg.message,
+          stack: msg.stack,
+          crashed: false,
+        });
+        break;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private onError(live: LiveWorker, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      const limit = this.options.resourceLimits?.maxOldGenerationSizeMb;
+      const detail = limit === undefined ? '' : ` (heap limit ${limit} MB)`;
+      this.lost(
+        live,
+        `the engine ran out of memory${detail}; try a smaller batchSize or limit`,
+        err.stack,
+      );
+    } else {
+      this.lost(live, `the engine worker crashed: ${err.message}`, err.stack ?? String(err));
+    }
+  }
+
+  private onExit(live: LiveWorker, code: number): void {
+    if (live.gone) return;
+    const reason =
+      code === 0
+        ? 'the engine worker exited unexpectedly'
+        : `the engine worker exited with code ${code}`;
+    this.lost(live, reason);
+  }
+
+  /** The worker is gone for good: forget it and fail the run it was doing. */
+  private lost(live: LiveWorker, message: string, stack?: string): void {
+    if (live.gone) return;
+    live.gone = true;
+    clearTimeout(live.readyTimer);
+    if (this.live === live) this.live = undefined;
+    this.options.log('error', `engine: ${message}${stack ? `\n${stack}` : ''}`);
+    if (this.active) {
+      this.finish({
+        runId: this.active.params.runId,
+        status: 'failed',
+        message,
+        stack,
+        crashed: true,
+      });
+    }
+  }
+
+  /** Terminates a worker on purpose; its `exit` event is then not a crash. */
+  private async kill(live: LiveWorker): Promise<void> {
+    live.gone = true;
+    clearTimeout(live.readyTimer);
+    if (this.live === live) this.live = undefined;
+    try {
+      await live.worker.terminate();
+    } catch (e) {
+      this.options.log('warn', `engine: terminating the worker failed: ${String(e)}`);
+    }
+  }
+
+  private finish(end: RunEnd): void {
+    const run = this.active;
+    if (!run || run.params.runId !== end.runId) return;
+    clearTimeout(run.cancelTimer);
+    this.active = undefined;
+    run.resolve(end);
+  }
+
+  /** The only place that posts to the worker. */
+  private post(live: LiveWorker, msg: ToWorker): void {
+    live.worker.postMessage(msg);
+  }
+
+  private forward(level: LogLevel, text: string): void {
+    for (const line of text.split('\n')) {
+      if (line.trim() !== '') this.options.log(level, `engine: ${line}`);
+    }
+  }
+}
+
+function failure(
+  what: string,
+  e: unknown,
+): Pick<RunEnd, 'status' | 'message' | 'stack' | 'crashed'> {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { status: 'failed', message: `${what}: ${err.message}`, stack: err.stack, crashed: true };
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

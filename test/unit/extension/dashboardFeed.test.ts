@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import type { MetricsRecord, ToWebview } from '../../../core/protocol';
+import { DashboardFeed } from '../../../extension/engine/dashboardFeed';
+
+const step = (n: number) => ({ event: 'step', step: n }) as unknown as MetricsRecord;
+const snapshot = (records: MetricsRecord[] = []): ToWebview & { kind: 'snapshot' } => ({
+  kind: 'snapshot',
+  run: { runId: 'r', dir: '/runs/r', status: 'running', records },
+  trusted: true,
+});
+
+function makeFeed(replayLimit = 1000) {
+  const sent: ToWebview[] = [];
+  const all: MetricsRecord[] = [];
+  const feed = new DashboardFeed({
+    send: (msg) => sent.push(structuredClone(msg)),
+    snapshot: () => snapshot([...all]),
+    intervalMs: 250,
+    replayLimit,
+  });
+  const add = (n: number) => {
+    all.push(step(n));
+    feed.addRecord('r', step(n));
+  };
+  return { feed, sent, add };
+}
+
+/** Every step number the webview ends up with, rebuilt the way its reducer does. */
+function received(sent: ToWebview[]): number[] {
+  let steps: number[] = [];
+  for (const msg of sent) {
+    if (msg.kind === 'snapshot')
+      steps = (msg.run?.records ?? []).map((r) => (r as { step: number }).step);
+    if (msg.kind === 'records') steps.push(...msg.records.map((r) => (r as { step: number }).step));
+  }
+  return steps;
+}
+
+void describe('DashboardFeed', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 }));
+  afterEach(() => mock.timers.reset());
+
+  void it('batches records to at most one message per interval (< 10/s)', () => {
+    const { feed, sent, add } = makeFeed();
+    feed.sendSnapshot(snapshot());
+    feed.setConnected(true);
+    assert.equal(sent.length, 1);
+    // 200 records/s for 2 s.
+    for (let i = 1; i <= 400; i++) {
+      add(i);
+      mock.timers.tick(5);
+    }
+    mock.timers.tick(1000);
+    const recordMessages = sent.filter((m) => m.kind === 'records');
+    assert.ok(recordMessages.length <= 9, `${recordMessages.length} records messages in 2 s`);
+    assert.ok(recordMessages.length >= 7, 'records still flow while streaming');
+    assert.deepEqual(
+      received(sent),
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
+  });
+
+  void it('keeps everything while hidden and replays it on show, before the status', () => {
+    const { feed, sent, add } = makeFeed();
+    feed.sendSnapshot(snapshot());
+    feed.setConnected(true);
+    feed.setConnected(false);
+    for (let i = 1; i <= 50; i++) add(i);
+    feed.setStatus('r', 'completed');
+    mock.timers.tick(5000);
+    assert.equal(sent.length, 1, 'nothing is sent while hidden');
+    feed.setConnected(true);
+    assert.deepEqual(
+      received(sent),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(sent.at(-1), { kind: 'status', runId: 'r', status: 'completed' });
+  });
+
+  void it('collapses a long hidden backlog into one snapshot', () => {
+    const { feed, sent, add } = makeFeed(100);
+    feed.sendSnapshot(snapshot());
+    for (let i = 1; i <= 250; i++) add(i);
+    assert.ok(feed.pending <= 2, `pending ${feed.pending}`);
+    feed.setConnected(true);
+    assert.equal(sent[0].kind, 'snapshot');
+    assert.deepEqual(
+      received(sent),
+      Array.from({ length: 250 }, (_, i) => i + 1),
+    );
+  });
+
+  void it('a new snapshot supersedes queued records', () => {
+    const { feed, sent, add } = makeFeed();
+    for (let i = 1; i <= 3; i++) add(i);
+    feed.sendSnapshot(snapshot([step(1), step(2), step(3)]));
+    feed.setConnected(true);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(received(sent), [1, 2, 3]);
+  });
+});

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  createRunDir,
+  findNewestRunDir,
+  parseMetricsJsonl,
+  readRun,
+  runTimestamp,
+} from '../../../extension/engine/runFolders';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'bnn-lab-runs-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const START = { event: 'start', runId: 'r1', preset: 'mnist-cnn', time: 1 };
+const STEP = { event: 'step', epoch: 1, step: 10, loss: 0.5, time: 2 };
+const DONE = { event: 'done', status: 'completed', testAccuracy: 0.9, time: 3 };
+const jsonl = (...records: object[]) => records.map((r) => JSON.stringify(r) + '\n').join('');
+
+void describe('runTimestamp', () => {
+  void it('formats local time as YYYYMMDD-HHMMSS', () => {
+    assert.equal(runTimestamp(new Date(2026, 10, 22, 1, 35, 1)), '20261122-013501');
+    assert.equal(runTimestamp(new Date(2027, 0, 5, 23, 4, 9)), '20270105-230409');
+  });
+});
+
+void describe('createRunDir', () => {
+  void it('never reuses a folder: adds -2, -3 for the same second', async () => {
+    const date = new Date(2026, 10, 22, 1, 35, 1);
+    const runs = path.join(root, 'a', '.bnn-lab', 'runs');
+    const first = await createRunDir(runs, 'mnist-cnn', date);
+    const second = await createRunDir(runs, 'mnist-cnn', date);
+    const third = await createRunDir(runs, 'mnist-cnn', date);
+    assert.equal(first, path.join(runs, '20261122-013501-mnist-cnn'));
+    assert.equal(second, path.join(runs, '20261122-013501-mnist-cnn-2'));
+    assert.equal(third, path.join(runs, '20261122-013501-mnist-cnn-3'));
+  });
+
+  void it('keeps unsafe characters of a preset name out of the path', async () => {
+    const dir = await createRunDir(path.join(root, 'b'), '../evil name', new Date(2026, 0, 1));
+    assert.equal(path.dirname(dir), path.join(root, 'b'));
+    assert.match(path.basename(dir), /^20260101-000000-\.\._evil_name$/);
+  });
+});
+
+void describe('parseMetricsJsonl', () => {
+  void it('drops a truncated last line silently', () => {
+    const text = jsonl(START, STEP) + '{"event":"step","epo';
+    const { records, badLines } = parseMetricsJsonl(text);
+    assert.deepEqual(records, [START, STEP]);
+    assert.equal(badLines, 0);
+  });
+
+  void it('counts unreadable lines in the middle and records of unknown kinds', () => {
+    const text = jsonl(START) + 'garbage\n' + jsonl({ event: 'bogus' }, DONE);
+    const { records, badLines } = parseMetricsJsonl(text);
+    assert.deepEqual(records, [START, DONE]);
+    assert.equal(badLines, 2);
+  });
+
+  void it('reads an empty file as no records', () => {
+    assert.deepEqual(parseMetricsJsonl(''), { records: [], badLines: 0 });
+  });
+});
+
+void describe('readRun and findNewestRunDir', () => {
+  void it('finds the newest run by timestamp and reads its status', async () => {
+    const runs = path.join(root, 'c');
+    const older = path.join(runs, '20261121-100000-mnist-cnn');
+    const newer = path.join(runs, '20261122-090000-mnist-cnn');
+    const noMetrics = path.join(runs, '20261123-000000-mnist-cnn');
+    for (const dir of [older, newer, noMetrics]) await mkdir(dir, { recursive: true });
+    await writeFile(path.join(older, 'metrics.jsonl'), jsonl(START, DONE));
+    await writeFile(
+      path.join(newer, 'metrics.jsonl'),
+      jsonl({ ...START, runId: 'r2' }, STEP) + '{"ev',
+    );
+    // The older folder was touched last: the name's timestamp still decides.
+    const later = new Date(Date.now() + 60_000);
+    await utimes(path.join(older, 'metrics.jsonl'), later, later);
+
+    assert.equal(await findNewestRunDir([path.join(root, 'missing'), runs]), newer);
+    const stored = await readRun(newer);
+    assert.ok(stored);
+    assert.equal(stored.snapshot.runId, 'r2');
+    assert.equal(stored.snapshot.status, 'failed');
+    assert.equal(stored.interrupted, true);
+    assert.equal(stored.snapshot.records.length, 2);
+
+    const finished = await readRun(older);
+    assert.equal(finished?.snapshot.status, 'completed');
+    assert.equal(finished?.interrupted, false);
+    assert.equal(await readRun(noMetrics), undefined);
+  });
+
+  void it('returns undefined when there are no runs', async () => {
+    assert.equal(await findNewestRunDir([path.join(root, 'nothing-here')]), undefined);
+  });
+});
