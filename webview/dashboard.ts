@@ -77,6 +77,8 @@ class StatTile {
   set(value: number | undefined, text: string, sub = ''): void {
     setText(this.value, text);
     setText(this.sub, sub);
+    // The sub-line is ellipsized in narrow panels; the tooltip keeps it readable.
+    this.sub.title = sub;
     this.root.dataset.value = value === undefined ? '' : String(value);
   }
 }

@@ -26,6 +26,14 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
   return value === '' ? fallback : value;
 }
 
+/** What the page is drawn on: the body's own colour, else the sidebar's (the usual host). */
+function opaqueBackground(dark: boolean): string {
+  const own = getComputedStyle(document.body).backgroundColor;
+  if (own && own !== 'transparent' && !/^rgba\(.*,\s*0\)$/.test(own)) return own;
+  const root = getComputedStyle(document.documentElement);
+  return cssVar(root, '--vscode-sideBar-background', dark ? '#181818' : '#f8f8f8');
+}
+
 /** Reads the current theme from the document's computed style. */
 export function readPalette(): Palette {
   const root = getComputedStyle(document.documentElement);
@@ -41,7 +49,7 @@ export function readPalette(): Palette {
     grid: highContrast
       ? cssVar(root, '--vscode-contrastBorder', foreground)
       : cssVar(root, '--vscode-editorWidget-border', dark ? '#454545' : '#c8c8c8'),
-    background: cssVar(root, '--vscode-sideBar-background', dark ? '#181818' : '#f8f8f8'),
+    background: opaqueBackground(dark),
     blue: cssVar(root, '--vscode-charts-blue', '#3794ff'),
     red: cssVar(root, '--vscode-charts-red', '#f14c4c'),
     green: cssVar(root, '--vscode-charts-green', '#89d185'),

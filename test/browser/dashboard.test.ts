@@ -163,7 +163,8 @@ type ThemeName = keyof typeof THEMES;
 
 function themeCss(theme: ThemeName): string {
   const lines = Object.entries(THEMES[theme].vars).map(([k, v]) => `  --vscode-${k}: ${v};`);
-  return `html {\n${lines.join('\n')}\n}\n`;
+  // The sidebar behind the (transparent) webview view.
+  return `html {\n${lines.join('\n')}\n}\nbody { background: var(--vscode-sideBar-background); }\n`;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
