@@ -760,10 +760,14 @@ export function registerWasmTrainingKernels(): void {
     if (current?.kernelFunc === config.kernelFunc) {
       continue;
     }
-    if (current !== undefined) {
-      stockKernels.set(config.kernelName, current.kernelFunc);
-      unregisterKernel(config.kernelName, BACKEND);
+    if (current === undefined) {
+      registerKernel(config);
+      continue;
     }
-    registerKernel(config);
+    stockKernels.set(config.kernelName, current.kernelFunc);
+    unregisterKernel(config.kernelName, BACKEND);
+    // The stock setup (binding its wasm function) must still run if the backend initializes
+    // after this call, since the replacement falls back to the stock kernel.
+    registerKernel({ ...config, setupFunc: current.setupFunc });
   }
 }
