@@ -702,6 +702,53 @@ function mean(args: {
   );
 }
 
+/**
+ * `UnsortedSegmentSum` for wasm (absent from tfjs-backend-wasm 4.22), the gradient of `gather`:
+ * `out[segmentIds[i], ...] += x[i, ...]`.
+ *
+ * Inputs `x: [n, ...inner]` (float32 or int32) and `segmentIds: [n]` (int32); output
+ * `[numSegments, ...inner]` of x's dtype. Rows whose id lies outside `[0, numSegments)` are
+ * dropped, as on the cpu backend.
+ */
+function unsortedSegmentSum(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const kernelName = 'UnsortedSegmentSum';
+  const x = requireInput(kernelName, inputs, 'x');
+  const segmentIds = requireInput(kernelName, inputs, 'segmentIds');
+  const numSegments = attrs.numSegments as number;
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') {
+    throw new Error(`${kernelName} (wasm): x must be float32 or int32, got ${x.dtype}`);
+  }
+  if (segmentIds.shape.length !== 1 || segmentIds.shape[0] !== x.shape[0]) {
+    throw new Error(
+      `${kernelName} (wasm): segmentIds must have shape [${x.shape[0]}], got [${segmentIds.shape.join(',')}]`,
+    );
+  }
+  const rows = x.shape[0];
+  const rowSize = rows === 0 ? 0 : util.sizeFromShape(x.shape) / rows;
+  const out = backend.makeOutput([numSegments, ...x.shape.slice(1)], x.dtype);
+  const values = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  const sums = backend.typedArrayFromHeap(out);
+  sums.fill(0);
+  for (let row = 0; row < rows; row++) {
+    const id = ids[row];
+    if (id < 0 || id >= numSegments) {
+      continue;
+    }
+    const source = row * rowSize;
+    const target = id * rowSize;
+    for (let i = 0; i < rowSize; i++) {
+      sums[target + i] += values[source + i];
+    }
+  }
+  return out;
+}
+
 const trainingKernels: KernelConfig[] = [
   {
     kernelName: 'Conv2DBackpropFilter',
@@ -731,13 +778,19 @@ const trainingKernels: KernelConfig[] = [
   },
   { kernelName: 'Sum', backendName: BACKEND, kernelFunc: sum as unknown as KernelFunc },
   { kernelName: 'Mean', backendName: BACKEND, kernelFunc: mean as unknown as KernelFunc },
+  {
+    kernelName: 'UnsortedSegmentSum',
+    backendName: BACKEND,
+    kernelFunc: unsortedSegmentSum as unknown as KernelFunc,
+  },
 ];
 
 /**
  * Registers BNN Lab's training kernels for the 'wasm' backend, replacing stock kernels of the
  * same name:
- * - `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter` and
- *   `DepthwiseConv2dNativeBackpropInput`, absent from tfjs-backend-wasm 4.22;
+ * - `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
+ *   `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum` (the gradient of `gather`),
+ *   absent from tfjs-backend-wasm 4.22;
  * - `Conv2DBackpropInput`, about 10x faster than the stock one;
  * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
  *   negative;

@@ -560,6 +560,44 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('sum segments like the cpu backend, and give gather a gradient', async () => {
+    const cases: [number[], number[], number][] = [
+      [[6], [0, 2, 2, 1, 0, 2], 3],
+      [[5, 3], [1, 1, 0, 3, 1], 4],
+      [[4, 2, 3], [2, -1, 0, 5], 3],
+    ];
+    for (const [i, [shape, ids, numSegments]] of cases.entries()) {
+      const values = randomValues(tf.util.sizeFromShape(shape), 1500 + i);
+      const run = () =>
+        tf.tidy(() => {
+          const segments = tf.unsortedSegmentSum(
+            tf.tensor(values, shape),
+            tf.tensor1d(ids, 'int32'),
+            numSegments,
+          );
+          return [segments.shape, segments.dataSync()] as const;
+        });
+      const expected = await onBackend('cpu', run);
+      const actual = await onBackend('wasm', run);
+      assert.deepEqual(actual[0], expected[0], `shape [${shape}] ids [${ids}]`);
+      assertClose(actual[1], expected[1], `segments [${shape}] ids [${ids}]`);
+    }
+    await tf.setBackend('wasm');
+    const table = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([2, 0, 2], 'int32')).sum())(
+      table,
+    );
+    assert.deepEqual(Array.from(grad.dataSync()), [1, 1, 0, 0, 2, 2]);
+    const counts = tf.unsortedSegmentSum(
+      tf.tensor1d([1, 2, 3], 'int32'),
+      tf.tensor1d([1, 1, 0], 'int32'),
+      2,
+    );
+    assert.equal(counts.dtype, 'int32');
+    assert.deepEqual(Array.from(counts.dataSync()), [3, 3]);
+    tf.dispose([table, grad, counts]);
+  });
+
   void it('reject NCHW and mismatched dy shapes with a message naming the kernel', async () => {
     await tf.setBackend('wasm');
     const x = tf.zeros([1, 5, 5, 2]);
