@@ -70,7 +70,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   private onMessage(msg: unknown): void {
     if (!isToHost(msg)) {
-      log.warn(`dashboard: ignored a message that is not a ToHost: ${String(msg)}`);
+      log.warn(`dashboard: ignored a message that is not a ToHost: ${preview(msg)}`);
       return;
     }
     switch (msg.kind) {
@@ -200,4 +200,15 @@ function commandId(command: Extract<ToHost, { kind: 'command' }>['command']): st
     default:
       return assertNever(command);
   }
+}
+
+function preview(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // Cyclic or otherwise unserializable: fall back to String().
+  }
+  text ??= String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -22,7 +22,11 @@ function post(msg: FromWorker): void {
 
 port.on('message', (msg: unknown) => {
   if (!isToWorker(msg)) {
-    post({ kind: 'log', level: 'warn', message: `engine worker: ignored message ${String(msg)}` });
+    post({
+      kind: 'log',
+      level: 'warn',
+      message: `engine worker: ignored a message that is not a ToWorker: ${preview(msg)}`,
+    });
     return;
   }
   switch (msg.kind) {
@@ -74,4 +78,15 @@ async function runRequested(msg: Extract<ToWorker, { kind: 'startRun' }>): Promi
   } finally {
     active = undefined;
   }
+}
+
+function preview(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // BigInt or cyclic: fall back to String().
+  }
+  text ??= String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
