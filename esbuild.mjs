@@ -2,7 +2,7 @@
 // Also places the tfjs wasm binaries and the embedded MNIST copy beside the bundles.
 // Usage: node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -86,6 +86,12 @@ function copyAssets() {
 }
 
 copyAssets();
+if (production) {
+  // Production bundles carry no source maps: drop any a development build left behind.
+  for (const f of ['extension.js.map', 'worker.js.map', 'cli.js.map', 'webview/main.js.map', 'webview/main.css.map']) {
+    rmSync(`${dist}/${f}`, { force: true });
+  }
+}
 if (watch) {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));
   await Promise.all(contexts.map((c) => c.watch()));

@@ -286,6 +286,9 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           data: (await nt.tensor.data()) as Float32Array,
         })),
       );
+      // getWeights() makes a fresh scalar for the iteration count; the slots are variables.
+      for (const nt of optimizerWeights)
+        if (!(nt.tensor instanceof tf.Variable)) nt.tensor.dispose();
       const files = await serializeCheckpoint(
         model,
         {
