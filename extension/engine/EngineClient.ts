@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MetricsRecord, RunSnapshot, TrainConfig } from '../../core/protocol';
 import { log } from '../log';
+import { appendRecord } from './runFolders';
+import { finalTestAccuracy } from './runProgress';
 import { WorkerHost, type RunEnd, type RunParams } from './workerHost';
 
 /** Heap limit of the worker thread. Tensors live outside this heap (wasm memory, ArrayBuffers). */
@@ -66,7 +68,8 @@ export class EngineClient implements vscode.Disposable {
     this.run = run;
     setRunningContext(true);
     this.emitter.fire({ kind: 'started', run });
-    return ended.then((end) => {
+    return ended.then(async (end) => {
+      if (end.crashed) await this.closeCrashedRun(run, end);
       run.status = end.status;
       run.message = end.message;
       if (end.status === 'failed')
@@ -76,6 +79,28 @@ export class EngineClient implements vscode.Disposable {
       this.emitter.fire({ kind: 'ended', run, end });
       return end;
     });
+  }
+
+  /**
+   * A worker that died wrote no `done` record: add one, so the run folder says how the run
+   * ended (after a reload too) and the dashboard gets the same record as the file.
+   */
+  private async closeCrashedRun(run: RunState, end: RunEnd): Promise<void> {
+    if (run.records.some((r) => r.event === 'done')) return;
+    const record: MetricsRecord = {
+      event: 'done',
+      status: end.status,
+      testAccuracy: finalTestAccuracy(run.records),
+      ...(end.message === undefined ? {} : { message: end.message }),
+      time: Date.now(),
+    };
+    try {
+      await appendRecord(run.dir, record);
+    } catch (e) {
+      log.error(`run ${run.runId}: could not append the final record to metrics.jsonl`, e);
+    }
+    run.records.push(record);
+    this.emitter.fire({ kind: 'record', run, record });
   }
 
   /** Asks the active run to stop. @returns its end, or undefined when nothing runs. */

@@ -3,7 +3,7 @@
  * without ever reusing an existing folder, finding the newest, and reading its `metrics.jsonl`
  * back after a window reload. No vscode API, so plain-Node tests cover it.
  */
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricsRecord, RunSnapshot } from '../../core/protocol';
 
@@ -139,4 +139,30 @@ export async function findNewestRunDir(roots: readonly string[]): Promise<string
     }
   }
   return best?.dir;
+}
+
+/**
+ * Appends one record to a run's `metrics.jsonl`. The host uses it to close the file for a worker
+ * that died mid-run; a line that worker left unfinished is ended first, so the new record stays
+ * readable (the broken line is then skipped, and counted, by `parseMetricsJsonl`).
+ */
+export async function appendRecord(dir: string, record: MetricsRecord): Promise<void> {
+  const file = path.join(dir, METRICS_FILE);
+  let prefix = '';
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await appendFile(file, `${prefix}${JSON.stringify(record)}\n`);
 }

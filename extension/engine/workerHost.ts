@@ -67,7 +67,8 @@ interface LiveWorker {
 }
 
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
-export const DEFAULT_CANCEL_GRACE_MS = 15_000;
+/** Evaluation and checkpoints do not poll for cancel; give them time before terminating. */
+export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 
 export class WorkerHost {
   private live: LiveWorker | undefined;
@@ -198,7 +199,16 @@ export class WorkerHost {
         this.options.log('info', `engine: worker ready after ${Date.now() - live.spawnedAt} ms`);
         break;
       case 'record':
-        if (this.active?.params.runId === msg.runId) this.active.onRecord(msg.record);
+        if (this.active?.params.runId !== msg.runId) break;
+        try {
+          this.active.onRecord(msg.record);
+        } catch (e) {
+          // A failing listener must not become an uncaught exception on the host thread.
+          this.options.log(
+            'error',
+            `engine: a record listener failed: ${(e as Error).stack ?? String(e)}`,
+          );
+        }
         break;
       case 'log':
         this.options.log(msg.level, msg.message);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  appendRecord,
   createRunDir,
   findNewestRunDir,
   parseMetricsJsonl,
@@ -102,5 +103,36 @@ void describe('readRun and findNewestRunDir', () => {
 
   void it('returns undefined when there are no runs', async () => {
     assert.equal(await findNewestRunDir([path.join(root, 'nothing-here')]), undefined);
+  });
+});
+
+void describe('appendRecord', () => {
+  const done = {
+    event: 'done',
+    status: 'failed',
+    testAccuracy: null,
+    message: 'crash',
+    time: 4,
+  } as const;
+
+  void it('ends a line the dead worker left unfinished before appending', async () => {
+    const dir = path.join(root, 'd');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'metrics.jsonl'), jsonl(START) + '{"event":"st');
+    await appendRecord(dir, done);
+    const { records, badLines } = parseMetricsJsonl(
+      await readFile(path.join(dir, 'metrics.jsonl'), 'utf8'),
+    );
+    assert.deepEqual(records, [START, done]);
+    assert.equal(badLines, 1);
+  });
+
+  void it('appends to a complete file and creates a missing one', async () => {
+    const dir = path.join(root, 'e');
+    await mkdir(dir);
+    await appendRecord(dir, done);
+    await appendRecord(dir, done);
+    const text = await readFile(path.join(dir, 'metrics.jsonl'), 'utf8');
+    assert.equal(text, jsonl(done, done));
   });
 });
