@@ -122,7 +122,7 @@ async function train(ctx: Ctx): Promise<void> {
   const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
   const runsRoot = path.resolve(
     folder.uri.fsPath,
-    settings.get<string>('runs.folder', '.bnn-lab/runs'),
+    settings.get<string>('runs.folder') || '.bnn-lab/runs',
   );
   const runDir = await createRunDir(runsRoot, config.preset, new Date());
   const runId = path.basename(runDir);
