@@ -290,8 +290,8 @@ function zeroInsert(backend: BackendWasm, dy: TensorInfo, strides: Pair): Tensor
  * filterWidth, inChannels, outChannels]`, float32, NHWC; output `attrs.inputShape`
  * (`[batch, inHeight, inWidth, inChannels]`).
  *
- * dx is a stride-1 convolution of dy (zero-inserted when the forward stride is > 1) with the
- * filter flipped in both spatial axes and its channel axes swapped.
+ * With stride 1, dx is a convolution of dy with the filter flipped in both spatial axes and its
+ * channel axes swapped. With larger strides see `stridedBackpropInput`.
  */
 function conv2dBackpropInput(args: {
   inputs: NamedTensorInfoMap;
@@ -313,27 +313,183 @@ function conv2dBackpropInput(args: {
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
-
+  if (info.strideHeight > 1 || info.strideWidth > 1) {
+    return stridedBackpropInput(backend, dy, filter, info);
+  }
   const swapped = runKernel(backend, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   const flipped = runKernel(backend, 'Reverse', { x: swapped }, { dims: [0, 1] });
   release(backend, swapped);
-  const strided = info.strideHeight > 1 || info.strideWidth > 1;
-  const source = strided ? zeroInsert(backend, dy, [info.strideHeight, info.strideWidth]) : dy;
   const out = convWithPads(
     backend,
     'Conv2D',
-    source,
+    dy,
     flipped,
     [1, 1],
     [info.dilationHeight, info.dilationWidth],
-    backpropInputPads(info, strided),
+    backpropInputPads(info, false),
     [info.inHeight, info.inWidth],
   );
   release(backend, flipped);
-  if (strided) {
-    release(backend, source);
+  return out;
+}
+
+/**
+ * One output phase of a strided input gradient along one spatial axis: the dx positions
+ * `first, first + stride, ...` (`count` of them) receive dy only through the filter taps `taps`
+ * (ascending), whose dy offsets are `dilation` apart, so they form a stride-1 convolution of dy
+ * with those taps, flipped, and padding `padBefore` / `padAfter` (possibly negative).
+ */
+interface Phase {
+  taps: number[];
+  dilation: number;
+  padBefore: number;
+  padAfter: number;
+  first: number;
+  count: number;
+}
+
+/**
+ * Splits one spatial axis of a strided input gradient into its `stride` phases; phases that no
+ * filter tap reaches (possible with dilation) or that hold no dx position are left out, their dx
+ * stays zero.
+ *
+ * dx[i] = sum over k, o with o*stride + k*dilation = i + padBefore of dy[o] * w[k]. For i in
+ * the phase r = (i + padBefore) mod stride, only taps with k*dilation = r (mod stride) count.
+ */
+function phases(
+  inSize: number,
+  outSize: number,
+  filterSize: number,
+  stride: number,
+  dilation: number,
+  forwardPadBefore: number,
+): Phase[] {
+  const result: Phase[] = [];
+  for (let r = 0; r < stride; r++) {
+    const taps: number[] = [];
+    for (let k = 0; k < filterSize; k++) {
+      if ((k * dilation - r) % stride === 0) {
+        taps.push(k);
+      }
+    }
+    // dx index i = r + stride*u - forwardPadBefore, for u in [firstU, lastU].
+    const firstU = Math.max(0, Math.ceil((forwardPadBefore - r) / stride));
+    const lastU = Math.floor((inSize - 1 + forwardPadBefore - r) / stride);
+    const count = lastU - firstU + 1;
+    if (taps.length === 0 || count <= 0) {
+      continue;
+    }
+    // dy offset of tap t is u - (taps[t]*dilation - r)/stride, so consecutive taps sit
+    // phaseDilation apart in dy.
+    const firstOffset = (taps[0] * dilation - r) / stride;
+    const phaseDilation = taps.length > 1 ? ((taps[1] - taps[0]) * dilation) / stride : 1;
+    const span = (taps.length - 1) * phaseDilation;
+    const padBefore = firstOffset + span - firstU;
+    result.push({
+      taps,
+      dilation: phaseDilation,
+      padBefore,
+      padAfter: count - outSize - padBefore + span,
+      first: r + stride * firstU - forwardPadBefore,
+      count,
+    });
+  }
+  return result;
+}
+
+/**
+ * `filter[tapsH, tapsW]`, flipped in both spatial axes and with its channel axes swapped:
+ * `[tapsH.length, tapsW.length, outChannels, inChannels]`, the filter of one phase.
+ */
+function phaseFilter(
+  backend: BackendWasm,
+  filter: TensorInfo,
+  tapsH: number[],
+  tapsW: number[],
+): TensorInfo {
+  const [, filterWidth, inChannels, outChannels] = filter.shape;
+  const out = backend.makeOutput([tapsH.length, tapsW.length, outChannels, inChannels], 'float32');
+  const source = backend.typedArrayFromHeap(filter);
+  const target = backend.typedArrayFromHeap(out);
+  let index = 0;
+  for (let th = tapsH.length - 1; th >= 0; th--) {
+    for (let tw = tapsW.length - 1; tw >= 0; tw--) {
+      const tapBase = (tapsH[th] * filterWidth + tapsW[tw]) * inChannels * outChannels;
+      for (let co = 0; co < outChannels; co++) {
+        for (let ci = 0; ci < inChannels; ci++) {
+          target[index++] = source[tapBase + ci * outChannels + co];
+        }
+      }
+    }
   }
   return out;
+}
+
+/**
+ * Input gradient for strides > 1, split by output phase ("sub-pixel" decomposition): each of
+ * the strideHeight*strideWidth interleaved grids of dx positions is a stride-1 convolution of
+ * dy with the filter taps that reach it, written back to its grid. Unlike convolving a
+ * zero-inserted dy, no multiply-add is spent on inserted zeros (4x fewer for stride 2).
+ */
+function stridedBackpropInput(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, strideHeight, strideWidth } = info;
+  const rowPhases = phases(
+    inHeight,
+    info.outHeight,
+    info.filterHeight,
+    strideHeight,
+    info.dilationHeight,
+    info.padInfo.top,
+  );
+  const colPhases = phases(
+    inWidth,
+    info.outWidth,
+    info.filterWidth,
+    strideWidth,
+    info.dilationWidth,
+    info.padInfo.left,
+  );
+  const dx = backend.makeOutput(info.inShape, 'float32');
+  backend.typedArrayFromHeap(dx).fill(0);
+  for (const rows of rowPhases) {
+    for (const cols of colPhases) {
+      const phaseWeights = phaseFilter(backend, filter, rows.taps, cols.taps);
+      const part = convWithPads(
+        backend,
+        'Conv2D',
+        dy,
+        phaseWeights,
+        [1, 1],
+        [rows.dilation, cols.dilation],
+        [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter],
+        [rows.count, cols.count],
+      );
+      release(backend, phaseWeights);
+      // Views after the convolution: allocating can grow (and detach) the heap.
+      const source = backend.typedArrayFromHeap(part);
+      const target = backend.typedArrayFromHeap(dx);
+      let index = 0;
+      for (let b = 0; b < batchSize; b++) {
+        for (let u = 0; u < rows.count; u++) {
+          const row = rows.first + u * strideHeight;
+          for (let v = 0; v < cols.count; v++) {
+            const col = cols.first + v * strideWidth;
+            let offset = ((b * inHeight + row) * inWidth + col) * inChannels;
+            for (let c = 0; c < inChannels; c++) {
+              target[offset++] = source[index++];
+            }
+          }
+        }
+      }
+      release(backend, part);
+    }
+  }
+  return dx;
 }
 
 /**

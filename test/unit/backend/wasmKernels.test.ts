@@ -249,6 +249,37 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('match the cpu backend for strides 3 and unequal strides', async () => {
+    const cases: [Shape4, Shape4, [number, number], Padding][] = [
+      [[2, 10, 11, 3], [3, 3, 3, 4], [3, 3], 'same'],
+      [[1, 9, 8, 2], [2, 2, 2, 3], [3, 3], 'valid'],
+      [[2, 8, 9, 2], [3, 2, 2, 3], [2, 1], 'same'],
+      [[1, 7, 10, 3], [2, 3, 3, 2], [1, 3], explicitPads],
+      [[2, 9, 9, 2], [4, 4, 2, 2], [2, 3], 'valid'],
+    ];
+    for (const [i, [xShape, filterShape, strides, pad]] of cases.entries()) {
+      const x = randomValues(tf.util.sizeFromShape(xShape), 1600 + i);
+      const filter = randomValues(tf.util.sizeFromShape(filterShape), 1700 + i);
+      const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad);
+      const dy = randomValues(tf.util.sizeFromShape(info.outShape), 1800 + i);
+      const gradients = () =>
+        tf.tidy(() => {
+          const f = (a: tf.Tensor, w: tf.Tensor) =>
+            tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad);
+          const [dx, dw] = tf.grads(f)(
+            [tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape)],
+            tf.tensor4d(dy, info.outShape),
+          );
+          return [dx.dataSync(), dw.dataSync()];
+        });
+      const [cpuDx, cpuDw] = await onBackend('cpu', gradients);
+      const [wasmDx, wasmDw] = await onBackend('wasm', gradients);
+      const label = `x[${xShape}] w[${filterShape}] s[${strides}] ${JSON.stringify(pad)}`;
+      assertClose(wasmDx, cpuDx, `dx ${label}`);
+      assertClose(wasmDw, cpuDw, `dW ${label}`);
+    }
+  });
+
   void it('handle dilation 2 in direct kernel calls (checked against a loop reference)', async () => {
     await tf.setBackend('wasm');
     const cases: ConvCase[] = [
