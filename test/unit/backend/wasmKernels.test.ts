@@ -166,6 +166,58 @@ function referenceDepthwiseGrads(
   return { dx, dw };
 }
 
+/** `sgn` (zero to +1) with the clipped straight-through gradient, as BNN layers use it. */
+const signSte = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  save([x]);
+  return {
+    value: tf.sign(tf.add(tf.sign(x), 0.1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), 1), 'float32')),
+    ],
+  };
+});
+
+/** 3x3 'same' convolution of binarized input and weights. */
+class SignConv2D extends tf.layers.Layer {
+  static readonly className = 'TestSignConv2D';
+  private latentWeights: tf.LayerVariable | undefined;
+
+  constructor(
+    private readonly filters: number,
+    private readonly seed: number,
+  ) {
+    super({});
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const inChannels = (inputShape as tf.Shape)[3] as number;
+    this.latentWeights = this.addWeight(
+      'kernel',
+      [3, 3, inChannels, this.filters],
+      'float32',
+      tf.initializers.glorotUniform({ seed: this.seed }),
+    );
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [batch, height, width] = inputShape as tf.Shape;
+    return [batch, height, width, this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      if (this.latentWeights === undefined) {
+        throw new Error('SignConv2D: not built');
+      }
+      const binaryWeights = signSte(this.latentWeights.read()) as tf.Tensor4D;
+      return tf.conv2d(signSte(x) as tf.Tensor4D, binaryWeights, 1, 'same');
+    });
+  }
+}
+
 interface ConvCase {
   xShape: Shape4;
   filterShape: Shape4;
@@ -463,6 +515,57 @@ void describe('wasm training kernels', () => {
       assertClose(dx, reference.dx, `depthwise dx ${describeCase(c, dilations)}`);
       assertClose(dw, reference.dw, `depthwise dW ${describeCase(c, dilations)}`);
     }
+  });
+
+  void it('give a small binary CNN the same gradients as the cpu backend', async () => {
+    await tf.setBackend('cpu');
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [12, 12, 1],
+          filters: 4,
+          kernelSize: 3,
+          padding: 'same',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+        }),
+        tf.layers.batchNormalization(),
+        new SignConv2D(8, 2),
+        tf.layers.batchNormalization(),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        new SignConv2D(8, 3),
+        tf.layers.batchNormalization(),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({
+          units: 5,
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+        }),
+      ],
+    });
+    const images = tf.tensor4d(randomValues(6 * 12 * 12, 1900), [6, 12, 12, 1]);
+    const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32'), 5);
+    const gradients = () =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() =>
+          tf.losses.softmaxCrossEntropy(
+            labels,
+            model.apply(images, { training: true }) as tf.Tensor,
+          ),
+        );
+        return Object.entries(grads).map(([name, grad]) => [name, grad.dataSync()] as const);
+      });
+    const expected = await onBackend('cpu', gradients);
+    const actual = await onBackend('wasm', gradients);
+    assert.deepEqual(
+      actual.map(([name]) => name),
+      expected.map(([name]) => name),
+    );
+    assert.equal(actual.length, 12);
+    for (const [i, [name, values]] of actual.entries()) {
+      assertClose(values, expected[i][1], `gradient of ${name}`, 1e-3);
+    }
+    tf.dispose([images, labels]);
+    model.dispose();
   });
 
   void it('tile like the cpu backend for every rank, reps pattern and dtype', async () => {
