@@ -10,7 +10,7 @@ import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protoc
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
 import { runTraining } from '../training/trainer';
-import { newRunDirName } from '../io/runNames';
+import { createRunDir } from '../io/runNames';
 
 const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
 
@@ -158,7 +158,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
     );
   }
   const parent = resolve(flags.get('out') ?? join('.bnn-lab', 'runs'));
-  const runDir = join(parent, newRunDirName(parent, config.preset, new Date()));
+  const runDir = await createRunDir(parent, config.preset, new Date());
   let cancelled = false;
   const onSigint = () => {
     if (cancelled) process.exit(130);

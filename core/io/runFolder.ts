@@ -99,26 +99,40 @@ export class RunFolder {
   }
 }
 
+const EVENTS: ReadonlySet<string> = new Set(['start', 'step', 'epoch', 'done']);
+
 /**
- * Reads a `metrics.jsonl`, tolerating a truncated or garbled line (a run killed mid-write).
- * @returns the records before the first bad line and how many lines were skipped.
+ * Parses `metrics.jsonl`. A last line without its newline is a write cut short (the window was
+ * reloaded mid-append) and is dropped silently; any other unreadable line is skipped and counted.
  */
-export function readMetrics(path: string): { records: MetricsRecord[]; skipped: number } {
-  const text = readFileSync(path, 'utf8');
+export function parseMetricsJsonl(text: string): { records: MetricsRecord[]; badLines: number } {
+  const lines = text.split('\n');
+  const truncated = !text.endsWith('\n');
   const records: MetricsRecord[] = [];
-  let skipped = 0;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      const value = JSON.parse(line) as MetricsRecord;
-      if (typeof value === 'object' && value !== null && typeof value.event === 'string')
-        records.push(value);
-      else skipped++;
-    } catch {
-      skipped++;
-    }
+  let badLines = 0;
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const record = parseRecord(line);
+    if (record) records.push(record);
+    else if (!(truncated && i === lines.length - 1)) badLines++;
+  });
+  return { records, badLines };
+}
+
+function parseRecord(line: string): MetricsRecord | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value !== 'object' || value === null) return undefined;
+    const event = (value as { event?: unknown }).event;
+    return typeof event === 'string' && EVENTS.has(event) ? (value as MetricsRecord) : undefined;
+  } catch {
+    return undefined;
   }
-  return { records, skipped };
+}
+
+/** Reads a run's `metrics.jsonl` (see `parseMetricsJsonl`). */
+export function readMetrics(path: string): { records: MetricsRecord[]; badLines: number } {
+  return parseMetricsJsonl(readFileSync(path, 'utf8'));
 }
 
 /** Complete checkpoints of a run, oldest first (temporary folders are ignored). */

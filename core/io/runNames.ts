@@ -1,20 +1,33 @@
 /** Run folder names: `<yyyymmdd-hhmmss>-<preset>`, never reusing an existing folder. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
 
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
+/** Local time as `YYYYMMDD-HHMMSS`, e.g. `20261122-013501`: sorts by name, reads at a glance. */
+export function runTimestamp(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${date.getFullYear()}${two(date.getMonth() + 1)}${two(date.getDate())}-` +
+    `${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`
+  );
 }
 
-/** `20261122-013501` in local time. */
-export function timestamp(date: Date): string {
-  return `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
-}
-
-/** A folder name under `parent` that does not exist yet: adds `-2`, `-3`, … when needed. */
-export function newRunDirName(parent: string, preset: string, date: Date): string {
-  const base = `${timestamp(date)}-${preset}`;
-  let name = base;
-  for (let i = 2; existsSync(join(parent, name)); i++) name = `${base}-${i}`;
-  return name;
+/**
+ * Creates `<root>/<timestamp>-<preset>/`, or `…-2`, `…-3` when that exists: `mkdir` without
+ * `recursive` fails on an existing folder, so two runs never share one, even when racing.
+ * @returns the absolute path of the new, empty folder.
+ */
+export async function createRunDir(root: string, preset: string, date: Date): Promise<string> {
+  await mkdir(root, { recursive: true });
+  const safePreset = preset.replace(/[^A-Za-z0-9._-]+/g, '_');
+  const base = `${runTimestamp(date)}-${safePreset}`;
+  for (let n = 1; n <= 1000; n++) {
+    const dir = path.resolve(root, n === 1 ? base : `${base}-${n}`);
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`createRunDir: ${root} already holds 1000 runs named ${base}`);
 }

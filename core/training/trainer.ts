@@ -77,11 +77,13 @@ export async function evaluate(
   model: tf.LayersModel,
   dataset: Dataset,
   split: Split,
+  isCancelled: () => boolean = () => false,
 ): Promise<{ loss: number; accuracy: number }> {
   const batch = 500;
   let lossSum = 0;
   let correct = 0;
   for (let start = 0; start < split.count; start += batch) {
+    if (isCancelled()) throw new CancelledError();
     const size = Math.min(batch, split.count - start);
     const { xs, ys } = makeBatch(split, dataset, null, start, size);
     const [lossT, correctT] = tf.tidy(() => {
@@ -270,7 +272,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         }
         await yieldToEventLoop();
       }
-      const test = await evaluate(model, dataset, dataset.test);
+      const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
       lastTestAccuracy = test.accuracy;
       const trackerState = tracked.flatMap((t) => {
         const s = t.tracker.state();

@@ -3,72 +3,15 @@
  * without ever reusing an existing folder, finding the newest, and reading its `metrics.jsonl`
  * back after a window reload. No vscode API, so plain-Node tests cover it.
  */
-import { appendFile, mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricsRecord, RunSnapshot } from '../../core/protocol';
+import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
 
-export const METRICS_FILE = 'metrics.jsonl';
-const EVENTS: ReadonlySet<string> = new Set(['start', 'step', 'epoch', 'done']);
+export { createRunDir, runTimestamp } from '../../core/io/runNames';
+export { METRICS_FILE, parseMetricsJsonl };
+
 const TIMESTAMP = /^\d{8}-\d{6}/;
-
-/** Local time as `YYYYMMDD-HHMMSS`, e.g. `20261122-013501`: sorts by name, reads at a glance. */
-export function runTimestamp(date: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${date.getFullYear()}${two(date.getMonth() + 1)}${two(date.getDate())}-` +
-    `${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`
-  );
-}
-
-/**
- * Creates `<root>/<timestamp>-<preset>/`, or `…-2`, `…-3` when that exists: `mkdir` without
- * `recursive` fails on an existing folder, so two runs never share one, even when racing.
- * @returns the absolute path of the new, empty folder.
- */
-export async function createRunDir(root: string, preset: string, date: Date): Promise<string> {
-  await mkdir(root, { recursive: true });
-  const safePreset = preset.replace(/[^A-Za-z0-9._-]+/g, '_');
-  const base = `${runTimestamp(date)}-${safePreset}`;
-  for (let n = 1; n <= 1000; n++) {
-    const dir = path.resolve(root, n === 1 ? base : `${base}-${n}`);
-    try {
-      await mkdir(dir);
-      return dir;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
-  throw new Error(`createRunDir: ${root} already holds 1000 runs named ${base}`);
-}
-
-/**
- * Parses `metrics.jsonl`. A last line without its newline is a write cut short (the window was
- * reloaded mid-append) and is dropped silently; any other unreadable line is skipped and counted.
- */
-export function parseMetricsJsonl(text: string): { records: MetricsRecord[]; badLines: number } {
-  const lines = text.split('\n');
-  const truncated = !text.endsWith('\n');
-  const records: MetricsRecord[] = [];
-  let badLines = 0;
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    const record = parseRecord(line);
-    if (record) records.push(record);
-    else if (!(truncated && i === lines.length - 1)) badLines++;
-  });
-  return { records, badLines };
-}
-
-function parseRecord(line: string): MetricsRecord | undefined {
-  try {
-    const value: unknown = JSON.parse(line);
-    if (typeof value !== 'object' || value === null) return undefined;
-    const event = (value as { event?: unknown }).event;
-    return typeof event === 'string' && EVENTS.has(event) ? (value as MetricsRecord) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A run read back from disk; `interrupted` when it has no `done` record and nothing runs it. */
 export interface StoredRun {

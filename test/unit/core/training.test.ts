@@ -13,11 +13,26 @@ import { resolveConfig } from '../../../core/training/config';
 import { evaluate, runTraining } from '../../../core/training/trainer';
 
 const METRIC_NAMES = [
-  'name', 'params', 'mean', 'std', 'min', 'max', 'absMean', 'histogram', 'quantizationError',
-  'deadWeightRatio', 'starvedWeightRatio', 'signBalance', 'signEntropyBits', 'flipRate', 'frozenRatio',
+  'name',
+  'params',
+  'mean',
+  'std',
+  'min',
+  'max',
+  'absMean',
+  'histogram',
+  'quantizationError',
+  'deadWeightRatio',
+  'starvedWeightRatio',
+  'signBalance',
+  'signEntropyBits',
+  'flipRate',
+  'frozenRatio',
 ];
 
-function hooks(overrides: Partial<RunHooks> = {}): RunHooks & { records: MetricsRecord[]; logs: string[] } {
+function hooks(
+  overrides: Partial<RunHooks> = {},
+): RunHooks & { records: MetricsRecord[]; logs: string[] } {
   const records: MetricsRecord[] = [];
   const logs: string[] = [];
   return {
@@ -34,7 +49,16 @@ const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-run-')), 'run');
 
 test('mnist-cnn: 2 epochs on a 2,000-example MNIST subset reach >= 90 % test accuracy, no tensor leak', async () => {
   const config = resolveConfig(
-    { preset: 'mnist-cnn', epochs: 2, limit: 2000, testLimit: 2000, batchSize: 8, learningRate: 0.004, seed: 1, telemetryEverySteps: 25 },
+    {
+      preset: 'mnist-cnn',
+      epochs: 2,
+      limit: 2000,
+      testLimit: 2000,
+      batchSize: 8,
+      learningRate: 0.004,
+      seed: 1,
+      telemetryEverySteps: 25,
+    },
     'test',
   );
   const runDir = tempRun();
@@ -51,29 +75,45 @@ test('mnist-cnn: 2 epochs on a 2,000-example MNIST subset reach >= 90 % test acc
 
   // No leak: the live tensor count is the same at every report after the first.
   assert.ok(tensorsAtReport.length > 10);
-  assert.deepEqual(new Set(tensorsAtReport.slice(1)).size, 1, `tensor counts ${tensorsAtReport.join(',')}`);
+  assert.deepEqual(
+    new Set(tensorsAtReport.slice(1)).size,
+    1,
+    `tensor counts ${tensorsAtReport.join(',')}`,
+  );
 
   // metrics.jsonl holds exactly what was streamed, with the names of metrics.md.
-  const { records, skipped } = readMetrics(join(runDir, 'metrics.jsonl'));
-  assert.equal(skipped, 0);
+  const { records, badLines } = readMetrics(join(runDir, 'metrics.jsonl'));
+  assert.equal(badLines, 0);
   assert.deepEqual(records, JSON.parse(JSON.stringify(h.records)));
   assert.equal(records[0].event, 'start');
   assert.equal(records.at(-1)?.event, 'done');
   const start = records[0] as Extract<MetricsRecord, { event: 'start' }>;
   assert.equal(start.backend.name, 'wasm');
-  assert.deepEqual(start.layers.filter((l) => l.binary).map((l) => l.name), ['bconv2', 'bconv3', 'bdense4']);
+  assert.deepEqual(
+    start.layers.filter((l) => l.binary).map((l) => l.name),
+    ['bconv2', 'bconv3', 'bdense4'],
+  );
   const steps = records.filter((r) => r.event === 'step');
   for (const s of steps) {
     assert.equal(s.layers.length, 3);
     for (const l of s.layers) {
       assert.deepEqual(Object.keys(l).sort(), [...METRIC_NAMES].sort());
-      assert.equal(l.histogram.counts.reduce((a, b) => a + b, 0), l.params);
+      assert.equal(
+        l.histogram.counts.reduce((a, b) => a + b, 0),
+        l.params,
+      );
       assert.ok(l.flipRate >= 0 && l.flipRate <= 1 && l.frozenRatio >= 0 && l.frozenRatio <= 1);
     }
   }
   const epochs = records.filter((r) => r.event === 'epoch');
-  assert.deepEqual(epochs.map((e) => e.epoch), [1, 2]);
-  assert.ok(steps.at(-1)!.layers.some((l) => l.frozenRatio < 1), 'some signs flipped during training');
+  assert.deepEqual(
+    epochs.map((e) => e.epoch),
+    [1, 2],
+  );
+  assert.ok(
+    steps.at(-1)!.layers.some((l) => l.frozenRatio < 1),
+    'some signs flipped during training',
+  );
 
   // Checkpoints: complete folders only, loadable, and they reproduce the reported accuracy.
   assert.deepEqual(readdirSync(join(runDir, 'checkpoints')).sort(), ['epoch-1', 'epoch-2']);
@@ -89,7 +129,10 @@ test('mnist-cnn: 2 epochs on a 2,000-example MNIST subset reach >= 90 % test acc
 });
 
 test('cancel between batches ends the run as cancelled and leaves no partial checkpoint', async () => {
-  const config = resolveConfig({ preset: 'mnist-cnn', epochs: 1, limit: 640, testLimit: 100, telemetryEverySteps: 2 }, 'test');
+  const config = resolveConfig(
+    { preset: 'mnist-cnn', epochs: 1, limit: 640, testLimit: 100, telemetryEverySteps: 2 },
+    'test',
+  );
   const runDir = tempRun();
   let reports = 0;
   const h = hooks({ isCancelled: () => reports >= 2 });
@@ -113,11 +156,17 @@ test('an unwritable run folder fails the run with a message naming it', async ()
   const config = resolveConfig({ preset: 'mnist-cnn', epochs: 1, limit: 64 }, 'test');
   const result = await runTraining({ runId: 'r3', config, runDir, backend: 'wasm' }, hooks());
   assert.equal(result.status, 'failed');
-  assert.match(result.message ?? '', new RegExp(`cannot create the run folder ${runDir.replace(/[/.]/g, '\\$&')}`));
+  assert.match(
+    result.message ?? '',
+    new RegExp(`cannot create the run folder ${runDir.replace(/[/.]/g, '\\$&')}`),
+  );
 });
 
 test('a dataset folder that does not exist fails before training with its path', async () => {
-  const config = resolveConfig({ preset: 'mnist-cnn', dataset: { name: 'idx', path: '/no/such/dataset' } }, 'test');
+  const config = resolveConfig(
+    { preset: 'mnist-cnn', dataset: { name: 'idx', path: '/no/such/dataset' } },
+    'test',
+  );
   const h = hooks();
   const result = await runTraining({ runId: 'r4', config, runDir: tempRun(), backend: 'wasm' }, h);
   assert.equal(result.status, 'failed');
