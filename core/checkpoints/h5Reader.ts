@@ -1,0 +1,357 @@
+/**
+ * Reads Keras weights from an HDF5 file with h5wasm (HDF5 compiled to wasm; its Node build reads
+ * host files directly, so datasets are read one at a time from disk). Runs in the h5 worker
+ * (h5Worker.ts), or in the calling thread when the worker script is not available.
+ * - tf.keras 2 `.h5` full models (`model_weights/<layer>/<layer>/kernel:0`, `model_config`
+ *   attribute) and `save_weights` files (the same layer groups at the root);
+ * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
+ */
+import { FileFormatError } from '../errors';
+import {
+  allocateValues,
+  decodeInto,
+  shapeSize,
+  type BinaryHint,
+  type CheckpointTensor,
+  type TensorDtype,
+} from './model';
+import { hintForWeight, keras3VariableNames, parseConfig, type LayerConfigs } from './kerasConfig';
+
+const loadH5 = async () => {
+  const h5 = await import('h5wasm/node');
+  const module = await h5.ready;
+  // Turn HDF5's printed error stacks into exceptions we can wrap.
+  module.activate_throwing_error_handler();
+  return { h5, module };
+};
+type H5 = Awaited<ReturnType<typeof loadH5>>;
+let h5Promise: Promise<H5> | undefined;
+
+/** Loads h5wasm once per thread. */
+function h5wasm(): Promise<H5> {
+  h5Promise ??= loadH5();
+  return h5Promise;
+}
+
+function h5Dtype(
+  file: string,
+  path: string,
+  metadata: { type: number; size: number; signed: boolean },
+): TensorDtype {
+  if (metadata.type === 1) {
+    if (metadata.size === 4) return 'float32';
+    if (metadata.size === 8) return 'float64';
+    if (metadata.size === 2) return 'float16';
+  } else if (metadata.type === 0) {
+    const table: Record<number, TensorDtype> = metadata.signed
+      ? { 1: 'int8', 2: 'int16', 4: 'int32', 8: 'int64' }
+      : { 1: 'uint8', 2: 'uint16', 4: 'uint32' };
+    const dtype = table[metadata.size];
+    if (dtype) return dtype;
+  }
+  throw new FileFormatError(
+    file,
+    `dataset "${path}" has an HDF5 type (class ${metadata.type}, ${metadata.size} bytes) the inspector does not read`,
+  );
+}
+
+/**
+ * The innermost reason of an HDF5 error stack (`truncated file: eof = …`), which is the one
+ * that tells the user something; the file paths of HDF5's own sources are dropped.
+ */
+function hdf5Reason(error: unknown): string {
+  const text = String((error as Error)?.message ?? error);
+  const reasons = [...text.matchAll(/#\d+:[^\n]*? in [\w:]+\(\): ([^\n]*)/g)].map((m) =>
+    m[1].trim(),
+  );
+  const last = reasons[reasons.length - 1] ?? text.split('\n')[0].slice(0, 200);
+  return last ? ` (${last})` : '';
+}
+
+let aborted = false;
+
+/**
+ * True once the wasm module aborted (HDF5 called abort() on a corrupt file): its memory is then
+ * unusable, so the h5 worker exits and is restarted instead of serving more files.
+ */
+export function h5wasmAborted(): boolean {
+  return aborted;
+}
+
+/** Runs an h5wasm call, turning whatever it throws into a FileFormatError for `file`. */
+function guarded<T>(file: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof FileFormatError) throw error;
+    if ((error as Error)?.name === 'RuntimeError' || /Aborted\(/.test(String(error))) {
+      aborted = true;
+      throw new FileFormatError(file, `HDF5 aborted while reading ${what}: the file is corrupt`);
+    }
+    throw new FileFormatError(file, `HDF5 could not read ${what}${hdf5Reason(error)}`);
+  }
+}
+
+interface OpenedH5 {
+  h5: H5;
+  file: InstanceType<H5['h5']['File']>;
+  name: string;
+}
+
+type H5Dataset = InstanceType<H5['h5']['Dataset']>;
+type H5Group = InstanceType<H5['h5']['Group']>;
+
+function datasetTensor(
+  opened: OpenedH5,
+  dataset: H5Dataset,
+  name: string,
+  hint: BinaryHint | undefined,
+): CheckpointTensor {
+  const { name: file, h5 } = opened;
+  const metadata = guarded(file, `dataset "${dataset.path}"`, () => dataset.metadata);
+  const dtype = h5Dtype(file, dataset.path, metadata);
+  const shape = metadata.shape ?? [];
+  const count = shapeSize(file, name, shape);
+  if (metadata.total_size !== count) {
+    throw new FileFormatError(file, `dataset "${dataset.path}" size does not match its shape`);
+  }
+  return {
+    name,
+    shape: shape.slice(),
+    dtype,
+    channelAxis: 'last',
+    hint,
+    async data() {
+      const out = allocateValues(file, name, count);
+      const byteCount = count * metadata.size;
+      if (byteCount === 0) return out;
+      const module = h5.module;
+      const pointer = module._malloc(byteCount);
+      if (!pointer) throw new FileFormatError(file, `not enough wasm memory for "${name}"`);
+      try {
+        // Raw read in the native (little-endian) layout: h5wasm's own getters lack float16.
+        guarded(file, `dataset "${dataset.path}"`, () =>
+          module.get_dataset_data(dataset.file_id, dataset.path, null, null, null, BigInt(pointer)),
+        );
+        const bytes = module.HEAPU8.subarray(pointer, pointer + byteCount);
+        decodeInto(bytes, 0, dtype, count, out);
+      } finally {
+        module._free(pointer);
+      }
+      return out;
+    },
+  };
+}
+
+function stringAttribute(file: string, node: H5Group, name: string): string | undefined {
+  return guarded(file, `attribute "${name}"`, () => {
+    const attribute = node.attrs[name];
+    if (!attribute) return undefined;
+    const value = attribute.value;
+    if (typeof value === 'string') return value;
+    if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+    if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+    return undefined;
+  });
+}
+
+function stringListAttribute(file: string, node: H5Group, name: string): string[] | undefined {
+  return guarded(file, `attribute "${name}"`, () => {
+    const attribute = node.attrs[name];
+    if (!attribute) return undefined;
+    const value = attribute.value;
+    if (typeof value === 'string') return [value];
+    if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+    return undefined;
+  });
+}
+
+function asGroup(h5: H5, entity: unknown): H5Group | null {
+  return entity instanceof h5.h5.Group ? (entity as H5Group) : null;
+}
+
+function asDataset(h5: H5, entity: unknown): H5Dataset | null {
+  return entity instanceof h5.h5.Dataset ? (entity as H5Dataset) : null;
+}
+
+/** Upper bound on HDF5 objects visited, so a corrupt link structure cannot loop forever. */
+const MAX_OBJECTS = 100_000;
+
+async function openH5(path: string, displayName: string): Promise<OpenedH5> {
+  const h5 = await h5wasm();
+  const file = guarded(displayName, 'the file', () => new h5.h5.File(path, 'r'));
+  if (file.file_id < 0n) {
+    throw new FileFormatError(displayName, 'HDF5 could not open the file (corrupt or truncated)');
+  }
+  return { h5, file, name: displayName };
+}
+
+/** Keras 2 layout: `<root>/<layer>/<weight_name>` listed by `layer_names`/`weight_names`. */
+function keras2Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor[] {
+  const { h5, file, name } = opened;
+  const weightsRoot =
+    asGroup(
+      h5,
+      guarded(name, 'model_weights', () => file.get('model_weights')),
+    ) ?? file;
+  const layerNames =
+    stringListAttribute(name, weightsRoot, 'layer_names') ??
+    guarded(name, 'the layer groups', () => weightsRoot.keys());
+  const tensors: CheckpointTensor[] = [];
+  let visited = 0;
+  for (const layerName of layerNames) {
+    const group = asGroup(
+      h5,
+      guarded(name, `layer "${layerName}"`, () => weightsRoot.get(layerName)),
+    );
+    if (!group) continue;
+    const weightNames = stringListAttribute(name, group, 'weight_names');
+    const paths = weightNames ?? guarded(name, `layer "${layerName}"`, () => group.paths());
+    for (const weightName of paths) {
+      if (++visited > MAX_OBJECTS) throw new FileFormatError(name, 'too many HDF5 objects');
+      const relative = weightName.replace(/^\//, '');
+      const dataset = asDataset(
+        h5,
+        guarded(name, `weight "${relative}"`, () => group.get(relative)),
+      );
+      if (!dataset) {
+        if (weightNames) {
+          throw new FileFormatError(
+            name,
+            `weight "${layerName}/${relative}" is listed but missing`,
+          );
+        }
+        continue;
+      }
+      tensors.push(
+        datasetTensor(
+          opened,
+          dataset,
+          relative,
+          hintForWeight(layers, layerName, relative, 'model_config'),
+        ),
+      );
+    }
+  }
+  return tensors;
+}
+
+/** Keras 3 layout: `layers/<name>/vars/<i>`, nested models under `layers/<name>/layers/…`. */
+function keras3Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor[] {
+  const { h5, file, name } = opened;
+  const tensors: CheckpointTensor[] = [];
+  let visited = 0;
+  const walk = (group: H5Group, depth: number): void => {
+    if (depth > 16) return;
+    for (const layerName of guarded(name, group.path, () => group.keys())) {
+      if (++visited > MAX_OBJECTS) throw new FileFormatError(name, 'too many HDF5 objects');
+      const layerGroup = asGroup(
+        h5,
+        guarded(name, layerName, () => group.get(layerName)),
+      );
+      if (!layerGroup) continue;
+      const vars = asGroup(
+        h5,
+        guarded(name, `${layerName}/vars`, () => layerGroup.get('vars')),
+      );
+      if (vars) {
+        const layer = layers.get(layerName);
+        const names = layer ? keras3VariableNames(layer.className, layer.config) : [];
+        const indices = guarded(name, `${layerName}/vars`, () => vars.keys())
+          .filter((k) => /^\d+$/.test(k))
+          .sort((a, b) => Number(a) - Number(b));
+        for (const index of indices) {
+          if (++visited > MAX_OBJECTS) throw new FileFormatError(name, 'too many HDF5 objects');
+          const dataset = asDataset(
+            h5,
+            guarded(name, `${layerName}/vars/${index}`, () => vars.get(index)),
+          );
+          if (!dataset) continue;
+          const variable = names[Number(index)] ?? `vars/${index}`;
+          const tensorName = `${layerName}/${variable}`;
+          tensors.push(
+            datasetTensor(
+              opened,
+              dataset,
+              tensorName,
+              hintForWeight(layers, layerName, variable, 'config.json'),
+            ),
+          );
+        }
+      }
+      const inner = asGroup(
+        h5,
+        guarded(name, `${layerName}/layers`, () => layerGroup.get('layers')),
+      );
+      if (inner) walk(inner, depth + 1);
+    }
+  };
+  const root = asGroup(
+    h5,
+    guarded(name, 'layers', () => file.get('layers')),
+  );
+  if (root) walk(root, 0);
+  return tensors;
+}
+
+/** An HDF5 Keras weights file opened in this thread. */
+export interface LocalKerasFile {
+  tensors: CheckpointTensor[];
+  binarySource?: string;
+  note?: string;
+  close(): void;
+}
+
+/**
+ * Opens `path` and lists its Keras weights. `layout` is `keras2` for `.h5` files (Keras 3
+ * layout accepted as a fallback) and `keras3` for a `.keras` archive's model.weights.h5, whose
+ * layer configs come from `configText` (config.json). Errors name `displayName`.
+ */
+export async function openKerasLocal(
+  path: string,
+  displayName: string,
+  layout: 'keras2' | 'keras3',
+  configText: string | undefined,
+): Promise<LocalKerasFile> {
+  const opened = await openH5(path, displayName);
+  const close = () => {
+    try {
+      opened.file.close();
+    } catch {
+      // Closing a half-broken HDF5 handle can fail; the handle is gone either way.
+    }
+  };
+  try {
+    if (layout === 'keras3') {
+      const layers = parseConfig(displayName, configText, 'config.json');
+      const tensors = keras3Tensors(opened, layers);
+      if (tensors.length === 0) {
+        throw new FileFormatError(displayName, 'model.weights.h5 holds no layer weights');
+      }
+      return {
+        tensors,
+        binarySource: configText === undefined ? undefined : 'config.json',
+        close,
+      };
+    }
+    const config = stringAttribute(displayName, opened.file, 'model_config');
+    const layers = parseConfig(displayName, config, 'the model_config attribute');
+    let tensors = keras2Tensors(opened, layers);
+    if (tensors.length === 0) tensors = keras3Tensors(opened, layers);
+    if (tensors.length === 0) {
+      throw new FileFormatError(
+        displayName,
+        'this HDF5 file holds no Keras weights (no model_weights group or layer weights); save it with model.save("model.h5") or model.save_weights(...)',
+      );
+    }
+    return {
+      tensors,
+      binarySource: config === undefined ? undefined : 'model_config',
+      note: config === undefined ? 'no model_config: binary layers unknown' : undefined,
+      close,
+    };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Keras readers: tf.keras 2 `.h5` files and Keras 3 `.keras` archives (config.json +
+ * model.weights.h5). HDF5 parsing runs in a worker thread (h5Worker.ts) with a watchdog, because
+ * the HDF5 library can loop forever on a corrupt file; if the worker script is missing (a bundle
+ * without it), reading falls back to this thread without that protection.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { FileFormatError } from '../errors';
+import type { ByteSource } from './byteSource';
+import { openKerasLocal } from './h5Reader';
+import type { H5Request, H5Response, H5TensorInfo } from './h5Worker';
+import type { CheckpointModel, CheckpointTensor } from './model';
+import { openEntry, openZip } from './zip';
+
+/** The 8-byte HDF5 signature at the start of the file. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** True when `head` (the first bytes of a file) starts with the HDF5 signature. */
+export function looksLikeHdf5(head: Uint8Array): boolean {
+  return head.length >= 8 && HDF5_SIGNATURE.every((b, i) => head[i] === b);
+}
+
+/** Base time HDF5 may take for one request before the file is declared corrupt. */
+let hdf5TimeoutMs = 30_000;
+
+/**
+ * Sets how long one HDF5 request (open, or one dataset; plus 1 s per 50 MB) may run before the
+ * h5 worker is stopped and the file reported as corrupt. For tests; 30 s by default.
+ */
+export function setHdf5TimeoutMs(ms: number): void {
+  hdf5TimeoutMs = ms;
+}
+
+/** A request without its id (the client assigns it). */
+type RequestBody = H5Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
+
+type Pending = {
+  resolve: (response: H5Response) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  file: string;
+  what: string;
+};
+
+/** One shared h5 worker per process, restarted after a hang. */
+class H5Client {
+  private worker: Worker | undefined;
+  private generation = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly script: string) {}
+
+  /** Sends a request; rejects with FileFormatError naming `file` when HDF5 takes too long. */
+  request(
+    message: RequestBody,
+    file: string,
+    what: string,
+    bytes = 0,
+  ): Promise<{ response: H5Response; generation: number }> {
+    const worker = this.ensureWorker();
+    const generation = this.generation;
+    const id = this.nextId++;
+    const limitMs = hdf5TimeoutMs + Math.ceil(bytes / 50e6) * 1000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.restart('the HDF5 reader was stopped on a corrupt file');
+        reject(
+          new FileFormatError(
+            file,
+            `HDF5 did not finish reading ${what} within ${Math.round(limitMs / 1000)} s; the file is corrupt (its HDF5 structures loop)`,
+          ),
+        );
+      }, limitMs);
+      this.pending.set(id, {
+        resolve: (response) => resolve({ response, generation }),
+        reject,
+        timer,
+        file,
+        what,
+      });
+      worker.ref();
+      worker.postMessage({ ...message, id } as H5Request);
+    });
+  }
+
+  currentGeneration(): number {
+    return this.generation;
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.script);
+    worker.unref();
+    worker.on('message', (response: H5Response) => {
+      const pending = this.pending.get(response.id);
+      if (!pending) return;
+      this.pending.delete(response.id);
+      clearTimeout(pending.timer);
+      if (this.pending.size === 0) worker.unref();
+      pending.resolve(response);
+    });
+    worker.on('error', (error) => {
+      if (this.worker === worker) this.restart(`h5 worker failed: ${error.message}`);
+    });
+    worker.on('exit', () => {
+      if (this.worker === worker) this.restart('the HDF5 reader stopped after a corrupt file');
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Stops the worker; every request in flight fails (their files are lost with it). */
+  private restart(reason: string): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.generation++;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      this.pending.delete(id);
+      pending.reject(
+        new FileFormatError(pending.file, `HDF5 could not read ${pending.what} (${reason})`),
+      );
+    }
+    void worker?.terminate(); // Nothing to wait for: a stuck worker never answers.
+  }
+}
+
+let client: H5Client | null | undefined;
+
+/** The worker client, or null when the worker script is not next to this module. */
+function h5Client(): H5Client | null {
+  if (client === undefined) {
+    const script = join(__dirname, 'h5Worker.js');
+    client = existsSync(script) ? new H5Client(script) : null;
+  }
+  return client;
+}
+
+function unwrap(response: H5Response): Extract<H5Response, { ok: true }> {
+  if (response.ok) return response;
+  if (response.fileError) {
+    throw new FileFormatError(response.fileError.file, response.fileError.detail);
+  }
+  throw new Error(response.message);
+}
+
+/** Opens an HDF5 Keras weights file in the worker (or in this thread as a fallback). */
+async function openKeras(
+  path: string,
+  displayName: string,
+  layout: 'keras2' | 'keras3',
+  configText: string | undefined,
+  cleanup: () => Promise<void>,
+): Promise<Omit<CheckpointModel, 'format' | 'file'>> {
+  const h5 = h5Client();
+  if (h5 === null) {
+    const local = await openKerasLocal(path, displayName, layout, configText);
+    return { ...local, close: async () => (local.close(), cleanup()) };
+  }
+  const { response, generation } = await h5.request(
+    { op: 'open', path, displayName, layout, configText },
+    displayName,
+    'the file',
+  );
+  const opened = unwrap(response);
+  const handle = opened.handle ?? 0;
+  const tensors: CheckpointTensor[] = (opened.tensors ?? []).map((info: H5TensorInfo, index) => ({
+    ...info,
+    channelAxis: 'last',
+    async data() {
+      if (h5.currentGeneration() !== generation) {
+        throw new FileFormatError(
+          displayName,
+          'the HDF5 reader was restarted; open the file again',
+        );
+      }
+      const bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
+      const { response: reply } = await h5.request(
+        { op: 'data', handle, index },
+        displayName,
+        `tensor "${info.name}"`,
+        bytes,
+      );
+      const values = unwrap(reply).values;
+      if (!values) throw new Error(`h5 worker sent no values for ${info.name}`);
+      return values;
+    },
+  }));
+  let closed = false;
+  return {
+    tensors,
+    binarySource: opened.binarySource,
+    note: opened.note,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (h5.currentGeneration() === generation) {
+        await h5.request({ op: 'close', handle }, displayName, 'close').catch(() => undefined);
+      }
+      await cleanup();
+    },
+  };
+}
+
+/**
+ * Reads a tf.keras 2 `.h5` (full model or `save_weights`). Kernels keep the Keras layout
+ * (`[kh, kw, cin, cout]`, `[in, out]`: channel axis `last`); Larq layers in `model_config`
+ * mark their kernels binary.
+ */
+export async function readKerasH5(path: string): Promise<CheckpointModel> {
+  const model = await openKeras(path, path, 'keras2', undefined, async () => {});
+  return { format: 'keras-h5', file: path, ...model };
+}
+
+/** Copies a zip member to a private temporary file (h5wasm's Node build reads host files). */
+async function extractToTemp(
+  member: ByteSource,
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const folder = await mkdtemp(join(tmpdir(), 'bnn-lab-keras-'));
+  const path = join(folder, 'model.weights.h5');
+  const cleanup = () => rm(folder, { recursive: true, force: true });
+  try {
+    const handle = await open(path, 'w', 0o600);
+    try {
+      const chunk = 16 * 1024 * 1024;
+      for (let offset = 0; offset < member.size; offset += chunk) {
+        const length = Math.min(chunk, member.size - offset);
+        await handle.write(await member.read(offset, length, 'model.weights.h5'));
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { path, cleanup };
+}
+
+/** Reads a Keras 3 `.keras` archive: `config.json` for the layers, `model.weights.h5` for weights. */
+export async function readKeras3(source: ByteSource): Promise<CheckpointModel> {
+  const file = source.name;
+  try {
+    const archive = await openZip(source);
+    const weightsEntry = archive.entries.get('model.weights.h5');
+    if (!weightsEntry) {
+      throw new FileFormatError(file, 'this .keras archive has no model.weights.h5 member');
+    }
+    const configEntry = archive.entries.get('config.json');
+    let configText: string | undefined;
+    if (configEntry) {
+      const member = await openEntry(archive, configEntry, { allowDeflate: true });
+      configText = new TextDecoder().decode(await member.read(0, member.size, 'config.json'));
+    }
+    const weights = await openEntry(archive, weightsEntry, { allowDeflate: true });
+    const head = await weights.read(0, Math.min(8, weights.size), 'model.weights.h5');
+    if (!looksLikeHdf5(head)) {
+      throw new FileFormatError(
+        file,
+        'model.weights.h5 in this .keras archive is not an HDF5 file',
+      );
+    }
+    const temp = await extractToTemp(weights);
+    await source.close();
+    let model: Omit<CheckpointModel, 'format' | 'file'>;
+    try {
+      model = await openKeras(temp.path, file, 'keras3', configText, temp.cleanup);
+    } catch (error) {
+      await temp.cleanup();
+      throw error;
+    }
+    return { format: 'keras3', file, ...model };
+  } finally {
+    await source.close();
+  }
+}
