@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { listPresets } from '../core/bnn/presets';
+import { listPresets } from '../core/bnn/presetCatalog';
 import { CancelledError, UserError } from '../core/errors';
 import type { BackendPreference, TrainConfig } from '../core/protocol';
 import { parseConfigFile, resolveConfig } from '../core/training/config';

@@ -2,24 +2,12 @@
  * Named, ready-to-train model + schedule combinations. `bnn-lab presets` lists them.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DatasetConfig } from '../protocol';
 import { BinaryConv2D, BinaryDense } from './layers';
+import { getPresetInfo, type PresetInfo } from './presetCatalog';
 
-export interface PresetDefaults {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-}
+export { listPresets, PRESET_NAMES } from './presetCatalog';
 
-export interface Preset {
-  name: string;
-  /** One line for quick picks and `bnn-lab presets`. */
-  description: string;
-  dataset: DatasetConfig;
-  /** Input image shape `[height, width, channels]`. */
-  inputShape: [number, number, number];
-  classes: number;
-  defaults: PresetDefaults;
+export interface Preset extends PresetInfo {
   /** Builds a fresh model; `seed` makes the initial weights reproducible. Outputs logits. */
   build(seed: number): tf.LayersModel;
 }
@@ -75,29 +63,14 @@ function buildMnistCnn(seed: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits, name: 'mnist-cnn' });
 }
 
-const PRESETS: readonly Preset[] = [
-  {
-    name: 'mnist-cnn',
-    description:
-      'Small binary CNN for 28×28 digits: FP first conv and last dense, 2 binary convs + binary dense, STE (clip 1), batch norm',
-    dataset: { name: 'mnist' },
-    inputShape: [28, 28, 1],
-    classes: 10,
-    defaults: { epochs: 8, batchSize: 64, learningRate: 0.002 },
-    build: buildMnistCnn,
-  },
-];
+const BUILDERS: Record<string, (seed: number) => tf.LayersModel> = {
+  'mnist-cnn': buildMnistCnn,
+};
 
-export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
-
-/** @throws Error for an unknown name (callers validate names first through resolveConfig). */
+/** The preset with its model builder. @throws Error for an unknown name. */
 export function getPreset(name: string): Preset {
-  const preset = PRESETS.find((p) => p.name === name);
-  if (!preset) throw new Error(`unknown preset "${name}" (known: ${PRESET_NAMES.join(', ')})`);
-  return preset;
-}
-
-/** Name and one-line description of every preset, for quick picks and `bnn-lab presets`. */
-export function listPresets(): { name: string; description: string }[] {
-  return PRESETS.map((p) => ({ name: p.name, description: p.description }));
+  const info = getPresetInfo(name);
+  const build = BUILDERS[name];
+  if (!build) throw new Error(`preset "${name}" has no model builder`);
+  return { ...info, build };
 }

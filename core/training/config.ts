@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../errors';
 import type { DatasetConfig, TrainConfig } from '../protocol';
-import { getPreset, PRESET_NAMES } from '../bnn/presets';
+import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import { DEFAULT_BINS, DEFAULT_DEAD_TAU } from '../metrics/layerStats';
 
 /** Keys a run config file may hold; anything else is an error (typos must not pass silently). */
@@ -140,7 +140,7 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
       `must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(presetName)}`,
     );
   }
-  const preset = getPreset(presetName);
+  const preset = getPresetInfo(presetName);
   const d = { ...GLOBAL_DEFAULTS, ...preset.defaults };
   const pick = <T>(key: string, fallback: T): unknown => (r[key] === undefined ? fallback : r[key]);
   return {
