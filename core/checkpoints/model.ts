@@ -6,7 +6,7 @@ import type { ChannelAxis } from '../metrics/layerStats';
 import { FileFormatError } from '../errors';
 
 /** Checkpoint formats the inspector reads. */
-export type CheckpointFormat = 'safetensors' | 'pytorch' | 'keras-h5' | 'keras3' | 'tfjs';
+export type CheckpointFormat = 'safetensors' | 'pytorch' | 'keras-h5' | 'keras3' | 'tfjs' | 'onnx';
 
 /** Element types a stored tensor may have; every one decodes to float32 values. */
 export type TensorDtype =

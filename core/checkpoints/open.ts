@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
 import { openFileSource } from './byteSource';
 import { looksLikeHdf5, readKeras3, readKerasH5 } from './keras';
+import { looksLikeOnnx, readOnnx } from './onnx';
 import type { CheckpointModel } from './model';
 import { legacyTorchError, looksLikeLegacyTorch, readPytorch } from './pytorch';
 import { looksLikeSafetensors, readSafetensors } from './safetensors';
@@ -23,6 +24,7 @@ export const CHECKPOINT_EXTENSIONS = [
   '.h5',
   '.hdf5',
   '.keras',
+  '.onnx',
 ];
 
 function hexBytes(head: Uint8Array): string {
@@ -31,7 +33,7 @@ function hexBytes(head: Uint8Array): string {
 
 /**
  * Opens a checkpoint: a safetensors file, a PyTorch zip (`.pt/.pth/.bin`), a Keras `.h5` or
- * `.keras`, a TF.js `model.json`, or a folder holding a `model.json`. The caller must `close()` it.
+ * `.keras`, a TF.js `model.json` (or a folder holding one), or an ONNX model's initializers. The caller must `close()` it.
  * Throws FileFormatError (unreadable content) or UserError (missing file).
  */
 export async function openCheckpoint(path: string): Promise<CheckpointModel> {
@@ -59,6 +61,7 @@ export async function openCheckpoint(path: string): Promise<CheckpointModel> {
       if (archive.entries.has('model.weights.h5')) return await readKeras3(source);
       return await readPytorch(source);
     }
+    if (path.toLowerCase().endsWith('.onnx')) return await readOnnx(source);
     if (looksLikeSafetensors(head, source.size)) return await readSafetensors(source);
     if (path.toLowerCase().endsWith('.safetensors')) {
       throw new FileFormatError(
@@ -67,6 +70,7 @@ export async function openCheckpoint(path: string): Promise<CheckpointModel> {
       );
     }
     if (looksLikeLegacyTorch(head)) throw legacyTorchError(path);
+    if (looksLikeOnnx(head)) return await readOnnx(source);
     if (head[0] === 0x7b) {
       await source.close();
       return await readTfjs(path);
@@ -74,7 +78,7 @@ export async function openCheckpoint(path: string): Promise<CheckpointModel> {
     const hex = hexBytes(head);
     throw new FileFormatError(
       path,
-      `not a checkpoint format BNN Lab reads (first bytes ${hex || 'none: the file is empty'}); expected safetensors, a PyTorch zip (torch ≥ 1.6), Keras .h5/.keras or a TF.js model.json`,
+      `not a checkpoint format BNN Lab reads (first bytes ${hex || 'none: the file is empty'}); expected safetensors, a PyTorch zip (torch ≥ 1.6), Keras .h5/.keras, a TF.js model.json or ONNX`,
     );
   } catch (error) {
     await source.close();

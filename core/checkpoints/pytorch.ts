@@ -287,6 +287,18 @@ export async function readPytorch(source: ByteSource): Promise<CheckpointModel> 
     );
   }
   const prefix = pickleEntry.name.slice(0, pickleEntry.name.length - 'data.pkl'.length);
+  // torch ≥ 2.1 records the writer's byte order; storages are little-endian unless it says "big".
+  const byteorder = archive.entries.get(`${prefix}byteorder`);
+  if (byteorder && byteorder.size <= 16) {
+    const member = await openEntry(archive, byteorder, { allowDeflate: false });
+    const text = new TextDecoder().decode(await member.read(0, member.size, 'byteorder'));
+    if (text.trim() === 'big') {
+      throw new FileFormatError(
+        file,
+        'this checkpoint was written on a big-endian machine; load and re-save it with torch on a little-endian one',
+      );
+    }
+  }
   if (pickleEntry.size > MAX_PICKLE_BYTES) {
     throw new FileFormatError(file, `data.pkl is ${pickleEntry.size} bytes, too large to parse`);
   }

@@ -22,6 +22,7 @@ const CASES: [file: string, problem: RegExp][] = [
   ['broken/no_weights.h5', /holds no Keras weights/],
   ['broken/truncated.h5', /HDF5 could not read the file \(truncated file/],
   ['broken/tfjs_short/model.json', /runs past the end of its shards/],
+  ['broken/truncated.onnx', /ONNX protobuf: field \d+ at byte \d+ runs past its message/],
   // HDF5 loops forever on this one; the watchdog stops the h5 worker.
   ['broken/hdf5_loop.h5', /HDF5 did not finish reading the file within \d+ s; the file is corrupt/],
 ];

@@ -100,6 +100,12 @@ const TARGETS: Target[] = [
   { format: 'safetensors', files: ['model.safetensors'], open: 'model.safetensors' },
   { format: 'keras-h5', files: ['larq_keras2.h5'], open: 'larq_keras2.h5' },
   { format: 'keras3', files: ['keras3.keras'], open: 'keras3.keras' },
+  { format: 'onnx', files: ['exported.onnx'], open: 'exported.onnx' },
+  {
+    format: 'onnx-external',
+    files: ['handmade.onnx', 'weights.onnx.data'],
+    open: 'handmade.onnx',
+  },
   {
     format: 'tfjs',
     files: ['tfjs/model.json', 'tfjs/group1-shard1of1.bin'],
