@@ -4,10 +4,11 @@
  * `@tensorflow/tfjs-backend-wasm` 4.22 ships no `Conv2DBackpropFilter` (so no convolution can
  * train), no depthwise backprop kernels, and a `Conv2DBackpropInput` that is a plain loop,
  * about 10x slower than its XNNPACK forward convolution. The kernels here express each gradient
- * as a forward convolution and run it through the backend's own `Conv2D` or
- * `DepthwiseConv2dNative` kernel, with `Transpose`, `PadV2`, `Reverse`, `Slice`, `Reshape` and
- * `Sum` for the data movement. A few other kernels that dominated a profiled training step
- * (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`) are replaced by loops over the wasm heap.
+ * as forward convolutions and run them through the backend's own `Conv2D` or
+ * `DepthwiseConv2dNative` kernel, with `Transpose`, `Reverse`, `Slice`, `Reshape` and `Sum` for
+ * the data movement (small filter rearrangements and the interleaving of strided input
+ * gradients are copies on the wasm heap). A few other kernels that dominated a profiled
+ * training step (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`) are replaced by loops over the heap.
  *
  * Kernels call other kernels' `kernelFunc` directly instead of `tf.*` ops: an op would re-enter
  * the engine from inside a kernel, which records it on an active gradient tape and counts its
@@ -185,23 +186,15 @@ function backpropFilterPads(info: backend_util.Conv2DInfo): [number, number, num
 }
 
 /**
- * Padding `[top, bottom, left, right]` of the stride-1 convolution of (zero-inserted) dy with the
- * flipped filter that computes an input gradient. `zeroInserted` says whether dy went through
- * `zeroInsert`, which leaves `stride - 1` extra zero rows and columns at the far sides.
+ * Padding `[top, bottom, left, right]` of the stride-1 convolution of dy with the flipped
+ * filter that computes a stride-1 input gradient.
  */
-function backpropInputPads(
-  info: backend_util.Conv2DInfo,
-  zeroInserted: boolean,
-): [number, number, number, number] {
+function backpropInputPads(info: backend_util.Conv2DInfo): [number, number, number, number] {
   const { padInfo } = info;
-  const trailingRows = zeroInserted ? info.strideHeight - 1 : 0;
-  const trailingCols = zeroInserted ? info.strideWidth - 1 : 0;
   const top = info.effectiveFilterHeight - 1 - padInfo.top;
   const left = info.effectiveFilterWidth - 1 - padInfo.left;
-  const bottom =
-    info.inHeight - ((info.outHeight - 1) * info.strideHeight + 1) + padInfo.top - trailingRows;
-  const right =
-    info.inWidth - ((info.outWidth - 1) * info.strideWidth + 1) + padInfo.left - trailingCols;
+  const bottom = info.inHeight - info.outHeight + padInfo.top;
+  const right = info.inWidth - info.outWidth + padInfo.left;
   return [top, bottom, left, right];
 }
 
@@ -256,34 +249,6 @@ function conv2dBackpropFilter(args: {
 }
 
 /**
- * Inserts `stride - 1` zeros between neighbouring rows and columns of `dy` ("fractional
- * striding"), including after the last ones: `[b, h, w, c]` becomes `[b, h*sh, w*sw, c]`.
- */
-function zeroInsert(backend: BackendWasm, dy: TensorInfo, strides: Pair): TensorInfo {
-  const [b, h, w, c] = dy.shape;
-  const [sh, sw] = strides;
-  const spread = runKernel(backend, 'Reshape', { x: dy }, { shape: [b * h, 1, w, 1, c] });
-  const padded = runKernel(
-    backend,
-    'PadV2',
-    { x: spread },
-    {
-      paddings: [
-        [0, 0],
-        [0, sh - 1],
-        [0, 0],
-        [0, sw - 1],
-        [0, 0],
-      ],
-      constantValue: 0,
-    },
-  );
-  const out = runKernel(backend, 'Reshape', { x: padded }, { shape: [b, h * sh, w * sw, c] });
-  release(backend, spread, padded);
-  return out;
-}
-
-/**
  * `Conv2DBackpropInput` for wasm: the gradient of `conv2d(x, filter)` with respect to `x`.
  *
  * Inputs `dy: [batch, outHeight, outWidth, outChannels]` and `filter: [filterHeight,
@@ -291,7 +256,7 @@ function zeroInsert(backend: BackendWasm, dy: TensorInfo, strides: Pair): Tensor
  * (`[batch, inHeight, inWidth, inChannels]`).
  *
  * With stride 1, dx is a convolution of dy with the filter flipped in both spatial axes and its
- * channel axes swapped. With larger strides see `stridedBackpropInput`.
+ * channel axes swapped. With larger strides see `byPhase`.
  */
 function conv2dBackpropInput(args: {
   inputs: NamedTensorInfoMap;
@@ -314,7 +279,21 @@ function conv2dBackpropInput(args: {
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
   if (info.strideHeight > 1 || info.strideWidth > 1) {
-    return stridedBackpropInput(backend, dy, filter, info);
+    return byPhase(backend, info, (rows, cols) => {
+      const phaseWeights = phaseFilter(backend, filter, rows.taps, cols.taps);
+      const part = convWithPads(
+        backend,
+        'Conv2D',
+        dy,
+        phaseWeights,
+        [1, 1],
+        [rows.dilation, cols.dilation],
+        [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter],
+        [rows.count, cols.count],
+      );
+      release(backend, phaseWeights);
+      return part;
+    });
   }
   const swapped = runKernel(backend, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   const flipped = runKernel(backend, 'Reverse', { x: swapped }, { dims: [0, 1] });
@@ -326,7 +305,7 @@ function conv2dBackpropInput(args: {
     flipped,
     [1, 1],
     [info.dilationHeight, info.dilationWidth],
-    backpropInputPads(info, false),
+    backpropInputPads(info),
     [info.inHeight, info.inWidth],
   );
   release(backend, flipped);
@@ -428,14 +407,14 @@ function phaseFilter(
 /**
  * Input gradient for strides > 1, split by output phase ("sub-pixel" decomposition): each of
  * the strideHeight*strideWidth interleaved grids of dx positions is a stride-1 convolution of
- * dy with the filter taps that reach it, written back to its grid. Unlike convolving a
- * zero-inserted dy, no multiply-add is spent on inserted zeros (4x fewer for stride 2).
+ * dy with the filter taps that reach it, computed by `phaseGradient` as `[batch, rows.count,
+ * cols.count, inChannels]` and written back to its grid. Unlike convolving a zero-inserted dy,
+ * no multiply-add is spent on inserted zeros (4x fewer for stride 2).
  */
-function stridedBackpropInput(
+function byPhase(
   backend: BackendWasm,
-  dy: TensorInfo,
-  filter: TensorInfo,
   info: backend_util.Conv2DInfo,
+  phaseGradient: (rows: Phase, cols: Phase) => TensorInfo,
 ): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, strideHeight, strideWidth } = info;
   const rowPhases = phases(
@@ -458,18 +437,7 @@ function stridedBackpropInput(
   backend.typedArrayFromHeap(dx).fill(0);
   for (const rows of rowPhases) {
     for (const cols of colPhases) {
-      const phaseWeights = phaseFilter(backend, filter, rows.taps, cols.taps);
-      const part = convWithPads(
-        backend,
-        'Conv2D',
-        dy,
-        phaseWeights,
-        [1, 1],
-        [rows.dilation, cols.dilation],
-        [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter],
-        [rows.count, cols.count],
-      );
-      release(backend, phaseWeights);
+      const part = phaseGradient(rows, cols);
       // Views after the convolution: allocating can grow (and detach) the heap.
       const source = backend.typedArrayFromHeap(part);
       const target = backend.typedArrayFromHeap(dx);
@@ -600,9 +568,42 @@ function depthwiseConv2dBackpropInput(args: {
     true,
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
-  const [batch, inHeight, inWidth, channels] = inputShape;
+  const [, inHeight, inWidth, channels] = inputShape;
   const [filterHeight, filterWidth, , multiplier] = filter.shape;
 
+  const sumMultiplier = (grad: TensorInfo): TensorInfo => {
+    if (multiplier === 1) {
+      return grad;
+    }
+    const [n, rows, cols] = grad.shape;
+    const split = runKernel(
+      backend,
+      'Reshape',
+      { x: grad },
+      { shape: [n, rows, cols, channels, multiplier] },
+    );
+    release(backend, grad);
+    const summed = runKernel(backend, 'Sum', { x: split }, { axis: [4], keepDims: false });
+    release(backend, split);
+    return summed;
+  };
+  if (info.strideHeight > 1 || info.strideWidth > 1) {
+    return byPhase(backend, info, (rows, cols) => {
+      const phaseWeights = depthwisePhaseFilter(backend, filter, rows.taps, cols.taps);
+      const part = convWithPads(
+        backend,
+        'DepthwiseConv2dNative',
+        dy,
+        phaseWeights,
+        [1, 1],
+        [rows.dilation, cols.dilation],
+        [rows.padBefore, rows.padAfter, cols.padBefore, cols.padAfter],
+        [rows.count, cols.count],
+      );
+      release(backend, phaseWeights);
+      return sumMultiplier(part);
+    });
+  }
   const flipped = runKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
   const perChannel = runKernel(
     backend,
@@ -611,34 +612,43 @@ function depthwiseConv2dBackpropInput(args: {
     { shape: [filterHeight, filterWidth, channels * multiplier, 1] },
   );
   release(backend, flipped);
-  const strided = info.strideHeight > 1 || info.strideWidth > 1;
-  const source = strided ? zeroInsert(backend, dy, [info.strideHeight, info.strideWidth]) : dy;
   const grad = convWithPads(
     backend,
     'DepthwiseConv2dNative',
-    source,
+    dy,
     perChannel,
     [1, 1],
     [info.dilationHeight, info.dilationWidth],
-    backpropInputPads(info, strided),
+    backpropInputPads(info),
     [inHeight, inWidth],
   );
   release(backend, perChannel);
-  if (strided) {
-    release(backend, source);
+  return sumMultiplier(grad);
+}
+
+/**
+ * `filter[tapsH, tapsW]` of a depthwise filter, flipped in both spatial axes and reshaped to
+ * multiplier 1: `[tapsH.length, tapsW.length, channels * multiplier, 1]`.
+ */
+function depthwisePhaseFilter(
+  backend: BackendWasm,
+  filter: TensorInfo,
+  tapsH: number[],
+  tapsW: number[],
+): TensorInfo {
+  const [, filterWidth, channels, multiplier] = filter.shape;
+  const tapSize = channels * multiplier;
+  const out = backend.makeOutput([tapsH.length, tapsW.length, tapSize, 1], 'float32');
+  const source = backend.typedArrayFromHeap(filter);
+  const target = backend.typedArrayFromHeap(out);
+  let offset = 0;
+  for (let th = tapsH.length - 1; th >= 0; th--) {
+    for (let tw = tapsW.length - 1; tw >= 0; tw--) {
+      const tapBase = (tapsH[th] * filterWidth + tapsW[tw]) * tapSize;
+      target.set(source.subarray(tapBase, tapBase + tapSize), offset);
+      offset += tapSize;
+    }
   }
-  if (multiplier === 1) {
-    return grad;
-  }
-  const split = runKernel(
-    backend,
-    'Reshape',
-    { x: grad },
-    { shape: [batch, inHeight, inWidth, channels, multiplier] },
-  );
-  release(backend, grad);
-  const out = runKernel(backend, 'Sum', { x: split }, { axis: [4], keepDims: false });
-  release(backend, split);
   return out;
 }
 
