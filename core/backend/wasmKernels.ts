@@ -544,9 +544,9 @@ function depthwiseConv2dBackpropFilter(args: {
  * filterWidth, channels, multiplier]`, float32, NHWC; output `attrs.inputShape`
  * (`[batch, inHeight, inWidth, channels]`).
  *
- * Each dy channel `c * multiplier + m` is convolved (stride 1, after zero-insertion) with the
- * spatially flipped `filter[:, :, c, m]` by one depthwise convolution of multiplier 1, then the
- * `multiplier` results of each input channel are summed.
+ * Each dy channel `c * multiplier + m` is convolved (stride 1) with the spatially flipped
+ * `filter[:, :, c, m]` by one depthwise convolution of multiplier 1, then the `multiplier`
+ * results of each input channel are summed. Strides > 1 go by output phase (`byPhase`).
  */
 function depthwiseConv2dBackpropInput(args: {
   inputs: NamedTensorInfoMap;
