@@ -54,6 +54,11 @@ export interface LayerTelemetry extends WeightStats {
   flipRate: number;
   /** Fraction of weights whose sign never changed since the run started. */
   frozenRatio: number;
+  /**
+   * Per output channel `α_c = mean |W_i|` over the channel (docs/metrics.md), for the binary
+   * `±α` view. Optional: older runs and other engines omit it; viewers fall back to `absMean`.
+   */
+  alpha?: number[];
 }
 
 /** Static description of a layer with weights, sent once when a run starts. */
@@ -99,6 +104,10 @@ export type MetricsRecord =
       learningRate: number;
       examplesPerSecond: number;
       layers: LayerTelemetry[];
+      /** The method's threshold τ when it adapts one (ReCU); absent otherwise. */
+      tau?: number;
+      /** The method's own loss terms by name (BONN's, LNS's auxiliary loss), mean since the last report. */
+      methodLosses?: Record<string, number>;
       time: number;
     }
   /** After each epoch's evaluation on the test set. */
@@ -126,11 +135,23 @@ export type MetricsRecord =
 
 export type MetricsEvent = MetricsRecord['event'];
 
-/** Dataset the engine reads; `idx` is any folder of IDX pairs (MNIST layout, optionally `.gz`). */
+/**
+ * Dataset the engine reads; `idx` is any folder of IDX pairs (MNIST layout, optionally `.gz`),
+ * `cifar10` a folder with the binary batches `data_batch_1..5.bin` and `test_batch.bin`.
+ */
 export interface DatasetConfig {
-  name: 'mnist' | 'fashion-mnist' | 'idx';
-  /** Folder with the IDX files; the embedded copy is used for `mnist` when absent. */
+  name: 'mnist' | 'fashion-mnist' | 'idx' | 'cifar10';
+  /** Folder with the files; the embedded copy is used for `mnist` when absent. */
   path?: string;
+}
+
+/** A quantizer as written in run configs (core/bnn/quantizers.ts). */
+export interface QuantizerSetting {
+  kind: 'ste_sign' | 'approx_sign' | 'swish_sign' | 'magnitude_aware_sign';
+  /** `t_clip`; null = identity straight-through (ste_sign, magnitude_aware_sign). */
+  clip: number | null;
+  /** β of swish_sign. */
+  beta?: number;
 }
 
 /**
@@ -152,7 +173,47 @@ export interface TrainConfig {
   histogramBins: number;
   /** τ for `deadWeightRatio`. */
   deadTau: number;
+  // The keys below are filled by resolveConfig; older configs without them mean the defaults.
+  /** `adam` (default) or `sgd` with momentum. */
+  optimizer?: 'adam' | 'sgd';
+  /** Momentum of `sgd`, in [0, 1). */
+  momentum?: number;
+  /** Learning-rate schedule after warm-up: cosine to 0 (default), step, or constant. */
+  schedule?: 'cosine' | 'step' | 'constant';
+  /** Epochs of linear warm-up, `lr · (e + 1) / warmupEpochs` per epoch as in the ReCU code. */
+  warmupEpochs?: number;
+  /** Epochs (1-based, ascending) after which `step` multiplies the rate by `stepGamma`. */
+  stepMilestones?: number[];
+  stepGamma?: number;
+  /** Decoupled-from-the-loss L2 weight decay on kernels (not BN, scale or method parameters). */
+  weightDecay?: number;
+  /** Clip binary layers' latent kernels to [−c, c] after each step (Larq's WeightClip); 0 = off. */
+  latentClip?: number;
+  inputQuantizer?: QuantizerSetting;
+  kernelQuantizer?: QuantizerSetting;
+  /** Output scaling of binary layers: none, per-channel mean|W| (XNOR), learnable (ReCU). */
+  scaling?: 'none' | 'channel_mean' | 'learnable';
+  /** ReCU with its τ schedule, or null. */
+  recu?: { tauStart: number; tauEnd: number } | null;
+  /** BONN loss weights, or null. */
+  bonn?: { lambda: number; theta: number; nu: number } | null;
+  /** Random crop (4-pixel padding) + horizontal flip of training images. */
+  augment?: boolean;
+  /** Architecture parameters (ResNetE / BinaryDenseNet presets); absent for fixed models. */
+  architecture?: ArchitectureParameters;
 }
+
+/** ResNetE or BinaryDenseNet parameters (core/bnn/architectureSpec.ts). */
+export type ArchitectureParameters =
+  | { kind: 'resnete'; stemFilters: number; stageFilters: number[]; blocksPerStage: number[] }
+  | {
+      kind: 'densenet';
+      initialFilters: number;
+      growthRate: number;
+      blocks: number[];
+      reductions: number[];
+      channelRound: number;
+    };
 
 /** Host → engine worker. */
 export type ToWorker =
@@ -194,21 +255,46 @@ export interface RunSnapshot {
   records: MetricsRecord[];
 }
 
+/** What reading a run's `metrics.jsonl` left out (a run killed mid-write, a damaged file). */
+export interface SkippedLines {
+  /** Unreadable lines skipped (not JSON, or not a known record). */
+  badLines: number;
+  /** The last line was cut off without its newline (the writer was killed mid-append). */
+  truncatedLastLine: boolean;
+}
+
 /** Host → webview. */
 export type ToWebview =
-  /** Reply to `ready`, and after a run is (re)opened: everything needed to draw from scratch. */
-  | { kind: 'snapshot'; run: RunSnapshot | undefined; trusted: boolean }
+  /**
+   * Reply to `ready`, and after a run is (re)opened: everything needed to draw from scratch.
+   * `skipped` is set when the run was read from a file with lines that could not be used.
+   */
+  | { kind: 'snapshot'; run: RunSnapshot | undefined; trusted: boolean; skipped?: SkippedLines }
   /** While a run streams: new records for the run in the last snapshot. */
   | { kind: 'records'; runId: string; records: MetricsRecord[] }
   /** The run in view changed state. */
-  | { kind: 'status'; runId: string; status: RunStatus; message?: string };
+  | { kind: 'status'; runId: string; status: RunStatus; message?: string }
+  /** A second run to overlay (dashed) for comparison, or `undefined` to stop comparing. */
+  | { kind: 'comparison'; run: RunSnapshot | undefined; skipped?: SkippedLines }
+  /** The folder of the run in view (or of the compared run) was deleted while open. */
+  | { kind: 'runMissing'; runId: string; dir: string };
+
+/** File formats the dashboard exports. */
+export type ExportFormat = 'png' | 'svg' | 'csv';
 
 /** Webview → host. */
 export type ToHost =
   /** Sent once the webview has mounted; the host answers with `snapshot`. */
   | { kind: 'ready' }
   /** A button in the panel. */
-  | { kind: 'command'; command: 'train' | 'stop' | 'showLog' };
+  | { kind: 'command'; command: 'train' | 'stop' | 'showLog' }
+  /** The user stopped comparing with a second run. */
+  | { kind: 'clearComparison' }
+  /**
+   * Save a chart or the run's metrics: the host asks where (`showSaveDialog`) and writes the file.
+   * `data` is base64 for `png`, text for `svg` and `csv`; `name` is a suggested file name.
+   */
+  | { kind: 'export'; format: ExportFormat; name: string; data: string };
 
 /** Compile-time exhaustiveness for `switch (msg.kind)`. */
 export function assertNever(value: never): never {
@@ -230,8 +316,19 @@ const FROM_WORKER_KINDS: ReadonlySet<string> = new Set([
   'log',
   'runEnded',
 ]);
-const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set(['snapshot', 'records', 'status']);
-const TO_HOST_KINDS: ReadonlySet<string> = new Set(['ready', 'command']);
+const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set([
+  'snapshot',
+  'records',
+  'status',
+  'comparison',
+  'runMissing',
+]);
+const TO_HOST_KINDS: ReadonlySet<string> = new Set([
+  'ready',
+  'command',
+  'clearComparison',
+  'export',
+]);
 
 /** Runtime check of a message received by the worker. */
 export function isToWorker(value: unknown): value is ToWorker {
