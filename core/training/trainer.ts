@@ -10,7 +10,7 @@ import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
 import { loadDataset, type Dataset, type Split } from '../data/datasets';
 import { CancelledError, UserError } from '../errors';
 import { RunFolder } from '../io/runFolder';
-import { SignTracker, weightStats } from '../metrics/layerStats';
+import { SignTracker, channelAlpha, weightStats } from '../metrics/layerStats';
 import type { LayerInfo, LayerTelemetry, MetricsRecord, TrainConfig } from '../protocol';
 import type { RunHooks, RunRequest, RunResult } from './api';
 import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
@@ -134,18 +134,23 @@ interface TrackedLayer {
 
 /** Telemetry of every binary layer from its latest latent weights (docs/metrics.md). */
 function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTelemetry[] {
-  return tracked.map(({ layer, tracker, clip, latest }) => ({
-    name: layer.name,
-    ...weightStats(latest, {
-      shape: layer.latentKernel().shape as number[],
-      channelAxis: 'last',
-      bins: config.histogramBins,
-      deadTau: config.deadTau,
-      clip,
-    }),
-    flipRate: tracker.takeFlipRate(),
-    frozenRatio: tracker.frozenRatio(),
-  }));
+  return tracked.map(({ layer, tracker, clip, latest }) => {
+    const shape = layer.latentKernel().shape as number[];
+    return {
+      name: layer.name,
+      ...weightStats(latest, {
+        shape,
+        channelAxis: 'last',
+        bins: config.histogramBins,
+        deadTau: config.deadTau,
+        clip,
+      }),
+      flipRate: tracker.takeFlipRate(),
+      frozenRatio: tracker.frozenRatio(),
+      // 6 significant digits: enough for the ±α view, a third of the JSON of full doubles.
+      alpha: Array.from(channelAlpha(latest, shape, 'last'), (a) => Number(a.toPrecision(6))),
+    };
+  });
 }
 
 /** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
