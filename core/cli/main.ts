@@ -10,6 +10,7 @@ import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protoc
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
 import { runTraining } from '../training/trainer';
+import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { createRunDir } from '../io/runNames';
 
 const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
@@ -259,6 +260,12 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
         return await trainCommand(rest, out, err);
       case 'presets':
         return presetsCommand(out);
+      case 'inspect':
+        return await inspectCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
+      case 'compare':
+        return await compareCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
+      case 'series':
+        return await seriesCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
       default:
         err(`bnn-lab: unknown command "${command}"\n\n${HELP}`);
         return 2;
