@@ -186,3 +186,58 @@ export function allocateValues(file: string, name: string, count: number): Float
   }
   return new Float32Array(count);
 }
+
+/** Bytes read per chunk when decoding a tensor, so at most this much is held besides the output. */
+export const DECODE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads `count` elements of `dtype` starting at `byteOffset` of `source` and decodes them into
+ * `out[outOffset…]`, a chunk at a time: the raw bytes are never held in full next to `out`.
+ */
+export async function readDecoded(
+  source: { read(offset: number, length: number, what: string): Promise<Uint8Array> },
+  byteOffset: number,
+  dtype: TensorDtype,
+  count: number,
+  out: Float32Array,
+  what: string,
+  outOffset = 0,
+  chunkBytes = DECODE_CHUNK_BYTES,
+): Promise<void> {
+  const size = DTYPE_SIZE[dtype];
+  const perChunk = Math.max(1, Math.floor(chunkBytes / size));
+  for (let done = 0; done < count; done += perChunk) {
+    const n = Math.min(perChunk, count - done);
+    const bytes = await source.read(byteOffset + done * size, n * size, what);
+    decodeInto(bytes, 0, dtype, n, out, outOffset + done);
+  }
+}
+
+/** A reader of one element of `dtype` at a byte offset (little-endian), for strided gathers. */
+export function elementReader(dtype: TensorDtype): (view: DataView, byteOffset: number) => number {
+  switch (dtype) {
+    case 'float32':
+      return (v, o) => v.getFloat32(o, true);
+    case 'float64':
+      return (v, o) => v.getFloat64(o, true);
+    case 'float16':
+      return (v, o) => halfToNumber(v.getUint16(o, true));
+    case 'bfloat16':
+      return (v, o) => bfloat16ToNumber(v.getUint16(o, true));
+    case 'int64':
+      return (v, o) => Number(v.getBigInt64(o, true));
+    case 'int32':
+      return (v, o) => v.getInt32(o, true);
+    case 'uint32':
+      return (v, o) => v.getUint32(o, true);
+    case 'int16':
+      return (v, o) => v.getInt16(o, true);
+    case 'uint16':
+      return (v, o) => v.getUint16(o, true);
+    case 'int8':
+      return (v, o) => v.getInt8(o);
+    case 'uint8':
+    case 'bool':
+      return (v, o) => v.getUint8(o);
+  }
+}

@@ -12,7 +12,7 @@ import {
   DTYPE_SIZE,
   allocateValues,
   bfloat16ToNumber,
-  decodeInto,
+  readDecoded,
   halfToNumber,
   shapeSize,
   type CheckpointModel,
@@ -308,24 +308,29 @@ function tensorFromInitializer(
       const out = allocateValues(file, name, count);
       switch (storage.kind) {
         case 'raw': {
-          const bytes = await reader.source.read(
+          await readDecoded(
+            reader.source,
             storage.span.start,
-            byteLength,
+            dtype,
+            count,
+            out,
             `tensor "${name}"`,
           );
-          decodeInto(bytes, 0, dtype, count, out);
           return out;
         }
         case 'fixed': {
           let filled = 0;
           for (const span of storage.spans) {
-            const bytes = await reader.source.read(
+            const n = (span.end - span.start) / (storage.dtype === 'float32' ? 4 : 8);
+            await readDecoded(
+              reader.source,
               span.start,
-              span.end - span.start,
+              storage.dtype,
+              n,
+              out,
               `tensor "${name}"`,
+              filled,
             );
-            const n = bytes.length / (storage.dtype === 'float32' ? 4 : 8);
-            decodeInto(bytes, 0, storage.dtype, n, out, filled);
             filled += n;
           }
           return out;
@@ -360,8 +365,7 @@ function tensorFromInitializer(
             },
           );
           try {
-            const bytes = await source.read(storage.offset, byteLength, `tensor "${name}"`);
-            decodeInto(bytes, 0, dtype, count, out);
+            await readDecoded(source, storage.offset, dtype, count, out, `tensor "${name}"`);
           } finally {
             await source.close();
           }

@@ -9,7 +9,8 @@ import type { ByteSource } from './byteSource';
 import {
   DTYPE_SIZE,
   allocateValues,
-  decodeInto,
+  elementReader,
+  readDecoded,
   shapeSize,
   type CheckpointModel,
   type CheckpointTensor,
@@ -228,13 +229,8 @@ function tensorFromTorch(
         refuseMessage: `storage record "${t.storage.entry.name}" is compressed; torch.save never compresses, so re-save the file with torch.save`,
       });
       const span = lastIndex - t.offset + 1;
-      const bytes = await record.read(
-        t.offset * elementSize,
-        span * elementSize,
-        `tensor "${name}"`,
-      );
       if (span === count) {
-        // Contiguous (or a permutation of size-1 dims): decode in one pass.
+        // Contiguous (or a permutation of size-1 dims): decode in one pass, chunk by chunk.
         let contiguous = true;
         let expected = 1;
         for (let d = t.size.length - 1; d >= 0; d--) {
@@ -242,18 +238,24 @@ function tensorFromTorch(
           expected *= t.size[d];
         }
         if (contiguous) {
-          decodeInto(bytes, 0, dtype, count, out);
+          await readDecoded(record, t.offset * elementSize, dtype, count, out, `tensor "${name}"`);
           return out;
         }
       }
-      const values = new Float32Array(span);
-      decodeInto(bytes, 0, dtype, span, values);
-      // Gather a strided view in row-major order with an odometer over the dimensions.
+      // A strided view: read the span it covers once and gather in row-major order with an
+      // odometer over the dimensions, decoding each element straight from the bytes.
+      const bytes = await record.read(
+        t.offset * elementSize,
+        span * elementSize,
+        `tensor "${name}"`,
+      );
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      const element = elementReader(dtype);
       const rank = t.size.length;
       const index = new Array<number>(rank).fill(0);
       let source = 0;
       for (let i = 0; i < count; i++) {
-        out[i] = values[source];
+        out[i] = element(view, source * elementSize);
         for (let d = rank - 1; d >= 0; d--) {
           index[d]++;
           source += t.stride[d];

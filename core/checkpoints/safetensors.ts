@@ -8,7 +8,7 @@ import type { ByteSource } from './byteSource';
 import {
   DTYPE_SIZE,
   allocateValues,
-  decodeInto,
+  readDecoded,
   shapeSize,
   type CheckpointModel,
   type CheckpointTensor,
@@ -126,8 +126,7 @@ export async function readSafetensors(source: ByteSource): Promise<CheckpointMod
       channelAxis: 'first',
       async data() {
         const out = allocateValues(file, name, count);
-        const bytes = await source.read(dataStart + begin, end - begin, `tensor "${name}"`);
-        decodeInto(bytes, 0, dtype, count, out);
+        await readDecoded(source, dataStart + begin, dtype, count, out, `tensor "${name}"`);
         return out;
       },
     });

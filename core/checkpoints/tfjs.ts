@@ -11,7 +11,7 @@ import { FileFormatError, UserError } from '../errors';
 import { openFileSource, type ByteSource } from './byteSource';
 import {
   allocateValues,
-  decodeInto,
+  readDecoded,
   shapeSize,
   type BinaryHint,
   type CheckpointModel,
@@ -282,8 +282,7 @@ export async function readTfjs(path: string): Promise<CheckpointModel> {
           hint: weightHint(hints, name),
           async data() {
             const out = allocateValues(path, name, count);
-            const bytes = await group.read(start, byteLength, `weight "${name}"`);
-            decodeInto(bytes, 0, storedDtype, count, out);
+            await readDecoded(group, start, storedDtype, count, out, `weight "${name}"`);
             if (storedDtype === 'uint8' || storedDtype === 'uint16') {
               for (let i = 0; i < count; i++) out[i] = out[i] * scale + min;
             }
