@@ -42,10 +42,15 @@ export function dashboardHtml(opts: DashboardHtmlOptions): string {
   if (!NONCE_PATTERN.test(opts.nonce)) {
     throw new Error(`dashboardHtml: nonce must be 16+ base64 characters, got "${opts.nonce}"`);
   }
-  if (/[;\s'"]/.test(opts.cspSource.trim()) || opts.cspSource.trim() === '') {
-    throw new Error(`dashboardHtml: cspSource must be a single source, got "${opts.cspSource}"`);
+  // VS Code gives a source list, e.g. `'self' https://*.vscode-cdn.net`: host sources and 'self'
+  // only, so that it cannot smuggle in a directive or an 'unsafe-*' keyword.
+  const sources = opts.cspSource.trim().split(/\s+/);
+  if (sources.some((s) => s !== "'self'" && !/^[^;,'"]+$/.test(s)) || sources[0] === '') {
+    throw new Error(
+      `dashboardHtml: cspSource must be host sources or 'self', got "${opts.cspSource}"`,
+    );
   }
-  const source = opts.cspSource.trim();
+  const source = sources.join(' ');
   const csp = [
     // Nothing loads unless a directive below allows it (no fetch, frames, media, workers).
     `default-src 'none'`,
