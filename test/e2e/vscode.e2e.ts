@@ -1,0 +1,675 @@
+/**
+ * End to end in a real VS Code: code-server (VS Code's server and web client, installed offline by
+ * ../shared/tools/vscode-e2e/setup-code-server.sh) with the packaged bnn-lab.vsix, driven in
+ * Debian's Chromium by playwright-core. Trains the small mnist-cnn config from the Command Palette
+ * and checks the status bar, the dashboard webview (a card per binary layer, completed status,
+ * test accuracy) and the run folder on disk. Screenshots land in out/e2e/; the finished dashboard
+ * is also copied to docs/images/vscode-dashboard.png for the README.
+ *
+ * Needs `npm run package` first. Progress goes to stderr; code-server's output to
+ * out/e2e/code-server.log, and on failure VS Code's logs to out/e2e/logs/.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { get } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+
+const REPO = path.resolve(__dirname, '../../..');
+const SHARED = path.resolve(REPO, '..', 'shared');
+const SETUP = path.join(SHARED, 'tools', 'vscode-e2e', 'setup-code-server.sh');
+const VSIX = path.join(REPO, 'bnn-lab.vsix');
+const OUT = path.join(REPO, 'out', 'e2e');
+const README_SHOT = path.join(REPO, 'docs', 'images', 'vscode-dashboard.png');
+const CHROMIUM = '/usr/bin/chromium';
+const EXTENSION_ID = 'bnn-lab.bnn-lab';
+/** Binary layers of the mnist-cnn preset, in model order. */
+const BINARY_LAYERS = ['bconv2', 'bconv3', 'bdense4'];
+const RUN_CONFIG = {
+  preset: 'mnist-cnn',
+  epochs: 1,
+  limit: 512,
+  testLimit: 500,
+  telemetryEverySteps: 2,
+};
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+/** A first install of code-server builds native modules: minutes on a busy machine. */
+const SETUP_TIMEOUT = 20 * MINUTE;
+/** Everything after the install: start, UI, one small training run, checks. */
+const RUN_TIMEOUT = 10 * MINUTE;
+
+const started = Date.now();
+function progress(message: string): void {
+  const t = ((Date.now() - started) / SECOND).toFixed(1);
+  process.stderr.write(`[vscode e2e +${t}s] ${message}\n`);
+}
+
+/** Runs a program; rejects with its output when it fails or runs past `timeout`. */
+function run(
+  file: string,
+  args: string[],
+  timeout: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      { timeout, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env },
+      (error, stdout, stderr) => {
+        if (error) {
+          const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n');
+          reject(
+            new Error(`${path.basename(file)} ${args.join(' ')} failed: ${error.message}\n${tail}`),
+          );
+        } else {
+          resolve({ stdout, stderr });
+        }
+      },
+    );
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: 2 * SECOND }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value other than undefined, or fails naming `what`. */
+async function until<T>(
+  what: string,
+  timeout: number,
+  check: () => Promise<T | undefined>,
+  interval = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeout;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeout / SECOND}s waiting for ${what}${why}`);
+    }
+    await sleep(interval);
+  }
+}
+
+/** Everything that must be undone whatever happens: browser, server process group, temp dir. */
+class Resources {
+  browser: Browser | undefined;
+  server: ChildProcess | undefined;
+  serverExited: Promise<void> | undefined;
+  tmp: string | undefined;
+  keepTmp = false;
+
+  /** Synchronous last resort when the process exits without running `release`. */
+  killServerNow(): void {
+    const pid = this.server?.pid;
+    if (pid === undefined || this.server?.exitCode !== null || this.server.signalCode !== null) {
+      return;
+    }
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  async release(): Promise<void> {
+    const browser = this.browser;
+    this.browser = undefined;
+    if (browser) {
+      progress('closing Chromium');
+      await Promise.race([browser.close().catch(() => undefined), sleep(15 * SECOND)]);
+    }
+    const server = this.server;
+    if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
+      progress('stopping code-server');
+      const pid = server.pid;
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          process.kill(-pid, s); // the whole group: server, extension host, pty host
+        } catch {
+          // already gone
+        }
+      };
+      signal('SIGTERM');
+      const exited = await Promise.race([
+        this.serverExited?.then(() => true),
+        sleep(10 * SECOND).then(() => false),
+      ]);
+      // Helpers of the group may outlive the server itself; SIGKILL whatever is left.
+      signal('SIGKILL');
+      if (!exited) progress('code-server did not exit on SIGTERM; killed');
+    }
+    this.server = undefined;
+    if (this.tmp) {
+      if (this.keepTmp) {
+        progress(`kept ${this.tmp} for inspection`);
+      } else {
+        rmSync(this.tmp, { recursive: true, force: true, maxRetries: 3 });
+      }
+      this.tmp = undefined;
+    }
+  }
+}
+
+const resources = new Resources();
+process.on('exit', () => resources.killServerNow());
+after(() => resources.release());
+
+/** Runs the shared setup script and returns the code-server launcher from its last line. */
+async function setupCodeServer(): Promise<string> {
+  assert.ok(
+    existsSync(SETUP),
+    `missing ${SETUP}: the e2e test needs the shared tools checked out next to the repo ` +
+      `(${SHARED}), which install code-server offline`,
+  );
+  progress(`running ${path.relative(REPO, SETUP)} (first install takes several minutes)`);
+  const { stdout } = await run('bash', [SETUP], SETUP_TIMEOUT);
+  const lines = stdout.trim().split('\n');
+  const launcher = lines[lines.length - 1]?.trim() ?? '';
+  assert.ok(
+    launcher && existsSync(launcher),
+    `setup-code-server.sh did not print an existing launcher path last (got "${launcher}")`,
+  );
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing after setup-code-server.sh`);
+  progress(`code-server: ${launcher}`);
+  return launcher;
+}
+
+function writeJson(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The workspace folder, plus user settings that keep the workbench quiet and predictable. */
+function prepareFolders(tmp: string): { workspace: string; ext: string; data: string } {
+  const workspace = path.join(tmp, 'workspace');
+  const ext = path.join(tmp, 'ext');
+  const data = path.join(tmp, 'data');
+  writeJson(path.join(workspace, 'small.bnn.json'), RUN_CONFIG);
+  // Workspace settings that change nothing for the run: trust comes from the server flag.
+  writeJson(path.join(workspace, '.vscode', 'settings.json'), {
+    'files.exclude': { '**/.bnn-lab': false },
+  });
+  writeJson(path.join(data, 'User', 'settings.json'), {
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'extensions.ignoreRecommendations': true,
+    'security.workspace.trust.enabled': false,
+    'window.commandCenter': false,
+    'chat.commandCenter.enabled': false,
+  });
+  mkdirSync(ext, { recursive: true });
+  return { workspace, ext, data };
+}
+
+async function startCodeServer(
+  launcher: string,
+  folders: { workspace: string; ext: string; data: string },
+  tmp: string,
+): Promise<number> {
+  const port = await freePort();
+  const logFile = path.join(OUT, 'code-server.log');
+  const fd = openSync(logFile, 'w');
+  const args = [
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--extensions-dir',
+    folders.ext,
+    '--user-data-dir',
+    folders.data,
+    '--config',
+    path.join(tmp, 'code-server.yaml'),
+    folders.workspace,
+  ];
+  progress(`starting code-server on 127.0.0.1:${port} (log: ${path.relative(REPO, logFile)})`);
+  const server = spawn(launcher, args, {
+    detached: true, // own process group, so cleanup reaches the extension host too
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'config') },
+  });
+  closeSync(fd);
+  resources.server = server;
+  resources.serverExited = new Promise((resolve) => server.once('exit', () => resolve()));
+  const exitedEarly = () =>
+    server.exitCode !== null || server.signalCode !== null
+      ? `code-server exited (${server.exitCode ?? server.signalCode}):\n${tail(logFile)}`
+      : undefined;
+  await until('code-server to answer HTTP', 2 * MINUTE, async () => {
+    const early = exitedEarly();
+    if (early) throw new Error(early);
+    return (await httpStatus(`http://127.0.0.1:${port}/healthz`)) === 200 ? true : undefined;
+  }).catch((e: Error) => {
+    throw new Error(exitedEarly() ?? `${e.message}\n${tail(logFile)}`);
+  });
+  progress('code-server answers');
+  return port;
+}
+
+function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function screenshot(page: Page, name: string): Promise<string> {
+  const file = path.join(OUT, `${name}.png`);
+  await page.screenshot({ path: file });
+  progress(`screenshot ${path.relative(REPO, file)}`);
+  return file;
+}
+
+/** Runs a command by its palette title: F1, type, pick the row with exactly that title. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  progress(`command palette: ${title}`);
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await page.keyboard.press('F1');
+  if (!(await input.isVisible().catch(() => false))) await page.keyboard.press('Control+Shift+P');
+  await input.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await input.fill(`>${title}`);
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: title }) })
+    .first();
+  await row.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await row.click();
+  await page
+    .locator('.quick-input-widget')
+    .waitFor({ state: 'hidden', timeout: 10 * SECOND })
+    .catch(() => undefined); // a command may open its own quick pick right away
+}
+
+/** Records every BNN status-bar text as it changes, so fast transitions are not missed. */
+async function recordStatusBar(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { bnnStatus: string[] };
+    w.bnnStatus = [];
+    const bar = document.getElementById('workbench.parts.statusbar');
+    if (!bar) throw new Error('no status bar');
+    const read = () => {
+      for (const item of Array.from(bar.querySelectorAll('.statusbar-item'))) {
+        const text = (item.textContent ?? '').trim();
+        if (/^BNN\b/.test(text) && w.bnnStatus[w.bnnStatus.length - 1] !== text) {
+          w.bnnStatus.push(text);
+        }
+      }
+    };
+    new MutationObserver(read).observe(bar, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
+    read();
+  });
+}
+
+function statusTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { bnnStatus: string[] }).bnnStatus.slice());
+}
+
+/**
+ * The dashboard document. VS Code nests a webview in two iframes: `iframe.webview` (its URL names
+ * the extension) and inside it `#active-frame` holding the page, which VS Code may replace on
+ * reload, so this is looked up again on each call.
+ */
+async function dashboardFrame(page: Page): Promise<Frame | undefined> {
+  for (const outer of page.frames()) {
+    const url = outer.url();
+    if (
+      !url.includes('extensionId=bnn-lab.bnn-lab') &&
+      !url.includes(`extensionId=${EXTENSION_ID}`)
+    ) {
+      continue;
+    }
+    for (const inner of outer.childFrames()) {
+      if (inner.isDetached()) continue;
+      const app = await inner.$('#app').catch(() => null);
+      if (app) return inner;
+    }
+  }
+  return undefined;
+}
+
+interface DashboardState {
+  cards: string[];
+  badge: string | null;
+  testAccuracy: string | null;
+  testAccuracyText: string;
+  banner: string;
+  empty: string;
+}
+
+async function readDashboard(frame: Frame): Promise<DashboardState> {
+  return frame.evaluate(() => {
+    const visible = (e: Element | null) => e !== null && !(e as HTMLElement).hidden;
+    const badge = document.querySelector<HTMLElement>('.status-badge');
+    const tile = document.querySelector<HTMLElement>('.stat[data-metric="testAccuracy"]');
+    const banner = document.querySelector<HTMLElement>('.banner');
+    const empty = document.querySelector<HTMLElement>('.empty-state');
+    return {
+      cards: Array.from(document.querySelectorAll<HTMLElement>('article.layer-card')).map(
+        (c) => c.dataset.layer ?? '',
+      ),
+      badge: visible(badge) ? (badge?.dataset.status ?? null) : null,
+      testAccuracy: tile?.dataset.value ?? null,
+      testAccuracyText: tile?.querySelector('.stat-value')?.textContent ?? '',
+      banner: visible(banner) ? (banner?.textContent ?? '') : '',
+      empty: visible(empty) ? (empty?.textContent ?? '') : '',
+    };
+  });
+}
+
+/** Widens the side bar by dragging its sash, so the dashboard shows at a readable width. */
+async function widenSideBar(page: Page, width: number): Promise<void> {
+  const box = await page.locator('[id="workbench.parts.sidebar"]').boundingBox();
+  if (!box || box.width >= width) return;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width - 1, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width + 100, y, { steps: 5 });
+  await page.mouse.move(box.x + width, y, { steps: 10 });
+  await page.mouse.up();
+}
+
+function collectLogsOnFailure(data: string): void {
+  const logs = path.join(data, 'logs');
+  if (!existsSync(logs)) return;
+  const dest = path.join(OUT, 'logs');
+  rmSync(dest, { recursive: true, force: true });
+  cpSync(logs, dest, { recursive: true });
+  progress(`VS Code logs copied to ${path.relative(REPO, dest)}`);
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)],
+    );
+  for (const file of walk(dest).filter((f) => /BNN Lab\.log$|exthost\.log$/.test(f))) {
+    process.stderr.write(`--- ${path.relative(REPO, file)}\n${tail(file, 40)}\n`);
+  }
+}
+
+/** The run folders under the workspace, with their parsed metrics records. */
+function readRuns(
+  workspace: string,
+): { dir: string; records: { event: string; status?: string }[] }[] {
+  const root = path.join(workspace, '.bnn-lab', 'runs');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((name) => path.join(root, name))
+    .filter((dir) => existsSync(path.join(dir, 'metrics.jsonl')))
+    .map((dir) => ({
+      dir,
+      records: readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { event: string; status?: string }),
+    }));
+}
+
+void test(
+  'BNN Lab trains from the Command Palette in a real VS Code and shows every layer',
+  { timeout: SETUP_TIMEOUT + RUN_TIMEOUT + 2 * MINUTE },
+  async (t) => {
+    t.signal.addEventListener('abort', () => void resources.release());
+    mkdirSync(OUT, { recursive: true });
+    assert.ok(existsSync(VSIX), `missing ${VSIX}: run \`npm run package\` before the e2e test`);
+
+    const launcher = await setupCodeServer();
+    const runStarted = Date.now();
+    const tmp = mkdtempSync(path.join(tmpdir(), 'bnn-lab-e2e-'));
+    resources.tmp = tmp;
+    resources.keepTmp = true; // until the test passes
+    const folders = prepareFolders(tmp);
+
+    progress(`installing ${path.basename(VSIX)} into a fresh extensions dir`);
+    const install = await run(
+      launcher,
+      [
+        '--extensions-dir',
+        folders.ext,
+        '--user-data-dir',
+        folders.data,
+        '--install-extension',
+        VSIX,
+      ],
+      3 * MINUTE,
+      { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'config') },
+    );
+    assert.match(
+      `${install.stdout}${install.stderr}`,
+      /successfully installed/i,
+      'code-server did not report the VSIX as installed',
+    );
+    const installed = readdirSync(folders.ext).filter((d) => d.startsWith(`${EXTENSION_ID}-`));
+    assert.equal(installed.length, 1, `expected one ${EXTENSION_ID}-* folder in ${folders.ext}`);
+
+    let consoleLog = (): string => '';
+    try {
+      const port = await startCodeServer(launcher, folders, tmp);
+      const remaining = () => RUN_TIMEOUT - (Date.now() - runStarted);
+
+      progress('launching Chromium');
+      resources.browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      const context = await resources.browser.newContext({
+        viewport: { width: 1600, height: 1000 },
+        deviceScaleFactor: 1,
+      });
+      const page = await context.newPage();
+      page.setDefaultTimeout(60 * SECOND);
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      const consoleLines: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') {
+          consoleLines.push(`[${m.type()}] ${m.text()}`);
+        }
+      });
+      consoleLog = () => consoleLines.join('\n');
+
+      const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folders.workspace)}`;
+      progress(`opening ${url}`);
+      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 2 * MINUTE });
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 2 * MINUTE });
+      await page
+        .locator('[id="workbench.parts.statusbar"]')
+        .waitFor({ state: 'visible', timeout: 2 * MINUTE });
+      // The container's icon is there once the installed extension has been scanned.
+      const activityIcon = page.locator(
+        '.part.activitybar .action-item a.action-label[aria-label^="BNN Lab"]',
+      );
+      await activityIcon.waitFor({ state: 'visible', timeout: 2 * MINUTE });
+      // The explorer shows the workspace once the remote file system is up.
+      await page
+        .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
+        .waitFor({ state: 'visible', timeout: 2 * MINUTE });
+      progress('workbench is up');
+      // The run config in the editor, beside the dashboard in the screenshots.
+      await page
+        .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
+        .click();
+      await page
+        .locator('.editor-group-container .tab', { hasText: 'small.bnn.json' })
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await screenshot(page, '01-workbench');
+
+      await runCommand(page, 'BNN Lab: Open Dashboard');
+      await page
+        .locator('.part.activitybar .action-item.checked a.action-label[aria-label^="BNN Lab"]')
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await widenSideBar(page, 820);
+      const emptyDashboard = await until('the dashboard webview', 2 * MINUTE, async () => {
+        const frame = await dashboardFrame(page);
+        const state = frame && (await readDashboard(frame));
+        return state?.empty ? state : undefined;
+      });
+      assert.match(emptyDashboard.empty, /No training run yet/, 'dashboard empty state');
+      progress('dashboard webview is up (no run yet)');
+      await screenshot(page, '02-dashboard-empty');
+
+      await recordStatusBar(page);
+      await runCommand(page, 'BNN Lab: Train BNN');
+      await page
+        .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Train BNN' })
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      const pickInput = page.locator('.quick-input-widget .quick-input-box input');
+      await pickInput.fill('small.bnn.json');
+      const configRow = page
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: 'small.bnn.json' }) })
+        .first();
+      await configRow.waitFor({ state: 'visible', timeout: 60 * SECOND });
+      progress('quick pick: small.bnn.json');
+      await configRow.click();
+
+      // Status bar: `BNN <epoch>/<epochs> · <step>/<steps> · loss … · <backend>` while it trains.
+      const progressText = await until(
+        'BNN Lab progress in the status bar',
+        remaining(),
+        async () => (await statusTexts(page)).find((s) => /\d+\/\d+ · \d+\/\d+ · loss \S+/.test(s)),
+      );
+      progress(`status bar: ${progressText}`);
+      await screenshot(page, '03-training');
+
+      const finished = await until('the run to finish in the dashboard', remaining(), async () => {
+        const frame = await dashboardFrame(page);
+        const state = frame && (await readDashboard(frame));
+        if (state?.badge === 'failed') {
+          throw new Error(`training failed in the dashboard: ${state.banner}`);
+        }
+        return state?.badge === 'completed' ? state : undefined;
+      });
+      progress(`dashboard: ${finished.badge}, test accuracy ${finished.testAccuracyText}`);
+
+      assert.deepEqual(finished.cards, BINARY_LAYERS, 'one chart card per binary layer');
+      const accuracy = Number(finished.testAccuracy);
+      assert.ok(
+        finished.testAccuracy !== '' && accuracy >= 0 && accuracy <= 1,
+        `test accuracy tile holds a fraction (data-value="${finished.testAccuracy}")`,
+      );
+      assert.match(finished.testAccuracyText, /^\d+(\.\d+)?%$/, 'test accuracy tile text');
+      for (const layer of BINARY_LAYERS) {
+        const frame = await dashboardFrame(page);
+        assert.ok(frame, 'dashboard frame after the run');
+        const charts = await frame.evaluate(
+          (name) =>
+            document.querySelectorAll(`article.layer-card[data-layer="${name}"] canvas`).length,
+          layer,
+        );
+        assert.ok(charts > 0, `${layer}'s card draws its charts`);
+      }
+
+      const doneText = await until('the completed run in the status bar', 30 * SECOND, async () =>
+        (await statusTexts(page)).find((s) => /^BNN completed/.test(s)),
+      );
+      progress(`status bar: ${doneText}`);
+      assert.match(doneText, /test acc \d+(\.\d+)?%/, 'status bar reports the test accuracy');
+      await page
+        .locator('.notification-toast', { hasText: /completed: test accuracy/ })
+        .first()
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      const shot = await screenshot(page, '04-completed');
+      mkdirSync(path.dirname(README_SHOT), { recursive: true });
+      copyFileSync(shot, README_SHOT);
+      progress(`copied to ${path.relative(REPO, README_SHOT)}`);
+
+      const runs = readRuns(folders.workspace);
+      assert.equal(runs.length, 1, 'one run folder under .bnn-lab/runs');
+      const [{ dir, records }] = runs;
+      assert.match(path.basename(dir), /mnist-cnn/, 'run folder is named after the preset');
+      assert.equal(records[0]?.event, 'start', 'metrics.jsonl starts with a start record');
+      assert.ok(
+        records.some((r) => r.event === 'step'),
+        'metrics.jsonl has step records',
+      );
+      const last = records[records.length - 1];
+      assert.equal(last?.event, 'done', 'metrics.jsonl ends with a done record');
+      assert.equal(last?.status, 'completed', 'the done record says completed');
+      assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
+
+      resources.keepTmp = false;
+      progress(`passed (${((Date.now() - started) / SECOND).toFixed(0)}s in all)`);
+    } catch (e) {
+      const browser = resources.browser;
+      const page = browser?.contexts()[0]?.pages()[0];
+      if (page) await screenshot(page, 'failure').catch(() => undefined);
+      collectLogsOnFailure(folders.data);
+      const lines = consoleLog();
+      if (lines) {
+        writeFileSync(path.join(OUT, 'browser-console.log'), `${lines}\n`);
+        process.stderr.write(`--- browser console (errors, warnings)\n${lines.slice(-6000)}\n`);
+      }
+      throw e;
+    } finally {
+      await resources.release();
+    }
+  },
+);
