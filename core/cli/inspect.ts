@@ -11,28 +11,37 @@ import {
   type InspectReport,
 } from '../checkpoints/inspect';
 
-const INSPECT_USAGE = 'usage: bnn-lab inspect FILE [--json] [--tau T]';
+const INSPECT_USAGE = 'usage: bnn-lab inspect FILE [--json] [--tau T] [--binary-pattern REGEX]...';
 const COMPARE_USAGE = 'usage: bnn-lab compare A B [--json]';
-const SERIES_USAGE = 'usage: bnn-lab series DIR [--json] [--tau T]';
+const SERIES_USAGE = 'usage: bnn-lab series DIR [--json] [--tau T] [--binary-pattern REGEX]...';
 
 interface ParsedArgs {
   positional: string[];
   json: boolean;
   tau?: number;
+  /** `--binary-pattern` values; replace the default name patterns when given. */
+  binaryPatterns?: string[];
 }
 
-function parseArgs(args: string[], allowTau: boolean): ParsedArgs | string {
+function parseArgs(args: string[], inspectFlags: boolean): ParsedArgs | string {
   const parsed: ParsedArgs = { positional: [], json: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--json') parsed.json = true;
-    else if (allowTau && (arg === '--tau' || arg.startsWith('--tau='))) {
+    else if (inspectFlags && (arg === '--tau' || arg.startsWith('--tau='))) {
       const text = arg === '--tau' ? args[++i] : arg.slice('--tau='.length);
       const tau = Number(text);
       if (text === undefined || !(tau > 0.5 && tau < 1)) {
         return `--tau must be a number in (0.5, 1), got ${text ?? 'nothing'}`;
       }
       parsed.tau = tau;
+    } else if (
+      inspectFlags &&
+      (arg === '--binary-pattern' || arg.startsWith('--binary-pattern='))
+    ) {
+      const text = arg === '--binary-pattern' ? args[++i] : arg.slice('--binary-pattern='.length);
+      if (!text) return '--binary-pattern needs a regular expression';
+      (parsed.binaryPatterns ??= []).push(text);
     } else if (arg.startsWith('--')) return `unknown option ${arg}`;
     else parsed.positional.push(arg);
   }
@@ -104,7 +113,7 @@ export function formatInspectReport(file: string, report: InspectReport): string
   );
   if (unknown > 0) {
     lines.push(
-      `binary "?": the format does not record binarization for ${unknown} tensor(s); mark them with bnnLab.inspect.binaryPatterns (see docs/inspect.md)`,
+      `binary "?": the format does not record binarization for ${unknown} tensor(s); mark them with --binary-pattern REGEX (bnnLab.inspect.binaryPatterns in VS Code)`,
     );
   }
   return lines;
@@ -125,8 +134,9 @@ async function run(out: (line: string) => void, body: () => Promise<void>): Prom
 }
 
 /**
- * `bnn-lab inspect FILE [--json] [--tau T]`: per-tensor metrics and the model summary.
- * `--json` prints the InspectReport of docs/inspect.md on one line.
+ * `bnn-lab inspect FILE [--json] [--tau T] [--binary-pattern REGEX]…`: per-tensor metrics and
+ * the model summary. `--json` prints the InspectReport of docs/inspect.md on one line;
+ * `--binary-pattern` (repeatable) replaces the default name patterns for binary tensors.
  * @returns the exit code.
  */
 export async function inspectCommand(args: string[], out: (line: string) => void): Promise<number> {
@@ -138,7 +148,10 @@ export async function inspectCommand(args: string[], out: (line: string) => void
   }
   const [file] = parsed.positional;
   return run(out, async () => {
-    const report = await inspectCheckpoint(file, { deadTau: parsed.tau });
+    const report = await inspectCheckpoint(file, {
+      deadTau: parsed.tau,
+      binaryPatterns: parsed.binaryPatterns,
+    });
     if (parsed.json) out(JSON.stringify(report));
     else for (const line of formatInspectReport(file, report)) out(line);
   });
@@ -189,7 +202,10 @@ export async function seriesCommand(args: string[], out: (line: string) => void)
   }
   const [folder] = parsed.positional;
   return run(out, async () => {
-    const series = await checkpointSeries(folder, { deadTau: parsed.tau });
+    const series = await checkpointSeries(folder, {
+      deadTau: parsed.tau,
+      binaryPatterns: parsed.binaryPatterns,
+    });
     if (parsed.json) {
       out(JSON.stringify(series));
       return;

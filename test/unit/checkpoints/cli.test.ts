@@ -91,6 +91,24 @@ describe('inspect CLI', () => {
     assert.equal((await capture(inspectCommand, ['x', '--frobnicate'])).code, 2);
   });
 
+  it('--binary-pattern marks tensors by name; an invalid pattern is a one-line error', async () => {
+    const { lines } = await capture(inspectCommand, [
+      fixture('torch_state.pt'),
+      '--json',
+      '--binary-pattern',
+      '^shared\\.',
+      '--binary-pattern=classifier',
+    ]);
+    const report = JSON.parse(lines[0]);
+    const binary = report.layers
+      .filter((l: { binary: boolean | null }) => l.binary === true)
+      .map((l: { name: string }) => l.name);
+    assert.deepEqual(binary.sort(), ['classifier.weight', 'shared.big', 'shared.offset']);
+    const bad = await capture(inspectCommand, [fixture('torch_state.pt'), '--binary-pattern', '(']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.lines[0], /not a valid regular expression/);
+  });
+
   it('a broken file exits 1 with one error line naming it', async () => {
     const path = fixture('broken', 'os_system.pt');
     const { code, lines } = await capture(inspectCommand, [path]);
