@@ -12,6 +12,8 @@ import { after, describe, it } from 'node:test';
 import { UserError } from '../../../core/errors';
 import { inspectCheckpoint } from '../../../core/checkpoints/inspect';
 import { setHdf5TimeoutMs } from '../../../core/checkpoints/keras';
+import { memorySource } from '../../../core/checkpoints/byteSource';
+import { openZip } from '../../../core/checkpoints/zip';
 import { fixture } from './helpers';
 
 const CASES = process.env.BNN_FUZZ_FULL === '1' ? 10_000 : 500;
@@ -93,10 +95,42 @@ interface Target {
   files: string[];
   /** The path inspectCheckpoint opens, relative to the copy. */
   open: string;
+  /** Mutate only this byte range of the file, keeping its length (default: the whole file). */
+  range?: (bytes: Uint8Array) => Promise<[start: number, end: number]>;
+}
+
+/** Where data.pkl's bytes are in a torch zip (torch writes sizes only in the central directory). */
+async function pickleRange(bytes: Uint8Array): Promise<[number, number]> {
+  const archive = await openZip(memorySource(bytes, 'fixture'));
+  const entry = [...archive.entries.values()].find((e) => e.name.endsWith('/data.pkl'))!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const at = entry.localHeaderOffset;
+  const start = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
+  return [start, start + entry.size];
+}
+
+/** Mutates `bytes[start, end)` only; the slice keeps its length so the container stays valid. */
+function mutateRange(
+  bytes: Uint8Array,
+  [start, end]: [number, number],
+  random: () => number,
+): { bytes: Uint8Array; what: string } {
+  const { bytes: slice, what } = mutate(bytes.subarray(start, end), random);
+  const out = new Uint8Array(bytes);
+  const fitted = new Uint8Array(end - start).map(() => Math.floor(random() * 256));
+  fitted.set(slice.subarray(0, end - start));
+  out.set(fitted, start);
+  return { bytes: out, what: `${what} within [${start}, ${end})` };
 }
 
 const TARGETS: Target[] = [
   { format: 'pytorch', files: ['torch_state.pt'], open: 'torch_state.pt' },
+  {
+    format: 'pytorch-pickle',
+    files: ['torch_state.pt'],
+    open: 'torch_state.pt',
+    range: pickleRange,
+  },
   { format: 'safetensors', files: ['model.safetensors'], open: 'model.safetensors' },
   { format: 'keras-h5', files: ['larq_keras2.h5'], open: 'larq_keras2.h5' },
   { format: 'keras3', files: ['keras3.keras'], open: 'keras3.keras' },
@@ -120,6 +154,9 @@ describe(`fuzz: ${CASES} mutated files per format parse or throw FileFormatError
       rmSync(folder, { recursive: true, force: true });
       const originals = target.files.map((f) => readFileSync(fixture(f)));
       const names = target.files.map((f) => f.split('/').pop()!);
+      const ranges = await Promise.all(
+        originals.map((bytes) => (target.range ? target.range(bytes) : undefined)),
+      );
       const random = prng(0x5eed + index);
       let parsed = 0;
       let rejected = 0;
@@ -127,7 +164,9 @@ describe(`fuzz: ${CASES} mutated files per format parse or throw FileFormatError
         const caseFolder = join(folder, String(i % 4));
         rmSync(caseFolder, { recursive: true, force: true });
         const which = Math.floor(random() * originals.length);
-        const { bytes, what } = mutate(originals[which], random);
+        const { bytes, what } = ranges[which]
+          ? mutateRange(originals[which], ranges[which]!, random)
+          : mutate(originals[which], random);
         mkdirSync(caseFolder, { recursive: true });
         names.forEach((name, k) => {
           if (k === which) writeFileSync(join(caseFolder, name), bytes);
