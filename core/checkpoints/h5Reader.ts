@@ -6,7 +6,7 @@
  *   attribute) and `save_weights` files (the same layer groups at the root);
  * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
  */
-import { FileFormatError } from '../errors';
+import { FileFormatError, UserError } from '../errors';
 import {
   allocateValues,
   decodeInto,
@@ -17,8 +17,24 @@ import {
 } from './model';
 import { hintForWeight, keras3VariableNames, parseConfig, type LayerConfigs } from './kerasConfig';
 
+type H5Package = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
+
+/**
+ * h5wasm's Node build is an ES module that needs `import.meta.url`, which a CommonJS bundle does
+ * not have; a non-literal specifier keeps bundlers from inlining it, so it loads from
+ * node_modules at run time (bundles must ship h5wasm next to them).
+ */
+const H5WASM_NODE = 'h5wasm/node';
+
 const loadH5 = async () => {
-  const h5 = await import('h5wasm/node');
+  let h5: H5Package;
+  try {
+    h5 = (await import(H5WASM_NODE)) as H5Package;
+  } catch (error) {
+    throw new UserError(
+      `Keras .h5/.keras files need the h5wasm package, which could not be loaded (${(error as Error).message}); reinstall BNN Lab`,
+    );
+  }
   const module = await h5.ready;
   // Turn HDF5's printed error stacks into exceptions we can wrap.
   module.activate_throwing_error_handler();

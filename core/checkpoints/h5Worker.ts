@@ -4,7 +4,7 @@
  * here lets the main thread terminate the worker and report the file instead of hanging.
  */
 import { parentPort } from 'node:worker_threads';
-import { FileFormatError } from '../errors';
+import { FileFormatError, UserError } from '../errors';
 import { h5wasmAborted, openKerasLocal, type LocalKerasFile } from './h5Reader';
 
 // HDF5 and emscripten print diagnostics for corrupt files (error stacks, "Invalid UTF-8"
@@ -47,7 +47,14 @@ export type H5Response =
       note?: string;
       values?: Float32Array;
     }
-  | { id: number; ok: false; fileError?: { file: string; detail: string }; message: string };
+  | {
+      id: number;
+      ok: false;
+      fileError?: { file: string; detail: string };
+      /** Set for UserErrors (e.g. h5wasm missing), rethrown as UserError. */
+      userError?: boolean;
+      message: string;
+    };
 
 const files = new Map<number, LocalKerasFile>();
 let nextHandle = 1;
@@ -103,7 +110,12 @@ parentPort?.on('message', (request: H5Request) => {
               fileError: { file: error.file, detail: error.message.slice(error.file.length + 2) },
               message: error.message,
             }
-          : { id: request.id, ok: false, message: String((error as Error)?.message ?? error) };
+          : {
+              id: request.id,
+              ok: false,
+              userError: error instanceof UserError,
+              message: String((error as Error)?.message ?? error),
+            };
       parentPort?.postMessage(response);
       // After a wasm abort the module's memory is unusable: exit so the client starts afresh.
       if (h5wasmAborted()) process.exit(1);

@@ -9,7 +9,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { FileFormatError } from '../errors';
+import { FileFormatError, UserError } from '../errors';
 import type { ByteSource } from './byteSource';
 import { openKerasLocal } from './h5Reader';
 import type { H5Request, H5Response, H5TensorInfo } from './h5Worker';
@@ -147,6 +147,7 @@ function unwrap(response: H5Response): Extract<H5Response, { ok: true }> {
   if (response.fileError) {
     throw new FileFormatError(response.fileError.file, response.fileError.detail);
   }
+  if (response.userError) throw new UserError(response.message);
   throw new Error(response.message);
 }
 
