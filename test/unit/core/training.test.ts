@@ -28,6 +28,7 @@ const METRIC_NAMES = [
   'signEntropyBits',
   'flipRate',
   'frozenRatio',
+  'alpha',
 ];
 
 function hooks(
@@ -102,6 +103,8 @@ test('mnist-cnn: 2 epochs on a 2,000-example MNIST subset reach >= 90 % test acc
         l.histogram.counts.reduce((a, b) => a + b, 0),
         l.params,
       );
+      const kernelShape = start.layers.find((info) => info.name === l.name)?.shape;
+      assert.equal(l.alpha?.length, kernelShape?.at(-1), 'one alpha per output channel');
       assert.ok(l.flipRate >= 0 && l.flipRate <= 1 && l.frozenRatio >= 0 && l.frozenRatio <= 1);
     }
   }
