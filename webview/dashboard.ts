@@ -4,14 +4,22 @@
  * and no element gets a `style` attribute in markup: sizes are set through the CSSOM.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-radio/index.js';
+import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
+import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
+import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { ToHost } from '../core/protocol';
-import { alignGroups } from './charts/align';
-import { HistogramChart } from './charts/histogramChart';
-import { LineChart } from './charts/lineChart';
+import { exportButtons, uplotExport, type ChartExport } from './chartExport';
+import { alignGroups, type ColumnGroup } from './charts/align';
+import { LineChart, type LineSeriesSpec } from './charts/lineChart';
+import { MultiplesChart } from './charts/multiplesChart';
+import { el, setText } from './dom';
+import { exportFileName, runCsv } from './export';
 import {
   MISSING,
   formatCompact,
@@ -19,48 +27,69 @@ import {
   formatInteger,
   formatLoss,
   formatPercent,
-  formatShape,
   formatSignificant,
 } from './format';
+import { LayerCard } from './layerCard';
 import {
-  deadThreshold,
+  LAYER_CHANNELS,
   latestTestAccuracy,
   progressOf,
+  skippedNotice,
   type DashboardModel,
   type EpochPoint,
-  type LayerModel,
+  type LayerChannel,
   type RunModel,
 } from './state';
+import {
+  COLUMN_LABELS,
+  TABLE_COLUMNS,
+  isNumericColumn,
+  nextSort,
+  rowCells,
+  sortRows,
+  type LayerRow,
+  type TableColumn,
+} from './table';
 import { readPalette, type Palette } from './theme';
+import type { ViewState } from './vscodeApi';
 
 const TRAINING_CHART_HEIGHT = 170;
-const LAYER_CHART_HEIGHT = 120;
-const HISTOGRAM_HEIGHT = 84;
+const SMALL_CHART_HEIGHT = 130;
+const MULTIPLES_HEIGHT = 150;
 const SYNC_KEY = 'bnnLab.steps';
 
 type Command = Extract<ToHost, { kind: 'command' }>['command'];
 
 /** What the view needs from the outside world. */
 export interface DashboardHost {
-  post(command: Command): void;
-  selectedLayer: string;
-  onSelectLayer(name: string): void;
+  post(msg: ToHost): void;
+  readonly view: ViewState;
+  updateView(patch: Partial<ViewState>): void;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function setText(node: Element, text: string): void {
-  if (node.textContent !== text) node.textContent = text;
-}
+/** Titles and formats of the small multiples, in {@link LAYER_CHANNELS} order. */
+const MULTIPLES: Record<LayerChannel, { title: string; tip: string; digits: number }> = {
+  quantizationError: {
+    title: 'Quantization error',
+    tip: 'Relative, channel-scaled quantization error of every binary layer',
+    digits: 1,
+  },
+  deadWeightRatio: {
+    title: 'Dead weights',
+    tip: 'Fraction of latent weights with |w| > Q(τ), per layer',
+    digits: 2,
+  },
+  flipRate: {
+    title: 'Flip rate',
+    tip: 'Mean per-step sign-flip fraction since the previous report, per layer',
+    digits: 3,
+  },
+  frozenRatio: {
+    title: 'Frozen weights',
+    tip: 'Fraction of weights whose sign never changed since the run started, per layer',
+    digits: 1,
+  },
+};
 
 /** A labelled figure in the stats strip; `data-value` holds the raw number for tests. */
 class StatTile {
@@ -83,126 +112,9 @@ class StatTile {
   }
 }
 
-/** One binary layer: header, histogram and QE / dead / flip / frozen chart. */
-class LayerCard {
-  readonly root = el('article', 'layer-card');
-  private readonly meta = el('div', 'layer-meta');
-  private readonly histHost = el('div', 'hist-host');
-  private readonly histCaption = el('div', 'hist-caption');
-  private readonly chartHost = el('div', 'chart-host');
-  private histogram: HistogramChart | undefined;
-  private chart: LineChart | undefined;
-  private hoverText: string | undefined;
-  private rendered: LayerModel | undefined;
-  private tau = 0.99;
-
-  constructor(readonly name: string) {
-    this.root.dataset.layer = name;
-    const head = el('header', 'layer-head');
-    head.append(el('h3', 'layer-name', name), this.meta);
-    const histTitle = el('div', 'sub-title', 'Latent weights');
-    histTitle.title =
-      'Histogram of the real-valued latent weights. Orange bins binarize to −1, blue to +1; ' +
-      'dashed red lines mark ±Q(τ), beyond which weights count as dead. Hover a bar for its count.';
-    const chartTitle = el('div', 'sub-title', 'Over steps');
-    chartTitle.title =
-      'Quantization error, dead-weight ratio and frozen ratio on the left axis; ' +
-      'flip rate (per optimizer step) on the right axis.';
-    this.root.append(head, histTitle, this.histHost, this.histCaption);
-    this.root.append(chartTitle, this.chartHost);
-  }
-
-  mount(palette: Palette): void {
-    this.unmount();
-    this.histogram = new HistogramChart(
-      this.histHost,
-      palette,
-      HISTOGRAM_HEIGHT,
-      `Latent weight histogram of ${this.name}`,
-      (text) => {
-        this.hoverText = text;
-        this.updateCaption();
-      },
-    );
-    this.chart = new LineChart(
-      this.chartHost,
-      {
-        height: LAYER_CHART_HEIGHT,
-        palette,
-        ariaLabel: `Quantization error, dead-weight ratio, frozen ratio and flip rate of ${this.name}`,
-        syncKey: SYNC_KEY,
-        y: { kind: 'percent' },
-        y2: { kind: 'percent', color: palette.purple },
-        series: [
-          { label: 'QE', color: palette.blue, format: (v) => formatPercent(v) },
-          { label: 'dead', color: palette.red, format: (v) => formatPercent(v) },
-          { label: 'flip', color: palette.purple, scale: 'y2', format: (v) => formatPercent(v, 3) },
-          {
-            // Near 100% early on, it would flatten QE and dead; one click on the legend shows it.
-            label: 'frozen',
-            color: palette.green,
-            dash: [4, 3],
-            format: (v) => formatPercent(v),
-            show: false,
-          },
-        ],
-      },
-      this.chartHost.clientWidth,
-    );
-    this.rendered = undefined;
-  }
-
-  unmount(): void {
-    this.histogram?.destroy();
-    this.chart?.destroy();
-    this.histogram = undefined;
-    this.chart = undefined;
-  }
-
-  resize(): void {
-    const histWidth = this.histHost.clientWidth;
-    const chartWidth = this.chartHost.clientWidth;
-    if (histWidth > 0) this.histogram?.setWidth(histWidth);
-    if (chartWidth > 0) this.chart?.setWidth(chartWidth);
-  }
-
-  observe(observer: ResizeObserver): void {
-    observer.observe(this.histHost);
-    observer.observe(this.chartHost);
-  }
-
-  update(layer: LayerModel, tau: number): void {
-    if (layer === this.rendered && tau === this.tau) return;
-    this.rendered = layer;
-    this.tau = tau;
-    const { info, latest } = layer;
-    const metaParts = [
-      info.kind,
-      info.shape.length ? formatShape(info.shape) : '',
-      `${formatCompact(info.params)} params`,
-      info.quantizer,
-    ].filter((p) => p !== '');
-    setText(this.meta, metaParts.join(' · '));
-    const threshold = latest ? deadThreshold(latest.absMean, tau) : undefined;
-    this.histogram?.setData(latest?.histogram, threshold);
-    this.chart?.setData(alignGroups([layer.metrics]));
-    this.updateCaption();
-  }
-
-  private updateCaption(): void {
-    const latest = this.rendered?.latest;
-    if (this.hoverText) {
-      setText(this.histCaption, this.hoverText);
-    } else if (latest) {
-      setText(
-        this.histCaption,
-        `μ ${formatSignificant(latest.mean, 2)} · σ ${formatSignificant(latest.std, 2)} · ` +
-          `|w|>Q ${formatPercent(latest.deadWeightRatio, 1)} · +1 ${formatPercent(latest.signBalance, 1)}`,
-      );
-    } else {
-      setText(this.histCaption, 'Waiting for the first report…');
-    }
-  }
+/** Human name of a method scalar key (`tau`, `loss:<name>`). */
+function scalarLabel(key: string): string {
+  return key === 'tau' ? 'τ' : key.startsWith('loss:') ? key.slice(5) : key;
 }
 
 /** The whole panel. `render` is cheap when nothing changed; call it once per frame at most. */
@@ -211,6 +123,7 @@ export class Dashboard {
   private readonly title = el('h1', 'run-title', 'BNN Lab');
   private readonly runId = el('span', 'run-id');
   private readonly badge = el('span', 'status-badge');
+  private readonly csvButton = el('vscode-button') as VscodeButton;
   private readonly actionButton = el('vscode-button') as VscodeButton;
   private readonly progress = el('div', 'progress');
   private readonly progressFill = el('div', 'progress-fill');
@@ -218,6 +131,11 @@ export class Dashboard {
   private readonly banner = el('div', 'banner');
   private readonly bannerText = el('span', 'banner-text');
   private readonly showLog = el('a', 'banner-link', 'Show Log');
+  private readonly notice = el('div', 'banner notice');
+  private readonly noticeText = el('span', 'banner-text');
+  private readonly compareBar = el('div', 'compare-bar');
+  private readonly compareText = el('span', 'compare-text');
+  private readonly compareClear = el('vscode-button') as VscodeButton;
   private readonly empty = el('section', 'empty-state');
   private readonly emptyTitle = el('h2', 'empty-title');
   private readonly emptyText = el('p', 'empty-text');
@@ -241,12 +159,27 @@ export class Dashboard {
   };
   private readonly lossHost = el('div', 'chart-host');
   private readonly accuracyHost = el('div', 'chart-host');
+  private readonly learningRateHost = el('div', 'chart-host');
+  private readonly methodHost = el('div', 'chart-host');
+  private readonly methodFigure: HTMLElement;
   private lossChart: LineChart | undefined;
   private accuracyChart: LineChart | undefined;
+  private learningRateChart: LineChart | undefined;
+  private methodChart: LineChart | undefined;
+  private methodKey = '';
+  private compareKey = '';
+  private readonly multiplesHosts = new Map<LayerChannel, HTMLElement>();
+  private multiples = new Map<LayerChannel, MultiplesChart>();
+  private multiplesKey = '';
+  private readonly multiplesSection = el('section', 'section');
+  private readonly logToggle = el('vscode-checkbox') as VscodeCheckbox;
   private readonly layersTitle = el('h2', 'section-title', 'Binary layers');
   private readonly layerSelect = el('vscode-single-select') as VscodeSingleSelect;
+  private readonly modeRadios = new Map<string, VscodeRadio>();
   private readonly overview = el('table', 'overview');
+  private readonly overviewHead = el('tr');
   private readonly overviewBody = el('tbody');
+  private readonly tableTitle = el('h2', 'section-title', 'Model summary');
   private readonly layersEmpty = el(
     'p',
     'layers-empty',
@@ -254,10 +187,12 @@ export class Dashboard {
   );
   private readonly layerGrid = el('div', 'layer-grid');
   private cards = new Map<string, LayerCard>();
+  private rows = new Map<string, HTMLTableRowElement>();
+  private rowOrder = '';
   private layerKey = '';
-  private renderedTraining: unknown;
-  private renderedEpochs: unknown;
+  private rendered = new WeakMap<object, unknown>();
   private readonly resizeObserver: ResizeObserver;
+  private readonly visibility: IntersectionObserver;
   private resizePending = false;
   private model: DashboardModel | undefined;
 
@@ -266,7 +201,32 @@ export class Dashboard {
     private readonly host: DashboardHost,
   ) {
     this.resizeObserver = new ResizeObserver(() => this.scheduleResize());
+    // Layer cards off screen skip drawing; they catch up when scrolled into view.
+    this.visibility = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          const name = (entry.target as HTMLElement).dataset.layer;
+          const card = name === undefined ? undefined : this.cards.get(name);
+          card?.setOnScreen(entry.isIntersecting);
+        }
+      },
+      { rootMargin: '200px 0px' },
+    );
+    this.methodFigure = this.chartFigure(
+      'Method scalars',
+      "The method's own scalars over steps: ReCU's τ, BONN's or LNS's extra loss terms",
+      this.methodHost,
+      () => this.methodChart && this.lineExport('Method scalars', this.methodChart),
+    );
     this.build();
+  }
+
+  private get runIdText(): string {
+    return this.model?.run?.runId ?? 'bnn-lab';
+  }
+
+  private post(command: Command): void {
+    this.host.post({ kind: 'command', command });
   }
 
   private build(): void {
@@ -276,9 +236,15 @@ export class Dashboard {
     this.badge.hidden = true;
     this.actionButton.addEventListener('click', () => {
       const running = this.model?.run?.status === 'running';
-      this.host.post(running ? 'stop' : 'train');
+      this.post(running ? 'stop' : 'train');
     });
-    header.append(titleBlock, this.badge, el('span', 'spacer'), this.actionButton);
+    this.csvButton.textContent = 'Export CSV';
+    this.csvButton.secondary = true;
+    this.csvButton.className = 'csv-button';
+    this.csvButton.title = "Save the run's metrics (one row per report, a column per layer metric)";
+    this.csvButton.addEventListener('click', () => this.exportCsv());
+    this.actionButton.className = 'action-button';
+    header.append(titleBlock, this.badge, el('span', 'spacer'), this.csvButton, this.actionButton);
 
     const track = el('div', 'progress-track');
     track.append(this.progressFill);
@@ -287,13 +253,22 @@ export class Dashboard {
     this.showLog.href = '#';
     this.showLog.addEventListener('click', (e) => {
       e.preventDefault();
-      this.host.post('showLog');
+      this.post('showLog');
     });
     this.banner.setAttribute('role', 'status');
     this.banner.append(this.bannerText, this.showLog);
+    this.notice.setAttribute('role', 'status');
+    this.notice.dataset.kind = 'warning';
+    this.notice.append(this.noticeText);
+
+    this.compareClear.textContent = 'Stop comparing';
+    this.compareClear.secondary = true;
+    this.compareClear.addEventListener('click', () => this.host.post({ kind: 'clearComparison' }));
+    this.compareBar.append(this.compareText, el('span', 'spacer'), this.compareClear);
+    this.compareBar.hidden = true;
 
     this.emptyButton.textContent = 'Train BNN';
-    this.emptyButton.addEventListener('click', () => this.host.post('train'));
+    this.emptyButton.addEventListener('click', () => this.post('train'));
     this.empty.append(this.emptyTitle, this.emptyText, this.emptyButton);
 
     const stats = el('div', 'stats');
@@ -306,53 +281,162 @@ export class Dashboard {
         'Loss',
         'Cross-entropy; line: per report, dots: test set per epoch',
         this.lossHost,
+        () => this.lossChart && this.lineExport('Loss', this.lossChart),
       ),
       this.chartFigure(
         'Accuracy',
         'Line: training accuracy per report; dots: test accuracy per epoch',
         this.accuracyHost,
+        () => this.accuracyChart && this.lineExport('Accuracy', this.accuracyChart),
       ),
+      this.chartFigure(
+        'Learning rate',
+        'Optimizer learning rate per report',
+        this.learningRateHost,
+        () => this.learningRateChart && this.lineExport('Learning rate', this.learningRateChart),
+      ),
+      this.methodFigure,
     );
-    training.append(el('h2', 'section-title', 'Training'), trainingGrid);
+    this.methodFigure.hidden = true;
+    training.append(el('h2', 'section-title', 'Training'), this.compareBar, trainingGrid);
 
+    // Small multiples: one chart per metric, one line per layer.
+    const multiplesHead = el('div', 'section-head');
+    this.logToggle.textContent = 'Log scale';
+    this.logToggle.title = 'Log-10 y axis (zeros are left out)';
+    this.logToggle.addEventListener('change', () => {
+      this.host.updateView({ logScale: this.logToggle.checked });
+    });
+    multiplesHead.append(
+      el('h2', 'section-title', 'Layer metrics over steps'),
+      el('span', 'spacer'),
+      this.logToggle,
+    );
+    const multiplesGrid = el('div', 'chart-grid multiples-grid');
+    for (const channel of LAYER_CHANNELS) {
+      const spec = MULTIPLES[channel];
+      const host = el('div', 'chart-host');
+      this.multiplesHosts.set(channel, host);
+      const figure = this.chartFigure(
+        spec.title,
+        `${spec.tip}. Click a line to open its layer.`,
+        host,
+        () => {
+          const chart = this.multiples.get(channel);
+          return (
+            chart &&
+            uplotExport(spec.title, chart.uplot, this.palette, {
+              log: this.host.view.logScale,
+              format: (v) => formatPercent(v, spec.digits),
+            })
+          );
+        },
+      );
+      figure.dataset.metric = channel;
+      multiplesGrid.append(figure);
+    }
+    this.multiplesSection.append(multiplesHead, multiplesGrid);
+
+    // Model summary table.
+    const tableSection = el('section', 'section');
+    for (const column of TABLE_COLUMNS) {
+      const { label, title } = COLUMN_LABELS[column];
+      const th = el('th');
+      th.dataset.column = column;
+      if (isNumericColumn(column)) th.classList.add('num');
+      const button = el('button', 'sort-button', label);
+      button.type = 'button';
+      button.title = `${title} — click to sort`;
+      button.addEventListener('click', () => {
+        const v = this.host.view;
+        const next = nextSort(
+          v.sortColumn ? { column: v.sortColumn, direction: v.sortDirection } : undefined,
+          column,
+        );
+        this.host.updateView({ sortColumn: next.column, sortDirection: next.direction });
+      });
+      th.append(button);
+      this.overviewHead.append(th);
+    }
+    const thead = el('thead');
+    thead.append(this.overviewHead);
+    this.overview.append(thead, this.overviewBody);
+    const tableWrap = el('div', 'table-wrap');
+    tableWrap.append(this.overview);
+    tableSection.append(this.tableTitle, tableWrap);
+
+    // Per-layer cards.
     const layers = el('section', 'section');
     const head = el('div', 'section-head');
     this.layerSelect.setAttribute('aria-label', 'Layer');
     this.layerSelect.addEventListener('change', () => {
-      this.host.onSelectLayer(this.layerSelect.value);
+      this.host.updateView({ selectedLayer: this.layerSelect.value });
     });
-    head.append(this.layersTitle, el('span', 'spacer'), this.layerSelect);
-    const table = this.overview;
-    const thead = el('thead');
-    const headRow = el('tr');
-    for (const [label, tip] of [
-      ['Layer', ''],
-      ['QE', 'Quantization error (relative, channel-scaled)'],
-      ['Dead', 'Dead-weight ratio: |w| > Q(τ)'],
-      ['Flip', 'Flip rate: mean per-step sign-flip fraction since the last report'],
-      ['Frozen', 'Weights whose sign never changed since the run started'],
-      ['+1', 'Fraction of binary weights equal to +1'],
-    ]) {
-      const th = el('th', undefined, label);
-      if (tip) th.title = tip;
-      headRow.append(th);
+    const modes = el('vscode-radio-group');
+    modes.setAttribute('aria-label', 'Histogram over time');
+    modes.className = 'mode-group';
+    for (const [value, label] of [
+      ['heatmap', 'Heatmap'],
+      ['ridgeline', 'Ridgeline'],
+    ] as const) {
+      const radio = el('vscode-radio') as VscodeRadio;
+      radio.name = 'overTimeMode';
+      radio.value = value;
+      radio.label = label;
+      radio.dataset.value = value;
+      radio.addEventListener('change', () => {
+        if (radio.checked) this.host.updateView({ overTimeMode: value });
+      });
+      this.modeRadios.set(value, radio);
+      modes.append(radio);
     }
-    thead.append(headRow);
-    table.append(thead, this.overviewBody);
-    layers.append(head, this.layersEmpty, table, this.layerGrid);
+    head.append(this.layersTitle, el('span', 'spacer'), modes, this.layerSelect);
+    layers.append(head, this.layersEmpty, this.layerGrid);
 
-    this.runView.append(stats, training, layers);
-    this.root.append(header, this.progress, this.banner, this.empty, this.runView);
-    this.resizeObserver.observe(this.lossHost);
-    this.resizeObserver.observe(this.accuracyHost);
+    this.runView.append(stats, training, this.multiplesSection, tableSection, layers);
+    this.root.append(header, this.progress, this.banner, this.notice, this.empty, this.runView);
+    for (const h of [this.lossHost, this.accuracyHost, this.learningRateHost, this.methodHost]) {
+      this.resizeObserver.observe(h);
+    }
+    for (const h of this.multiplesHosts.values()) this.resizeObserver.observe(h);
   }
 
-  private chartFigure(title: string, tooltip: string, host: HTMLElement): HTMLElement {
+  private chartFigure(
+    title: string,
+    tooltip: string,
+    host: HTMLElement,
+    getExport: () => ChartExport | undefined,
+  ): HTMLElement {
     const figure = el('figure', 'chart-card');
-    const caption = el('figcaption', 'chart-title', title);
-    caption.title = tooltip;
+    const caption = el('figcaption', 'chart-title');
+    const text = el('span', 'chart-title-text', title);
+    text.title = tooltip;
+    caption.append(
+      text,
+      el('span', 'spacer'),
+      exportButtons(
+        getExport,
+        () => this.runIdText,
+        (msg) => this.host.post(msg),
+      ),
+    );
     figure.append(caption, host);
     return figure;
+  }
+
+  private lineExport(title: string, chart: LineChart): ChartExport {
+    return uplotExport(title, chart.uplot, this.palette);
+  }
+
+  private exportCsv(): void {
+    const run = this.model?.run;
+    if (!run) return;
+    this.host.post({
+      kind: 'export',
+      format: 'csv',
+      name: exportFileName(run.runId, 'metrics', 'csv'),
+      data: runCsv(run),
+    });
   }
 
   /** Shows a problem of the panel itself (a malformed message) instead of going blank. */
@@ -366,18 +450,30 @@ export class Dashboard {
   /** Recreates every chart with the current theme colours. */
   applyTheme(): void {
     this.palette = readPalette();
-    this.destroyTrainingCharts();
+    this.destroyCharts();
     for (const card of this.cards.values()) card.mount(this.palette);
     if (this.model) this.render(this.model);
   }
 
-  private destroyTrainingCharts(): void {
-    this.lossChart?.destroy();
-    this.accuracyChart?.destroy();
+  private destroyCharts(): void {
+    for (const chart of [
+      this.lossChart,
+      this.accuracyChart,
+      this.learningRateChart,
+      this.methodChart,
+    ]) {
+      chart?.destroy();
+    }
     this.lossChart = undefined;
     this.accuracyChart = undefined;
-    this.renderedTraining = undefined;
-    this.renderedEpochs = undefined;
+    this.learningRateChart = undefined;
+    this.methodChart = undefined;
+    this.methodKey = '';
+    this.compareKey = '';
+    for (const chart of this.multiples.values()) chart.destroy();
+    this.multiples = new Map();
+    this.multiplesKey = '';
+    this.rendered = new WeakMap();
   }
 
   private scheduleResize(): void {
@@ -385,10 +481,18 @@ export class Dashboard {
     this.resizePending = true;
     requestAnimationFrame(() => {
       this.resizePending = false;
-      const lossWidth = this.lossHost.clientWidth;
-      const accuracyWidth = this.accuracyHost.clientWidth;
-      if (lossWidth > 0) this.lossChart?.setWidth(lossWidth);
-      if (accuracyWidth > 0) this.accuracyChart?.setWidth(accuracyWidth);
+      const fit = (chart: { setWidth(w: number): void } | undefined, host: HTMLElement) => {
+        const w = host.clientWidth;
+        if (w > 0) chart?.setWidth(w);
+      };
+      fit(this.lossChart, this.lossHost);
+      fit(this.accuracyChart, this.accuracyHost);
+      fit(this.learningRateChart, this.learningRateHost);
+      fit(this.methodChart, this.methodHost);
+      for (const [channel, chart] of this.multiples) {
+        const host = this.multiplesHosts.get(channel);
+        if (host) fit(chart, host);
+      }
       for (const card of this.cards.values()) card.resize();
     });
   }
@@ -399,6 +503,7 @@ export class Dashboard {
     const run = model.run;
     this.renderHeader(model);
     this.renderBanner(model);
+    this.renderNotice(model);
     this.empty.hidden = !model.connected || run !== undefined;
     this.runView.hidden = run === undefined;
     this.progress.hidden = run === undefined;
@@ -413,7 +518,9 @@ export class Dashboard {
     }
     this.renderProgress(run);
     this.renderStats(run);
-    this.renderTraining(run);
+    this.renderTraining(run, model.compare);
+    this.renderMultiples(run);
+    this.renderTable(run);
     this.renderLayers(run);
   }
 
@@ -428,6 +535,7 @@ export class Dashboard {
       setText(this.badge, run.status);
     }
     const running = run?.status === 'running';
+    this.csvButton.hidden = !run;
     this.actionButton.hidden = !model.connected || (!run && !running);
     setText(this.actionButton, running ? 'Stop' : 'Train');
     this.actionButton.secondary = running;
@@ -462,20 +570,41 @@ export class Dashboard {
     setText(this.bannerText, text);
   }
 
+  /** Input problems: lines skipped in metrics.jsonl, a run folder deleted while open. */
+  private renderNotice(model: DashboardModel): void {
+    const parts: string[] = [];
+    const run = model.run;
+    if (run?.missing) {
+      parts.push(
+        `The run folder ${run.dir} was deleted. The charts keep what was loaded; ` +
+          'open another run from the Runs view.',
+      );
+    }
+    if (model.compare?.missing) {
+      parts.push(`The compared run folder ${model.compare.dir} was deleted.`);
+    }
+    const skipped = run && skippedNotice(run);
+    if (skipped) parts.push(skipped);
+    this.notice.hidden = parts.length === 0;
+    this.notice.dataset.missing = run?.missing ? 'true' : 'false';
+    setText(this.noticeText, parts.join(' '));
+  }
+
   private renderEmpty(trusted: boolean): void {
     if (trusted) {
       setText(this.emptyTitle, 'No training run yet');
       setText(
         this.emptyText,
         "Run 'BNN Lab: Train BNN' from the Command Palette, or start one here. " +
-          'Loss, accuracy and per-layer telemetry appear live while it trains.',
+          'Loss, accuracy and per-layer telemetry appear live while it trains; ' +
+          'finished runs open from the Runs view.',
       );
     } else {
       setText(this.emptyTitle, 'Training needs a trusted workspace');
       setText(
         this.emptyText,
         'This workspace is in Restricted Mode. Trust it to train BNNs; ' +
-          'existing runs can still be viewed.',
+          'existing runs can still be viewed from the Runs view.',
       );
     }
     this.emptyButton.hidden = !trusted;
@@ -543,8 +672,52 @@ export class Dashboard {
     );
   }
 
-  private renderTraining(run: RunModel): void {
+  /** True once per new value of `value` for `slot` (skips redrawing unchanged data). */
+  private changed(slot: object, value: unknown): boolean {
+    if (this.rendered.get(slot) === value) return false;
+    this.rendered.set(slot, value);
+    return true;
+  }
+
+  private renderTraining(run: RunModel, compare: RunModel | undefined): void {
     const p = this.palette;
+    const compareKey = compare ? `${compare.runId}\n${compare.dir}` : '';
+    this.compareBar.hidden = !compare;
+    if (compare) {
+      setText(
+        this.compareText,
+        `Comparing with ${compare.runId} (dashed)${
+          latestTestAccuracy(compare) !== undefined
+            ? ` · test acc. ${formatPercent(latestTestAccuracy(compare))}`
+            : ''
+        }`,
+      );
+      this.compareText.title = compare.dir;
+    }
+    if (compareKey !== this.compareKey) {
+      this.compareKey = compareKey;
+      this.lossChart?.destroy();
+      this.accuracyChart?.destroy();
+      this.lossChart = undefined;
+      this.accuracyChart = undefined;
+    }
+    const pair = (
+      trainColor: string,
+      testColor: string,
+      format: (v: number) => string,
+    ): LineSeriesSpec[] => {
+      const series: LineSeriesSpec[] = [
+        { label: 'train', color: trainColor, format },
+        { label: 'test', color: testColor, format, sparse: true },
+      ];
+      if (compare) {
+        series.push(
+          { label: `${compare.runId} train`, color: trainColor, format, dash: [5, 4] },
+          { label: `${compare.runId} test`, color: testColor, format, sparse: true, dash: [5, 4] },
+        );
+      }
+      return series;
+    };
     if (!this.lossChart) {
       this.lossChart = new LineChart(
         this.lossHost,
@@ -554,10 +727,7 @@ export class Dashboard {
           ariaLabel: 'Training and test loss over steps',
           syncKey: SYNC_KEY,
           y: { kind: 'number' },
-          series: [
-            { label: 'train', color: p.blue, format: formatLoss },
-            { label: 'test', color: p.orange, format: formatLoss, sparse: true },
-          ],
+          series: pair(p.blue, p.orange, formatLoss),
         },
         this.lossHost.clientWidth,
       );
@@ -571,32 +741,234 @@ export class Dashboard {
           ariaLabel: 'Training and test accuracy over steps',
           syncKey: SYNC_KEY,
           y: { kind: 'percent' },
-          series: [
-            { label: 'train', color: p.blue, format: (v) => formatPercent(v) },
-            { label: 'test', color: p.green, format: (v) => formatPercent(v), sparse: true },
-          ],
+          series: pair(p.blue, p.green, (v) => formatPercent(v)),
         },
         this.accuracyHost.clientWidth,
       );
     }
-    if (run.training === this.renderedTraining && run.epochs === this.renderedEpochs) return;
-    this.renderedTraining = run.training;
-    this.renderedEpochs = run.epochs;
-    const epochs = [...run.epochs].sort((a, b) => a.step - b.step);
-    const epochX = epochs.map((e) => e.step);
-    const [x, loss, accuracy] = [run.training.x, run.training.y[0], run.training.y[1]];
-    this.lossChart.setData(
-      alignGroups([
-        { x, y: [loss] },
-        { x: epochX, y: [epochs.map((e) => e.testLoss)] },
-      ]),
+    if (!this.learningRateChart) {
+      this.learningRateChart = new LineChart(
+        this.learningRateHost,
+        {
+          height: SMALL_CHART_HEIGHT,
+          palette: p,
+          ariaLabel: 'Learning rate over steps',
+          syncKey: SYNC_KEY,
+          y: { kind: 'number' },
+          series: [
+            { label: 'learning rate', color: p.purple, format: (v) => formatSignificant(v) },
+          ],
+        },
+        this.learningRateHost.clientWidth,
+      );
+    }
+    const curves = (r: RunModel): { loss: ColumnGroup[]; accuracy: ColumnGroup[] } => {
+      const epochs = [...r.epochs].sort((a, b) => a.step - b.step);
+      const epochX = epochs.map((e) => e.step);
+      const x = r.training.x;
+      return {
+        loss: [
+          { x, y: [r.training.y[0]] },
+          { x: epochX, y: [epochs.map((e) => e.testLoss)] },
+        ],
+        accuracy: [
+          { x, y: [r.training.y[1]] },
+          { x: epochX, y: [epochs.map((e) => e.testAccuracy)] },
+        ],
+      };
+    };
+    const trainingChanged = this.changed(this.lossHost, run.training);
+    const epochsChanged = this.changed(this.accuracyHost, run.epochs);
+    const compareChanged = this.changed(this.compareBar, compare);
+    if (trainingChanged || epochsChanged || compareChanged) {
+      const own = curves(run);
+      const other = compare ? curves(compare) : { loss: [], accuracy: [] };
+      this.lossChart.setData(alignGroups([...own.loss, ...other.loss]));
+      this.accuracyChart.setData(alignGroups([...own.accuracy, ...other.accuracy]));
+    }
+    if (this.changed(this.learningRateHost, run.learningRate)) {
+      this.learningRateChart.setData(alignGroups([run.learningRate]));
+    }
+    this.renderMethod(run);
+  }
+
+  /** τ and the method's losses, when the stream carries any. */
+  private renderMethod(run: RunModel): void {
+    const names = Object.keys(run.scalars);
+    this.methodFigure.hidden = names.length === 0;
+    const key = names.join('\n');
+    if (key !== this.methodKey) {
+      this.methodKey = key;
+      this.methodChart?.destroy();
+      this.methodChart = undefined;
+      this.rendered.delete(this.methodHost);
+    }
+    if (names.length === 0) return;
+    const p = this.palette;
+    const colors = [p.red, p.green, p.orange, p.blue, p.yellow, p.purple];
+    if (!this.methodChart) {
+      this.methodChart = new LineChart(
+        this.methodHost,
+        {
+          height: SMALL_CHART_HEIGHT,
+          palette: p,
+          ariaLabel: `Method scalars over steps: ${names.map(scalarLabel).join(', ')}`,
+          syncKey: SYNC_KEY,
+          y: { kind: 'number' },
+          // τ lives on its own axis: it is a threshold, not a loss.
+          y2:
+            names.includes('tau') && names.length > 1
+              ? { kind: 'number', color: p.red }
+              : undefined,
+          series: names.map((name, i) => ({
+            label: scalarLabel(name),
+            color: colors[i % colors.length],
+            scale: name === 'tau' && names.length > 1 ? 'y2' : 'y',
+            format: (v: number) => formatSignificant(v, 4),
+          })),
+        },
+        this.methodHost.clientWidth,
+      );
+    }
+    const series = names.map((n) => run.scalars[n]);
+    if (
+      this.changed(this.methodHost, series.map((s) => s.x.length).join(',') + run.training.x.at(-1))
+    ) {
+      this.methodChart.setData(alignGroups(series));
+    }
+  }
+
+  private renderMultiples(run: RunModel): void {
+    const names = run.layers.map((l) => l.info.name);
+    this.multiplesSection.hidden = names.length === 0;
+    if (names.length === 0) return;
+    const log = this.host.view.logScale;
+    if (this.logToggle.checked !== log) this.logToggle.checked = log;
+    const key = `${names.join('\n')}\n${log}`;
+    if (key !== this.multiplesKey) {
+      this.multiplesKey = key;
+      for (const chart of this.multiples.values()) chart.destroy();
+      this.multiples = new Map();
+      for (const channel of LAYER_CHANNELS) {
+        const host = this.multiplesHosts.get(channel);
+        if (!host) continue;
+        const spec = MULTIPLES[channel];
+        this.multiples.set(
+          channel,
+          new MultiplesChart(
+            host,
+            {
+              height: MULTIPLES_HEIGHT,
+              palette: this.palette,
+              layers: names,
+              format: (v) => formatPercent(v, spec.digits),
+              log,
+              syncKey: SYNC_KEY,
+              ariaLabel: `${spec.title} of every binary layer over steps`,
+              onPick: (layer) => this.openLayer(layer),
+            },
+            host.clientWidth,
+          ),
+        );
+      }
+      this.rendered.delete(this.multiplesSection);
+    }
+    if (!this.changed(this.multiplesSection, run.layers)) return;
+    LAYER_CHANNELS.forEach((channel, c) => {
+      const groups = run.layers.map((l) => ({ x: l.metrics.x, y: [l.metrics.y[c]] }));
+      this.multiples.get(channel)?.setData(alignGroups(groups));
+    });
+  }
+
+  /** Click-through from a chart or the table: show that layer's card and move focus to it. */
+  private openLayer(name: string): void {
+    this.host.updateView({ selectedLayer: name });
+    requestAnimationFrame(() => {
+      const card = this.cards.get(name);
+      if (!card) return;
+      card.root.scrollIntoView({ block: 'start' });
+      card.root.focus({ preventScroll: true });
+    });
+  }
+
+  private renderTable(run: RunModel): void {
+    const view = this.host.view;
+    const selected = view.selectedLayer;
+    const latest = new Map(run.layers.map((l) => [l.info.name, l.latest]));
+    const base: LayerRow[] = run.allLayers.map((info, order) => ({
+      order,
+      info,
+      latest: latest.get(info.name),
+    }));
+    const rows = view.sortColumn ? sortRows(base, view.sortColumn, view.sortDirection) : base;
+    setText(
+      this.tableTitle,
+      `Model summary (${run.allLayers.length} layers, ${run.layers.length} binary)`,
     );
-    this.accuracyChart.setData(
-      alignGroups([
-        { x, y: [accuracy] },
-        { x: epochX, y: [epochs.map((e) => e.testAccuracy)] },
-      ]),
-    );
+    for (const th of Array.from(this.overviewHead.cells)) {
+      const column = th.dataset.column as TableColumn;
+      const sort =
+        view.sortColumn === column
+          ? view.sortDirection === 'asc'
+            ? 'ascending'
+            : 'descending'
+          : 'none';
+      if (th.getAttribute('aria-sort') !== sort) th.setAttribute('aria-sort', sort);
+    }
+    const order = rows.map((r) => r.info.name).join('\n');
+    if (order !== this.rowOrder) {
+      this.rowOrder = order;
+      const fresh = new Map<string, HTMLTableRowElement>();
+      const elements = rows.map((r) => {
+        const row = this.rows.get(r.info.name) ?? this.makeRow(r);
+        fresh.set(r.info.name, row);
+        return row;
+      });
+      this.rows = fresh;
+      this.overviewBody.replaceChildren(...elements);
+    }
+    for (const r of rows) {
+      const row = this.rows.get(r.info.name);
+      if (!row) continue;
+      row.classList.toggle('selected', selected === r.info.name);
+      rowCells(r).forEach((text, c) => {
+        const cell = row.cells[c];
+        if (cell) setText(cell, text);
+      });
+    }
+  }
+
+  private makeRow(r: LayerRow): HTMLTableRowElement {
+    const row = el('tr');
+    const name = r.info.name;
+    row.dataset.layer = name;
+    TABLE_COLUMNS.forEach((column) => {
+      const cell = el(
+        'td',
+        column === 'name' ? 'layer-cell' : isNumericColumn(column) ? 'num' : '',
+      );
+      cell.dataset.column = column;
+      row.append(cell);
+    });
+    if (!r.info.binary) {
+      row.classList.add('full-precision');
+      row.title = 'Full-precision layer: no binary telemetry';
+      return row;
+    }
+    row.tabIndex = 0;
+    row.title = 'Show only this layer (again: all layers)';
+    const toggle = (): void => {
+      if (this.host.view.selectedLayer === name) this.host.updateView({ selectedLayer: '' });
+      else this.openLayer(name);
+    };
+    row.addEventListener('click', toggle);
+    row.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        toggle();
+      }
+    });
+    return row;
   }
 
   private renderLayers(run: RunModel): void {
@@ -608,30 +980,21 @@ export class Dashboard {
     }
     setText(this.layersTitle, `Binary layers (${run.layers.length})`);
     this.layersEmpty.hidden = run.layers.length > 0;
-    this.overview.hidden = run.layers.length === 0;
-    const selected = names.includes(this.host.selectedLayer) ? this.host.selectedLayer : '';
+    const view = this.host.view;
+    const selected = names.includes(view.selectedLayer) ? view.selectedLayer : '';
     if (this.layerSelect.value !== selected) this.layerSelect.value = selected;
+    for (const [value, radio] of this.modeRadios) {
+      const checked = value === view.overTimeMode;
+      if (radio.checked !== checked) radio.checked = checked;
+    }
     this.layerGrid.classList.toggle('single', selected !== '');
     const tau = run.config?.deadTau ?? 0.99;
-    run.layers.forEach((layer, i) => {
+    for (const layer of run.layers) {
       const card = this.cards.get(layer.info.name);
-      if (!card) return;
+      if (!card) continue;
       card.root.hidden = selected !== '' && selected !== layer.info.name;
-      card.update(layer, tau);
-      const row = this.overviewBody.rows[i];
-      if (row) {
-        row.classList.toggle('selected', selected === layer.info.name);
-        const t = layer.latest;
-        const cells = [
-          formatPercent(t?.quantizationError, 1),
-          formatPercent(t?.deadWeightRatio, 1),
-          formatPercent(t?.flipRate, 3),
-          formatPercent(t?.frozenRatio, 1),
-          formatPercent(t?.signBalance, 1),
-        ];
-        cells.forEach((text, c) => setText(row.cells[c + 1], text));
-      }
-    });
+      card.update(layer, tau, view.overTimeMode);
+    }
   }
 
   private rebuildLayers(run: RunModel): void {
@@ -640,10 +1003,12 @@ export class Dashboard {
       card.root.remove();
     }
     this.cards = new Map();
-    this.overviewBody.replaceChildren();
     this.resizeObserver.disconnect();
-    this.resizeObserver.observe(this.lossHost);
-    this.resizeObserver.observe(this.accuracyHost);
+    this.visibility.disconnect();
+    for (const h of [this.lossHost, this.accuracyHost, this.learningRateHost, this.methodHost]) {
+      this.resizeObserver.observe(h);
+    }
+    for (const h of this.multiplesHosts.values()) this.resizeObserver.observe(h);
 
     const options = [el('vscode-option', undefined, 'All layers')];
     options[0].value = '';
@@ -653,29 +1018,16 @@ export class Dashboard {
       option.value = name;
       options.push(option);
 
-      const card = new LayerCard(name);
+      const card = new LayerCard(
+        name,
+        () => this.runIdText,
+        (msg) => this.host.post(msg),
+      );
       this.layerGrid.append(card.root);
       card.mount(this.palette);
       card.observe(this.resizeObserver);
+      this.visibility.observe(card.root);
       this.cards.set(name, card);
-
-      const row = el('tr');
-      row.tabIndex = 0;
-      row.title = 'Show only this layer (again: all layers)';
-      const nameCell = el('td', 'layer-cell', name);
-      row.append(nameCell);
-      for (let c = 0; c < 5; c++) row.append(el('td', 'num', MISSING));
-      const toggle = (): void => {
-        this.host.onSelectLayer(this.host.selectedLayer === name ? '' : name);
-      };
-      row.addEventListener('click', toggle);
-      row.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter' || e.key === ' ') {
-          e.preventDefault();
-          toggle();
-        }
-      });
-      this.overviewBody.append(row);
     }
     this.layerSelect.replaceChildren(...options);
     this.layerSelect.hidden = run.layers.length < 2;

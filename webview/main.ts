@@ -18,12 +18,12 @@ function mount(): void {
   let frame: number | undefined;
 
   const dashboard = new Dashboard(root, {
-    post: (command) => postToHost({ kind: 'command', command }),
-    get selectedLayer() {
-      return viewState.selectedLayer;
+    post: postToHost,
+    get view() {
+      return viewState;
     },
-    onSelectLayer: (name) => {
-      viewState = { ...viewState, selectedLayer: name };
+    updateView: (patch) => {
+      viewState = { ...viewState, ...patch };
       setViewState(viewState);
       schedule();
     },

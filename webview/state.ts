@@ -14,10 +14,12 @@ import type {
   MetricsRecord,
   RunSnapshot,
   RunStatus,
+  SkippedLines,
   ToWebview,
   TrainConfig,
 } from '../core/protocol';
 import { assertNever } from '../core/protocol';
+import { emptyHistory, pushFrame, type HistogramHistory } from './histogramHistory';
 import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
 
 /** Channel order of {@link RunModel.training}. */
@@ -59,6 +61,8 @@ export interface LayerModel {
   /** Channels in {@link LAYER_CHANNELS} order, x = optimizer step. */
   metrics: Series;
   latest: LayerTelemetry | undefined;
+  /** Latent-weight histograms over the reports, for the heatmap and ridgeline views. */
+  history: HistogramHistory;
 }
 
 /** Everything shown for the run in view. */
@@ -81,6 +85,21 @@ export interface RunModel {
   epochs: EpochPoint[];
   /** Binary layers in model order. */
   layers: LayerModel[];
+  /** Every layer with weights (binary or not), for the model summary table. */
+  allLayers: LayerInfo[];
+  /** Learning rate per report (one channel). */
+  learningRate: Series;
+  /**
+   * The method's own scalars per report, by name: `tau`, and `loss:<name>` for each entry of
+   * `methodLosses`. Only names that appeared in the stream; insertion order.
+   */
+  scalars: Record<string, Series>;
+  /** Records dropped because a required field was missing or had the wrong type. */
+  invalidRecords: number;
+  /** Lines of `metrics.jsonl` the host could not read (set when the run came from disk). */
+  skipped: SkippedLines | undefined;
+  /** The run folder was deleted while open. */
+  missing: boolean;
   /** `testAccuracy` of the `done` record (null when the run ended before any evaluation). */
   finalTestAccuracy: number | null | undefined;
 }
@@ -92,13 +111,15 @@ export interface DashboardModel {
   /** Workspace trust; training is disabled when false. */
   trusted: boolean;
   run: RunModel | undefined;
+  /** A second run overlaid for comparison (its loss and accuracy are drawn dashed). */
+  compare: RunModel | undefined;
   /** Points kept per series before downsampling. */
   maxPoints: number;
 }
 
 /** The model before the host has answered `ready`. */
 export function initialModel(maxPoints = 1000): DashboardModel {
-  return { connected: false, trusted: true, run: undefined, maxPoints };
+  return { connected: false, trusted: true, run: undefined, compare: undefined, maxPoints };
 }
 
 function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: number): RunModel {
@@ -118,6 +139,12 @@ function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: numb
     training: emptySeries(TRAINING_CHANNELS.length, maxPoints),
     epochs: [],
     layers: [],
+    allLayers: [],
+    learningRate: emptySeries(1, maxPoints),
+    scalars: {},
+    invalidRecords: 0,
+    skipped: undefined,
+    missing: false,
     finalTestAccuracy: undefined,
   };
 }
@@ -129,7 +156,61 @@ function draftRun(run: RunModel): RunModel {
     training: cloneSeries(run.training),
     epochs: run.epochs.slice(),
     layers: run.layers.map((l) => ({ ...l, metrics: cloneSeries(l.metrics) })),
+    learningRate: cloneSeries(run.learningRate),
+    scalars: Object.fromEntries(
+      Object.entries(run.scalars).map(([name, series]) => [name, cloneSeries(series)]),
+    ),
   };
+}
+
+function emptyLayer(info: LayerInfo, maxPoints: number): LayerModel {
+  return {
+    info,
+    metrics: emptySeries(LAYER_CHANNELS.length, maxPoints),
+    latest: undefined,
+    history: emptyHistory(),
+  };
+}
+
+function isNumber(v: unknown): v is number {
+  return typeof v === 'number';
+}
+
+/**
+ * Whether a record crossed the boundary with the fields the reducer reads. `metrics.jsonl` may
+ * come from another version or a damaged file; unknown extra fields are fine and ignored.
+ */
+export function isUsableRecord(record: MetricsRecord): boolean {
+  const r = record as Partial<Record<string, unknown>>;
+  switch (record.event) {
+    case 'start':
+      return Array.isArray(r.layers);
+    case 'step':
+      return isNumber(r.step) && Array.isArray(r.layers);
+    case 'epoch':
+      return isNumber(r.epoch) && isNumber(r.step);
+    case 'done':
+      return typeof r.status === 'string';
+    default:
+      return false;
+  }
+}
+
+function isUsableTelemetry(t: LayerTelemetry): boolean {
+  return (
+    typeof t === 'object' &&
+    t !== null &&
+    typeof t.name === 'string' &&
+    typeof t.histogram === 'object' &&
+    t.histogram !== null &&
+    Array.isArray(t.histogram.counts)
+  );
+}
+
+function pushScalar(run: RunModel, name: string, step: number, value: unknown, maxPoints: number) {
+  if (!isNumber(value)) return;
+  const series = (run.scalars[name] ??= emptySeries(1, maxPoints));
+  pushPointInPlace(series, step, [value]);
 }
 
 function layerFromTelemetry(t: LayerTelemetry): LayerInfo {
@@ -138,6 +219,10 @@ function layerFromTelemetry(t: LayerTelemetry): LayerInfo {
 
 /** Applies one metrics record to a draft run (mutates the draft only). */
 function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): void {
+  if (!isUsableRecord(record)) {
+    run.invalidRecords++;
+    return;
+  }
   switch (record.event) {
     case 'start':
       run.preset = record.preset;
@@ -151,13 +236,10 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       run.training = emptySeries(TRAINING_CHANNELS.length, maxPoints);
       run.epochs = [];
       run.finalTestAccuracy = undefined;
-      run.layers = record.layers
-        .filter((l) => l.binary)
-        .map((info) => ({
-          info,
-          metrics: emptySeries(LAYER_CHANNELS.length, maxPoints),
-          latest: undefined,
-        }));
+      run.learningRate = emptySeries(1, maxPoints);
+      run.scalars = {};
+      run.allLayers = record.layers;
+      run.layers = record.layers.filter((l) => l.binary).map((info) => emptyLayer(info, maxPoints));
       return;
     case 'step': {
       run.latest = {
@@ -171,16 +253,25 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       };
       run.lastTime = record.time;
       pushPointInPlace(run.training, record.step, [record.loss, record.accuracy]);
+      pushPointInPlace(run.learningRate, record.step, [record.learningRate]);
+      pushScalar(run, 'tau', record.step, record.tau, maxPoints);
+      if (typeof record.methodLosses === 'object' && record.methodLosses !== null) {
+        for (const [name, value] of Object.entries(record.methodLosses)) {
+          pushScalar(run, `loss:${name}`, record.step, value, maxPoints);
+        }
+      }
       for (const t of record.layers) {
+        if (!isUsableTelemetry(t)) {
+          run.invalidRecords++;
+          continue;
+        }
         let layer = run.layers.find((l) => l.info.name === t.name);
         if (!layer) {
           // A step without a matching `start` (truncated history): show the layer anyway.
-          layer = {
-            info: layerFromTelemetry(t),
-            metrics: emptySeries(LAYER_CHANNELS.length, maxPoints),
-            latest: undefined,
-          };
+          const info = layerFromTelemetry(t);
+          layer = emptyLayer(info, maxPoints);
           run.layers.push(layer);
+          run.allLayers = [...run.allLayers, info];
         }
         pushPointInPlace(layer.metrics, record.step, [
           t.quantizationError,
@@ -189,6 +280,7 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
           t.frozenRatio,
         ]);
         layer.latest = t;
+        layer.history = pushFrame(layer.history, record.step, t.histogram);
       }
       return;
     }
@@ -219,8 +311,14 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
   }
 }
 
-function runFromSnapshot(snapshot: RunSnapshot, maxPoints: number): RunModel {
+function runFromSnapshot(
+  snapshot: RunSnapshot,
+  maxPoints: number,
+  skipped: SkippedLines | undefined,
+): RunModel {
   const run = emptyRun(snapshot.runId, snapshot.dir, snapshot.status, maxPoints);
+  run.skipped =
+    skipped && (skipped.badLines > 0 || skipped.truncatedLastLine) ? skipped : undefined;
   for (const r of snapshot.records) applyRecord(run, r, maxPoints);
   // The snapshot's status is the host's current view; a `done` record cannot be newer than it.
   run.status = snapshot.status;
@@ -239,7 +337,7 @@ export function reduce(model: DashboardModel, msg: ToWebview): DashboardModel {
         ...model,
         connected: true,
         trusted: msg.trusted,
-        run: msg.run ? runFromSnapshot(msg.run, model.maxPoints) : undefined,
+        run: msg.run ? runFromSnapshot(msg.run, model.maxPoints, msg.skipped) : undefined,
       };
     case 'records': {
       if (!model.run || model.run.runId !== msg.runId || msg.records.length === 0) return model;
@@ -251,9 +349,44 @@ export function reduce(model: DashboardModel, msg: ToWebview): DashboardModel {
       if (!model.run || model.run.runId !== msg.runId) return model;
       return { ...model, run: { ...model.run, status: msg.status, message: msg.message } };
     }
+    case 'comparison': {
+      if (!msg.run) return { ...model, compare: undefined };
+      const compare = runFromSnapshot(msg.run, model.maxPoints, msg.skipped);
+      // Only loss and accuracy are overlaid: drop what the comparison never draws.
+      return { ...model, compare: { ...compare, layers: [] } };
+    }
+    case 'runMissing': {
+      let { run, compare } = model;
+      if (run && run.runId === msg.runId && run.dir === msg.dir) run = { ...run, missing: true };
+      if (compare && compare.runId === msg.runId && compare.dir === msg.dir) {
+        compare = { ...compare, missing: true };
+      }
+      return run === model.run && compare === model.compare ? model : { ...model, run, compare };
+    }
     default:
       return assertNever(msg);
   }
+}
+
+/**
+ * What the panel says about input it could not use, or undefined when nothing was skipped:
+ * `"Skipped 2 unreadable lines and a cut-off last line of metrics.jsonl; showing the 340 records before."`
+ */
+export function skippedNotice(run: RunModel): string | undefined {
+  const parts: string[] = [];
+  const bad = run.skipped?.badLines ?? 0;
+  if (bad > 0) parts.push(`${bad} unreadable line${bad === 1 ? '' : 's'}`);
+  if (run.skipped?.truncatedLastLine) {
+    parts.push('a cut-off last line (the run was stopped mid-write)');
+  }
+  if (run.invalidRecords > 0) {
+    const n = run.invalidRecords;
+    parts.push(`${n} record${n === 1 ? '' : 's'} with missing or malformed fields`);
+  }
+  if (parts.length === 0) return undefined;
+  const list =
+    parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+  return `Skipped ${list} of metrics.jsonl; everything else is shown.`;
 }
 
 /** Latest test accuracy to display: the `done` record's, else the last evaluated epoch's. */

@@ -96,3 +96,23 @@ export function withAlpha(color: string, a: number): string {
   }
   return color;
 }
+
+/** `[r, g, b]` (0–255) of a hex or rgb() colour, or undefined for anything else. */
+export function toRgb(color: string): [number, number, number] | undefined {
+  const parsed = withAlpha(color, 1);
+  const m = /^rgba\(\s*([\d.]+),\s*([\d.]+),\s*([\d.]+),/.exec(parsed);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** A colour `t` of the way from `from` to `to` (t in [0, 1]) as rgb values. */
+export function mixRgb(
+  from: [number, number, number],
+  to: [number, number, number],
+  t: number,
+): [number, number, number] {
+  return [0, 1, 2].map((i) => Math.round(from[i] + (to[i] - from[i]) * t)) as [
+    number,
+    number,
+    number,
+  ];
+}

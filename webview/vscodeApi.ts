@@ -3,14 +3,28 @@
  * with `ToHost`, so a bare `postMessage({...})` never appears in the webview.
  */
 import type { ToHost } from '../core/protocol';
+import type { SortDirection, TableColumn } from './table';
 
 /** View state that survives the panel being hidden or the window reloading. */
 export interface ViewState {
   /** Name of the layer in focus, or `''` for all binary layers. */
   selectedLayer: string;
+  /** How each layer's histogram over time is drawn. */
+  overTimeMode: 'heatmap' | 'ridgeline';
+  /** Log-10 y axis on the per-metric small multiples. */
+  logScale: boolean;
+  /** Layer table sort; `''` keeps model order. */
+  sortColumn: TableColumn | '';
+  sortDirection: SortDirection;
 }
 
-const DEFAULT_VIEW_STATE: ViewState = { selectedLayer: '' };
+const DEFAULT_VIEW_STATE: ViewState = {
+  selectedLayer: '',
+  overTimeMode: 'heatmap',
+  logScale: false,
+  sortColumn: '',
+  sortDirection: 'asc',
+};
 
 let api: ReturnType<typeof acquireVsCodeApi<ViewState>> | undefined;
 

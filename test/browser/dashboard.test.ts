@@ -4,275 +4,23 @@
  * the DOM. Screenshots land in out/screenshots/. Needs `npm run build` first.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import type { MetricsRecord, RunStatus, ToHost, ToWebview } from '../../core/protocol';
-import { dashboardHtml, makeNonce } from '../../extension/panels/dashboardHtml';
+import type { Page } from 'playwright-core';
+import type { MetricsRecord, RunStatus } from '../../core/protocol';
 import { syntheticRun } from '../unit/webview/syntheticRun';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = resolve(__dirname, '../../..');
-const DIST = join(ROOT, 'dist', 'webview');
-const SCREENSHOTS = join(ROOT, 'out', 'screenshots');
-
-/** A few of VS Code's theme variables (Light Modern / Dark Modern), as the host would inject. */
-const THEMES: Record<'light' | 'dark' | 'hc', { bodyClass: string; vars: Record<string, string> }> =
-  {
-    light: {
-      bodyClass: 'vscode-light',
-      vars: {
-        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
-        'font-size': '13px',
-        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
-        foreground: '#3b3b3b',
-        descriptionForeground: '#717171',
-        errorForeground: '#f85149',
-        focusBorder: '#005fb8',
-        'sideBar-background': '#f8f8f8',
-        'editor-background': '#ffffff',
-        'editorWidget-background': '#ffffff',
-        'editorWidget-border': '#c8c8c8',
-        'widget-border': '#e5e5e5',
-        'charts-blue': '#1a85ff',
-        'charts-red': '#e51400',
-        'charts-green': '#388a34',
-        'charts-yellow': '#bf8803',
-        'charts-orange': '#d18616',
-        'charts-purple': '#652d90',
-        'button-background': '#005fb8',
-        'button-foreground': '#ffffff',
-        'button-hoverBackground': '#0258a8',
-        'button-secondaryBackground': '#e5e5e5',
-        'button-secondaryForeground': '#3b3b3b',
-        'badge-background': '#cccccc',
-        'badge-foreground': '#3b3b3b',
-        'progressBar-background': '#005fb8',
-        'textLink-foreground': '#005fb8',
-        'textLink-activeForeground': '#005fb8',
-        'list-hoverBackground': '#f2f2f2',
-        'list-activeSelectionBackground': '#e8e8e8',
-        'list-activeSelectionForeground': '#000000',
-        'dropdown-background': '#ffffff',
-        'dropdown-border': '#cecece',
-        'dropdown-foreground': '#3b3b3b',
-        'inputValidation-errorBackground': '#f2dede',
-        'settings-dropdownBackground': '#ffffff',
-        'settings-dropdownBorder': '#cecece',
-        'settings-dropdownForeground': '#3b3b3b',
-        'settings-dropdownListBorder': '#cecece',
-        'inputValidation-errorBorder': '#be1100',
-        'inputValidation-infoBackground': '#d6ecf2',
-        'inputValidation-infoBorder': '#1a85ff',
-        'testing-iconPassed': '#388a34',
-      },
-    },
-    dark: {
-      bodyClass: 'vscode-dark',
-      vars: {
-        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
-        'font-size': '13px',
-        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
-        foreground: '#cccccc',
-        descriptionForeground: '#9d9d9d',
-        errorForeground: '#f85149',
-        focusBorder: '#0078d4',
-        'sideBar-background': '#181818',
-        'editor-background': '#1f1f1f',
-        'editorWidget-background': '#202020',
-        'editorWidget-border': '#454545',
-        'widget-border': '#313131',
-        'charts-blue': '#3794ff',
-        'charts-red': '#f14c4c',
-        'charts-green': '#89d185',
-        'charts-yellow': '#cca700',
-        'charts-orange': '#d18616',
-        'charts-purple': '#b180d7',
-        'button-background': '#0078d4',
-        'button-foreground': '#ffffff',
-        'button-hoverBackground': '#026ec1',
-        'button-secondaryBackground': '#313131',
-        'button-secondaryForeground': '#cccccc',
-        'badge-background': '#616161',
-        'badge-foreground': '#f8f8f8',
-        'progressBar-background': '#0078d4',
-        'textLink-foreground': '#4daafc',
-        'textLink-activeForeground': '#4daafc',
-        'list-hoverBackground': '#2a2d2e',
-        'list-activeSelectionBackground': '#04395e',
-        'list-activeSelectionForeground': '#ffffff',
-        'dropdown-background': '#313131',
-        'dropdown-border': '#3c3c3c',
-        'dropdown-foreground': '#cccccc',
-        'inputValidation-errorBackground': '#5a1d1d',
-        'settings-dropdownBackground': '#313131',
-        'settings-dropdownBorder': '#3c3c3c',
-        'settings-dropdownForeground': '#cccccc',
-        'settings-dropdownListBorder': '#454545',
-        'inputValidation-errorBorder': '#be1100',
-        'inputValidation-infoBackground': '#063b49',
-        'inputValidation-infoBorder': '#007acc',
-        'testing-iconPassed': '#73c991',
-      },
-    },
-    hc: {
-      bodyClass: 'vscode-high-contrast',
-      vars: {
-        'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
-        'font-size': '13px',
-        'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
-        foreground: '#ffffff',
-        descriptionForeground: '#ffffff',
-        errorForeground: '#f48771',
-        focusBorder: '#f38518',
-        contrastBorder: '#6fc3df',
-        'sideBar-background': '#000000',
-        'editor-background': '#000000',
-        'editorWidget-background': '#0c141f',
-        'editorWidget-border': '#6fc3df',
-        'widget-border': '#6fc3df',
-        'charts-blue': '#3794ff',
-        'charts-red': '#f14c4c',
-        'charts-green': '#89d185',
-        'charts-yellow': '#cca700',
-        'charts-orange': '#d18616',
-        'charts-purple': '#b180d7',
-        'button-background': '#000000',
-        'button-foreground': '#ffffff',
-        'button-border': '#6fc3df',
-        'badge-background': '#000000',
-        'badge-foreground': '#ffffff',
-        'progressBar-background': '#6fc3df',
-        'textLink-foreground': '#21a6ff',
-        'textLink-activeForeground': '#21a6ff',
-        'list-hoverBackground': '#000000',
-        'list-activeSelectionBackground': '#000000',
-        'settings-dropdownBackground': '#000000',
-        'settings-dropdownBorder': '#6fc3df',
-        'settings-dropdownForeground': '#ffffff',
-        'settings-dropdownListBorder': '#6fc3df',
-        'testing-iconPassed': '#73c991',
-      },
-    },
-  };
-
-type ThemeName = keyof typeof THEMES;
-
-function themeCss(theme: ThemeName): string {
-  const lines = Object.entries(THEMES[theme].vars).map(([k, v]) => `  --vscode-${k}: ${v};`);
-  // The sidebar behind the (transparent) webview view.
-  return `html {\n${lines.join('\n')}\n}\nbody { background: var(--vscode-sideBar-background); }\n`;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.ttf': 'font/ttf',
-  '.woff2': 'font/woff2',
-};
-
-/** Serves `/?theme=…` (the page), `/theme-*.css` and `/webview/*` from dist on 127.0.0.1. */
-async function startServer(): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (url.pathname === '/') {
-      const requested = url.searchParams.get('theme') ?? 'light';
-      const theme: ThemeName = requested in THEMES ? (requested as ThemeName) : 'light';
-      const html = dashboardHtml({
-        cspSource: origin,
-        scriptUri: `${origin}/webview/main.js`,
-        styleUri: `${origin}/webview/main.css`,
-        nonce: makeNonce(),
-      })
-        // What VS Code adds around our page: theme variables and the theme's body class.
-        .replace(
-          '</head>',
-          `<link id="theme" rel="stylesheet" href="/theme-${theme}.css">\n</head>`,
-        )
-        .replace('<body>', `<body class="${THEMES[theme].bodyClass}">`);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(html);
-      return;
-    }
-    if (url.pathname === '/favicon.ico') {
-      // Chromium asks for it on its own; a VS Code webview never does.
-      res.writeHead(204).end();
-      return;
-    }
-    const themeMatch = /^\/theme-(light|dark|hc)\.css$/.exec(url.pathname);
-    if (themeMatch) {
-      res.writeHead(200, { 'content-type': 'text/css; charset=utf-8' });
-      res.end(themeCss(themeMatch[1] as ThemeName));
-      return;
-    }
-    if (url.pathname.startsWith('/webview/')) {
-      const file = normalize(join(DIST, url.pathname.slice('/webview/'.length)));
-      if (file.startsWith(DIST) && existsSync(file)) {
-        res.writeHead(200, {
-          'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-        });
-        res.end(readFileSync(file));
-        return;
-      }
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  return { server, origin: `http://127.0.0.1:${port}` };
-}
-
-interface StubWindow {
-  __posted: ToHost[];
-  __state: unknown;
-  acquireVsCodeApi: () => unknown;
-}
-
-/** Opens the page with a recording `acquireVsCodeApi` stub and collects console errors. */
-async function openDashboard(
-  browser: Browser,
-  origin: string,
-  theme: ThemeName,
-  errors: string[],
-  width = 960,
-): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') {
-      errors.push(`[${theme}] console: ${msg.text()} (${msg.location().url})`);
-    }
-  });
-  page.on('pageerror', (err) => errors.push(`[${theme}] page error: ${err.message}`));
-  await page.addInitScript(() => {
-    const w = window as unknown as StubWindow;
-    w.__posted = [];
-    w.__state = undefined;
-    w.acquireVsCodeApi = () => ({
-      postMessage: (msg: ToHost) => w.__posted.push(JSON.parse(JSON.stringify(msg)) as ToHost),
-      getState: () => w.__state,
-      setState: (s: unknown) => (w.__state = s),
-    });
-  });
-  await page.goto(`${origin}/?theme=${theme}`);
-  await page.waitForFunction(() =>
-    (window as unknown as StubWindow).__posted.some((m) => m.kind === 'ready'),
-  );
-  return page;
-}
-
-/** Delivers a host message the way VS Code does: a `message` event on the window. */
-async function send(page: Page, msg: ToWebview): Promise<void> {
-  await page.evaluate((m) => window.postMessage(m, '*'), msg);
-}
-
-async function posted(page: Page): Promise<ToHost[]> {
-  return page.evaluate(() => (window as unknown as StubWindow).__posted);
-}
+import {
+  CHROMIUM,
+  DIST,
+  SCREENSHOTS,
+  launchChromium,
+  openDashboard,
+  posted,
+  send,
+  startServer,
+  type StubWindow,
+} from './harness';
 
 /** Streams a run: snapshot with `start`, then record batches, a status change and `done`. */
 async function replay(page: Page, records: MetricsRecord[], runId: string): Promise<void> {
@@ -307,17 +55,7 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
     'dist/webview/main.js and main.css are missing: run `npm run build` first',
   );
   const { server, origin } = await startServer();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const errors: string[] = [];
   const run = syntheticRun();
   const expectedTestAccuracy = '96.37%';
@@ -359,20 +97,68 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
         const box = await card.locator('canvas.hist-canvas').boundingBox();
         assert.ok(box && box.width > 100 && box.height > 40, `${name}: histogram has a size`);
       }
-      assert.equal(await page.locator('.overview tbody tr').count(), run.binaryLayers.length);
+      // The model summary lists every layer with weights; binary ones are clickable.
+      assert.equal(await page.locator('.overview tbody tr').count(), 5);
+      assert.equal(
+        await page.locator('.overview tbody tr[tabindex]').count(),
+        run.binaryLayers.length,
+      );
       // Full-precision layers are not charted.
       assert.equal(await page.locator('.layer-card[data-layer="batch_norm_1"]').count(), 0);
-      assert.equal(await page.locator('.chart-card .uplot').count(), 2, 'loss + accuracy charts');
-      // Loss/accuracy charts got every step report and both epochs.
+      // Loss, accuracy, learning rate and the four per-metric small multiples; no method chart
+      // (the stream has no tau or methodLosses).
+      assert.equal(await page.locator('.chart-card .uplot').count(), 7);
       const legendRows = await page.evaluate(() =>
         Array.from(document.querySelectorAll('.chart-card .uplot'), (u) =>
           Array.from(u.querySelectorAll('.u-series th'), (th) => th.textContent),
-        ),
+        ).filter((rows) => rows.length > 0),
       );
       assert.deepEqual(legendRows, [
         ['step', 'train', 'test'],
         ['step', 'train', 'test'],
+        ['step', 'learning rate'],
       ]);
+      // One line per binary layer in every small multiple.
+      for (const metric of ['quantizationError', 'deadWeightRatio', 'flipRate', 'frozenRatio']) {
+        const figure = page.locator(`.multiples-grid .chart-card[data-metric="${metric}"]`);
+        assert.equal(
+          await figure.locator('.uplot').getAttribute('data-layers'),
+          String(run.binaryLayers.length),
+          metric,
+        );
+      }
+      // Histogram over time: a heatmap canvas per layer holding every report; the ±α view.
+      for (const name of run.binaryLayers) {
+        const card = page.locator(`.layer-card[data-layer="${name}"]`);
+        const heat = card.locator('canvas.over-time-canvas');
+        assert.equal(await heat.count(), 1, `${name}: over-time canvas`);
+        // Cards off screen draw when scrolled into view.
+        await card.scrollIntoViewIfNeeded();
+        await page.waitForFunction(
+          (n) =>
+            document
+              .querySelector(`.layer-card[data-layer="${n}"] canvas.over-time-canvas`)
+              ?.getAttribute('data-frames') === '30',
+          name,
+        );
+        assert.equal(await heat.getAttribute('data-mode'), 'heatmap');
+        assert.equal(await heat.getAttribute('data-frames'), '30', `${name}: 30 reports`);
+        const box = await heat.boundingBox();
+        assert.ok(box && box.width > 100 && box.height > 60, `${name}: heatmap has a size`);
+        assert.equal(await card.locator('canvas.binary-canvas').count(), 1, `${name}: ±α view`);
+      }
+      // The heatmap is drawn: its pixels are not all the same colour.
+      const distinct = await page.evaluate(() => {
+        const canvas = document.querySelector('.layer-card canvas.over-time-canvas');
+        const ctx = (canvas as HTMLCanvasElement).getContext('2d');
+        const { data } = ctx!.getImageData(0, 0, (canvas as HTMLCanvasElement).width, 60);
+        const colours = new Set<number>();
+        for (let i = 0; i < data.length; i += 4) {
+          colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+        }
+        return colours.size;
+      });
+      assert.ok(distinct > 8, `heatmap shows a gradient (${distinct} colours)`);
 
       // Hovering a histogram bar names its range and count.
       const hist = page.locator('.layer-card').first().locator('canvas.hist-canvas');
@@ -388,7 +174,7 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       const cursorSteps = await page.$$eval('.uplot .u-series:first-child .u-value', (cells) =>
         cells.map((c) => c.textContent),
       );
-      assert.equal(cursorSteps.length, 6);
+      assert.equal(cursorSteps.length, 7, 'legends of loss, accuracy, learning rate, 4 layers');
       assert.ok(
         cursorSteps.every((v) => v === cursorSteps[0] && v !== '600'),
         `synced cursor: ${cursorSteps.join(', ')}`,
@@ -396,13 +182,14 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       await page.mouse.move(1, 1);
 
       // Focus one layer from the overview table; the choice is kept in the view state.
-      await page.locator('.overview tbody tr').nth(1).click();
+      const row = page.locator(`.overview tbody tr[data-layer="${run.binaryLayers[1]}"]`);
+      await row.click();
       await page.waitForFunction(
         () => document.querySelectorAll('.layer-card:not([hidden])').length === 1,
       );
       const state = await page.evaluate(() => (window as unknown as StubWindow).__state);
-      assert.deepEqual(state, { selectedLayer: run.binaryLayers[1] });
-      await page.locator('.overview tbody tr').nth(1).click();
+      assert.equal((state as { selectedLayer: string }).selectedLayer, run.binaryLayers[1]);
+      await row.click();
       await page.waitForFunction(
         () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
       );
@@ -423,6 +210,145 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       await page.waitForFunction(
         () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
       );
+
+      // Sorting: by params, descending first, then ascending; missing values stay last.
+      const order = () =>
+        page.$$eval('.overview tbody tr', (rows) => rows.map((r) => r.getAttribute('data-layer')));
+      await page.locator('.overview th[data-column="params"] button').click();
+      await page.waitForFunction(
+        () =>
+          document
+            .querySelector('.overview th[data-column="params"]')
+            ?.getAttribute('aria-sort') === 'descending',
+      );
+      assert.deepEqual(await order(), [
+        'dense_1',
+        'conv2d_2',
+        'dense_2',
+        'conv2d_1',
+        'batch_norm_1',
+      ]);
+      await page.locator('.overview th[data-column="params"] button').press('Enter');
+      await page.waitForFunction(
+        () =>
+          document
+            .querySelector('.overview th[data-column="params"]')
+            ?.getAttribute('aria-sort') === 'ascending',
+      );
+      assert.deepEqual(await order(), [
+        'batch_norm_1',
+        'conv2d_1',
+        'dense_2',
+        'conv2d_2',
+        'dense_1',
+      ]);
+      // By a metric: the full-precision layer has none and sorts last either way.
+      await page.locator('.overview th[data-column="quantizationError"] button').click();
+      await page.waitForFunction(
+        () =>
+          document.querySelector('.overview tbody tr')?.getAttribute('data-layer') === 'dense_2',
+      );
+      assert.equal((await order()).at(-1), 'batch_norm_1');
+      const qeCell = await page
+        .locator('.overview tbody tr[data-layer="dense_2"] td[data-column="quantizationError"]')
+        .innerText();
+      const lastStep = run.records.filter((r) => r.event === 'step').at(-1);
+      assert.ok(lastStep && lastStep.event === 'step');
+      assert.equal(qeCell, `${(lastStep.layers[3].quantizationError * 100).toFixed(1)}%`);
+
+      // Export: PNG and SVG of a chart, CSV of the run, each posted to the host.
+      await page.locator('.chart-card').first().hover();
+      await page.locator('.chart-card').first().locator('vscode-button[data-format="png"]').click();
+      let last = (await posted(page)).at(-1);
+      assert.ok(last?.kind === 'export' && last.format === 'png', 'png export posted');
+      assert.equal(last.name, `${run.runId}-Loss.png`);
+      assert.ok(Buffer.from(last.data, 'base64').subarray(1, 4).toString() === 'PNG');
+      await page.locator('.chart-card').first().locator('vscode-button[data-format="svg"]').click();
+      last = (await posted(page)).at(-1);
+      assert.ok(last?.kind === 'export' && last.format === 'svg', 'svg export posted');
+      assert.match(last.data, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      assert.equal((last.data.match(/<path /g) ?? []).length, 2, 'train and test paths');
+      const heatCard = page.locator('.layer-card').first();
+      await heatCard.hover();
+      await heatCard.locator('vscode-button[data-format="png"]').click();
+      last = (await posted(page)).at(-1);
+      assert.ok(last?.kind === 'export' && last.name.endsWith('heatmap.png'), 'heatmap png');
+      await page.locator('.toolbar vscode-button.csv-button').click();
+      last = (await posted(page)).at(-1);
+      assert.ok(last?.kind === 'export' && last.format === 'csv', 'csv export posted');
+      const csvLines = last.data.trim().split('\n');
+      assert.equal(csvLines.length, 1 + 30, 'header and one row per report');
+      assert.match(csvLines[0], /^step,reports,loss,accuracy,learningRate,epoch,testLoss,/);
+
+      // Ridgeline mode, kept in the view state.
+      await page.locator('vscode-radio[data-value="ridgeline"]').click();
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('canvas.over-time-canvas[data-mode="ridgeline"]').length === 4,
+      );
+      const ridgeState = await page.evaluate(() => (window as unknown as StubWindow).__state);
+      assert.equal((ridgeState as { overTimeMode: string }).overTimeMode, 'ridgeline');
+      await screenshot(page, 'dashboard-ridgeline-light.png');
+      await page.locator('vscode-radio[data-value="heatmap"]').click();
+
+      // Log scale on the small multiples, and click-through from a line to its layer.
+      await page.locator('vscode-checkbox').click();
+      await page.waitForFunction(
+        () => document.querySelectorAll('.multiples-grid .uplot[data-log="true"]').length === 4,
+      );
+      const over = page.locator(
+        '.multiples-grid .chart-card[data-metric="quantizationError"] .u-over',
+      );
+      await over.scrollIntoViewIfNeeded();
+      const overBox = await over.boundingBox();
+      assert.ok(overBox);
+      // Sweep down the right edge until a line is close enough to be highlighted.
+      const x = overBox.x + overBox.width - 3;
+      let hitY: number | undefined;
+      for (let y = overBox.y + 2; y < overBox.y + overBox.height && hitY === undefined; y += 4) {
+        await page.mouse.move(x, y);
+        const text = await page.locator('.multiples-readout').first().innerText();
+        if (/click to open/.test(text)) hitY = y;
+      }
+      assert.ok(hitY !== undefined, 'a layer line is highlighted under the cursor');
+      const readout = await page.locator('.multiples-readout').first().innerText();
+      const picked = /^(\S+) · step/.exec(readout)?.[1];
+      assert.ok(picked && run.binaryLayers.includes(picked), `readout names a layer: ${readout}`);
+      await page.mouse.click(x, hitY);
+      await page.waitForFunction(
+        (name) =>
+          document.querySelectorAll('.layer-card:not([hidden])').length === 1 &&
+          document.activeElement?.getAttribute('data-layer') === name,
+        picked,
+      );
+      await page.locator('vscode-checkbox').click();
+      await page.locator('.overview tbody tr.selected').click();
+      await page.waitForFunction(
+        () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
+      );
+
+      // A second run overlaid: dashed loss and accuracy lines, then cleared.
+      const other = syntheticRun({ testAccuracies: [0.9, 0.92] });
+      await send(page, {
+        kind: 'comparison',
+        run: {
+          runId: 'baseline',
+          dir: '/runs/baseline',
+          status: 'completed',
+          records: other.records,
+        },
+      });
+      await page.locator('.compare-bar').waitFor({ state: 'visible' });
+      assert.match(await page.locator('.compare-bar').innerText(), /Comparing with baseline/);
+      const compareLegend = await page.$$eval('.chart-card .uplot', (plots) =>
+        Array.from(plots[0].querySelectorAll('.u-series th'), (th) => th.textContent),
+      );
+      assert.deepEqual(compareLegend, ['step', 'train', 'test', 'baseline train', 'baseline test']);
+      await screenshot(page, 'dashboard-compare-light.png');
+      await page.locator('.compare-bar vscode-button').click();
+      assert.deepEqual((await posted(page)).at(-1), { kind: 'clearComparison' });
+      await send(page, { kind: 'comparison', run: undefined });
+      await page.locator('.compare-bar').waitFor({ state: 'hidden' });
 
       await screenshot(page, 'dashboard-light.png');
       await page.setViewportSize({ width: 380, height: 900 });
@@ -459,7 +385,7 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
         const fg = getComputedStyle(document.documentElement).getPropertyValue(
           '--vscode-foreground',
         );
-        return fg.trim() === '#ffffff' && document.querySelectorAll('.uplot').length === 6;
+        return fg.trim() === '#ffffff' && document.querySelectorAll('.uplot').length === 11;
       });
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
       assert.equal(await page.locator('.layer-card canvas.hist-canvas').count(), 4);
@@ -473,8 +399,8 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       });
       await page.locator('.layers-empty').waitFor({ state: 'visible' });
       assert.equal(await page.locator('.progress-text').innerText(), 'Starting… · step 0');
-      assert.equal(await page.locator('.toolbar vscode-button').innerText(), 'Stop');
-      await page.locator('.toolbar vscode-button').click();
+      assert.equal(await page.locator('.toolbar vscode-button.action-button').innerText(), 'Stop');
+      await page.locator('.toolbar vscode-button.action-button').click();
       assert.deepEqual((await posted(page)).at(-1), { kind: 'command', command: 'stop' });
 
       // A run that fails mid-way: error banner with the message and a Show Log link.
@@ -514,6 +440,29 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       );
       assert.equal(await page.locator('.empty-state vscode-button').isVisible(), false);
       await screenshot(page, 'dashboard-untrusted-dark.png');
+
+      // A metrics.jsonl read with a cut-off last line and a bad line: everything before is
+      // shown, and the panel says what it skipped.
+      await send(page, {
+        kind: 'snapshot',
+        trusted: true,
+        run: { runId: run.runId, dir: '/tmp/damaged', status: 'failed', records: partial },
+        skipped: { badLines: 1, truncatedLastLine: true },
+      });
+      const notice = page.locator('.notice');
+      await notice.waitFor({ state: 'visible' });
+      assert.match(
+        await notice.innerText(),
+        /Skipped 1 unreadable line and a cut-off last line .*metrics\.jsonl/,
+      );
+      assert.equal(await page.locator('.layer-card').count(), run.binaryLayers.length);
+      // The folder is deleted while open: the view says so and keeps the charts.
+      await send(page, { kind: 'runMissing', runId: run.runId, dir: '/tmp/damaged' });
+      await page.waitForFunction(() =>
+        /was deleted/.test(document.querySelector('.notice')?.textContent ?? ''),
+      );
+      assert.equal(await page.locator('.layer-card').count(), run.binaryLayers.length);
+      await screenshot(page, 'dashboard-skipped-dark.png');
 
       // Anything else posted to the window is ignored.
       await page.evaluate(() => window.postMessage({ hello: 'world' }, '*'));

@@ -17,6 +17,13 @@ function finiteOrNull(v: number | undefined): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+function sameX(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Merges groups with different x values into one aligned table. Equal x values share a row; a
  * group without a value at some x gets `null` there. Each group's x must be ascending.
@@ -26,6 +33,14 @@ function finiteOrNull(v: number | undefined): number | null {
  * // → [[1, 2], [0.5, 0.4], [null, 0.9]]
  */
 export function alignGroups(groups: readonly ColumnGroup[]): AlignedColumns {
+  if (groups.length > 1 && groups.every((g) => sameX(g.x, groups[0].x))) {
+    // Fast path for many layers reported at the same steps (the common case): no merge.
+    const columns: AlignedColumns = [groups[0].x.slice()];
+    for (const group of groups) {
+      for (const channel of group.y) columns.push(Array.from(channel, finiteOrNull));
+    }
+    return columns;
+  }
   const xs: number[] = [];
   const cursors = groups.map(() => 0);
   // k-way merge of ascending x arrays: O(total points × groups).

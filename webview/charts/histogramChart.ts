@@ -6,31 +6,26 @@
 import type { Histogram } from '../../core/protocol';
 import { formatSignificant } from '../format';
 import { withAlpha, type Palette } from '../theme';
+import { CanvasChart } from './canvasChart';
 import { binIndexOf, histogramBins, niceTicks } from './histogramGeometry';
 
 const AXIS_HEIGHT = 16;
 const TOP_PAD = 4;
 
 /** A canvas histogram that redraws on `setData` and `setWidth`. */
-export class HistogramChart {
-  private readonly canvas: HTMLCanvasElement;
+export class HistogramChart extends CanvasChart {
   private histogram: Histogram | undefined;
   private threshold: number | undefined;
-  private width = 0;
   private hoverBin = -1;
 
   constructor(
     container: HTMLElement,
-    private palette: Palette,
-    private readonly height: number,
+    palette: Palette,
+    height: number,
     ariaLabel: string,
     private readonly onHover: (text: string | undefined) => void,
   ) {
-    this.canvas = document.createElement('canvas');
-    this.canvas.className = 'hist-canvas';
-    this.canvas.setAttribute('role', 'img');
-    this.canvas.setAttribute('aria-label', ariaLabel);
-    container.append(this.canvas);
+    super(container, 'hist-canvas', palette, height, ariaLabel);
     this.canvas.addEventListener('mousemove', (e) => this.hover(e.offsetX));
     this.canvas.addEventListener('mouseleave', () => {
       this.hoverBin = -1;
@@ -44,22 +39,6 @@ export class HistogramChart {
     this.histogram = histogram;
     this.threshold = threshold;
     this.draw();
-  }
-
-  setWidth(width: number): void {
-    const w = Math.max(80, Math.floor(width));
-    if (w === this.width) return;
-    this.width = w;
-    this.draw();
-  }
-
-  setPalette(palette: Palette): void {
-    this.palette = palette;
-    this.draw();
-  }
-
-  destroy(): void {
-    this.canvas.remove();
   }
 
   private hover(offsetX: number): void {
@@ -78,22 +57,11 @@ export class HistogramChart {
     this.draw();
   }
 
-  private draw(): void {
-    const { canvas, palette, height } = this;
+  protected draw(): void {
+    const { palette, height } = this;
     const width = this.width;
-    if (width === 0) return;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
-      canvas.width = Math.round(width * dpr);
-      canvas.height = Math.round(height * dpr);
-      // CSSOM sizing (allowed by a strict CSP, unlike a style attribute in markup).
-      canvas.style.width = `${width}px`;
-      canvas.style.height = `${height}px`;
-    }
-    const ctx = canvas.getContext('2d');
+    const ctx = this.context();
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
     const h = this.histogram;
     const plotH = height - AXIS_HEIGHT - TOP_PAD;
     const baseY = TOP_PAD + plotH;

@@ -179,6 +179,11 @@ export class LineChart {
     if (w !== this.plot.width) this.plot.setSize({ width: w, height: this.spec.height });
   }
 
+  /** The uPlot instance (for export). */
+  get uplot(): uPlot {
+    return this.plot;
+  }
+
   destroy(): void {
     this.plot.destroy();
   }

@@ -1,0 +1,255 @@
+/**
+ * One binary layer's card: latest latent-weight histogram beside the binary `±α` view, the
+ * histogram over time (heatmap or ridgeline) and the QE / dead / flip / frozen chart. Cards off
+ * screen skip drawing and catch up when scrolled into view, so 50+ layers stay smooth.
+ */
+import type { ToHost } from '../core/protocol';
+import { canvasExport, exportButtons } from './chartExport';
+import { alignGroups } from './charts/align';
+import { BinaryChart } from './charts/binaryChart';
+import { HistogramChart } from './charts/histogramChart';
+import { LineChart } from './charts/lineChart';
+import { OverTimeChart, type OverTimeMode } from './charts/overTimeChart';
+import { el, setText } from './dom';
+import { formatCompact, formatPercent, formatShape, formatSignificant } from './format';
+import { deadThreshold, type LayerModel } from './state';
+import type { Palette } from './theme';
+
+const LAYER_CHART_HEIGHT = 120;
+const HISTOGRAM_HEIGHT = 84;
+const OVER_TIME_HEIGHT = 110;
+const SYNC_KEY = 'bnnLab.steps';
+
+export class LayerCard {
+  readonly root = el('article', 'layer-card');
+  private readonly meta = el('div', 'layer-meta');
+  private readonly histHost = el('div', 'hist-host');
+  private readonly histCaption = el('div', 'hist-caption');
+  private readonly binaryHost = el('div', 'hist-host');
+  private readonly binaryCaption = el('div', 'hist-caption');
+  private readonly overTimeHost = el('div', 'over-time-host');
+  private readonly overTimeCaption = el('div', 'hist-caption');
+  private readonly overTimeTitle = el('span', 'sub-title-text', 'Over time');
+  private readonly chartHost = el('div', 'chart-host');
+  private histogram: HistogramChart | undefined;
+  private binary: BinaryChart | undefined;
+  private overTime: OverTimeChart | undefined;
+  private chart: LineChart | undefined;
+  private palette: Palette | undefined;
+  private hoverText: string | undefined;
+  private overTimeHover: string | undefined;
+  private rendered: LayerModel | undefined;
+  private pending: LayerModel | undefined;
+  private renderedMode: OverTimeMode | undefined;
+  private tau = 0.99;
+  private mode: OverTimeMode = 'heatmap';
+  /** Set by the dashboard's IntersectionObserver. */
+  private onScreen = true;
+
+  constructor(
+    readonly name: string,
+    runId: () => string,
+    post: (msg: ToHost) => void,
+  ) {
+    this.root.dataset.layer = name;
+    this.root.tabIndex = -1;
+    const head = el('header', 'layer-head');
+    head.append(el('h3', 'layer-name', name), this.meta);
+    const histTitle = el('div', 'sub-title', 'Latent weights');
+    histTitle.title =
+      'Histogram of the real-valued latent weights. Orange bins binarize to −1, blue to +1; ' +
+      'dashed red lines mark ±Q(τ), beyond which weights count as dead. Hover a bar for its count.';
+    const binaryTitle = el('div', 'sub-title', 'Binary ±α');
+    binaryTitle.title =
+      'The weights the forward pass uses: sign(w) scaled by the per-channel α = mean|w| of each ' +
+      'output channel. Spike height: fraction of the layer’s weights.';
+    const pair = el('div', 'hist-pair');
+    const latent = el('div', 'hist-cell');
+    latent.append(histTitle, this.histHost, this.histCaption);
+    const bin = el('div', 'hist-cell');
+    bin.append(binaryTitle, this.binaryHost, this.binaryCaption);
+    pair.append(latent, bin);
+
+    const overTimeHead = el('div', 'sub-title sub-title-row');
+    overTimeHead.title =
+      'Every report’s latent-weight histogram on one value axis. Heatmap: step across, weight ' +
+      'value up, colour = share of weights (square-root scale). Ridgeline: reports stacked, ' +
+      'oldest at the top.';
+    overTimeHead.append(
+      this.overTimeTitle,
+      el('span', 'spacer'),
+      exportButtons(
+        () =>
+          this.overTime &&
+          this.palette &&
+          canvasExport(`${this.name} ${this.mode}`, this.overTime, this.palette),
+        runId,
+        post,
+      ),
+    );
+    const chartTitle = el('div', 'sub-title', 'Over steps');
+    chartTitle.title =
+      'Quantization error, dead-weight ratio and frozen ratio on the left axis; ' +
+      'flip rate (per optimizer step) on the right axis.';
+    this.root.append(head, pair, overTimeHead, this.overTimeHost, this.overTimeCaption);
+    this.root.append(chartTitle, this.chartHost);
+  }
+
+  mount(palette: Palette): void {
+    this.unmount();
+    this.palette = palette;
+    this.histogram = new HistogramChart(
+      this.histHost,
+      palette,
+      HISTOGRAM_HEIGHT,
+      `Latent weight histogram of ${this.name}`,
+      (text) => {
+        this.hoverText = text;
+        this.updateCaption();
+      },
+    );
+    this.binary = new BinaryChart(
+      this.binaryHost,
+      palette,
+      HISTOGRAM_HEIGHT,
+      `Binary weights ±α of ${this.name}`,
+    );
+    this.overTime = new OverTimeChart(
+      this.overTimeHost,
+      palette,
+      OVER_TIME_HEIGHT,
+      `Latent weight histogram over time of ${this.name}`,
+      (text) => {
+        this.overTimeHover = text;
+        this.updateCaption();
+      },
+    );
+    this.chart = new LineChart(
+      this.chartHost,
+      {
+        height: LAYER_CHART_HEIGHT,
+        palette,
+        ariaLabel: `Quantization error, dead-weight ratio, frozen ratio and flip rate of ${this.name}`,
+        syncKey: SYNC_KEY,
+        y: { kind: 'percent' },
+        y2: { kind: 'percent', color: palette.purple },
+        series: [
+          { label: 'QE', color: palette.blue, format: (v) => formatPercent(v) },
+          { label: 'dead', color: palette.red, format: (v) => formatPercent(v) },
+          { label: 'flip', color: palette.purple, scale: 'y2', format: (v) => formatPercent(v, 3) },
+          {
+            // Near 100% early on, it would flatten QE and dead; one click on the legend shows it.
+            label: 'frozen',
+            color: palette.green,
+            dash: [4, 3],
+            format: (v) => formatPercent(v),
+            show: false,
+          },
+        ],
+      },
+      this.chartHost.clientWidth,
+    );
+    this.rendered = undefined;
+    this.renderedMode = undefined;
+  }
+
+  unmount(): void {
+    this.histogram?.destroy();
+    this.binary?.destroy();
+    this.overTime?.destroy();
+    this.chart?.destroy();
+    this.histogram = undefined;
+    this.binary = undefined;
+    this.overTime = undefined;
+    this.chart = undefined;
+  }
+
+  resize(): void {
+    const histWidth = this.histHost.clientWidth;
+    const binaryWidth = this.binaryHost.clientWidth;
+    const overTimeWidth = this.overTimeHost.clientWidth;
+    const chartWidth = this.chartHost.clientWidth;
+    if (histWidth > 0) this.histogram?.setWidth(histWidth);
+    if (binaryWidth > 0) this.binary?.setWidth(binaryWidth);
+    if (overTimeWidth > 0) this.overTime?.setWidth(overTimeWidth);
+    if (chartWidth > 0) this.chart?.setWidth(chartWidth);
+  }
+
+  observe(observer: ResizeObserver): void {
+    observer.observe(this.histHost);
+    observer.observe(this.binaryHost);
+    observer.observe(this.overTimeHost);
+    observer.observe(this.chartHost);
+  }
+
+  /** Called by the dashboard's IntersectionObserver; drawing resumes when visible again. */
+  setOnScreen(onScreen: boolean): void {
+    this.onScreen = onScreen;
+    if (onScreen && this.pending) this.update(this.pending, this.tau, this.mode);
+  }
+
+  update(layer: LayerModel, tau: number, mode: OverTimeMode): void {
+    if (layer === this.rendered && tau === this.tau && mode === this.renderedMode) return;
+    this.tau = tau;
+    this.mode = mode;
+    if (!this.onScreen || this.root.hidden) {
+      this.pending = layer;
+      return;
+    }
+    this.pending = undefined;
+    const { info, latest } = layer;
+    const metaParts = [
+      info.kind,
+      info.shape.length ? formatShape(info.shape) : '',
+      `${formatCompact(info.params)} params`,
+      info.quantizer,
+    ].filter((p) => p !== '');
+    setText(this.meta, metaParts.join(' · '));
+    if (layer.latest !== this.rendered?.latest) {
+      const threshold = latest ? deadThreshold(latest.absMean, tau) : undefined;
+      this.histogram?.setData(latest?.histogram, threshold);
+      this.binary?.setData(latest);
+    }
+    if (layer.history !== this.rendered?.history || mode !== this.renderedMode) {
+      this.overTime?.setData(layer.history.frames, mode);
+      setText(
+        this.overTimeTitle,
+        mode === 'heatmap' ? 'Over time · heatmap' : 'Over time · ridgeline',
+      );
+    }
+    if (layer.metrics !== this.rendered?.metrics) {
+      this.chart?.setData(alignGroups([layer.metrics]));
+    }
+    this.rendered = layer;
+    this.renderedMode = mode;
+    this.updateCaption();
+  }
+
+  private updateCaption(): void {
+    const layer = this.rendered;
+    const latest = layer?.latest;
+    if (this.hoverText) {
+      setText(this.histCaption, this.hoverText);
+    } else if (latest) {
+      setText(
+        this.histCaption,
+        `μ ${formatSignificant(latest.mean, 2)} · σ ${formatSignificant(latest.std, 2)} · ` +
+          `|w|>Q ${formatPercent(latest.deadWeightRatio, 1)} · +1 ${formatPercent(latest.signBalance, 1)}`,
+      );
+    } else {
+      setText(this.histCaption, 'Waiting for the first report…');
+    }
+    const binary = this.binary?.describe() ?? '';
+    setText(this.binaryCaption, binary);
+    this.binaryCaption.title = binary;
+    const frames = layer?.history.frames ?? [];
+    setText(
+      this.overTimeCaption,
+      this.overTimeHover ??
+        (frames.length > 0
+          ? `${frames.length} reports, steps ${formatCompact(frames[0].step)}–${formatCompact(frames[frames.length - 1].step)}` +
+            (layer && layer.history.stride > 1 ? ` (every ${layer.history.stride}th kept)` : '')
+          : ''),
+    );
+  }
+}
