@@ -3,13 +3,30 @@
  * so the extension host can list and validate presets without loading the engine.
  * The model builders live in presets.ts.
  */
-import type { DatasetConfig } from '../protocol';
+import type { DatasetConfig, TrainConfig } from '../protocol';
+import type { ArchitectureSpec } from './architectureSpec';
 
-export interface PresetDefaults {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-}
+/** A preset's defaults for run-config keys; keys left out take the global defaults. */
+export type PresetDefaults = Pick<TrainConfig, 'epochs' | 'batchSize' | 'learningRate'> &
+  Partial<
+    Pick<
+      TrainConfig,
+      | 'optimizer'
+      | 'momentum'
+      | 'schedule'
+      | 'warmupEpochs'
+      | 'stepMilestones'
+      | 'stepGamma'
+      | 'weightDecay'
+      | 'latentClip'
+      | 'inputQuantizer'
+      | 'kernelQuantizer'
+      | 'scaling'
+      | 'recu'
+      | 'bonn'
+      | 'augment'
+    >
+  >;
 
 export interface PresetInfo {
   name: string;
@@ -20,7 +37,30 @@ export interface PresetInfo {
   inputShape: [number, number, number];
   classes: number;
   defaults: PresetDefaults;
+  /** ResNetE / BinaryDenseNet parameters; absent for fixed models (mnist-cnn). */
+  architecture?: ArchitectureSpec;
 }
+
+/** Small ResNetE for 28×28: 3 stages of 2 basic blocks (4 binary convs each in ResNetE-18). */
+const RESNETE_SMALL: ArchitectureSpec = {
+  kind: 'resnete',
+  stemFilters: 32,
+  stageFilters: [32, 64, 128],
+  blocksPerStage: [2, 2, 2],
+};
+/** Larq Zoo's ResNetE-18 quantizers: ste_sign with t_clip 1.25 on inputs and kernels. */
+const RESNETE_QUANTIZERS = {
+  inputQuantizer: { kind: 'ste_sign', clip: 1.25 },
+  kernelQuantizer: { kind: 'ste_sign', clip: 1.25 },
+  latentClip: 1.25,
+} as const;
+const BDN_QUANTIZERS = {
+  inputQuantizer: { kind: 'ste_sign', clip: 1.3 },
+  kernelQuantizer: { kind: 'ste_sign', clip: 1.3 },
+  latentClip: 1.3,
+} as const;
+const FMNIST: DatasetConfig = { name: 'fashion-mnist' };
+const CIFAR10: DatasetConfig = { name: 'cifar10' };
 
 const CATALOG: readonly PresetInfo[] = [
   {
@@ -31,6 +71,128 @@ const CATALOG: readonly PresetInfo[] = [
     inputShape: [28, 28, 1],
     classes: 10,
     defaults: { epochs: 8, batchSize: 64, learningRate: 0.002 },
+  },
+  {
+    name: 'mnist-resnete',
+    description:
+      'ResNetE (3 stages × 2 blocks, 32/64/128) for 28×28 digits: a shortcut around every binary 3×3 conv, STE (clip 1.25), Adam',
+    dataset: { name: 'mnist' },
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: { epochs: 8, batchSize: 64, learningRate: 0.002, ...RESNETE_QUANTIZERS },
+    architecture: RESNETE_SMALL,
+  },
+  {
+    name: 'fmnist-resnete',
+    description:
+      'ResNetE (3 stages × 2 blocks, 32/64/128) for Fashion-MNIST (IDX folder): STE (clip 1.25), Adam, cosine',
+    dataset: FMNIST,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: { epochs: 15, batchSize: 64, learningRate: 0.002, ...RESNETE_QUANTIZERS },
+    architecture: RESNETE_SMALL,
+  },
+  {
+    name: 'fmnist-resnete-recu',
+    description:
+      'fmnist-resnete with ReCU: standardized, τ-clamped weights (τ 0.85 → 0.99), ApproxSign inputs, learnable scale, SGD 0.1 + warm-up, cosine',
+    dataset: FMNIST,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: {
+      epochs: 15,
+      batchSize: 64,
+      learningRate: 0.1,
+      optimizer: 'sgd',
+      momentum: 0.9,
+      warmupEpochs: 1,
+      weightDecay: 5e-4,
+      inputQuantizer: { kind: 'approx_sign', clip: 1 },
+      kernelQuantizer: { kind: 'ste_sign', clip: null },
+      scaling: 'learnable',
+      recu: { tauStart: 0.85, tauEnd: 0.99 },
+    },
+    architecture: RESNETE_SMALL,
+  },
+  {
+    name: 'fmnist-resnete-bonn',
+    description:
+      'fmnist-resnete with BONN: Bayesian kernel loss (λ 1e-4) and feature loss (θ 1e-3), modulation scale 1/mean(w), Adam',
+    dataset: FMNIST,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: {
+      epochs: 15,
+      batchSize: 64,
+      learningRate: 0.002,
+      ...RESNETE_QUANTIZERS,
+      bonn: { lambda: 1e-4, theta: 1e-3, nu: 1 },
+    },
+    architecture: RESNETE_SMALL,
+  },
+  {
+    name: 'fmnist-bdn',
+    description:
+      'Small BinaryDenseNet for Fashion-MNIST: 3 dense blocks × 4, growth 32, reductions 2.7/2.2 (channels rounded to 16), STE (clip 1.3), Adam',
+    dataset: FMNIST,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    defaults: { epochs: 15, batchSize: 64, learningRate: 0.002, ...BDN_QUANTIZERS },
+    architecture: {
+      kind: 'densenet',
+      initialFilters: 32,
+      growthRate: 32,
+      blocks: [4, 4, 4],
+      reductions: [2.7, 2.2],
+      channelRound: 16,
+    },
+  },
+  {
+    name: 'cifar10-resnete18',
+    description:
+      'ResNetE-18 (64/128/256/512, 4 binary convs per stage, 3×3 stem) for CIFAR-10 binary batches: STE (clip 1.25), Adam, cosine, crop+flip',
+    dataset: CIFAR10,
+    inputShape: [32, 32, 3],
+    classes: 10,
+    defaults: {
+      epochs: 100,
+      batchSize: 128,
+      learningRate: 0.002,
+      ...RESNETE_QUANTIZERS,
+      augment: true,
+    },
+    architecture: {
+      kind: 'resnete',
+      stemFilters: 64,
+      stageFilters: [64, 128, 256, 512],
+      blocksPerStage: [4, 4, 4, 4],
+    },
+  },
+  {
+    name: 'cifar10-bdn28',
+    description:
+      'BinaryDenseNet-28 (blocks 6/6/6/5, growth 64, reductions 2.7/2.7/2.2, 3×3 stem) for CIFAR-10: STE (clip 1.3), Adam 4e-3, ×0.1 at 100/110, crop+flip',
+    dataset: CIFAR10,
+    inputShape: [32, 32, 3],
+    classes: 10,
+    defaults: {
+      epochs: 120,
+      batchSize: 128,
+      learningRate: 0.004,
+      schedule: 'step',
+      stepMilestones: [100, 110],
+      stepGamma: 0.1,
+      ...BDN_QUANTIZERS,
+      augment: true,
+    },
+    architecture: {
+      kind: 'densenet',
+      initialFilters: 64,
+      growthRate: 64,
+      blocks: [6, 6, 6, 5],
+      reductions: [2.7, 2.7, 2.2],
+      channelRound: 32,
+    },
   },
 ];
 

@@ -2,14 +2,41 @@
  * Named, ready-to-train model + schedule combinations. `bnn-lab presets` lists them.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ArchitectureSpec } from './architectureSpec';
+import {
+  buildBinaryDenseNet,
+  buildResNetE,
+  FEATURE_LAYER,
+  type BinaryOptions,
+} from './architectures';
 import { BinaryConv2D, BinaryDense } from './layers';
 import { getPresetInfo, type PresetInfo } from './presetCatalog';
+import type { TrainConfig } from '../protocol';
 
 export { listPresets, PRESET_NAMES } from './presetCatalog';
 
 export interface Preset extends PresetInfo {
-  /** Builds a fresh model; `seed` makes the initial weights reproducible. Outputs logits. */
-  build(seed: number): tf.LayersModel;
+  /**
+   * Builds a fresh model; `seed` makes the initial weights reproducible. Outputs logits.
+   * `config` (a resolved run config) supplies quantizers, scaling, methods and architecture
+   * overrides; without it the preset's own defaults are used.
+   */
+  build(seed: number, config?: Partial<TrainConfig>): tf.LayersModel;
+  /** Layer whose output feeds the last dense (BONN's feature loss). */
+  featureLayer: string;
+}
+
+/** The binary-layer options a (resolved or partial) run config asks for. */
+export function binaryOptions(info: PresetInfo, config: Partial<TrainConfig> = {}): BinaryOptions {
+  const d = info.defaults;
+  const fallback = { kind: 'ste_sign', clip: 1 } as const;
+  return {
+    inputQuantizer: { ...(config.inputQuantizer ?? d.inputQuantizer ?? fallback) },
+    kernelQuantizer: { ...(config.kernelQuantizer ?? d.kernelQuantizer ?? fallback) },
+    scaling: config.scaling ?? d.scaling ?? 'none',
+    recu: (config.recu === undefined ? d.recu : config.recu) != null,
+    bonn: (config.bonn === undefined ? d.bonn : config.bonn) != null,
+  };
 }
 
 /**
@@ -17,7 +44,14 @@ export interface Preset extends PresetInfo {
  * between, each `sgn` on inputs and kernels with a clipped straight-through estimator (t_clip = 1)
  * and batch norm after it. Small enough to train on a CPU.
  */
-function buildMnistCnn(seed: number): tf.LayersModel {
+function buildMnistCnn(seed: number, options: BinaryOptions): tf.LayersModel {
+  const binary = {
+    inputQuantizer: options.inputQuantizer,
+    kernelQuantizer: options.kernelQuantizer,
+    scaling: options.scaling,
+    recu: options.recu,
+    bonnModulation: options.bonn,
+  };
   const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
   const input = tf.input({ shape: [28, 28, 1], name: 'image' });
   let x = tf.layers
@@ -37,6 +71,7 @@ function buildMnistCnn(seed: number): tf.LayersModel {
     kernelSize: 3,
     padding: 'valid',
     seed: seed + 1,
+    ...binary,
   }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = bn('bn2').apply(x) as tf.SymbolicTensor;
@@ -46,10 +81,11 @@ function buildMnistCnn(seed: number): tf.LayersModel {
     kernelSize: 3,
     padding: 'valid',
     seed: seed + 2,
+    ...binary,
   }).apply(x) as tf.SymbolicTensor;
   x = bn('bn3').apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3 }).apply(
+  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3, ...binary }).apply(
     x,
   ) as tf.SymbolicTensor;
   x = bn('bn4').apply(x) as tf.SymbolicTensor;
@@ -63,14 +99,23 @@ function buildMnistCnn(seed: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: logits, name: 'mnist-cnn' });
 }
 
-const BUILDERS: Record<string, (seed: number) => tf.LayersModel> = {
-  'mnist-cnn': buildMnistCnn,
-};
+/** Builds a preset's model from its architecture spec (or its fixed builder). */
+function buildModel(info: PresetInfo, seed: number, config: Partial<TrainConfig>): tf.LayersModel {
+  const options = binaryOptions(info, config);
+  const spec = (config.architecture ?? info.architecture) as ArchitectureSpec | undefined;
+  if (info.name === 'mnist-cnn') return buildMnistCnn(seed, options);
+  if (!spec) throw new Error(`preset "${info.name}" has no model builder`);
+  return spec.kind === 'resnete'
+    ? buildResNetE(spec, info.inputShape, info.classes, seed, options, info.name)
+    : buildBinaryDenseNet(spec, info.inputShape, info.classes, seed, options, info.name);
+}
 
 /** The preset with its model builder. @throws Error for an unknown name. */
 export function getPreset(name: string): Preset {
   const info = getPresetInfo(name);
-  const build = BUILDERS[name];
-  if (!build) throw new Error(`preset "${name}" has no model builder`);
-  return { ...info, build };
+  return {
+    ...info,
+    featureLayer: name === 'mnist-cnn' ? 'bn4' : FEATURE_LAYER,
+    build: (seed, config = {}) => buildModel(info, seed, config),
+  };
 }

@@ -2,19 +2,37 @@
  * Quantizers: forward `sgn` (zero maps to +1, as in Larq) with a custom backward.
  *
  * `tf.sign(0)` is 0, so the forward is built as `sign(sign(x) + 0.1)` (Larq's construction):
- * exact ±1 for every finite x.
+ * exact ±1 for every finite x. Definitions follow Larq (bnn-methods.md §5.1).
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The quantizer kinds; each has the forward `sgn` (times a scale for magnitude_aware_sign). */
+export const QUANTIZER_KINDS = [
+  'ste_sign',
+  'approx_sign',
+  'swish_sign',
+  'magnitude_aware_sign',
+] as const;
+export type QuantizerKind = (typeof QUANTIZER_KINDS)[number];
+
 /** Quantizer configuration as stored in run configs and checkpoint metadata. */
 export interface QuantizerConfig {
-  /** `ste_sign`: gradient `1[|x| <= clip]`; `approx_sign`: `max(0, 2 − 2|x|)`. */
-  kind: 'ste_sign' | 'approx_sign';
-  /** `t_clip` of `ste_sign` (ignored by approx_sign, whose support is |x| <= 1). */
-  clip: number;
+  /**
+   * - `ste_sign`: gradient `1[|x| <= clip]` (identity when clip is null);
+   * - `approx_sign`: `max(0, 2 − 2|x|)`;
+   * - `swish_sign`: `β(2 − βx·tanh(βx/2)) / (1 + cosh(βx))`;
+   * - `magnitude_aware_sign`: forward `s·sgn(x)`, `s = mean|x|` over all axes but the last
+   *   (per output channel for TF.js kernels), gradient `s·1[|x| <= clip]`, none to `s`.
+   */
+  kind: QuantizerKind;
+  /** `t_clip` of `ste_sign` and `magnitude_aware_sign`; null = no clip (identity STE). */
+  clip: number | null;
+  /** β of `swish_sign` (default 5). */
+  beta?: number;
 }
 
 export const DEFAULT_QUANTIZER: QuantizerConfig = { kind: 'ste_sign', clip: 1 };
+export const DEFAULT_SWISH_BETA = 5;
 
 /** `sgn(x)` as a tensor op without a gradient of its own (callers wrap it). */
 export function signForward(x: tf.Tensor): tf.Tensor {
@@ -23,34 +41,92 @@ export function signForward(x: tf.Tensor): tf.Tensor {
 
 /** Human-readable form used in layer tables and `LayerInfo.quantizer`. */
 export function describeQuantizer(q: QuantizerConfig): string {
-  return q.kind === 'ste_sign' ? `ste_sign(clip=${q.clip})` : 'approx_sign';
-}
-
-/** The gradient clip a quantizer applies to latent weights (`starvedWeightRatio`), or null. */
-export function quantizerClip(q: QuantizerConfig): number | null {
-  return q.kind === 'ste_sign' ? q.clip : 1;
+  switch (q.kind) {
+    case 'ste_sign':
+    case 'magnitude_aware_sign':
+      return `${q.kind}(clip=${q.clip === null ? 'none' : q.clip})`;
+    case 'approx_sign':
+      return 'approx_sign';
+    case 'swish_sign':
+      return `swish_sign(beta=${q.beta ?? DEFAULT_SWISH_BETA})`;
+  }
 }
 
 /**
- * Binarizes `x` to ±1 with the quantizer's straight-through backward.
- * @param x any float tensor; @returns a tensor of the same shape holding only −1 and +1.
+ * The `t_clip` beyond which a quantizer passes no gradient to latent weights
+ * (`starvedWeightRatio`), or null when every weight gets a gradient. SwishSign's gradient
+ * never reaches exactly zero, so it has none.
+ */
+export function quantizerClip(q: QuantizerConfig): number | null {
+  switch (q.kind) {
+    case 'ste_sign':
+    case 'magnitude_aware_sign':
+      return q.clip;
+    case 'approx_sign':
+      return 1;
+    case 'swish_sign':
+      return null;
+  }
+}
+
+/** `∂q/∂x` for the sign part of a quantizer, elementwise (no scale). */
+function signGradient(x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
+  const abs = tf.abs(x);
+  switch (q.kind) {
+    case 'ste_sign':
+    case 'magnitude_aware_sign':
+      return q.clip === null ? tf.onesLike(x) : tf.cast(tf.lessEqual(abs, q.clip), 'float32');
+    case 'approx_sign':
+      return tf.relu(tf.sub(2, tf.mul(abs, 2)));
+    case 'swish_sign': {
+      const beta = q.beta ?? DEFAULT_SWISH_BETA;
+      const bx = tf.mul(x, beta);
+      const num = tf.mul(beta, tf.sub(2, tf.mul(bx, tf.tanh(tf.div(bx, 2)))));
+      return tf.div(num, tf.add(1, tf.cosh(bx)));
+    }
+  }
+}
+
+/**
+ * Per-output-channel `mean|x|` over every axis but the last (a scalar for rank ≤ 1), as a
+ * constant: computed outside the gradient (Larq's `stop_gradient`).
+ */
+export function channelAbsMean(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    if (x.rank <= 1) return tf.mean(tf.abs(x));
+    const axes = [...Array(x.rank - 1).keys()];
+    return tf.mean(tf.abs(x), axes);
+  });
+}
+
+/**
+ * Binarizes `x` with the quantizer's backward: ±1 for every kind except
+ * `magnitude_aware_sign`, whose values are `±s` per output channel.
+ * @param x any float tensor; @returns a tensor of the same shape.
  */
 export function quantize(x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
   const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    save([input]);
+    const scale = q.kind === 'magnitude_aware_sign' ? channelAbsMean(input) : null;
+    save(scale ? [input, scale] : [input]);
+    const signs = signForward(input);
     return {
-      value: signForward(input),
+      value: scale ? tf.mul(signs, scale) : signs,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [saved0] = saved;
-        const abs = tf.abs(saved0);
-        if (q.kind === 'ste_sign') {
-          return [tf.mul(dy, tf.cast(tf.lessEqual(abs, q.clip), 'float32'))];
-        }
-        return [tf.mul(dy, tf.relu(tf.sub(2, tf.mul(abs, 2))))];
+        const g = tf.mul(dy, signGradient(saved[0], q));
+        return [saved.length > 1 ? tf.mul(g, saved[1]) : g];
       },
     };
+  });
+  return fn(x);
+}
+
+/** A tensor with the value of `x` and zero gradient (tfjs has no `stopGradient`). */
+export function stopGradient(x: tf.Tensor): tf.Tensor {
+  const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    return { value: tf.clone(input), gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] };
   });
   return fn(x);
 }

@@ -1,7 +1,7 @@
 /**
  * Image-classification datasets as normalized float arrays (NHWC, one channel for IDX sets).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
 import { readIdxFile, type IdxArray } from '../io/idx';
@@ -22,6 +22,8 @@ export interface Dataset {
   classes: number;
   train: Split;
   test: Split;
+  /** Per channel, the normalized value of a black (0) pixel: what crop padding fills in. */
+  padValues?: number[];
 }
 
 /** The four files of an IDX image dataset, by the standard names. */
@@ -172,6 +174,7 @@ export function loadIdxFolder(dir: string, name: string, options: LoadOptions): 
   let maxLabel = 0;
   for (const l of trainLabels.data) if (l > maxLabel) maxLabel = l;
   return {
+    padValues: [-mean / std],
     name,
     source: dir,
     shape: [trainImages.shape[1], trainImages.shape[2], 1],
@@ -181,8 +184,150 @@ export function loadIdxFolder(dir: string, name: string, options: LoadOptions): 
   };
 }
 
+/** CIFAR-10 binary batches: 1 label byte + 3 × 1024 bytes (R, G, B planes, row-major). */
+const CIFAR_RECORD = 1 + 3 * 32 * 32;
+const CIFAR_TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
+const CIFAR_TEST_FILE = 'test_batch.bin';
+/** Per-channel mean and std of pixel/255 over the CIFAR-10 training set. */
+const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
+const CIFAR_STD = [0.247, 0.2435, 0.2616];
+
+/**
+ * Decodes CIFAR-10 binary records into normalized NHWC floats.
+ * @param bytes whole records (a multiple of 3073 bytes); @param limit first N records (0 = all).
+ */
+export function decodeCifarRecords(bytes: Uint8Array, limit = 0): Split {
+  const total = Math.floor(bytes.length / CIFAR_RECORD);
+  const count = limit > 0 ? Math.min(limit, total) : total;
+  const plane = 32 * 32;
+  const images = new Float32Array(count * plane * 3);
+  const labels = new Uint8Array(count);
+  for (let n = 0; n < count; n++) {
+    const base = n * CIFAR_RECORD;
+    labels[n] = bytes[base];
+    const out = n * plane * 3;
+    for (let c = 0; c < 3; c++) {
+      const scale = 1 / (255 * CIFAR_STD[c]);
+      const shift = CIFAR_MEAN[c] / CIFAR_STD[c];
+      const src = base + 1 + c * plane;
+      for (let p = 0; p < plane; p++) images[out + p * 3 + c] = bytes[src + p] * scale - shift;
+    }
+  }
+  return { images, labels, count };
+}
+
+function readCifarFile(dir: string, name: string): Uint8Array {
+  const path = join(dir, name);
+  if (!existsSync(path)) {
+    throw new FileFormatError(
+      path,
+      `is missing: a CIFAR-10 folder needs ${[...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE].join(', ')} (the "binary version" from the CIFAR-10 page)`,
+    );
+  }
+  const bytes = readFileSync(path);
+  if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
+    throw new FileFormatError(
+      path,
+      `holds ${bytes.length} bytes, not a whole number of ${CIFAR_RECORD}-byte records: truncated or not a CIFAR-10 binary batch`,
+    );
+  }
+  for (let i = 0; i < bytes.length; i += CIFAR_RECORD) {
+    if (bytes[i] > 9) {
+      throw new FileFormatError(
+        path,
+        `record ${i / CIFAR_RECORD} has label ${bytes[i]}; CIFAR-10 labels are 0–9 (is this CIFAR-100?)`,
+      );
+    }
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Loads CIFAR-10 from a folder with `data_batch_1..5.bin` and `test_batch.bin`. Every file is
+ * checked to exist before any is read; batches beyond `limit` are not read.
+ * @throws FileFormatError naming a missing or truncated batch.
+ */
+export function loadCifar10Folder(dir: string, options: LoadOptions): Dataset {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UserError(
+      `dataset folder ${dir} does not exist; set "dataset.path" to a folder holding ${CIFAR_TRAIN_FILES.join(', ')} and ${CIFAR_TEST_FILE}`,
+    );
+  }
+  for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
+    if (!existsSync(join(dir, f))) readCifarFile(dir, f);
+  }
+  const parts: Uint8Array[] = [];
+  let records = 0;
+  for (const f of CIFAR_TRAIN_FILES) {
+    if (options.limit > 0 && records >= options.limit) break;
+    const bytes = readCifarFile(dir, f);
+    parts.push(bytes);
+    records += bytes.length / CIFAR_RECORD;
+  }
+  const all = new Uint8Array(records * CIFAR_RECORD);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return {
+    name: 'cifar10',
+    source: dir,
+    shape: [32, 32, 3],
+    classes: 10,
+    train: decodeCifarRecords(all, options.limit),
+    test: decodeCifarRecords(readCifarFile(dir, CIFAR_TEST_FILE), options.testLimit),
+    padValues: CIFAR_MEAN.map((m, c) => -m / CIFAR_STD[c]),
+  };
+}
+
+/**
+ * Random crop with `pad`-pixel padding and a random horizontal flip, in place, for a batch of
+ * NHWC images (the standard CIFAR augmentation). Per image: offsets dy, dx in [0, 2·pad] and a
+ * flip coin, drawn in that order from `random`, so a seeded generator gives the same batch.
+ * @param padValues per channel, the value of the padding (a black pixel after normalization).
+ */
+export function cropAndFlip(
+  images: Float32Array,
+  count: number,
+  shape: readonly [number, number, number],
+  random: () => number,
+  padValues: readonly number[],
+  pad = 4,
+): void {
+  const [h, w, c] = shape;
+  const pixels = h * w * c;
+  const source = new Float32Array(pixels);
+  for (let n = 0; n < count; n++) {
+    const dy = Math.floor(random() * (2 * pad + 1)) - pad;
+    const dx = Math.floor(random() * (2 * pad + 1)) - pad;
+    const flip = random() < 0.5;
+    const image = images.subarray(n * pixels, (n + 1) * pixels);
+    source.set(image);
+    for (let y = 0; y < h; y++) {
+      const sy = y + dy;
+      for (let x = 0; x < w; x++) {
+        const sx = (flip ? w - 1 - x : x) + dx;
+        const out = (y * w + x) * c;
+        const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+        for (let k = 0; k < c; k++) {
+          image[out + k] = inside ? source[(sy * w + sx) * c + k] : (padValues[k] ?? 0);
+        }
+      }
+    }
+  }
+}
+
 /** Loads the dataset a run config names. @throws UserError/FileFormatError naming what is wrong. */
 export function loadDataset(config: DatasetConfig, options: LoadOptions): Dataset {
+  if (config.name === 'cifar10') {
+    if (config.path === undefined) {
+      throw new UserError(
+        'dataset "cifar10" needs "dataset.path": the folder holding data_batch_1..5.bin and test_batch.bin',
+      );
+    }
+    return loadCifar10Folder(config.path, options);
+  }
   if (config.path !== undefined) return loadIdxFolder(config.path, config.name, options);
   if (config.name !== 'mnist') {
     throw new UserError(

@@ -19,6 +19,12 @@ export interface RunRequest {
   /** Run folder (created if missing): config.json, metrics.jsonl, checkpoints/. */
   runDir: string;
   backend: BackendPreference;
+  /**
+   * A checkpoint folder (`…/checkpoints/epoch-N`) of a run with the same config: training
+   * continues with epoch N + 1 and writes exactly the records the uninterrupted run would have
+   * written after epoch N (times aside).
+   */
+  resumeFrom?: string;
 }
 
 export interface RunResult {

@@ -20,9 +20,30 @@ export interface CheckpointMeta {
   /** Binary layers by name, with their quantizers (read by the inspector). */
   binaryLayers: Record<
     string,
-    { quantizer: string; clip: number | null; inputQuantizer: string | null }
+    {
+      quantizer: string;
+      clip: number | null;
+      inputQuantizer: string | null;
+      scaling?: string;
+      recu?: boolean;
+    }
   >;
   testAccuracy: number | null;
+  /** ReCU's τ of the epoch that produced the checkpoint (runs with ReCU only). */
+  tau?: number;
+}
+
+/** What `training-state.json` holds besides the `state` manifest. */
+export interface TrainingState {
+  /** Last completed epoch (1-based) and global step. */
+  epoch: number;
+  step: number;
+  seed: number;
+  optimizer: 'adam' | 'sgd';
+  learningRate: number;
+  /** How the run's random streams are derived (all from seed and epoch; nothing else to save). */
+  rng: string;
+  tau?: number;
 }
 
 function joinBuffers(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
@@ -45,6 +66,8 @@ export function binaryLayerMeta(model: tf.LayersModel): CheckpointMeta['binaryLa
     if (!isBinaryLayer(layer)) continue;
     out[layer.name] = {
       quantizer: layer.kernelQuantizer.kind,
+      scaling: layer.scaling,
+      recu: layer.recu,
       clip: quantizerClip(layer.kernelQuantizer),
       inputQuantizer: layer.inputQuantizer ? layer.inputQuantizer.kind : null,
     };
@@ -136,4 +159,45 @@ export async function loadCheckpointModel(
     }),
   );
   return { model, meta: json.bnnLab };
+}
+
+/**
+ * Reads a checkpoint's `training-state.json` and the named arrays of `state.bin`.
+ * @throws FileFormatError naming the file when either is missing or inconsistent.
+ */
+export function readTrainingState(dir: string): {
+  state: TrainingState;
+  arrays: Map<string, Float32Array | Uint8Array>;
+} {
+  const jsonPath = join(dir, 'training-state.json');
+  const binPath = join(dir, 'state.bin');
+  let json: TrainingState & {
+    state: { name: string; dtype: string; offset: number; length: number }[];
+  };
+  let bin: Buffer;
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new FileFormatError(jsonPath, `cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    bin = readFileSync(binPath);
+  } catch (e) {
+    throw new FileFormatError(binPath, `cannot be read: ${(e as Error).message}`);
+  }
+  if (!Number.isInteger(json.epoch) || !Number.isInteger(json.step) || !Array.isArray(json.state)) {
+    throw new FileFormatError(jsonPath, 'lacks epoch, step or the state manifest');
+  }
+  const bytes = new Uint8Array(bin.buffer, bin.byteOffset, bin.byteLength);
+  const arrays = new Map<string, Float32Array | Uint8Array>();
+  for (const e of json.state) {
+    const width = e.dtype === 'float32' ? 4 : 1;
+    if (e.offset + e.length * width > bytes.length) {
+      throw new FileFormatError(binPath, `is truncated: ${e.name} ends past the end of the file`);
+    }
+    const slice = bytes.slice(e.offset, e.offset + e.length * width);
+    arrays.set(e.name, width === 4 ? new Float32Array(slice.buffer) : slice);
+  }
+  const { state: _manifest, ...state } = json;
+  return { state, arrays };
 }

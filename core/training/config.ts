@@ -3,8 +3,9 @@
  * Every error names the source (file or flag) and the field, and nothing starts on an error.
  */
 import { ConfigError } from '../errors';
-import type { DatasetConfig, TrainConfig } from '../protocol';
+import type { DatasetConfig, QuantizerSetting, TrainConfig } from '../protocol';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
+import { overrideArchitecture, validateArchitecture } from '../bnn/architectureSpec';
 import { DEFAULT_BINS, DEFAULT_DEAD_TAU } from '../metrics/layerStats';
 
 /** Keys a run config file may hold; anything else is an error (typos must not pass silently). */
@@ -21,8 +22,24 @@ const KEYS: ReadonlySet<string> = new Set([
   'telemetryEverySteps',
   'histogramBins',
   'deadTau',
+  'optimizer',
+  'momentum',
+  'schedule',
+  'warmupEpochs',
+  'stepMilestones',
+  'stepGamma',
+  'weightDecay',
+  'latentClip',
+  'inputQuantizer',
+  'kernelQuantizer',
+  'scaling',
+  'recu',
+  'bonn',
+  'augment',
+  'architecture',
 ]);
-const DATASET_NAMES = ['mnist', 'fashion-mnist', 'idx'] as const;
+const DATASET_NAMES = ['mnist', 'fashion-mnist', 'idx', 'cifar10'] as const;
+const QUANTIZER_KINDS = ['ste_sign', 'approx_sign', 'swish_sign', 'magnitude_aware_sign'] as const;
 
 /** Defaults shared by every preset unless the preset overrides them. */
 export const GLOBAL_DEFAULTS = {
@@ -32,7 +49,101 @@ export const GLOBAL_DEFAULTS = {
   telemetryEverySteps: 10,
   histogramBins: DEFAULT_BINS,
   deadTau: DEFAULT_DEAD_TAU,
+  optimizer: 'adam',
+  momentum: 0.9,
+  schedule: 'cosine',
+  warmupEpochs: 0,
+  stepMilestones: [] as number[],
+  stepGamma: 0.1,
+  weightDecay: 0,
+  latentClip: 0,
+  inputQuantizer: { kind: 'ste_sign', clip: 1 } as QuantizerSetting,
+  kernelQuantizer: { kind: 'ste_sign', clip: 1 } as QuantizerSetting,
+  scaling: 'none',
+  recu: null as TrainConfig['recu'],
+  bonn: null as TrainConfig['bonn'],
+  augment: false,
 };
+
+function checkEnum<T extends string>(
+  source: string,
+  field: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new ConfigError(
+      source,
+      field,
+      `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as T;
+}
+
+function checkObject(
+  source: string,
+  field: string,
+  value: unknown,
+  keys: readonly string[],
+): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(source, field, `must be an object with ${keys.join(', ')}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new ConfigError(
+        source,
+        `${field}.${key}`,
+        `is not a known key (allowed: ${keys.join(', ')})`,
+      );
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkQuantizer(source: string, field: string, value: unknown): QuantizerSetting {
+  const v = checkObject(source, field, value, ['kind', 'clip', 'beta']);
+  const kind = checkEnum(source, `${field}.kind`, v.kind, QUANTIZER_KINDS);
+  const clip =
+    v.clip === null ? null : checkNumber(source, `${field}.clip`, v.clip ?? 1, 0, 100, true);
+  const out: QuantizerSetting = { kind, clip };
+  if (kind === 'swish_sign')
+    out.beta = checkNumber(source, `${field}.beta`, v.beta ?? 5, 0, 100, true);
+  else if (v.beta !== undefined)
+    throw new ConfigError(source, `${field}.beta`, 'applies to swish_sign only');
+  return out;
+}
+
+function checkRecu(source: string, value: unknown): TrainConfig['recu'] {
+  if (value === null || value === false) return null;
+  const v = checkObject(source, 'recu', value, ['tauStart', 'tauEnd']);
+  const tauStart = checkNumber(source, 'recu.tauStart', v.tauStart ?? 0.85, 0.5, 1, true, true);
+  const tauEnd = checkNumber(source, 'recu.tauEnd', v.tauEnd ?? 0.99, 0.5, 1, true, true);
+  return { tauStart, tauEnd };
+}
+
+function checkBonn(source: string, value: unknown): TrainConfig['bonn'] {
+  if (value === null || value === false) return null;
+  const v = checkObject(source, 'bonn', value, ['lambda', 'theta', 'nu']);
+  return {
+    lambda: checkNumber(source, 'bonn.lambda', v.lambda ?? 1e-4, 0, 1e3),
+    theta: checkNumber(source, 'bonn.theta', v.theta ?? 1e-3, 0, 1e3),
+    nu: checkNumber(source, 'bonn.nu', v.nu ?? 1, 0, 1e3),
+  };
+}
+
+function checkMilestones(source: string, value: unknown, epochs: number): number[] {
+  if (!Array.isArray(value) || value.length > 64) {
+    throw new ConfigError(source, 'stepMilestones', 'must be a list of at most 64 epoch numbers');
+  }
+  let previous = 0;
+  value.forEach((m, i) => {
+    checkInteger(source, `stepMilestones[${i}]`, m, previous + 1, Math.max(previous + 1, epochs));
+    previous = m as number;
+  });
+  return value as number[];
+}
 
 function checkInteger(
   source: string,
@@ -83,7 +194,7 @@ function checkDataset(source: string, value: unknown): DatasetConfig {
     throw new ConfigError(
       source,
       'dataset',
-      `must be "mnist", "fashion-mnist", "idx" or { "name", "path" }`,
+      `must be "mnist", "fashion-mnist", "idx", "cifar10" or { "name", "path" }`,
     );
   }
   const v = value as Record<string, unknown>;
@@ -107,7 +218,9 @@ function checkDataset(source: string, value: unknown): DatasetConfig {
     throw new ConfigError(
       source,
       'dataset.path',
-      `is required for "${name}": name the folder that holds its IDX files`,
+      name === 'cifar10'
+        ? 'is required for "cifar10": name the folder that holds data_batch_1..5.bin and test_batch.bin'
+        : `is required for "${name}": name the folder that holds its IDX files`,
     );
   }
   return v.path === undefined ? { name } : { name, path: v.path as string };
@@ -143,9 +256,82 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
   const preset = getPresetInfo(presetName);
   const d = { ...GLOBAL_DEFAULTS, ...preset.defaults };
   const pick = <T>(key: string, fallback: T): unknown => (r[key] === undefined ? fallback : r[key]);
+  const epochs = checkInteger(source, 'epochs', pick('epochs', d.epochs), 1, 10_000);
+  let architecture: TrainConfig['architecture'];
+  if (preset.architecture) {
+    architecture = validateArchitecture(
+      overrideArchitecture(preset.architecture, r.architecture, source),
+      preset.inputShape,
+      source,
+    );
+  } else if (
+    r.architecture !== undefined &&
+    (typeof r.architecture !== 'object' ||
+      r.architecture === null ||
+      Object.keys(r.architecture).length > 0)
+  ) {
+    throw new ConfigError(
+      source,
+      'architecture',
+      `must be {} for ${presetName}: it has no architecture parameters`,
+    );
+  }
+  const training = {
+    optimizer: checkEnum(source, 'optimizer', pick('optimizer', d.optimizer), ['adam', 'sgd']),
+    momentum: checkNumber(source, 'momentum', pick('momentum', d.momentum), 0, 1, false, true),
+    schedule: checkEnum(source, 'schedule', pick('schedule', d.schedule), [
+      'cosine',
+      'step',
+      'constant',
+    ]),
+    warmupEpochs: checkInteger(
+      source,
+      'warmupEpochs',
+      pick('warmupEpochs', d.warmupEpochs),
+      0,
+      Math.max(0, epochs - 1),
+    ),
+    stepMilestones: checkMilestones(source, pick('stepMilestones', d.stepMilestones), epochs),
+    stepGamma: checkNumber(source, 'stepGamma', pick('stepGamma', d.stepGamma), 0, 1, true),
+    weightDecay: checkNumber(
+      source,
+      'weightDecay',
+      pick('weightDecay', d.weightDecay),
+      0,
+      1,
+      false,
+      true,
+    ),
+    latentClip: checkNumber(source, 'latentClip', pick('latentClip', d.latentClip), 0, 100),
+    inputQuantizer: checkQuantizer(
+      source,
+      'inputQuantizer',
+      pick('inputQuantizer', d.inputQuantizer),
+    ),
+    kernelQuantizer: checkQuantizer(
+      source,
+      'kernelQuantizer',
+      pick('kernelQuantizer', d.kernelQuantizer),
+    ),
+    scaling: checkEnum(source, 'scaling', pick('scaling', d.scaling), [
+      'none',
+      'channel_mean',
+      'learnable',
+    ]),
+    recu: checkRecu(source, pick('recu', d.recu)),
+    bonn: checkBonn(source, pick('bonn', d.bonn)),
+    augment: pick('augment', d.augment),
+  };
+  if (typeof training.augment !== 'boolean') {
+    throw new ConfigError(
+      source,
+      'augment',
+      `must be true or false, got ${JSON.stringify(training.augment)}`,
+    );
+  }
   return {
     preset: presetName,
-    epochs: checkInteger(source, 'epochs', pick('epochs', d.epochs), 1, 10_000),
+    epochs,
     batchSize: checkInteger(source, 'batchSize', pick('batchSize', d.batchSize), 1, 65_536),
     learningRate: checkNumber(
       source,
@@ -174,6 +360,9 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
       1024,
     ),
     deadTau: checkNumber(source, 'deadTau', pick('deadTau', d.deadTau), 0.5, 1, true, true),
+    ...training,
+    augment: training.augment as boolean,
+    ...(architecture ? { architecture } : {}),
   };
 }
 

@@ -7,44 +7,32 @@ import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
-import { loadDataset, type Dataset, type Split } from '../data/datasets';
+import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/datasets';
 import { CancelledError, UserError } from '../errors';
 import { RunFolder } from '../io/runFolder';
-import { SignTracker, channelAlpha, weightStats } from '../metrics/layerStats';
+import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
 import type { LayerInfo, LayerTelemetry, MetricsRecord, TrainConfig } from '../protocol';
 import type { RunHooks, RunRequest, RunResult } from './api';
-import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
+import {
+  binaryLayerMeta,
+  loadCheckpointModel,
+  readTrainingState,
+  serializeCheckpoint,
+  type TrainingState,
+} from './checkpoint';
+import { BonnState } from './methods/bonn';
+import {
+  clipLatentWeights,
+  createOptimizer,
+  optimizerState,
+  restoreOptimizer,
+  setLearningRate,
+} from './optimizers';
+import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
+import { learningRateAt, recuTau } from './schedules';
 
-/** Deterministic PRNG (mulberry32) for shuffling: same seed, same order. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A seeded permutation of `0..n-1` (Fisher–Yates). */
-export function shuffledIndices(n: number, seed: number): Uint32Array {
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  const rand = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = idx[i];
-    idx[i] = idx[j];
-    idx[j] = t;
-  }
-  return idx;
-}
-
-/** Cosine decay from `base` to 0 over `total` steps. */
-export function cosineLearningRate(base: number, step: number, total: number): number {
-  return 0.5 * base * (1 + Math.cos((Math.PI * Math.min(step, total)) / Math.max(1, total)));
-}
+export { mulberry32, shuffledIndices } from './random';
+export { cosineLearningRate } from './schedules';
 
 /**
  * Copies examples `start..start+size` of a split into batch tensors, through `indices` when given
@@ -56,6 +44,7 @@ function makeBatch(
   indices: ArrayLike<number> | null,
   start: number,
   size: number,
+  augment: (() => number) | null = null,
 ) {
   const [h, w, c] = dataset.shape;
   const pixels = h * w * c;
@@ -66,6 +55,7 @@ function makeBatch(
     images.set(split.images.subarray(i * pixels, (i + 1) * pixels), b * pixels);
     labels[b] = split.labels[i];
   }
+  if (augment) cropAndFlip(images, size, dataset.shape, augment, dataset.padValues ?? []);
   return tf.tidy(() => ({
     xs: tf.tensor4d(images, [size, h, w, c]),
     ys: tf.oneHot(tf.tensor1d(labels, 'int32'), dataset.classes),
@@ -153,6 +143,27 @@ function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTele
   });
 }
 
+/** Names of the state.bin arrays behind a layer's sign tracker. */
+const signsKey = (layer: string) => `${layer}/signs`;
+const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
+
+/** Kernels that take weight decay: conv/dense kernels, latent or not; never BN, scale or BONN. */
+function decayedKernels(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights
+    .filter((w) => /(^|\/)kernel(_\d+)?$/.test(w.originalName))
+    .map((w) => w.read() as tf.Variable);
+}
+
+/**
+ * One training step's objective: softmax cross-entropy, plus BONN's losses and the L2 weight
+ * decay when configured. Keeps `ce`, `hits` and the method losses for the report.
+ */
+interface StepParts {
+  ce: tf.Scalar;
+  hits: tf.Scalar;
+  methods: Record<string, tf.Scalar>;
+}
+
 /** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
@@ -164,7 +175,20 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
   };
   let model: tf.LayersModel | undefined;
   let optimizer: tf.Optimizer | undefined;
+  let bonn: BonnState | undefined;
   try {
+    // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
+    const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
+    if (resume && resume.state.seed !== config.seed) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
+      );
+    }
+    if (resume && resume.state.epoch >= config.epochs) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
+      );
+    }
     folder = new RunFolder(request.runDir);
     folder.writeConfig(config);
     const backend = await initBackend(request.backend, hooks.log);
@@ -192,15 +216,58 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const batchSize = Math.min(config.batchSize, dataset.train.count);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * config.epochs;
-    model = preset.build(config.seed);
-    optimizer = tf.train.adam(config.learningRate);
+    const builtModel = preset.build(config.seed, config);
+    model = builtModel;
+    const binaryLayers = model.layers.filter(isBinaryLayer);
+
+    // BONN: the loss parameters, and a view of the model that also outputs the FC features.
+    let featureModel: tf.LayersModel | undefined;
+    if (config.bonn) {
+      const featureOutput = model.getLayer(preset.featureLayer).output as tf.SymbolicTensor;
+      featureModel = tf.model({ inputs: model.inputs, outputs: [featureOutput, model.outputs[0]] });
+      bonn = BonnState.create(
+        binaryLayers,
+        preset.classes,
+        featureOutput.shape[featureOutput.shape.length - 1] as number,
+        config.bonn,
+      );
+    }
+    const variables = [
+      ...model.trainableWeights.map((v) => v.read() as tf.Variable),
+      ...(bonn?.variables() ?? []),
+    ];
+    const decayed = (config.weightDecay ?? 0) > 0 ? decayedKernels(model) : [];
+    const latentKernels = binaryLayers.map((l) => l.latentKernel().read() as tf.Variable);
+    optimizer = createOptimizer(config);
+
+    let firstEpoch = 1;
+    let step = 0;
+    if (resume && request.resumeFrom) {
+      const { model: saved } = await loadCheckpointModel(request.resumeFrom);
+      try {
+        builtModel.setWeights(saved.getWeights());
+      } finally {
+        saved.dispose();
+      }
+      const floats = new Map<string, Float32Array>();
+      for (const [k, v] of resume.arrays) if (v instanceof Float32Array) floats.set(k, v);
+      await restoreOptimizer(optimizer, floats, variables);
+      bonn?.restore(floats);
+      firstEpoch = resume.state.epoch + 1;
+      step = resume.state.step;
+      hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
+    }
     const tracked: TrackedLayer[] = [];
-    for (const layer of model.layers) {
-      if (!isBinaryLayer(layer)) continue;
+    for (const layer of binaryLayers) {
       const latest = (await layer.latentKernel().read().data()) as Float32Array;
+      const signs = resume?.arrays.get(signsKey(layer.name));
+      const ever = resume?.arrays.get(everFlippedKey(layer.name));
       tracked.push({
         layer,
-        tracker: new SignTracker(latest),
+        tracker:
+          signs instanceof Uint8Array && ever instanceof Uint8Array
+            ? SignTracker.fromState(signs, ever)
+            : new SignTracker(latest),
         clip: quantizerClip(layer.kernelQuantizer),
         latest,
       });
@@ -217,35 +284,77 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       time: Date.now(),
     });
 
-    let step = 0;
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    const objective = (xs: tf.Tensor, ys: tf.Tensor, parts: Partial<StepParts>) => () => {
+      let logits: tf.Tensor;
+      let features: tf.Tensor | undefined;
+      if (featureModel) {
+        [features, logits] = featureModel.apply(xs, { training: true }) as tf.Tensor[];
+      } else {
+        logits = builtModel.apply(xs, { training: true }) as tf.Tensor;
+      }
+      parts.hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum()) as tf.Scalar;
+      const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+      let total: tf.Scalar = ce;
+      if (bonn && features) {
+        const kernel = bonn.kernelLoss();
+        const feature = bonn.featureLoss(features, ys);
+        parts.methods = { bonnKernel: tf.keep(kernel), bonnFeature: tf.keep(feature) };
+        total = tf.add(tf.add(total, kernel), feature);
+      }
+      if (decayed.length > 0) {
+        const l2 = decayed.reduce<tf.Scalar>(
+          (sum, k) => tf.add(sum, tf.sum(tf.square(k))),
+          tf.scalar(0),
+        );
+        total = tf.add(total, tf.mul(l2, (config.weightDecay ?? 0) / 2));
+      }
+      parts.ce = total === ce ? undefined : tf.keep(ce);
+      return total;
+    };
+
+    for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
-      const order = shuffledIndices(dataset.train.count, config.seed * 1000 + epoch);
+      const order = shuffledIndices(dataset.train.count, shuffleSeed(config.seed, epoch));
+      const augment = config.augment ? mulberry32(augmentSeed(config.seed, epoch)) : null;
+      const tau = config.recu
+        ? recuTau(epoch, config.epochs, config.recu.tauStart, config.recu.tauEnd)
+        : undefined;
+      if (tau !== undefined) for (const l of binaryLayers) l.setTau(tau);
       let epochLoss = 0;
       let epochCorrect = 0;
       let reportLoss = 0;
       let reportCorrect = 0;
       let reportExamples = 0;
+      const reportMethods: Record<string, number> = {};
       let reportStart = Date.now();
       for (let b = 0; b < stepsPerEpoch; b++) {
         if (hooks.isCancelled()) throw new CancelledError();
-        const learningRate = cosineLearningRate(config.learningRate, step, totalSteps);
-        (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
-        const { xs, ys } = makeBatch(dataset.train, dataset, order, b * batchSize, batchSize);
-        let hitsT: tf.Tensor | undefined;
-        const lossT = optimizer.minimize(() => {
-          const logits = model!.apply(xs, { training: true }) as tf.Tensor;
-          hitsT = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum());
-          return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
-        }, true) as tf.Scalar;
+        const learningRate = learningRateAt(config, epoch, step, stepsPerEpoch);
+        setLearningRate(optimizer, learningRate);
+        const { xs, ys } = makeBatch(
+          dataset.train,
+          dataset,
+          order,
+          b * batchSize,
+          batchSize,
+          augment,
+        );
+        const parts: Partial<StepParts> = {};
+        const totalT = optimizer.minimize(objective(xs, ys, parts), true, variables) as tf.Scalar;
+        const lossT = parts.ce ?? totalT;
         const loss = (await lossT.data())[0];
-        const hits = hitsT ? (await hitsT.data())[0] : 0;
-        tf.dispose([xs, ys, lossT, hitsT as tf.Tensor]);
+        const hits = parts.hits ? (await parts.hits.data())[0] : 0;
+        const methodValues: Record<string, number> = {};
+        for (const [name, t] of Object.entries(parts.methods ?? {})) {
+          methodValues[name] = (await t.data())[0];
+        }
+        tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
         if (!Number.isFinite(loss)) {
           throw new UserError(
-            `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again`,
+            `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again (the checkpoints of earlier epochs are kept)`,
           );
         }
+        if ((config.latentClip ?? 0) > 0) clipLatentWeights(latentKernels, config.latentClip ?? 0);
         step++;
         for (const t of tracked) {
           t.latest = (await t.layer.latentKernel().read().data()) as Float32Array;
@@ -256,9 +365,15 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         reportLoss += loss;
         reportCorrect += hits;
         reportExamples += batchSize;
+        for (const [name, v] of Object.entries(methodValues)) {
+          reportMethods[name] = (reportMethods[name] ?? 0) + v;
+        }
         if (step % config.telemetryEverySteps === 0 || b === stepsPerEpoch - 1) {
           const steps = reportExamples / batchSize;
           const now = Date.now();
+          const methodLosses = Object.keys(reportMethods).length
+            ? Object.fromEntries(Object.entries(reportMethods).map(([k, v]) => [k, v / steps]))
+            : undefined;
           emit({
             event: 'step',
             epoch,
@@ -268,11 +383,14 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
             learningRate,
             examplesPerSecond: (reportExamples * 1000) / Math.max(1, now - reportStart),
             layers: layerTelemetry(tracked, config),
+            ...(tau !== undefined ? { tau } : {}),
+            ...(methodLosses ? { methodLosses } : {}),
             time: now,
           });
           reportLoss = 0;
           reportCorrect = 0;
           reportExamples = 0;
+          for (const k of Object.keys(reportMethods)) delete reportMethods[k];
           reportStart = now;
         }
         await yieldToEventLoop();
@@ -282,20 +400,19 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       const trackerState = tracked.flatMap((t) => {
         const s = t.tracker.state();
         return [
-          { name: `${t.layer.name}/signs`, data: s.signs },
-          { name: `${t.layer.name}/everFlipped`, data: s.everFlipped },
+          { name: signsKey(t.layer.name), data: s.signs },
+          { name: everFlippedKey(t.layer.name), data: s.everFlipped },
         ];
       });
-      const optimizerWeights = await optimizer.getWeights();
-      const optimizerState = await Promise.all(
-        optimizerWeights.map(async (nt) => ({
-          name: `optimizer/${nt.name}`,
-          data: (await nt.tensor.data()) as Float32Array,
-        })),
-      );
-      // getWeights() makes a fresh scalar for the iteration count; the slots are variables.
-      for (const nt of optimizerWeights)
-        if (!(nt.tensor instanceof tf.Variable)) nt.tensor.dispose();
+      const trainingState: TrainingState = {
+        epoch,
+        step,
+        seed: config.seed,
+        optimizer: config.optimizer ?? 'adam',
+        learningRate: config.learningRate,
+        rng: 'order: shuffle(mulberry32(seed*1000+epoch)); augmentation: mulberry32(augmentSeed(seed, epoch))',
+        ...(tau !== undefined ? { tau } : {}),
+      };
       const files = await serializeCheckpoint(
         model,
         {
@@ -305,9 +422,10 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           step,
           binaryLayers: binaryLayerMeta(model),
           testAccuracy: test.accuracy,
+          ...(tau !== undefined ? { tau } : {}),
         },
-        { epoch, step, seed: config.seed, optimizer: 'adam', learningRate: config.learningRate },
-        [...optimizerState, ...trackerState],
+        trainingState as unknown as Record<string, unknown>,
+        [...(await optimizerState(optimizer)), ...trackerState, ...((await bonn?.state()) ?? [])],
       );
       const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files);
       emit({
@@ -344,5 +462,6 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
   } finally {
     model?.dispose();
     optimizer?.dispose();
+    bonn?.dispose();
   }
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { quantize } from '../../../core/bnn/quantizers';
+import {
+  describeQuantizer,
+  quantize,
+  quantizerClip,
+  stopGradient,
+  type QuantizerConfig,
+} from '../../../core/bnn/quantizers';
 
 const X = [-2, -1.25, -0.5, 0, 0.5, 1, 1.3, 2];
 
@@ -29,4 +35,77 @@ test('approx_sign backward is max(0, 2 − 2|x|)', async () => {
   const { value, grad } = await forwardBackward('approx_sign', 1);
   assert.deepEqual(value, [-1, -1, -1, 1, 1, 1, 1, 1]);
   assert.deepEqual(grad, [0, 0, 1, 2, 1, 0, 0, 0]);
+});
+
+async function valueAndGrad(x: tf.Tensor, q: QuantizerConfig) {
+  await tf.setBackend('cpu');
+  const y = quantize(x, q);
+  const g = tf.grad((v: tf.Tensor) => quantize(v, q))(x);
+  const out = { value: [...(await y.data())], grad: [...(await g.data())] };
+  tf.dispose([y, g]);
+  return out;
+}
+
+const close = (actual: number[], expected: number[], tol = 1e-5) => {
+  assert.equal(actual.length, expected.length);
+  actual.forEach((a, i) =>
+    assert.ok(Math.abs(a - expected[i]) <= tol, `[${i}] ${a} vs ${expected[i]}`),
+  );
+};
+
+test('ste_sign with clip null is the identity straight-through estimator', async () => {
+  const x = tf.tensor1d(X);
+  const { value, grad } = await valueAndGrad(x, { kind: 'ste_sign', clip: null });
+  x.dispose();
+  assert.deepEqual(value, [-1, -1, -1, 1, 1, 1, 1, 1]);
+  assert.deepEqual(grad, [1, 1, 1, 1, 1, 1, 1, 1]);
+});
+
+test('swish_sign: sgn forward, β(2 − βx·tanh(βx/2)) / (1 + cosh(βx)) backward (β = 5 and 2)', async () => {
+  const swish = (x: number, b: number) =>
+    (b * (2 - b * x * Math.tanh((b * x) / 2))) / (1 + Math.cosh(b * x));
+  for (const beta of [5, 2]) {
+    const x = tf.tensor1d(X);
+    const q: QuantizerConfig = { kind: 'swish_sign', clip: null, beta };
+    const { value, grad } = await valueAndGrad(x, q);
+    x.dispose();
+    assert.deepEqual(value, [-1, -1, -1, 1, 1, 1, 1, 1]);
+    close(
+      grad,
+      X.map((v) => swish(v, beta)),
+    );
+    // Hand value: β at 0.
+    assert.ok(Math.abs(grad[3] - beta) < 1e-5);
+  }
+  // β = 5, x = 0.5: 5(2 − 2.5·tanh 1.25)/(1 + cosh 2.5) = −0.0846216 (the gradient changes sign).
+  const x = tf.tensor1d([0.5]);
+  close((await valueAndGrad(x, { kind: 'swish_sign', clip: null })).grad, [-0.0846216], 1e-6);
+  x.dispose();
+  assert.equal(describeQuantizer({ kind: 'swish_sign', clip: null }), 'swish_sign(beta=5)');
+  assert.equal(quantizerClip({ kind: 'swish_sign', clip: null }), null);
+});
+
+test('magnitude_aware_sign: s·sgn(x) per output channel (last axis), gradient s·1[|x| <= clip]', async () => {
+  // Two output channels (columns): |x| means s = [ (1 + 0.5 + 2) / 3, (0 + 3 + 1) / 3 ].
+  const x = tf.tensor2d([
+    [-1, 0],
+    [0.5, -3],
+    [2, 1],
+  ]);
+  const { value, grad } = await valueAndGrad(x, { kind: 'magnitude_aware_sign', clip: 1 });
+  x.dispose();
+  const s0 = 3.5 / 3;
+  const s1 = 4 / 3;
+  close(value, [-s0, s1, s0, -s1, s0, s1]);
+  close(grad, [s0, s1, s0, 0, 0, s1]);
+  assert.equal(quantizerClip({ kind: 'magnitude_aware_sign', clip: 1 }), 1);
+});
+
+test('stopGradient passes the value and no gradient', async () => {
+  await tf.setBackend('cpu');
+  const x = tf.tensor1d([1, -2]);
+  const g = tf.grad((v: tf.Tensor) => tf.add(tf.mul(stopGradient(v), v), v).sum())(x);
+  // d/dx (c·x + x) with c = x held constant: c + 1.
+  assert.deepEqual([...(await g.data())], [2, -1]);
+  tf.dispose([x, g]);
 });

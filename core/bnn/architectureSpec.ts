@@ -1,0 +1,199 @@
+/**
+ * Architecture parameters of the ResNetE and BinaryDenseNet families (bnn-methods.md §4.2, §4.3)
+ * and their validation, without TensorFlow.js: run configs are checked in the extension host
+ * before a worker starts. The builders live in architectures.ts.
+ */
+import { ConfigError } from '../errors';
+
+/**
+ * ResNetE: a full-precision 3×3 stem, then stages of single-conv blocks
+ * `x ← BN(BinConv3×3(sgn(x))) + shortcut(x)`; the first block of every stage after the first
+ * halves the resolution (shortcut AvgPool 2×2 → FP 1×1 conv → BN).
+ */
+export interface ResNetESpec {
+  kind: 'resnete';
+  /** Filters of the full-precision 3×3 stem conv. */
+  stemFilters: number;
+  /** Filters per stage, e.g. [64, 128, 256, 512] for ResNetE-18. */
+  stageFilters: number[];
+  /** Binary 3×3 convs (blocks) per stage; ResNetE-18 has 4 (two basic blocks of two). */
+  blocksPerStage: number[];
+}
+
+/**
+ * BinaryDenseNet: a full-precision 3×3 stem, dense blocks of `concat(x, BinConv3×3(sgn(BN(x))))`
+ * with growth rate k, and transitions `BN → MaxPool 2×2 → ReLU → FP 1×1 conv` to
+ * `round((C // r) / channelRound) · channelRound` channels.
+ */
+export interface DenseNetSpec {
+  kind: 'densenet';
+  /** Filters of the full-precision stem conv (64 in the paper). */
+  initialFilters: number;
+  /** Growth rate k: filters of every binary conv (64 in the paper). */
+  growthRate: number;
+  /** Binary convs per dense block, e.g. [6, 6, 6, 5] for BDN-28. */
+  blocks: number[];
+  /** Reduction rate r of each transition (one fewer than blocks), e.g. [2.7, 2.7, 2.2]. */
+  reductions: number[];
+  /** Channel rounding unit of the transitions: 32 in the official code. */
+  channelRound: number;
+}
+
+export type ArchitectureSpec = ResNetESpec | DenseNetSpec;
+
+/** Keys a config's `architecture` object may override, per family. */
+export const ARCHITECTURE_KEYS: Record<ArchitectureSpec['kind'], readonly string[]> = {
+  resnete: ['stemFilters', 'stageFilters', 'blocksPerStage'],
+  densenet: ['initialFilters', 'growthRate', 'blocks', 'reductions', 'channelRound'],
+};
+
+/** Python 3's `round` (half to even), which the official channel formula uses. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Output channels of a BinaryDenseNet transition: `round((C // r) / unit) · unit`. */
+export function transitionChannels(channels: number, reduction: number, unit: number): number {
+  return roundHalfEven(Math.floor(channels / reduction) / unit) * unit;
+}
+
+/** Spatial size after `n` stride-2 'same' reductions: ceil(size / 2^n). */
+function reduced(size: number, n: number): number {
+  let s = size;
+  for (let i = 0; i < n; i++) s = Math.ceil(s / 2);
+  return s;
+}
+
+function intList(source: string, field: string, v: unknown, min: number, max: number): number[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 8) {
+    throw new ConfigError(source, field, `must be a list of 1 to 8 integers in [${min}, ${max}]`);
+  }
+  v.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
+      throw new ConfigError(
+        source,
+        `${field}[${i}]`,
+        `must be an integer in [${min}, ${max}], got ${JSON.stringify(x)}`,
+      );
+    }
+  });
+  return v as number[];
+}
+
+function int(source: string, field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(
+      source,
+      field,
+      `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Checks an architecture (a preset's, possibly with overrides from a run config) against the
+ * input shape: widths, depths, that every transition keeps at least one rounding unit of
+ * channels, and that the image is large enough for every downsampling.
+ * @param inputShape `[height, width, channels]`.
+ * @throws ConfigError naming `architecture.<field>` and the allowed range.
+ */
+export function validateArchitecture(
+  spec: ArchitectureSpec,
+  inputShape: readonly [number, number, number],
+  source: string,
+): ArchitectureSpec {
+  const f = (name: string) => `architecture.${name}`;
+  const [h, w] = inputShape;
+  const side = Math.min(h, w);
+  let downsamplings: number;
+  if (spec.kind === 'resnete') {
+    int(source, f('stemFilters'), spec.stemFilters, 1, 1024);
+    const stages = intList(source, f('stageFilters'), spec.stageFilters, 1, 2048);
+    const blocks = intList(source, f('blocksPerStage'), spec.blocksPerStage, 1, 64);
+    if (blocks.length !== stages.length) {
+      throw new ConfigError(
+        source,
+        f('blocksPerStage'),
+        `must have one entry per stage (${stages.length}, as stageFilters), got ${blocks.length}`,
+      );
+    }
+    downsamplings = stages.length - 1;
+  } else {
+    int(source, f('initialFilters'), spec.initialFilters, 1, 1024);
+    int(source, f('growthRate'), spec.growthRate, 1, 512);
+    const blocks = intList(source, f('blocks'), spec.blocks, 1, 64);
+    const unit = int(source, f('channelRound'), spec.channelRound, 1, 256);
+    const r = spec.reductions;
+    if (!Array.isArray(r) || r.length !== blocks.length - 1) {
+      throw new ConfigError(
+        source,
+        f('reductions'),
+        `must hold one reduction rate per transition (${blocks.length - 1}, one fewer than blocks)`,
+      );
+    }
+    let channels = spec.initialFilters;
+    for (let i = 0; i < blocks.length; i++) {
+      channels += blocks[i] * spec.growthRate;
+      if (i === blocks.length - 1) break;
+      const ri = r[i];
+      if (typeof ri !== 'number' || !Number.isFinite(ri) || ri < 1 || ri > 16) {
+        throw new ConfigError(
+          source,
+          `${f('reductions')}[${i}]`,
+          `must be a number in [1, 16], got ${JSON.stringify(ri)}`,
+        );
+      }
+      const next = transitionChannels(channels, ri, unit);
+      if (next < unit) {
+        const maxR = Math.floor(channels / (unit / 2));
+        throw new ConfigError(
+          source,
+          `${f('reductions')}[${i}]`,
+          `rounds transition ${i + 1} to ${next} channels (round((${channels} // ${ri}) / ${unit}) · ${unit}); use a rate in [1, ${Math.max(1, maxR)}), a smaller channelRound or more growth`,
+        );
+      }
+      channels = next;
+    }
+    downsamplings = blocks.length - 1;
+  }
+  const minSide = 2 ** downsamplings;
+  if (side < minSide || Math.max(h, w) > 1024) {
+    throw new ConfigError(
+      source,
+      'architecture',
+      `takes images from ${minSide}×${minSide} to 1024×1024 (${downsamplings} downsamplings), got ${h}×${w}`,
+    );
+  }
+  if (reduced(side, downsamplings) < 1) {
+    throw new ConfigError(source, 'architecture', `reduces ${h}×${w} images to nothing`);
+  }
+  return spec;
+}
+
+/**
+ * Applies a run config's `architecture` overrides to a preset's spec (only known keys).
+ * @throws ConfigError for an unknown key or a non-object value.
+ */
+export function overrideArchitecture(
+  base: ArchitectureSpec,
+  raw: unknown,
+  source: string,
+): ArchitectureSpec {
+  if (raw === undefined) return base;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(source, 'architecture', 'must be an object of architecture parameters');
+  }
+  const allowed = ARCHITECTURE_KEYS[base.kind];
+  for (const key of Object.keys(raw)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        source,
+        `architecture.${key}`,
+        `is not a parameter of ${base.kind} (allowed: ${allowed.join(', ')})`,
+      );
+    }
+  }
+  return { ...base, ...(raw as object) } as ArchitectureSpec;
+}

@@ -1,0 +1,197 @@
+/**
+ * BONN (Gu et al., ICCV 2019; bnn-methods.md §2): the Bayesian kernel loss and the Bayesian
+ * feature loss, added to the cross-entropy when a run config sets `bonn`.
+ *
+ * Parameterization choices (the paper has no training code): the per-filter variances and the
+ * per-class feature variances are learned as log-variances `s = ln σ²` (positive by
+ * construction); the class centres, μ₊, μ₋ and `s` are updated by the run's optimizer with the
+ * rest of the model rather than by separate center-loss updates; the feature loss is averaged
+ * over the batch (the paper's sum over samples, divided by the batch size, so θ does not depend
+ * on the batch size).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BinaryLayer } from '../../bnn/layers';
+import { signForward } from '../../bnn/quantizers';
+
+export interface BonnWeights {
+  /** λ: weight of the kernel loss. */
+  lambda: number;
+  /** θ: weight of the feature loss. */
+  theta: number;
+  /** ν: variance of the reconstruction noise. */
+  nu: number;
+}
+
+/**
+ * Kernel loss of one layer, `(λ/2) Σ_i Σ_n [‖k̂ − w∘k‖² + ν σ_i⁻² Σ_{j∈+}(k_j − μ₊_i)²
+ * + ν σ_i⁻² Σ_{j∈−}(k_j + μ₋_i)² + ν N log σ_i²]` over filters i and input channels n, with
+ * `k̂ = sgn(k)` a constant, N the kernel-vector length.
+ * @param kernel `[kh, kw, cin, cout]` (or `[in, out]`, N = 1); @param modulation `w`, length
+ * kh·kw (or 1); @param muPlus, muMinus, logVar one value per output filter.
+ */
+export function bonnKernelLoss(
+  kernel: tf.Tensor,
+  modulation: tf.Tensor,
+  muPlus: tf.Tensor,
+  muMinus: tf.Tensor,
+  logVar: tf.Tensor,
+  weights: BonnWeights,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const rank = kernel.rank;
+    const wShape: number[] = rank === 4 ? [...kernel.shape.slice(0, 2), 1, 1] : [1, 1];
+    const w = tf.reshape(modulation, wShape);
+    const signs = signForward(kernel);
+    const reconstruction = tf.sum(tf.square(tf.sub(signs, tf.mul(w, kernel))));
+    const positive = tf.cast(tf.greaterEqual(kernel, 0), 'float32');
+    const deviation = tf.add(
+      tf.mul(positive, tf.square(tf.sub(kernel, muPlus))),
+      tf.mul(tf.sub(1, positive), tf.square(tf.add(kernel, muMinus))),
+    );
+    const perFilter = tf.sum(deviation, [...Array(rank - 1).keys()]);
+    const elementsPerFilter = kernel.size / kernel.shape[rank - 1];
+    const prior = tf.sum(
+      tf.add(tf.mul(perFilter, tf.exp(tf.neg(logVar))), tf.mul(logVar, elementsPerFilter)),
+    );
+    return tf.mul(
+      weights.lambda / 2,
+      tf.add(reconstruction, tf.mul(weights.nu, prior)),
+    ) as tf.Scalar;
+  });
+}
+
+/**
+ * Feature loss averaged over the batch: `(θ/2) mean_b [‖f_b − c_{m_b}‖² +
+ * Σ_n (σ_{m_b,n}⁻² (f_{b,n} − c_{m_b,n})² + log σ²_{m_b,n})]`.
+ * @param features `[batch, n]`; @param oneHot `[batch, classes]`; @param centres, logVar
+ * `[classes, n]`.
+ */
+export function bonnFeatureLoss(
+  features: tf.Tensor2D,
+  oneHot: tf.Tensor2D,
+  centres: tf.Tensor2D,
+  logVar: tf.Tensor2D,
+  theta: number,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const c = tf.matMul(oneHot, centres);
+    const s = tf.matMul(oneHot, logVar);
+    const d2 = tf.square(tf.sub(features, c));
+    const perSample = tf.sum(tf.add(tf.add(d2, tf.mul(d2, tf.exp(tf.neg(s)))), s), 1);
+    return tf.mul(theta / 2, tf.mean(perSample)) as tf.Scalar;
+  });
+}
+
+interface LayerState {
+  layer: BinaryLayer & { name: string };
+  muPlus: tf.Variable;
+  muMinus: tf.Variable;
+  logVar: tf.Variable;
+}
+
+/** The trained BONN parameters of a run: per-filter μ₊, μ₋, ln σ²; class centres and ln σ². */
+export class BonnState {
+  private constructor(
+    readonly weights: BonnWeights,
+    private readonly layers: LayerState[],
+    readonly centres: tf.Variable,
+    readonly featureLogVar: tf.Variable,
+  ) {}
+
+  /**
+   * Initializes μ₊, μ₋ and σ² of every filter from the current latent weights (mean of the
+   * positive entries, mean magnitude of the negative ones, variance), centres at 0, unit
+   * feature variances.
+   */
+  static create(
+    layers: (BinaryLayer & { name: string })[],
+    classes: number,
+    featureSize: number,
+    weights: BonnWeights,
+  ): BonnState {
+    const states = layers.map((layer): LayerState => {
+      const [muPlus, muMinus, logVar] = tf.tidy(() => {
+        const k = layer.latentKernel().read();
+        const axes = [...Array(k.rank - 1).keys()];
+        const pos = tf.cast(tf.greaterEqual(k, 0), 'float32');
+        const neg = tf.sub(1, pos);
+        const mean = (t: tf.Tensor, mask: tf.Tensor) =>
+          tf.div(tf.sum(tf.mul(t, mask), axes), tf.maximum(tf.sum(mask, axes), 1));
+        const variance = tf.moments(k, axes).variance;
+        return [
+          tf.variable(mean(k, pos), true, `bonn/${layer.name}/muPlus`),
+          tf.variable(mean(tf.neg(k), neg), true, `bonn/${layer.name}/muMinus`),
+          tf.variable(tf.log(tf.add(variance, 1e-8)), true, `bonn/${layer.name}/logVar`),
+        ];
+      });
+      return { layer, muPlus, muMinus, logVar };
+    });
+    return new BonnState(
+      weights,
+      states,
+      tf.variable(tf.zeros([classes, featureSize]), true, 'bonn/centres'),
+      tf.variable(tf.zeros([classes, featureSize]), true, 'bonn/featureLogVar'),
+    );
+  }
+
+  /** Every trained variable, in a fixed order (optimizer slots and checkpoints follow it). */
+  variables(): tf.Variable[] {
+    return [
+      ...this.layers.flatMap((s) => [s.muPlus, s.muMinus, s.logVar]),
+      this.centres,
+      this.featureLogVar,
+    ];
+  }
+
+  /** Sum of the kernel losses of every BONN layer (inside the gradient tape). */
+  kernelLoss(): tf.Scalar {
+    return tf.tidy(() =>
+      this.layers.reduce<tf.Scalar>((sum, s) => {
+        const modulation = s.layer.modulationVector();
+        if (!modulation) throw new Error(`BONN: layer ${s.layer.name} has no modulation vector`);
+        const loss = bonnKernelLoss(
+          s.layer.latentKernel().read(),
+          modulation.read(),
+          s.muPlus,
+          s.muMinus,
+          s.logVar,
+          this.weights,
+        );
+        return tf.add(sum, loss);
+      }, tf.scalar(0)),
+    );
+  }
+
+  featureLoss(features: tf.Tensor, oneHot: tf.Tensor): tf.Scalar {
+    return bonnFeatureLoss(
+      features as tf.Tensor2D,
+      oneHot as tf.Tensor2D,
+      this.centres as tf.Tensor2D,
+      this.featureLogVar as tf.Tensor2D,
+      this.weights.theta,
+    );
+  }
+
+  /** Named arrays for the checkpoint's state.bin. */
+  async state(): Promise<{ name: string; data: Float32Array }[]> {
+    return Promise.all(
+      this.variables().map(async (v) => ({
+        name: v.name,
+        data: Float32Array.from(await v.data()),
+      })),
+    );
+  }
+
+  /** Restores what `state()` saved. @throws Error naming a missing array. */
+  restore(state: Map<string, Float32Array>): void {
+    for (const v of this.variables()) {
+      const data = state.get(v.name);
+      if (!data) throw new Error(`the checkpoint holds no ${v.name}`);
+      tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+    }
+  }
+
+  dispose(): void {
+    tf.dispose(this.variables());
+  }
+}
