@@ -571,6 +571,14 @@ void test(
         }
       });
       consoleLog = () => consoleLines.join('\n');
+      // Failed loads in any frame (workbench, webview), e.g. a bundle file missing from the VSIX.
+      const failedLoads: string[] = [];
+      context.on('response', (r) => {
+        if (r.status() >= 400) failedLoads.push(`${r.status()} ${r.url()}`);
+      });
+      context.on('requestfailed', (r) => {
+        failedLoads.push(`${r.failure()?.errorText ?? 'failed'} ${r.url()}`);
+      });
 
       const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folders.workspace)}`;
       progress(`opening ${url}`);
@@ -691,6 +699,12 @@ void test(
       assert.equal(last?.event, 'done', 'metrics.jsonl ends with a done record');
       assert.equal(last?.status, 'completed', 'the done record says completed');
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
+      for (const line of failedLoads) progress(`failed load: ${line}`);
+      assert.deepEqual(
+        failedLoads.filter((line) => line.includes(EXTENSION_ID)),
+        [],
+        'every file of the extension loads',
+      );
 
       resources.keepTmp = false;
       progress(`passed (${((Date.now() - started) / SECOND).toFixed(0)}s in all)`);
