@@ -3,8 +3,9 @@
  * ../shared/tools/vscode-e2e/setup-code-server.sh) with the packaged bnn-lab.vsix, driven in
  * Debian's Chromium by playwright-core. Trains the small mnist-cnn config from the Command Palette
  * and checks the status bar, the dashboard webview (a card per binary layer, completed status,
- * test accuracy) and the run folder on disk. Screenshots land in out/e2e/; the finished dashboard
- * is also copied to docs/images/vscode-dashboard.png for the README.
+ * test accuracy) and the run folder on disk. Screenshots land in out/e2e/; with
+ * BNN_LAB_UPDATE_README_SHOT=1 the finished dashboard is also copied to
+ * docs/images/vscode-dashboard.png for the README (off by default: a test run leaves the tree clean).
  *
  * Needs `npm run package` first. Progress goes to stderr; code-server's output to
  * out/e2e/code-server.log, and on failure VS Code's logs to out/e2e/logs/.
@@ -682,9 +683,11 @@ void test(
         .first()
         .waitFor({ state: 'visible', timeout: 30 * SECOND });
       const shot = await screenshot(page, '04-completed');
-      mkdirSync(path.dirname(README_SHOT), { recursive: true });
-      copyFileSync(shot, README_SHOT);
-      progress(`copied to ${path.relative(REPO, README_SHOT)}`);
+      if (process.env.BNN_LAB_UPDATE_README_SHOT === '1') {
+        mkdirSync(path.dirname(README_SHOT), { recursive: true });
+        copyFileSync(shot, README_SHOT);
+        progress(`copied to ${path.relative(REPO, README_SHOT)}`);
+      }
 
       const runs = readRuns(folders.workspace);
       assert.equal(runs.length, 1, 'one run folder under .bnn-lab/runs');
