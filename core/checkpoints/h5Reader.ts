@@ -6,6 +6,9 @@
  *   attribute) and `save_weights` files (the same layer groups at the root);
  * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { FileFormatError, UserError } from '../errors';
 import {
   allocateValues,
@@ -25,11 +28,14 @@ type H5Package = typeof import('h5wasm/node', { with: { 'resolution-mode': 'impo
  * node_modules at run time (bundles must ship h5wasm next to them).
  */
 const H5WASM_NODE = 'h5wasm/node';
+/** The copy esbuild.mjs places beside the bundles (the VSIX ships no node_modules). */
+const BUNDLED_H5WASM = join(__dirname, 'h5wasm', 'hdf5_hl.js');
 
 const loadH5 = async () => {
   let h5: H5Package;
   try {
-    h5 = (await import(H5WASM_NODE)) as H5Package;
+    const specifier = existsSync(BUNDLED_H5WASM) ? pathToFileURL(BUNDLED_H5WASM).href : H5WASM_NODE;
+    h5 = (await import(specifier)) as H5Package;
   } catch (error) {
     throw new UserError(
       `Keras .h5/.keras files need the h5wasm package, which could not be loaded (${(error as Error).message}); reinstall BNN Lab`,

@@ -36,6 +36,10 @@ const REQUIRED = [
   'extension/dist/extension.js',
   'extension/dist/worker.js',
   'extension/dist/cli.js',
+  'extension/dist/h5Worker.js',
+  'extension/dist/h5wasm/hdf5_hl.js',
+  'extension/dist/h5wasm/hdf5_util.js',
+  'extension/dist/h5wasm/package.json',
   'extension/dist/webview/main.js',
   'extension/dist/webview/main.css',
   'extension/dist/wasm/tfjs-backend-wasm.wasm',
@@ -50,7 +54,12 @@ const REQUIRED = [
 ];
 
 /** Anything else must match one of these (VSIX metadata and optional kernel binaries). */
-const ALLOWED = [/^\[Content_Types\]\.xml$/, /^extension\.vsixmanifest$/, /^extension\/dist\/wasm\/[\w-]+\.wasm$/, /^extension\/media\/[\w.-]+\.(svg|png)$/];
+const ALLOWED = [
+  /^\[Content_Types\]\.xml$/,
+  /^extension\.vsixmanifest$/,
+  /^extension\/dist\/wasm\/[\w-]+\.wasm$/,
+  /^extension\/media\/[\w.-]+\.(svg|png)$/,
+];
 
 test('the VSIX holds exactly the run-time files: bundles, wasm binaries, embedded MNIST, metadata', (t) => {
   if (!existsSync(VSIX)) {
@@ -58,10 +67,15 @@ test('the VSIX holds exactly the run-time files: bundles, wasm binaries, embedde
   }
   const entries = zipEntries(readFileSync(VSIX));
   const names = entries.map((e) => e.name);
-  for (const required of REQUIRED) assert.ok(names.includes(required), `missing from the VSIX: ${required}`);
-  const unexpected = names.filter((n) => !REQUIRED.includes(n) && !ALLOWED.some((re) => re.test(n)));
+  for (const required of REQUIRED)
+    assert.ok(names.includes(required), `missing from the VSIX: ${required}`);
+  const unexpected = names.filter(
+    (n) => !REQUIRED.includes(n) && !ALLOWED.some((re) => re.test(n)),
+  );
   assert.deepEqual(unexpected, [], 'files the extension does not need');
-  assert.ok(!names.some((n) => n.includes('node_modules') || n.endsWith('.map') || n.endsWith('.ts')));
+  assert.ok(
+    !names.some((n) => n.includes('node_modules') || n.endsWith('.map') || n.endsWith('.ts')),
+  );
   const total = statSync(VSIX).size;
   t.diagnostic(`VSIX: ${names.length} files, ${(total / 1e6).toFixed(2)} MB`);
   for (const e of entries) t.diagnostic(`  ${e.name} ${(e.size / 1e3).toFixed(1)} kB`);
