@@ -67,6 +67,15 @@ export class DashboardFeed {
     this.flush();
   }
 
+  /**
+   * Queues any other message (a comparison, a deleted-folder notice) behind what is queued and
+   * sends it right away if possible. A later snapshot drops it: re-send after snapshots.
+   */
+  send(msg: Exclude<ToWebview, { kind: 'records' | 'snapshot' }>): void {
+    this.outbox.push(msg);
+    this.flush();
+  }
+
   /** Messages waiting for the webview (for tests and the log). */
   get pending(): number {
     return this.outbox.length;

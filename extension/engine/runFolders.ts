@@ -5,7 +5,7 @@
  */
 import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { MetricsRecord, RunSnapshot } from '../../core/protocol';
+import type { MetricsRecord, RunSnapshot, RunStatus, SkippedLines } from '../../core/protocol';
 import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
 
 export { createRunDir, runTimestamp } from '../../core/io/runNames';
@@ -18,6 +18,28 @@ export interface StoredRun {
   snapshot: RunSnapshot;
   interrupted: boolean;
   badLines: number;
+  /** The last line had no newline and could not be read (a write cut short); not in `badLines`. */
+  truncatedLastLine: boolean;
+}
+
+/** What the dashboard is told about unreadable lines, or undefined when there were none. */
+export function skippedOf(stored: StoredRun): SkippedLines | undefined {
+  return stored.badLines > 0 || stored.truncatedLastLine
+    ? { badLines: stored.badLines, truncatedLastLine: stored.truncatedLastLine }
+    : undefined;
+}
+
+/** True when `text` ends in a non-empty line without its newline that is not valid JSON. */
+export function hasTruncatedLastLine(text: string): boolean {
+  if (text.endsWith('\n')) return false;
+  const tail = text.slice(text.lastIndexOf('\n') + 1);
+  if (tail.trim() === '') return false;
+  try {
+    JSON.parse(tail);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** Reads a run folder's `metrics.jsonl`. @returns undefined when the folder has none. */
@@ -45,7 +67,124 @@ export async function readRun(dir: string): Promise<StoredRun | undefined> {
     },
     interrupted: done === undefined,
     badLines,
+    truncatedLastLine: hasTruncatedLastLine(text),
   };
+}
+
+/** Run folders (holding a `metrics.jsonl`) under `roots`, newest name first. */
+export async function listRunDirs(roots: readonly string[]): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const root of roots) {
+    let entries;
+    try {
+      entries = await readdir(root, { withFileTypes: true });
+    } catch {
+      continue; // no runs folder yet
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue;
+      const dir = path.join(root, entry.name);
+      try {
+        await stat(path.join(dir, METRICS_FILE));
+        dirs.push(dir);
+      } catch {
+        // not a run folder (or not yet): skip
+      }
+    }
+  }
+  return dirs.sort(
+    (a, b) => path.basename(b).localeCompare(path.basename(a)) || b.localeCompare(a),
+  );
+}
+
+/** What the Runs view shows for a run without reading its whole `metrics.jsonl`. */
+export interface RunSummary {
+  dir: string;
+  runId: string;
+  preset: string;
+  /** `interrupted`: no `done` record (the window closed mid-run, or it is still running). */
+  status: Exclude<RunStatus, 'running'> | 'interrupted';
+  /** The `done` record's, else the last evaluated epoch's; null when never evaluated. */
+  testAccuracy: number | null;
+  epochs: number;
+  startTime: number | undefined;
+}
+
+const HEAD_BYTES = 64 * 1024;
+const TAIL_BYTES = 512 * 1024;
+
+/**
+ * Reads the first record (`start`) and the last ~512 kB of a run's `metrics.jsonl`: enough for
+ * status and accuracy, cheap for a run with thousands of large `step` records.
+ */
+export async function readRunSummary(dir: string): Promise<RunSummary> {
+  const handle = await open(path.join(dir, METRICS_FILE), 'r');
+  let head: string;
+  let tail: string;
+  let tailStartsFile: boolean;
+  try {
+    const { size } = await handle.stat();
+    const headBuf = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    await handle.read(headBuf, 0, headBuf.length, 0);
+    head = headBuf.toString('utf8');
+    const tailStart = Math.max(0, size - TAIL_BYTES);
+    const tailBuf = Buffer.alloc(size - tailStart);
+    await handle.read(tailBuf, 0, tailBuf.length, tailStart);
+    tail = tailBuf.toString('utf8');
+    tailStartsFile = tailStart === 0;
+  } finally {
+    await handle.close();
+  }
+  const summary: RunSummary = {
+    dir,
+    runId: path.basename(dir),
+    preset: '',
+    status: 'interrupted',
+    testAccuracy: null,
+    epochs: 0,
+    startTime: undefined,
+  };
+  const firstLine = head.slice(0, head.indexOf('\n') >= 0 ? head.indexOf('\n') : undefined);
+  const start = parseLine(firstLine);
+  if (start?.event === 'start') {
+    summary.runId = typeof start.runId === 'string' ? start.runId : summary.runId;
+    summary.preset = typeof start.preset === 'string' ? start.preset : '';
+    summary.startTime = typeof start.time === 'number' ? start.time : undefined;
+  }
+  const lines = tail.split('\n');
+  if (!tailStartsFile) lines.shift(); // starts mid-line
+  for (const line of lines) {
+    // Records are written with `event` first; skip the big step records without parsing them.
+    const kind = /^\{"event":"(epoch|done)"/.exec(line)?.[1];
+    if (!kind) continue;
+    const record = parseLine(line);
+    if (!record) continue;
+    if (record.event === 'epoch') {
+      summary.epochs = Math.max(
+        summary.epochs,
+        typeof record.epoch === 'number' ? record.epoch : 0,
+      );
+      if (typeof record.testAccuracy === 'number') summary.testAccuracy = record.testAccuracy;
+    } else if (record.event === 'done') {
+      const status = record.status;
+      if (status === 'completed' || status === 'cancelled' || status === 'failed') {
+        summary.status = status;
+      }
+      if (typeof record.testAccuracy === 'number') summary.testAccuracy = record.testAccuracy;
+    }
+  }
+  return summary;
+}
+
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

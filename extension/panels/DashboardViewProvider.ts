@@ -1,19 +1,35 @@
 /**
  * The "Dashboard" webview view in the BNN Lab activity-bar container. The host owns the data:
- * on `ready` the webview gets a full `snapshot` of the current run (or, after a window reload,
- * of the newest run folder on disk), then batched `records` and `status` changes.
+ * on `ready` the webview gets a full `snapshot` of the run in view (a run opened from the Runs
+ * view, else the current run, else after a window reload the newest run folder on disk), then
+ * batched `records` and `status` changes, and a second run's records when comparing.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { assertNever, isToHost, type ToHost, type ToWebview } from '../../core/protocol';
+import {
+  assertNever,
+  isToHost,
+  type ExportFormat,
+  type RunSnapshot,
+  type ToHost,
+  type ToWebview,
+} from '../../core/protocol';
 import { reportError } from '../commands';
 import { DashboardFeed } from '../engine/dashboardFeed';
 import type { EngineClient, RunEvent } from '../engine/EngineClient';
-import { findNewestRunDir, readRun } from '../engine/runFolders';
+import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
+import { runRoots } from '../views/RunsTreeProvider';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
 
 type Snapshot = Extract<ToWebview, { kind: 'snapshot' }>;
+type Comparison = Extract<ToWebview, { kind: 'comparison' }>;
+
+const EXPORT_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
+  png: { 'PNG image': ['png'] },
+  svg: { 'SVG image': ['svg'] },
+  csv: { 'CSV table': ['csv'] },
+};
 
 /** The only place that posts to a webview. */
 export function postToWebview(webview: vscode.Webview, msg: ToWebview): void {
@@ -29,6 +45,15 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   private readonly feed: DashboardFeed;
   private readonly disposables: vscode.Disposable[] = [];
   private viewDisposables: vscode.Disposable[] = [];
+  /** A run opened from its folder (Runs view) that is not this window's current run. */
+  private pinnedDir: string | undefined;
+  /** The run overlaid for comparison, read once from its folder. */
+  private comparison: Comparison | undefined;
+  /** Watchers for the folders in view, so a deletion is reported instead of going blank. */
+  private folderWatchers: vscode.Disposable[] = [];
+  private watchedKey = '';
+  /** Folders in view that were deleted (re-sent after every snapshot). */
+  private readonly missing = new Map<string, string>();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -81,17 +106,27 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       case 'command':
         void vscode.commands.executeCommand(commandId(msg.command)); // the command reports errors
         break;
+      case 'clearComparison':
+        this.clearComparison();
+        break;
+      case 'export':
+        void this.saveExport(msg); // saveExport reports its own errors
+        break;
       default:
         assertNever(msg);
     }
   }
 
   private onRunEvent(event: RunEvent): void {
+    // A new run takes over the view, as the user just asked for it.
+    if (event.kind === 'started') this.pinnedDir = undefined;
     // Without a page there is nothing to keep up to date: its `ready` will get a full snapshot.
     if (!this.view) return;
+    // Another run is open from its folder: the live one is not in view.
+    if (this.pinnedDir !== undefined) return;
     switch (event.kind) {
       case 'started':
-        this.feed.sendSnapshot(this.liveSnapshot());
+        this.sendSnapshotMessage(this.liveSnapshot());
         break;
       case 'record':
         this.feed.addRecord(event.run.runId, event.record);
@@ -104,31 +139,85 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
   }
 
-  /** Answers `ready`: the run of this window, else the newest run folder on disk. */
+  /**
+   * Shows the run in `dir` (from the Runs view): this window's current run streams live, any
+   * other is read from its folder without re-training.
+   */
+  async openRun(dir: string): Promise<void> {
+    const live = this.engine.currentRun;
+    this.pinnedDir = live?.dir === dir ? undefined : dir;
+    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
+    // A view resolved just now answers its own `ready`; an existing one is refreshed here.
+    if (this.ready) await this.sendSnapshot();
+  }
+
+  /** Overlays the run in `dir` on the one in view (dashed loss and accuracy). */
+  async compareWith(dir: string): Promise<void> {
+    const live = this.engine.currentRun;
+    let run: RunSnapshot | undefined;
+    let skipped;
+    if (live?.dir === dir) {
+      run = { runId: live.runId, dir, status: live.status, records: [...live.records] };
+    } else {
+      const stored = await readRun(dir);
+      if (!stored) throw new Error(`no metrics.jsonl in ${dir}`);
+      run = stored.snapshot;
+      skipped = skippedOf(stored);
+    }
+    this.comparison = { kind: 'comparison', run, skipped };
+    this.missing.delete(dir);
+    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
+    this.feed.send(this.comparison);
+    this.watchFolders();
+  }
+
+  /** The folder of the run in view, if any (for "Compare With…"). */
+  get dirInView(): string | undefined {
+    return this.pinnedDir ?? this.engine.currentRun?.dir ?? this.newestDir;
+  }
+  private newestDir: string | undefined;
+
+  private clearComparison(): void {
+    this.comparison = undefined;
+    this.feed.send({ kind: 'comparison', run: undefined });
+    this.watchFolders();
+  }
+
+  /** A snapshot, then what must follow every snapshot: the comparison and deleted folders. */
+  private sendSnapshotMessage(msg: Snapshot): void {
+    this.feed.sendSnapshot(msg);
+    if (this.comparison) this.feed.send(this.comparison);
+    for (const [dir, runId] of this.missing) this.feed.send({ kind: 'runMissing', runId, dir });
+    this.watchFolders();
+  }
+
+  /** Answers `ready`: the pinned run, else the run of this window, else the newest on disk. */
   private async sendSnapshot(): Promise<void> {
     try {
+      if (this.pinnedDir !== undefined) {
+        await this.sendStored(this.pinnedDir);
+        return;
+      }
       if (this.engine.currentRun) {
         this.sendLive();
         return;
       }
-      const stored = await this.readNewestRun();
+      const dir = await findNewestRunDir(runRoots());
       // A run may have started while the disk was read; it wins.
       if (this.engine.currentRun) {
         this.sendLive();
         return;
       }
-      this.feed.sendSnapshot({
+      if (dir) {
+        this.newestDir = dir;
+        await this.sendStored(dir);
+        return;
+      }
+      this.sendSnapshotMessage({
         kind: 'snapshot',
-        run: stored?.snapshot,
+        run: undefined,
         trusted: vscode.workspace.isTrusted,
       });
-      if (stored?.interrupted) {
-        this.feed.setStatus(
-          stored.snapshot.runId,
-          'failed',
-          'This run did not finish: VS Code was closed or reloaded while it trained.',
-        );
-      }
     } catch (e) {
       reportError('dashboard', e);
     } finally {
@@ -136,9 +225,44 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
   }
 
+  /** Sends a run read from its folder; a folder that is gone is shown as such, not as blank. */
+  private async sendStored(dir: string): Promise<void> {
+    const stored = await readRun(dir);
+    if (!stored) {
+      const runId = path.basename(dir);
+      this.missing.set(dir, runId);
+      this.sendSnapshotMessage({
+        kind: 'snapshot',
+        run: { runId, dir, status: 'failed', records: [] },
+        trusted: vscode.workspace.isTrusted,
+      });
+      return;
+    }
+    if (stored.badLines > 0 || stored.truncatedLastLine) {
+      log.warn(
+        `dashboard: ${dir}/metrics.jsonl: skipped ${stored.badLines} unreadable line(s)` +
+          (stored.truncatedLastLine ? ' and a cut-off last line' : ''),
+      );
+    }
+    this.missing.delete(dir);
+    this.sendSnapshotMessage({
+      kind: 'snapshot',
+      run: stored.snapshot,
+      trusted: vscode.workspace.isTrusted,
+      skipped: skippedOf(stored),
+    });
+    if (stored.interrupted) {
+      this.feed.setStatus(
+        stored.snapshot.runId,
+        'failed',
+        'This run did not finish: VS Code was closed or reloaded while it trained.',
+      );
+    }
+  }
+
   private sendLive(): void {
     const run = this.engine.currentRun;
-    this.feed.sendSnapshot(this.liveSnapshot());
+    this.sendSnapshotMessage(this.liveSnapshot());
     if (run?.message !== undefined) this.feed.setStatus(run.runId, run.status, run.message);
   }
 
@@ -152,26 +276,74 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     };
   }
 
-  private async readNewestRun() {
-    const roots = (vscode.workspace.workspaceFolders ?? [])
-      .filter((f) => f.uri.scheme === 'file')
-      .map((f) => {
-        const folder = vscode.workspace
-          .getConfiguration('bnnLab', f.uri)
-          .get<string>('runs.folder');
-        return path.resolve(f.uri.fsPath, folder || '.bnn-lab/runs');
+  /** Watches the folders in view (the run and the compared run) for deletion. */
+  private watchFolders(): void {
+    const inView: [string, string][] = [];
+    const dir = this.dirInView;
+    if (dir)
+      inView.push([
+        dir,
+        this.engine.currentRun?.dir === dir ? this.engine.currentRun.runId : path.basename(dir),
+      ]);
+    const compared = this.comparison?.run;
+    if (compared) inView.push([compared.dir, compared.runId]);
+    const key = inView.map(([d]) => d).join('\n');
+    if (key === this.watchedKey) return;
+    this.watchedKey = key;
+    for (const w of this.folderWatchers) w.dispose();
+    this.folderWatchers = [];
+    for (const [folder, fallbackId] of inView) {
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(path.dirname(folder)), path.basename(folder)),
+        true,
+        true,
+        false,
+      );
+      watcher.onDidDelete(() => {
+        const runId = this.comparison?.run?.dir === folder ? this.comparison.run.runId : fallbackId;
+        log.warn(`dashboard: run folder ${folder} was deleted while open`);
+        this.missing.set(folder, runId);
+        this.feed.send({ kind: 'runMissing', runId, dir: folder });
       });
-    const dir = await findNewestRunDir(roots);
-    if (!dir) return undefined;
-    const stored = await readRun(dir);
-    if (stored && stored.badLines > 0) {
-      log.warn(`dashboard: skipped ${stored.badLines} unreadable line(s) of ${dir}/metrics.jsonl`);
+      this.folderWatchers.push(watcher);
     }
-    return stored;
+  }
+
+  /** Saves an exported chart or CSV where the user chooses. */
+  private async saveExport(msg: Extract<ToHost, { kind: 'export' }>): Promise<void> {
+    try {
+      if (!(msg.format in EXPORT_FILTERS) || typeof msg.data !== 'string') {
+        throw new Error(`unsupported export ${JSON.stringify(msg.format)}`);
+      }
+      // Only a base name: the webview does not choose folders.
+      const name =
+        path.basename(String(msg.name)).replace(/[\\/:*?"<>|]/g, '-') || `bnn-lab.${msg.format}`;
+      const folder =
+        this.dirInView ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+      const target = await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.file(path.join(folder, name)),
+        filters: EXPORT_FILTERS[msg.format],
+        title: `BNN Lab: Save ${msg.format.toUpperCase()}`,
+      });
+      if (!target) return;
+      const bytes =
+        msg.format === 'png' ? Buffer.from(msg.data, 'base64') : new TextEncoder().encode(msg.data);
+      await vscode.workspace.fs.writeFile(target, bytes);
+      log.info(`dashboard: saved ${target.fsPath} (${bytes.length} bytes)`);
+      void vscode.window.showInformationMessage(`BNN Lab: saved ${path.basename(target.fsPath)}.`);
+    } catch (e) {
+      reportError('dashboard export', e);
+    }
   }
 
   private updateConnected(): void {
     this.feed.setConnected(this.ready && this.view?.visible === true);
+  }
+
+  private disposeWatchers(): void {
+    for (const w of this.folderWatchers) w.dispose();
+    this.folderWatchers = [];
+    this.watchedKey = '';
   }
 
   private disposeView(): void {
@@ -184,6 +356,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   dispose(): void {
     this.disposeView();
+    this.disposeWatchers();
     this.feed.dispose();
     for (const d of this.disposables) d.dispose();
   }
