@@ -8,6 +8,7 @@ import { EngineClient } from './engine/EngineClient';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { initLog, log } from './log';
 import { DashboardViewProvider } from './panels/DashboardViewProvider';
+import { RunsTreeProvider } from './views/RunsTreeProvider';
 
 let engine: EngineClient | undefined;
 
@@ -16,12 +17,15 @@ export function activate(context: vscode.ExtensionContext): void {
   try {
     engine = new EngineClient(context.extensionPath);
     const dashboard = new DashboardViewProvider(context.extensionUri, engine);
+    const runs = new RunsTreeProvider(engine);
     context.subscriptions.push(
       engine,
       new RunStatusBar(engine),
       dashboard,
       vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, dashboard),
-      ...registerCommands({ engine }),
+      runs,
+      vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
+      ...registerCommands({ engine, dashboard, runs }),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
   } catch (e) {
