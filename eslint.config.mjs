@@ -8,7 +8,18 @@ const typed = (project) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'out/**', '.bnn-lab/**', '.e2e/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'out/**',
+      '.bnn-lab/**',
+      '.e2e/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,20 +30,45 @@ export default tseslint.config(
         {
           // node:test's test()/describe() return promises the runner itself awaits.
           allowForKnownSafeCalls: [
-            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+            {
+              from: 'package',
+              package: 'node:test',
+              name: [
+                'test',
+                'describe',
+                'it',
+                'suite',
+                'before',
+                'after',
+                'beforeEach',
+                'afterEach',
+              ],
+            },
           ],
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
+      ],
     },
   },
   {
     files: ['core/**/*.ts'],
     ...typed('./core/tsconfig.json'),
-    languageOptions: { ...typed('./core/tsconfig.json').languageOptions, globals: { ...globals.es2022 } },
+    languageOptions: {
+      ...typed('./core/tsconfig.json').languageOptions,
+      globals: { ...globals.es2022 },
+    },
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['vscode', '**/extension/**', '**/webview/**'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['vscode', '**/extension/**', '**/webview/**'] },
+      ],
     },
   },
   {
@@ -49,7 +85,10 @@ export default tseslint.config(
     files: ['webview/**/*.ts'],
     ...typed('./webview/tsconfig.json'),
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['vscode', 'node:*', 'fs', 'path', '**/extension/**'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['vscode', 'node:*', 'fs', 'path', '**/extension/**'] },
+      ],
     },
   },
   {
