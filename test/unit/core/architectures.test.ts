@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {
+  roundHalfEven,
+  transitionChannels,
+  validateArchitecture,
+  type DenseNetSpec,
+  type ResNetESpec,
+} from '../../../core/bnn/architectureSpec';
+import {
+  buildBinaryDenseNet,
+  buildResNetE,
+  type BinaryOptions,
+} from '../../../core/bnn/architectures';
+import { isBinaryLayer } from '../../../core/bnn/layers';
+import { getPreset, listPresets } from '../../../core/bnn/presets';
+import { ConfigError } from '../../../core/errors';
+import { resolveConfig } from '../../../core/training/config';
+
+const OPTIONS: BinaryOptions = {
+  inputQuantizer: { kind: 'ste_sign', clip: 1.25 },
+  kernelQuantizer: { kind: 'ste_sign', clip: 1.25 },
+  scaling: 'none',
+  recu: false,
+  bonn: false,
+};
+
+test('transition channels follow round((C // r) / 32) · 32 with Python rounding', () => {
+  // BDN-28 on the paper's widths: 64 + 6·64 = 448 → 448 // 2.7 = 165 → round(5.16) · 32 = 160.
+  assert.equal(transitionChannels(448, 2.7, 32), 160);
+  assert.equal(transitionChannels(160 + 6 * 64, 2.7, 32), 192);
+  assert.equal(transitionChannels(192 + 6 * 64, 2.2, 32), 256);
+  assert.equal(roundHalfEven(2.5), 2);
+  assert.equal(roundHalfEven(3.5), 4);
+  assert.equal(roundHalfEven(-0.5), -0);
+  // 80 // 2.5 = 32 → 32/64 = 0.5 → round half to even = 0 channels.
+  assert.equal(transitionChannels(80, 2.5, 64), 0);
+});
+
+test('ResNetE: one binary conv per block, FP stem/shortcuts/head, shapes for 28×28 and 32×32', async () => {
+  await tf.setBackend('cpu');
+  const spec: ResNetESpec = {
+    kind: 'resnete',
+    stemFilters: 4,
+    stageFilters: [4, 8, 16],
+    blocksPerStage: [2, 1, 1],
+  };
+  for (const side of [28, 32]) {
+    const model = buildResNetE(spec, [side, side, 1], 10, 1, OPTIONS);
+    const binary = model.layers.filter(isBinaryLayer);
+    assert.deepEqual(
+      binary.map((l) => l.name),
+      ['s1b1_bconv', 's1b2_bconv', 's2b1_bconv', 's3b1_bconv'],
+    );
+    // Downsampling shortcut: AvgPool 2×2 → FP 1×1 conv → BN.
+    for (const name of ['s2b1_sc_pool', 's2b1_sc_conv', 's2b1_sc_bn', 's3b1_sc_pool']) {
+      assert.ok(model.getLayer(name), name);
+    }
+    assert.equal(model.getLayer('stem_conv').getClassName(), 'Conv2D');
+    assert.equal(model.getLayer('logits').getClassName(), 'Dense');
+    const last = model.getLayer('s3b1_add').outputShape as number[];
+    assert.deepEqual(last, [null, Math.ceil(side / 4), Math.ceil(side / 4), 16]);
+    const y = model.predict(tf.zeros([2, side, side, 1])) as tf.Tensor;
+    assert.deepEqual(y.shape, [2, 10]);
+    tf.dispose(y);
+    model.dispose();
+  }
+});
+
+test('BinaryDenseNet: growth k per binary conv, no bottleneck, transitions BN → MaxPool → ReLU → FP 1×1', async () => {
+  await tf.setBackend('cpu');
+  const spec: DenseNetSpec = {
+    kind: 'densenet',
+    initialFilters: 8,
+    growthRate: 4,
+    blocks: [2, 2],
+    reductions: [1.5],
+    channelRound: 4,
+  };
+  const model = buildBinaryDenseNet(spec, [28, 28, 1], 10, 1, OPTIONS);
+  const binary = model.layers.filter(isBinaryLayer);
+  assert.equal(binary.length, 4);
+  for (const l of binary) assert.equal(l.latentKernel().shape[3], 4);
+  // 8 + 2·4 = 16 → 16 // 1.5 = 10 → round(2.5) = 2 → 8 channels.
+  assert.deepEqual(model.getLayer('t1_conv').outputShape, [null, 14, 14, 8]);
+  assert.deepEqual(
+    ['t1_bn', 't1_pool', 't1_relu', 't1_conv'].map((n) => model.getLayer(n).getClassName()),
+    ['BatchNormalization', 'MaxPooling2D', 'ReLU', 'Conv2D'],
+  );
+  assert.deepEqual(model.getLayer('d2l2_concat').outputShape, [null, 14, 14, 16]);
+  model.dispose();
+});
+
+test('architectures that round to zero channels or cannot take the image fail before training', () => {
+  const densenet = (over: Record<string, unknown>) =>
+    resolveConfig(
+      { preset: 'fmnist-bdn', dataset: { name: 'idx', path: '/x' }, architecture: over },
+      'run.bnn.json',
+    );
+  assert.throws(
+    () => densenet({ growthRate: 1, initialFilters: 1, channelRound: 16 }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.field === 'architecture.reductions[0]' &&
+      /rounds transition 1 to 0 channels.*use a rate in \[1, /.test(e.message),
+  );
+  assert.throws(
+    () => densenet({ reductions: [2] }),
+    (e: Error) => e instanceof ConfigError && e.field === 'architecture.reductions',
+  );
+  assert.throws(
+    () => densenet({ bottleneck: 4 }),
+    (e: Error) => e instanceof ConfigError && e.field === 'architecture.bottleneck',
+  );
+  assert.throws(
+    () =>
+      validateArchitecture(
+        {
+          kind: 'resnete',
+          stemFilters: 8,
+          stageFilters: [8, 8, 8, 8, 8, 8],
+          blocksPerStage: [1, 1, 1, 1, 1, 1],
+        },
+        [28, 28, 1],
+        'run.bnn.json',
+      ),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.field === 'architecture' &&
+      /takes images from 32×32 to 1024×1024 \(5 downsamplings\), got 28×28/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      resolveConfig(
+        { preset: 'mnist-resnete', architecture: { stageFilters: [8, 0] } },
+        'run.bnn.json',
+      ),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.field === 'architecture.stageFilters[1]' &&
+      /integer in \[1, 2048\], got 0/.test(e.message),
+  );
+  assert.throws(
+    () => resolveConfig({ preset: 'mnist-cnn', architecture: { growthRate: 3 } }, 'f'),
+    (e: Error) => e instanceof ConfigError && e.field === 'architecture',
+  );
+  const ok = resolveConfig(
+    { preset: 'mnist-resnete', architecture: { stageFilters: [8, 16], blocksPerStage: [1, 1] } },
+    'f',
+  );
+  assert.deepEqual(ok.architecture, {
+    kind: 'resnete',
+    stemFilters: 32,
+    stageFilters: [8, 16],
+    blocksPerStage: [1, 1],
+  });
+});
+
+test('every preset builds for its input shape and has binary layers', async () => {
+  await tf.setBackend('cpu');
+  const names = listPresets().map((p) => p.name);
+  for (const required of [
+    'mnist-cnn',
+    'mnist-resnete',
+    'fmnist-resnete',
+    'fmnist-resnete-recu',
+    'fmnist-resnete-bonn',
+    'fmnist-bdn',
+    'cifar10-resnete18',
+    'cifar10-bdn28',
+  ]) {
+    assert.ok(names.includes(required), required);
+  }
+  // The big CIFAR models are checked through validation only (building them takes seconds).
+  for (const name of names.filter((n) => !n.startsWith('cifar10'))) {
+    const preset = getPreset(name);
+    const model = preset.build(0);
+    assert.ok(model.layers.some(isBinaryLayer), name);
+    assert.deepEqual(model.outputs[0].shape, [null, preset.classes]);
+    assert.ok(model.getLayer(preset.featureLayer), `${name} feature layer`);
+    model.dispose();
+  }
+  for (const name of ['cifar10-resnete18', 'cifar10-bdn28']) {
+    const info = getPreset(name);
+    assert.ok(info.architecture);
+    validateArchitecture(info.architecture, info.inputShape, name);
+  }
+});
