@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { PRESET_NAMES } from '../bnn/presetCatalog';
 import { getPreset, listPresets } from '../bnn/presets';
 import { UserError } from '../errors';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
@@ -32,7 +34,10 @@ train options:
   --seed N            seed for initialization and data order
   --limit N           train on the first N examples only (0 = all)
   --test-limit N      evaluate on the first N test examples only (0 = all)
-  --dataset PATH      a folder of IDX files (train-images-idx3-ubyte, … optionally .gz)
+  --dataset PATH      the dataset folder: IDX files (train-images-idx3-ubyte, … optionally .gz), or
+                      data_batch_1..5.bin + test_batch.bin for the cifar10-* presets
+  --resume DIR        continue from a checkpoint folder (…/checkpoints/epoch-N) of a run with the
+                      same config and seed; the new run folder gets the records after epoch N
   --backend NAME      auto | ${BACKEND_NAMES.join(' | ')} (default auto)
   --out DIR           parent folder of the run folder (default .bnn-lab/runs)
   --json              one JSON object per line (metrics.jsonl records); the last is {"event":"done",…}
@@ -88,6 +93,7 @@ const TRAIN_FLAGS = new Set([
   'backend',
   'out',
   'json',
+  'resume',
 ]);
 
 function formatDuration(ms: number): string {
@@ -145,7 +151,15 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
     testLimit: numberFlag(flags, 'test-limit'),
   };
   const datasetPath = flags.get('dataset');
-  if (datasetPath !== undefined) overrides.dataset = { name: 'idx', path: resolve(datasetPath) };
+  if (datasetPath !== undefined) {
+    // Keep the preset's dataset kind (normalization, CIFAR-10 format); other folders are IDX.
+    const presetName = overrides.preset ?? raw.preset ?? 'mnist-cnn';
+    const presetDataset = PRESET_NAMES.includes(presetName as string)
+      ? getPreset(presetName as string).dataset.name
+      : 'idx';
+    const name = presetDataset === 'mnist' ? 'idx' : presetDataset;
+    overrides.dataset = { name, path: resolve(datasetPath) };
+  }
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
   if (flags.has('preset') && configFile === undefined) {
     // A preset given alone: its own defaults, not those of a config file.
@@ -171,8 +185,20 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
   let lastStep: Extract<MetricsRecord, { event: 'step' }> | undefined;
   const started = Date.now();
   const tty = !json && process.stderr.isTTY === true;
+  const resumeFrom = flags.get('resume');
+  if (resumeFrom !== undefined && !existsSync(join(resumeFrom, 'training-state.json'))) {
+    throw new UserError(
+      `--resume ${resumeFrom} is not a checkpoint folder (no training-state.json); name one like RUN/checkpoints/epoch-3`,
+    );
+  }
   const result = await runTraining(
-    { runId: runDir, config, runDir, backend },
+    {
+      runId: runDir,
+      config,
+      runDir,
+      backend,
+      ...(resumeFrom !== undefined ? { resumeFrom: resolve(resumeFrom) } : {}),
+    },
     {
       isCancelled: () => cancelled,
       log: (level, message) => {
@@ -226,7 +252,9 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
   return result.status === 'completed' ? 0 : result.status === 'cancelled' ? 130 : 1;
 }
 
-function presetsCommand(out: Out): number {
+async function presetsCommand(out: Out): Promise<number> {
+  // Counting weights needs tensors; the cpu backend is always available and enough for that.
+  await tf.setBackend('cpu');
   const rows = listPresets().map((p) => {
     const model = getPreset(p.name).build(0);
     let params = 0;
@@ -259,7 +287,7 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
       case 'train':
         return await trainCommand(rest, out, err);
       case 'presets':
-        return presetsCommand(out);
+        return await presetsCommand(out);
       case 'inspect':
         return await inspectCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
       case 'compare':
