@@ -99,4 +99,18 @@ void describe('DashboardFeed', () => {
     assert.equal(sent.length, 1);
     assert.deepEqual(received(sent), [1, 2, 3]);
   });
+
+  void it('other messages keep their order behind queued records and wait while hidden', () => {
+    const { feed, sent, add } = makeFeed();
+    add(1);
+    feed.send({ kind: 'runMissing', runId: 'r', dir: '/runs/r' });
+    assert.equal(sent.length, 0, 'nothing is sent while hidden');
+    feed.setConnected(true);
+    assert.deepEqual(
+      sent.map((m) => m.kind),
+      ['records', 'runMissing'],
+    );
+    feed.send({ kind: 'comparison', run: undefined });
+    assert.equal(sent.at(-1)?.kind, 'comparison', 'sent at once when connected');
+  });
 });

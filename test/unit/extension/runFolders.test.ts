@@ -7,9 +7,13 @@ import {
   appendRecord,
   createRunDir,
   findNewestRunDir,
+  hasTruncatedLastLine,
+  listRunDirs,
   parseMetricsJsonl,
   readRun,
+  readRunSummary,
   runTimestamp,
+  skippedOf,
 } from '../../../extension/engine/runFolders';
 
 let root: string;
@@ -94,10 +98,13 @@ void describe('readRun and findNewestRunDir', () => {
     assert.equal(stored.snapshot.status, 'failed');
     assert.equal(stored.interrupted, true);
     assert.equal(stored.snapshot.records.length, 2);
+    assert.equal(stored.truncatedLastLine, true, 'the cut-off line is reported');
+    assert.deepEqual(skippedOf(stored), { badLines: 0, truncatedLastLine: true });
 
     const finished = await readRun(older);
     assert.equal(finished?.snapshot.status, 'completed');
     assert.equal(finished?.interrupted, false);
+    assert.equal(finished && skippedOf(finished), undefined);
     assert.equal(await readRun(noMetrics), undefined);
   });
 
@@ -134,5 +141,78 @@ void describe('appendRecord', () => {
     await appendRecord(dir, done);
     const text = await readFile(path.join(dir, 'metrics.jsonl'), 'utf8');
     assert.equal(text, jsonl(done, done));
+  });
+});
+
+void describe('run summaries for the Runs view', () => {
+  void it('lists run folders newest first and summarizes each from its head and tail', async () => {
+    const runs = path.join(root, 'f');
+    const a = path.join(runs, '20261120-080000-mnist-cnn');
+    const b = path.join(runs, '20261121-080000-mnist-mlp');
+    const c = path.join(runs, '20261122-080000-mnist-cnn');
+    for (const dir of [a, b, c, path.join(runs, 'not-a-run')])
+      await mkdir(dir, { recursive: true });
+    const epoch = (n: number, acc: number) => ({
+      event: 'epoch',
+      epoch: n,
+      step: n * 10,
+      testAccuracy: acc,
+    });
+    await writeFile(
+      path.join(a, 'metrics.jsonl'),
+      jsonl({ ...START, runId: 'a', time: 5 }, STEP, epoch(1, 0.8), DONE),
+    );
+    // A long run: the epoch records sit far from the start, behind big step records.
+    const big = { ...STEP, layers: 'x'.repeat(200_000) };
+    await writeFile(
+      path.join(b, 'metrics.jsonl'),
+      jsonl(
+        { ...START, runId: 'b', preset: 'mnist-mlp' },
+        big,
+        big,
+        big,
+        epoch(1, 0.7),
+        big,
+        epoch(2, 0.75),
+      ) + '{"event":"st',
+    );
+    await writeFile(
+      path.join(c, 'metrics.jsonl'),
+      jsonl({ ...START, runId: 'c' }, STEP, {
+        event: 'done',
+        status: 'cancelled',
+        testAccuracy: null,
+        time: 9,
+      }),
+    );
+    assert.deepEqual(await listRunDirs([runs, path.join(root, 'nope')]), [c, b, a]);
+    const sa = await readRunSummary(a);
+    assert.deepEqual(
+      { ...sa },
+      {
+        dir: a,
+        runId: 'a',
+        preset: 'mnist-cnn',
+        status: 'completed',
+        testAccuracy: 0.9,
+        epochs: 1,
+        startTime: 5,
+      },
+    );
+    const sb = await readRunSummary(b);
+    assert.equal(sb.status, 'interrupted');
+    assert.equal(sb.testAccuracy, 0.75);
+    assert.equal(sb.epochs, 2);
+    assert.equal(sb.preset, 'mnist-mlp');
+    const sc = await readRunSummary(c);
+    assert.equal(sc.status, 'cancelled');
+    assert.equal(sc.testAccuracy, null);
+  });
+
+  void it('tells a cut-off last line from a complete one', () => {
+    assert.equal(hasTruncatedLastLine(jsonl(START)), false);
+    assert.equal(hasTruncatedLastLine(jsonl(START) + '{"event":"st'), true);
+    assert.equal(hasTruncatedLastLine(jsonl(START) + JSON.stringify(DONE)), false);
+    assert.equal(hasTruncatedLastLine(''), false);
   });
 });

@@ -8,6 +8,7 @@ import {
   latestTestAccuracy,
   progressOf,
   reduce,
+  skippedNotice,
   type DashboardModel,
 } from '../../../webview/state';
 import { rawPointCount } from '../../../webview/series';
@@ -193,5 +194,82 @@ void describe('dashboard reducer', () => {
     assert.ok(Math.abs(Math.exp(-q / b) - 0.02) < 1e-12);
     assert.equal(deadThreshold(b, 1), undefined);
     assert.equal(deadThreshold(b, 0.3), undefined);
+  });
+
+  void it('keeps every layer with weights for the summary table and histograms over time', () => {
+    const r = reduce(initialModel(), snapshot(run.records, 'completed')).run;
+    assert.ok(r);
+    assert.equal(r.allLayers.length, 5);
+    assert.equal(r.allLayers[1].binary, false);
+    for (const layer of r.layers) {
+      assert.equal(layer.history.frames.length, 30);
+      assert.equal(layer.history.frames.at(-1)?.histogram, layer.latest?.histogram);
+    }
+    assert.deepEqual(r.learningRate.y[0].slice(0, 2), [0.001, 0.001]);
+    assert.deepEqual(r.scalars, {}, 'no method scalars in this stream');
+  });
+
+  void it('collects tau and method losses by name when present', () => {
+    const records = run.records.map((r) =>
+      r.event === 'step' && r.step >= 300
+        ? { ...r, tau: r.step / 1000, methodLosses: { aux: 0.5, kl: 0.1 } }
+        : r,
+    );
+    const r = reduce(initialModel(), snapshot(records)).run;
+    assert.ok(r);
+    assert.deepEqual(Object.keys(r.scalars), ['tau', 'loss:aux', 'loss:kl']);
+    assert.equal(r.scalars.tau.x[0], 300);
+    assert.equal(r.scalars.tau.y[0].at(-1), 0.6);
+    assert.equal(r.scalars['loss:kl'].x.length, 16);
+  });
+
+  void it('skips malformed records and layer entries, counts them, and says so', () => {
+    const [start, step] = run.records;
+    assert.ok(step.event === 'step');
+    const broken = [
+      start,
+      { event: 'step', epoch: 1 } as unknown as MetricsRecord,
+      { ...step, layers: [{ name: 'x' } as unknown as (typeof step.layers)[0], ...step.layers] },
+      { event: 'weird' } as unknown as MetricsRecord,
+    ];
+    const model = reduce(initialModel(), {
+      kind: 'snapshot',
+      trusted: true,
+      run: { runId: run.runId, dir: DIR, status: 'failed', records: broken },
+      skipped: { badLines: 2, truncatedLastLine: true },
+    });
+    const r = model.run;
+    assert.ok(r);
+    assert.equal(r.invalidRecords, 3);
+    assert.equal(r.training.x.length, 1, 'the good step is shown');
+    assert.equal(r.layers.length, 4);
+    assert.equal(
+      skippedNotice(r),
+      'Skipped 2 unreadable lines, a cut-off last line (the run was stopped mid-write) and ' +
+        '3 records with missing or malformed fields of metrics.jsonl; everything else is shown.',
+    );
+    const clean = reduce(initialModel(), snapshot(run.records)).run;
+    assert.ok(clean);
+    assert.equal(skippedNotice(clean), undefined);
+  });
+
+  void it('holds a comparison run and marks deleted folders', () => {
+    let model = streamed(5);
+    const other = syntheticRun({ testAccuracies: [0.8, 0.85] });
+    model = reduce(model, {
+      kind: 'comparison',
+      run: { runId: 'b', dir: '/runs/b', status: 'completed', records: other.records },
+    });
+    assert.equal(model.compare?.runId, 'b');
+    assert.equal(model.compare?.training.x.length, 30);
+    assert.equal(model.compare && latestTestAccuracy(model.compare), 0.85);
+    assert.equal(model.compare?.layers.length, 0, 'layers are not kept for the overlay');
+    const gone = reduce(model, { kind: 'runMissing', runId: 'b', dir: '/runs/b' });
+    assert.equal(gone.compare?.missing, true);
+    assert.equal(gone.run?.missing, false);
+    const runGone = reduce(gone, { kind: 'runMissing', runId: run.runId, dir: DIR });
+    assert.equal(runGone.run?.missing, true);
+    assert.equal(reduce(runGone, { kind: 'runMissing', runId: 'zz', dir: '/zz' }), runGone);
+    assert.equal(reduce(model, { kind: 'comparison', run: undefined }).compare, undefined);
   });
 });

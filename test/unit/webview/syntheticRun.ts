@@ -159,6 +159,11 @@ export function syntheticRun(options: SyntheticRunOptions = {}): SyntheticRun {
         signEntropyBits: 0.999,
         flipRate: 0.004 * Math.exp(-3 * progress) + 0.0005 * k,
         frozenRatio: 1 - 0.6 * (1 - Math.exp(-4 * progress)) + 0.05 * k,
+        // Per output channel α around the layer scale (the last kernel axis is the channel).
+        alpha: Array.from(
+          { length: info.shape.at(-1) ?? 1 },
+          (_, c) => scale * (0.8 + (0.4 * ((c * 7919) % 97)) / 96),
+        ),
       };
     });
     records.push({
