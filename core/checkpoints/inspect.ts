@@ -14,9 +14,8 @@ import {
   DEFAULT_BINS,
   DEFAULT_DEAD_TAU,
   SignTracker,
-  channelAlpha,
   flipRateBetween,
-  weightStats,
+  weightStatsWithAlpha,
 } from '../metrics/layerStats';
 import type { WeightStats } from '../protocol';
 import { openFileSource } from './byteSource';
@@ -157,14 +156,14 @@ function tensorStats(
   clip: number | null,
   deadTau: number,
 ): InspectStats {
-  const stats = weightStats(values, {
+  const { stats, alpha } = weightStatsWithAlpha(values, {
     shape: tensor.shape,
     channelAxis: tensor.channelAxis,
     bins: DEFAULT_BINS,
     deadTau,
     clip,
   });
-  return { ...stats, alpha: Array.from(channelAlpha(values, tensor.shape, tensor.channelAxis)) };
+  return { ...stats, alpha: Array.from(alpha) };
 }
 
 function summarize(layers: InspectLayer[]): InspectSummary {
