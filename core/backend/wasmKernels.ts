@@ -27,6 +27,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerBnnKernels } from './bnnKernels';
 
 const BACKEND = 'wasm';
 
@@ -971,7 +972,10 @@ const trainingKernels: KernelConfig[] = [
  * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
  *   negative;
  * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go
- *   to the stock kernels).
+ *   to the stock kernels);
+ * - BNN Lab's C SIMD kernels `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` (bnnKernels.ts),
+ *   when bnn-kernels.wasm is found beside the bundle or in core/kernels and
+ *   `BNN_LAB_C_KERNELS` is not `0`; the quantizers use tfjs ops without them.
  *
  * The convolution kernels take and return float32 NHWC tensors and accept strides, dilations
  * and 'same' / 'valid' / explicit padding. See docs/performance.md for timings.
@@ -999,4 +1003,5 @@ export function registerWasmTrainingKernels(): void {
     // after this call, since the replacement falls back to the stock kernel.
     registerKernel({ ...config, setupFunc: current.setupFunc });
   }
+  registerBnnKernels();
 }

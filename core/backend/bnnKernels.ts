@@ -1,0 +1,244 @@
+/**
+ * BNN Lab's C SIMD kernels (core/kernels/bnn_kernels.c, built to bnn-kernels.wasm) as kernels
+ * of the tfjs wasm backend:
+ *
+ * - `BnnSign` (`x` → `sgn(x)`): +1 for x ≥ 0 (and −0, and NaN), −1 for x < 0, exactly what
+ *   `sign(sign(x) + 0.1)` gives, in one pass instead of three kernels;
+ * - `BnnSteGrad` (`dy`, `x`, attr `clip` → `dy · 1[|x| ≤ clip]`): the clipped straight-through
+ *   gradient, in one pass instead of Abs, LessEqual, Cast and Multiply;
+ * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient.
+ *
+ * All take and return float32 tensors of one shape (no broadcasting). The module imports the
+ * tfjs module's `WebAssembly.Memory` and is called with heap offsets, so it reads and writes the
+ * tensor buffers in place; it owns no memory (no stack, no data: build.sh checks it), so nothing
+ * of it can collide with the tfjs heap. The .wasm is compiled synchronously when the kernels are
+ * registered and instantiated on first use against the backend's memory.
+ *
+ * quantizers.ts calls these through `tf.engine().runKernel` when they are registered for the
+ * current backend and falls back to tfjs ops otherwise (cpu backend, missing .wasm, or
+ * `BNN_LAB_C_KERNELS=0` in the environment).
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  util,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+const BACKEND = 'wasm';
+export const BNN_KERNELS_FILE = 'bnn-kernels.wasm';
+/** Custom kernel names, for `tf.engine().runKernel`. */
+export const BNN_SIGN = 'BnnSign';
+export const BNN_STE_GRAD = 'BnnSteGrad';
+export const BNN_APPROX_SIGN_GRAD = 'BnnApproxSignGrad';
+export const BNN_KERNEL_NAMES = [BNN_SIGN, BNN_STE_GRAD, BNN_APPROX_SIGN_GRAD] as const;
+
+interface BnnExports {
+  bnn_sign(x: number, out: number, n: number): void;
+  bnn_ste_grad(dy: number, x: number, out: number, n: number, clip: number): void;
+  bnn_approx_sign_grad(dy: number, x: number, out: number, n: number): void;
+}
+
+/** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
+export function bnnKernelCandidates(): string[] {
+  return [
+    join(__dirname, 'wasm', BNN_KERNELS_FILE),
+    join(__dirname, '..', 'kernels', BNN_KERNELS_FILE),
+    join(__dirname, '..', '..', '..', 'core', 'kernels', BNN_KERNELS_FILE),
+  ];
+}
+
+/** The parts of the WebAssembly API used here (core compiles without the DOM typings). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+type WasmModule = object;
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let compiled: WasmModule | null | undefined;
+/** Why the kernels are not registered, when they are not. */
+let unavailableReason: string | undefined;
+/** One instance per tfjs memory (a new backend instance has a new memory). */
+const instances = new WeakMap<WasmMemory, BnnExports>();
+
+function compileModule(): WasmModule | null {
+  if (compiled !== undefined) return compiled;
+  const file = bnnKernelCandidates().find((candidate) => existsSync(candidate));
+  if (file === undefined) {
+    unavailableReason = `${BNN_KERNELS_FILE} not found (looked in ${bnnKernelCandidates().join(', ')})`;
+    compiled = null;
+    return compiled;
+  }
+  try {
+    compiled = new wasmApi.Module(readFileSync(file));
+  } catch (e) {
+    unavailableReason = `${file} does not compile: ${e instanceof Error ? e.message : String(e)}`;
+    compiled = null;
+  }
+  return compiled;
+}
+
+function wasmMemory(backend: BackendWasm): WasmMemory {
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
+  if (!(memory instanceof wasmApi.Memory)) {
+    throw new Error('bnnKernels: the tfjs wasm module exports no memory (asm.memory)');
+  }
+  return memory;
+}
+
+function kernelsFor(backend: BackendWasm): BnnExports {
+  const memory = wasmMemory(backend);
+  let exports = instances.get(memory);
+  if (exports === undefined) {
+    const module = compileModule();
+    if (module === null) throw new Error(`bnnKernels: ${unavailableReason}`);
+    const instance = new wasmApi.Instance(module, { env: { memory } });
+    exports = instance.exports as unknown as BnnExports;
+    instances.set(memory, exports);
+  }
+  return exports;
+}
+
+/** Byte offset of a tensor's buffer in the wasm heap. */
+function heapOffset(backend: BackendWasm, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data === undefined) throw new Error('bnnKernels: tensor data is not on the wasm backend');
+  return data.memoryOffset;
+}
+
+function floatInput(kernelName: string, inputs: NamedTensorInfoMap, name: string): TensorInfo {
+  const input = inputs[name];
+  if (input === undefined) throw new Error(`${kernelName} (wasm): missing input '${name}'`);
+  if (input.dtype !== 'float32') {
+    throw new Error(`${kernelName} (wasm): '${name}' must be float32, got ${input.dtype}`);
+  }
+  return input;
+}
+
+function sameShape(kernelName: string, a: TensorInfo, b: TensorInfo): void {
+  if (!util.arraysEqual(a.shape, b.shape)) {
+    throw new Error(
+      `${kernelName} (wasm): dy has shape [${a.shape.join(',')}], x has [${b.shape.join(',')}]`,
+    );
+  }
+}
+
+interface Args {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}
+
+function bnnSign({ inputs, backend }: Args): TensorInfo {
+  const x = floatInput(BNN_SIGN, inputs, 'x');
+  const out = backend.makeOutput(x.shape, 'float32');
+  const n = util.sizeFromShape(x.shape);
+  if (n > 0) kernelsFor(backend).bnn_sign(heapOffset(backend, x), heapOffset(backend, out), n);
+  return out;
+}
+
+function bnnSteGrad({ inputs, backend, attrs }: Args): TensorInfo {
+  const dy = floatInput(BNN_STE_GRAD, inputs, 'dy');
+  const x = floatInput(BNN_STE_GRAD, inputs, 'x');
+  sameShape(BNN_STE_GRAD, dy, x);
+  const clip = attrs.clip;
+  if (typeof clip !== 'number') {
+    throw new Error(`${BNN_STE_GRAD} (wasm): attr 'clip' must be a number, got ${String(clip)}`);
+  }
+  const out = backend.makeOutput(x.shape, 'float32');
+  const n = util.sizeFromShape(x.shape);
+  if (n > 0) {
+    kernelsFor(backend).bnn_ste_grad(
+      heapOffset(backend, dy),
+      heapOffset(backend, x),
+      heapOffset(backend, out),
+      n,
+      // The C side compares in float32, as tfjs does with the clip as a float32 scalar.
+      Math.fround(clip),
+    );
+  }
+  return out;
+}
+
+function bnnApproxSignGrad({ inputs, backend }: Args): TensorInfo {
+  const dy = floatInput(BNN_APPROX_SIGN_GRAD, inputs, 'dy');
+  const x = floatInput(BNN_APPROX_SIGN_GRAD, inputs, 'x');
+  sameShape(BNN_APPROX_SIGN_GRAD, dy, x);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const n = util.sizeFromShape(x.shape);
+  if (n > 0) {
+    kernelsFor(backend).bnn_approx_sign_grad(
+      heapOffset(backend, dy),
+      heapOffset(backend, x),
+      heapOffset(backend, out),
+      n,
+    );
+  }
+  return out;
+}
+
+const bnnKernelConfigs: KernelConfig[] = [
+  { kernelName: BNN_SIGN, backendName: BACKEND, kernelFunc: bnnSign as unknown as KernelFunc },
+  {
+    kernelName: BNN_STE_GRAD,
+    backendName: BACKEND,
+    kernelFunc: bnnSteGrad as unknown as KernelFunc,
+  },
+  {
+    kernelName: BNN_APPROX_SIGN_GRAD,
+    backendName: BACKEND,
+    kernelFunc: bnnApproxSignGrad as unknown as KernelFunc,
+  },
+];
+
+/** False when `BNN_LAB_C_KERNELS=0` (or `false`/`off`) is set: the quantizers use tfjs ops. */
+function enabledByEnvironment(): boolean {
+  const value = process.env.BNN_LAB_C_KERNELS;
+  return value === undefined || !/^(0|false|off|no)$/i.test(value.trim());
+}
+
+/**
+ * Registers `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` for the wasm backend when
+ * bnn-kernels.wasm is found and compiles (synchronously), unless `BNN_LAB_C_KERNELS=0`.
+ * Safe to call before or after the backend initializes, and more than once.
+ * @returns undefined when registered, else the reason they are not.
+ */
+export function registerBnnKernels(): string | undefined {
+  if (!enabledByEnvironment()) return 'disabled by BNN_LAB_C_KERNELS';
+  if (compileModule() === null) return unavailableReason;
+  for (const config of bnnKernelConfigs) {
+    if (getKernel(config.kernelName, BACKEND)?.kernelFunc === config.kernelFunc) continue;
+    if (getKernel(config.kernelName, BACKEND) !== undefined) {
+      unregisterKernel(config.kernelName, BACKEND);
+    }
+    registerKernel(config);
+  }
+  return undefined;
+}
+
+/** Removes the C kernels again (benchmarks compare steps with and without them). */
+export function unregisterBnnKernels(): void {
+  for (const config of bnnKernelConfigs) {
+    if (getKernel(config.kernelName, BACKEND) !== undefined) {
+      unregisterKernel(config.kernelName, BACKEND);
+    }
+  }
+}
+
+/** True when the C kernels are registered for the wasm backend. */
+export function bnnKernelsRegistered(): boolean {
+  return BNN_KERNEL_NAMES.every((name) => getKernel(name, BACKEND) !== undefined);
+}

@@ -1,0 +1,75 @@
+/*
+ * Element-wise kernels of binary neural network training, for the tfjs wasm backend.
+ *
+ * Built by build.sh into bnn-kernels.wasm (wasm32 + SIMD128). The module imports the tfjs wasm
+ * module's linear memory ("env"."memory"), so every pointer here is an offset into the tfjs
+ * heap and the kernels read and write tensor buffers in place, without copies.
+ *
+ * That is only safe because this code owns no memory: no static data, no stack frame (every
+ * value lives in wasm locals), no heap. The tfjs module's allocator owns every byte; a stack
+ * or data segment of ours would land at a fixed address inside its heap. build.sh fails the
+ * build if the linked module has a data segment or touches __stack_pointer.
+ *
+ * Semantics match tfjs' own ops on the cpu backend bit for bit, NaN included:
+ *   bnn_sign:             sgn(x) = sign(sign(x) + 0.1): +1 for x >= 0 (-0 too) and for NaN, -1 for x < 0
+ *   bnn_ste_grad:         dy * (|x| <= clip ? 1 : 0)     (NaN x gives dy * 0, NaN/inf dy * 0 gives NaN)
+ *   bnn_approx_sign_grad: dy * relu(2 - 2|x|)            (NaN x gives NaN, as relu(NaN) is NaN)
+ * Multiplying by an exact 0.0 or 1.0 (rather than selecting dy or 0) keeps -0 and NaN the same
+ * as the op chain they replace.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name), visibility("default")))
+
+typedef unsigned int u32;
+
+EXPORT(bnn_sign)
+void bnn_sign(const float *x, float *out, u32 n) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const v128_t plus = wasm_f32x4_splat(1.0f);
+  const v128_t minus = wasm_f32x4_splat(-1.0f);
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    /* lanes with v < 0 (false for NaN and -0) take -1, the others +1 */
+    wasm_v128_store(out + i, wasm_v128_bitselect(minus, plus, wasm_f32x4_lt(v, zero)));
+  }
+  for (; i < n; i++) {
+    out[i] = x[i] < 0.0f ? -1.0f : 1.0f;
+  }
+}
+
+EXPORT(bnn_ste_grad)
+void bnn_ste_grad(const float *dy, const float *x, float *out, u32 n, float clip) {
+  const v128_t limit = wasm_f32x4_splat(clip);
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t inside = wasm_f32x4_le(wasm_f32x4_abs(wasm_v128_load(x + i)), limit);
+    /* all-ones lanes keep 1.0f, the others become +0.0f */
+    v128_t mask = wasm_v128_and(inside, one);
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), mask));
+  }
+  for (; i < n; i++) {
+    float a = __builtin_fabsf(x[i]);
+    out[i] = dy[i] * (a <= clip ? 1.0f : 0.0f);
+  }
+}
+
+EXPORT(bnn_approx_sign_grad)
+void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const v128_t two = wasm_f32x4_splat(2.0f);
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t a = wasm_f32x4_abs(wasm_v128_load(x + i));
+    v128_t ramp = wasm_f32x4_sub(two, wasm_f32x4_mul(a, two));
+    /* pmax(ramp, 0) = ramp < 0 ? 0 : ramp, so NaN stays NaN like tfjs' relu */
+    v128_t g = wasm_f32x4_pmax(ramp, zero);
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), g));
+  }
+  for (; i < n; i++) {
+    float ramp = 2.0f - __builtin_fabsf(x[i]) * 2.0f;
+    out[i] = dy[i] * (ramp < 0.0f ? 0.0f : ramp);
+  }
+}

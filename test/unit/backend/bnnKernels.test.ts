@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import {
+  BNN_APPROX_SIGN_GRAD,
+  BNN_SIGN,
+  BNN_STE_GRAD,
+  bnnKernelsRegistered,
+  registerBnnKernels,
+  unregisterBnnKernels,
+} from '../../../core/backend/bnnKernels';
+import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
+import { quantize, signForward, type QuantizerConfig } from '../../../core/bnn/quantizers';
+
+/** Deterministic values in [-scale, scale) (mulberry32), so failures reproduce. */
+function randomValues(size: number, seed: number, scale = 2): Float32Array {
+  let state = seed >>> 0;
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    values[i] = (((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1) * scale;
+  }
+  return values;
+}
+
+const CLIPS = [1, 1.25, 1.3];
+
+/** The float32 neighbours of v. */
+function neighbours(v: number): number[] {
+  const f = new Float32Array([v]);
+  const bits = new Int32Array(f.buffer);
+  const up = new Float32Array(new Int32Array([bits[0] + 1]).buffer)[0];
+  const down = new Float32Array(new Int32Array([bits[0] - 1]).buffer)[0];
+  return [down, up];
+}
+
+/**
+ * The edge cases: zeros of both signs, ±clip exactly and the float32 values either side of them,
+ * ±1 and ±0.5 (ApproxSign's kink), NaN, ±Infinity, the smallest subnormal.
+ */
+function specialValues(): number[] {
+  const values = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 0.5, -0.5, 1, -1, 2, -2];
+  for (const clip of CLIPS) {
+    for (const c of [clip, -clip]) values.push(c, ...neighbours(c));
+  }
+  return values;
+}
+
+/** Sizes that cover the 4-wide SIMD loop with and without a scalar tail, and a larger one. */
+const SIZES = [1, 3, 4, 5, 7, 8, 9, 31, 1000, 64 * 13 * 13 * 32 + 3];
+
+function inputs(size: number, seed: number): Float32Array {
+  const values = randomValues(size, seed);
+  const specials = specialValues();
+  for (let i = 0; i < Math.min(size, specials.length); i++) {
+    // Scatter the special values over the array so they hit SIMD lanes and the tail alike.
+    values[(i * 7919) % size] = specials[i];
+  }
+  return values;
+}
+
+/** Element-wise identity including NaN and the sign of zero. */
+function assertSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string) {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) {
+      assert.fail(`${label}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+    }
+  }
+}
+
+/** The tfjs op chains the kernels replace, run on the cpu backend. */
+function cpuReference(
+  kind: 'sign' | 'ste' | 'approx',
+  x: Float32Array,
+  dy: Float32Array,
+  clip = 1,
+) {
+  const previous = tf.getBackend();
+  void tf.setBackend('cpu'); // synchronous for an initialized backend
+  try {
+    return tf.tidy(() => {
+      const xt = tf.tensor1d(x);
+      const dyt = tf.tensor1d(dy);
+      switch (kind) {
+        case 'sign':
+          return tf.sign(tf.add(tf.sign(xt), 0.1)).dataSync() as Float32Array;
+        case 'ste':
+          return tf.mul(dyt, tf.cast(tf.lessEqual(tf.abs(xt), clip), 'float32')).dataSync();
+        case 'approx':
+          return tf.mul(dyt, tf.relu(tf.sub(2, tf.mul(tf.abs(xt), 2)))).dataSync();
+      }
+    }) as Float32Array;
+  } finally {
+    void tf.setBackend(previous);
+  }
+}
+
+function onWasm(kernel: string, x: Float32Array, dy: Float32Array, attrs: tf.NamedAttrMap = {}) {
+  return tf.tidy(() => {
+    const xt = tf.tensor1d(x);
+    const dyt = tf.tensor1d(dy);
+    const ins: tf.NamedTensorMap = kernel === BNN_SIGN ? { x: xt } : { dy: dyt, x: xt };
+    return (tf.engine().runKernel(kernel, ins, attrs) as tf.Tensor).dataSync() as Float32Array;
+  });
+}
+
+before(async () => {
+  const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+  // Initialize cpu first: switching between initialized backends is synchronous.
+  assert.equal(await tf.setBackend('cpu'), true);
+  assert.equal(await tf.setBackend('wasm'), true);
+  registerWasmTrainingKernels();
+});
+
+void describe('BNN Lab C kernels on the wasm backend', () => {
+  void it('are registered by registerWasmTrainingKernels', () => {
+    assert.equal(bnnKernelsRegistered(), true);
+  });
+
+  void it('BnnSign matches sign(sign(x) + 0.1) on the cpu backend bit for bit (NaN -> +1, -0 -> +1)', () => {
+    for (const size of SIZES) {
+      const x = inputs(size, size);
+      const dy = randomValues(size, size + 1);
+      assertSameBits(onWasm(BNN_SIGN, x, dy), cpuReference('sign', x, dy), `sign n=${size}`);
+    }
+    // A negative subnormal is negative: -1, as on the cpu backend. (The stock wasm Sign
+    // returns 0 for subnormals, so the op chain on stock wasm gives +1 there.)
+    assertSameBits(
+      onWasm(BNN_SIGN, new Float32Array([NaN, -0, 0, -1e-45, 1e-45]), new Float32Array(5)),
+      [1, 1, 1, -1, 1],
+      'sign specials',
+    );
+  });
+
+  void it('BnnSteGrad matches dy * (|x| <= clip) bit for bit, at ±clip exactly, NaN and inf dy', () => {
+    for (const clip of CLIPS) {
+      for (const size of SIZES) {
+        const x = inputs(size, size + 2);
+        const dy = inputs(size, size + 3);
+        assertSameBits(
+          onWasm(BNN_STE_GRAD, x, dy, { clip }),
+          cpuReference('ste', x, dy, clip),
+          `ste clip=${clip} n=${size}`,
+        );
+      }
+    }
+    // |x| = clip passes; NaN x passes nothing; inf dy outside the clip gives NaN (inf * 0).
+    assertSameBits(
+      onWasm(
+        BNN_STE_GRAD,
+        new Float32Array([1.25, -1.25, NaN, 3, 0, -2]),
+        new Float32Array([2, 3, 4, Infinity, -5, -1]),
+        { clip: 1.25 },
+      ),
+      [2, 3, 0, NaN, -5, -0],
+      'ste specials',
+    );
+  });
+
+  void it('BnnApproxSignGrad matches dy * relu(2 - 2|x|) bit for bit (NaN x -> NaN)', () => {
+    for (const size of SIZES) {
+      const x = inputs(size, size + 4);
+      const dy = inputs(size, size + 5);
+      assertSameBits(
+        onWasm(BNN_APPROX_SIGN_GRAD, x, dy),
+        cpuReference('approx', x, dy),
+        `approx n=${size}`,
+      );
+    }
+    assertSameBits(
+      onWasm(
+        BNN_APPROX_SIGN_GRAD,
+        new Float32Array([0, 0.5, -1, NaN]),
+        new Float32Array([1, 1, 1, 1]),
+      ),
+      [2, 1, 0, NaN],
+      'approx specials',
+    );
+  });
+
+  void it('reject mismatched shapes, non-float inputs and a missing clip', () => {
+    const x = tf.zeros([4]);
+    const dy = tf.zeros([5]);
+    assert.throws(() => tf.engine().runKernel(BNN_STE_GRAD, { dy, x }, { clip: 1 }), /shape/);
+    assert.throws(() => tf.engine().runKernel(BNN_STE_GRAD, { dy: x, x }, {}), /clip/);
+    const ints = tf.zeros([4], 'int32');
+    assert.throws(() => tf.engine().runKernel(BNN_SIGN, { x: ints }, {}), /float32/);
+    tf.dispose([x, dy, ints]);
+  });
+
+  void it('handle empty tensors', () => {
+    const x = tf.zeros([0, 3]);
+    const out = tf.engine().runKernel(BNN_SIGN, { x }, {}) as tf.Tensor;
+    assert.deepEqual(out.shape, [0, 3]);
+    tf.dispose([x, out]);
+  });
+
+  void it('quantize() gives the same values and gradients with and without the kernels', () => {
+    const quantizers: QuantizerConfig[] = [
+      { kind: 'ste_sign', clip: 1 },
+      { kind: 'ste_sign', clip: 1.25 },
+      { kind: 'ste_sign', clip: null },
+      { kind: 'approx_sign', clip: 1 },
+      { kind: 'magnitude_aware_sign', clip: 1 },
+      { kind: 'swish_sign', clip: null },
+    ];
+    const size = 3 * 3 * 8 * 16;
+    // Without subnormals: the stock wasm Sign flushes them to 0 (so sgn gives +1 for a negative
+    // subnormal), where the C kernel and the cpu backend give -1 (see the BnnSign test).
+    const values = inputs(size, 11).map((v) => (v !== 0 && Math.abs(v) < 1.2e-38 ? 0.25 : v));
+    const x = tf.tensor4d(values, [3, 3, 8, 16]);
+    const dy = tf.tensor4d(randomValues(size, 12), [3, 3, 8, 16]);
+    const run = (q: QuantizerConfig) =>
+      tf.tidy(() => {
+        const value = quantize(x, q).dataSync().slice() as Float32Array;
+        const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(quantize(t, q), dy)))(x);
+        return { value, grad: grad.dataSync().slice() as Float32Array };
+      });
+    try {
+      for (const q of quantizers) {
+        const fused = run(q);
+        unregisterBnnKernels();
+        const plain = run(q);
+        assert.equal(registerBnnKernels(), undefined);
+        assertSameBits(fused.value, plain.value, `${q.kind} value`);
+        assertSameBits(fused.grad, plain.grad, `${q.kind} gradient`);
+      }
+    } finally {
+      registerBnnKernels();
+      tf.dispose([x, dy]);
+    }
+  });
+
+  void it('signForward uses the kernel on wasm and the ops without it', () => {
+    const x = tf.tensor1d([-2, -0, 0, NaN, 3]);
+    const fused = signForward(x);
+    unregisterBnnKernels();
+    const plain = signForward(x);
+    registerBnnKernels();
+    assertSameBits(fused.dataSync(), plain.dataSync(), 'signForward');
+    tf.dispose([x, fused, plain]);
+  });
+
+  void it('keep the tensor count and the wasm heap use flat over repeated gradient steps', () => {
+    const w = tf.variable(tf.randomUniform([3, 3, 16, 32], -1.5, 1.5, 'float32', 7));
+    const a = tf.randomUniform([8, 12, 12, 16], -2, 2, 'float32', 8);
+    const q: QuantizerConfig = { kind: 'ste_sign', clip: 1.25 };
+    const optimizer = tf.train.sgd(0.01);
+    const step = () =>
+      optimizer.minimize(() => {
+        const y = tf.conv2d(
+          quantize(a, { kind: 'approx_sign', clip: 1 }) as tf.Tensor4D,
+          quantize(w, q) as tf.Tensor4D,
+          1,
+          'same',
+        );
+        return tf.mean(tf.square(y));
+      });
+    step();
+    const before = tf.memory();
+    for (let i = 0; i < 20; i++) step();
+    const after = tf.memory();
+    assert.equal(after.numTensors, before.numTensors);
+    assert.equal(after.numBytes, before.numBytes);
+    tf.dispose([w, a]);
+    optimizer.dispose();
+  });
+});
