@@ -34,8 +34,20 @@ export interface QuantizerConfig {
 export const DEFAULT_QUANTIZER: QuantizerConfig = { kind: 'ste_sign', clip: 1 };
 export const DEFAULT_SWISH_BETA = 5;
 
+/**
+ * True when the wasm backend's C kernel `name` (core/backend/bnnKernels.ts) can run on `x`s:
+ * registered for the current backend and the inputs are float32. Otherwise the tfjs ops below
+ * compute the same values (cpu backend, tests, missing bnn-kernels.wasm).
+ */
+function useKernel(name: string, ...xs: tf.Tensor[]): boolean {
+  return (
+    xs.every((x) => x.dtype === 'float32') && tf.getKernel(name, tf.getBackend()) !== undefined
+  );
+}
+
 /** `sgn(x)` as a tensor op without a gradient of its own (callers wrap it). */
 export function signForward(x: tf.Tensor): tf.Tensor {
+  if (useKernel('BnnSign', x)) return tf.engine().runKernel('BnnSign', { x }, {}) as tf.Tensor;
   return tf.tidy(() => tf.sign(tf.add(tf.sign(x), 0.1)));
 }
 
@@ -87,6 +99,18 @@ function signGradient(x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
   }
 }
 
+/** `dy · ∂q/∂x`, in one fused C kernel on wasm for the clipped STE and ApproxSign. */
+function signGradientTimes(dy: tf.Tensor, x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
+  const steKind = q.kind === 'ste_sign' || q.kind === 'magnitude_aware_sign';
+  if (steKind && q.clip !== null && useKernel('BnnSteGrad', dy, x)) {
+    return tf.engine().runKernel('BnnSteGrad', { dy, x }, { clip: q.clip }) as tf.Tensor;
+  }
+  if (q.kind === 'approx_sign' && useKernel('BnnApproxSignGrad', dy, x)) {
+    return tf.engine().runKernel('BnnApproxSignGrad', { dy, x }, {}) as tf.Tensor;
+  }
+  return tf.mul(dy, signGradient(x, q));
+}
+
 /**
  * Per-output-channel `mean|x|` over every axis but the last (a scalar for rank ≤ 1), as a
  * constant: computed outside the gradient (Larq's `stop_gradient`).
@@ -114,7 +138,7 @@ export function quantize(x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
     return {
       value: scale ? tf.mul(signs, scale) : signs,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = tf.mul(dy, signGradient(saved[0], q));
+        const g = signGradientTimes(dy, saved[0], q);
         return [saved.length > 1 ? tf.mul(g, saved[1]) : g];
       },
     };
