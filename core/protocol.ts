@@ -205,10 +205,17 @@ export interface TrainConfig {
 
 /** ResNetE or BinaryDenseNet parameters (core/bnn/architectureSpec.ts). */
 export type ArchitectureParameters =
-  | { kind: 'resnete'; stemFilters: number; stageFilters: number[]; blocksPerStage: number[] }
+  | {
+      kind: 'resnete';
+      stemFilters: number;
+      stemStrides?: number;
+      stageFilters: number[];
+      blocksPerStage: number[];
+    }
   | {
       kind: 'densenet';
       initialFilters: number;
+      stemStrides?: number;
       growthRate: number;
       blocks: number[];
       reductions: number[];
@@ -296,6 +303,122 @@ export type ToHost =
    */
   | { kind: 'export'; format: ExportFormat; name: string; data: string };
 
+/*
+ * Checkpoint inspection (docs/inspect.md): the report shapes of `bnn-lab inspect | compare |
+ * series --json`, produced by core/checkpoints/inspect.ts in the analysis worker.
+ */
+
+/** Per-layer metrics in an inspect report: WeightStats plus the per-channel scales. */
+export interface InspectStats extends WeightStats {
+  /** `α_c` per output channel. */
+  alpha: number[];
+}
+
+/** One tensor of an inspected checkpoint. */
+export interface InspectLayer {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** true/false when known; null when the file does not say and no pattern matched. */
+  binary: boolean | null;
+  binaryReason: string;
+  /** null for tensors that are not float weights of rank 2 or 4. */
+  stats: InspectStats | null;
+}
+
+/** The model summary (Larq's vocabulary, docs/metrics.md). */
+export interface InspectSummary {
+  params: number;
+  binaryParams: number;
+  bytesFloat32: number;
+  bytesPacked: number;
+  compression: number;
+}
+
+/** `bnn-lab inspect FILE --json`. */
+export interface InspectReport {
+  format: string;
+  layers: InspectLayer[];
+  summary: InspectSummary;
+}
+
+/** `bnn-lab compare A B --json`: flip rates of the weight tensors both files hold with one shape. */
+export interface CompareReport {
+  layers: { name: string; flipRate: number }[];
+}
+
+/** `bnn-lab series DIR --json`. */
+export interface SeriesReport {
+  checkpoints: { name: string; path: string; report: InspectReport }[];
+  /** One entry per consecutive pair of checkpoints. */
+  pairs: { from: string; to: string; layers: { name: string; flipRate: number }[] }[];
+  /** Per weight tensor present in every checkpoint: fraction of signs that never changed. */
+  frozenRatio: { name: string; frozenRatio: number }[];
+}
+
+/** Options the host passes with every analysis request (settings `bnnLab.inspect.*`, `bnnLab.metrics.deadTau`). */
+export interface AnalysisOptions {
+  /** Replaces the built-in name patterns when set (never an empty list). */
+  binaryPatterns?: string[];
+  deadTau?: number;
+}
+
+/** Host → analysis worker. Every request carries an id; the worker answers it exactly once. */
+export type ToAnalysis =
+  /** Inspect one checkpoint (`inspectCheckpoint`). */
+  | { kind: 'inspect'; id: number; path: string; options: AnalysisOptions }
+  /** Sign flips between two checkpoints (`compareCheckpoints`). */
+  | { kind: 'compare'; id: number; a: string; b: string }
+  /** Every checkpoint of a folder, flips between consecutive ones, frozenRatio (`checkpointSeries`). */
+  | { kind: 'series'; id: number; folder: string; options: AnalysisOptions };
+
+/** Analysis worker → host. */
+export type FromAnalysis =
+  /** Once, after the worker has loaded the readers. */
+  | { kind: 'analysisReady' }
+  /** Answer to `inspect`. */
+  | { kind: 'inspected'; id: number; report: InspectReport }
+  /** Answer to `compare`. */
+  | { kind: 'compared'; id: number; report: CompareReport }
+  /** Answer to `series`. */
+  | { kind: 'seriesAnalysed'; id: number; report: SeriesReport }
+  /**
+   * A request failed. `userError` is true for bad input (unreadable file, bad pattern): its
+   * message names the file and the problem and needs no stack; otherwise `stack` is for the log.
+   */
+  | { kind: 'analysisFailed'; id: number; message: string; userError: boolean; stack?: string }
+  /** A line for the BNN Lab log. */
+  | { kind: 'analysisLog'; level: 'info' | 'warn' | 'error'; message: string };
+
+/** What a checkpoint inspector webview shows. */
+export type InspectorContent =
+  /** One checkpoint: summary, layer table, layer details. */
+  | { mode: 'checkpoint'; file: string; report: InspectReport; deadTau: number }
+  /** Two checkpoints: per-layer flip rate. */
+  | { mode: 'compare'; fileA: string; fileB: string; report: CompareReport }
+  /** A folder of checkpoints: flips between consecutive ones, frozenRatio, metrics over time. */
+  | { mode: 'series'; folder: string; report: SeriesReport; deadTau: number; watching: boolean };
+
+/** Host → inspector webview. */
+export type ToInspector =
+  /** The file (or folder) is being read; replaces an error. */
+  | { kind: 'loading'; file: string }
+  /** Reply to `inspectorReady`, and after every (re-)analysis: everything to draw from scratch. */
+  | { kind: 'content'; content: InspectorContent }
+  /** Reading or analysing failed: one message naming the file and the problem. */
+  | { kind: 'failed'; file: string; message: string }
+  /** The Layers view selected a layer (by tensor name). */
+  | { kind: 'selectLayer'; name: string };
+
+/** Inspector webview → host. */
+export type FromInspector =
+  /** Sent once the webview has mounted; the host answers with `content` (or `loading`/`failed`). */
+  | { kind: 'inspectorReady' }
+  /** The user selected a layer in the table; the host mirrors it in the Layers view. */
+  | { kind: 'layerSelected'; name: string }
+  /** A button in the page. */
+  | { kind: 'inspectorCommand'; command: 'showLog' | 'retry' | 'toggleWatch' };
+
 /** Compile-time exhaustiveness for `switch (msg.kind)`. */
 export function assertNever(value: never): never {
   throw new Error(`unexpected message: ${JSON.stringify(value)}`);
@@ -329,6 +452,48 @@ const TO_HOST_KINDS: ReadonlySet<string> = new Set([
   'clearComparison',
   'export',
 ]);
+
+const TO_ANALYSIS_KINDS: ReadonlySet<string> = new Set(['inspect', 'compare', 'series']);
+const FROM_ANALYSIS_KINDS: ReadonlySet<string> = new Set([
+  'analysisReady',
+  'inspected',
+  'compared',
+  'seriesAnalysed',
+  'analysisFailed',
+  'analysisLog',
+]);
+const TO_INSPECTOR_KINDS: ReadonlySet<string> = new Set([
+  'loading',
+  'content',
+  'failed',
+  'selectLayer',
+]);
+const FROM_INSPECTOR_KINDS: ReadonlySet<string> = new Set([
+  'inspectorReady',
+  'layerSelected',
+  'inspectorCommand',
+]);
+
+/** Runtime check of a message received by the analysis worker. */
+export function isToAnalysis(value: unknown): value is ToAnalysis {
+  return (
+    hasKind(value) &&
+    TO_ANALYSIS_KINDS.has(value.kind) &&
+    typeof (value as { id?: unknown }).id === 'number'
+  );
+}
+/** Runtime check of a message received from the analysis worker. */
+export function isFromAnalysis(value: unknown): value is FromAnalysis {
+  return hasKind(value) && FROM_ANALYSIS_KINDS.has(value.kind);
+}
+/** Runtime check of a message received by the inspector webview. */
+export function isToInspector(value: unknown): value is ToInspector {
+  return hasKind(value) && TO_INSPECTOR_KINDS.has(value.kind);
+}
+/** Runtime check of a message received from the inspector webview. */
+export function isFromInspector(value: unknown): value is FromInspector {
+  return hasKind(value) && FROM_INSPECTOR_KINDS.has(value.kind);
+}
 
 /** Runtime check of a message received by the worker. */
 export function isToWorker(value: unknown): value is ToWorker {

@@ -41,10 +41,14 @@ export interface PresetInfo {
   architecture?: ArchitectureSpec;
 }
 
-/** Small ResNetE for 28×28: 3 stages of 2 basic blocks (4 binary convs each in ResNetE-18). */
+/**
+ * Small ResNetE for 28×28: a stride-2 3×3 stem, then 3 stages of 2 single-conv blocks at
+ * 14×14, 7×7 and 4×4.
+ */
 const RESNETE_SMALL: ArchitectureSpec = {
   kind: 'resnete',
   stemFilters: 32,
+  stemStrides: 2,
   stageFilters: [32, 64, 128],
   blocksPerStage: [2, 2, 2],
 };
@@ -75,7 +79,7 @@ const CATALOG: readonly PresetInfo[] = [
   {
     name: 'mnist-resnete',
     description:
-      'ResNetE (3 stages × 2 blocks, 32/64/128) for 28×28 digits: a shortcut around every binary 3×3 conv, STE (clip 1.25), Adam',
+      'ResNetE (stride-2 stem, 3 stages × 2 blocks, 32/64/128) for 28×28 digits: a shortcut around every binary 3×3 conv, STE (clip 1.25), Adam',
     dataset: { name: 'mnist' },
     inputShape: [28, 28, 1],
     classes: 10,
@@ -85,7 +89,7 @@ const CATALOG: readonly PresetInfo[] = [
   {
     name: 'fmnist-resnete',
     description:
-      'ResNetE (3 stages × 2 blocks, 32/64/128) for Fashion-MNIST (IDX folder): STE (clip 1.25), Adam, cosine',
+      'ResNetE (stride-2 stem, 3 stages × 2 blocks, 32/64/128) for Fashion-MNIST (IDX folder): STE (clip 1.25), Adam, cosine',
     dataset: FMNIST,
     inputShape: [28, 28, 1],
     classes: 10,
@@ -133,7 +137,7 @@ const CATALOG: readonly PresetInfo[] = [
   {
     name: 'fmnist-bdn',
     description:
-      'Small BinaryDenseNet for Fashion-MNIST: 3 dense blocks × 4, growth 32, reductions 2.7/2.2 (channels rounded to 16), STE (clip 1.3), Adam',
+      'Small BinaryDenseNet for Fashion-MNIST: stride-2 stem, 3 dense blocks × 4, growth 16, reductions 2.7/2.2 (channels rounded to 16), STE (clip 1.3), Adam',
     dataset: FMNIST,
     inputShape: [28, 28, 1],
     classes: 10,
@@ -141,7 +145,8 @@ const CATALOG: readonly PresetInfo[] = [
     architecture: {
       kind: 'densenet',
       initialFilters: 32,
-      growthRate: 32,
+      stemStrides: 2,
+      growthRate: 16,
       blocks: [4, 4, 4],
       reductions: [2.7, 2.2],
       channelRound: 16,

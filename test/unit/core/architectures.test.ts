@@ -152,6 +152,7 @@ test('architectures that round to zero channels or cannot take the image fail be
   assert.deepEqual(ok.architecture, {
     kind: 'resnete',
     stemFilters: 32,
+    stemStrides: 2,
     stageFilters: [8, 16],
     blocksPerStage: [1, 1],
   });
