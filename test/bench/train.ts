@@ -1,0 +1,659 @@
+/**
+ * Training-step benchmark (issue #4; not a test: no thresholds).
+ *
+ *   npm run bench:train -- [options]
+ *   (= npm run build && tsc -p test && node out/test/bench/train.js [options])
+ *
+ * For each model (the default preset `mnist-cnn` and `mnist-resnete`), batch 64, Adam, softmax
+ * cross-entropy on one fixed random batch, it reports the median step time after warm-up of:
+ *
+ * - BNN Lab's wasm path (one thread), with BNN Lab's C SIMD binarization kernels and without
+ *   them (steps alternate between the two in one process, so load from other processes skews
+ *   both alike);
+ * - tfjs' stock cpu backend (a few steps only: it is very slow);
+ * - tfjs-node, when `@tensorflow/tfjs-node` loads;
+ * - PyTorch on the CPU (test/bench/train_torch.py under /usr/bin/python3, when `import torch`
+ *   works) with 1 thread and with all cores.
+ *
+ * Every configuration runs in its own child process, so its peak RSS
+ * (`process.resourceUsage().maxRSS`, `getrusage` in Python) is its own. Ratios are to PyTorch
+ * with the same thread count (1). Step times are wall time; the CPU time of the process per step
+ * is shown too, which is the fairer number on a loaded machine for the one-thread runs.
+ *
+ * Options:
+ *   --json                 one JSON document on stdout instead of the table
+ *   --models a,b           models (default mnist-cnn,mnist-resnete)
+ *   --steps N              timed steps per configuration (default 10), after --warmup (3)
+ *   --cpu-steps N          timed steps on the stock cpu backend (default 1, after 1 warm-up;
+ *                          0 skips it)
+ *   --steps-memory N       also run N steps of mnist-cnn on wasm and report tf.memory().numTensors
+ *                          before and after (and its range): it must stay constant
+ *   --profile N            per-kernel profile (tf.profile) of N wasm steps of each model, with
+ *                          the FLOP rate of the convolutions and matrix products
+ *   --no-torch, --no-cpu   skip those runs
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import {
+  bnnKernelsRegistered,
+  registerBnnKernels,
+  unregisterBnnKernels,
+} from '../../core/backend/bnnKernels';
+import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
+import { getPreset } from '../../core/bnn/presets';
+
+const BATCH = 64;
+const LEARNING_RATE = 0.002;
+/** Peak single-core rate of a plain f32x4 multiply-add loop on the reference machine. */
+const PEAK_GFLOPS = 9;
+
+interface Options {
+  json: boolean;
+  models: string[];
+  steps: number;
+  warmup: number;
+  cpuSteps: number;
+  stepsMemory: number;
+  profile: number;
+  torch: boolean;
+  cpu: boolean;
+}
+
+/** What one configuration (one child process) reports. */
+interface RunResult {
+  model: string;
+  /** e.g. 'bnn-lab wasm', 'tfjs cpu', 'pytorch'. */
+  engine: string;
+  /** Variant within the engine, e.g. 'C kernels' / 'tfjs ops'. */
+  variant?: string;
+  threads: number;
+  steps: number;
+  medianMs: number;
+  medianCpuMs: number;
+  maxRssMb: number;
+  params?: number;
+  skipped?: string;
+}
+
+interface MemoryCheck {
+  model: string;
+  steps: number;
+  numTensorsBefore: number;
+  numTensorsAfter: number;
+  numTensorsMin: number;
+  numTensorsMax: number;
+  numBytesBefore: number;
+  numBytesAfter: number;
+  constant: boolean;
+}
+
+interface KernelProfile {
+  model: string;
+  steps: number;
+  stepMs: number;
+  kernels: { name: string; msPerStep: number; share: number; calls: number; gflops?: number }[];
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    json: false,
+    models: ['mnist-cnn', 'mnist-resnete'],
+    steps: 10,
+    warmup: 3,
+    cpuSteps: 1,
+    stepsMemory: 0,
+    profile: 0,
+    torch: true,
+    cpu: true,
+  };
+  const number = (i: number, name: string) => {
+    const value = Number(argv[i + 1]);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`${name} needs a count`);
+    return value;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    switch (argv[i]) {
+      case '--json':
+        options.json = true;
+        break;
+      case '--models':
+        options.models = (argv[++i] ?? '').split(',').filter(Boolean);
+        break;
+      case '--steps':
+        options.steps = Math.max(1, number(i++, '--steps'));
+        break;
+      case '--warmup':
+        options.warmup = number(i++, '--warmup');
+        break;
+      case '--cpu-steps':
+        options.cpuSteps = number(i++, '--cpu-steps');
+        break;
+      case '--steps-memory':
+        options.stepsMemory = number(i++, '--steps-memory');
+        break;
+      case '--profile':
+        options.profile = number(i++, '--profile');
+        break;
+      case '--no-torch':
+        options.torch = false;
+        break;
+      case '--no-cpu':
+        options.cpu = false;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  return options;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Child side: one engine, one model.
+
+async function useWasm(): Promise<void> {
+  const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialize');
+  registerWasmTrainingKernels();
+}
+
+/** A model, an optimizer and a fixed batch; `step()` is one training step as in trainer.ts. */
+function makeTrainer(modelName: string) {
+  const model = getPreset(modelName).build(1);
+  const optimizer = tf.train.adam(LEARNING_RATE);
+  const images = tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 4);
+  const labels = tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32', 5), 10);
+  const step = () => {
+    const loss = optimizer.minimize(() => {
+      const logits = model.apply(images, { training: true }) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    }, true) as tf.Scalar;
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  };
+  const params = model.trainableWeights.reduce(
+    (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+    0,
+  );
+  const dispose = () => {
+    tf.dispose([images, labels]);
+    optimizer.dispose();
+    model.dispose();
+  };
+  return { step, params, dispose };
+}
+
+/** Times `steps` steps after `warmup`, alternating between the given variants. */
+function timeVariants(
+  step: () => number,
+  variants: { name: string; enter: () => void }[],
+  warmup: number,
+  steps: number,
+): { wall: number[]; cpu: number[] }[] {
+  const times = variants.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+  for (let round = -warmup; round < steps; round++) {
+    variants.forEach((variant, i) => {
+      variant.enter();
+      const wall0 = performance.now();
+      const cpu0 = cpuMs();
+      step();
+      if (round >= 0) {
+        times[i].cpu.push(cpuMs() - cpu0);
+        times[i].wall.push(performance.now() - wall0);
+      }
+    });
+  }
+  return times;
+}
+
+async function childWasm(modelName: string, options: Options): Promise<RunResult[]> {
+  await useWasm();
+  const cKernels = bnnKernelsRegistered();
+  const trainer = makeTrainer(modelName);
+  const variants = [
+    {
+      name: 'C kernels',
+      enter: () => {
+        registerBnnKernels();
+      },
+    },
+  ];
+  if (cKernels) variants.push({ name: 'tfjs ops', enter: () => unregisterBnnKernels() });
+  const times = timeVariants(trainer.step, variants, options.warmup, options.steps);
+  registerBnnKernels();
+  trainer.dispose();
+  return variants.map((variant, i) => ({
+    model: modelName,
+    engine: 'bnn-lab wasm',
+    variant: cKernels ? variant.name : 'tfjs ops (bnn-kernels.wasm not loaded)',
+    threads: 1,
+    steps: options.steps,
+    medianMs: median(times[i].wall),
+    medianCpuMs: median(times[i].cpu),
+    maxRssMb: maxRssMb(),
+    params: trainer.params,
+  }));
+}
+
+async function childTfjs(
+  modelName: string,
+  backend: 'cpu' | 'tensorflow',
+  options: Options,
+): Promise<RunResult[]> {
+  const engine = backend === 'cpu' ? 'tfjs cpu' : 'tfjs-node';
+  if (backend === 'tensorflow') {
+    try {
+      // A computed name keeps TypeScript and bundlers from resolving the optional package.
+      const load = require as (id: string) => unknown;
+      load('@tensorflow/tfjs-node');
+    } catch (e) {
+      const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      return [skippedRun(modelName, engine, `not installed (${message})`)];
+    }
+  }
+  if (!(await tf.setBackend(backend))) {
+    return [skippedRun(modelName, engine, `the ${backend} backend did not initialize`)];
+  }
+  const trainer = makeTrainer(modelName);
+  const steps = backend === 'cpu' ? options.cpuSteps : options.steps;
+  const warmup = backend === 'cpu' ? 1 : options.warmup;
+  const [times] = timeVariants(trainer.step, [{ name: '', enter: () => {} }], warmup, steps);
+  trainer.dispose();
+  return [
+    {
+      model: modelName,
+      engine,
+      threads: backend === 'cpu' ? 1 : os.cpus().length,
+      steps,
+      medianMs: median(times.wall),
+      medianCpuMs: median(times.cpu),
+      maxRssMb: maxRssMb(),
+      params: trainer.params,
+    },
+  ];
+}
+
+async function childMemory(modelName: string, steps: number): Promise<MemoryCheck> {
+  await useWasm();
+  const trainer = makeTrainer(modelName);
+  trainer.step();
+  const before = tf.memory();
+  let min = before.numTensors;
+  let max = before.numTensors;
+  for (let i = 0; i < steps; i++) {
+    trainer.step();
+    const n = tf.memory().numTensors;
+    min = Math.min(min, n);
+    max = Math.max(max, n);
+  }
+  const after = tf.memory();
+  trainer.dispose();
+  return {
+    model: modelName,
+    steps,
+    numTensorsBefore: before.numTensors,
+    numTensorsAfter: after.numTensors,
+    numTensorsMin: min,
+    numTensorsMax: max,
+    numBytesBefore: before.numBytes,
+    numBytesAfter: after.numBytes,
+    constant: min === max && before.numBytes === after.numBytes,
+  };
+}
+
+/** Multiply-adds ×2 of the kernels whose work is a convolution or a matrix product. */
+type ProfiledKernel = Awaited<ReturnType<typeof tf.profile>>['kernels'][number];
+
+function kernelFlops(kernel: ProfiledKernel): number | undefined {
+  const shapes = kernel.inputShapes as number[][];
+  const out = kernel.outputShapes as number[][];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  switch (kernel.name) {
+    case 'Conv2D':
+    case 'FusedConv2D': {
+      const [kh, kw, cin] = shapes[1];
+      return 2 * size(out[0]) * kh * kw * cin;
+    }
+    case 'Conv2DBackpropInput': {
+      // inputs: dy, filter; output: dx
+      const [kh, kw, , cout] = shapes[1];
+      return 2 * size(out[0]) * kh * kw * cout;
+    }
+    case 'Conv2DBackpropFilter': {
+      // inputs: x, dy; output: dW [kh, kw, cin, cout]
+      const dy = shapes[1];
+      return 2 * size(out[0]) * dy[0] * dy[1] * dy[2];
+    }
+    case 'BatchMatMul':
+    case '_FusedMatMul': {
+      // a [B, m, k] (or transposed) times b [B, k, n] gives [B, m, n]: k from the three sizes.
+      const batch = out[0].length > 2 ? size(out[0].slice(0, -2)) : 1;
+      const inner = Math.sqrt((size(shapes[0]) * size(shapes[1])) / size(out[0]) / batch);
+      return 2 * size(out[0]) * inner;
+    }
+    default:
+      return undefined;
+  }
+}
+
+async function childProfile(modelName: string, steps: number): Promise<KernelProfile> {
+  await useWasm();
+  const trainer = makeTrainer(modelName);
+  trainer.step();
+  trainer.step();
+  const perKernel = new Map<string, { ms: number; calls: number; flops: number }>();
+  let totalWall = 0;
+  for (let i = 0; i < steps; i++) {
+    const wall0 = performance.now();
+    const profile = await tf.profile(() => {
+      trainer.step();
+    });
+    totalWall += performance.now() - wall0;
+    for (const kernel of profile.kernels) {
+      const entry = perKernel.get(kernel.name) ?? { ms: 0, calls: 0, flops: 0 };
+      entry.ms += kernel.kernelTimeMs as number;
+      entry.calls += 1;
+      entry.flops += kernelFlops(kernel) ?? 0;
+      perKernel.set(kernel.name, entry);
+    }
+  }
+  trainer.dispose();
+  const kernelTotal = [...perKernel.values()].reduce((sum, e) => sum + e.ms, 0);
+  return {
+    model: modelName,
+    steps,
+    stepMs: totalWall / steps,
+    kernels: [...perKernel.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .map(([name, e]) => ({
+        name,
+        msPerStep: e.ms / steps,
+        share: e.ms / kernelTotal,
+        calls: e.calls / steps,
+        gflops: e.flops > 0 ? e.flops / (e.ms * 1e6) : undefined,
+      })),
+  };
+}
+
+function skippedRun(model: string, engine: string, reason: string): RunResult {
+  return {
+    model,
+    engine,
+    threads: 0,
+    steps: 0,
+    medianMs: NaN,
+    medianCpuMs: NaN,
+    maxRssMb: NaN,
+    skipped: reason,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side: spawns the children and prints the table.
+
+function runChild(args: string[]): unknown {
+  const result = spawnSync(process.execPath, [__filename, '--child', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const line = result.stdout.split('\n').find((l) => l.startsWith('{') || l.startsWith('['));
+  if (result.status !== 0 || line === undefined) {
+    throw new Error(`bench child ${args.join(' ')} failed: ${result.stderr.slice(-2000)}`);
+  }
+  return JSON.parse(line);
+}
+
+const PYTHON = '/usr/bin/python3';
+
+function torchProbe(): string | undefined {
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return `${PYTHON} -c 'import torch' failed (apt-get install python3-torch)`;
+  }
+}
+
+function runTorch(model: string, threads: string, options: Options): RunResult {
+  const script = path.join(__dirname, '..', '..', '..', 'test', 'bench', 'train_torch.py');
+  const stdout = execFileSync(
+    PYTHON,
+    [
+      script,
+      '--model',
+      model,
+      '--threads',
+      threads,
+      '--batch',
+      String(BATCH),
+      '--steps',
+      String(options.steps),
+      '--warmup',
+      String(options.warmup),
+      '--lr',
+      String(LEARNING_RATE),
+    ],
+    { encoding: 'utf8' },
+  );
+  const r = JSON.parse(stdout.trim().split('\n').pop() as string) as {
+    threads: number;
+    median_ms: number;
+    median_cpu_ms: number;
+    max_rss_kb: number;
+    params: number;
+    version: string;
+  };
+  return {
+    model,
+    engine: 'pytorch',
+    variant: r.version,
+    threads: r.threads,
+    steps: options.steps,
+    medianMs: r.median_ms,
+    medianCpuMs: r.median_cpu_ms,
+    maxRssMb: r.max_rss_kb / 1024,
+    params: r.params,
+  };
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) {
+    console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+  }
+}
+
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+async function parent(options: Options): Promise<void> {
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const optionArgs = ['--steps', String(options.steps), '--warmup', String(options.warmup)];
+  optionArgs.push('--cpu-steps', String(options.cpuSteps));
+  const runs: RunResult[] = [];
+  const log = (message: string) => {
+    if (!options.json) process.stderr.write(`${message}\n`);
+  };
+  const torchMissing = options.torch ? torchProbe() : 'skipped (--no-torch)';
+  for (const model of options.models) {
+    log(`${model}: BNN Lab wasm`);
+    runs.push(...(runChild(['wasm', model, ...optionArgs]) as RunResult[]));
+    log(`${model}: tfjs-node`);
+    runs.push(...(runChild(['tensorflow', model, ...optionArgs]) as RunResult[]));
+    if (torchMissing === undefined) {
+      for (const threads of ['1', 'all']) {
+        log(`${model}: PyTorch, ${threads} thread(s)`);
+        runs.push(runTorch(model, threads, options));
+      }
+    } else {
+      runs.push(skippedRun(model, 'pytorch', torchMissing));
+    }
+    if (options.cpu && options.cpuSteps > 0) {
+      log(`${model}: tfjs cpu (${options.cpuSteps} step(s))`);
+      runs.push(...(runChild(['cpu', model, ...optionArgs]) as RunResult[]));
+    }
+  }
+  let memory: MemoryCheck | undefined;
+  if (options.stepsMemory > 0) {
+    log(`memory: ${options.stepsMemory} steps of mnist-cnn`);
+    memory = runChild(['memory', 'mnist-cnn', '--steps-memory', String(options.stepsMemory)]) as
+      MemoryCheck | undefined;
+  }
+  const profiles: KernelProfile[] = [];
+  if (options.profile > 0) {
+    for (const model of options.models) {
+      log(`${model}: profile of ${options.profile} steps`);
+      profiles.push(
+        runChild(['profile', model, '--profile', String(options.profile)]) as KernelProfile,
+      );
+    }
+  }
+  const report = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    command:
+      `node ${path.relative(process.cwd(), __filename)} ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: os.loadavg(),
+    batch: BATCH,
+    runs,
+    memory,
+    profiles,
+  };
+  if (options.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  console.log(
+    `batch ${BATCH}, Adam, median of ${options.steps} steps after ${options.warmup} warm-up ` +
+      `(tfjs cpu: ${options.cpuSteps} after 1); ${report.machine.cores} cores (${report.machine.cpu}); ` +
+      `load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ` +
+      `${report.loadAverageAfter.map((l) => l.toFixed(1)).join(' ')} after`,
+  );
+  for (const model of options.models) {
+    const rows = runs.filter((r) => r.model === model);
+    const torch1 = rows.find((r) => r.engine === 'pytorch' && r.threads === 1 && !r.skipped);
+    const table = [
+      [
+        'engine',
+        'threads',
+        'step ms',
+        'CPU ms/step',
+        'x torch (wall)',
+        'x torch (CPU)',
+        'peak RSS MB',
+        'params',
+      ],
+    ];
+    for (const r of rows) {
+      const name = r.variant ? `${r.engine} (${r.variant})` : r.engine;
+      if (r.skipped) {
+        table.push([name, '-', `skipped: ${r.skipped}`, '', '', '', '', '']);
+        continue;
+      }
+      const ratio = (a: number, b: number | undefined) =>
+        b === undefined ? '-' : `${(a / b).toFixed(2)}x`;
+      table.push([
+        name,
+        String(r.threads),
+        fixed(r.medianMs),
+        fixed(r.medianCpuMs),
+        ratio(r.medianMs, torch1?.medianMs),
+        ratio(r.medianCpuMs, torch1?.medianCpuMs),
+        fixed(r.maxRssMb, 0),
+        String(r.params ?? '-'),
+      ]);
+    }
+    table.push([
+      'bnn-lab wasm, all threads',
+      '-',
+      'not implemented (data-parallel workers)',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
+    console.log(`\n${model}`);
+    printTable(table);
+  }
+  if (memory) {
+    console.log(
+      `\nmemory, ${memory.steps} steps of ${memory.model} on wasm: tf.memory().numTensors ` +
+        `${memory.numTensorsBefore} -> ${memory.numTensorsAfter} (range ${memory.numTensorsMin}..${memory.numTensorsMax}), ` +
+        `numBytes ${memory.numBytesBefore} -> ${memory.numBytesAfter}: ${memory.constant ? 'constant' : 'NOT CONSTANT'}`,
+    );
+  }
+  for (const profile of profiles) {
+    console.log(
+      `\nprofile, ${profile.model}, ${profile.steps} steps, ${fixed(profile.stepMs)} ms/step (profiled, wall); ` +
+        `GFLOPS = 2 x multiply-adds / kernel time, peak ~${PEAK_GFLOPS} on one core`,
+    );
+    const table = [['kernel', 'ms/step', 'share', 'calls/step', 'GFLOPS', '% of peak']];
+    for (const k of profile.kernels.slice(0, 16)) {
+      table.push([
+        k.name,
+        fixed(k.msPerStep, 2),
+        `${fixed(100 * k.share)}%`,
+        fixed(k.calls, 0),
+        k.gflops === undefined ? '' : fixed(k.gflops, 2),
+        k.gflops === undefined ? '' : `${fixed((100 * k.gflops) / PEAK_GFLOPS, 0)}%`,
+      ]);
+    }
+    printTable(table);
+  }
+}
+
+async function child(argv: string[]): Promise<void> {
+  const [kind, model, ...rest] = argv;
+  const options = parseOptions(rest);
+  let result: unknown;
+  switch (kind) {
+    case 'wasm':
+      result = await childWasm(model, options);
+      break;
+    case 'cpu':
+    case 'tensorflow':
+      result = await childTfjs(model, kind, options);
+      break;
+    case 'memory':
+      result = await childMemory(model, options.stepsMemory);
+      break;
+    case 'profile':
+      result = await childProfile(model, options.profile);
+      break;
+    default:
+      throw new Error(`unknown child kind ${kind}`);
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') await child(argv.slice(1));
+  else await parent(parseOptions(argv));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
