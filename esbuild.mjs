@@ -72,6 +72,25 @@ const configs = [
     target: 'node20',
   },
   {
+    // Checkpoint analysis off the extension-host thread; like the engine worker, no vscode.
+    ...common,
+    entryPoints: ['extension/worker/analysisWorker.ts'],
+    outfile: `${dist}/analysisWorker.js`,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
+    // The checkpoint inspector's page (custom editor and compare/series panels).
+    ...common,
+    entryPoints: ['webview/inspector.ts'],
+    outfile: `${dist}/webview/inspector.js`,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    loader: { '.css': 'css' },
+  },
+  {
     ...common,
     entryPoints: ['webview/main.ts'],
     outfile: `${dist}/webview/main.js`,
@@ -128,6 +147,9 @@ if (production) {
     'worker.js.map',
     'cli.js.map',
     'h5Worker.js.map',
+    'analysisWorker.js.map',
+    'webview/inspector.js.map',
+    'webview/inspector.css.map',
     'webview/main.js.map',
     'webview/main.css.map',
   ]) {

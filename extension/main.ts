@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { EngineClient } from './engine/EngineClient';
 import { RunStatusBar } from './engine/RunStatusBar';
+import { registerInspector } from './inspector/registerInspector';
 import { initLog, log } from './log';
 import { DashboardViewProvider } from './panels/DashboardViewProvider';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): void {
       runs,
       vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
       ...registerCommands({ engine, dashboard, runs }),
+      ...registerInspector(context),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
   } catch (e) {

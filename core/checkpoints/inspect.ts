@@ -17,7 +17,24 @@ import {
   flipRateBetween,
   weightStatsWithAlpha,
 } from '../metrics/layerStats';
-import type { WeightStats } from '../protocol';
+import type {
+  CompareReport,
+  InspectLayer,
+  InspectReport,
+  InspectStats,
+  InspectSummary,
+  SeriesReport,
+} from '../protocol';
+
+// The report shapes cross the worker and webview boundaries, so they live in protocol.ts.
+export type {
+  CompareReport,
+  InspectLayer,
+  InspectReport,
+  InspectStats,
+  InspectSummary,
+  SeriesReport,
+};
 import { openFileSource } from './byteSource';
 import { CHECKPOINT_EXTENSIONS, openCheckpoint } from './open';
 import { isFloatDtype, type CheckpointModel, type CheckpointTensor } from './model';
@@ -48,54 +65,6 @@ export interface InspectOptions {
   binaryPatterns?: readonly string[];
   /** τ of `deadWeightRatio`, in (0.5, 1); 0.99 by default. */
   deadTau?: number;
-}
-
-/** Per-layer metrics in an inspect report: WeightStats plus the per-channel scales. */
-export interface InspectStats extends WeightStats {
-  /** `α_c` per output channel. */
-  alpha: number[];
-}
-
-/** One tensor of an inspected checkpoint. */
-export interface InspectLayer {
-  name: string;
-  shape: number[];
-  dtype: string;
-  /** true/false when known; null when the file does not say and no pattern matched. */
-  binary: boolean | null;
-  binaryReason: string;
-  /** null for tensors that are not float weights of rank 2 or 4. */
-  stats: InspectStats | null;
-}
-
-/** The model summary (Larq's vocabulary, docs/metrics.md). */
-export interface InspectSummary {
-  params: number;
-  binaryParams: number;
-  bytesFloat32: number;
-  bytesPacked: number;
-  compression: number;
-}
-
-/** `bnn-lab inspect FILE --json`. */
-export interface InspectReport {
-  format: string;
-  layers: InspectLayer[];
-  summary: InspectSummary;
-}
-
-/** `bnn-lab compare A B --json`: flip rates of the weight tensors both files hold with one shape. */
-export interface CompareReport {
-  layers: { name: string; flipRate: number }[];
-}
-
-/** `bnn-lab series DIR --json`. */
-export interface SeriesReport {
-  checkpoints: { name: string; path: string; report: InspectReport }[];
-  /** One entry per consecutive pair of checkpoints. */
-  pairs: { from: string; to: string; layers: { name: string; flipRate: number }[] }[];
-  /** Per weight tensor present in every checkpoint: fraction of signs that never changed. */
-  frozenRatio: { name: string; frozenRatio: number }[];
 }
 
 function compilePatterns(patterns: readonly string[]): RegExp[] {

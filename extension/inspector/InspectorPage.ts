@@ -1,0 +1,308 @@
+/**
+ * One inspector page: a webview (the custom editor's, or a panel for compare/series) bound to
+ * what it shows: a checkpoint file, two files, or a folder of checkpoints (optionally watched).
+ * The page asks the analysis worker, keeps the last content for the webview's `inspectorReady`,
+ * and shows failures in the page itself: one message naming the file and the problem.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import {
+  assertNever,
+  isFromInspector,
+  type InspectorContent,
+  type ToInspector,
+} from '../../core/protocol';
+import { dashboardHtml, makeNonce } from '../panels/dashboardHtml';
+import { log } from '../log';
+import { AnalysisError, timeoutForBytes, type AnalysisHost } from './analysisHost';
+import type { ParsedAnalysisSettings } from './settings';
+
+/** What a page shows. */
+export type InspectorSource =
+  | { kind: 'checkpoint'; path: string }
+  | { kind: 'compare'; a: string; b: string }
+  | { kind: 'series'; folder: string; watch: boolean };
+
+/** What the page needs from the extension: the worker, the settings, the Layers view. */
+export interface PageContext {
+  analysis: AnalysisHost;
+  extensionUri: vscode.Uri;
+  settings(resource: vscode.Uri): ParsedAnalysisSettings;
+  /** The page's content changed or it became active: the Layers view follows the active page. */
+  onDidUpdate(page: InspectorPage): void;
+  onDidSelectLayer(page: InspectorPage, name: string): void;
+  onDidDispose(page: InspectorPage): void;
+}
+
+/** Changes settle for this long before a watched folder is analysed again (writes in progress). */
+const WATCH_DEBOUNCE_MS = 1500;
+
+/** The only place that posts to an inspector webview. */
+export function postToInspector(webview: vscode.Webview, msg: ToInspector): void {
+  // postMessage resolves false when the page is gone; the next inspectorReady replays.
+  void webview.postMessage(msg);
+}
+
+/** Sets the webview's options and the inspector page (same strict CSP as the dashboard). */
+export function setInspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri): void {
+  const root = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+  webview.options = { enableScripts: true, localResourceRoots: [root] };
+  webview.html = dashboardHtml({
+    cspSource: webview.cspSource,
+    scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'inspector.js')).toString(),
+    styleUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'inspector.css')).toString(),
+    nonce: makeNonce(),
+  });
+}
+
+/** Total size of a file, or of a folder's files one level deep (epoch-N/ folders included). */
+async function bytesOf(path: string): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const child = join(path, entry.name);
+    if (entry.isFile()) total += (await stat(child).catch(() => undefined))?.size ?? 0;
+    else if (entry.isDirectory()) {
+      const inner = await readdir(child, { withFileTypes: true }).catch(() => []);
+      for (const file of inner) {
+        if (file.isFile())
+          total += (await stat(join(child, file.name)).catch(() => undefined))?.size ?? 0;
+      }
+    }
+  }
+  return total;
+}
+
+export class InspectorPage implements vscode.Disposable {
+  private content: InspectorContent | undefined;
+  private failure: { file: string; message: string } | undefined;
+  private generation = 0;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private watcher: vscode.FileSystemWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+  /** Tensor selected in the page, mirrored in the Layers view. */
+  selectedLayer = '';
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    private source: InspectorSource,
+    private readonly ctx: PageContext,
+  ) {
+    setInspectorHtml(panel.webview, ctx.extensionUri);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
+      panel.onDidChangeViewState(() => {
+        if (panel.active) ctx.onDidUpdate(this);
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    if (source.kind === 'series' && source.watch) this.startWatching();
+    void this.analyse(); // analyse() reports its own failures in the page
+  }
+
+  /** The file or folder the page is about (for titles and messages). */
+  get target(): string {
+    switch (this.source.kind) {
+      case 'checkpoint':
+        return this.source.path;
+      case 'compare':
+        return `${this.source.a} ↔ ${this.source.b}`;
+      case 'series':
+        return this.source.folder;
+      default:
+        return assertNever(this.source);
+    }
+  }
+
+  get currentContent(): InspectorContent | undefined {
+    return this.content;
+  }
+
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /** Selects a layer in the page (from the Layers view). */
+  selectLayer(name: string): void {
+    this.selectedLayer = name;
+    postToInspector(this.panel.webview, { kind: 'selectLayer', name });
+  }
+
+  /** Reads and analyses again (settings changed, Retry, or the watched folder changed). */
+  analyse(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = this.runAnalysis().finally(() => {
+      this.running = undefined;
+      if (this.rerun && !this.disposed) {
+        this.rerun = false;
+        void this.analyse();
+      }
+    });
+    return this.running;
+  }
+
+  private async runAnalysis(): Promise<void> {
+    const generation = ++this.generation;
+    const source = this.source;
+    const resource = vscode.Uri.file(source.kind === 'compare' ? source.a : this.target);
+    const settings = this.ctx.settings(resource);
+    // While a watched series is shown, keep it on screen during re-analysis.
+    if (!this.content || source.kind !== 'series') {
+      this.failure = undefined;
+      this.post({ kind: 'loading', file: this.target });
+    }
+    try {
+      let content: InspectorContent;
+      switch (source.kind) {
+        case 'checkpoint': {
+          const timeout = timeoutForBytes(await bytesOf(source.path));
+          const report = await this.ctx.analysis.inspect(source.path, settings.options, timeout);
+          content = { mode: 'checkpoint', file: source.path, report, deadTau: settings.deadTau };
+          break;
+        }
+        case 'compare': {
+          const bytes = (await bytesOf(source.a)) + (await bytesOf(source.b));
+          const report = await this.ctx.analysis.compare(
+            source.a,
+            source.b,
+            timeoutForBytes(bytes),
+          );
+          content = { mode: 'compare', fileA: source.a, fileB: source.b, report };
+          break;
+        }
+        case 'series': {
+          const timeout = timeoutForBytes(await bytesOf(source.folder), 120_000);
+          const report = await this.ctx.analysis.series(source.folder, settings.options, timeout);
+          content = {
+            mode: 'series',
+            folder: source.folder,
+            report,
+            deadTau: settings.deadTau,
+            watching: this.watching,
+          };
+          break;
+        }
+        default:
+          assertNever(source);
+      }
+      if (this.disposed || generation !== this.generation) return;
+      this.content = content;
+      this.failure = undefined;
+      this.post({ kind: 'content', content });
+      this.ctx.onDidUpdate(this);
+    } catch (e) {
+      if (this.disposed || generation !== this.generation) return;
+      const message = e instanceof Error ? e.message : String(e);
+      if (e instanceof AnalysisError && e.userError) log.warn(`inspector: ${message}`);
+      else log.error(`inspector: could not analyse ${this.target}`, e);
+      if (source.kind === 'series' && this.watching && this.content) {
+        // A checkpoint still being written fails to read; the next change event retries.
+        log.info(`inspector: keeping the last analysis of ${source.folder} until the next change`);
+        return;
+      }
+      this.content = undefined;
+      this.failure = { file: this.target, message };
+      this.post({ kind: 'failed', file: this.target, message });
+      this.ctx.onDidUpdate(this);
+    }
+  }
+
+  private onMessage(msg: unknown): void {
+    if (!isFromInspector(msg)) {
+      log.warn('inspector: ignored a message that is not a FromInspector');
+      return;
+    }
+    switch (msg.kind) {
+      case 'inspectorReady':
+        // A page hidden and shown again is a fresh page: replay what it shows.
+        if (this.content) this.post({ kind: 'content', content: this.content });
+        else if (this.failure) this.post({ kind: 'failed', ...this.failure });
+        else this.post({ kind: 'loading', file: this.target });
+        if (this.selectedLayer) this.post({ kind: 'selectLayer', name: this.selectedLayer });
+        break;
+      case 'layerSelected':
+        this.selectedLayer = msg.name;
+        this.ctx.onDidSelectLayer(this, msg.name);
+        break;
+      case 'inspectorCommand':
+        switch (msg.command) {
+          case 'showLog':
+            log.show();
+            break;
+          case 'retry':
+            void this.analyse();
+            break;
+          case 'toggleWatch':
+            this.toggleWatch();
+            break;
+          default:
+            assertNever(msg.command);
+        }
+        break;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private toggleWatch(): void {
+    if (this.source.kind !== 'series') return;
+    if (this.watcher) this.stopWatching();
+    else this.startWatching();
+    this.source = { ...this.source, watch: this.watching };
+    if (this.content?.mode === 'series') {
+      this.content = { ...this.content, watching: this.watching };
+      this.post({ kind: 'content', content: this.content });
+    }
+    if (this.watching) void this.analyse();
+  }
+
+  /**
+   * Follows a folder that a training job writes checkpoints to (a cluster's shared folder, a
+   * PyTorch DDP run): every created or changed file schedules one re-analysis once writes settle.
+   */
+  private startWatching(): void {
+    if (this.source.kind !== 'series' || this.watcher) return;
+    const pattern = new vscode.RelativePattern(vscode.Uri.file(this.source.folder), '**/*');
+    const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+    const changed = (uri: vscode.Uri): void => {
+      log.info(`inspector: ${uri.fsPath} changed; analysing ${this.target} again`);
+      clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.analyse(), WATCH_DEBOUNCE_MS);
+    };
+    watcher.onDidCreate(changed);
+    watcher.onDidChange(changed);
+    watcher.onDidDelete(changed);
+    this.watcher = watcher;
+    this.panel.title = `${this.panel.title.replace(/ \(watching\)$/, '')} (watching)`;
+    log.info(`inspector: watching ${this.source.folder} for new checkpoints`);
+  }
+
+  private stopWatching(): void {
+    clearTimeout(this.debounce);
+    this.watcher?.dispose();
+    this.watcher = undefined;
+    this.panel.title = this.panel.title.replace(/ \(watching\)$/, '');
+  }
+
+  private post(msg: ToInspector): void {
+    if (!this.disposed) postToInspector(this.panel.webview, msg);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.stopWatching();
+    for (const d of this.disposables) d.dispose();
+    this.ctx.onDidDispose(this);
+  }
+}
