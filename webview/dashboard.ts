@@ -15,7 +15,7 @@ import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vs
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { ToHost } from '../core/protocol';
 import { exportButtons, uplotExport, type ChartExport } from './chartExport';
-import { alignGroups, type ColumnGroup } from './charts/align';
+import { alignGroups, decimate, type ColumnGroup } from './charts/align';
 import { LineChart, type LineSeriesSpec } from './charts/lineChart';
 import { MultiplesChart } from './charts/multiplesChart';
 import { el, setText } from './dom';
@@ -57,6 +57,9 @@ const TRAINING_CHART_HEIGHT = 170;
 const SMALL_CHART_HEIGHT = 130;
 const MULTIPLES_HEIGHT = 150;
 const SYNC_KEY = 'bnnLab.steps';
+/** Least time between two redraws of the small multiples and of the table while streaming. */
+const MULTIPLES_INTERVAL_MS = 500;
+const TABLE_INTERVAL_MS = 1000;
 
 type Command = Extract<ToHost, { kind: 'command' }>['command'];
 
@@ -188,11 +191,20 @@ export class Dashboard {
   private readonly layerGrid = el('div', 'layer-grid');
   private cards = new Map<string, LayerCard>();
   private rows = new Map<string, HTMLTableRowElement>();
+  /** Per throttled part: what it last drew for, when, and a pending catch-up render. */
+  private readonly throttles = new Map<
+    string,
+    { key: string; time: number; timer: number | undefined }
+  >();
   private rowOrder = '';
   private layerKey = '';
   private rendered = new WeakMap<object, unknown>();
   private readonly resizeObserver: ResizeObserver;
   private readonly visibility: IntersectionObserver;
+  /** Charts and the table off screen are not redrawn; they catch up when scrolled back. */
+  private readonly sectionVisibility: IntersectionObserver;
+  private readonly offScreen = new WeakSet<Element>();
+  private readonly tableSection = el('section', 'section');
   private resizePending = false;
   private model: DashboardModel | undefined;
 
@@ -211,6 +223,21 @@ export class Dashboard {
         }
       },
       { rootMargin: '200px 0px' },
+    );
+    this.sectionVisibility = new IntersectionObserver(
+      (entries) => {
+        let shown = false;
+        for (const entry of entries) {
+          if (entry.isIntersecting) {
+            shown ||= this.offScreen.has(entry.target);
+            this.offScreen.delete(entry.target);
+          } else {
+            this.offScreen.add(entry.target);
+          }
+        }
+        if (shown && this.model) this.render(this.model);
+      },
+      { rootMargin: '100px 0px' },
     );
     this.methodFigure = this.chartFigure(
       'Method scalars',
@@ -338,7 +365,7 @@ export class Dashboard {
     this.multiplesSection.append(multiplesHead, multiplesGrid);
 
     // Model summary table.
-    const tableSection = el('section', 'section');
+    const tableSection = this.tableSection;
     for (const column of TABLE_COLUMNS) {
       const { label, title } = COLUMN_LABELS[column];
       const th = el('th');
@@ -399,6 +426,45 @@ export class Dashboard {
       this.resizeObserver.observe(h);
     }
     for (const h of this.multiplesHosts.values()) this.resizeObserver.observe(h);
+    for (const h of [
+      this.lossHost,
+      this.accuracyHost,
+      this.learningRateHost,
+      this.methodHost,
+      ...this.multiplesHosts.values(),
+      this.overview,
+    ]) {
+      this.sectionVisibility.observe(h);
+    }
+  }
+
+  /**
+   * True when the part named `name` may redraw now: its `key` changed (the user sorted, picked,
+   * toggled) or `intervalMs` passed since it last drew. Otherwise a render is scheduled for when
+   * the interval is over, so the last update is never lost.
+   */
+  private throttle(name: string, key: string, intervalMs: number): boolean {
+    const now = performance.now();
+    const state = this.throttles.get(name) ?? { key: '', time: -Infinity, timer: undefined };
+    this.throttles.set(name, state);
+    if (key !== state.key || now - state.time >= intervalMs) {
+      state.key = key;
+      state.time = now;
+      return true;
+    }
+    state.timer ??= window.setTimeout(
+      () => {
+        state.timer = undefined;
+        if (this.model) this.render(this.model);
+      },
+      intervalMs - (now - state.time),
+    );
+    return false;
+  }
+
+  /** False once the element has been reported off screen (true until the first report). */
+  private visible(host: Element): boolean {
+    return !this.offScreen.has(host);
   }
 
   private chartFigure(
@@ -612,7 +678,8 @@ export class Dashboard {
 
   private renderProgress(run: RunModel): void {
     const { step, fraction } = progressOf(run);
-    this.progressFill.style.width = `${(fraction * 100).toFixed(2)}%`;
+    // A transform, not a width: no layout of the page on every report.
+    this.progressFill.style.transform = `scaleX(${fraction.toFixed(4)})`;
     this.progress.dataset.status = run.status;
     const epochs = run.config?.epochs;
     const epoch = run.latest?.epoch ?? run.epochs.at(-1)?.epoch;
@@ -777,16 +844,20 @@ export class Dashboard {
         ],
       };
     };
-    const trainingChanged = this.changed(this.lossHost, run.training);
-    const epochsChanged = this.changed(this.accuracyHost, run.epochs);
-    const compareChanged = this.changed(this.compareBar, compare);
+    const onScreen = this.visible(this.lossHost) || this.visible(this.accuracyHost);
+    const trainingChanged = onScreen && this.changed(this.lossHost, run.training);
+    const epochsChanged = onScreen && this.changed(this.accuracyHost, run.epochs);
+    const compareChanged = onScreen && this.changed(this.compareBar, compare);
     if (trainingChanged || epochsChanged || compareChanged) {
       const own = curves(run);
       const other = compare ? curves(compare) : { loss: [], accuracy: [] };
       this.lossChart.setData(alignGroups([...own.loss, ...other.loss]));
       this.accuracyChart.setData(alignGroups([...own.accuracy, ...other.accuracy]));
     }
-    if (this.changed(this.learningRateHost, run.learningRate)) {
+    if (
+      this.visible(this.learningRateHost) &&
+      this.changed(this.learningRateHost, run.learningRate)
+    ) {
       this.learningRateChart.setData(alignGroups([run.learningRate]));
     }
     this.renderMethod(run);
@@ -832,6 +903,7 @@ export class Dashboard {
     }
     const series = names.map((n) => run.scalars[n]);
     if (
+      this.visible(this.methodHost) &&
       this.changed(this.methodHost, series.map((s) => s.x.length).join(',') + run.training.x.at(-1))
     ) {
       this.methodChart.setData(alignGroups(series));
@@ -873,10 +945,15 @@ export class Dashboard {
       }
       this.rendered.delete(this.multiplesSection);
     }
-    if (!this.changed(this.multiplesSection, run.layers)) return;
+    const onScreen = [...this.multiplesHosts.values()].some((h) => this.visible(h));
+    if (!onScreen || this.rendered.get(this.multiplesSection) === run.layers) return;
+    // 4 charts × one line per layer: redrawn at most twice a second while a run streams.
+    if (run.status === 'running' && !this.throttle('multiples', key, MULTIPLES_INTERVAL_MS)) return;
+    this.rendered.set(this.multiplesSection, run.layers);
+    const width = this.multiplesHosts.get('quantizationError')?.clientWidth ?? 0;
     LAYER_CHANNELS.forEach((channel, c) => {
       const groups = run.layers.map((l) => ({ x: l.metrics.x, y: [l.metrics.y[c]] }));
-      this.multiples.get(channel)?.setData(alignGroups(groups));
+      this.multiples.get(channel)?.setData(decimate(alignGroups(groups), Math.max(200, width)));
     });
   }
 
@@ -893,6 +970,12 @@ export class Dashboard {
 
   private renderTable(run: RunModel): void {
     const view = this.host.view;
+    if (!this.visible(this.overview) && this.rows.size === run.allLayers.length) return;
+    // While a run streams, figures that change 10 times a second cannot be read anyway: the
+    // table (a full relayout of every row) follows at most once a second, unless the user
+    // sorted or picked a layer.
+    const key = `${run.runId}\n${view.sortColumn}\n${view.sortDirection}\n${view.selectedLayer}\n${run.allLayers.length}`;
+    if (run.status === 'running' && !this.throttle('table', key, TABLE_INTERVAL_MS)) return;
     const selected = view.selectedLayer;
     const latest = new Map(run.layers.map((l) => [l.info.name, l.latest]));
     const base: LayerRow[] = run.allLayers.map((info, order) => ({

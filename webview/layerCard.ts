@@ -43,8 +43,8 @@ export class LayerCard {
   private renderedMode: OverTimeMode | undefined;
   private tau = 0.99;
   private mode: OverTimeMode = 'heatmap';
-  /** Set by the dashboard's IntersectionObserver. */
-  private onScreen = true;
+  /** Set by the dashboard's IntersectionObserver; charts are created on first sight. */
+  private onScreen = false;
 
   constructor(
     readonly name: string,
@@ -95,9 +95,20 @@ export class LayerCard {
     this.root.append(chartTitle, this.chartHost);
   }
 
+  /**
+   * Sets the palette; the charts themselves are created when the card first comes on screen
+   * (opening a run with 50 layers builds 4 charts, not 200) and rebuilt on theme changes.
+   */
   mount(palette: Palette): void {
+    const wasMounted = this.chart !== undefined;
     this.unmount();
     this.palette = palette;
+    this.rendered = undefined;
+    this.renderedMode = undefined;
+    if (wasMounted || this.onScreen) this.createCharts(palette);
+  }
+
+  private createCharts(palette: Palette): void {
     this.histogram = new HistogramChart(
       this.histHost,
       palette,
@@ -149,8 +160,8 @@ export class LayerCard {
       },
       this.chartHost.clientWidth,
     );
-    this.rendered = undefined;
-    this.renderedMode = undefined;
+    this.root.dataset.mounted = 'true';
+    this.resize();
   }
 
   unmount(): void {
@@ -165,6 +176,8 @@ export class LayerCard {
   }
 
   resize(): void {
+    // Off screen: the new widths are read when the card is next drawn.
+    if (!this.onScreen || !this.chart) return;
     const histWidth = this.histHost.clientWidth;
     const binaryWidth = this.binaryHost.clientWidth;
     const overTimeWidth = this.overTimeHost.clientWidth;
@@ -185,7 +198,10 @@ export class LayerCard {
   /** Called by the dashboard's IntersectionObserver; drawing resumes when visible again. */
   setOnScreen(onScreen: boolean): void {
     this.onScreen = onScreen;
-    if (onScreen && this.pending) this.update(this.pending, this.tau, this.mode);
+    if (!onScreen) return;
+    if (!this.chart && this.palette) this.createCharts(this.palette);
+    else this.resize();
+    if (this.pending) this.update(this.pending, this.tau, this.mode);
   }
 
   update(layer: LayerModel, tau: number, mode: OverTimeMode): void {

@@ -19,7 +19,12 @@ import type {
   TrainConfig,
 } from '../core/protocol';
 import { assertNever } from '../core/protocol';
-import { emptyHistory, pushFrame, type HistogramHistory } from './histogramHistory';
+import {
+  cloneHistory,
+  emptyHistory,
+  pushFrameInPlace,
+  type HistogramHistory,
+} from './histogramHistory';
 import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
 
 /** Channel order of {@link RunModel.training}. */
@@ -155,7 +160,11 @@ function draftRun(run: RunModel): RunModel {
     ...run,
     training: cloneSeries(run.training),
     epochs: run.epochs.slice(),
-    layers: run.layers.map((l) => ({ ...l, metrics: cloneSeries(l.metrics) })),
+    layers: run.layers.map((l) => ({
+      ...l,
+      metrics: cloneSeries(l.metrics),
+      history: cloneHistory(l.history),
+    })),
     learningRate: cloneSeries(run.learningRate),
     scalars: Object.fromEntries(
       Object.entries(run.scalars).map(([name, series]) => [name, cloneSeries(series)]),
@@ -260,12 +269,16 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
           pushScalar(run, `loss:${name}`, record.step, value, maxPoints);
         }
       }
-      for (const t of record.layers) {
+      record.layers.forEach((t, k) => {
         if (!isUsableTelemetry(t)) {
           run.invalidRecords++;
-          continue;
+          return;
         }
-        let layer = run.layers.find((l) => l.info.name === t.name);
+        // Telemetry comes in model order: try the same position before searching.
+        let layer =
+          run.layers[k]?.info.name === t.name
+            ? run.layers[k]
+            : run.layers.find((l) => l.info.name === t.name);
         if (!layer) {
           // A step without a matching `start` (truncated history): show the layer anyway.
           const info = layerFromTelemetry(t);
@@ -280,8 +293,8 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
           t.frozenRatio,
         ]);
         layer.latest = t;
-        layer.history = pushFrame(layer.history, record.step, t.histogram);
-      }
+        layer.history = pushFrameInPlace(layer.history, record.step, t.histogram);
+      });
       return;
     }
     case 'epoch': {

@@ -92,6 +92,9 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       assert.equal(await cards.count(), run.binaryLayers.length, 'one card per binary layer');
       for (const name of run.binaryLayers) {
         const card = page.locator(`.layer-card[data-layer="${name}"]`);
+        // Charts are built when a card first comes on screen.
+        await card.scrollIntoViewIfNeeded();
+        await card.locator('.uplot canvas').waitFor();
         assert.equal(await card.locator('.uplot canvas').count(), 1, `${name}: line chart`);
         assert.equal(await card.locator('canvas.hist-canvas').count(), 1, `${name}: histogram`);
         const box = await card.locator('canvas.hist-canvas').boundingBox();
@@ -369,7 +372,13 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
         await page.locator('[data-metric="testAccuracy"] .stat-value').innerText(),
         expectedTestAccuracy,
       );
+      for (const name of run.binaryLayers) {
+        const card = page.locator(`.layer-card[data-layer="${name}"]`);
+        await card.scrollIntoViewIfNeeded();
+        await card.locator('.uplot').waitFor();
+      }
       assert.equal(await page.locator('.layer-card .uplot').count(), run.binaryLayers.length);
+      await page.evaluate(() => window.scrollTo(0, 0));
       await screenshot(page, 'dashboard-dark.png');
 
       // VS Code switches theme under a live page: charts are rebuilt with the new colours.

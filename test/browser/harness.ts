@@ -239,8 +239,11 @@ export async function openDashboard(
   theme: ThemeName,
   errors: string[],
   width = 960,
+  initScript?: () => void,
 ): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height: 900 } });
+  // Probes that must be in place before the bundle runs (the benchmark's rAF wrapper).
+  if (initScript) await page.addInitScript(initScript);
   page.on('console', (msg) => {
     if (msg.type() === 'error') {
       errors.push(`[${theme}] console: ${msg.text()} (${msg.location().url})`);
