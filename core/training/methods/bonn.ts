@@ -13,6 +13,19 @@ import * as tf from '@tensorflow/tfjs';
 import type { BinaryLayer } from '../../bnn/layers';
 import { signForward } from '../../bnn/quantizers';
 
+/**
+ * `sgn(k)` as a constant of the loss: computed inside a custom-gradient op (nested ops are not
+ * taped, so the sign kernel, which has no gradient of its own on wasm, never needs one) with a
+ * zero gradient.
+ */
+function constantSign(k: tf.Tensor): tf.Tensor {
+  const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: signForward(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)],
+  }));
+  return fn(k);
+}
+
 export interface BonnWeights {
   /** λ: weight of the kernel loss. */
   lambda: number;
@@ -41,7 +54,7 @@ export function bonnKernelLoss(
     const rank = kernel.rank;
     const wShape: number[] = rank === 4 ? [...kernel.shape.slice(0, 2), 1, 1] : [1, 1];
     const w = tf.reshape(modulation, wShape);
-    const signs = signForward(kernel);
+    const signs = constantSign(kernel);
     const reconstruction = tf.sum(tf.square(tf.sub(signs, tf.mul(w, kernel))));
     const positive = tf.cast(tf.greaterEqual(kernel, 0), 'float32');
     const deviation = tf.add(
