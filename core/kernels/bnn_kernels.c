@@ -73,3 +73,31 @@ void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
     out[i] = dy[i] * (ramp < 0.0f ? 0.0f : ramp);
   }
 }
+
+/*
+ * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
+ * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per
+ * round, no memory access. Its rate is the practical peak of wasm SIMD128 (no FMA, 4 lanes) on
+ * the machine the bench runs on, against which the bench sets the convolution kernels' rates.
+ * Returns a value that depends on every accumulator so nothing is optimized away.
+ */
+EXPORT(bnn_peak_probe)
+float bnn_peak_probe(u32 iterations, float m, float c) {
+  const v128_t vm = wasm_f32x4_splat(m);
+  const v128_t vc = wasm_f32x4_splat(c);
+  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = wasm_f32x4_splat(0.1f), a2 = wasm_f32x4_splat(0.2f);
+  v128_t a3 = wasm_f32x4_splat(0.3f), a4 = wasm_f32x4_splat(0.4f), a5 = wasm_f32x4_splat(0.5f);
+  v128_t a6 = wasm_f32x4_splat(0.6f), a7 = wasm_f32x4_splat(0.7f), a8 = wasm_f32x4_splat(0.8f);
+  v128_t a9 = wasm_f32x4_splat(0.9f), a10 = wasm_f32x4_splat(1.0f), a11 = wasm_f32x4_splat(1.1f);
+  for (u32 i = 0; i < iterations; i++) {
+#define STEP(a) a = wasm_f32x4_add(wasm_f32x4_mul(a, vm), vc)
+    STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5);
+    STEP(a6); STEP(a7); STEP(a8); STEP(a9); STEP(a10); STEP(a11);
+#undef STEP
+  }
+  v128_t s = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)),
+                            wasm_f32x4_add(wasm_f32x4_add(a4, a5), wasm_f32x4_add(a6, a7)));
+  s = wasm_f32x4_add(s, wasm_f32x4_add(wasm_f32x4_add(a8, a9), wasm_f32x4_add(a10, a11)));
+  return wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) +
+         wasm_f32x4_extract_lane(s, 2) + wasm_f32x4_extract_lane(s, 3);
+}
