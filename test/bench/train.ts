@@ -22,6 +22,7 @@
  *
  * Options:
  *   --json                 one JSON document on stdout instead of the table
+ *   --json-file PATH       also write that JSON document to PATH
  *   --models a,b           models (default mnist-cnn,mnist-resnete)
  *   --steps N              timed steps per configuration (default 10), after --warmup (3)
  *   --cpu-steps N          timed steps on the stock cpu backend (default 1, no warm-up: a step
@@ -33,7 +34,7 @@
  *   --no-torch, --no-cpu   skip those runs
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -81,6 +82,7 @@ function measurePeakGflops(): number {
 
 interface Options {
   json: boolean;
+  jsonFile?: string;
   models: string[];
   steps: number;
   warmup: number;
@@ -147,6 +149,9 @@ function parseOptions(argv: string[]): Options {
     switch (argv[i]) {
       case '--json':
         options.json = true;
+        break;
+      case '--json-file':
+        options.jsonFile = argv[++i];
         break;
       case '--models':
         options.models = (argv[++i] ?? '').split(',').filter(Boolean);
@@ -571,6 +576,7 @@ async function parent(options: Options): Promise<void> {
     memory,
     profiles,
   };
+  if (options.jsonFile) writeFileSync(options.jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   if (options.json) {
     console.log(JSON.stringify(report, null, 2));
     return;
