@@ -185,6 +185,11 @@ function firstPass(
  * Second pass: squared quantization error, dead and starved counts, histogram counts.
  * `(x − α·sgn x)² = (|x| − α)²` holds exactly in floating point (rounding is symmetric), so the
  * error needs no branch on the sign either.
+ *
+ * `counts` has one spare slot: with `scale = bins / (max − min)` and finite values, the bin
+ * position `(x − min)·scale` lies in [0, bins], so truncation (`| 0`) equals `floor`, and the
+ * slot `bins` (x == max) is folded into the last bin by the caller. With `scale = 0` every
+ * value lands in slot 0 (used when the caller builds the histogram another way).
  */
 function secondPass(
   w: ArrayLike<number>,
@@ -192,18 +197,12 @@ function secondPass(
   lastAxis: boolean,
   deadAbove: number,
   clip: number | null,
-  counts: Float64Array,
+  counts: Int32Array,
   min: number,
-  max: number,
+  scale: number,
 ): { errSq: number; dead: number; starved: number } {
   const n = w.length;
   const channels = alpha.length;
-  const bins = counts.length;
-  const range = max - min;
-  // With max == min every value falls in bin 0 (set after the loop); the scale then only has
-  // to keep the bin index at 0.
-  const scale = range > 0 ? bins / range : 0;
-  const last = bins - 1;
   // A clip of +Infinity never counts; `starved` is discarded when clip is null.
   const clipAt = clip === null ? Infinity : clip;
   let errSq = 0;
@@ -213,13 +212,12 @@ function secondPass(
     let c = 0;
     for (let i = 0; i < n; i++) {
       const x = w[i];
-      const a = alpha[c];
       const ax = Math.abs(x);
-      const d = ax - a;
+      const d = ax - alpha[c];
       errSq += d * d;
       dead += +(ax > deadAbove);
       starved += +(ax >= clipAt);
-      counts[Math.min(last, Math.floor((x - min) * scale))]++;
+      counts[((x - min) * scale) | 0]++;
       if (++c === channels) c = 0;
     }
   } else {
@@ -234,13 +232,9 @@ function secondPass(
         errSq += d * d;
         dead += +(ax > deadAbove);
         starved += +(ax >= clipAt);
-        counts[Math.min(last, Math.floor((x - min) * scale))]++;
+        counts[((x - min) * scale) | 0]++;
       }
     }
-  }
-  if (!(range > 0)) {
-    counts.fill(0);
-    counts[0] = n;
   }
   return { errSq, dead, starved };
 }
@@ -296,8 +290,20 @@ export function weightStatsWithAlpha(
   const absMean = absSum / n;
   const variance = Math.max(0, sumSq / n - mean * mean);
   const q = laplaceQuantile(absMean, tau);
-  const counts = new Float64Array(bins);
-  const { errSq, dead, starved } = secondPass(w, alpha, lastAxis, q, clip, counts, min, max);
+  // The histogram is binned inside the second pass when every value is finite and they differ;
+  // otherwise (NaN, ±Infinity, a constant tensor) by histogram(), which handles those cases.
+  const range = max - min;
+  const binInLoop = Number.isFinite(sum) && range > 0 && Number.isFinite(range);
+  const counts = new Int32Array(bins + 1);
+  const scale = binInLoop ? bins / range : 0;
+  const { errSq, dead, starved } = secondPass(w, alpha, lastAxis, q, clip, counts, min, scale);
+  let binned: Histogram;
+  if (binInLoop) {
+    counts[bins - 1] += counts[bins];
+    binned = { min, max, counts: Array.from(counts.subarray(0, bins)) };
+  } else {
+    binned = histogram(w, bins, min, max);
+  }
   const signBalance = positives / n;
   return {
     stats: {
@@ -307,7 +313,7 @@ export function weightStatsWithAlpha(
       min,
       max,
       absMean,
-      histogram: { min, max, counts: Array.from(counts) },
+      histogram: binned,
       quantizationError: sumSq > 0 ? errSq / sumSq : 0,
       deadWeightRatio: dead / n,
       starvedWeightRatio: clip === null ? null : starved / n,
