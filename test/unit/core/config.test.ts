@@ -7,7 +7,11 @@ const file = '/ws/exp.bnn.json';
 const rejects = (raw: unknown, field: string, pattern: RegExp) =>
   assert.throws(
     () => resolveConfig(raw, file),
-    (e: Error) => e instanceof ConfigError && e.field === field && e.message.startsWith(file) && pattern.test(e.message),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.field === field &&
+      e.message.startsWith(file) &&
+      pattern.test(e.message),
   );
 
 test('a preset alone gets its defaults', () => {
@@ -29,5 +33,8 @@ test('bad run configs name the file and the field', () => {
   rejects({ preset: 'mnist-cnn', dataset: { name: 'cifar' } }, 'dataset.name', /one of mnist/);
   rejects({ preset: 'mnist-cnn', dataset: { name: 'idx' } }, 'dataset.path', /required/);
   rejects([], '(root)', /JSON object/);
-  assert.throws(() => parseConfigFile('{ "preset": ', file), /exp.bnn.json: "\(root\)" is not valid JSON/);
+  assert.throws(
+    () => parseConfigFile('{ "preset": ', file),
+    /exp.bnn.json: "\(root\)" is not valid JSON/,
+  );
 });

@@ -45,7 +45,10 @@ test('bad IDX files give one message naming the file and the problem', () => {
   for (const [bytes, pattern] of cases) {
     assert.throws(
       () => parseIdx(bytes, '/data/bad-file'),
-      (e: Error) => e instanceof FileFormatError && /\/data\/bad-file/.test(e.message) && pattern.test(e.message),
+      (e: Error) =>
+        e instanceof FileFormatError &&
+        /\/data\/bad-file/.test(e.message) &&
+        pattern.test(e.message),
     );
   }
   assert.throws(() => readIdxFile('/no/such/file-idx1-ubyte'), /file-idx1-ubyte: does not exist/);
@@ -53,14 +56,30 @@ test('bad IDX files give one message naming the file and the problem', () => {
 
 test('an IDX folder with a missing or truncated file names that file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'idxdir-'));
-  assert.throws(() => loadIdxFolder(join(dir, 'nope'), 'idx', { limit: 0, testLimit: 0 }), /does not exist/);
-  for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte']) {
-    copyFileSync(join(mnistDir, f.startsWith('train') ? f.replace('train', 't10k') : f), join(dir, f));
+  assert.throws(
+    () => loadIdxFolder(join(dir, 'nope'), 'idx', { limit: 0, testLimit: 0 }),
+    /does not exist/,
+  );
+  for (const f of [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+  ]) {
+    copyFileSync(
+      join(mnistDir, f.startsWith('train') ? f.replace('train', 't10k') : f),
+      join(dir, f),
+    );
   }
-  assert.throws(() => loadIdxFolder(dir, 'idx', { limit: 0, testLimit: 0 }), /t10k-labels-idx1-ubyte: is missing/);
+  assert.throws(
+    () => loadIdxFolder(dir, 'idx', { limit: 0, testLimit: 0 }),
+    /t10k-labels-idx1-ubyte: is missing/,
+  );
   const labels = readFileSync(join(mnistDir, 't10k-labels-idx1-ubyte'));
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), labels.subarray(0, 500));
-  assert.throws(() => loadIdxFolder(dir, 'idx', { limit: 0, testLimit: 0 }), /t10k-labels-idx1-ubyte: is truncated/);
+  assert.throws(
+    () => loadIdxFolder(dir, 'idx', { limit: 0, testLimit: 0 }),
+    /t10k-labels-idx1-ubyte: is truncated/,
+  );
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), labels);
   const ds = loadIdxFolder(dir, 'idx', { limit: 100, testLimit: 50 });
   assert.equal(ds.train.count, 100);

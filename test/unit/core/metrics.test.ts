@@ -45,15 +45,24 @@ test('the default τ is 0.99 and an unknown clip gives starvedWeightRatio null',
   assert.equal(s.starvedWeightRatio, null);
   assert.equal(s.deadWeightRatio, 0); // Q(0.99) = 3.67 > every |W|.
   assert.equal(s.histogram.counts.length, 64);
-  assert.equal(s.histogram.counts.reduce((a, b) => a + b, 0), 4);
+  assert.equal(
+    s.histogram.counts.reduce((a, b) => a + b, 0),
+    4,
+  );
 });
 
 test('QE is 0 when every channel shares one magnitude; sgn(0) counts as +1', () => {
-  const s = weightStats(new Float32Array([0.3, -0.3, 0, 0]), { shape: [4, 1], channelAxis: 'last' });
+  const s = weightStats(new Float32Array([0.3, -0.3, 0, 0]), {
+    shape: [4, 1],
+    channelAxis: 'last',
+  });
   // α = 0.15; Σ(W − αB)² = 2·0.0225 + 2·0.0225 = 0.09; ΣW² = 0.18.
   close(s.quantizationError, 0.5, 1e-7);
   close(s.signBalance, 0.75);
-  const flat = weightStats(new Float32Array([0.2, -0.2, 0.2, -0.2]), { shape: [4, 1], channelAxis: 'last' });
+  const flat = weightStats(new Float32Array([0.2, -0.2, 0.2, -0.2]), {
+    shape: [4, 1],
+    channelAxis: 'last',
+  });
   close(flat.quantizationError, 0, 1e-12);
 });
 
