@@ -2,16 +2,20 @@
  * BONN (Gu et al., ICCV 2019; bnn-methods.md §2): the Bayesian kernel loss and the Bayesian
  * feature loss, added to the cross-entropy when a run config sets `bonn`.
  *
- * Parameterization choices (the paper has no training code): the per-filter variances and the
- * per-class feature variances are learned as log-variances `s = ln σ²` (positive by
- * construction); the class centres, μ₊, μ₋ and `s` are updated by the run's optimizer with the
- * rest of the model rather than by separate center-loss updates; the feature loss is averaged
- * over the batch (the paper's sum over samples, divided by the batch size, so θ does not depend
- * on the batch size).
+ * Choices where the paper has no training code:
+ * - μ₊, μ₋ and σ² of every filter are estimated from the current latent weights at each step
+ *   (the paper initialises them that way) and held constant, not trained: trained jointly, σ → 0
+ *   with every weight at its mode sends `ν N ln σ²` to −∞, so the loss has no minimum. With Adam
+ *   that froze every sign within one epoch in our first run (frozenRatio 100 %, 49 % accuracy).
+ * - The class centres and per-class log-variances `s = ln σ²` are trained by the run's optimizer
+ *   with the rest of the model (not by separate center-loss updates), with σ² floored at
+ *   FEATURE_VARIANCE_FLOOR for the same reason.
+ * - The feature loss is averaged over the batch (the paper's sum over samples divided by the
+ *   batch size, so θ does not depend on the batch size).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BinaryLayer } from '../../bnn/layers';
-import { signForward } from '../../bnn/quantizers';
+import { signForward, stopGradient } from '../../bnn/quantizers';
 
 /**
  * `sgn(k)` as a constant of the loss: computed inside a custom-gradient op (nested ops are not
@@ -95,53 +99,56 @@ export function bonnFeatureLoss(
   });
 }
 
-interface LayerState {
-  layer: BinaryLayer & { name: string };
-  muPlus: tf.Variable;
-  muMinus: tf.Variable;
-  logVar: tf.Variable;
+/**
+ * Per-filter prior statistics of a kernel, held constant: μ₊ = mean of the positive entries,
+ * μ₋ = mean magnitude of the negative ones, ln σ² = ln of the filter's variance.
+ */
+export function kernelPriorStatistics(kernel: tf.Tensor): {
+  muPlus: tf.Tensor;
+  muMinus: tf.Tensor;
+  logVar: tf.Tensor;
+} {
+  return tf.tidy(() => {
+    const k = stopGradient(kernel);
+    const axes = [...Array(k.rank - 1).keys()];
+    const pos = tf.cast(tf.greaterEqual(k, 0), 'float32');
+    const neg = tf.sub(1, pos);
+    const mean = (t: tf.Tensor, mask: tf.Tensor) =>
+      tf.div(tf.sum(tf.mul(t, mask), axes), tf.maximum(tf.sum(mask, axes), 1));
+    return {
+      muPlus: mean(k, pos),
+      muMinus: mean(tf.neg(k), neg),
+      logVar: tf.log(tf.add(tf.moments(k, axes).variance, 1e-12)),
+    };
+  });
 }
 
-/** The trained BONN parameters of a run: per-filter μ₊, μ₋, ln σ²; class centres and ln σ². */
+/** Floor of the learned per-class feature variances: keeps the feature loss bounded below. */
+export const FEATURE_VARIANCE_FLOOR = 1e-2;
+
+/**
+ * The BONN state of a run: the per-class feature centres and log-variances (trained). The
+ * per-filter μ₊, μ₋ and σ² of the kernel loss are re-estimated from the current latent weights
+ * at every step and held constant (see the module comment for why they are not trained).
+ */
 export class BonnState {
   private constructor(
     readonly weights: BonnWeights,
-    private readonly layers: LayerState[],
+    private readonly layers: (BinaryLayer & { name: string })[],
     readonly centres: tf.Variable,
     readonly featureLogVar: tf.Variable,
   ) {}
 
-  /**
-   * Initializes μ₊, μ₋ and σ² of every filter from the current latent weights (mean of the
-   * positive entries, mean magnitude of the negative ones, variance), centres at 0, unit
-   * feature variances.
-   */
+  /** Centres at 0, unit feature variances. */
   static create(
     layers: (BinaryLayer & { name: string })[],
     classes: number,
     featureSize: number,
     weights: BonnWeights,
   ): BonnState {
-    const states = layers.map((layer): LayerState => {
-      const [muPlus, muMinus, logVar] = tf.tidy(() => {
-        const k = layer.latentKernel().read();
-        const axes = [...Array(k.rank - 1).keys()];
-        const pos = tf.cast(tf.greaterEqual(k, 0), 'float32');
-        const neg = tf.sub(1, pos);
-        const mean = (t: tf.Tensor, mask: tf.Tensor) =>
-          tf.div(tf.sum(tf.mul(t, mask), axes), tf.maximum(tf.sum(mask, axes), 1));
-        const variance = tf.moments(k, axes).variance;
-        return [
-          tf.variable(mean(k, pos), true, `bonn/${layer.name}/muPlus`),
-          tf.variable(mean(tf.neg(k), neg), true, `bonn/${layer.name}/muMinus`),
-          tf.variable(tf.log(tf.add(variance, 1e-8)), true, `bonn/${layer.name}/logVar`),
-        ];
-      });
-      return { layer, muPlus, muMinus, logVar };
-    });
     return new BonnState(
       weights,
-      states,
+      layers,
       tf.variable(tf.zeros([classes, featureSize]), true, 'bonn/centres'),
       tf.variable(tf.zeros([classes, featureSize]), true, 'bonn/featureLogVar'),
     );
@@ -149,25 +156,23 @@ export class BonnState {
 
   /** Every trained variable, in a fixed order (optimizer slots and checkpoints follow it). */
   variables(): tf.Variable[] {
-    return [
-      ...this.layers.flatMap((s) => [s.muPlus, s.muMinus, s.logVar]),
-      this.centres,
-      this.featureLogVar,
-    ];
+    return [this.centres, this.featureLogVar];
   }
 
   /** Sum of the kernel losses of every BONN layer (inside the gradient tape). */
   kernelLoss(): tf.Scalar {
     return tf.tidy(() =>
-      this.layers.reduce<tf.Scalar>((sum, s) => {
-        const modulation = s.layer.modulationVector();
-        if (!modulation) throw new Error(`BONN: layer ${s.layer.name} has no modulation vector`);
+      this.layers.reduce<tf.Scalar>((sum, layer) => {
+        const modulation = layer.modulationVector();
+        if (!modulation) throw new Error(`BONN: layer ${layer.name} has no modulation vector`);
+        const kernel = layer.latentKernel().read();
+        const { muPlus, muMinus, logVar } = kernelPriorStatistics(kernel);
         const loss = bonnKernelLoss(
-          s.layer.latentKernel().read(),
+          kernel,
           modulation.read(),
-          s.muPlus,
-          s.muMinus,
-          s.logVar,
+          muPlus,
+          muMinus,
+          logVar,
           this.weights,
         );
         return tf.add(sum, loss);
@@ -180,7 +185,7 @@ export class BonnState {
       features as tf.Tensor2D,
       oneHot as tf.Tensor2D,
       this.centres as tf.Tensor2D,
-      this.featureLogVar as tf.Tensor2D,
+      tf.maximum(this.featureLogVar, Math.log(FEATURE_VARIANCE_FLOOR)) as tf.Tensor2D,
       this.weights.theta,
     );
   }

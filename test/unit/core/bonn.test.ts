@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { bonnFeatureLoss, bonnKernelLoss } from '../../../core/training/methods/bonn';
+import {
+  bonnFeatureLoss,
+  bonnKernelLoss,
+  kernelPriorStatistics,
+} from '../../../core/training/methods/bonn';
 
 const close = (a: number, b: number, tol = 1e-6) =>
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -68,4 +72,18 @@ test('BONN feature loss on a hand-computed example, averaged over the batch', as
   close((await loss.data())[0], (0.2 / 2) * ((1.25 + 1.0625 + Math.log(4)) / 2));
   close((await loss.data())[0], 0.1849397);
   tf.dispose([features, oneHot, centres, logVar, loss]);
+});
+
+test('BONN prior statistics per filter: μ₊, μ₋ from the signs, ln of the variance, no gradient', async () => {
+  await tf.setBackend('cpu');
+  const k = tf.tensor2d([[0.5], [-0.25], [0.3]]);
+  const { muPlus, muMinus, logVar } = kernelPriorStatistics(k);
+  close((await muPlus.data())[0], 0.4);
+  close((await muMinus.data())[0], 0.25);
+  const mean = 0.55 / 3;
+  const variance = ((0.5 - mean) ** 2 + (-0.25 - mean) ** 2 + (0.3 - mean) ** 2) / 3;
+  close((await logVar.data())[0], Math.log(variance), 1e-5);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(kernelPriorStatistics(v).muPlus))(k);
+  assert.deepEqual([...(await g.data())], [0, 0, 0]);
+  tf.dispose([k, muPlus, muMinus, logVar, g]);
 });
