@@ -253,12 +253,24 @@ export type FromWorker =
       stack?: string;
     };
 
+/**
+ * Latent-weight histograms the dashboard keeps per layer for its histogram-over-time views
+ * (older reports are thinned to every 2nd, 4th, … report). A snapshot of a longer run may leave
+ * the others out (see `RunSnapshot.records`).
+ */
+export const DASHBOARD_HISTOGRAM_FRAMES = 240;
+
 /** What the dashboard needs to draw one run from scratch. */
 export interface RunSnapshot {
   runId: string;
   /** Run folder, absolute. */
   dir: string;
   status: RunStatus;
+  /**
+   * The run's records. To keep long runs quick to open, `step` records the dashboard would not
+   * draw a histogram for may carry `histogram.counts = []` and no `alpha` (every other figure is
+   * kept); the last `step` record is always whole.
+   */
   records: MetricsRecord[];
 }
 
