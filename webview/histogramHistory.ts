@@ -5,7 +5,7 @@
  * stride points), so the heatmap's right edge is never stale. Pure: `pushFrame` returns a new
  * history and shares the (immutable) frames with the old one.
  */
-import type { Histogram } from '../core/protocol';
+import { DASHBOARD_HISTOGRAM_FRAMES, type Histogram } from '../core/protocol';
 
 /** One report's histogram; `index` counts reports of the layer from 0. */
 export interface HistogramFrame {
@@ -24,7 +24,7 @@ export interface HistogramHistory {
 }
 
 /** An empty history; `maxFrames` must be an integer ≥ 4. */
-export function emptyHistory(maxFrames = 240): HistogramHistory {
+export function emptyHistory(maxFrames = DASHBOARD_HISTOGRAM_FRAMES): HistogramHistory {
   if (!Number.isInteger(maxFrames) || maxFrames < 4) {
     throw new Error(`emptyHistory: maxFrames must be an integer >= 4, got ${maxFrames}`);
   }
@@ -75,4 +75,12 @@ export function pushFrameInPlace(
     if (frames.at(-1) !== newest) frames.push(newest);
   }
   return { maxFrames: history.maxFrames, stride, seen: index + 1, frames };
+}
+
+/**
+ * Counts a report whose histogram a snapshot left out (`counts = []`, see `RunSnapshot`): the
+ * report indices of later frames stay those of the stream, so the same frames are kept.
+ */
+export function skipFrameInPlace(history: HistogramHistory): HistogramHistory {
+  return { ...history, seen: history.seen + 1 };
 }

@@ -23,6 +23,7 @@ import {
   cloneHistory,
   emptyHistory,
   pushFrameInPlace,
+  skipFrameInPlace,
   type HistogramHistory,
 } from './histogramHistory';
 import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
@@ -292,8 +293,14 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
           t.flipRate,
           t.frozenRatio,
         ]);
-        layer.latest = t;
-        layer.history = pushFrameInPlace(layer.history, record.step, t.histogram);
+        if (t.histogram.counts.length === 0 && layer.latest) {
+          // A report whose histogram the snapshot left out: keep drawing the previous one.
+          layer.latest = { ...t, histogram: layer.latest.histogram, alpha: layer.latest.alpha };
+          layer.history = skipFrameInPlace(layer.history);
+        } else {
+          layer.latest = t;
+          layer.history = pushFrameInPlace(layer.history, record.step, t.histogram);
+        }
       });
       return;
     }

@@ -4,7 +4,57 @@
  * `ready`, or hidden) everything is kept and replayed once it can; a long backlog collapses into
  * a fresh snapshot. No vscode API, so the batching is unit-tested with fake timers.
  */
-import type { MetricsRecord, RunStatus, ToWebview } from '../../core/protocol';
+import {
+  DASHBOARD_HISTOGRAM_FRAMES,
+  type MetricsRecord,
+  type RunStatus,
+  type ToWebview,
+} from '../../core/protocol';
+
+/**
+ * The records of a snapshot with the histograms (and per-channel α) the dashboard will not draw
+ * left out, so a long run with many layers opens quickly: with N `step` records, histograms are
+ * kept every k-th report (k the largest power of two with N / k ≥ `maxFrames`, a divisor of the
+ * dashboard's own thinning stride, so it keeps exactly what it would have kept from a stream)
+ * and on the last one; α only on the last. Other records and all scalar figures are untouched.
+ * Self-contained (no imports at run time): the dashboard benchmark runs it in the page.
+ */
+export function thinSnapshotRecords(
+  records: readonly MetricsRecord[],
+  maxFrames: number = DASHBOARD_HISTOGRAM_FRAMES,
+): MetricsRecord[] {
+  let steps = 0;
+  for (const r of records) if (r.event === 'step') steps++;
+  if (steps <= maxFrames) return records.slice();
+  let k = 1;
+  while (steps / (k * 2) >= maxFrames) k *= 2;
+  let index = -1;
+  return records.map((r) => {
+    if (r.event !== 'step') return r;
+    index++;
+    const last = index === steps - 1;
+    if (last) return r;
+    const keepHistogram = index % k === 0;
+    return {
+      ...r,
+      layers: r.layers.map((layer) => {
+        // Drops `alpha`; keeps or empties the histogram.
+        const { alpha: _alpha, ...rest } = layer;
+        return keepHistogram
+          ? rest
+          : {
+              ...rest,
+              histogram: { min: layer.histogram.min, max: layer.histogram.max, counts: [] },
+            };
+      }),
+    };
+  });
+}
+
+/** Records of a run shown only as a comparison: loss and accuracy, no per-layer telemetry. */
+export function comparisonRecords(records: readonly MetricsRecord[]): MetricsRecord[] {
+  return records.map((r) => (r.event === 'step' ? { ...r, layers: [] } : r));
+}
 
 export interface DashboardFeedOptions {
   /** Posts one message to the webview (the provider's typed `postToWebview`). */

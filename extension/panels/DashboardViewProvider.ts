@@ -15,7 +15,7 @@ import {
   type ToWebview,
 } from '../../core/protocol';
 import { reportError } from '../commands';
-import { DashboardFeed } from '../engine/dashboardFeed';
+import { comparisonRecords, DashboardFeed, thinSnapshotRecords } from '../engine/dashboardFeed';
 import type { EngineClient, RunEvent } from '../engine/EngineClient';
 import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
@@ -157,11 +157,16 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     let run: RunSnapshot | undefined;
     let skipped;
     if (live?.dir === dir) {
-      run = { runId: live.runId, dir, status: live.status, records: [...live.records] };
+      run = {
+        runId: live.runId,
+        dir,
+        status: live.status,
+        records: comparisonRecords(live.records),
+      };
     } else {
       const stored = await readRun(dir);
       if (!stored) throw new Error(`no metrics.jsonl in ${dir}`);
-      run = stored.snapshot;
+      run = { ...stored.snapshot, records: comparisonRecords(stored.snapshot.records) };
       skipped = skippedOf(stored);
     }
     this.comparison = { kind: 'comparison', run, skipped };
@@ -247,7 +252,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     this.missing.delete(dir);
     this.sendSnapshotMessage({
       kind: 'snapshot',
-      run: stored.snapshot,
+      run: { ...stored.snapshot, records: thinSnapshotRecords(stored.snapshot.records) },
       trusted: vscode.workspace.isTrusted,
       skipped: skippedOf(stored),
     });
@@ -271,7 +276,12 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     const run = this.engine.currentRun;
     return {
       kind: 'snapshot',
-      run: run && { runId: run.runId, dir: run.dir, status: run.status, records: [...run.records] },
+      run: run && {
+        runId: run.runId,
+        dir: run.dir,
+        status: run.status,
+        records: thinSnapshotRecords(run.records),
+      },
       trusted: vscode.workspace.isTrusted,
     };
   }

@@ -15,6 +15,8 @@
  * - time to open a finished run of `--reports` reports (snapshot message → first full render),
  *   for 4 layers and for `--layers` layers.
  */
+import { DASHBOARD_HISTOGRAM_FRAMES } from '../../core/protocol';
+import { thinSnapshotRecords } from '../../extension/engine/dashboardFeed';
 import { launchChromium, openDashboard, startServer, CHROMIUM } from '../browser/harness';
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
@@ -236,7 +238,7 @@ function defineGenerator(args: { layers: number; bins: number; runId: string }):
       ...r,
       layers: r.layers.filter((l) => keep.has(l.name)),
     });
-    const records: unknown[] = [
+    let records: unknown[] = [
       {
         ...start,
         runId: `open-${openLayers}`,
@@ -245,10 +247,16 @@ function defineGenerator(args: { layers: number; bins: number; runId: string }):
     ];
     for (let j = 1; j <= reports; j++) records.push(trim(step(j)));
     records.push({ event: 'done', status: 'completed', testAccuracy: 0.9, time: reports * 100 });
+    // What the host sends: the snapshot thinned as DashboardViewProvider does.
+    const thin = (window as unknown as { __thin?: (r: unknown[], max: number) => unknown[] })
+      .__thin;
+    const frames = (window as unknown as { __frames?: number }).__frames ?? 240;
+    const sent = thin ? thin(records, frames) : records;
+    records = []; // only what the host would send stays alive
     const msg = {
       kind: 'snapshot',
       trusted: true,
-      run: { runId: `open-${openLayers}`, dir: '/bench/open', status: 'completed', records },
+      run: { runId: `open-${openLayers}`, dir: '/bench/open', status: 'completed', records: sent },
     };
     // Collect the generator's garbage now, not during the measurement.
     (window as unknown as { gc?: () => void }).gc?.();
@@ -343,6 +351,10 @@ async function main(): Promise<void> {
     for (const layers of [4, options.layers]) {
       const p = await openDashboard(browser, origin, 'dark', errors, options.width, installProbes);
       await p.evaluate(defineGenerator, { layers: options.layers, bins: options.bins, runId });
+      // The host's thinning, run in the page (a pure, self-contained function).
+      await p.evaluate(
+        `window.__thin = ${thinSnapshotRecords.toString()}; window.__frames = ${DASHBOARD_HISTOGRAM_FRAMES};`,
+      );
       const times: OpenTiming[] = [];
       for (let r = 0; r < 3; r++) {
         times.push(

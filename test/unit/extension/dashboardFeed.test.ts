@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { MetricsRecord, ToWebview } from '../../../core/protocol';
-import { DashboardFeed } from '../../../extension/engine/dashboardFeed';
+import {
+  comparisonRecords,
+  DashboardFeed,
+  thinSnapshotRecords,
+} from '../../../extension/engine/dashboardFeed';
+import { syntheticRun } from '../webview/syntheticRun';
 
 const step = (n: number) => ({ event: 'step', step: n }) as unknown as MetricsRecord;
 const snapshot = (records: MetricsRecord[] = []): ToWebview & { kind: 'snapshot' } => ({
@@ -112,5 +117,38 @@ void describe('DashboardFeed', () => {
     );
     feed.send({ kind: 'comparison', run: undefined });
     assert.equal(sent.at(-1)?.kind, 'comparison', 'sent at once when connected');
+  });
+});
+
+void describe('snapshot thinning', () => {
+  void it('keeps short runs whole and thins long ones to every k-th histogram plus the last', () => {
+    const short = syntheticRun();
+    assert.deepEqual(thinSnapshotRecords(short.records), short.records);
+    const long = syntheticRun({ steps: 100, epochs: 2 });
+    const thinned = thinSnapshotRecords(long.records, 24);
+    assert.equal(thinned.length, long.records.length);
+    const steps = thinned.filter((r) => r.event === 'step');
+    // 100 reports, 24 frames: k = 4 (100 / 4 ≥ 24 > 100 / 8).
+    const withHistogram = steps.flatMap((r, i) =>
+      r.event === 'step' && r.layers[0].histogram.counts.length > 0 ? [i] : [],
+    );
+    assert.deepEqual(withHistogram, [...Array.from({ length: 25 }, (_, i) => i * 4), 99]);
+    for (const r of steps.slice(0, -1)) {
+      assert.ok(r.event === 'step');
+      assert.ok(r.layers.every((l) => l.alpha === undefined && Number.isFinite(l.flipRate)));
+    }
+    const last = steps.at(-1);
+    assert.ok(last?.event === 'step' && last.layers[0].alpha !== undefined, 'last step whole');
+    assert.ok(
+      long.records.every((r) => r.event !== 'step' || r.layers[0].alpha),
+      'input kept',
+    );
+  });
+
+  void it('comparison records carry no layer telemetry', () => {
+    const run = syntheticRun();
+    const records = comparisonRecords(run.records);
+    assert.ok(records.every((r) => r.event !== 'step' || r.layers.length === 0));
+    assert.equal(records.length, run.records.length);
   });
 });

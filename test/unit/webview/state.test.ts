@@ -11,6 +11,7 @@ import {
   skippedNotice,
   type DashboardModel,
 } from '../../../webview/state';
+import { thinSnapshotRecords } from '../../../extension/engine/dashboardFeed';
 import { rawPointCount } from '../../../webview/series';
 import { syntheticRun } from './syntheticRun';
 
@@ -271,5 +272,29 @@ void describe('dashboard reducer', () => {
     assert.equal(runGone.run?.missing, true);
     assert.equal(reduce(runGone, { kind: 'runMissing', runId: 'zz', dir: '/zz' }), runGone);
     assert.equal(reduce(model, { kind: 'comparison', run: undefined }).compare, undefined);
+  });
+
+  void it('a thinned snapshot of a long run gives the histories of the full one', () => {
+    const long = syntheticRun({ steps: 600, epochs: 2 });
+    const thinned = thinSnapshotRecords(long.records);
+    const kept = thinned.filter(
+      (r) => r.event === 'step' && r.layers[0].histogram.counts.length > 0,
+    ).length;
+    assert.equal(kept, 301, 'every 2nd report and the last');
+    const open = (records: MetricsRecord[]) =>
+      reduce(initialModel(), {
+        kind: 'snapshot',
+        trusted: true,
+        run: { runId: long.runId, dir: DIR, status: 'completed', records },
+      }).run;
+    const full = open(long.records);
+    const thin = open(thinned);
+    assert.ok(full && thin);
+    for (let i = 0; i < full.layers.length; i++) {
+      assert.deepEqual(thin.layers[i].history, full.layers[i].history, full.layers[i].info.name);
+      assert.deepEqual(thin.layers[i].latest, full.layers[i].latest);
+      assert.deepEqual(thin.layers[i].metrics, full.layers[i].metrics);
+    }
+    assert.deepEqual(thin.training, full.training);
   });
 });
