@@ -353,6 +353,53 @@ async function childMemory(modelName: string, steps: number): Promise<MemoryChec
   };
 }
 
+interface BinarizeTiming {
+  shape: number[];
+  rows: { op: string; opsMs: number; kernelMs: number }[];
+}
+
+/**
+ * The binarization ops alone on a 64x28x28x32 activation: median CPU time of 21 calls of the tfjs
+ * op chain and of BNN Lab's C kernel, called in turns.
+ */
+async function childBinarize(): Promise<BinarizeTiming> {
+  await useWasm();
+  const shape = [64, 28, 28, 32];
+  const x = tf.randomUniform(shape, -2, 2, 'float32', 1);
+  const dy = tf.randomUniform(shape, -1, 1, 'float32', 2);
+  const pairs: [string, () => tf.Tensor, () => tf.Tensor][] = [
+    [
+      'sgn forward',
+      () => tf.sign(tf.add(tf.sign(x), 0.1)),
+      () => tf.engine().runKernel('BnnSign', { x }, {}) as tf.Tensor,
+    ],
+    [
+      'STE backward (clip 1)',
+      () => tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(x), 1), 'float32')),
+      () => tf.engine().runKernel('BnnSteGrad', { dy, x }, { clip: 1 }) as tf.Tensor,
+    ],
+    [
+      'ApproxSign backward',
+      () => tf.mul(dy, tf.relu(tf.sub(2, tf.mul(tf.abs(x), 2)))),
+      () => tf.engine().runKernel('BnnApproxSignGrad', { dy, x }, {}) as tf.Tensor,
+    ],
+  ];
+  const rows = pairs.map(([op, ops, kernel]) => {
+    const times: number[][] = [[], []];
+    for (let round = -2; round < 21; round++) {
+      [ops, kernel].forEach((run, i) => {
+        const start = cpuMs();
+        const out = tf.tidy(run);
+        if (round >= 0) times[i].push(cpuMs() - start);
+        out.dispose();
+      });
+    }
+    return { op, opsMs: median(times[0]), kernelMs: median(times[1]) };
+  });
+  tf.dispose([x, dy]);
+  return { shape, rows };
+}
+
 /** Multiply-adds ×2 of the kernels whose work is a convolution or a matrix product. */
 type ProfiledKernel = Awaited<ReturnType<typeof tf.profile>>['kernels'][number];
 
@@ -546,6 +593,8 @@ async function parent(options: Options): Promise<void> {
       runs.push(...(runChild(['cpu', model, ...optionArgs]) as RunResult[]));
     }
   }
+  log('binarization kernels');
+  const binarize = runChild(['binarize', '-']) as BinarizeTiming;
   let memory: MemoryCheck | undefined;
   if (options.stepsMemory > 0) {
     log(`memory: ${options.stepsMemory} steps of mnist-cnn`);
@@ -573,6 +622,7 @@ async function parent(options: Options): Promise<void> {
     batch: BATCH,
     peakGflops,
     runs,
+    binarize,
     memory,
     profiles,
   };
@@ -634,6 +684,18 @@ async function parent(options: Options): Promise<void> {
     console.log(`\n${model}`);
     printTable(table);
   }
+  console.log(
+    `\nbinarization on ${binarize.shape.join('x')}, median CPU time of 21 calls (wasm, one thread)`,
+  );
+  printTable([
+    ['op', 'tfjs ops', 'C kernel', 'ops / kernel'],
+    ...binarize.rows.map((r) => [
+      r.op,
+      `${fixed(r.opsMs, 2)} ms`,
+      `${fixed(r.kernelMs, 2)} ms`,
+      `${fixed(r.opsMs / r.kernelMs)}x`,
+    ]),
+  ]);
   if (memory) {
     console.log(
       `\nmemory, ${memory.steps} steps of ${memory.model} on wasm: tf.memory().numTensors ` +
@@ -675,6 +737,9 @@ async function child(argv: string[]): Promise<void> {
       break;
     case 'memory':
       result = await childMemory(model, options.stepsMemory);
+      break;
+    case 'binarize':
+      result = await childBinarize();
       break;
     case 'profile':
       result = await childProfile(model, options.profile);
