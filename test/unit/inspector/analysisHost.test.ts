@@ -151,6 +151,9 @@ void describe(
       const file = path.join(CHECKPOINTS, 'torch_state.pt');
       const options = { binaryPatterns: ['conv'], deadTau: 0.95 };
       assert.deepEqual(await host.inspect(file, options), await inspectCheckpoint(file, options));
+      // Keras goes through h5wasm and its watchdog worker, shipped beside the bundle.
+      const keras = path.join(CHECKPOINTS, 'larq_keras2.h5');
+      assert.deepEqual(await host.inspect(keras, {}), await inspectCheckpoint(keras));
       const compare = await host.compare(file, path.join(CHECKPOINTS, 'torch_nested.pth'));
       assert.ok(Array.isArray(compare.layers));
       const series = await host.series(path.join(CHECKPOINTS, 'series'), {});
