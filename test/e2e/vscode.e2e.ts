@@ -427,6 +427,51 @@ async function dashboardFrame(page: Page): Promise<Frame | undefined> {
   return undefined;
 }
 
+/**
+ * The checkpoint inspector's document (custom editor `bnnLab.checkpointInspector`): like the
+ * dashboard, two iframes deep; told apart by its `.inspector` root.
+ */
+async function inspectorFrame(page: Page): Promise<Frame | undefined> {
+  for (const outer of page.frames()) {
+    if (!outer.url().includes(`extensionId=${EXTENSION_ID}`)) continue;
+    for (const inner of outer.childFrames()) {
+      if (inner.isDetached()) continue;
+      const root = await inner.$('.inspector').catch(() => null);
+      if (root) return inner;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * "BNN Lab: Inspect Checkpoint" on a file: code-server's file dialog is a quick input that takes
+ * a path. Resolves with the tensor names in the inspector's table and those marked binary.
+ */
+async function inspectCheckpointFromPalette(
+  page: Page,
+  file: string,
+): Promise<{ rows: string[]; binary: string[]; error: string }> {
+  await runCommand(page, 'BNN Lab: Inspect Checkpoint');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await input.fill(file);
+  await input.press('Enter');
+  return until('the checkpoint inspector', 2 * MINUTE, async () => {
+    const frame = await inspectorFrame(page);
+    if (!frame) return undefined;
+    const state = await frame.evaluate(() => ({
+      rows: Array.from(document.querySelectorAll<HTMLElement>('.layer-row')).map(
+        (r) => r.dataset.name ?? '',
+      ),
+      binary: Array.from(document.querySelectorAll<HTMLElement>('.layer-row'))
+        .filter((r) => r.querySelector('td.binary')?.textContent === 'yes')
+        .map((r) => r.dataset.name ?? ''),
+      error: document.querySelector('.error-state')?.textContent ?? '',
+    }));
+    return state.rows.length > 0 || state.error ? state : undefined;
+  });
+}
+
 interface DashboardState {
   cards: string[];
   badge: string | null;
@@ -701,6 +746,22 @@ void test(
       const last = records[records.length - 1];
       assert.equal(last?.event, 'done', 'metrics.jsonl ends with a done record');
       assert.equal(last?.status, 'completed', 'the done record says completed');
+
+      // The epoch's checkpoint in the inspector (custom editor, analysis worker, webview).
+      const checkpoint = path.join(dir, 'checkpoints', 'epoch-1', 'model.json');
+      assert.ok(existsSync(checkpoint), `the run wrote ${checkpoint}`);
+      const inspected = await inspectCheckpointFromPalette(page, checkpoint);
+      assert.equal(inspected.error, '', 'the inspector reads the checkpoint');
+      progress(
+        `inspector: ${inspected.rows.length} tensors, binary: ${inspected.binary.join(', ')}`,
+      );
+      for (const layer of BINARY_LAYERS) {
+        assert.ok(
+          inspected.binary.some((name) => name.startsWith(`${layer}/`)),
+          `${layer}'s kernel is marked binary from BNN Lab's metadata`,
+        );
+      }
+      await screenshot(page, '05-inspector');
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(
