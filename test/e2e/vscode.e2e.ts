@@ -708,13 +708,18 @@ void test(
       );
       assert.match(finished.testAccuracyText, /^\d+(\.\d+)?%$/, 'test accuracy tile text');
       for (const layer of BINARY_LAYERS) {
-        const frame = await dashboardFrame(page);
-        assert.ok(frame, 'dashboard frame after the run');
-        const charts = await frame.evaluate(
-          (name) =>
-            document.querySelectorAll(`article.layer-card[data-layer="${name}"] canvas`).length,
-          layer,
-        );
+        // Cards create their charts when scrolled into view (the dashboard stays cheap with 50+
+        // layers), so bring each one on screen, as a user scrolling the panel would.
+        const charts = await until(`${layer}'s card to draw its charts`, 15 * SECOND, async () => {
+          const frame = await dashboardFrame(page);
+          if (!frame) return undefined;
+          const count = await frame.evaluate((name) => {
+            const card = document.querySelector(`article.layer-card[data-layer="${name}"]`);
+            card?.scrollIntoView({ block: 'center' });
+            return card ? card.querySelectorAll('canvas').length : 0;
+          }, layer);
+          return count > 0 ? count : undefined;
+        });
         assert.ok(charts > 0, `${layer}'s card draws its charts`);
       }
 
