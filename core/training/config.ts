@@ -133,6 +133,25 @@ function checkBonn(source: string, value: unknown): TrainConfig['bonn'] {
   };
 }
 
+/**
+ * A preset's step milestones for a run of `epochs` instead of the preset's `presetEpochs`:
+ * scaled proportionally (100 and 110 of 120 become 8 and 9 of 10), kept in [1, epochs − 1] and
+ * strictly increasing; milestones that collide are dropped.
+ */
+export function scaleMilestones(
+  milestones: readonly number[],
+  presetEpochs: number,
+  epochs: number,
+): number[] {
+  if (epochs === presetEpochs) return [...milestones];
+  const out: number[] = [];
+  for (const m of milestones) {
+    const scaled = Math.min(epochs - 1, Math.max(1, Math.round((m * epochs) / presetEpochs)));
+    if (scaled > (out.at(-1) ?? 0)) out.push(scaled);
+  }
+  return out;
+}
+
 function checkMilestones(source: string, value: unknown, epochs: number): number[] {
   if (!Array.isArray(value) || value.length > 64) {
     throw new ConfigError(source, 'stepMilestones', 'must be a list of at most 64 epoch numbers');
@@ -287,11 +306,16 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
     warmupEpochs: checkInteger(
       source,
       'warmupEpochs',
-      pick('warmupEpochs', d.warmupEpochs),
+      // A preset's warm-up shrinks with a shorter run; an explicit one is checked as given.
+      pick('warmupEpochs', Math.min(d.warmupEpochs, Math.max(0, epochs - 1))),
       0,
       Math.max(0, epochs - 1),
     ),
-    stepMilestones: checkMilestones(source, pick('stepMilestones', d.stepMilestones), epochs),
+    stepMilestones: checkMilestones(
+      source,
+      pick('stepMilestones', scaleMilestones(d.stepMilestones, d.epochs, epochs)),
+      epochs,
+    ),
     stepGamma: checkNumber(source, 'stepGamma', pick('stepGamma', d.stepGamma), 0, 1, true),
     weightDecay: checkNumber(
       source,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cosineLearningRate, learningRateAt } from '../../../core/training/schedules';
-import { resolveConfig } from '../../../core/training/config';
+import { resolveConfig, scaleMilestones } from '../../../core/training/config';
 import { ConfigError } from '../../../core/errors';
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
@@ -37,6 +37,35 @@ test('step schedule multiplies by gamma after each milestone epoch', () => {
   close(learningRateAt(c, 101, 0, 1), 0.0004);
   close(learningRateAt(c, 111, 0, 1), 0.004 * 0.01);
   close(learningRateAt({ ...c, schedule: 'constant' }, 111, 0, 1), 0.004);
+});
+
+test("a preset's warm-up and milestones follow a shorter run; explicit ones are checked", () => {
+  assert.deepEqual(scaleMilestones([100, 110], 120, 10), [8, 9]);
+  assert.deepEqual(scaleMilestones([100, 110], 120, 2), [1]);
+  assert.deepEqual(scaleMilestones([100, 110], 120, 1), []);
+  const bdn = resolveConfig(
+    { preset: 'cifar10-bdn28', dataset: { name: 'cifar10', path: '/c' }, epochs: 10 },
+    'f',
+  );
+  assert.deepEqual(bdn.stepMilestones, [8, 9]);
+  const recu = resolveConfig(
+    { preset: 'fmnist-resnete-recu', dataset: { name: 'fashion-mnist', path: '/f' }, epochs: 1 },
+    'f',
+  );
+  assert.equal(recu.warmupEpochs, 0);
+  assert.throws(
+    () =>
+      resolveConfig(
+        {
+          preset: 'cifar10-bdn28',
+          dataset: { name: 'cifar10', path: '/c' },
+          epochs: 10,
+          stepMilestones: [100],
+        },
+        'f',
+      ),
+    (e: Error) => e instanceof ConfigError && e.field === 'stepMilestones[0]',
+  );
 });
 
 test('training keys are validated with the field and the allowed range', () => {
