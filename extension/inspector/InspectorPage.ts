@@ -16,6 +16,7 @@ import {
 import { dashboardHtml, makeNonce } from '../panels/dashboardHtml';
 import { log } from '../log';
 import { AnalysisError, timeoutForBytes, type AnalysisHost } from './analysisHost';
+import { CoalescingRunner } from './coalescingRunner';
 import type { ParsedAnalysisSettings } from './settings';
 
 /** What a page shows. */
@@ -81,10 +82,8 @@ export class InspectorPage implements vscode.Disposable {
   private content: InspectorContent | undefined;
   private failure: { file: string; message: string } | undefined;
   private generation = 0;
-  private running: Promise<void> | undefined;
-  private rerun = false;
+  private readonly runner = new CoalescingRunner(() => this.runAnalysis(), WATCH_DEBOUNCE_MS);
   private watcher: vscode.FileSystemWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
   /** Tensor selected in the page, mirrored in the Layers view. */
@@ -137,18 +136,7 @@ export class InspectorPage implements vscode.Disposable {
 
   /** Reads and analyses again (settings changed, Retry, or the watched folder changed). */
   analyse(): Promise<void> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    this.running = this.runAnalysis().finally(() => {
-      this.running = undefined;
-      if (this.rerun && !this.disposed) {
-        this.rerun = false;
-        void this.analyse();
-      }
-    });
-    return this.running;
+    return this.runner.run();
   }
 
   private async runAnalysis(): Promise<void> {
@@ -276,8 +264,7 @@ export class InspectorPage implements vscode.Disposable {
     const watcher = vscode.workspace.createFileSystemWatcher(pattern);
     const changed = (uri: vscode.Uri): void => {
       log.info(`inspector: ${uri.fsPath} changed; analysing ${this.target} again`);
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.analyse(), WATCH_DEBOUNCE_MS);
+      this.runner.schedule();
     };
     watcher.onDidCreate(changed);
     watcher.onDidChange(changed);
@@ -288,7 +275,7 @@ export class InspectorPage implements vscode.Disposable {
   }
 
   private stopWatching(): void {
-    clearTimeout(this.debounce);
+    this.runner.cancelScheduled();
     this.watcher?.dispose();
     this.watcher = undefined;
     this.panel.title = this.panel.title.replace(/ \(watching\)$/, '');
@@ -302,6 +289,7 @@ export class InspectorPage implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     this.stopWatching();
+    this.runner.dispose();
     for (const d of this.disposables) d.dispose();
     this.ctx.onDidDispose(this);
   }
