@@ -38,7 +38,7 @@ export { cosineLearningRate } from './schedules';
  * Copies examples `start..start+size` of a split into batch tensors, through `indices` when given
  * (a shuffled order), else in file order.
  */
-function makeBatch(
+export function makeBatch(
   split: Split,
   dataset: Dataset,
   indices: ArrayLike<number> | null,
