@@ -5,12 +5,19 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_BINARY_PATTERNS } from '../../core/checkpoints/inspect';
 import { registerCommand } from '../commands';
 import { log } from '../log';
 import { AnalysisHost } from './analysisHost';
 import { InspectorPage, type InspectorSource, type PageContext } from './InspectorPage';
 import { LayersTreeProvider } from './LayersTreeProvider';
-import { analysisSettings, type ParsedAnalysisSettings } from './settings';
+import type { LayerItem } from './layerItems';
+import {
+  analysisSettings,
+  patternForTensor,
+  withPattern,
+  type ParsedAnalysisSettings,
+} from './settings';
 
 export const INSPECTOR_VIEW_TYPE = 'bnnLab.checkpointInspector';
 /**
@@ -216,6 +223,54 @@ export function registerInspector(context: vscode.ExtensionContext): vscode.Disp
     });
   };
 
+  /**
+   * Layers view → "Mark as Binary": adds a name pattern for the tensor to the workspace's
+   * `bnnLab.inspect.binaryPatterns` (the issue's "saved in workspace settings"); the setting
+   * change re-analyses every open page.
+   */
+  const markBinary = async (arg?: unknown): Promise<void> => {
+    const name = typeof arg === 'string' ? arg : (arg as Partial<LayerItem> | undefined)?.name;
+    if (typeof name !== 'string' || !active) return;
+    const pattern = await vscode.window.showInputBox({
+      title: 'BNN Lab: Mark as Binary',
+      prompt: `Regular expression (case-insensitive) for tensors to mark binary; widen it to mark similar layers`,
+      value: patternForTensor(name),
+      validateInput: (text) => {
+        if (text.trim() === '') return 'Enter a regular expression';
+        try {
+          new RegExp(text, 'i');
+          return undefined;
+        } catch (e) {
+          return e instanceof Error ? e.message : String(e);
+        }
+      },
+    });
+    if (!pattern) return;
+    const resource = vscode.Uri.file(active.target);
+    const folder = vscode.workspace.getWorkspaceFolder(resource);
+    const config = vscode.workspace.getConfiguration('bnnLab', resource);
+    const inspected = config.inspect<string[]>('inspect.binaryPatterns');
+    const target = folder
+      ? vscode.ConfigurationTarget.WorkspaceFolder
+      : vscode.workspace.workspaceFolders
+        ? vscode.ConfigurationTarget.Workspace
+        : vscode.ConfigurationTarget.Global;
+    const current =
+      target === vscode.ConfigurationTarget.WorkspaceFolder
+        ? (inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue)
+        : target === vscode.ConfigurationTarget.Workspace
+          ? (inspected?.workspaceValue ?? inspected?.globalValue)
+          : inspected?.globalValue;
+    await config.update(
+      'inspect.binaryPatterns',
+      withPattern(current, pattern, DEFAULT_BINARY_PATTERNS),
+      target,
+    );
+    log.info(
+      `inspector: added binary pattern /${pattern}/ (${vscode.ConfigurationTarget[target]})`,
+    );
+  };
+
   const selectLayer = (arg?: unknown): void => {
     if (typeof arg === 'string') active?.selectLayer(arg);
   };
@@ -233,6 +288,7 @@ export function registerInspector(context: vscode.ExtensionContext): vscode.Disp
     registerCommand('bnnLab.compareCheckpoints', compareCheckpoints),
     registerCommand('bnnLab.analyseCheckpointFolder', analyseFolder),
     registerCommand('bnnLab.selectLayer', selectLayer),
+    registerCommand('bnnLab.markLayerBinary', markBinary),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (
         e.affectsConfiguration('bnnLab.inspect') ||

@@ -82,3 +82,24 @@ export function analysisSettings(raw: {
   if (patterns) options.binaryPatterns = patterns;
   return { options, deadTau, problems };
 }
+
+/**
+ * A pattern that marks exactly one tensor by name, for the user to widen if they like:
+ * `layer1.0.conv1.weight` → `^layer1\.0\.conv1\.weight$`.
+ */
+export function patternForTensor(name: string): string {
+  return `^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`;
+}
+
+/**
+ * The pattern list after adding `pattern`. A user list replaces the built-in patterns, so the
+ * first addition starts from them: tensors they already mark stay marked.
+ */
+export function withPattern(
+  current: readonly string[] | undefined,
+  pattern: string,
+  builtIn: readonly string[],
+): string[] {
+  const base = current && current.length > 0 ? current : builtIn;
+  return base.includes(pattern) ? [...base] : [...base, pattern];
+}

@@ -5,6 +5,8 @@ import {
   analysisSettings,
   parseBinaryPatterns,
   parseDeadTau,
+  patternForTensor,
+  withPattern,
 } from '../../../extension/inspector/settings';
 
 test('an empty or missing pattern list means the built-in patterns', () => {
@@ -56,4 +58,18 @@ test('deadTau must lie in (0.5, 1)', () => {
   const all = analysisSettings({ binaryPatterns: ['('], deadTau: 3 });
   assert.equal(all.deadTau, 0.99);
   assert.equal(all.problems.length, 3);
+});
+
+test('Mark as Binary: an exact pattern for the tensor, added after the built-in ones', () => {
+  const pattern = patternForTensor('layer1.0.conv1.weight');
+  assert.equal(pattern, '^layer1\\.0\\.conv1\\.weight$');
+  const re = new RegExp(pattern, 'i');
+  assert.ok(re.test('layer1.0.conv1.weight'));
+  assert.ok(!re.test('layer1.0.conv10.weight'));
+  assert.ok(!re.test('xlayer1.0.conv1.weight'));
+  assert.equal(patternForTensor('a/b(c)[0]+'), '^a\\/b\\(c\\)\\[0\\]\\+$');
+  assert.deepEqual(withPattern([], 'x', ['a', 'b']), ['a', 'b', 'x']);
+  assert.deepEqual(withPattern(undefined, 'x', ['a']), ['a', 'x']);
+  assert.deepEqual(withPattern(['mine'], 'x', ['a']), ['mine', 'x']);
+  assert.deepEqual(withPattern(['mine', 'x'], 'x', ['a']), ['mine', 'x']);
 });
