@@ -6,7 +6,9 @@
  *   `sign(sign(x) + 0.1)` gives, in one pass instead of three kernels;
  * - `BnnSteGrad` (`dy`, `x`, attr `clip` → `dy · 1[|x| ≤ clip]`): the clipped straight-through
  *   gradient, in one pass instead of Abs, LessEqual, Cast and Multiply;
- * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient.
+ * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient;
+ * - and, not as a kernel of its own, the loop of wasmKernels.ts' `MaxPoolGrad`
+ *   (`maxPoolGradInC`), 4 channels at a time.
  *
  * All take and return float32 tensors of one shape (no broadcasting). The module imports the
  * tfjs module's `WebAssembly.Memory` and is called with heap offsets, so it reads and writes the
@@ -45,6 +47,23 @@ interface BnnExports {
   bnn_sign(x: number, out: number, n: number): void;
   bnn_ste_grad(dy: number, x: number, out: number, n: number, clip: number): void;
   bnn_approx_sign_grad(dy: number, x: number, out: number, n: number): void;
+  bnn_max_pool_grad(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
 }
 
 /** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
@@ -69,6 +88,8 @@ interface WasmApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 let compiled: WasmModule | null | undefined;
+/** Set by registerBnnKernels, cleared by unregisterBnnKernels; MaxPoolGrad follows it. */
+let cKernelsInUse = false;
 /** Why the kernels are not registered, when they are not. */
 let unavailableReason: string | undefined;
 /** One instance per tfjs memory (a new backend instance has a new memory). */
@@ -219,6 +240,7 @@ function enabledByEnvironment(): boolean {
 export function registerBnnKernels(): string | undefined {
   if (!enabledByEnvironment()) return 'disabled by BNN_LAB_C_KERNELS';
   if (compileModule() === null) return unavailableReason;
+  cKernelsInUse = true;
   for (const config of bnnKernelConfigs) {
     if (getKernel(config.kernelName, BACKEND)?.kernelFunc === config.kernelFunc) continue;
     if (getKernel(config.kernelName, BACKEND) !== undefined) {
@@ -229,8 +251,57 @@ export function registerBnnKernels(): string | undefined {
   return undefined;
 }
 
+/**
+ * `MaxPoolGrad` in C for wasmKernels.ts: fills `dx` (already allocated, shape of `x`) and
+ * returns true, or returns false when the C kernels are not in use (the caller then runs its
+ * JavaScript loop). Same result as that loop: the first maximum of each window gets dy.
+ */
+export function maxPoolGradInC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  dx: TensorInfo,
+  info: {
+    batchSize: number;
+    inHeight: number;
+    inWidth: number;
+    inChannels: number;
+    outHeight: number;
+    outWidth: number;
+    filterHeight: number;
+    filterWidth: number;
+    strideHeight: number;
+    strideWidth: number;
+    padInfo: { top: number; left: number };
+  },
+): boolean {
+  if (!cKernelsInUse || x.dtype !== 'float32' || dy.dtype !== 'float32') return false;
+  if (info.padInfo.top < 0 || info.padInfo.left < 0) return false;
+  backend.typedArrayFromHeap(dx).fill(0);
+  if (util.sizeFromShape(dy.shape) === 0) return true;
+  kernelsFor(backend).bnn_max_pool_grad(
+    heapOffset(backend, x),
+    heapOffset(backend, dy),
+    heapOffset(backend, dx),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
+  return true;
+}
+
 /** Removes the C kernels again (benchmarks compare steps with and without them). */
 export function unregisterBnnKernels(): void {
+  cKernelsInUse = false;
   for (const config of bnnKernelConfigs) {
     if (getKernel(config.kernelName, BACKEND) !== undefined) {
       unregisterKernel(config.kernelName, BACKEND);

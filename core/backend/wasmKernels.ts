@@ -27,7 +27,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { registerBnnKernels } from './bnnKernels';
+import { maxPoolGradInC, registerBnnKernels } from './bnnKernels';
 
 const BACKEND = 'wasm';
 
@@ -726,7 +726,9 @@ function tile(args: {
  *
  * Inputs `dy: [batch, outHeight, outWidth, channels]`, `input: [batch, inHeight, inWidth,
  * channels]` (the forward input), float32, NHWC; output like `input`. One pass over the
- * windows, O(output * window) instead of the stock kernel's per-input-pixel window search.
+ * windows, O(output * window) instead of the stock kernel's per-input-pixel window search, in C
+ * (bnn_kernels.c, four channels at a time) while BNN Lab's C kernels are in use, else in the
+ * JavaScript loop below; both give the same result.
  */
 function maxPoolGrad(args: {
   inputs: NamedTensorInfoMap;
@@ -747,6 +749,9 @@ function maxPoolGrad(args: {
   assertShape('MaxPoolGrad', 'dy', dy.shape, info.outShape);
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
   const out = backend.makeOutput(input.shape, 'float32');
+  if (maxPoolGradInC(backend, input, dy, out, info)) {
+    return out;
+  }
   const x = backend.typedArrayFromHeap(input);
   const dyValues = backend.typedArrayFromHeap(dy);
   const dx = backend.typedArrayFromHeap(out);

@@ -14,6 +14,7 @@
  *   bnn_sign:             sgn(x) = sign(sign(x) + 0.1): +1 for x >= 0 (-0 too) and for NaN, -1 for x < 0
  *   bnn_ste_grad:         dy * (|x| <= clip ? 1 : 0)     (NaN x gives dy * 0, NaN/inf dy * 0 gives NaN)
  *   bnn_approx_sign_grad: dy * relu(2 - 2|x|)            (NaN x gives NaN, as relu(NaN) is NaN)
+ *   bnn_max_pool_grad:    as BNN Lab's MaxPoolGrad (wasmKernels.ts) and the cpu backend
  * Multiplying by an exact 0.0 or 1.0 (rather than selecting dy or 0) keeps -0 and NaN the same
  * as the op chain they replace.
  */
@@ -71,6 +72,72 @@ void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
   for (; i < n; i++) {
     float ramp = 2.0f - __builtin_fabsf(x[i]) * 2.0f;
     out[i] = dy[i] * (ramp < 0.0f ? 0.0f : ramp);
+  }
+}
+
+/*
+ * Gradient of a 2-D max pool, NHWC float32: for each pooling window and channel, dy goes to the
+ * first maximum of x in row-major window order (strict >, so ties go to the first, and a window
+ * whose values are all NaN or all -inf passes no gradient), added into dx, which the caller
+ * zeroes. Windows may overlap (stride < filter) and be cut by the padding (pad_top/pad_left >= 0,
+ * windows clipped to the input). Four channels at a time; x and dx are
+ * [batch, in_h, in_w, channels], dy is [batch, out_h, out_w, channels].
+ */
+EXPORT(bnn_max_pool_grad)
+void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u32 in_h, u32 in_w,
+                       u32 channels, u32 out_h, u32 out_w, u32 filter_h, u32 filter_w,
+                       u32 stride_h, u32 stride_w, u32 pad_top, u32 pad_left) {
+  const v128_t minus_inf = wasm_f32x4_splat(-__builtin_inff());
+  const v128_t none = wasm_i32x4_splat(-1);
+  const v128_t lane = wasm_i32x4_make(0, 1, 2, 3);
+  for (u32 b = 0; b < batch; b++) {
+    for (u32 oh = 0; oh < out_h; oh++) {
+      int row_start = (int)(oh * stride_h) - (int)pad_top;
+      int row_begin = row_start < 0 ? 0 : row_start;
+      int row_end = row_start + (int)filter_h;
+      if (row_end > (int)in_h) row_end = (int)in_h;
+      for (u32 ow = 0; ow < out_w; ow++) {
+        int col_start = (int)(ow * stride_w) - (int)pad_left;
+        int col_begin = col_start < 0 ? 0 : col_start;
+        int col_end = col_start + (int)filter_w;
+        if (col_end > (int)in_w) col_end = (int)in_w;
+        const float *g = dy + ((b * out_h + oh) * out_w + ow) * channels;
+        u32 c = 0;
+        for (; c + 4 <= channels; c += 4) {
+          v128_t best = minus_inf;
+          v128_t at = none;
+          for (int r = row_begin; r < row_end; r++) {
+            for (int q = col_begin; q < col_end; q++) {
+              int base = (int)(((b * in_h + (u32)r) * in_w + (u32)q) * channels + c);
+              v128_t v = wasm_v128_load(x + base);
+              v128_t gt = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, gt);
+              at = wasm_v128_bitselect(wasm_i32x4_add(wasm_i32x4_splat(base), lane), at, gt);
+            }
+          }
+          int i0 = wasm_i32x4_extract_lane(at, 0), i1 = wasm_i32x4_extract_lane(at, 1);
+          int i2 = wasm_i32x4_extract_lane(at, 2), i3 = wasm_i32x4_extract_lane(at, 3);
+          if (i0 >= 0) dx[i0] += g[c];
+          if (i1 >= 0) dx[i1] += g[c + 1];
+          if (i2 >= 0) dx[i2] += g[c + 2];
+          if (i3 >= 0) dx[i3] += g[c + 3];
+        }
+        for (; c < channels; c++) {
+          float best = -__builtin_inff();
+          int at = -1;
+          for (int r = row_begin; r < row_end; r++) {
+            for (int q = col_begin; q < col_end; q++) {
+              int index = (int)(((b * in_h + (u32)r) * in_w + (u32)q) * channels + c);
+              if (x[index] > best) {
+                best = x[index];
+                at = index;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += g[c];
+        }
+      }
+    }
   }
 }
 

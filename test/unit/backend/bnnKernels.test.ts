@@ -248,6 +248,61 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
     tf.dispose([x, fused, plain]);
   });
 
+  void it('MaxPoolGrad in C matches the JavaScript loop and the cpu backend (ties, NaN, -inf, padding, overlap)', () => {
+    const cases: {
+      shape: [number, number, number, number];
+      size: number;
+      stride: number;
+      pad: 'valid' | 'same';
+    }[] = [
+      { shape: [2, 8, 8, 4], size: 2, stride: 2, pad: 'valid' },
+      { shape: [3, 7, 9, 5], size: 2, stride: 2, pad: 'same' },
+      { shape: [2, 9, 7, 6], size: 3, stride: 2, pad: 'same' },
+      { shape: [1, 6, 6, 3], size: 3, stride: 1, pad: 'same' },
+      { shape: [2, 5, 5, 9], size: 3, stride: 1, pad: 'valid' },
+      { shape: [1, 4, 4, 1], size: 2, stride: 2, pad: 'valid' },
+    ];
+    for (const [n, { shape, size, stride, pad }] of cases.entries()) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      // Values on a coarse grid so windows have ties; some NaN and -inf; negative windows.
+      const values = randomValues(count, 100 + n).map((v) => Math.round(v * 2) / 2 - 0.75);
+      for (let i = 0; i < count; i += 11) values[i] = NaN;
+      for (let i = 5; i < count; i += 13) values[i] = -Infinity;
+      const grad = (on: string) => {
+        const previous = tf.getBackend();
+        void tf.setBackend(on);
+        try {
+          return tf.tidy(() => {
+            const x = tf.tensor4d(values, shape);
+            const dy = tf.tensor4d(
+              randomValues(tf.maxPool(x, size, stride, pad).size, 200 + n),
+              tf.maxPool(x, size, stride, pad).shape,
+            );
+            return tf
+              .grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, size, stride, pad))(x, dy)
+              .dataSync()
+              .slice() as Float32Array;
+          });
+        } finally {
+          void tf.setBackend(previous);
+        }
+      };
+      const inC = grad('wasm');
+      unregisterBnnKernels();
+      const inJs = grad('wasm');
+      registerBnnKernels();
+      const label = `maxPoolGrad ${shape.join('x')} ${size}/${stride} ${pad}`;
+      assertSameBits(inC, inJs, `${label}: C vs JavaScript`);
+      const onCpu = grad('cpu');
+      for (let i = 0; i < onCpu.length; i++) {
+        // The cpu backend sums in a different order where windows overlap.
+        if (!(Math.abs(inC[i] - onCpu[i]) <= 1e-5 * Math.max(1, Math.abs(onCpu[i])))) {
+          assert.fail(`${label}: element ${i} is ${inC[i]}, cpu backend ${onCpu[i]}`);
+        }
+      }
+    }
+  });
+
   void it('keep the tensor count and the wasm heap use flat over repeated gradient steps', () => {
     const w = tf.variable(tf.randomUniform([3, 3, 16, 32], -1.5, 1.5, 'float32', 7));
     const a = tf.randomUniform([8, 12, 12, 16], -2, 2, 'float32', 8);
