@@ -155,8 +155,9 @@ function decayedKernels(model: tf.LayersModel): tf.Variable[] {
 }
 
 /**
- * One training step's objective: softmax cross-entropy, plus BONN's losses and the L2 weight
- * decay when configured. Keeps `ce`, `hits` and the method losses for the report.
+ * What one training step keeps for the report besides the minimized objective (cross-entropy
+ * plus BONN's losses and the L2 weight decay when configured): the cross-entropy alone when the
+ * objective has more terms, the correct-prediction count and each method loss.
  */
 interface StepParts {
   ce: tf.Scalar;
