@@ -59,6 +59,33 @@ export interface LayerTelemetry extends WeightStats {
    * `±α` view. Optional: older runs and other engines omit it; viewers fall back to `absMean`.
    */
   alpha?: number[];
+  /** LNS fine-tuning only: the layer's auxiliary loss `Σ ℓ̃`, mean since the last report. */
+  auxLoss?: number;
+  /** LNS fine-tuning only: `mean(sgn(f_θ(W)) ≠ sgn(W))`, the mapper's disagreement with `sgn`. */
+  disagreement?: number;
+  /** Fine-tuning only: fraction of binary weights whose sign differs from the source checkpoint's. */
+  flipFromStart?: number;
+}
+
+/** One binary layer before and after a fine-tune (`bnn-lab finetune`, docs/lns.md). */
+export interface FinetuneLayerSummary {
+  name: string;
+  /** Fraction of binary weights whose sign differs from the source checkpoint's. */
+  flipFromStart: number;
+  quantizationErrorBefore: number;
+  quantizationErrorAfter: number;
+  deadWeightRatioBefore: number;
+  deadWeightRatioAfter: number;
+}
+
+/** Before/after table of a fine-tune, carried by its `done` record. */
+export interface FinetuneSummary {
+  method: 'lns' | 'plain';
+  /** The source checkpoint folder (never modified). */
+  source: string;
+  testAccuracyBefore: number;
+  testAccuracyAfter: number;
+  layers: FinetuneLayerSummary[];
 }
 
 /** Static description of a layer with weights, sent once when a run starts. */
@@ -130,6 +157,8 @@ export type MetricsRecord =
       status: Exclude<RunStatus, 'running'>;
       testAccuracy: number | null;
       message?: string;
+      /** Fine-tunes only: the before/after table of a completed fine-tune. */
+      finetune?: FinetuneSummary;
       time: number;
     };
 
