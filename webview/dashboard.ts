@@ -334,8 +334,16 @@ export class Dashboard {
     this.logToggle.addEventListener('change', () => {
       this.host.updateView({ logScale: this.logToggle.checked });
     });
+    // The lines are coloured by depth; a swatch says which end is which.
+    const depthKey = el('span', 'depth-key');
+    depthKey.append(
+      el('span', undefined, 'first layer'),
+      el('span', 'depth-swatch'),
+      el('span', undefined, 'last layer · hover names a line, click opens it'),
+    );
     multiplesHead.append(
       el('h2', 'section-title', 'Layer metrics over steps'),
+      depthKey,
       el('span', 'spacer'),
       this.logToggle,
     );

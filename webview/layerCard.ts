@@ -96,8 +96,9 @@ export class LayerCard {
   }
 
   /**
-   * Sets the palette; the charts themselves are created when the card first comes on screen
-   * (opening a run with 50 layers builds 4 charts, not 200) and rebuilt on theme changes.
+   * Creates the canvases (drawn only on screen); the uPlot chart, the costly part, is created
+   * when the card first comes on screen (opening a run with 50 layers builds a handful, not 50)
+   * and rebuilt on theme changes.
    */
   mount(palette: Palette): void {
     const wasMounted = this.chart !== undefined;
@@ -105,10 +106,6 @@ export class LayerCard {
     this.palette = palette;
     this.rendered = undefined;
     this.renderedMode = undefined;
-    if (wasMounted || this.onScreen) this.createCharts(palette);
-  }
-
-  private createCharts(palette: Palette): void {
     this.histogram = new HistogramChart(
       this.histHost,
       palette,
@@ -135,6 +132,10 @@ export class LayerCard {
         this.updateCaption();
       },
     );
+    if (wasMounted || this.onScreen) this.createLineChart(palette);
+  }
+
+  private createLineChart(palette: Palette): void {
     this.chart = new LineChart(
       this.chartHost,
       {
@@ -199,7 +200,7 @@ export class LayerCard {
   setOnScreen(onScreen: boolean): void {
     this.onScreen = onScreen;
     if (!onScreen) return;
-    if (!this.chart && this.palette) this.createCharts(this.palette);
+    if (!this.chart && this.palette) this.createLineChart(this.palette);
     else this.resize();
     if (this.pending) this.update(this.pending, this.tau, this.mode);
   }

@@ -297,6 +297,10 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       ]);
     const compared = this.comparison?.run;
     if (compared) inView.push([compared.dir, compared.runId]);
+    // Deleted folders no longer in view need no more notices.
+    for (const gone of [...this.missing.keys()]) {
+      if (!inView.some(([d]) => d === gone)) this.missing.delete(gone);
+    }
     const key = inView.map(([d]) => d).join('\n');
     if (key === this.watchedKey) return;
     this.watchedKey = key;

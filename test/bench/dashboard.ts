@@ -19,6 +19,7 @@ import { DASHBOARD_HISTOGRAM_FRAMES } from '../../core/protocol';
 import { thinSnapshotRecords } from '../../extension/engine/dashboardFeed';
 import { launchChromium, openDashboard, startServer, CHROMIUM } from '../browser/harness';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { Page } from 'playwright-core';
 
 interface Options {
@@ -293,6 +294,8 @@ async function heapUsed(page: Page): Promise<number> {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  // The machine is shared: the load says how much of the 2 cores the page could have.
+  const loadBefore = loadavg()[0];
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   const { server, origin } = await startServer();
   // --expose-gc: the generator's garbage is collected before each timed open.
@@ -399,9 +402,13 @@ async function main(): Promise<void> {
       },
       heapBytes: heap,
       openMs: open,
+      loadAverage1m: { start: loadBefore, end: loadavg()[0] },
       consoleErrors: errors,
     };
     console.log('');
+    console.log(
+      `load average (1 min)    ${loadBefore.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end`,
+    );
     console.log(`updates sent            ${result.sent} (${lastStep})`);
     console.log(
       `idle frame interval     p50 ${ms(report.idleFrameIntervalMs.p50)}  p95 ${ms(report.idleFrameIntervalMs.p95)}  max ${ms(report.idleFrameIntervalMs.max)}  (${idle.length} frames, no stream: machine load alone)`,

@@ -400,6 +400,27 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       assert.equal(await page.locator('.layer-card canvas.hist-canvas').count(), 4);
       await screenshot(page, 'dashboard-hc.png');
 
+      // A method with its own scalars (ReCU's τ, an auxiliary loss): a chart for them appears.
+      const withScalars = run.records.map((r, i) =>
+        r.event === 'step' ? { ...r, tau: 0.9 + i / 1000, methodLosses: { aux: 0.05 * i } } : r,
+      );
+      await send(page, {
+        kind: 'snapshot',
+        trusted: true,
+        run: { runId: 'recu', dir: '/tmp/recu', status: 'completed', records: withScalars },
+      });
+      await page.waitForFunction(() => {
+        const figures = Array.from(document.querySelectorAll('.chart-card'));
+        const method = figures.find((f) => f.textContent?.startsWith('Method scalars'));
+        return method && !(method as HTMLElement).hidden && method.querySelector('.uplot');
+      });
+      const methodLegend = await page.evaluate(() => {
+        const figures = Array.from(document.querySelectorAll('.chart-card'));
+        const method = figures.find((f) => f.textContent?.startsWith('Method scalars'));
+        return Array.from(method?.querySelectorAll('.u-series th') ?? [], (th) => th.textContent);
+      });
+      assert.deepEqual(methodLegend, ['step', 'τ', 'aux']);
+
       // A run that has just started: no report yet, but no blank panel either.
       await send(page, {
         kind: 'snapshot',
