@@ -148,7 +148,7 @@ const signsKey = (layer: string) => `${layer}/signs`;
 const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
 
 /** Kernels that take weight decay: conv/dense kernels, latent or not; never BN, scale or BONN. */
-function decayedKernels(model: tf.LayersModel): tf.Variable[] {
+export function decayedKernels(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights
     .filter((w) => /(^|\/)kernel(_\d+)?$/.test(w.originalName))
     .map((w) => w.read() as tf.Variable);
