@@ -13,12 +13,14 @@ import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
 import { runTraining } from '../training/trainer';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
+import { finetuneCommand } from './finetune';
 import { createRunDir } from '../io/runNames';
 
 const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
 
 Usage:
   bnn-lab train [--preset NAME | --config FILE.bnn.json] [options]
+  bnn-lab finetune CHECKPOINT --method lns|plain [--epochs N] [--alpha A] [--rho R] [--json] (--help: all options)
   bnn-lab presets
   bnn-lab inspect FILE [--json] [--tau T]
   bnn-lab compare A B [--json]
@@ -286,6 +288,8 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
         return 0;
       case 'train':
         return await trainCommand(rest, out, err);
+      case 'finetune':
+        return await finetuneCommand(rest, out, err);
       case 'presets':
         return await presetsCommand(out);
       case 'inspect':

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
+import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
 import { loadDataset } from '../data/datasets';
 import { CancelledError, ConfigError, FileFormatError, UserError } from '../errors';
@@ -42,7 +43,7 @@ export const FINETUNE_DEFAULTS = {
   alpha: 1e-3,
   rho: 0.1,
   /** Adam steps fitting the mappers to `sgn(W)` before fine-tuning starts. */
-  mapperWarmupSteps: 150,
+  mapperWarmupSteps: 100,
   /** The fine-tune's learning rate is this times the source run's. */
   learningRateFactor: 0.1,
 };
@@ -302,8 +303,28 @@ export async function runFinetune(
       'info',
       `dataset ${dataset.name}: ${dataset.train.count} train / ${dataset.test.count} test examples`,
     );
+    // Rebuild the model from its preset and copy the weights in, as a resume does: a model
+    // deserialized by tfjs gets its quantizer kinds camel-cased (`steSign`), which the
+    // quantizers' backward does not know (FIXME(#6): fix in core/bnn/layers.ts).
     const loaded = await loadCheckpointModel(source);
-    model = loaded.model;
+    model = getPreset(meta.preset).build(config.seed, config);
+    try {
+      model.setWeights(loaded.model.getWeights());
+    } catch (e) {
+      throw new UserError(
+        `cannot rebuild ${source} from preset ${meta.preset} and its run's config.json: ${(e as Error).message}`,
+      );
+    } finally {
+      loaded.model.dispose();
+    }
+    const rebuilt = binaryLayerMeta(model);
+    for (const [name, m] of Object.entries(meta.binaryLayers)) {
+      if (rebuilt[name]?.quantizer !== m.quantizer || rebuilt[name]?.recu !== m.recu) {
+        throw new UserError(
+          `cannot rebuild ${source}: its layer ${name} (${m.quantizer}) differs from preset ${meta.preset} with its run's config.json (${rebuilt[name]?.quantizer ?? 'missing'})`,
+        );
+      }
+    }
     const binaryLayers = model.layers.filter(isBinaryLayer) as Redirectable[];
     if (binaryLayers.length === 0) {
       throw new UserError(`${source} has no binary layers: there is nothing to fine-tune`);

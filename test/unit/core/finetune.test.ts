@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { finetuneCommand } from '../../../core/cli/finetune';
+import { loadDataset } from '../../../core/data/datasets';
+import type { MetricsRecord } from '../../../core/protocol';
+import { loadCheckpointModel } from '../../../core/training/checkpoint';
+import { resolveConfig } from '../../../core/training/config';
+import { runFinetune } from '../../../core/training/finetune';
+import { evaluate, runTraining } from '../../../core/training/trainer';
+
+const root = mkdtempSync(join(tmpdir(), 'bnn-finetune-'));
+const TEST_LIMIT = 200;
+let source = '';
+
+/** sha256 of every file of a folder, by name. */
+function hashes(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dir).map((f) => [
+      f,
+      createHash('sha256')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex'),
+    ]),
+  );
+}
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await finetuneCommand(
+    args,
+    (t) => (stdout += t),
+    (t) => (stderr += t),
+  );
+  return { code, stdout, stderr };
+}
+
+const records = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as MetricsRecord);
+
+test.before(async () => {
+  const config = resolveConfig(
+    { preset: 'mnist-cnn', epochs: 1, limit: 512, testLimit: TEST_LIMIT },
+    'test',
+  );
+  const runDir = join(root, 'source-run');
+  const result = await runTraining(
+    { runId: 'source', config, runDir, backend: 'wasm' },
+    { onRecord: () => {}, log: () => {}, isCancelled: () => false },
+  );
+  assert.equal(result.status, 'completed', result.message);
+  source = join(runDir, 'checkpoints', 'epoch-1');
+});
+
+for (const method of ['lns', 'plain'] as const) {
+  test(`finetune --method ${method} writes a new checkpoint that evaluates as reported`, async () => {
+    const before = hashes(source);
+    const out = join(root, `out-${method}`);
+    const { code, stdout, stderr } = await cli([
+      source,
+      '--method',
+      method,
+      '--epochs',
+      '1',
+      '--limit',
+      '256',
+      '--test-limit',
+      String(TEST_LIMIT),
+      '--warmup-steps',
+      '40',
+      '--backend',
+      'wasm',
+      '--json',
+      '--out',
+      out,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(hashes(source), before, 'the source checkpoint changed');
+    const rs = records(stdout);
+    const start = rs.find((r) => r.event === 'start');
+    const done = rs.at(-1);
+    assert.ok(start?.event === 'start' && done?.event === 'done');
+    assert.equal(done.status, 'completed');
+    const summary = done.finetune;
+    assert.ok(summary, 'no before/after summary');
+    assert.equal(summary.method, method);
+    assert.deepEqual(
+      summary.layers.map((l) => l.name),
+      ['bconv2', 'bconv3', 'bdense4'],
+    );
+    for (const l of summary.layers) assert.ok(l.flipFromStart >= 0 && l.flipFromStart <= 1);
+    const steps = rs.filter((r) => r.event === 'step');
+    assert.ok(steps.length > 0);
+    for (const s of steps) {
+      for (const l of s.layers) {
+        assert.ok(typeof l.flipFromStart === 'number');
+        assert.equal(typeof l.auxLoss, method === 'lns' ? 'number' : 'undefined');
+        assert.equal(typeof l.disagreement, method === 'lns' ? 'number' : 'undefined');
+      }
+    }
+    const epoch = rs.find((r) => r.event === 'epoch');
+    assert.ok(epoch?.event === 'epoch' && epoch.checkpoint);
+    const dir = join(start.runId, epoch.checkpoint);
+    const { model, meta } = await loadCheckpointModel(dir);
+    assert.equal(meta?.testAccuracy, done.testAccuracy);
+    const dataset = loadDataset({ name: 'mnist' }, { limit: 1, testLimit: TEST_LIMIT });
+    const { accuracy } = await evaluate(model, dataset, dataset.test);
+    model.dispose();
+    assert.equal(accuracy, done.testAccuracy);
+    assert.equal(accuracy, summary.testAccuracyAfter);
+  });
+}
+
+test('a cancelled fine-tune ends as cancelled and leaves no checkpoint', async () => {
+  const before = hashes(source);
+  const runDir = join(root, 'cancelled');
+  let steps = 0;
+  const result = await runFinetune(
+    {
+      runId: 'c',
+      checkpoint: source,
+      runDir,
+      backend: 'wasm',
+      method: 'lns',
+      limit: 256,
+      testLimit: TEST_LIMIT,
+      mapperWarmupSteps: 5,
+    },
+    {
+      onRecord: (r) => {
+        if (r.event === 'step') steps++;
+      },
+      log: () => {},
+      isCancelled: () => steps >= 1,
+    },
+  );
+  assert.equal(result.status, 'cancelled');
+  assert.equal(result.checkpoint, undefined);
+  assert.deepEqual(readdirSync(join(runDir, 'checkpoints')), []);
+  assert.deepEqual(hashes(source), before);
+});
+
+test('bad settings and checkpoints fail with a message naming the field or the fix', async () => {
+  await assert.rejects(
+    cli([source, '--method', 'lns', '--rho', '0.5']),
+    /"rho" must be in \[0, 0\.5\), got 0\.5/,
+  );
+  await assert.rejects(
+    cli([source, '--method', 'lns', '--alpha', '-1']),
+    /"alpha" must be a number ≥ 0/,
+  );
+  await assert.rejects(cli([source, '--method', 'adamw']), /"method" must be one of lns, plain/);
+  const foreign = join(root, 'foreign');
+  mkdirSync(foreign);
+  writeFileSync(join(foreign, 'model.json'), JSON.stringify({ modelTopology: {} }));
+  await assert.rejects(
+    cli([foreign, '--method', 'lns']),
+    /not a BNN Lab checkpoint.*bnn-lab inspect/,
+  );
+  const h5 = join(root, 'model.h5');
+  writeFileSync(h5, 'not really');
+  await assert.rejects(cli([h5, '--method', 'plain']), /bnn-lab inspect/);
+  const noBinary = join(root, 'no-binary');
+  mkdirSync(noBinary);
+  writeFileSync(
+    join(noBinary, 'model.json'),
+    JSON.stringify({ bnnLab: { version: 1, preset: 'mnist-cnn', binaryLayers: {} } }),
+  );
+  await assert.rejects(cli([noBinary, '--method', 'lns']), /has no binary layers/);
+});
