@@ -16,7 +16,9 @@ test('weight decay covers conv and dense kernels only: not BN, learnable scale o
   const preset = getPreset('fmnist-resnete-recu');
   const model = preset.build(1, { bonn: { lambda: 1e-6, theta: 0, nu: 1 } });
   const decayed = new Set(decayedKernels(model).map((v) => v.name));
-  const names = model.trainableWeights.map((w) => [w.originalName, w.read().name] as const);
+  const names = model.trainableWeights.map(
+    (w) => [w.originalName, (w.read() as tf.Variable).name] as const,
+  );
   for (const [original, variable] of names) {
     const isKernel = /\/kernel$/.test(original);
     assert.equal(decayed.has(variable), isKernel, original);
