@@ -17,6 +17,7 @@ import { dashboardHtml, makeNonce } from '../panels/dashboardHtml';
 import { log } from '../log';
 import { AnalysisError, timeoutForBytes, type AnalysisHost } from './analysisHost';
 import { CoalescingRunner } from './coalescingRunner';
+import { folderSignature } from './folderSignature';
 import type { ParsedAnalysisSettings } from './settings';
 
 /** What a page shows. */
@@ -38,6 +39,8 @@ export interface PageContext {
 
 /** Changes settle for this long before a watched folder is analysed again (writes in progress). */
 const WATCH_DEBOUNCE_MS = 1500;
+/** How often a watched folder is also polled (see folderSignature.ts for why). */
+const WATCH_POLL_MS = 5000;
 
 /** The only place that posts to an inspector webview. */
 export function postToInspector(webview: vscode.Webview, msg: ToInspector): void {
@@ -84,6 +87,8 @@ export class InspectorPage implements vscode.Disposable {
   private generation = 0;
   private readonly runner = new CoalescingRunner(() => this.runAnalysis(), WATCH_DEBOUNCE_MS);
   private watcher: vscode.FileSystemWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private signature: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
   /** Tensor selected in the page, mirrored in the Layers view. */
@@ -270,15 +275,30 @@ export class InspectorPage implements vscode.Disposable {
     watcher.onDidChange(changed);
     watcher.onDidDelete(changed);
     this.watcher = watcher;
+    const folder = this.source.folder;
+    void folderSignature(folder).then((s) => (this.signature ??= s)); // never rejects
+    this.poll = setInterval(() => {
+      void folderSignature(folder).then((s) => {
+        if (this.signature !== undefined && s !== this.signature && this.watcher) {
+          log.info(`inspector: ${folder} changed (poll); analysing it again`);
+          this.runner.schedule();
+        }
+        this.signature = s;
+      });
+    }, WATCH_POLL_MS);
     this.panel.title = `${this.panel.title.replace(/ \(watching\)$/, '')} (watching)`;
     log.info(`inspector: watching ${this.source.folder} for new checkpoints`);
   }
 
   private stopWatching(): void {
     this.runner.cancelScheduled();
+    clearInterval(this.poll);
+    this.poll = undefined;
+    this.signature = undefined;
     this.watcher?.dispose();
     this.watcher = undefined;
-    this.panel.title = this.panel.title.replace(/ \(watching\)$/, '');
+    // A disposed panel throws on every property access ("Webview is disposed").
+    if (!this.disposed) this.panel.title = this.panel.title.replace(/ \(watching\)$/, '');
   }
 
   private post(msg: ToInspector): void {

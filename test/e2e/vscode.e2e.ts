@@ -444,6 +444,36 @@ async function inspectorFrame(page: Page): Promise<Frame | undefined> {
 }
 
 /**
+ * Answers code-server's simple file dialog (a quick input titled `title`) with `value`. It fills
+ * in its start folder asynchronously, so the path is typed until it sticks, and the OK button is
+ * pressed until the dialog is gone (replaced by nothing or by the command's next quick pick).
+ */
+async function answerFileDialog(
+  page: Page,
+  title: string,
+  value: string,
+  okLabel: string,
+): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const dialogTitle = page.locator('.quick-input-widget .quick-input-title', { hasText: title });
+  await dialogTitle.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await until('the path in the file dialog', 30 * SECOND, async () => {
+    await input.fill(value);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return (await input.inputValue()) === value ? true : undefined;
+  });
+  await until('the file dialog to accept the path', 30 * SECOND, async () => {
+    if (!(await dialogTitle.isVisible().catch(() => false))) return true;
+    await page
+      .locator('.quick-input-widget .quick-input-action a', { hasText: okLabel })
+      .click({ timeout: 5 * SECOND })
+      .catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return (await dialogTitle.isVisible().catch(() => false)) ? undefined : true;
+  });
+}
+
+/**
  * "BNN Lab: Inspect Checkpoint" on a file: code-server's file dialog is a quick input that takes
  * a path. Resolves with the tensor names in the inspector's table and those marked binary.
  */
@@ -452,10 +482,7 @@ async function inspectCheckpointFromPalette(
   file: string,
 ): Promise<{ rows: string[]; binary: string[]; error: string }> {
   await runCommand(page, 'BNN Lab: Inspect Checkpoint');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ state: 'visible', timeout: 30 * SECOND });
-  await input.fill(file);
-  await input.press('Enter');
+  await answerFileDialog(page, 'BNN Lab: Inspect Checkpoint', file, 'Inspect');
   return until('the checkpoint inspector', 2 * MINUTE, async () => {
     const frame = await inspectorFrame(page);
     if (!frame) return undefined;
@@ -470,6 +497,16 @@ async function inspectCheckpointFromPalette(
     }));
     return state.rows.length > 0 || state.error ? state : undefined;
   });
+}
+
+/** The series table's header texts in the inspector page, once there is one. */
+async function seriesHeaders(page: Page): Promise<string[] | undefined> {
+  const frame = await inspectorFrame(page);
+  if (!frame) return undefined;
+  const headers = await frame.evaluate(() =>
+    Array.from(document.querySelectorAll('.series-table th')).map((th) => th.textContent ?? ''),
+  );
+  return headers.length > 0 ? headers : undefined;
 }
 
 interface DashboardState {
@@ -767,6 +804,38 @@ void test(
         );
       }
       await screenshot(page, '05-inspector');
+
+      // The run's checkpoints folder, watched: a new epoch folder appears and is analysed.
+      await page.locator('.editor-group-container .tab', { hasText: 'model.json' }).first().click();
+      await page.keyboard.press('Control+W'); // one inspector page at a time in this test
+      await runCommand(page, 'BNN Lab: Analyse Checkpoint Folder');
+      await answerFileDialog(
+        page,
+        'BNN Lab: Analyse Checkpoint Folder',
+        path.join(dir, 'checkpoints'),
+        'Analyse',
+      );
+      const watchRow = page
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: 'Analyse and watch' }) })
+        .first();
+      await watchRow.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await watchRow.click();
+      const before = await until('the series table', 2 * MINUTE, () => seriesHeaders(page));
+      assert.deepEqual(before, ['Tensor', 'frozen'], 'one checkpoint: no pair column yet');
+      // VS Code starts a file watcher asynchronously; events before it is up are not delivered,
+      // so give it a moment (a training job writes its next checkpoint minutes later).
+      await new Promise((resolve) => setTimeout(resolve, 3 * SECOND));
+      cpSync(path.join(dir, 'checkpoints', 'epoch-1'), path.join(dir, 'checkpoints', 'epoch-2'), {
+        recursive: true,
+      });
+      const after = await until('the watched folder to update', 2 * MINUTE, async () => {
+        const headers = await seriesHeaders(page);
+        return headers && headers.length > 2 ? headers : undefined;
+      });
+      assert.deepEqual(after, ['Tensor', 'epoch-1 → epoch-2', 'frozen']);
+      progress(`series (watching): ${after.join(' | ')}`);
+      await screenshot(page, '06-series-watch');
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(
