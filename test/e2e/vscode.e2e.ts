@@ -3,7 +3,9 @@
  * ../shared/tools/vscode-e2e/setup-code-server.sh) with the packaged bnn-lab.vsix, driven in
  * Debian's Chromium by playwright-core. Trains the small mnist-cnn config from the Command Palette
  * and checks the status bar, the dashboard webview (a card per binary layer, completed status,
- * test accuracy) and the run folder on disk. Screenshots land in out/e2e/; with
+ * test accuracy) and the run folder on disk, then opens the run's checkpoint in the checkpoint
+ * inspector and follows its checkpoints folder with Analyse Checkpoint Folder (watch) while a new
+ * epoch folder appears. Screenshots land in out/e2e/; with
  * BNN_LAB_UPDATE_README_SHOT=1 the finished dashboard is also copied to
  * docs/images/vscode-dashboard.png for the README (off by default: a test run leaves the tree clean).
  *
