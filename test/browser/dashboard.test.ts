@@ -39,8 +39,25 @@ async function replay(page: Page, records: MetricsRecord[], runId: string): Prom
   await send(page, { kind: 'status', runId, status: done.status as RunStatus });
 }
 
+/**
+ * A full-page screenshot. Layer cards draw only once on screen, and a full-page capture does not
+ * scroll, so the page is scrolled through first (as a user would) and back.
+ */
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  const frame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+  const { scrollY, height, viewport } = await page.evaluate(() => ({
+    scrollY: window.scrollY,
+    height: document.documentElement.scrollHeight,
+    viewport: window.innerHeight,
+  }));
+  for (let y = 0; y < height; y += viewport / 2) {
+    await page.evaluate((top) => window.scrollTo(0, top), y);
+    await frame();
+    await frame();
+  }
+  await page.evaluate((top) => window.scrollTo(0, top), scrollY);
+  await frame();
   await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
 }
 
