@@ -2,12 +2,13 @@
  * `bnn-lab finetune CHECKPOINT --method lns|plain …`: fine-tunes a BNN Lab checkpoint into a new
  * run folder (core/training/finetune.ts, docs/lns.md).
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { UserError } from '../errors';
 import { createRunDir } from '../io/runNames';
 import { BACKEND_NAMES, type BackendPreference, type FinetuneSummary } from '../protocol';
 import {
   checkSourceCheckpoint,
+  defaultFinetuneParent,
   FINETUNE_METHODS,
   runFinetune,
   validateFinetune,
@@ -138,7 +139,7 @@ export async function finetuneCommand(args: string[], out: Out, err: Out): Promi
     );
   }
   const json = flags.has('json');
-  const parent = resolve(flags.get('out') ?? join(checkpoint, '..', '..', '..'));
+  const parent = resolve(flags.get('out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
   let cancelled = false;
   const onSigint = () => {

@@ -390,6 +390,13 @@ export async function runFinetune(
         'info',
         `LNS mappers (${lnsMappers.variables().reduce((n, v) => n + v.size, 0)} parameters) fitted to sgn(W) in ${settings.mapperWarmupSteps} steps; disagreement ${[...warm].map(([n, d]) => `${n} ${(100 * d).toFixed(2)}%`).join(', ')}`,
       );
+      const worst = Math.max(...warm.values());
+      if (worst > 0.05) {
+        hooks.log(
+          'warn',
+          `the LNS mappers still disagree with sgn(W) on up to ${(100 * worst).toFixed(1)}% of a layer's weights after the warm-up, so fine-tuning starts from different binary weights than the checkpoint's; raise --warmup-steps`,
+        );
+      }
       for (const l of layers) {
         const mapper = lnsMappers.get(l.layer.name);
         const name = l.layer.name;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { finetuneCommand } from '../../../core/cli/finetune';
+import { main } from '../../../core/cli/main';
 import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
@@ -156,6 +157,14 @@ test('bad settings and checkpoints fail with a message naming the field or the f
     cli([source, '--method', 'lns', '--alpha', '-1']),
     /"alpha" must be a number ≥ 0/,
   );
+  let stderr = '';
+  const code = await main(
+    ['finetune', source, '--method', 'lns', '--rho', '0.5'],
+    () => {},
+    (t) => (stderr += t),
+  );
+  assert.equal(code, 2);
+  assert.match(stderr, /^bnn-lab: finetune: "rho" must be in \[0, 0\.5\)/);
   await assert.rejects(cli([source, '--method', 'adamw']), /"method" must be one of lns, plain/);
   const foreign = join(root, 'foreign');
   mkdirSync(foreign);
