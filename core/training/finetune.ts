@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
@@ -670,7 +670,12 @@ export async function runFinetune(
   }
 }
 
-/** The run folder's parent for a fine-tune of `checkpoint` when none is given: beside its run. */
+/**
+ * The parent of a fine-tune's run folder when none is given: beside the source run for
+ * `RUN/checkpoints/epoch-N`, else beside the checkpoint folder.
+ */
 export function defaultFinetuneParent(checkpoint: string): string {
-  return dirname(dirname(dirname(resolve(checkpoint))));
+  const dir = resolve(checkpoint);
+  const checkpoints = dirname(dir);
+  return basename(checkpoints) === 'checkpoints' ? dirname(dirname(checkpoints)) : checkpoints;
 }
