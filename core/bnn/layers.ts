@@ -3,7 +3,13 @@
  * Registered with `tf.serialization`, so checkpoints load back with `tf.loadLayersModel`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_QUANTIZER, quantize, type QuantizerConfig } from './quantizers';
+import {
+  DEFAULT_QUANTIZER,
+  normalizeQuantizer,
+  quantize,
+  snakeCase,
+  type QuantizerConfig,
+} from './quantizers';
 import { recuActivations, recuWeights } from './recu';
 
 /**
@@ -58,10 +64,14 @@ abstract class BinaryBase extends tf.layers.Layer {
   constructor(args: BinaryLayerArgs) {
     super(args);
     this.inputQuantizer =
-      args.inputQuantizer === undefined ? DEFAULT_QUANTIZER : args.inputQuantizer;
-    this.kernelQuantizer = args.kernelQuantizer ?? DEFAULT_QUANTIZER;
+      args.inputQuantizer === undefined
+        ? DEFAULT_QUANTIZER
+        : args.inputQuantizer && normalizeQuantizer(args.inputQuantizer);
+    this.kernelQuantizer = args.kernelQuantizer
+      ? normalizeQuantizer(args.kernelQuantizer)
+      : DEFAULT_QUANTIZER;
     this.seed = args.seed;
-    this.scaling = args.scaling ?? 'none';
+    this.scaling = (args.scaling ? snakeCase(args.scaling) : 'none') as WeightScaling;
     this.recu = args.recu ?? false;
     this.bonnModulation = args.bonnModulation ?? false;
   }

@@ -32,6 +32,24 @@ export interface QuantizerConfig {
 }
 
 export const DEFAULT_QUANTIZER: QuantizerConfig = { kind: 'ste_sign', clip: 1 };
+
+/** `steSign` → `ste_sign`; snake_case input is returned unchanged. */
+export function snakeCase(value: string): string {
+  return value.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * A quantizer config as read back from a serialized model: tfjs-layers' deserializer camel-cases
+ * string values (`ste_sign` → `steSign`), so the kind is mapped back to its snake_case name.
+ * @throws Error naming the kind when it is none of QUANTIZER_KINDS.
+ */
+export function normalizeQuantizer(q: QuantizerConfig): QuantizerConfig {
+  const kind = snakeCase(q.kind) as QuantizerKind;
+  if (!QUANTIZER_KINDS.includes(kind)) {
+    throw new Error(`unknown quantizer kind "${q.kind}" (known: ${QUANTIZER_KINDS.join(', ')})`);
+  }
+  return kind === q.kind ? q : { ...q, kind };
+}
 export const DEFAULT_SWISH_BETA = 5;
 
 /**

@@ -303,9 +303,8 @@ export async function runFinetune(
       'info',
       `dataset ${dataset.name}: ${dataset.train.count} train / ${dataset.test.count} test examples`,
     );
-    // Rebuild the model from its preset and copy the weights in, as a resume does: a model
-    // deserialized by tfjs gets its quantizer kinds camel-cased (`steSign`), which the
-    // quantizers' backward does not know (FIXME(#6): fix in core/bnn/layers.ts).
+    // Rebuild the model from its preset and the run's config and copy the weights in, as a
+    // resume does: the run's method settings (ReCU, scaling, BONN) come from the config.
     const loaded = await loadCheckpointModel(source);
     model = getPreset(meta.preset).build(config.seed, config);
     try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { BinaryDense, isBinaryLayer, type BinaryLayer } from '../../../core/bnn/layers';
 import {
   describeQuantizer,
   quantize,
@@ -108,4 +109,33 @@ test('stopGradient passes the value and no gradient', async () => {
   // d/dx (c·x + x) with c = x held constant: c + 1.
   assert.deepEqual([...(await g.data())], [2, -1]);
   tf.dispose([x, g]);
+});
+
+test('a checkpoint loaded back keeps snake_case quantizer kinds and trains (tfjs camel-cases them)', async () => {
+  await tf.setBackend('cpu');
+  const input = tf.input({ shape: [4] });
+  const output = new BinaryDense({
+    name: 'bd',
+    units: 2,
+    kernelQuantizer: { kind: 'approx_sign', clip: 1 },
+    seed: 1,
+  }).apply(input) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: output });
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+  const layer = loaded.layers.find((l) => isBinaryLayer(l)) as unknown as BinaryLayer | undefined;
+  assert.equal(layer?.kernelQuantizer.kind, 'approx_sign');
+  assert.equal(layer?.inputQuantizer?.kind, 'ste_sign');
+  const x = tf.ones([3, 4]);
+  const grads = tf.variableGrads(() => (loaded.apply(x) as tf.Tensor).sum() as tf.Scalar);
+  assert.equal(Object.keys(grads.grads).length, 1);
+  tf.dispose([x, ...Object.values(grads.grads), grads.value]);
+  model.dispose();
+  loaded.dispose();
 });
