@@ -22,6 +22,14 @@ const NATIVE_PACKAGES: Partial<Record<BackendName, string>> = {
   tensorflow: '@tensorflow/tfjs-node',
 };
 
+/**
+ * tfjs prints a console banner suggesting tfjs-node the first time the cpu backend is used in
+ * Node; the engine reports backend choices itself (log, status bar), so production mode is on.
+ */
+export function quietTfjs(): void {
+  tf.env().set('PROD', true);
+}
+
 /** The folder holding tfjs' `.wasm` binaries: beside the bundle, or in node_modules. */
 export function findWasmDir(): string {
   const candidates = [join(__dirname, 'wasm')];
@@ -92,6 +100,7 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
  * @throws UserError when an explicitly requested backend cannot be used.
  */
 export async function initBackend(preference: BackendPreference, log: Log): Promise<BackendInfo> {
+  quietTfjs();
   const skipped: BackendInfo['skipped'] = [];
   const order: BackendName[] = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
   for (const name of order) {

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PRESET_NAMES } from '../bnn/presetCatalog';
 import { getPreset, listPresets } from '../bnn/presets';
+import { quietTfjs } from '../backend/backends';
 import { UserError } from '../errors';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
@@ -256,6 +257,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
 
 async function presetsCommand(out: Out): Promise<number> {
   // Counting weights needs tensors; the cpu backend is always available and enough for that.
+  quietTfjs();
   await tf.setBackend('cpu');
   const rows = listPresets().map((p) => {
     const model = getPreset(p.name).build(0);
