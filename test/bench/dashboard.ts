@@ -17,8 +17,15 @@
  */
 import { DASHBOARD_HISTOGRAM_FRAMES } from '../../core/protocol';
 import { thinSnapshotRecords } from '../../extension/engine/dashboardFeed';
-import { launchChromium, openDashboard, startServer, CHROMIUM } from '../browser/harness';
-import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  launchChromium,
+  openDashboard,
+  startServer,
+  CHROMIUM,
+  SCREENSHOTS,
+} from '../browser/harness';
+import { existsSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { Page } from 'playwright-core';
 
@@ -347,6 +354,12 @@ async function main(): Promise<void> {
       return { intervals: b.intervals.slice(), work: b.work.slice(), sent: b.sent };
     });
     const cards = await page.locator('.layer-card').count();
+    // What the panel looked like at the end of the stream (top of the page).
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `bench-${options.layers}-layers.png`) });
+    await page.evaluate(() => document.querySelector('.layer-grid')?.scrollIntoView());
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(SCREENSHOTS, `bench-${options.layers}-layers-cards.png`) });
     const lastStep = await page.locator('[data-metric="loss"] .stat-sub').innerText();
     await page.close();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { alignGroups } from '../../../webview/charts/align';
+import { alignGroups, decimate } from '../../../webview/charts/align';
 import { binIndexOf, histogramBins, niceTicks } from '../../../webview/charts/histogramGeometry';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
@@ -63,5 +63,43 @@ void describe('histogram geometry', () => {
     assert.deepEqual(niceTicks(-0.13, 0.12, 5), [-0.1, -0.05, 0, 0.05, 0.1]);
     assert.deepEqual(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
     assert.deepEqual(niceTicks(1, 1, 5), []);
+  });
+});
+
+void describe('decimate', () => {
+  void it('merges rows into bucket means, keeping the last x of each bucket', () => {
+    assert.deepEqual(
+      decimate(
+        [
+          [1, 2, 3, 4, 5],
+          [1, 3, null, 5, 7],
+          [null, null, 2, 2, null],
+        ],
+        3,
+      ),
+      [
+        [2, 4, 5],
+        [2, 5, 7],
+        [null, 2, null],
+      ],
+    );
+  });
+
+  void it('returns small tables as they are', () => {
+    const columns: [number[], (number | null)[]] = [
+      [1, 2],
+      [3, 4],
+    ];
+    assert.equal(decimate(columns, 2), columns);
+  });
+
+  void it('many layers at the same steps share one x column (fast path)', () => {
+    const x = [10, 20, 30];
+    const columns = alignGroups([
+      { x, y: [[0.1, 0.2, NaN]] },
+      { x: [10, 20, 30], y: [[0.3, 0.4, 0.5]] },
+    ]);
+    assert.deepEqual(columns, [x, [0.1, 0.2, null], [0.3, 0.4, 0.5]]);
+    assert.notEqual(columns[0], x, 'a copy, not the series itself');
   });
 });
