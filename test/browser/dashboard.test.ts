@@ -40,25 +40,22 @@ async function replay(page: Page, records: MetricsRecord[], runId: string): Prom
 }
 
 /**
- * A full-page screenshot. Layer cards draw only once on screen, and a full-page capture does not
- * scroll, so the page is scrolled through first (as a user would) and back.
+ * A full-page screenshot. Layer cards draw only on screen (and `content-visibility: auto` skips
+ * the ones far from it), so the viewport is made as tall as the page for the capture, as if the
+ * user had a very tall panel, then restored.
  */
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const frame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
-  const { scrollY, height, viewport } = await page.evaluate(() => ({
-    scrollY: window.scrollY,
-    height: document.documentElement.scrollHeight,
-    viewport: window.innerHeight,
-  }));
-  for (let y = 0; y < height; y += viewport / 2) {
-    await page.evaluate((top) => window.scrollTo(0, top), y);
-    await frame();
-    await frame();
-  }
-  await page.evaluate((top) => window.scrollTo(0, top), scrollY);
+  const viewport = page.viewportSize() ?? { width: 960, height: 900 };
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: viewport.width, height: Math.max(viewport.height, height) });
   await frame();
+  await frame();
+  await page.waitForTimeout(100);
   await page.screenshot({ path: join(SCREENSHOTS, name), fullPage: true });
+  await page.setViewportSize(viewport);
+  await frame();
 }
 
 // node:test schedules the test itself; the returned promise is voided on purpose.
