@@ -277,7 +277,7 @@ async function childWasm(modelName: string, options: Options): Promise<RunResult
   return variants.map((variant, i) => ({
     model: modelName,
     engine: 'bnn-lab wasm',
-    variant: cKernels ? variant.name : 'tfjs ops (bnn-kernels.wasm not loaded)',
+    variant: cKernels ? variant.name : 'tfjs ops; C kernels not registered',
     threads: 1,
     steps: options.steps,
     medianMs: median(times[i].wall),
@@ -356,6 +356,8 @@ async function childMemory(modelName: string, steps: number): Promise<MemoryChec
 
 interface BinarizeTiming {
   shape: number[];
+  /** Why the C kernels were not timed (not registered), if they were not. */
+  skipped?: string;
   rows: { op: string; opsMs: number; kernelMs: number }[];
 }
 
@@ -366,6 +368,9 @@ interface BinarizeTiming {
 async function childBinarize(): Promise<BinarizeTiming> {
   await useWasm();
   const shape = [64, 28, 28, 32];
+  if (!bnnKernelsRegistered()) {
+    return { shape, rows: [], skipped: 'the C kernels are not registered' };
+  }
   const x = tf.randomUniform(shape, -2, 2, 'float32', 1);
   const dy = tf.randomUniform(shape, -1, 1, 'float32', 2);
   const pairs: [string, () => tf.Tensor, () => tf.Tensor][] = [
@@ -616,7 +621,7 @@ async function parent(options: Options): Promise<void> {
   const log = (message: string) => {
     if (!options.json) process.stderr.write(`${message}\n`);
   };
-  const torchMissing = options.torch ? torchProbe() : 'skipped (--no-torch)';
+  const torchMissing = options.torch ? torchProbe() : '--no-torch';
   for (const model of options.models) {
     log(`${model}: BNN Lab wasm`);
     runs.push(...(runChild(['wasm', model, ...optionArgs]) as RunResult[]));
@@ -727,17 +732,20 @@ async function parent(options: Options): Promise<void> {
     printTable(table);
   }
   console.log(
-    `\nbinarization on ${binarize.shape.join('x')}, median CPU time of 21 calls (wasm, one thread)`,
+    `\nbinarization on ${binarize.shape.join('x')}, median CPU time of 21 calls (wasm, one thread)` +
+      (binarize.skipped ? `: skipped, ${binarize.skipped}` : ''),
   );
-  printTable([
-    ['op', 'tfjs ops', 'C kernel', 'ops / kernel'],
-    ...binarize.rows.map((r) => [
-      r.op,
-      `${fixed(r.opsMs, 2)} ms`,
-      `${fixed(r.kernelMs, 2)} ms`,
-      `${fixed(r.opsMs / r.kernelMs)}x`,
-    ]),
-  ]);
+  if (!binarize.skipped) {
+    printTable([
+      ['op', 'tfjs ops', 'C kernel', 'ops / kernel'],
+      ...binarize.rows.map((r) => [
+        r.op,
+        `${fixed(r.opsMs, 2)} ms`,
+        `${fixed(r.kernelMs, 2)} ms`,
+        `${fixed(r.opsMs / r.kernelMs)}x`,
+      ]),
+    ]);
+  }
   if (memory) {
     console.log(
       `\nmemory, ${memory.steps} steps of ${memory.model} on wasm: tf.memory().numTensors ` +
