@@ -23,7 +23,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  getGradient,
   getKernel,
+  registerGradient,
   registerKernel,
   unregisterKernel,
   util,
@@ -31,7 +33,9 @@ import {
   type KernelFunc,
   type NamedAttrMap,
   type NamedTensorInfoMap,
+  type Tensor,
   type TensorInfo,
+  zerosLike,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
@@ -241,6 +245,14 @@ export function registerBnnKernels(): string | undefined {
   if (!enabledByEnvironment()) return 'disabled by BNN_LAB_C_KERNELS';
   if (compileModule() === null) return unavailableReason;
   cKernelsInUse = true;
+  if (getGradient(BNN_SIGN) === undefined) {
+    // As for tf.sign (and so `sign(sign(x) + 0.1)`): a zero gradient, so callers that take
+    // `sgn` on a gradient tape without a custom gradient of their own still differentiate.
+    registerGradient({
+      kernelName: BNN_SIGN,
+      gradFunc: (dy: Tensor | Tensor[]) => ({ x: () => zerosLike(dy as Tensor) }),
+    });
+  }
   for (const config of bnnKernelConfigs) {
     if (getKernel(config.kernelName, BACKEND)?.kernelFunc === config.kernelFunc) continue;
     if (getKernel(config.kernelName, BACKEND) !== undefined) {

@@ -238,6 +238,13 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
     }
   });
 
+  void it('BnnSign has a zero gradient, as sign(sign(x) + 0.1) does', () => {
+    const x = tf.tensor1d([-2, -0.5, 0, 0.5, 2]);
+    const fused = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(signForward(t), 3)))(x);
+    assert.deepEqual(Array.from(fused.dataSync()), [0, 0, 0, 0, 0]);
+    tf.dispose([x, fused]);
+  });
+
   void it('signForward uses the kernel on wasm and the ops without it', () => {
     const x = tf.tensor1d([-2, -0, 0, NaN, 3]);
     const fused = signForward(x);
