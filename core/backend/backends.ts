@@ -30,6 +30,12 @@ export function quietTfjs(): void {
   tf.env().set('PROD', true);
 }
 
+/** The cpu backend, quietly: for work that only needs tensors, such as counting weights. */
+export async function useCpuBackend(): Promise<void> {
+  quietTfjs();
+  await tf.setBackend('cpu');
+}
+
 /** The folder holding tfjs' `.wasm` binaries: beside the bundle, or in node_modules. */
 export function findWasmDir(): string {
   const candidates = [join(__dirname, 'wasm')];

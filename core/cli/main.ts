@@ -1,20 +1,16 @@
 /**
  * `bnn-lab` command line: the same engine as the extension, no VS Code.
  * Exit codes: 0 ok, 1 run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
+ * TensorFlow.js and the trainer load only for the commands that train: `inspect` starts fast.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import { PRESET_NAMES } from '../bnn/presetCatalog';
-import { getPreset, listPresets } from '../bnn/presets';
-import { quietTfjs } from '../backend/backends';
+import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import { UserError } from '../errors';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
-import { runTraining } from '../training/trainer';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
-import { finetuneCommand } from './finetune';
 import { createRunDir } from '../io/runNames';
 
 const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
@@ -158,7 +154,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
     // Keep the preset's dataset kind (normalization, CIFAR-10 format); other folders are IDX.
     const presetName = overrides.preset ?? raw.preset ?? 'mnist-cnn';
     const presetDataset = PRESET_NAMES.includes(presetName as string)
-      ? getPreset(presetName as string).dataset.name
+      ? getPresetInfo(presetName as string).dataset.name
       : 'idx';
     const name = presetDataset === 'mnist' ? 'idx' : presetDataset;
     overrides.dataset = { name, path: resolve(datasetPath) };
@@ -194,6 +190,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
       `--resume ${resumeFrom} is not a checkpoint folder (no training-state.json); name one like RUN/checkpoints/epoch-3`,
     );
   }
+  const { runTraining } = await import('../training/trainer.js');
   const result = await runTraining(
     {
       runId: runDir,
@@ -257,8 +254,9 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
 
 async function presetsCommand(out: Out): Promise<number> {
   // Counting weights needs tensors; the cpu backend is always available and enough for that.
-  quietTfjs();
-  await tf.setBackend('cpu');
+  const { useCpuBackend } = await import('../backend/backends.js');
+  const { getPreset, listPresets } = await import('../bnn/presets.js');
+  await useCpuBackend();
   const rows = listPresets().map((p) => {
     const model = getPreset(p.name).build(0);
     let params = 0;
@@ -291,7 +289,7 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
       case 'train':
         return await trainCommand(rest, out, err);
       case 'finetune':
-        return await finetuneCommand(rest, out, err);
+        return await (await import('./finetune.js')).finetuneCommand(rest, out, err);
       case 'presets':
         return await presetsCommand(out);
       case 'inspect':
@@ -315,6 +313,11 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
 }
 
 if (require.main === module) {
+  // `bnn-lab presets | head`: a closed pipe ends the output quietly, as for other CLI tools.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   void main(
     process.argv.slice(2),
     (t) => process.stdout.write(t),
