@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UserError } from '../errors';
+import { numberFlag, parseArgs } from './args';
 import { createRunDir } from '../io/runNames';
 import { BACKEND_NAMES, type BackendPreference, type FinetuneSummary } from '../protocol';
 import {
@@ -43,39 +44,6 @@ export const FINETUNE_HELP = `finetune options:
   --out DIR           parent of the new run folder (default: beside the source run)
 `;
 
-function parse(args: string[]): { flags: Map<string, string>; positional: string[] } {
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (!FLAGS.has(name))
-      throw new UserError(`unknown option --${name} for finetune (see bnn-lab --help)`);
-    if (eq > 0) flags.set(name, a.slice(eq + 1));
-    else if (name === 'json') flags.set(name, 'true');
-    else {
-      if (i + 1 >= args.length)
-        throw new UserError(`option --${name} needs a value (see bnn-lab --help)`);
-      flags.set(name, args[++i]);
-    }
-  }
-  return { flags, positional };
-}
-
-function numberFlag(flags: Map<string, string>, name: string): number | undefined {
-  const v = flags.get(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n))
-    throw new UserError(`--${name} must be a number, got "${v}"`);
-  return n;
-}
-
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** The before/after table printed at the end of a fine-tune. */
@@ -106,7 +74,10 @@ export async function finetuneCommand(args: string[], out: Out, err: Out): Promi
     out(`Usage: bnn-lab finetune CHECKPOINT --method lns|plain [options]\n\n${FINETUNE_HELP}`);
     return 0;
   }
-  const { flags, positional } = parse(args);
+  const { flags, positional } = parseArgs(args, new Set(['json']), {
+    flags: FLAGS,
+    command: 'finetune',
+  });
   if (positional.length !== 1) {
     throw new UserError(
       positional.length === 0

@@ -10,6 +10,7 @@ import { UserError } from '../errors';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
+import { numberFlag, parseArgs } from './args';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { createRunDir } from '../io/runNames';
 
@@ -45,39 +46,6 @@ Ctrl-C stops after the current batch (the run ends as cancelled); a second Ctrl-
 `;
 
 type Out = (text: string) => void;
-
-/** Parses `--flag value` pairs and bare `--switch`es; positional arguments are returned in order. */
-export function parseArgs(
-  args: string[],
-  switches: ReadonlySet<string>,
-): { flags: Map<string, string>; positional: string[] } {
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (eq > 0) flags.set(name, a.slice(eq + 1));
-      else if (switches.has(name)) flags.set(name, 'true');
-      else {
-        if (i + 1 >= args.length)
-          throw new UserError(`option --${name} needs a value (see bnn-lab --help)`);
-        flags.set(name, args[++i]);
-      }
-    } else positional.push(a);
-  }
-  return { flags, positional };
-}
-
-function numberFlag(flags: Map<string, string>, name: string): number | undefined {
-  const v = flags.get(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n))
-    throw new UserError(`--${name} must be a number, got "${v}"`);
-  return n;
-}
 
 const TRAIN_FLAGS = new Set([
   'preset',
@@ -124,13 +92,12 @@ export function layerTable(layers: LayerTelemetry[]): string {
 }
 
 async function trainCommand(args: string[], out: Out, err: Out): Promise<number> {
-  const { flags, positional } = parseArgs(args, new Set(['json']));
+  const { flags, positional } = parseArgs(args, new Set(['json']), {
+    flags: TRAIN_FLAGS,
+    command: 'train',
+  });
   if (positional.length > 0)
     throw new UserError(`unexpected argument "${positional[0]}" (see bnn-lab --help)`);
-  for (const name of flags.keys()) {
-    if (!TRAIN_FLAGS.has(name))
-      throw new UserError(`unknown option --${name} for train (see bnn-lab --help)`);
-  }
   const json = flags.has('json');
   let raw: Record<string, unknown> = {};
   let source = 'command line';
