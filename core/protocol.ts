@@ -460,6 +460,21 @@ export type FromInspector =
   /** A button in the page. */
   | { kind: 'inspectorCommand'; command: 'showLog' | 'retry' | 'toggleWatch' };
 
+/**
+ * A short, log-safe rendering of a message that failed its runtime check: JSON (or `String()` for
+ * cyclic or BigInt values), cut at 200 characters.
+ */
+export function previewMessage(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // Cyclic or BigInt: fall back to String().
+  }
+  text ??= String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 /** Compile-time exhaustiveness for `switch (msg.kind)`. */
 export function assertNever(value: never): never {
   throw new Error(`unexpected message: ${JSON.stringify(value)}`);

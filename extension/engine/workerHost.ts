@@ -14,6 +14,7 @@ import {
   type RunStatus,
   type ToWorker,
   type TrainConfig,
+  previewMessage,
 } from '../../core/protocol';
 
 export interface RunParams {
@@ -188,7 +189,7 @@ export class WorkerHost {
     if (!isFromWorker(msg)) {
       this.options.log(
         'warn',
-        `engine: ignored a message that is not a FromWorker: ${preview(msg)}`,
+        `engine: ignored a message that is not a FromWorker: ${previewMessage(msg)}`,
       );
       return;
     }
@@ -308,14 +309,4 @@ function failure(
 ): Pick<RunEnd, 'status' | 'message' | 'stack' | 'crashed'> {
   const err = e instanceof Error ? e : new Error(String(e));
   return { status: 'failed', message: `${what}: ${err.message}`, stack: err.stack, crashed: true };
-}
-
-function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -13,6 +13,7 @@ import {
   type RunSnapshot,
   type ToHost,
   type ToWebview,
+  previewMessage,
 } from '../../core/protocol';
 import { reportError } from '../commands';
 import { comparisonRecords, DashboardFeed, thinSnapshotRecords } from '../engine/dashboardFeed';
@@ -95,7 +96,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   private onMessage(msg: unknown): void {
     if (!isToHost(msg)) {
-      log.warn(`dashboard: ignored a message that is not a ToHost: ${preview(msg)}`);
+      log.warn(`dashboard: ignored a message that is not a ToHost: ${previewMessage(msg)}`);
       return;
     }
     switch (msg.kind) {
@@ -387,15 +388,4 @@ function commandId(command: Extract<ToHost, { kind: 'command' }>['command']): st
     default:
       return assertNever(command);
   }
-}
-
-function preview(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // Cyclic or otherwise unserializable: fall back to String().
-  }
-  text ??= String(value);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

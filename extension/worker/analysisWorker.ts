@@ -7,7 +7,13 @@
 import { parentPort } from 'node:worker_threads';
 import { checkpointSeries, compareCheckpoints, inspectCheckpoint } from '../../core/checkpoints';
 import { UserError } from '../../core/errors';
-import { assertNever, isToAnalysis, type FromAnalysis, type ToAnalysis } from '../../core/protocol';
+import {
+  assertNever,
+  isToAnalysis,
+  type FromAnalysis,
+  type ToAnalysis,
+  previewMessage,
+} from '../../core/protocol';
 
 if (!parentPort) throw new Error('analysisWorker: must be started as a worker thread');
 const port = parentPort;
@@ -22,7 +28,7 @@ port.on('message', (msg: unknown) => {
     post({
       kind: 'analysisLog',
       level: 'warn',
-      message: `analysis worker: ignored a message that is not a ToAnalysis: ${preview(msg)}`,
+      message: `analysis worker: ignored a message that is not a ToAnalysis: ${previewMessage(msg)}`,
     });
     return;
   }
@@ -71,15 +77,4 @@ async function answer(msg: ToAnalysis): Promise<void> {
       stack: err.stack,
     });
   }
-}
-
-function preview(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // BigInt or cyclic: fall back to String().
-  }
-  text ??= String(value);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -5,7 +5,13 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { CancelledError } from '../../core/errors';
-import { assertNever, isToWorker, type FromWorker, type ToWorker } from '../../core/protocol';
+import {
+  assertNever,
+  isToWorker,
+  type FromWorker,
+  type ToWorker,
+  previewMessage,
+} from '../../core/protocol';
 import type { RunHooks } from '../../core/training/api';
 import { runTraining } from '../../core/training/trainer';
 
@@ -25,7 +31,7 @@ port.on('message', (msg: unknown) => {
     post({
       kind: 'log',
       level: 'warn',
-      message: `engine worker: ignored a message that is not a ToWorker: ${preview(msg)}`,
+      message: `engine worker: ignored a message that is not a ToWorker: ${previewMessage(msg)}`,
     });
     return;
   }
@@ -78,15 +84,4 @@ async function runRequested(msg: Extract<ToWorker, { kind: 'startRun' }>): Promi
   } finally {
     active = undefined;
   }
-}
-
-function preview(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // BigInt or cyclic: fall back to String().
-  }
-  text ??= String(value);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
