@@ -18,6 +18,9 @@ import {
   formatShape,
   formatSignificant,
 } from './format';
+import { collator, compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+
+export type { SortDirection };
 
 /** The layer table's sortable columns, in display order. */
 export const INSPECTOR_COLUMNS = [
@@ -34,7 +37,6 @@ export const INSPECTOR_COLUMNS = [
   'signEntropyBits',
 ] as const;
 export type InspectorColumn = (typeof INSPECTOR_COLUMNS)[number];
-export type SortDirection = 'asc' | 'desc';
 export interface SortState {
   column: InspectorColumn;
   direction: SortDirection;
@@ -100,8 +102,6 @@ export function layerSortValue(
   }
 }
 
-const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
-
 /**
  * Indices of `layers` in table order: sorted by `sort` (file order without one), missing values
  * last in both directions, ties in file order. Names compare naturally (`layer2` < `layer10`).
@@ -109,29 +109,13 @@ const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' })
 export function sortLayers(layers: readonly InspectLayer[], sort: SortState | undefined): number[] {
   const order = layers.map((_, i) => i);
   if (!sort) return order;
-  const sign = sort.direction === 'asc' ? 1 : -1;
   const keys = layers.map((layer) => layerSortValue(layer, sort.column));
-  return order.sort((a, b) => {
-    const ka = keys[a];
-    const kb = keys[b];
-    if (ka === undefined || kb === undefined) {
-      if (ka === kb) return a - b;
-      return ka === undefined ? 1 : -1;
-    }
-    const c =
-      typeof ka === 'number' && typeof kb === 'number'
-        ? ka - kb
-        : collator.compare(String(ka), String(kb));
-    return c !== 0 ? sign * c : a - b;
-  });
+  return order.sort((a, b) => compareSortKeys(keys[a], keys[b], sort.direction, a - b));
 }
 
 /** Next sort after a click on a header: the same column flips; a metric starts descending. */
 export function nextSort(current: SortState | undefined, column: InspectorColumn): SortState {
-  if (current?.column === column) {
-    return { column, direction: current.direction === 'asc' ? 'desc' : 'asc' };
-  }
-  return { column, direction: isNumericColumn(column) ? 'desc' : 'asc' };
+  return nextSortOf(current, column, isNumericColumn(column));
 }
 
 /** `yes` / `no` / `?` for `binary`. */

@@ -12,6 +12,9 @@ import {
   formatShape,
   formatSignificant,
 } from './format';
+import { compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+
+export type { SortDirection };
 
 /** The sortable columns, in display order. */
 export const TABLE_COLUMNS = [
@@ -29,7 +32,6 @@ export const TABLE_COLUMNS = [
   'signBalance',
 ] as const;
 export type TableColumn = (typeof TABLE_COLUMNS)[number];
-export type SortDirection = 'asc' | 'desc';
 
 /** Header label and tooltip of each column. */
 export const COLUMN_LABELS: Record<TableColumn, { label: string; title: string }> = {
@@ -92,21 +94,9 @@ export function sortRows(
   column: TableColumn,
   direction: SortDirection,
 ): LayerRow[] {
-  const sign = direction === 'asc' ? 1 : -1;
-  const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
   return rows
     .map((row) => ({ row, key: sortValue(row, column) }))
-    .sort((a, b) => {
-      if (a.key === undefined || b.key === undefined) {
-        if (a.key === b.key) return a.row.order - b.row.order;
-        return a.key === undefined ? 1 : -1;
-      }
-      const c =
-        typeof a.key === 'number' && typeof b.key === 'number'
-          ? a.key - b.key
-          : collator.compare(String(a.key), String(b.key));
-      return c !== 0 ? sign * c : a.row.order - b.row.order;
-    })
+    .sort((a, b) => compareSortKeys(a.key, b.key, direction, a.row.order - b.row.order))
     .map((x) => x.row);
 }
 
@@ -147,8 +137,5 @@ export function nextSort(
   current: { column: TableColumn; direction: SortDirection } | undefined,
   column: TableColumn,
 ): { column: TableColumn; direction: SortDirection } {
-  if (current?.column === column) {
-    return { column, direction: current.direction === 'asc' ? 'desc' : 'asc' };
-  }
-  return { column, direction: isNumericColumn(column) ? 'desc' : 'asc' };
+  return nextSortOf(current, column, isNumericColumn(column));
 }
