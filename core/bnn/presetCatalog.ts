@@ -89,11 +89,11 @@ const CATALOG: readonly PresetInfo[] = [
   {
     name: 'fmnist-resnete',
     description:
-      'ResNetE (stride-2 stem, 3 stages × 2 blocks, 32/64/128) for Fashion-MNIST (IDX folder): STE (clip 1.25), Adam, cosine',
+      'ResNetE (stride-2 stem, 3 stages × 2 blocks, 32/64/128) for Fashion-MNIST: STE (clip 1.25), Adam, cosine',
     dataset: FMNIST,
     inputShape: [28, 28, 1],
     classes: 10,
-    defaults: { epochs: 15, batchSize: 64, learningRate: 0.002, ...RESNETE_QUANTIZERS },
+    defaults: { epochs: 10, batchSize: 64, learningRate: 0.002, ...RESNETE_QUANTIZERS },
     architecture: RESNETE_SMALL,
   },
   {

