@@ -80,7 +80,7 @@ export interface FinetuneLayerSummary {
 
 /** Before/after table of a fine-tune, carried by its `done` record. */
 export interface FinetuneSummary {
-  method: 'lns' | 'plain';
+  method: FinetuneOptions['method'];
   /** The source checkpoint folder (never modified). */
   source: string;
   testAccuracyBefore: number;
@@ -262,8 +262,42 @@ export type ToWorker =
       runDir: string;
       backend: BackendPreference;
     }
+  /** Start a fine-tune of a BNN Lab checkpoint (`core/training/finetune.ts`); answered like `startRun`. */
+  | {
+      kind: 'startFinetune';
+      runId: string;
+      /** Absolute run folder of the fine-tune; created by the host, filled by the worker. */
+      runDir: string;
+      backend: BackendPreference;
+      finetune: FinetuneOptions;
+    }
   /** User pressed Stop/Cancel; honoured between batches. */
   | { kind: 'cancelRun'; runId: string };
+
+/**
+ * What a fine-tune changes relative to its source run (`bnn-lab finetune`, the command "Fine-tune
+ * Checkpoint with Noisy Supervision"). Everything left out comes from the source run's
+ * config.json or `FINETUNE_DEFAULTS`.
+ */
+export interface FinetuneOptions {
+  /** Source checkpoint folder (`…/checkpoints/epoch-N`); only read. */
+  checkpoint: string;
+  method: 'lns' | 'plain';
+  epochs?: number;
+  /** α ≥ 0 (lns). */
+  alpha?: number;
+  /** ρ in [0, 0.5) (lns). */
+  rho?: number;
+  /** The dataset to fine-tune and evaluate on; default the source run's. */
+  dataset?: DatasetConfig;
+  /** First N training / test examples (0 = all). */
+  limit?: number;
+  testLimit?: number;
+  /** Constant learning rate; default 0.1 × the source run's. */
+  learningRate?: number;
+  seed?: number;
+  mapperWarmupSteps?: number;
+}
 
 /** Engine worker → host. */
 export type FromWorker =
@@ -458,7 +492,7 @@ export type FromInspector =
   /** The user selected a layer in the table; the host mirrors it in the Layers view. */
   | { kind: 'layerSelected'; name: string }
   /** A button in the page. */
-  | { kind: 'inspectorCommand'; command: 'showLog' | 'retry' | 'toggleWatch' };
+  | { kind: 'inspectorCommand'; command: 'showLog' | 'retry' | 'toggleWatch' | 'finetune' };
 
 /**
  * A short, log-safe rendering of a message that failed its runtime check: JSON (or `String()` for
@@ -488,7 +522,7 @@ function hasKind(value: unknown): value is { kind: string } {
   );
 }
 
-const TO_WORKER_KINDS: ReadonlySet<string> = new Set(['startRun', 'cancelRun']);
+const TO_WORKER_KINDS: ReadonlySet<string> = new Set(['startRun', 'startFinetune', 'cancelRun']);
 const FROM_WORKER_KINDS: ReadonlySet<string> = new Set([
   'workerReady',
   'record',

@@ -18,6 +18,7 @@ import {
   progressMessage,
 } from './engine/runProgress';
 import type { RunEnd } from './engine/workerHost';
+import { FINETUNE_COMMAND, finetuneCheckpoint } from './finetuneCommand';
 import { log } from './log';
 import type { DashboardViewProvider } from './panels/DashboardViewProvider';
 import type { RunItem, RunsTreeProvider } from './views/RunsTreeProvider';
@@ -39,6 +40,7 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Cmd> = {
   'bnnLab.openRun': (ctx) => (arg) => openRun(ctx, arg),
   'bnnLab.compareRun': (ctx) => (arg) => compareRun(ctx, arg),
   'bnnLab.refreshRuns': (ctx) => () => ctx.runs.refresh(),
+  [FINETUNE_COMMAND]: (ctx) => (arg) => finetuneCheckpoint(ctx, arg),
 };
 
 /** Registers every command of `COMMANDS` behind the error wrapper. */
@@ -140,46 +142,67 @@ async function stop(ctx: Ctx): Promise<void> {
   await ended;
 }
 
-async function train(ctx: Ctx): Promise<void> {
+/**
+ * Training and fine-tuning need a trusted workspace with a folder to write runs in; otherwise
+ * says so with the action that fixes it. @returns the workspace's file folders, or undefined.
+ */
+export async function ensureTrainableWorkspace(
+  what: string,
+): Promise<readonly vscode.WorkspaceFolder[] | undefined> {
   if (!vscode.workspace.isTrusted) {
     const choice = await vscode.window.showWarningMessage(
-      'BNN Lab: training runs code on your data and writes run folders, so it needs a trusted workspace. Viewing runs works in Restricted Mode.',
+      `BNN Lab: to ${what}, BNN Lab runs code on your data and writes run folders, so it needs a trusted workspace. Viewing runs works in Restricted Mode.`,
       'Manage Workspace Trust',
     );
     if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
-    return;
+    return undefined;
   }
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
   if (folders.length === 0) {
     const choice = await vscode.window.showWarningMessage(
-      'BNN Lab: open a folder to train. Each run is saved in the folder, under .bnn-lab/runs.',
+      `BNN Lab: open a folder to ${what}. Each run is saved in the folder, under .bnn-lab/runs.`,
       'Open Folder…',
     );
     if (choice) await vscode.commands.executeCommand('workbench.action.files.openFolder');
-    return;
+    return undefined;
   }
+  return folders;
+}
+
+/** The folder runs are written to (`bnnLab.runs.folder`, relative to the workspace folder). */
+export function runsRootFor(folder: vscode.WorkspaceFolder): string {
+  const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
+  return path.resolve(folder.uri.fsPath, settings.get<string>('runs.folder') || '.bnn-lab/runs');
+}
+
+/**
+ * The engine runs one job at a time: asks before stopping the active one.
+ * @returns false when the user kept the active run.
+ */
+export async function stopActiveRunFor(ctx: Ctx, next: string): Promise<boolean> {
+  if (!ctx.engine.isRunning) return true;
+  const running = ctx.engine.currentRun?.runId ?? 'a run';
+  const choice = await vscode.window.showWarningMessage(
+    `BNN Lab: ${running} is still running. Stop it and ${next}?`,
+    { modal: true },
+    'Stop and Continue',
+  );
+  if (choice !== 'Stop and Continue') return false;
+  await ctx.engine.cancel();
+  return true;
+}
+
+async function train(ctx: Ctx): Promise<void> {
+  const folders = await ensureTrainableWorkspace('train');
+  if (!folders) return;
   const picked = await pickRunConfig();
   if (!picked) return;
   const { config, folder } = await loadRunConfig(picked, folders);
   if (!folder) return;
-
-  if (ctx.engine.isRunning) {
-    const running = ctx.engine.currentRun?.runId ?? 'a run';
-    const choice = await vscode.window.showWarningMessage(
-      `BNN Lab: ${running} is still training. Stop it and start ${config.preset}?`,
-      { modal: true },
-      'Stop and Train',
-    );
-    if (choice !== 'Stop and Train') return;
-    await ctx.engine.cancel();
-  }
+  if (!(await stopActiveRunFor(ctx, `train ${config.preset}`))) return;
 
   const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
-  const runsRoot = path.resolve(
-    folder.uri.fsPath,
-    settings.get<string>('runs.folder') || '.bnn-lab/runs',
-  );
-  const runDir = await createRunDir(runsRoot, config.preset, new Date());
+  const runDir = await createRunDir(runsRootFor(folder), config.preset, new Date());
   const runId = path.basename(runDir);
   const backend = settings.get<BackendPreference>('engine.backend', 'auto');
   log.info(`run ${runId}: ${config.preset} on backend ${backend} in ${runDir}`);
@@ -282,7 +305,7 @@ function settingDefaults(scope: vscode.Uri | undefined): Partial<TrainConfig> {
 }
 
 /** A cancellable notification that follows the run until it ends. */
-function showProgress(ctx: Ctx, runId: string, ended: Promise<RunEnd>): void {
+export function showProgress(ctx: Ctx, runId: string, ended: Promise<RunEnd>): void {
   const options = {
     location: vscode.ProgressLocation.Notification,
     title: `BNN Lab: ${runId}`,

@@ -19,6 +19,7 @@ import { alignGroups, decimate, type ColumnGroup } from './charts/align';
 import { LineChart, type LineSeriesSpec } from './charts/lineChart';
 import { MultiplesChart } from './charts/multiplesChart';
 import { el, setText } from './dom';
+import { renderFinetuneSummary } from './finetuneSummary';
 import { exportFileName, runCsv } from './export';
 import {
   MISSING,
@@ -31,6 +32,7 @@ import {
 } from './format';
 import { LayerCard } from './layerCard';
 import {
+  FINETUNE_CHANNELS,
   LAYER_CHANNELS,
   latestTestAccuracy,
   progressOf,
@@ -71,7 +73,10 @@ export interface DashboardHost {
 }
 
 /** Titles and formats of the small multiples, in {@link LAYER_CHANNELS} order. */
-const MULTIPLES: Record<LayerChannel, { title: string; tip: string; digits: number }> = {
+const MULTIPLES: Record<
+  LayerChannel,
+  { title: string; tip: string; digits: number; format?: (v: number) => string }
+> = {
   quantizationError: {
     title: 'Quantization error',
     tip: 'Relative, channel-scaled quantization error of every binary layer',
@@ -92,7 +97,29 @@ const MULTIPLES: Record<LayerChannel, { title: string; tip: string; digits: numb
     tip: 'Fraction of weights whose sign never changed since the run started, per layer',
     digits: 1,
   },
+  flipFromStart: {
+    title: 'Flipped vs start',
+    tip: 'Fine-tune: fraction of binary weights whose sign differs from the source checkpoint, per layer',
+    digits: 2,
+  },
+  disagreement: {
+    title: 'Mapper disagreement',
+    tip: 'LNS: mean(sgn(f(W)) ≠ sgn(W)), where the mapper overrules sgn, per layer',
+    digits: 2,
+  },
+  auxLoss: {
+    title: 'Auxiliary loss',
+    tip: 'LNS: the loss-corrected auxiliary loss Σ ℓ̃ of each layer, mean since the last report',
+    digits: 0,
+    format: (v) => formatSignificant(v, 3),
+  },
 };
+
+/** How a small multiple formats its values. */
+function multiplesFormat(channel: LayerChannel): (v: number) => string {
+  const spec = MULTIPLES[channel];
+  return spec.format ?? ((v) => formatPercent(v, spec.digits));
+}
 
 /** A labelled figure in the stats strip; `data-value` holds the raw number for tests. */
 class StatTile {
@@ -172,6 +199,8 @@ export class Dashboard {
   private methodKey = '';
   private compareKey = '';
   private readonly multiplesHosts = new Map<LayerChannel, HTMLElement>();
+  private readonly multiplesFigures = new Map<LayerChannel, HTMLElement>();
+  private readonly finetuneSection = el('section', 'section finetune-summary');
   private multiples = new Map<LayerChannel, MultiplesChart>();
   private multiplesKey = '';
   private readonly multiplesSection = el('section', 'section');
@@ -362,12 +391,14 @@ export class Dashboard {
             chart &&
             uplotExport(spec.title, chart.uplot, this.palette, {
               log: this.host.view.logScale,
-              format: (v) => formatPercent(v, spec.digits),
+              format: multiplesFormat(channel),
             })
           );
         },
       );
       figure.dataset.metric = channel;
+      figure.hidden = FINETUNE_CHANNELS.has(channel);
+      this.multiplesFigures.set(channel, figure);
       multiplesGrid.append(figure);
     }
     this.multiplesSection.append(multiplesHead, multiplesGrid);
@@ -428,7 +459,15 @@ export class Dashboard {
     head.append(this.layersTitle, el('span', 'spacer'), modes, this.layerSelect);
     layers.append(head, this.layersEmpty, this.layerGrid);
 
-    this.runView.append(stats, training, this.multiplesSection, tableSection, layers);
+    this.finetuneSection.hidden = true;
+    this.runView.append(
+      stats,
+      training,
+      this.finetuneSection,
+      this.multiplesSection,
+      tableSection,
+      layers,
+    );
     this.root.append(header, this.progress, this.banner, this.notice, this.empty, this.runView);
     for (const h of [this.lossHost, this.accuracyHost, this.learningRateHost, this.methodHost]) {
       this.resizeObserver.observe(h);
@@ -593,6 +632,10 @@ export class Dashboard {
     this.renderProgress(run);
     this.renderStats(run);
     this.renderTraining(run, model.compare);
+    if (this.rendered.get(this.finetuneSection) !== run.finetuneSummary) {
+      this.rendered.set(this.finetuneSection, run.finetuneSummary);
+      renderFinetuneSummary(this.finetuneSection, run);
+    }
     this.renderMultiples(run);
     this.renderTable(run);
     this.renderLayers(run);
@@ -924,14 +967,17 @@ export class Dashboard {
     if (names.length === 0) return;
     const log = this.host.view.logScale;
     if (this.logToggle.checked !== log) this.logToggle.checked = log;
-    const key = `${names.join('\n')}\n${log}`;
+    const key = `${names.join('\n')}\n${log}\n${run.finetune}`;
     if (key !== this.multiplesKey) {
       this.multiplesKey = key;
       for (const chart of this.multiples.values()) chart.destroy();
       this.multiples = new Map();
       for (const channel of LAYER_CHANNELS) {
         const host = this.multiplesHosts.get(channel);
-        if (!host) continue;
+        const shown = run.finetune || !FINETUNE_CHANNELS.has(channel);
+        const figure = this.multiplesFigures.get(channel);
+        if (figure) figure.hidden = !shown;
+        if (!host || !shown) continue;
         const spec = MULTIPLES[channel];
         this.multiples.set(
           channel,
@@ -941,7 +987,7 @@ export class Dashboard {
               height: MULTIPLES_HEIGHT,
               palette: this.palette,
               layers: names,
-              format: (v) => formatPercent(v, spec.digits),
+              format: multiplesFormat(channel),
               log,
               syncKey: SYNC_KEY,
               ariaLabel: `${spec.title} of every binary layer over steps`,
@@ -960,6 +1006,7 @@ export class Dashboard {
     this.rendered.set(this.multiplesSection, run.layers);
     const width = this.multiplesHosts.get('quantizationError')?.clientWidth ?? 0;
     LAYER_CHANNELS.forEach((channel, c) => {
+      if (!this.multiples.has(channel)) return;
       const groups = run.layers.map((l) => ({ x: l.metrics.x, y: [l.metrics.y[c]] }));
       this.multiples.get(channel)?.setData(decimate(alignGroups(groups), Math.max(200, width)));
     });

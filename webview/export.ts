@@ -3,7 +3,7 @@
  * run's metrics as CSV. The builders are pure (strings in, strings out) and unit-tested; the
  * dashboard posts their output to the host, which asks where to save it.
  */
-import { LAYER_CHANNELS, type RunModel } from './state';
+import { FINETUNE_CHANNELS, LAYER_CHANNELS, type RunModel } from './state';
 import { alignGroups, type ColumnGroup } from './charts/align';
 import { niceTicks } from './charts/histogramGeometry';
 import { formatCompact } from './format';
@@ -43,9 +43,13 @@ export function runCsv(run: RunModel): string {
     ],
   });
   header.push('epoch', 'testLoss', 'testAccuracy');
+  // Fine-tune channels only for fine-tunes: other runs keep the four columns per layer.
+  const channels = LAYER_CHANNELS.map((channel, c) => ({ channel, c })).filter(
+    ({ channel }) => run.finetune || !FINETUNE_CHANNELS.has(channel),
+  );
   for (const layer of run.layers) {
-    groups.push({ x: layer.metrics.x, y: layer.metrics.y });
-    for (const channel of LAYER_CHANNELS) header.push(`${layer.info.name}/${channel}`);
+    groups.push({ x: layer.metrics.x, y: channels.map(({ c }) => layer.metrics.y[c]) });
+    for (const { channel } of channels) header.push(`${layer.info.name}/${channel}`);
   }
   const [x, ...columns] = alignGroups(groups);
   const lines = [header.map(csvField).join(',')];

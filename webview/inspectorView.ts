@@ -3,7 +3,12 @@
  * selected layer), a comparison of two checkpoints, or a folder series. Text goes in through
  * `textContent` only (tensor names come from files), and no markup carries a style attribute.
  */
-import type { FromInspector, InspectLayer, InspectorContent } from '../core/protocol';
+import type {
+  FromInspector,
+  InspectLayer,
+  InspectorContent,
+  InspectReport,
+} from '../core/protocol';
 import { BinaryChart } from './charts/binaryChart';
 import { HistogramChart } from './charts/histogramChart';
 import { el } from './dom';
@@ -164,6 +169,16 @@ export class InspectorView {
   private renderCheckpoint(content: Extract<InspectorContent, { mode: 'checkpoint' }>): void {
     const { report } = content;
     this.body.append(this.header(basename(content.file), content.file, report.format));
+    if (isBnnLabCheckpoint(content.file, report)) {
+      const actions = el('div', 'actions');
+      const button = this.button('Fine-tune with Noisy Supervision…', () =>
+        this.host.post({ kind: 'inspectorCommand', command: 'finetune' }),
+      );
+      button.title =
+        'Fine-tune this checkpoint with the LNS mapper into a new run (the checkpoint is not changed)';
+      actions.append(button);
+      this.body.append(actions);
+    }
     const summary = el('dl', 'summary');
     for (const item of summaryItems(report.summary)) {
       const cell = el('div', 'summary-item');
@@ -529,4 +544,13 @@ export class InspectorView {
     });
     box.append(list);
   }
+}
+
+/** A BNN Lab checkpoint (model.json with `bnnLab` metadata): the ones a fine-tune can start from. */
+function isBnnLabCheckpoint(file: string, report: InspectReport): boolean {
+  return (
+    report.format === 'tfjs' &&
+    basename(file) === 'model.json' &&
+    report.layers.some((l) => l.binary === true && l.binaryReason.includes('bnnLab'))
+  );
 }

@@ -12,7 +12,7 @@ import { LineChart } from './charts/lineChart';
 import { OverTimeChart, type OverTimeMode } from './charts/overTimeChart';
 import { el, setText } from './dom';
 import { formatCompact, formatPercent, formatShape, formatSignificant } from './format';
-import { deadThreshold, type LayerModel } from './state';
+import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from './state';
 import type { Palette } from './theme';
 
 const LAYER_CHART_HEIGHT = 120;
@@ -235,7 +235,9 @@ export class LayerCard {
       );
     }
     if (layer.metrics !== this.rendered?.metrics) {
-      this.chart?.setData(alignGroups([layer.metrics]));
+      // The card plots the four training metrics; fine-tune channels have their own multiples.
+      const y = layer.metrics.y.filter((_, c) => !FINETUNE_CHANNELS.has(LAYER_CHANNELS[c]));
+      this.chart?.setData(alignGroups([{ x: layer.metrics.x, y }]));
     }
     this.rendered = layer;
     this.renderedMode = mode;

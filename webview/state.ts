@@ -8,6 +8,7 @@
  */
 import type {
   BackendInfo,
+  FinetuneSummary,
   Histogram,
   LayerInfo,
   LayerTelemetry,
@@ -36,8 +37,17 @@ export const LAYER_CHANNELS = [
   'deadWeightRatio',
   'flipRate',
   'frozenRatio',
+  'flipFromStart',
+  'disagreement',
+  'auxLoss',
 ] as const;
 export type LayerChannel = (typeof LAYER_CHANNELS)[number];
+/** Channels only fine-tunes report (NaN elsewhere); shown when {@link RunModel.finetune} is set. */
+export const FINETUNE_CHANNELS: ReadonlySet<LayerChannel> = new Set([
+  'flipFromStart',
+  'disagreement',
+  'auxLoss',
+]);
 
 /** One `epoch` record, as plotted. */
 export interface EpochPoint {
@@ -108,6 +118,10 @@ export interface RunModel {
   missing: boolean;
   /** `testAccuracy` of the `done` record (null when the run ended before any evaluation). */
   finalTestAccuracy: number | null | undefined;
+  /** True for a fine-tune (its telemetry carries `flipFromStart`). */
+  finetune: boolean;
+  /** The before/after table of a completed fine-tune (`done.finetune`). */
+  finetuneSummary: FinetuneSummary | undefined;
 }
 
 /** Root of the dashboard model. */
@@ -152,6 +166,8 @@ function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: numb
     skipped: undefined,
     missing: false,
     finalTestAccuracy: undefined,
+    finetune: false,
+    finetuneSummary: undefined,
   };
 }
 
@@ -287,11 +303,15 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
           run.layers.push(layer);
           run.allLayers = [...run.allLayers, info];
         }
+        if (t.flipFromStart !== undefined) run.finetune = true;
         pushPointInPlace(layer.metrics, record.step, [
           t.quantizationError,
           t.deadWeightRatio,
           t.flipRate,
           t.frozenRatio,
+          t.flipFromStart ?? NaN,
+          t.disagreement ?? NaN,
+          t.auxLoss ?? NaN,
         ]);
         if (t.histogram.counts.length === 0 && layer.latest) {
           // A report whose histogram the snapshot left out: keep drawing the previous one.
@@ -325,6 +345,10 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       run.message = record.message;
       run.finalTestAccuracy = record.testAccuracy;
       run.lastTime = record.time;
+      if (record.finetune) {
+        run.finetune = true;
+        run.finetuneSummary = record.finetune;
+      }
       return;
     default:
       assertNever(record);

@@ -11,27 +11,8 @@ import { isBinaryLayer } from '../bnn/layers';
 import { quantizerClip } from '../bnn/quantizers';
 import '../bnn/layers';
 
-/** What `model.json`'s `bnnLab` key holds. */
-export interface CheckpointMeta {
-  version: 1;
-  preset: string;
-  epoch: number;
-  step: number;
-  /** Binary layers by name, with their quantizers (read by the inspector). */
-  binaryLayers: Record<
-    string,
-    {
-      quantizer: string;
-      clip: number | null;
-      inputQuantizer: string | null;
-      scaling?: string;
-      recu?: boolean;
-    }
-  >;
-  testAccuracy: number | null;
-  /** ReCU's τ of the epoch that produced the checkpoint (runs with ReCU only). */
-  tau?: number;
-}
+export type { CheckpointMeta } from './checkpointMeta';
+import type { CheckpointMeta } from './checkpointMeta';
 
 /** What `training-state.json` holds besides the `state` manifest. */
 export interface TrainingState {

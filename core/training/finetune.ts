@@ -5,172 +5,59 @@
  * checkpoint loads and evaluates without the mappers. The source checkpoint is only read.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
 import { loadDataset } from '../data/datasets';
-import { CancelledError, ConfigError, FileFormatError, UserError } from '../errors';
+import { CancelledError, UserError } from '../errors';
 import { RunFolder } from '../io/runFolder';
 import { channelAlpha, flipRateBetween, SignTracker, weightStats } from '../metrics/layerStats';
 import type {
   BackendPreference,
   FinetuneLayerSummary,
+  FinetuneOptions,
   FinetuneSummary,
   LayerTelemetry,
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
 import type { RunHooks, RunResult } from './api';
-import { binaryLayerMeta, serializeCheckpoint, type CheckpointMeta } from './checkpoint';
+import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
+import { checkSourceCheckpoint } from './checkpointMeta';
+import {
+  FINETUNE_DEFAULTS,
+  sourceConfig,
+  validateFinetune,
+  type FinetuneMethod,
+} from './finetuneSettings';
 import { loadCheckpointModel } from './checkpoint';
-import { parseConfigFile, resolveConfig } from './config';
 import { hardSign, layerAuxTerms, LnsMappers, warmUpMappers } from './methods/lns';
 import { shuffledIndices, shuffleSeed } from './random';
 import { describeLayers, evaluate, makeBatch } from './trainer';
 
-export type FinetuneMethod = 'lns' | 'plain';
-export const FINETUNE_METHODS: readonly FinetuneMethod[] = ['lns', 'plain'];
+export {
+  checkSourceCheckpoint,
+  FINETUNE_DEFAULTS,
+  FINETUNE_METHODS,
+  validateFinetune,
+  type FinetuneMethod,
+  type FinetuneSettings,
+} from './finetuneSettings';
 
-/**
- * Defaults of the fine-tune settings. The paper's own α and ρ are not known (bnn-methods.md §1.3:
- * "ρ small, accuracy degrades from ρ ≈ 0.2"; α unverified); these were chosen on mnist-cnn.
- */
-export const FINETUNE_DEFAULTS = {
-  epochs: 1,
-  alpha: 1e-3,
-  rho: 0.1,
-  /** Adam steps fitting the mappers to `sgn(W)` before fine-tuning starts. */
-  mapperWarmupSteps: 100,
-  /** The fine-tune's learning rate is this times the source run's. */
-  learningRateFactor: 0.1,
-};
-
-export interface FinetuneRequest {
+export interface FinetuneRequest extends FinetuneOptions {
   runId: string;
-  /** Source checkpoint folder (`…/checkpoints/epoch-N`); only read. */
-  checkpoint: string;
   /** New run folder (created): config.json, finetune.json, metrics.jsonl, checkpoints/epoch-N. */
   runDir: string;
   backend: BackendPreference;
-  method: FinetuneMethod;
-  epochs?: number;
-  /** α ≥ 0 (lns). */
-  alpha?: number;
-  /** ρ in [0, 0.5) (lns). */
-  rho?: number;
-  /** First N training / test examples (0 = all). */
-  limit?: number;
-  testLimit?: number;
-  /** Constant learning rate; default 0.1 × the source run's. */
-  learningRate?: number;
-  seed?: number;
-  mapperWarmupSteps?: number;
 }
 
 export interface FinetuneResult extends RunResult {
   /** Absolute path of the new checkpoint folder (completed runs only). */
   checkpoint?: string;
   summary?: FinetuneSummary;
-}
-
-/** Validated settings of a fine-tune. */
-export interface FinetuneSettings {
-  method: FinetuneMethod;
-  epochs: number;
-  alpha: number;
-  rho: number;
-  mapperWarmupSteps: number;
-}
-
-const SOURCE = 'finetune';
-
-/**
- * Checks the method and numbers of a request. @throws ConfigError naming the field and range.
- */
-export function validateFinetune(
-  request: Pick<FinetuneRequest, 'method' | 'epochs' | 'alpha' | 'rho' | 'mapperWarmupSteps'> &
-    Partial<Pick<FinetuneRequest, 'learningRate'>>,
-): FinetuneSettings {
-  if (!FINETUNE_METHODS.includes(request.method)) {
-    throw new ConfigError(
-      SOURCE,
-      'method',
-      `must be one of ${FINETUNE_METHODS.join(', ')}, got ${JSON.stringify(request.method)}`,
-    );
-  }
-  const epochs = request.epochs ?? FINETUNE_DEFAULTS.epochs;
-  if (!Number.isInteger(epochs) || epochs < 1 || epochs > 10_000) {
-    throw new ConfigError(SOURCE, 'epochs', `must be an integer in [1, 10000], got ${epochs}`);
-  }
-  const alpha = request.alpha ?? FINETUNE_DEFAULTS.alpha;
-  if (!Number.isFinite(alpha) || alpha < 0) {
-    throw new ConfigError(SOURCE, 'alpha', `must be a number ≥ 0, got ${alpha}`);
-  }
-  const rho = request.rho ?? FINETUNE_DEFAULTS.rho;
-  if (!Number.isFinite(rho) || rho < 0 || rho >= 0.5) {
-    throw new ConfigError(SOURCE, 'rho', `must be in [0, 0.5), got ${rho}`);
-  }
-  const mapperWarmupSteps = request.mapperWarmupSteps ?? FINETUNE_DEFAULTS.mapperWarmupSteps;
-  if (!Number.isInteger(mapperWarmupSteps) || mapperWarmupSteps < 0) {
-    throw new ConfigError(
-      SOURCE,
-      'mapperWarmupSteps',
-      `must be an integer ≥ 0, got ${mapperWarmupSteps}`,
-    );
-  }
-  const lr = request.learningRate;
-  if (lr !== undefined && !(Number.isFinite(lr) && lr > 0)) {
-    throw new ConfigError(SOURCE, 'learningRate', `must be a number > 0, got ${lr}`);
-  }
-  return { method: request.method, epochs, alpha, rho, mapperWarmupSteps };
-}
-
-/**
- * Reads the source checkpoint's metadata without loading weights.
- * @throws UserError for a file, a folder without model.json, a foreign model (pointing to
- * `bnn-lab inspect`) or a checkpoint without binary layers.
- */
-export function checkSourceCheckpoint(dir: string): CheckpointMeta {
-  const inspectHint = `to look inside other model formats use \`bnn-lab inspect ${dir}\` (or BNN Lab: Inspect Checkpoint)`;
-  if (!existsSync(dir)) throw new UserError(`checkpoint ${dir} does not exist`);
-  if (!statSync(dir).isDirectory()) {
-    throw new UserError(
-      `${dir} is a file, not a BNN Lab checkpoint folder (…/checkpoints/epoch-N with model.json); ${inspectHint}`,
-    );
-  }
-  const jsonPath = join(dir, 'model.json');
-  if (!existsSync(jsonPath)) {
-    throw new UserError(
-      `${dir} is not a BNN Lab checkpoint: it has no model.json (name a folder like RUN/checkpoints/epoch-3)`,
-    );
-  }
-  let json: { bnnLab?: CheckpointMeta };
-  try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  } catch (e) {
-    throw new FileFormatError(jsonPath, `cannot be read as JSON: ${(e as Error).message}`);
-  }
-  if (typeof json.bnnLab !== 'object' || json.bnnLab === null) {
-    throw new UserError(
-      `${dir} is not a BNN Lab checkpoint (model.json has no "bnnLab" metadata), so it cannot be fine-tuned; ${inspectHint}`,
-    );
-  }
-  if (Object.keys(json.bnnLab.binaryLayers ?? {}).length === 0) {
-    throw new UserError(
-      `${dir} has no binary layers: there is nothing for a binary fine-tune to change`,
-    );
-  }
-  return json.bnnLab;
-}
-
-/** The source run's config (two folders up), or the preset's defaults when it is missing. */
-function sourceConfig(dir: string, preset: string): TrainConfig {
-  const path = join(dir, '..', '..', 'config.json');
-  if (existsSync(path)) return parseConfigFile(readFileSync(path, 'utf8'), path);
-  return resolveConfig({ preset }, `${dir} (preset defaults)`);
 }
 
 /** A binary layer whose forward we can redirect to the mapper (instance-level override). */
@@ -282,6 +169,7 @@ export async function runFinetune(
       learningRate:
         request.learningRate ?? base.learningRate * FINETUNE_DEFAULTS.learningRateFactor,
       seed: request.seed ?? base.seed,
+      dataset: request.dataset ?? base.dataset,
       limit: request.limit ?? base.limit,
       testLimit: request.testLimit ?? base.testLimit,
       schedule: 'constant',

@@ -16,7 +16,10 @@ const WORKER_HEAP_MB = 4096;
 
 /** A run started in this window, with everything recorded so far. */
 export interface RunState extends RunSnapshot {
-  config: TrainConfig;
+  /** The run's config: known at start for training, from the `start` record for a fine-tune. */
+  config?: TrainConfig;
+  /** Fine-tunes only: the source checkpoint folder. */
+  finetuneOf?: string;
   /** Why the run failed or stopped early. */
   message?: string;
 }
@@ -59,10 +62,13 @@ export class EngineClient implements vscode.Disposable {
       dir: params.runDir,
       status: 'running',
       records: [],
-      config: params.config,
+      ...('config' in params
+        ? { config: params.config }
+        : { finetuneOf: params.finetune.checkpoint }),
     };
     const ended = this.host.startRun(params, (record) => {
       run.records.push(record);
+      if (record.event === 'start') run.config = record.config;
       this.emitter.fire({ kind: 'record', run, record });
     });
     this.run = run;

@@ -10,6 +10,7 @@ import {
   assertNever,
   isFromWorker,
   type BackendPreference,
+  type FinetuneOptions,
   type MetricsRecord,
   type RunStatus,
   type ToWorker,
@@ -17,13 +18,13 @@ import {
   previewMessage,
 } from '../../core/protocol';
 
-export interface RunParams {
+/** A training run (`config`) or a fine-tune of a checkpoint (`finetune`). */
+export type RunParams = {
   runId: string;
-  config: TrainConfig;
   /** Absolute run folder, already created. */
   runDir: string;
   backend: BackendPreference;
-}
+} & ({ config: TrainConfig } | { finetune: FinetuneOptions });
 
 /** How a run ended. `startRun`'s promise always resolves with one; it never rejects. */
 export interface RunEnd {
@@ -104,7 +105,10 @@ export class WorkerHost {
     try {
       const live = this.live ?? this.spawn();
       // Messages posted before the worker has attached its listener are queued by the port.
-      this.post(live, { kind: 'startRun', ...params });
+      this.post(
+        live,
+        'config' in params ? { kind: 'startRun', ...params } : { kind: 'startFinetune', ...params },
+      );
     } catch (e) {
       this.finish({ runId: params.runId, ...failure('could not start the engine worker', e) });
     }

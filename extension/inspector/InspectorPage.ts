@@ -238,6 +238,13 @@ export class InspectorPage implements vscode.Disposable {
           case 'toggleWatch':
             this.toggleWatch();
             break;
+          case 'finetune':
+            // Only offered for BNN Lab checkpoints; the command checks again and asks the rest.
+            void vscode.commands.executeCommand(
+              'bnnLab.finetuneCheckpoint',
+              vscode.Uri.file(this.target),
+            );
+            break;
           default:
             assertNever(msg.command);
         }

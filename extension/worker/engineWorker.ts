@@ -12,7 +12,8 @@ import {
   type ToWorker,
   previewMessage,
 } from '../../core/protocol';
-import type { RunHooks } from '../../core/training/api';
+import type { RunHooks, RunResult } from '../../core/training/api';
+import { runFinetune } from '../../core/training/finetune';
 import { runTraining } from '../../core/training/trainer';
 
 if (!parentPort) throw new Error('engineWorker: must be started as a worker thread');
@@ -37,6 +38,7 @@ port.on('message', (msg: unknown) => {
   }
   switch (msg.kind) {
     case 'startRun':
+    case 'startFinetune':
       // runRequested catches everything it can and reports through runEnded.
       void runRequested(msg);
       break;
@@ -50,7 +52,9 @@ port.on('message', (msg: unknown) => {
 
 post({ kind: 'workerReady' });
 
-async function runRequested(msg: Extract<ToWorker, { kind: 'startRun' }>): Promise<void> {
+async function runRequested(
+  msg: Extract<ToWorker, { kind: 'startRun' | 'startFinetune' }>,
+): Promise<void> {
   const { runId } = msg;
   if (active) {
     post({
@@ -69,10 +73,16 @@ async function runRequested(msg: Extract<ToWorker, { kind: 'startRun' }>): Promi
     isCancelled: () => run.cancelled,
   };
   try {
-    const result = await runTraining(
-      { runId, config: msg.config, runDir: msg.runDir, backend: msg.backend },
-      hooks,
-    );
+    const result: RunResult =
+      msg.kind === 'startRun'
+        ? await runTraining(
+            { runId, config: msg.config, runDir: msg.runDir, backend: msg.backend },
+            hooks,
+          )
+        : await runFinetune(
+            { ...msg.finetune, runId, runDir: msg.runDir, backend: msg.backend },
+            hooks,
+          );
     post({ kind: 'runEnded', runId, status: result.status, message: result.message });
   } catch (e) {
     if (e instanceof CancelledError) {

@@ -807,6 +807,67 @@ void test(
       }
       await screenshot(page, '05-inspector');
 
+      // Fine-tune that checkpoint with LNS from the inspector's button: four prompts (epochs, α,
+      // ρ, dataset) accepted with their defaults, then the run streams to the dashboard.
+      const sourceBytes = readFileSync(checkpoint);
+      await until('the inspector to offer the fine-tune', 30 * SECOND, async () => {
+        const frame = await inspectorFrame(page);
+        const button = frame?.locator('button', { hasText: 'Fine-tune with Noisy Supervision' });
+        if (!button || (await button.count()) === 0) return undefined;
+        await button.first().click();
+        return true;
+      });
+      const promptTitle = page.locator('.quick-input-widget .quick-input-title');
+      for (const step of ['1/4', '2/4', '3/4', '4/4']) {
+        await promptTitle
+          .filter({ hasText: `Fine-tune Checkpoint with Noisy Supervision (${step})` })
+          .waitFor({ state: 'visible', timeout: 30 * SECOND });
+        progress(`fine-tune prompt ${step}: default`);
+        await page.keyboard.press('Enter');
+      }
+      const tuned = await until(
+        'the fine-tune to finish in the dashboard',
+        remaining(),
+        async () => {
+          const frame = await dashboardFrame(page);
+          if (!frame) return undefined;
+          return frame.evaluate(() => {
+            const badge = document.querySelector<HTMLElement>('.status-badge');
+            if (badge?.dataset.status === 'failed') return { failed: badge.textContent ?? '' };
+            const headline = document.querySelector<HTMLElement>('.finetune-headline');
+            if (!headline || badge?.dataset.status !== 'completed') return undefined;
+            return {
+              headline: headline.textContent ?? '',
+              rows: Array.from(
+                document.querySelectorAll<HTMLElement>('.finetune-table tbody tr'),
+              ).map((r) => r.dataset.layer ?? ''),
+              charts: Array.from(
+                document.querySelectorAll<HTMLElement>('figure[data-metric]:not([hidden])'),
+              ).map((f) => f.dataset.metric ?? ''),
+            };
+          });
+        },
+      );
+      if ('failed' in tuned) throw new Error(`the fine-tune failed: ${tuned.failed}`);
+      progress(`fine-tune: ${tuned.headline}`);
+      assert.match(tuned.headline, /^LNS .*test accuracy \d+(\.\d+)?% → \d+(\.\d+)?%/);
+      assert.deepEqual(tuned.rows, BINARY_LAYERS, 'a before/after row per binary layer');
+      for (const metric of ['flipFromStart', 'disagreement', 'auxLoss']) {
+        assert.ok(tuned.charts.includes(metric), `the ${metric} chart is shown`);
+      }
+      await page
+        .locator('.notification-toast', { hasText: /lns.*completed: test accuracy/ })
+        .first()
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await screenshot(page, '05b-finetune');
+      assert.deepEqual(readFileSync(checkpoint), sourceBytes, 'the source checkpoint is unchanged');
+      const tunedRun = readRuns(folders.workspace).find((r) => /mnist-cnn-lns/.test(r.dir));
+      assert.ok(tunedRun, 'the fine-tune has its own run folder');
+      assert.ok(
+        existsSync(path.join(tunedRun.dir, 'checkpoints', 'epoch-1', 'model.json')),
+        'the fine-tune wrote its checkpoint',
+      );
+
       // The run's checkpoints folder, watched: a new epoch folder appears and is analysed.
       await page.locator('.editor-group-container .tab', { hasText: 'model.json' }).first().click();
       await page.keyboard.press('Control+W'); // one inspector page at a time in this test

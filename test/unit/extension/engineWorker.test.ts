@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { it } from 'node:test';
@@ -66,6 +66,102 @@ void it(
         logs.filter((l) => /starting worker/.test(l.message)).length,
         1,
         'both runs used one worker',
+      );
+    } finally {
+      await host.dispose();
+      await rm(root, { recursive: true, force: true });
+    }
+  },
+);
+
+void it(
+  'fine-tunes a checkpoint with LNS in the worker: telemetry, before/after, source untouched',
+  {
+    skip: existsSync(WORKER) ? false : `${WORKER} is missing: run \`npm run build\` first`,
+    timeout: 5 * 60_000,
+  },
+  async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'bnn-lab-finetune-'));
+    const host = new WorkerHost({ workerScript: WORKER, log: () => {} });
+    try {
+      const config = resolveConfig(
+        { preset: 'mnist-cnn', epochs: 1, limit: 256, testLimit: 64, telemetryEverySteps: 2 },
+        'test',
+      );
+      const source = path.join(root, 'source');
+      const trained = await host.startRun(
+        { runId: 'source', config, runDir: source, backend: 'wasm' },
+        () => {},
+      );
+      assert.equal(trained.status, 'completed', trained.message);
+      const checkpoint = path.join(source, 'checkpoints', 'epoch-1');
+      const snapshot = async () =>
+        Promise.all(
+          (await readdir(checkpoint))
+            .sort()
+            .map(async (f) => [f, await readFile(path.join(checkpoint, f))]),
+        );
+      const before = await snapshot();
+
+      // Not a BNN Lab checkpoint: the run fails with a message naming the folder; the worker lives.
+      const bad = await host.startRun(
+        {
+          runId: 'bad',
+          runDir: path.join(root, 'bad'),
+          backend: 'wasm',
+          finetune: { checkpoint: root, method: 'lns' },
+        },
+        () => {},
+      );
+      assert.equal(bad.status, 'failed');
+      assert.match(bad.message ?? '', /is not a BNN Lab checkpoint: it has no model\.json/);
+      assert.ok(bad.message?.includes(root));
+      assert.ok(host.hasWorker, 'a user error does not kill the worker');
+
+      const records: MetricsRecord[] = [];
+      const runDir = path.join(root, 'lns');
+      const end = await host.startRun(
+        {
+          runId: 'lns',
+          runDir,
+          backend: 'wasm',
+          finetune: {
+            checkpoint,
+            method: 'lns',
+            epochs: 1,
+            alpha: 1e-3,
+            rho: 0.1,
+            limit: 128,
+            testLimit: 64,
+            mapperWarmupSteps: 5,
+          },
+        },
+        (r) => records.push(r),
+      );
+      assert.equal(end.status, 'completed', end.message);
+      const steps = records.filter((r) => r.event === 'step');
+      assert.ok(steps.length > 0);
+      const last = steps.at(-1)!;
+      assert.ok(last.event === 'step');
+      for (const layer of last.layers) {
+        assert.equal(typeof layer.flipFromStart, 'number', `${layer.name}.flipFromStart`);
+        assert.equal(typeof layer.disagreement, 'number', `${layer.name}.disagreement`);
+        assert.equal(typeof layer.auxLoss, 'number', `${layer.name}.auxLoss`);
+      }
+      assert.equal(typeof last.methodLosses?.lnsAux, 'number');
+      const done = records.at(-1);
+      assert.ok(done?.event === 'done' && done.finetune, 'done carries the before/after table');
+      assert.equal(done.finetune.method, 'lns');
+      assert.equal(done.finetune.source, checkpoint);
+      assert.deepEqual(
+        done.finetune.layers.map((l) => l.name),
+        last.layers.map((l) => l.name),
+      );
+      assert.ok(existsSync(path.join(runDir, 'checkpoints', 'epoch-1', 'model.json')));
+      assert.deepEqual(
+        await snapshot(),
+        before,
+        'the source checkpoint is byte for byte unchanged',
       );
     } finally {
       await host.dispose();

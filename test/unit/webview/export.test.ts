@@ -172,3 +172,33 @@ void describe('SVG export', () => {
     assert.equal(exportFileName('', '', 'csv'), 'bnn-lab.csv');
   });
 });
+
+void describe('runCsv columns', () => {
+  void it('has the fine-tune channels only for fine-tunes', () => {
+    const run = syntheticRun();
+    const plain = reduce(initialModel(), {
+      kind: 'snapshot',
+      trusted: true,
+      run: { runId: run.runId, dir: '/r', status: 'completed', records: run.records },
+    }).run!;
+    const header = runCsv(plain).split('\n')[0];
+    assert.match(header, /\/frozenRatio/);
+    assert.doesNotMatch(header, /flipFromStart|disagreement|auxLoss/);
+    const records = run.records.map((r) =>
+      r.event === 'step'
+        ? { ...r, layers: r.layers.map((l) => ({ ...l, flipFromStart: 0.25, auxLoss: 3 })) }
+        : r,
+    );
+    const tuned = reduce(initialModel(), {
+      kind: 'snapshot',
+      trusted: true,
+      run: { runId: run.runId, dir: '/r', status: 'completed', records },
+    }).run!;
+    const [head, first] = runCsv(tuned).split('\n');
+    const columns = head.split(',');
+    const i = columns.findIndex((c) => c.endsWith('/flipFromStart'));
+    assert.ok(i > 0, head);
+    assert.equal(first.split(',')[i], '0.25');
+    assert.ok(columns.some((c) => c.endsWith('/auxLoss')));
+  });
+});

@@ -298,3 +298,69 @@ void describe('dashboard reducer', () => {
     assert.deepEqual(thin.training, full.training);
   });
 });
+
+void describe('fine-tune runs', () => {
+  /** The synthetic run as a fine-tune: LNS telemetry on every layer and a before/after table. */
+  function finetuneRecords(): MetricsRecord[] {
+    return run.records.map((r, i) => {
+      if (r.event === 'step') {
+        return {
+          ...r,
+          layers: r.layers.map((l, k) => ({
+            ...l,
+            flipFromStart: (i + k) / 1000,
+            disagreement: 0.01 * k,
+            auxLoss: 5 + k,
+          })),
+        };
+      }
+      if (r.event === 'done') {
+        return {
+          ...r,
+          finetune: {
+            method: 'lns' as const,
+            source: '/runs/src/checkpoints/epoch-3',
+            testAccuracyBefore: 0.9,
+            testAccuracyAfter: 0.91,
+            layers: [
+              {
+                name: 'l0',
+                flipFromStart: 0.02,
+                quantizationErrorBefore: 0.4,
+                quantizationErrorAfter: 0.39,
+                deadWeightRatioBefore: 0.01,
+                deadWeightRatioAfter: 0.01,
+              },
+            ],
+          },
+        };
+      }
+      return r;
+    });
+  }
+
+  void it('keeps flipFromStart, disagreement and auxLoss per layer and the summary', () => {
+    const model = reduce(initialModel(), snapshot(finetuneRecords(), 'completed'));
+    const r = model.run!;
+    assert.equal(r.finetune, true);
+    assert.equal(r.finetuneSummary?.testAccuracyAfter, 0.91);
+    const layer = r.layers[1];
+    const c = (name: (typeof LAYER_CHANNELS)[number]) => LAYER_CHANNELS.indexOf(name);
+    const lastStep = finetuneRecords()
+      .filter((x) => x.event === 'step')
+      .at(-1);
+    assert.ok(lastStep?.event === 'step');
+    assert.equal(layer.metrics.y[c('flipFromStart')].at(-1), lastStep.layers[1].flipFromStart);
+    assert.equal(layer.metrics.y[c('disagreement')].at(-1), 0.01);
+    assert.equal(layer.metrics.y[c('auxLoss')].at(-1), 6);
+  });
+
+  void it('a training run is not a fine-tune: its fine-tune channels are empty (NaN)', () => {
+    const model = reduce(initialModel(), snapshot(run.records, 'completed'));
+    const r = model.run!;
+    assert.equal(r.finetune, false);
+    assert.equal(r.finetuneSummary, undefined);
+    const y = r.layers[0].metrics.y[LAYER_CHANNELS.indexOf('flipFromStart')];
+    assert.ok(y.length > 0 && y.every((v) => Number.isNaN(v)));
+  });
+});

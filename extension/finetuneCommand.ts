@@ -1,0 +1,247 @@
+/**
+ * "BNN Lab: Fine-tune Checkpoint with Noisy Supervision" (LNS, docs/lns.md): from the Explorer
+ * (a checkpoint folder or its model.json), the checkpoint inspector, or the palette. It checks the
+ * checkpoint on the host, asks for epochs, α, ρ and the dataset, and runs the fine-tune in the
+ * engine worker like any training run: progress notification, status bar, dashboard, cancel, a
+ * new run folder. The source checkpoint is only read.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ConfigError } from '../core/errors';
+import type { DatasetConfig, FinetuneOptions, MetricsRecord } from '../core/protocol';
+import { checkSourceCheckpoint } from '../core/training/checkpointMeta';
+import {
+  FINETUNE_DEFAULTS,
+  sourceConfig,
+  validateFinetune,
+} from '../core/training/finetuneSettings';
+import {
+  type Ctx,
+  ensureTrainableWorkspace,
+  reportError,
+  runsRootFor,
+  showErrorWithLog,
+  showProgress,
+  stopActiveRunFor,
+} from './commands';
+import { createRunDir } from './engine/runFolders';
+import { formatPercent } from './engine/runProgress';
+import { log } from './log';
+
+export const FINETUNE_COMMAND = 'bnnLab.finetuneCheckpoint';
+const TITLE = 'BNN Lab: Fine-tune Checkpoint with Noisy Supervision';
+
+/** A checkpoint folder from a URI (the folder or a file in it), a path, or nothing. */
+function checkpointDirOf(arg: unknown): string | undefined {
+  const p = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
+  if (p === undefined) return undefined;
+  return path.basename(p) === 'model.json' ? path.dirname(p) : p;
+}
+
+/** Checkpoints of the workspace's runs, newest first, plus "Browse…". */
+async function pickCheckpoint(): Promise<string | undefined> {
+  const files = await vscode.workspace.findFiles(
+    '**/checkpoints/epoch-*/model.json',
+    '**/node_modules/**',
+    500,
+  );
+  const items = await Promise.all(
+    files.map(async (file) => {
+      const dir = path.dirname(file.fsPath);
+      const stat = await vscode.workspace.fs.stat(file);
+      return {
+        label: `$(package) ${path.basename(path.dirname(path.dirname(dir)))} · ${path.basename(dir)}`,
+        description: vscode.workspace.asRelativePath(dir),
+        dir,
+        mtime: stat.mtime,
+      };
+    }),
+  );
+  items.sort((a, b) => b.mtime - a.mtime);
+  const browse: vscode.QuickPickItem & { dir?: string } = {
+    label: '$(folder-opened) Browse…',
+    description: 'a folder …/checkpoints/epoch-N',
+  };
+  const picked = await vscode.window.showQuickPick<vscode.QuickPickItem & { dir?: string }>(
+    [...items, browse],
+    {
+      title: TITLE,
+      placeHolder:
+        items.length > 0
+          ? 'Pick the BNN Lab checkpoint to fine-tune'
+          : 'No BNN Lab checkpoint in this workspace: browse for one',
+      matchOnDescription: true,
+    },
+  );
+  if (!picked) return undefined;
+  if (picked.dir !== undefined) return picked.dir;
+  const chosen = await vscode.window.showOpenDialog({
+    title: `${TITLE}: pick a checkpoint folder (RUN/checkpoints/epoch-N)`,
+    canSelectFolders: true,
+    canSelectFiles: true,
+    canSelectMany: false,
+    filters: { 'BNN Lab checkpoint (model.json)': ['json'] },
+  });
+  return chosen?.[0] ? checkpointDirOf(chosen[0]) : undefined;
+}
+
+/** The message of a failed check, for an input box: the ConfigError's text after the field. */
+function checkNumber(
+  field: 'epochs' | 'alpha' | 'rho',
+  text: string,
+  parse: (t: string) => number,
+): string | undefined {
+  const value = parse(text.trim());
+  try {
+    validateFinetune({ method: 'lns', [field]: value });
+    return undefined;
+  } catch (e) {
+    if (e instanceof ConfigError) return `${field} ${e.message.split(`"${field}" `).pop() ?? ''}`;
+    throw e;
+  }
+}
+
+async function askNumber(
+  step: number,
+  field: 'epochs' | 'alpha' | 'rho',
+  prompt: string,
+  initial: number,
+): Promise<number | undefined> {
+  const parse = (t: string) => Number(t);
+  const text = await vscode.window.showInputBox({
+    title: `${TITLE} (${step}/4)`,
+    prompt,
+    value: String(initial),
+    ignoreFocusOut: true,
+    validateInput: (t) => (t.trim() === '' ? `${field} is required` : checkNumber(field, t, parse)),
+  });
+  return text === undefined ? undefined : parse(text.trim());
+}
+
+type DatasetPick = vscode.QuickPickItem & { dataset?: DatasetConfig; browse?: 'idx' | 'cifar10' };
+
+/** The source run's dataset (default), the embedded sets, or a folder. */
+async function askDataset(source: DatasetConfig): Promise<DatasetConfig | undefined> {
+  const describe = (d: DatasetConfig) =>
+    d.path ? `${d.name} · ${d.path}` : `${d.name} (embedded)`;
+  const items: DatasetPick[] = [
+    { label: 'The source run’s dataset', description: describe(source), dataset: source },
+    { label: 'MNIST', description: 'embedded', dataset: { name: 'mnist' } },
+    { label: 'Fashion-MNIST', description: 'embedded', dataset: { name: 'fashion-mnist' } },
+    { label: 'IDX folder…', description: 'four IDX files (optionally .gz)', browse: 'idx' },
+    {
+      label: 'CIFAR-10 folder…',
+      description: 'data_batch_1..5.bin, test_batch.bin',
+      browse: 'cifar10',
+    },
+  ];
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `${TITLE} (4/4)`,
+    placeHolder: 'Dataset to fine-tune and evaluate on (same input size as the checkpoint)',
+    ignoreFocusOut: true,
+  });
+  if (!picked) return undefined;
+  if (picked.dataset) return picked.dataset;
+  const folder = await vscode.window.showOpenDialog({
+    title: `${TITLE}: the ${picked.browse === 'cifar10' ? 'CIFAR-10' : 'IDX'} dataset folder`,
+    canSelectFolders: true,
+    canSelectFiles: false,
+  });
+  if (!folder?.[0]) return undefined;
+  return { name: picked.browse ?? 'idx', path: folder[0].fsPath };
+}
+
+/** The whole command. Exported for the inspector's button and the tests. */
+export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> {
+  const folders = await ensureTrainableWorkspace('fine-tune');
+  if (!folders) return;
+  const checkpoint = checkpointDirOf(arg) ?? (await pickCheckpoint());
+  if (!checkpoint) return;
+  // The run goes beside the source run when that is in the workspace.
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(checkpoint)) ?? folders[0];
+  const meta = checkSourceCheckpoint(checkpoint); // UserError: not BNN Lab / no binary layers
+  const source = sourceConfig(checkpoint, meta.preset);
+  const binaryCount = Object.keys(meta.binaryLayers).length;
+  log.info(
+    `fine-tune: ${checkpoint} (${meta.preset}, epoch ${meta.epoch}, ${binaryCount} binary layers)`,
+  );
+
+  const epochs = await askNumber(
+    1,
+    'epochs',
+    `Epochs of fine-tuning ${meta.preset} (epoch ${meta.epoch}, ${binaryCount} binary layers)`,
+    FINETUNE_DEFAULTS.epochs,
+  );
+  if (epochs === undefined) return;
+  const alpha = await askNumber(
+    2,
+    'alpha',
+    'α: weight of the mappers’ auxiliary loss in L = ℓ_cls + α Σ ℓ̃ (≥ 0)',
+    FINETUNE_DEFAULTS.alpha,
+  );
+  if (alpha === undefined) return;
+  const rho = await askNumber(
+    3,
+    'rho',
+    'ρ: assumed flip rate of the noisy labels sgn(W), in [0, 0.5)',
+    FINETUNE_DEFAULTS.rho,
+  );
+  if (rho === undefined) return;
+  const dataset = await askDataset(source.dataset);
+  if (!dataset) return;
+  if (!(await stopActiveRunFor(ctx, `fine-tune ${meta.preset}`))) return;
+
+  const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
+  const runDir = await createRunDir(runsRootFor(folder), `${meta.preset}-lns`, new Date());
+  const runId = path.basename(runDir);
+  const finetune: FinetuneOptions = { checkpoint, method: 'lns', epochs, alpha, rho, dataset };
+  const backend = settings.get<'auto'>('engine.backend', 'auto');
+  log.info(`run ${runId}: LNS fine-tune ${JSON.stringify(finetune)} in ${runDir}`);
+  const ended = ctx.engine.startRun({ runId, runDir, backend, finetune });
+  showProgress(ctx, runId, ended);
+  await vscode.commands.executeCommand('bnnLab.dashboard.focus');
+  void ended.then(
+    async (end) => {
+      const records = ctx.engine.currentRun?.runId === runId ? ctx.engine.currentRun.records : [];
+      if (end.status === 'completed') await reportFinetuneDone(runId, runDir, records);
+      else if (end.status === 'failed') {
+        await showErrorWithLog(
+          `BNN Lab: fine-tuning ${checkpoint} failed: ${end.message ?? 'unknown error'} (the source checkpoint is unchanged)`,
+        );
+      }
+    },
+    (e: unknown) => reportError(FINETUNE_COMMAND, e),
+  );
+}
+
+/** "accuracy 88.1 % → 88.6 %, 2.3 % of binary weights flipped" with the run folder. */
+export function finetuneDoneMessage(runId: string, records: readonly MetricsRecord[]): string {
+  const done = records.find((r) => r.event === 'done');
+  const summary = done?.event === 'done' ? done.finetune : undefined;
+  if (!summary) return `BNN Lab: ${runId} completed.`;
+  let flipped = 0;
+  let total = 0;
+  const start = records.find((r) => r.event === 'start');
+  const params = new Map(
+    start?.event === 'start' ? start.layers.map((l) => [l.name, l.params]) : [],
+  );
+  for (const l of summary.layers) {
+    const n = params.get(l.name) ?? 1;
+    flipped += l.flipFromStart * n;
+    total += n;
+  }
+  const flips = total > 0 ? ` · ${formatPercent(flipped / total)} of binary weights flipped` : '';
+  return `BNN Lab: ${runId} completed: test accuracy ${formatPercent(summary.testAccuracyBefore)} → ${formatPercent(summary.testAccuracyAfter)}${flips}.`;
+}
+
+async function reportFinetuneDone(
+  runId: string,
+  runDir: string,
+  records: readonly MetricsRecord[],
+): Promise<void> {
+  const choice = await vscode.window.showInformationMessage(
+    finetuneDoneMessage(runId, records),
+    'Open Run Folder',
+  );
+  if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(runDir));
+}

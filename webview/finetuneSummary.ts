@@ -1,0 +1,87 @@
+/**
+ * The fine-tune section of the dashboard: while an LNS/plain fine-tune streams, a note on what its
+ * extra charts mean; once it completes, the before/after table of its `done` record (test
+ * accuracy, per-layer flips against the source checkpoint, QE and dead-weight ratio).
+ */
+import { el } from './dom';
+import { formatPercent, formatSignificant } from './format';
+import type { RunModel } from './state';
+
+/** Parameters of each binary layer, for the parameter-weighted total of flips. */
+function paramsByLayer(run: RunModel): Map<string, number> {
+  return new Map(run.allLayers.map((l) => [l.name, l.params]));
+}
+
+function cell(tag: 'td' | 'th', text: string, numeric = false, title?: string): HTMLElement {
+  const c = el(tag, numeric ? 'num' : undefined, text);
+  if (title) c.title = title;
+  return c;
+}
+
+/** Redraws `section` for `run`; hides it for runs that are not fine-tunes. */
+export function renderFinetuneSummary(section: HTMLElement, run: RunModel): void {
+  section.replaceChildren();
+  section.hidden = !run.finetune;
+  if (!run.finetune) return;
+  const summary = run.finetuneSummary;
+  const title = el('h2', 'section-title', 'Fine-tune: before → after');
+  if (!summary) {
+    section.append(
+      title,
+      el(
+        'p',
+        'hint',
+        run.status === 'running'
+          ? 'The before/after table appears when the fine-tune completes. Meanwhile "Flipped vs start" below shows how many binary weights differ from the source checkpoint.'
+          : 'This fine-tune ended before completing: there is no before/after table.',
+      ),
+    );
+    return;
+  }
+  const params = paramsByLayer(run);
+  let flipped = 0;
+  let total = 0;
+  for (const l of summary.layers) {
+    const n = params.get(l.name) ?? 0;
+    flipped += l.flipFromStart * n;
+    total += n;
+  }
+  const headline = el('p', 'finetune-headline');
+  headline.dataset.accuracyBefore = String(summary.testAccuracyBefore);
+  headline.dataset.accuracyAfter = String(summary.testAccuracyAfter);
+  headline.textContent =
+    `${summary.method === 'lns' ? 'LNS (noisy-supervision mapper)' : 'Plain fine-tuning'}: ` +
+    `test accuracy ${formatPercent(summary.testAccuracyBefore)} → ${formatPercent(summary.testAccuracyAfter)}` +
+    (total > 0 ? ` · ${formatPercent(flipped / total)} of binary weights flipped` : '');
+  const source = el('div', 'finetune-source', `source: ${summary.source} (unchanged)`);
+  const table = el('table', 'overview finetune-table');
+  const head = el('tr');
+  head.append(
+    cell('th', 'layer'),
+    cell('th', 'flipped vs start', true, 'Fraction of binary weights whose sign changed'),
+    cell('th', 'QE before', true, 'quantizationError of the source checkpoint'),
+    cell('th', 'QE after', true),
+    cell('th', 'dead before', true, 'deadWeightRatio of the source checkpoint'),
+    cell('th', 'dead after', true),
+  );
+  const body = el('tbody');
+  for (const l of summary.layers) {
+    const row = el('tr');
+    row.dataset.layer = l.name;
+    row.append(
+      cell('td', l.name),
+      cell('td', formatPercent(l.flipFromStart), true),
+      cell('td', formatSignificant(l.quantizationErrorBefore, 3), true),
+      cell('td', formatSignificant(l.quantizationErrorAfter, 3), true),
+      cell('td', formatPercent(l.deadWeightRatioBefore), true),
+      cell('td', formatPercent(l.deadWeightRatioAfter), true),
+    );
+    body.append(row);
+  }
+  const thead = el('thead');
+  thead.append(head);
+  table.append(thead, body);
+  const wrap = el('div', 'table-wrap');
+  wrap.append(table);
+  section.append(title, headline, source, wrap);
+}
