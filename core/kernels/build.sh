@@ -62,17 +62,37 @@ for f in bnn_sign bnn_ste_grad bnn_approx_sign_grad bnn_max_pool_grad bnn_peak_p
   grep -q "<$f>:" "$tmp/disasm.txt" || { echo "build.sh: $f is missing" >&2; exit 1; }
 done
 
+# stats-kernels.wasm: the weight statistics (core/metrics/statsKernel.ts). It owns its memory
+# (exported with __heap_base; the caller copies tensors in), so no import and no safety checks.
+# -mnontrapping-fptoint: float→int casts saturate (NaN → 0, as JavaScript's `| 0`) instead of
+# trapping.
+stats=stats-kernels.wasm
+"$CLANG" --target=wasm32 -O3 -msimd128 -mnontrapping-fptoint -ffreestanding -nostdlib \
+  -fno-vectorize -fno-slp-vectorize \
+  -Wall -Wextra -Werror \
+  -Wl,--no-entry -Wl,--export=__heap_base -Wl,--strip-debug \
+  -o "$tmp/$stats" stats_kernels.c
+"$OBJDUMP" -d "$tmp/$stats" > "$tmp/stats-disasm.txt"
+for f in stats_pass1 stats_pass2; do
+  grep -q "<$f>:" "$tmp/stats-disasm.txt" || { echo "build.sh: $f is missing" >&2; exit 1; }
+done
+
 if [ $check = 1 ]; then
   version=$("$CLANG" --version | head -n 1)
   if [[ "$version" != "$BUILT_WITH"* ]]; then
-    echo "build.sh: the source builds and passes the checks; not comparing bytes ($version, the committed $out was built with $BUILT_WITH)"
-  elif cmp -s "$tmp/$out" "$out"; then
-    echo "build.sh: $out is up to date"
+    echo "build.sh: the sources build and pass the checks; not comparing bytes ($version, the committed modules were built with $BUILT_WITH)"
   else
-    echo "build.sh: $out differs from a fresh build of bnn_kernels.c; run bash core/kernels/build.sh" >&2
-    exit 1
+    for f in "$out" "$stats"; do
+      if cmp -s "$tmp/$f" "$f"; then
+        echo "build.sh: $f is up to date"
+      else
+        echo "build.sh: $f differs from a fresh build of its C source; run bash core/kernels/build.sh" >&2
+        exit 1
+      fi
+    done
   fi
 else
   cp "$tmp/$out" "$out"
-  echo "build.sh: wrote core/kernels/$out ($(wc -c < "$out") bytes)"
+  cp "$tmp/$stats" "$stats"
+  echo "build.sh: wrote core/kernels/$out ($(wc -c < "$out") bytes) and core/kernels/$stats ($(wc -c < "$stats") bytes)"
 fi

@@ -1,8 +1,11 @@
 /**
  * The per-layer metrics of docs/metrics.md, as pure functions over typed arrays.
- * Every sum is accumulated in float64 (JS numbers) whatever the input dtype.
+ * Every sum is accumulated in float64 (JS numbers) whatever the input dtype. float32 tensors take
+ * the SIMD passes of statsKernel.ts (the same terms, summed in lanes: the last bits of a sum may
+ * differ from a sequential loop; counts and extremes are exact).
  */
 import type { Histogram, WeightStats } from '../protocol';
+import { StatsKernel } from './statsKernel';
 
 /** Where the output-channel axis of a weight tensor is. */
 export type ChannelAxis = 'last' | 'first';
@@ -167,18 +170,23 @@ function firstPass(
       absSums[c] = channelSum;
     }
   }
-  if (Number.isNaN(min)) {
-    // Math.min/max propagate NaN (and are ~2× faster than compare-and-branch here); extremes
-    // ignore NaN values, as `x < min` comparisons would.
-    min = Infinity;
-    max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const x = w[i];
-      if (x < min) min = x;
-      if (x > max) max = x;
-    }
+  return withExtremes(w, { sum, sumSq, absSum, min, max, positives });
+}
+
+/**
+ * Math.min/max (and SIMD min/max) propagate NaN, and are ~2× faster than compare-and-branch;
+ * extremes ignore NaN values, as `x < min` comparisons would: recomputed when one was NaN.
+ */
+function withExtremes(w: ArrayLike<number>, m: Moments): Moments {
+  if (!Number.isNaN(m.min) && !Number.isNaN(m.max)) return m;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
   }
-  return { sum, sumSq, absSum, min, max, positives };
+  return { ...m, min, max };
 }
 
 /**
@@ -283,7 +291,11 @@ export function weightStatsWithAlpha(
   const channels = Math.max(1, channelCount(options.shape, options.channelAxis));
   const lastAxis = options.channelAxis === 'last';
   const alpha = new Float64Array(channels);
-  const { sum, sumSq, absSum, min, max, positives } = firstPass(w, channels, lastAxis, alpha);
+  // float32 tensors go through the SIMD passes of stats_kernels.c when the module loads.
+  const kernel = StatsKernel.load(w, channels, lastAxis, bins);
+  const { sum, sumSq, absSum, min, max, positives } = kernel
+    ? withExtremes(w, kernel.pass1(alpha))
+    : firstPass(w, channels, lastAxis, alpha);
   const per = n / channels;
   for (let c = 0; c < channels; c++) alpha[c] = per > 0 ? alpha[c] / per : 0;
   const mean = sum / n;
@@ -296,7 +308,9 @@ export function weightStatsWithAlpha(
   const binInLoop = Number.isFinite(sum) && range > 0 && Number.isFinite(range);
   const counts = new Int32Array(bins + 1);
   const scale = binInLoop ? bins / range : 0;
-  const { errSq, dead, starved } = secondPass(w, alpha, lastAxis, q, clip, counts, min, scale);
+  const { errSq, dead, starved } = kernel
+    ? kernel.pass2(alpha, q, clip === null ? Infinity : clip, counts, min, scale)
+    : secondPass(w, alpha, lastAxis, q, clip, counts, min, scale);
   let binned: Histogram;
   if (binInLoop) {
     counts[bins - 1] += counts[bins];

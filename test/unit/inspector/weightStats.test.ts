@@ -1,7 +1,9 @@
 /**
- * The two-pass, branch-free weightStatsWithAlpha (core/metrics/layerStats.ts) gives exactly the
- * numbers of the plain definition (docs/metrics.md, one loop per metric, in storage order), for
- * both channel axes and for awkward inputs: NaN, ±Infinity, constant tensors, signed zeros.
+ * The two-pass, branch-free weightStatsWithAlpha (core/metrics/layerStats.ts) gives the numbers
+ * of the plain definition (docs/metrics.md, one loop per metric, in storage order), for both
+ * channel axes and for awkward inputs: NaN, ±Infinity, constant tensors, signed zeros. float32
+ * tensors go through the SIMD passes (stats_kernels.c), whose float64 sums run in lanes: counts
+ * and extremes must be identical, sums equal to 1e-12 relative. float64 inputs stay exact.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,6 +16,7 @@ import {
   weightStatsWithAlpha,
   type ChannelAxis,
 } from '../../../core/metrics/layerStats';
+import { statsKernelAvailable } from '../../../core/metrics/statsKernel';
 import type { WeightStats } from '../../../core/protocol';
 
 /** docs/metrics.md, written the obvious way (the implementation before it was optimized). */
@@ -87,6 +90,33 @@ function values(n: number, seed: number, scale = 0.05): Float32Array {
   return out;
 }
 
+/** Relative difference within 1e-12 (or both equal, NaN and ±Infinity included). */
+function close(a: number | null, b: number | null): boolean {
+  if (a === b || Object.is(a, b)) return true;
+  if (a === null || b === null) return false;
+  return Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
+  assert.equal(got.length, want.length, label);
+  for (let i = 0; i < got.length; i++) {
+    assert.ok(close(got[i], want[i]), `${label}: [${i}] ${got[i]} vs ${want[i]}`);
+  }
+}
+
+/** Counts and extremes identical; the float64 sums (mean, std, absMean, QE) within 1e-12. */
+function assertSameStats(got: WeightStats, want: WeightStats, label: string): void {
+  const sums = new Set(['mean', 'std', 'absMean', 'quantizationError']);
+  for (const key of Object.keys(want) as (keyof WeightStats)[]) {
+    if (sums.has(key)) {
+      const [a, b] = [got[key] as number | null, want[key] as number | null];
+      assert.ok(close(a, b), `${label}: ${key} ${a} vs ${b}`);
+    } else {
+      assert.deepStrictEqual(got[key], want[key], `${label}: ${key}`);
+    }
+  }
+}
+
 const CASES: { label: string; w: Float32Array | Float64Array; shape: number[] }[] = [
   { label: 'conv [16, 8, 3, 3]', w: values(16 * 8 * 9, 1), shape: [16, 8, 3, 3] },
   { label: 'dense [33, 7]', w: values(33 * 7, 2), shape: [33, 7] },
@@ -104,8 +134,14 @@ test('identical to the plain definition for both channel axes, any bins, tau and
       ] as const) {
         const options = { shape, channelAxis: axis, bins, deadTau: tau, clip };
         const { stats, alpha } = weightStatsWithAlpha(w, options);
-        assert.deepStrictEqual(stats, reference(w, shape, axis, bins, tau, clip), label);
-        assert.deepStrictEqual(alpha, channelAlpha(w, shape, axis), label);
+        const want = reference(w, shape, axis, bins, tau, clip);
+        if (w instanceof Float64Array) {
+          assert.deepStrictEqual(stats, want, label);
+          assert.deepStrictEqual(alpha, channelAlpha(w, shape, axis), label);
+        } else {
+          assertSameStats(stats, want, label);
+          assertClose(alpha, channelAlpha(w, shape, axis), label);
+        }
         assert.deepStrictEqual(weightStats(w, options), stats);
       }
     }
@@ -133,8 +169,45 @@ test('NaN, ±Infinity, constant tensors and signed zeros give the plain definiti
       const got = weightStatsWithAlpha(w, { shape: [8, 8], channelAxis: axis, clip: 0.1 }).stats;
       const want = reference(w, [8, 8], axis, 64, 0.99, 0.1);
       // JSON is what the inspector reports: NaN and ±Infinity both become null there.
-      assert.equal(JSON.stringify(got), JSON.stringify(want));
+      assertSameStats(
+        JSON.parse(JSON.stringify(got)) as WeightStats,
+        JSON.parse(JSON.stringify(want)) as WeightStats,
+        `awkward ${axis}`,
+      );
       assert.deepStrictEqual(got.histogram.counts, want.histogram.counts);
+    }
+  }
+});
+
+test('the SIMD passes are in use for float32 and agree with the definition on odd shapes', () => {
+  assert.ok(statsKernelAvailable(), 'core/kernels/stats-kernels.wasm loads');
+  const shapes: number[][] = [
+    [3],
+    [7, 1],
+    [5, 10],
+    [9, 12],
+    [64, 3, 3, 3],
+    [3, 3, 32, 64],
+    [1000, 13],
+    [2, 2, 3, 5],
+  ];
+  let seed = 11;
+  for (const shape of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const w = values(n, seed++);
+    for (const axis of ['first', 'last'] as const) {
+      for (const clip of [null, 0.03]) {
+        const label = `[${shape.join(', ')}] ${axis} clip ${clip}`;
+        const { stats, alpha } = weightStatsWithAlpha(w, {
+          shape,
+          channelAxis: axis,
+          bins: 64,
+          deadTau: 0.95,
+          clip,
+        });
+        assertSameStats(stats, reference(w, shape, axis, 64, 0.95, clip), label);
+        assertClose(alpha, channelAlpha(w, shape, axis), label);
+      }
     }
   }
 });
