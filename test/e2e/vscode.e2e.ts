@@ -868,6 +868,49 @@ void test(
         'the fine-tune wrote its checkpoint',
       );
 
+      // The Runs view: open the finished training run from its folder, then overlay the
+      // fine-tune with the row's inline "Compare With…" action.
+      const sourceId = path.basename(dir);
+      const tunedId = path.basename(tunedRun.dir);
+      const runRow = page
+        .locator('.monaco-list-row', { hasText: sourceId })
+        .filter({ hasNotText: tunedId })
+        .first();
+      await runRow.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await runRow.click();
+      const reopened = await until('the dashboard to show the opened run', MINUTE, async () => {
+        const frame = await dashboardFrame(page);
+        if (!frame) return undefined;
+        return frame.evaluate((id) => {
+          const runId = document.querySelector('.run-id')?.textContent ?? '';
+          const section = document.querySelector<HTMLElement>('.finetune-summary');
+          const cards = document.querySelectorAll('article.layer-card').length;
+          return runId === id && cards > 0 ? { finetuneShown: !section?.hidden, cards } : undefined;
+        }, sourceId);
+      });
+      assert.equal(reopened.finetuneShown, false, 'a training run shows no fine-tune section');
+      assert.equal(reopened.cards, BINARY_LAYERS.length, 'the reopened run shows every layer');
+      progress(`runs view: opened ${sourceId} from its folder`);
+      await runRow.hover();
+      await runRow.locator('.action-label[aria-label="Compare With…"]').click();
+      const otherRow = page
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ hasText: tunedId })
+        .first();
+      await otherRow.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await otherRow.click();
+      const compared = await until('the comparison bar', MINUTE, async () => {
+        const frame = await dashboardFrame(page);
+        const text = await frame?.evaluate(() => {
+          const bar = document.querySelector<HTMLElement>('.compare-bar');
+          return bar && !bar.hidden ? (bar.textContent ?? '') : '';
+        });
+        return text ? text : undefined;
+      });
+      assert.match(compared, new RegExp(`Comparing with ${tunedId}`));
+      progress(`runs view: ${compared.trim()}`);
+      await screenshot(page, '05c-compare');
+
       // The run's checkpoints folder, watched: a new epoch folder appears and is analysed.
       await page.locator('.editor-group-container .tab', { hasText: 'model.json' }).first().click();
       await page.keyboard.press('Control+W'); // one inspector page at a time in this test
