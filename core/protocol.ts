@@ -27,7 +27,11 @@ export interface BackendInfo {
 export interface Histogram {
   min: number;
   max: number;
-  counts: number[];
+  /**
+   * A JSON array in files and reports; a `Uint32Array` in the engine's live messages
+   * ({@link toWireRecord}): the worker → host → webview path copies one buffer per layer.
+   */
+  counts: number[] | Uint32Array;
 }
 
 /** Distribution statistics of one latent weight tensor (docs/metrics.md, per-layer metrics). */
@@ -58,7 +62,7 @@ export interface LayerTelemetry extends WeightStats {
    * Per output channel `α_c = mean |W_i|` over the channel (docs/metrics.md), for the binary
    * `±α` view. Optional: older runs and other engines omit it; viewers fall back to `absMean`.
    */
-  alpha?: number[];
+  alpha?: number[] | Float32Array;
   /** LNS fine-tuning only: the layer's auxiliary loss `Σ ℓ̃`, mean since the last report. */
   auxLoss?: number;
   /** LNS fine-tuning only: `mean(sgn(f_θ(W)) ≠ sgn(W))`, the mapper's disagreement with `sgn`. */
@@ -589,6 +593,23 @@ export function isFromInspector(value: unknown): value is FromInspector {
 export function isToWorker(value: unknown): value is ToWorker {
   return hasKind(value) && TO_WORKER_KINDS.has(value.kind);
 }
+/**
+ * A `step` record as the engine worker posts it: every layer's histogram counts as a
+ * `Uint32Array` and `alpha` as a `Float32Array` (pre-binned typed arrays, cheap to clone and to
+ * transfer to a webview); other records unchanged. `metrics.jsonl` keeps JSON arrays.
+ */
+export function toWireRecord(record: MetricsRecord): MetricsRecord {
+  if (record.event !== 'step') return record;
+  return {
+    ...record,
+    layers: record.layers.map((l) => ({
+      ...l,
+      histogram: { ...l.histogram, counts: Uint32Array.from(l.histogram.counts) },
+      ...(l.alpha === undefined ? {} : { alpha: Float32Array.from(l.alpha) }),
+    })),
+  };
+}
+
 /** Runtime check of a message received from the worker. */
 export function isFromWorker(value: unknown): value is FromWorker {
   return hasKind(value) && FROM_WORKER_KINDS.has(value.kind);

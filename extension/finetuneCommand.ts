@@ -192,7 +192,7 @@ export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> 
   if (!(await stopActiveRunFor(ctx, `fine-tune ${meta.preset}`))) return;
 
   const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
-  const runDir = await createRunDir(runsRootFor(folder), `${meta.preset}-lns`, new Date());
+  const runDir = await createRunDir(runsRootFor(folder), `${meta.preset}-finetune-lns`, new Date());
   const runId = path.basename(runDir);
   const finetune: FinetuneOptions = { checkpoint, method: 'lns', epochs, alpha, rho, dataset };
   const backend = settings.get<'auto'>('engine.backend', 'auto');

@@ -229,7 +229,7 @@ function isUsableTelemetry(t: LayerTelemetry): boolean {
     typeof t.name === 'string' &&
     typeof t.histogram === 'object' &&
     t.histogram !== null &&
-    Array.isArray(t.histogram.counts)
+    (Array.isArray(t.histogram.counts) || t.histogram.counts instanceof Uint32Array)
   );
 }
 

@@ -11,6 +11,7 @@ import {
   type FromWorker,
   type ToWorker,
   previewMessage,
+  toWireRecord,
 } from '../../core/protocol';
 import type { RunHooks, RunResult } from '../../core/training/api';
 import { runFinetune } from '../../core/training/finetune';
@@ -68,7 +69,7 @@ async function runRequested(
   const run = { runId, cancelled: false };
   active = run;
   const hooks: RunHooks = {
-    onRecord: (record) => post({ kind: 'record', runId, record }),
+    onRecord: (record) => post({ kind: 'record', runId, record: toWireRecord(record) }),
     log: (level, message) => post({ kind: 'log', level, message }),
     isCancelled: () => run.cancelled,
   };

@@ -44,6 +44,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const EXTENSION_ID = 'bnn-lab.bnn-lab';
 /** Binary layers of the mnist-cnn preset, in model order. */
 const BINARY_LAYERS = ['bconv2', 'bconv3', 'bdense4'];
+/** Their weight counts (3×3×32×64, 3×3×64×64, 576×128). */
+const BINARY_PARAMS = [18432, 36864, 73728];
 const RUN_CONFIG = {
   preset: 'mnist-cnn',
   epochs: 1,
@@ -761,6 +763,18 @@ void test(
         });
         assert.ok(charts > 0, `${layer}'s card draws its charts`);
       }
+      // The histograms crossed worker → host → webview as Uint32Arrays (toWireRecord): each
+      // card's histogram holds every weight of its layer.
+      const weights = await until('the layer histograms', 15 * SECOND, async () => {
+        const frame = await dashboardFrame(page);
+        const drawn = await frame?.evaluate(() =>
+          Array.from(document.querySelectorAll<HTMLElement>('article.layer-card')).map((card) =>
+            Number(card.querySelector<HTMLElement>('canvas[data-weights]')?.dataset.weights ?? 0),
+          ),
+        );
+        return drawn && drawn.every((n) => n > 0) ? drawn : undefined;
+      });
+      assert.deepEqual(weights, BINARY_PARAMS, 'histogram counts add up to each layer size');
 
       const doneText = await until('the completed run in the status bar', 30 * SECOND, async () =>
         (await statusTexts(page)).find((s) => /^BNN completed/.test(s)),
@@ -861,7 +875,9 @@ void test(
         .waitFor({ state: 'visible', timeout: 30 * SECOND });
       await screenshot(page, '05b-finetune');
       assert.deepEqual(readFileSync(checkpoint), sourceBytes, 'the source checkpoint is unchanged');
-      const tunedRun = readRuns(folders.workspace).find((r) => /mnist-cnn-lns/.test(r.dir));
+      const tunedRun = readRuns(folders.workspace).find((r) =>
+        /mnist-cnn-finetune-lns/.test(r.dir),
+      );
       assert.ok(tunedRun, 'the fine-tune has its own run folder');
       assert.ok(
         existsSync(path.join(tunedRun.dir, 'checkpoints', 'epoch-1', 'model.json')),

@@ -129,12 +129,12 @@ export function intensity(value: number, max: number): number {
  * the layer-wide scale `absMean` (one spike per sign).
  */
 export function binarySpikes(
-  alpha: readonly number[] | undefined,
+  alpha: readonly number[] | Float32Array | undefined,
   absMean: number,
   signBalance: number,
 ): { value: number; fraction: number }[] {
   const p = Number.isFinite(signBalance) ? Math.min(1, Math.max(0, signBalance)) : 0.5;
-  const scales = alpha && alpha.length > 0 ? alpha : [absMean];
+  const scales = alpha && alpha.length > 0 ? Array.from(alpha) : [absMean];
   const each = 1 / scales.length;
   const neg = scales.map((a) => ({ value: -Math.abs(a), fraction: (1 - p) * each }));
   const pos = scales.map((a) => ({ value: Math.abs(a), fraction: p * each }));

@@ -38,6 +38,10 @@ export class HistogramChart extends CanvasChart {
   setData(histogram: Histogram | undefined, threshold: number | undefined): void {
     this.histogram = histogram;
     this.threshold = threshold;
+    // The number of weights drawn, for tests and screen readers' inspection tools.
+    let total = 0;
+    for (const c of histogram?.counts ?? []) total += c;
+    this.canvas.dataset.weights = String(total);
     this.draw();
   }
 

@@ -19,10 +19,16 @@ export function histogramBins(h: Histogram): Bin[] {
   const k = h.counts.length;
   if (k === 0) return [];
   if (!(h.max > h.min)) {
-    return [{ lo: h.min - 5e-7, hi: h.min + 5e-7, count: h.counts.reduce((a, b) => a + b, 0) }];
+    return [
+      {
+        lo: h.min - 5e-7,
+        hi: h.min + 5e-7,
+        count: Array.from(h.counts).reduce((a, b) => a + b, 0),
+      },
+    ];
   }
   const width = (h.max - h.min) / k;
-  return h.counts.map((count, i) => ({
+  return Array.from(h.counts, (count, i) => ({
     lo: h.min + i * width,
     hi: i === k - 1 ? h.max : h.min + (i + 1) * width,
     count,

@@ -53,7 +53,7 @@ describe('checkpoint readers vs numpy (expected.json)', () => {
         got.alpha.forEach((a, c) => assertClose(a, want.stats!.alpha[c], `${where} alpha[${c}]`));
         assert.equal(got.histogram.counts.length, 64);
         // Bin edges are computed in a different order than numpy: allow one value to move.
-        const diff = got.histogram.counts.reduce(
+        const diff = Array.from(got.histogram.counts).reduce(
           (acc, n, i) => acc + Math.abs(n - want.stats!.histogramCounts[i]),
           0,
         );

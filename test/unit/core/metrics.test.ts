@@ -46,7 +46,7 @@ test('the default τ is 0.99 and an unknown clip gives starvedWeightRatio null',
   assert.equal(s.deadWeightRatio, 0); // Q(0.99) = 3.67 > every |W|.
   assert.equal(s.histogram.counts.length, 64);
   assert.equal(
-    s.histogram.counts.reduce((a, b) => a + b, 0),
+    Array.from(s.histogram.counts).reduce((a, b) => a + b, 0),
     4,
   );
 });

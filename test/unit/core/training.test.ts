@@ -100,7 +100,7 @@ test('mnist-cnn: 2 epochs on a 2,000-example MNIST subset reach >= 90 % test acc
     for (const l of s.layers) {
       assert.deepEqual(Object.keys(l).sort(), [...METRIC_NAMES].sort());
       assert.equal(
-        l.histogram.counts.reduce((a, b) => a + b, 0),
+        Array.from(l.histogram.counts).reduce((a, b) => a + b, 0),
         l.params,
       );
       const kernelShape = start.layers.find((info) => info.name === l.name)?.shape;

@@ -149,6 +149,20 @@ void it(
         assert.equal(typeof layer.auxLoss, 'number', `${layer.name}.auxLoss`);
       }
       assert.equal(typeof last.methodLosses?.lnsAux, 'number');
+      // Live records carry pre-binned typed arrays; metrics.jsonl keeps JSON arrays.
+      assert.ok(last.layers[0].histogram.counts instanceof Uint32Array, 'counts: Uint32Array');
+      assert.ok(last.layers[0].alpha instanceof Float32Array, 'alpha: Float32Array');
+      const lines = (await readFile(path.join(runDir, 'metrics.jsonl'), 'utf8')).trim().split('\n');
+      const fileStep = lines
+        .map((l) => JSON.parse(l) as MetricsRecord)
+        .filter((r) => r.event === 'step')
+        .at(-1);
+      assert.ok(fileStep?.event === 'step');
+      assert.ok(Array.isArray(fileStep.layers[0].histogram.counts));
+      assert.deepEqual(
+        fileStep.layers[0].histogram.counts,
+        Array.from(last.layers[0].histogram.counts),
+      );
       const done = records.at(-1);
       assert.ok(done?.event === 'done' && done.finetune, 'done carries the before/after table');
       assert.equal(done.finetune.method, 'lns');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MetricsRecord, ToWebview } from '../../../core/protocol';
+import { toWireRecord, type MetricsRecord, type ToWebview } from '../../../core/protocol';
 import {
   LAYER_CHANNELS,
   deadThreshold,
@@ -363,4 +363,17 @@ void describe('fine-tune runs', () => {
     const y = r.layers[0].metrics.y[LAYER_CHANNELS.indexOf('flipFromStart')];
     assert.ok(y.length > 0 && y.every((v) => Number.isNaN(v)));
   });
+});
+
+void it('accepts histograms as Uint32Array and alpha as Float32Array (the live wire form)', () => {
+  const records = run.records.map((r) => toWireRecord(r));
+  const model = reduce(initialModel(), snapshot(records, 'completed'));
+  const r = model.run!;
+  assert.equal(r.invalidRecords, 0);
+  const last = run.records.filter((x) => x.event === 'step').at(-1);
+  assert.ok(last?.event === 'step');
+  assert.deepEqual(
+    Array.from(r.layers[0].latest!.histogram.counts),
+    last.layers[0].histogram.counts,
+  );
 });
