@@ -234,6 +234,12 @@ export interface TrainConfig {
   augment?: boolean;
   /** Architecture parameters (ResNetE / BinaryDenseNet presets); absent for fixed models. */
   architecture?: ArchitectureParameters;
+  /**
+   * Per-layer precision overrides by layer name (`bnn-lab presets` and docs/methods.md list the
+   * names): "binary" or "full". Default: first conv, 1×1 shortcut/transition convs and last
+   * dense full precision, every other conv and dense binary.
+   */
+  layerPrecision?: Record<string, 'binary' | 'full'>;
 }
 
 /** ResNetE or BinaryDenseNet parameters (core/bnn/architectureSpec.ts). */

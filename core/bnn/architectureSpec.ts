@@ -202,3 +202,88 @@ export function overrideArchitecture(
   }
   return { ...base, ...(raw as object) } as ArchitectureSpec;
 }
+
+/** Precision of a conv or dense layer in a run config's `layerPrecision`. */
+export type LayerPrecisionSetting = 'binary' | 'full';
+
+/**
+ * The conv and dense layers of a preset's model, in build order, and whether each is binary by
+ * default: the first conv, the 1×1 shortcut and transition convs and the last dense are full
+ * precision (the papers' rule), every 3×3 conv inside a block is binary. `spec` undefined is the
+ * fixed mnist-cnn. The builders (architectures.ts, presets.ts) use exactly these names; a unit
+ * test checks that they agree.
+ */
+export function weightLayers(
+  spec: ArchitectureSpec | undefined,
+): { name: string; binary: boolean }[] {
+  if (!spec) {
+    return [
+      { name: 'conv1', binary: false },
+      { name: 'bconv2', binary: true },
+      { name: 'bconv3', binary: true },
+      { name: 'bdense4', binary: true },
+      { name: 'dense5', binary: false },
+    ];
+  }
+  const out = [{ name: 'stem_conv', binary: false }];
+  if (spec.kind === 'resnete') {
+    let channels = spec.stemFilters;
+    spec.stageFilters.forEach((filters, stage) => {
+      for (let block = 0; block < spec.blocksPerStage[stage]; block++) {
+        const id = `s${stage + 1}b${block + 1}`;
+        const strides = stage > 0 && block === 0 ? 2 : 1;
+        if (strides === 2 || channels !== filters)
+          out.push({ name: `${id}_sc_conv`, binary: false });
+        out.push({ name: `${id}_bconv`, binary: true });
+        channels = filters;
+      }
+    });
+  } else {
+    spec.blocks.forEach((layers, block) => {
+      for (let l = 0; l < layers; l++)
+        out.push({ name: `d${block + 1}l${l + 1}_bconv`, binary: true });
+      if (block < spec.blocks.length - 1) out.push({ name: `t${block + 1}_conv`, binary: false });
+    });
+  }
+  out.push({ name: 'logits', binary: false });
+  return out;
+}
+
+/**
+ * Checks a run config's `layerPrecision`: `{ "<layer>": "binary" | "full" }` for layers of
+ * {@link weightLayers}. @throws ConfigError naming the key and listing the layers.
+ */
+export function validateLayerPrecision(
+  value: unknown,
+  spec: ArchitectureSpec | undefined,
+  source: string,
+): Record<string, LayerPrecisionSetting> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      source,
+      'layerPrecision',
+      'must be an object like { "stem_conv": "binary", "s1b1_bconv": "full" }',
+    );
+  }
+  const names = weightLayers(spec).map((l) => l.name);
+  const out: Record<string, LayerPrecisionSetting> = {};
+  for (const [name, setting] of Object.entries(value as Record<string, unknown>)) {
+    if (!names.includes(name)) {
+      const shown = names.length > 12 ? [...names.slice(0, 12), '…'] : names;
+      throw new ConfigError(
+        source,
+        `layerPrecision.${name}`,
+        `is not a conv or dense layer of this model (its layers: ${shown.join(', ')})`,
+      );
+    }
+    if (setting !== 'binary' && setting !== 'full') {
+      throw new ConfigError(
+        source,
+        `layerPrecision.${name}`,
+        `must be "binary" or "full", got ${JSON.stringify(setting)}`,
+      );
+    }
+    out[name] = setting;
+  }
+  return out;
+}

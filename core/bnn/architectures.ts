@@ -7,12 +7,18 @@
  * divides the side by 4 before the first block; on 28×28 that would leave 7×7 for the first stage
  * and 1×1 after three downsamplings. With the 3×3 stem the stages run at 32/16/8/4 on CIFAR (the
  * usual CIFAR adaptation); the 28×28 presets use stride 2 (stages at 14/7/4), which quarters the
- * compute of the widest stage so that a Fashion-MNIST epoch fits a CPU. The first conv and the last dense stay full precision; so do the 1×1
- * shortcut and transition convs (the paper's rule: keep them real-valued).
+ * compute of the widest stage so that a Fashion-MNIST epoch fits a CPU. The first conv and the last
+ * dense stay full precision by default; so do the 1×1 shortcut and transition convs (the paper's
+ * rule: keep them real-valued). A run config's `layerPrecision` overrides any of them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { transitionChannels, type DenseNetSpec, type ResNetESpec } from './architectureSpec';
-import { BinaryConv2D, type WeightScaling } from './layers';
+import {
+  transitionChannels,
+  type DenseNetSpec,
+  type LayerPrecisionSetting,
+  type ResNetESpec,
+} from './architectureSpec';
+import { BinaryConv2D, BinaryDense, type WeightScaling } from './layers';
 import type { QuantizerConfig } from './quantizers';
 
 /** What every binary layer of a model gets: quantizers, scaling and the method switches. */
@@ -24,6 +30,8 @@ export interface BinaryOptions {
   recu: boolean;
   /** BONN modulation vector (its losses are added by the trainer). */
   bonn: boolean;
+  /** `layerPrecision` of the run config: per-layer overrides of the default precision. */
+  precision: Readonly<Record<string, LayerPrecisionSetting>>;
 }
 
 /** Name of the layer whose output is the last full-precision feature (BONN's feature loss). */
@@ -41,49 +49,82 @@ class Seeds {
 
 const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
 
-function fpConv(name: string, filters: number, kernelSize: number, seeds: Seeds, strides = 1) {
+/** True when layer `name` is binary: its `layerPrecision` override, else its default. */
+function isBinary(name: string, byDefault: boolean, options: BinaryOptions): boolean {
+  const set = options.precision[name];
+  return set === undefined ? byDefault : set === 'binary';
+}
+
+/**
+ * A conv layer, binary (`BinaryConv2D` with the run's quantizers) or full precision
+ * (`conv2d`, no bias: a batch norm follows), as `binaryByDefault` and `layerPrecision` say.
+ */
+export function conv(
+  name: string,
+  filters: number,
+  kernelSize: number,
+  strides: number,
+  seed: number,
+  options: BinaryOptions,
+  binaryByDefault: boolean,
+  padding: 'same' | 'valid' = 'same',
+): tf.layers.Layer {
+  if (isBinary(name, binaryByDefault, options)) {
+    return new BinaryConv2D({
+      name,
+      filters,
+      kernelSize,
+      strides,
+      padding,
+      seed,
+      inputQuantizer: options.inputQuantizer,
+      kernelQuantizer: options.kernelQuantizer,
+      scaling: options.scaling,
+      recu: options.recu,
+      bonnModulation: options.bonn,
+    });
+  }
   return tf.layers.conv2d({
     name,
     filters,
     kernelSize,
     strides,
-    padding: 'same',
+    padding,
     useBias: false,
-    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
+    kernelInitializer: tf.initializers.glorotUniform({ seed }),
   });
 }
 
-function binaryConv(
+/** A dense layer: `BinaryDense` (no bias) or full-precision `dense` (with bias). */
+export function dense(
   name: string,
-  filters: number,
-  strides: number,
-  seeds: Seeds,
+  units: number,
+  seed: number,
   options: BinaryOptions,
-) {
-  return new BinaryConv2D({
+  binaryByDefault: boolean,
+): tf.layers.Layer {
+  if (isBinary(name, binaryByDefault, options)) {
+    return new BinaryDense({
+      name,
+      units,
+      seed,
+      inputQuantizer: options.inputQuantizer,
+      kernelQuantizer: options.kernelQuantizer,
+      scaling: options.scaling,
+      recu: options.recu,
+      bonnModulation: options.bonn,
+    });
+  }
+  return tf.layers.dense({
     name,
-    filters,
-    kernelSize: 3,
-    strides,
-    padding: 'same',
-    seed: seeds.take(),
-    inputQuantizer: options.inputQuantizer,
-    kernelQuantizer: options.kernelQuantizer,
-    scaling: options.scaling,
-    recu: options.recu,
-    bonnModulation: options.bonn,
+    units,
+    kernelInitializer: tf.initializers.glorotUniform({ seed }),
   });
 }
 
-function head(x: Sym, classes: number, seeds: Seeds): Sym {
+function head(x: Sym, classes: number, seeds: Seeds, options: BinaryOptions): Sym {
   const features = tf.layers.globalAveragePooling2d({ name: FEATURE_LAYER }).apply(x) as Sym;
-  return tf.layers
-    .dense({
-      name: 'logits',
-      units: classes,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.take() }),
-    })
-    .apply(features) as Sym;
+  return dense('logits', classes, seeds.take(), options, false).apply(features) as Sym;
 }
 
 /**
@@ -103,9 +144,15 @@ export function buildResNetE(
 ): tf.LayersModel {
   const seeds = new Seeds(seed);
   const input = tf.input({ shape: inputShape, name: 'image' });
-  let x = fpConv('stem_conv', spec.stemFilters, 3, seeds, spec.stemStrides ?? 1).apply(
-    input,
-  ) as Sym;
+  let x = conv(
+    'stem_conv',
+    spec.stemFilters,
+    3,
+    spec.stemStrides ?? 1,
+    seeds.take(),
+    options,
+    false,
+  ).apply(input) as Sym;
   x = bn('stem_bn').apply(x) as Sym;
   x = tf.layers.reLU({ name: 'stem_relu' }).apply(x) as Sym;
   x = bn('stem_bn2').apply(x) as Sym;
@@ -121,17 +168,19 @@ export function buildResNetE(
             .averagePooling2d({ name: `${id}_sc_pool`, poolSize: 2, strides: 2, padding: 'same' })
             .apply(shortcut) as Sym;
         }
-        shortcut = fpConv(`${id}_sc_conv`, filters, 1, seeds).apply(shortcut) as Sym;
+        shortcut = conv(`${id}_sc_conv`, filters, 1, 1, seeds.take(), options, false).apply(
+          shortcut,
+        ) as Sym;
         shortcut = bn(`${id}_sc_bn`).apply(shortcut) as Sym;
       }
-      let y = binaryConv(`${id}_bconv`, filters, strides, seeds, options).apply(x) as Sym;
+      let y = conv(`${id}_bconv`, filters, 3, strides, seeds.take(), options, true).apply(x) as Sym;
       y = bn(`${id}_bn`).apply(y) as Sym;
       x = tf.layers.add({ name: `${id}_add` }).apply([y, shortcut]) as Sym;
       channels = filters;
     }
   });
   x = tf.layers.reLU({ name: 'head_relu' }).apply(x) as Sym;
-  return tf.model({ inputs: input, outputs: head(x, classes, seeds), name });
+  return tf.model({ inputs: input, outputs: head(x, classes, seeds, options), name });
 }
 
 /**
@@ -150,9 +199,15 @@ export function buildBinaryDenseNet(
 ): tf.LayersModel {
   const seeds = new Seeds(seed);
   const input = tf.input({ shape: inputShape, name: 'image' });
-  let x = fpConv('stem_conv', spec.initialFilters, 3, seeds, spec.stemStrides ?? 1).apply(
-    input,
-  ) as Sym;
+  let x = conv(
+    'stem_conv',
+    spec.initialFilters,
+    3,
+    spec.stemStrides ?? 1,
+    seeds.take(),
+    options,
+    false,
+  ).apply(input) as Sym;
   x = bn('stem_bn').apply(x) as Sym;
   x = tf.layers.reLU({ name: 'stem_relu' }).apply(x) as Sym;
   let channels = spec.initialFilters;
@@ -160,7 +215,7 @@ export function buildBinaryDenseNet(
     for (let l = 0; l < layers; l++) {
       const id = `d${block + 1}l${l + 1}`;
       let y = bn(`${id}_bn`).apply(x) as Sym;
-      y = binaryConv(`${id}_bconv`, spec.growthRate, 1, seeds, options).apply(y) as Sym;
+      y = conv(`${id}_bconv`, spec.growthRate, 3, 1, seeds.take(), options, true).apply(y) as Sym;
       x = tf.layers.concatenate({ name: `${id}_concat` }).apply([x, y]) as Sym;
       channels += spec.growthRate;
     }
@@ -172,9 +227,9 @@ export function buildBinaryDenseNet(
       .maxPooling2d({ name: `${id}_pool`, poolSize: 2, strides: 2, padding: 'same' })
       .apply(x) as Sym;
     x = tf.layers.reLU({ name: `${id}_relu` }).apply(x) as Sym;
-    x = fpConv(`${id}_conv`, channels, 1, seeds).apply(x) as Sym;
+    x = conv(`${id}_conv`, channels, 1, 1, seeds.take(), options, false).apply(x) as Sym;
   });
   x = bn('head_bn').apply(x) as Sym;
   x = tf.layers.reLU({ name: 'head_relu' }).apply(x) as Sym;
-  return tf.model({ inputs: input, outputs: head(x, classes, seeds), name });
+  return tf.model({ inputs: input, outputs: head(x, classes, seeds, options), name });
 }

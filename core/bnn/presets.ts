@@ -6,10 +6,11 @@ import type { ArchitectureSpec } from './architectureSpec';
 import {
   buildBinaryDenseNet,
   buildResNetE,
+  conv,
+  dense,
   FEATURE_LAYER,
   type BinaryOptions,
 } from './architectures';
-import { BinaryConv2D, BinaryDense } from './layers';
 import { getPresetInfo, type PresetInfo } from './presetCatalog';
 import type { TrainConfig } from '../protocol';
 
@@ -36,6 +37,7 @@ export function binaryOptions(info: PresetInfo, config: Partial<TrainConfig> = {
     scaling: config.scaling ?? d.scaling ?? 'none',
     recu: (config.recu === undefined ? d.recu : config.recu) != null,
     bonn: (config.bonn === undefined ? d.bonn : config.bonn) != null,
+    precision: config.layerPrecision ?? {},
   };
 }
 
@@ -45,57 +47,20 @@ export function binaryOptions(info: PresetInfo, config: Partial<TrainConfig> = {
  * and batch norm after it. Small enough to train on a CPU.
  */
 function buildMnistCnn(seed: number, options: BinaryOptions): tf.LayersModel {
-  const binary = {
-    inputQuantizer: options.inputQuantizer,
-    kernelQuantizer: options.kernelQuantizer,
-    scaling: options.scaling,
-    recu: options.recu,
-    bonnModulation: options.bonn,
-  };
   const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
   const input = tf.input({ shape: [28, 28, 1], name: 'image' });
-  let x = tf.layers
-    .conv2d({
-      name: 'conv1',
-      filters: 32,
-      kernelSize: 3,
-      useBias: false,
-      kernelInitializer: tf.initializers.glorotUniform({ seed }),
-    })
-    .apply(input) as tf.SymbolicTensor;
+  let x = conv('conv1', 32, 3, 1, seed, options, false, 'valid').apply(input) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = bn('bn1').apply(x) as tf.SymbolicTensor;
-  x = new BinaryConv2D({
-    name: 'bconv2',
-    filters: 64,
-    kernelSize: 3,
-    padding: 'valid',
-    seed: seed + 1,
-    ...binary,
-  }).apply(x) as tf.SymbolicTensor;
+  x = conv('bconv2', 64, 3, 1, seed + 1, options, true, 'valid').apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   x = bn('bn2').apply(x) as tf.SymbolicTensor;
-  x = new BinaryConv2D({
-    name: 'bconv3',
-    filters: 64,
-    kernelSize: 3,
-    padding: 'valid',
-    seed: seed + 2,
-    ...binary,
-  }).apply(x) as tf.SymbolicTensor;
+  x = conv('bconv3', 64, 3, 1, seed + 2, options, true, 'valid').apply(x) as tf.SymbolicTensor;
   x = bn('bn3').apply(x) as tf.SymbolicTensor;
   x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-  x = new BinaryDense({ name: 'bdense4', units: 128, seed: seed + 3, ...binary }).apply(
-    x,
-  ) as tf.SymbolicTensor;
+  x = dense('bdense4', 128, seed + 3, options, true).apply(x) as tf.SymbolicTensor;
   x = bn('bn4').apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers
-    .dense({
-      name: 'dense5',
-      units: 10,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 4 }),
-    })
-    .apply(x) as tf.SymbolicTensor;
+  const logits = dense('dense5', 10, seed + 4, options, false).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'mnist-cnn' });
 }
 

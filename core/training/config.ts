@@ -5,7 +5,11 @@
 import { ConfigError } from '../errors';
 import type { DatasetConfig, QuantizerSetting, TrainConfig } from '../protocol';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
-import { overrideArchitecture, validateArchitecture } from '../bnn/architectureSpec';
+import {
+  overrideArchitecture,
+  validateArchitecture,
+  validateLayerPrecision,
+} from '../bnn/architectureSpec';
 import { DEFAULT_BINS, DEFAULT_DEAD_TAU } from '../metrics/layerStats';
 
 /** Keys a run config file may hold; anything else is an error (typos must not pass silently). */
@@ -37,6 +41,7 @@ const KEYS: ReadonlySet<string> = new Set([
   'bonn',
   'augment',
   'architecture',
+  'layerPrecision',
 ]);
 const DATASET_NAMES = ['mnist', 'fashion-mnist', 'idx', 'cifar10'] as const;
 const QUANTIZER_KINDS = ['ste_sign', 'approx_sign', 'swish_sign', 'magnitude_aware_sign'] as const;
@@ -295,6 +300,10 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
       `must be {} for ${presetName}: it has no architecture parameters`,
     );
   }
+  const layerPrecision =
+    r.layerPrecision === undefined
+      ? undefined
+      : validateLayerPrecision(r.layerPrecision, architecture, source);
   const training = {
     optimizer: checkEnum(source, 'optimizer', pick('optimizer', d.optimizer), ['adam', 'sgd']),
     momentum: checkNumber(source, 'momentum', pick('momentum', d.momentum), 0, 1, false, true),
@@ -387,6 +396,7 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
     ...training,
     augment: training.augment as boolean,
     ...(architecture ? { architecture } : {}),
+    ...(layerPrecision && Object.keys(layerPrecision).length > 0 ? { layerPrecision } : {}),
   };
 }
 

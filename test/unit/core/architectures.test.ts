@@ -5,6 +5,7 @@ import {
   roundHalfEven,
   transitionChannels,
   validateArchitecture,
+  weightLayers,
   type DenseNetSpec,
   type ResNetESpec,
 } from '../../../core/bnn/architectureSpec';
@@ -24,6 +25,7 @@ const OPTIONS: BinaryOptions = {
   scaling: 'none',
   recu: false,
   bonn: false,
+  precision: {},
 };
 
 test('transition channels follow round((C // r) / 32) · 32 with Python rounding', () => {
@@ -187,4 +189,70 @@ test('every preset builds for its input shape and has binary layers', async () =
     assert.ok(info.architecture);
     validateArchitecture(info.architecture, info.inputShape, name);
   }
+});
+
+test('weightLayers names every conv and dense of each preset, with its default precision', async () => {
+  for (const info of listPresets()) {
+    if (info.name.startsWith('cifar10')) continue; // same builders, only slower to build
+    const config = resolveConfig({ preset: info.name }, 'test');
+    const model = getPreset(info.name).build(1, config);
+    const built = model.layers
+      .filter((l) => /conv|dense|binary/i.test(l.getClassName()))
+      .map((l) => ({ name: l.name, binary: isBinaryLayer(l) }));
+    // model.layers is in topological order, weightLayers in build order: compare as sets.
+    const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+    assert.deepEqual(built.sort(byName), weightLayers(config.architecture).sort(byName), info.name);
+    model.dispose();
+  }
+});
+
+test('layerPrecision makes any conv/dense binary or full precision; unknown names are refused', async () => {
+  const config = resolveConfig(
+    {
+      preset: 'fmnist-resnete',
+      layerPrecision: { stem_conv: 'binary', s1b1_bconv: 'full', logits: 'binary' },
+    },
+    'exp.bnn.json',
+  );
+  const model = getPreset('fmnist-resnete').build(1, config);
+  const binary = (name: string) => isBinaryLayer(model.getLayer(name));
+  assert.equal(binary('stem_conv'), true);
+  assert.equal(binary('s1b1_bconv'), false);
+  assert.equal(binary('s1b2_bconv'), true, 'others keep their default');
+  assert.equal(binary('logits'), true);
+  assert.equal(binary('s2b1_sc_conv'), false);
+  // The binary stem and head train like any binary layer.
+  const out = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
+  assert.deepEqual(out.shape, [2, 10]);
+  tf.dispose([out]);
+  model.dispose();
+
+  const mnist = getPreset('mnist-cnn').build(
+    1,
+    resolveConfig({ preset: 'mnist-cnn', layerPrecision: { bconv3: 'full' } }, 'test'),
+  );
+  assert.equal(isBinaryLayer(mnist.getLayer('bconv3')), false);
+  assert.equal(isBinaryLayer(mnist.getLayer('bconv2')), true);
+  mnist.dispose();
+
+  assert.throws(
+    () =>
+      resolveConfig(
+        { preset: 'fmnist-resnete', layerPrecision: { conv9: 'full' } },
+        'exp.bnn.json',
+      ),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /exp\.bnn\.json: "layerPrecision\.conv9" is not a conv or dense layer of this model \(its layers: stem_conv, s1b1_bconv/.test(
+        e.message,
+      ),
+  );
+  assert.throws(
+    () => resolveConfig({ preset: 'mnist-cnn', layerPrecision: { conv1: 'half' } }, 'exp.bnn.json'),
+    /"layerPrecision\.conv1" must be "binary" or "full", got "half"/,
+  );
+  assert.throws(
+    () => resolveConfig({ preset: 'mnist-cnn', layerPrecision: ['conv1'] }, 'exp.bnn.json'),
+    /"layerPrecision" must be an object/,
+  );
 });
