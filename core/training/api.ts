@@ -32,3 +32,24 @@ export interface RunResult {
   testAccuracy: number | null;
   message?: string;
 }
+
+/**
+ * The message a failed run reports. The wasm backend aborts with a bare "Aborted()" when its
+ * memory (at most 4 GB for wasm32) cannot hold a step's tensors: say what to change instead.
+ */
+export function failureMessage(e: unknown, batchSize: number | undefined): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const outOfMemory =
+    /^Aborted\(/.test(message) ||
+    /could not grow|Array buffer allocation failed|out of memory/i.test(message);
+  if (!outOfMemory) return message;
+  const smaller =
+    batchSize !== undefined && batchSize > 1 ? Math.max(1, batchSize >> 1) : undefined;
+  return (
+    `the engine ran out of memory (${message.trim()}): the wasm backend holds every tensor of a ` +
+    `step in at most 4 GB` +
+    (batchSize !== undefined ? ` and batch size ${batchSize} needs more` : '') +
+    `; lower "batchSize"${smaller !== undefined ? ` (e.g. ${smaller})` : ''}, or install ` +
+    `@tensorflow/tfjs-node for the native backend`
+  );
+}

@@ -24,7 +24,7 @@ import type {
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
-import type { RunHooks, RunResult } from './api';
+import { failureMessage, type RunHooks, type RunResult } from './api';
 import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
 import { checkSourceCheckpoint } from './checkpointMeta';
 import {
@@ -536,7 +536,7 @@ export async function runFinetune(
     throw new Error('runFinetune: the epoch loop ended without a final epoch');
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled ? 'cancelled by the user' : (e as Error).message;
+    const message = cancelled ? 'cancelled by the user' : failureMessage(e, undefined);
     if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
     try {
       emit({

@@ -12,7 +12,7 @@ import { CancelledError, UserError } from '../errors';
 import { RunFolder } from '../io/runFolder';
 import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
 import type { LayerInfo, LayerTelemetry, MetricsRecord, TrainConfig } from '../protocol';
-import type { RunHooks, RunRequest, RunResult } from './api';
+import { failureMessage, type RunHooks, type RunRequest, type RunResult } from './api';
 import {
   binaryLayerMeta,
   loadCheckpointModel,
@@ -446,7 +446,9 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     return { status: 'completed', testAccuracy: lastTestAccuracy };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled ? 'cancelled by the user' : (e as Error).message;
+    const message = cancelled
+      ? 'cancelled by the user'
+      : failureMessage(e, request.config.batchSize);
     if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
     try {
       emit({

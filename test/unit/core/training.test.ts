@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../../core/data/datasets';
 import { readMetrics } from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
-import type { RunHooks } from '../../../core/training/api';
+import { failureMessage, type RunHooks } from '../../../core/training/api';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
 import { evaluate, runTraining } from '../../../core/training/trainer';
@@ -175,4 +175,17 @@ test('a dataset folder that does not exist fails before training with its path',
   assert.equal(result.status, 'failed');
   assert.match(result.message ?? '', /\/no\/such\/dataset does not exist/);
   assert.ok(!h.records.some((r) => r.event === 'step'));
+});
+
+test('a wasm abort (out of memory) is reported as what to change, not as "Aborted()"', () => {
+  const message = failureMessage(
+    new Error('Aborted(). Build with -sASSERTIONS for more info.'),
+    128,
+  );
+  assert.match(message, /ran out of memory/);
+  assert.match(message, /batch size 128 needs more; lower "batchSize" \(e\.g\. 64\)/);
+  assert.equal(
+    failureMessage(new Error('dataset folder /x does not exist'), 64),
+    'dataset folder /x does not exist',
+  );
 });
