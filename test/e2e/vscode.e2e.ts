@@ -927,6 +927,38 @@ void test(
       progress(`runs view: ${compared.trim()}`);
       await screenshot(page, '05c-compare');
 
+      // Export the run's metrics as CSV: the dashboard posts it, the host asks where (code-server's
+      // save dialog, a quick input) and writes the file.
+      const csvFile = path.join(folders.workspace, 'exported-metrics.csv');
+      await until('the Export CSV button', 30 * SECOND, async () => {
+        const frame = await dashboardFrame(page);
+        const button = frame?.locator('vscode-button.csv-button');
+        if (!button || (await button.count()) === 0) return undefined;
+        await button.first().click();
+        return true;
+      });
+      const saveTitle = page.locator('.quick-input-widget .quick-input-title', {
+        hasText: 'BNN Lab: Save CSV',
+      });
+      await saveTitle.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      const saveInput = page.locator('.quick-input-widget .quick-input-box input');
+      await until('the save path', 30 * SECOND, async () => {
+        await saveInput.fill(csvFile);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await saveInput.inputValue()) === csvFile ? true : undefined;
+      });
+      await page.keyboard.press('Enter');
+      const csv = await until('the CSV file', 30 * SECOND, async () =>
+        existsSync(csvFile) ? readFileSync(csvFile, 'utf8') : undefined,
+      );
+      const [csvHeader, ...csvRows] = csv.trim().split('\n');
+      progress(`export: ${path.basename(csvFile)}, ${csvRows.length} rows`);
+      assert.match(csvHeader, /^step,/, 'CSV header starts with the step column');
+      for (const layer of BINARY_LAYERS) {
+        assert.ok(csvHeader.includes(`${layer}/flipRate`), `CSV has ${layer}/flipRate`);
+      }
+      assert.ok(csvRows.length > 0, 'CSV has a row per report');
+
       // The run's checkpoints folder, watched: a new epoch folder appears and is analysed.
       await page.locator('.editor-group-container .tab', { hasText: 'model.json' }).first().click();
       await page.keyboard.press('Control+W'); // one inspector page at a time in this test
