@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { getPresetInfo } from '../core/bnn/presetCatalog';
 import { ConfigError } from '../core/errors';
 import type { DatasetConfig, FinetuneOptions, MetricsRecord } from '../core/protocol';
 import { checkSourceCheckpoint } from '../core/training/checkpointMeta';
@@ -120,8 +121,14 @@ async function askNumber(
 
 type DatasetPick = vscode.QuickPickItem & { dataset?: DatasetConfig; browse?: 'idx' | 'cifar10' };
 
-/** The source run's dataset (default), the embedded sets, or a folder. */
-async function askDataset(source: DatasetConfig): Promise<DatasetConfig | undefined> {
+/**
+ * The source run's dataset (default), or another one the model can take: the embedded MNIST and
+ * Fashion-MNIST or an IDX folder for 28×28×1 models, a CIFAR-10 folder for 32×32×3 ones.
+ */
+async function askDataset(
+  source: DatasetConfig,
+  inputShape: readonly number[],
+): Promise<DatasetConfig | undefined> {
   const describe = (d: DatasetConfig) =>
     d.path ? `${d.name} · ${d.path}` : `${d.name} (embedded)`;
   const items: DatasetPick[] = [
@@ -135,7 +142,10 @@ async function askDataset(source: DatasetConfig): Promise<DatasetConfig | undefi
       browse: 'cifar10',
     },
   ];
-  const picked = await vscode.window.showQuickPick(items, {
+  const grey = inputShape.join('×') === '28×28×1';
+  const rgb = inputShape.join('×') === '32×32×3';
+  const fits = items.filter((item, i) => i === 0 || (item.browse === 'cifar10' ? rgb : grey));
+  const picked = await vscode.window.showQuickPick(fits, {
     title: `${TITLE} (4/4)`,
     placeHolder: 'Dataset to fine-tune and evaluate on (same input size as the checkpoint)',
     ignoreFocusOut: true,
@@ -187,7 +197,7 @@ export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> 
     FINETUNE_DEFAULTS.rho,
   );
   if (rho === undefined) return;
-  const dataset = await askDataset(source.dataset);
+  const dataset = await askDataset(source.dataset, getPresetInfo(meta.preset).inputShape);
   if (!dataset) return;
   if (!(await stopActiveRunFor(ctx, `fine-tune ${meta.preset}`))) return;
 

@@ -201,6 +201,7 @@ export class Dashboard {
   private readonly multiplesHosts = new Map<LayerChannel, HTMLElement>();
   private readonly multiplesFigures = new Map<LayerChannel, HTMLElement>();
   private readonly finetuneSection = el('section', 'section finetune-summary');
+  private finetuneKey = '';
   private multiples = new Map<LayerChannel, MultiplesChart>();
   private multiplesKey = '';
   private readonly multiplesSection = el('section', 'section');
@@ -632,7 +633,14 @@ export class Dashboard {
     this.renderProgress(run);
     this.renderStats(run);
     this.renderTraining(run, model.compare);
-    if (this.rendered.get(this.finetuneSection) !== run.finetuneSummary) {
+    // Redrawn when the run, its status or its summary changes (a running or cancelled fine-tune
+    // has no summary, like a training run: the key tells them apart).
+    const finetuneKey = `${run.runId}\n${run.dir}\n${run.finetune}\n${run.status}`;
+    if (
+      this.finetuneKey !== finetuneKey ||
+      this.rendered.get(this.finetuneSection) !== run.finetuneSummary
+    ) {
+      this.finetuneKey = finetuneKey;
       this.rendered.set(this.finetuneSection, run.finetuneSummary);
       renderFinetuneSummary(this.finetuneSection, run);
     }

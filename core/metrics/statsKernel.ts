@@ -132,7 +132,12 @@ export class StatsKernel {
     if (!(w instanceof Float32Array)) return null;
     const k = kernels();
     if (!k) return null;
-    const kernel = new StatsKernel(k, w.length, channels, lastAxis, bins);
+    let kernel: StatsKernel;
+    try {
+      kernel = new StatsKernel(k, w.length, channels, lastAxis, bins);
+    } catch {
+      return null; // the memory cannot grow that far (wasm32: 4 GB): the JS passes take it
+    }
     new Float32Array(k.memory.buffer, kernel.w, w.length).set(w);
     return kernel;
   }

@@ -36,7 +36,7 @@ import {
 import { loadCheckpointModel } from './checkpoint';
 import { hardSign, layerAuxTerms, LnsMappers, warmUpMappers } from './methods/lns';
 import { shuffledIndices, shuffleSeed } from './random';
-import { describeLayers, evaluate, makeBatch } from './trainer';
+import { checkDatasetFits, describeLayers, evaluate, makeBatch } from './trainer';
 
 export {
   checkSourceCheckpoint,
@@ -191,6 +191,7 @@ export async function runFinetune(
       'info',
       `dataset ${dataset.name}: ${dataset.train.count} train / ${dataset.test.count} test examples`,
     );
+    checkDatasetFits(getPreset(meta.preset), dataset);
     // Rebuild the model from its preset and the run's config and copy the weights in, as a
     // resume does: the run's method settings (ReCU, scaling, BONN) come from the config.
     const loaded = await loadCheckpointModel(source);
@@ -205,6 +206,12 @@ export async function runFinetune(
       loaded.model.dispose();
     }
     const rebuilt = binaryLayerMeta(model);
+    const extra = Object.keys(rebuilt).filter((name) => !(name in meta.binaryLayers));
+    if (extra.length > 0) {
+      throw new UserError(
+        `cannot rebuild ${source}: preset ${meta.preset} with its run's config.json makes ${extra.join(', ')} binary, but the checkpoint's model.json does not (is the run's config.json missing or edited?)`,
+      );
+    }
     for (const [name, m] of Object.entries(meta.binaryLayers)) {
       if (rebuilt[name]?.quantizer !== m.quantizer || rebuilt[name]?.recu !== m.recu) {
         throw new UserError(

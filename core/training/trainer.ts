@@ -166,6 +166,24 @@ interface StepParts {
 }
 
 /** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
+/** @throws UserError when the dataset's images or labels do not fit the preset's model. */
+export function checkDatasetFits(
+  preset: { name: string; inputShape: readonly number[]; classes: number },
+  dataset: Dataset,
+): void {
+  const [h, w, c] = preset.inputShape;
+  if (dataset.shape[0] !== h || dataset.shape[1] !== w || dataset.shape[2] !== c) {
+    throw new UserError(
+      `preset ${preset.name} takes ${h}×${w}×${c} images but dataset ${dataset.name} holds ${dataset.shape.join('×')}`,
+    );
+  }
+  if (dataset.classes > preset.classes) {
+    throw new UserError(
+      `preset ${preset.name} has ${preset.classes} classes but dataset ${dataset.name} has labels up to ${dataset.classes - 1}`,
+    );
+  }
+}
+
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
   let folder: RunFolder | undefined;
@@ -203,17 +221,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       `dataset ${dataset.name} from ${dataset.source}: ${dataset.train.count} train / ${dataset.test.count} test examples (${Date.now() - loadStart} ms)`,
     );
     const preset = getPreset(config.preset);
-    const [h, w, c] = preset.inputShape;
-    if (dataset.shape[0] !== h || dataset.shape[1] !== w || dataset.shape[2] !== c) {
-      throw new UserError(
-        `preset ${preset.name} takes ${h}×${w}×${c} images but dataset ${dataset.name} holds ${dataset.shape.join('×')}`,
-      );
-    }
-    if (dataset.classes > preset.classes) {
-      throw new UserError(
-        `preset ${preset.name} has ${preset.classes} classes but dataset ${dataset.name} has labels up to ${dataset.classes - 1}`,
-      );
-    }
+    checkDatasetFits(preset, dataset);
     const batchSize = Math.min(config.batchSize, dataset.train.count);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * config.epochs;

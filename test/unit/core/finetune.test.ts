@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -183,4 +183,51 @@ test('bad settings and checkpoints fail with a message naming the field or the f
     JSON.stringify({ bnnLab: { version: 1, preset: 'mnist-cnn', binaryLayers: {} } }),
   );
   await assert.rejects(cli([noBinary, '--method', 'lns']), /has no binary layers/);
+});
+
+test('a dataset the model cannot take, or a config that changes which layers are binary, is refused', async () => {
+  const before = hashes(source);
+  const hooks = { onRecord: () => {}, log: () => {}, isCancelled: () => false };
+  // A tiny CIFAR-10 folder: 32×32×3 images for a 28×28×1 model.
+  const cifar = join(root, 'cifar');
+  mkdirSync(cifar);
+  const record = Buffer.alloc(3073);
+  for (let i = 1; i <= 5; i++) writeFileSync(join(cifar, `data_batch_${i}.bin`), record);
+  writeFileSync(join(cifar, 'test_batch.bin'), record);
+  const shape = await runFinetune(
+    {
+      runId: 'shape',
+      checkpoint: source,
+      runDir: join(root, 'shape'),
+      backend: 'wasm',
+      method: 'lns',
+      dataset: { name: 'cifar10', path: cifar },
+    },
+    hooks,
+  );
+  assert.equal(shape.status, 'failed');
+  assert.match(
+    shape.message ?? '',
+    /preset mnist-cnn takes 28×28×1 images but dataset cifar10 holds 32×32×3/,
+  );
+
+  // The source run's config.json edited to make conv1 binary: the checkpoint does not match.
+  const edited = join(root, 'edited-run');
+  cpSync(join(source, '..', '..'), edited, { recursive: true });
+  const configPath = join(edited, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(configPath, JSON.stringify({ ...config, layerPrecision: { conv1: 'binary' } }));
+  const rebuilt = await runFinetune(
+    {
+      runId: 'edited',
+      checkpoint: join(edited, 'checkpoints', 'epoch-1'),
+      runDir: join(root, 'edited-out'),
+      backend: 'wasm',
+      method: 'plain',
+    },
+    hooks,
+  );
+  assert.equal(rebuilt.status, 'failed');
+  assert.match(rebuilt.message ?? '', /cannot rebuild .*conv1/);
+  assert.deepEqual(hashes(source), before, 'the source checkpoint is unchanged');
 });
