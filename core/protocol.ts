@@ -313,8 +313,11 @@ export interface FinetuneOptions {
 export type FromWorker =
   /** Once, after the worker has loaded the engine code. */
   | { kind: 'workerReady' }
-  /** A metrics record, already appended to the run's metrics.jsonl. */
-  | { kind: 'record'; runId: string; record: MetricsRecord }
+  /**
+   * Metrics records in order, each already appended to the run's metrics.jsonl, in wire form
+   * ({@link toWireRecord}); at most one message per 100 ms (extension/worker/recordBatcher.ts).
+   */
+  | { kind: 'records'; runId: string; records: MetricsRecord[] }
   /** A line for the BNN Lab log. */
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** The run is over; `stack` carries the full error for the log when it failed. */
@@ -535,7 +538,7 @@ function hasKind(value: unknown): value is { kind: string } {
 const TO_WORKER_KINDS: ReadonlySet<string> = new Set(['startRun', 'startFinetune', 'cancelRun']);
 const FROM_WORKER_KINDS: ReadonlySet<string> = new Set([
   'workerReady',
-  'record',
+  'records',
   'log',
   'runEnded',
 ]);

@@ -203,10 +203,10 @@ export class WorkerHost {
         clearTimeout(live.readyTimer);
         this.options.log('info', `engine: worker ready after ${Date.now() - live.spawnedAt} ms`);
         break;
-      case 'record':
+      case 'records':
         if (this.active?.params.runId !== msg.runId) break;
         try {
-          this.active.onRecord(msg.record);
+          for (const record of msg.records) this.active.onRecord(record);
         } catch (e) {
           // A failing listener must not become an uncaught exception on the host thread.
           this.options.log(

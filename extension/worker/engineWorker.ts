@@ -16,6 +16,7 @@ import {
 import type { RunHooks, RunResult } from '../../core/training/api';
 import { runFinetune } from '../../core/training/finetune';
 import { runTraining } from '../../core/training/trainer';
+import { RecordBatcher } from './recordBatcher';
 
 if (!parentPort) throw new Error('engineWorker: must be started as a worker thread');
 const port = parentPort;
@@ -68,8 +69,10 @@ async function runRequested(
   }
   const run = { runId, cancelled: false };
   active = run;
+  // At most one `records` message per 100 ms; start/epoch/done go at once.
+  const outbox = new RecordBatcher((records) => post({ kind: 'records', runId, records }));
   const hooks: RunHooks = {
-    onRecord: (record) => post({ kind: 'record', runId, record: toWireRecord(record) }),
+    onRecord: (record) => outbox.push(toWireRecord(record)),
     log: (level, message) => post({ kind: 'log', level, message }),
     isCancelled: () => run.cancelled,
   };
@@ -84,8 +87,10 @@ async function runRequested(
             { ...msg.finetune, runId, runDir: msg.runDir, backend: msg.backend },
             hooks,
           );
+    outbox.flush();
     post({ kind: 'runEnded', runId, status: result.status, message: result.message });
   } catch (e) {
+    outbox.flush();
     if (e instanceof CancelledError) {
       post({ kind: 'runEnded', runId, status: 'cancelled' });
     } else {
