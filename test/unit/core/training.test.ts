@@ -189,3 +189,42 @@ test('a wasm abort (out of memory) is reported as what to change, not as "Aborte
     'dataset folder /x does not exist',
   );
 });
+
+test('a run that diverges stops with a message and keeps the checkpoints of finished epochs', async () => {
+  // SGD at learning rate 10 blows the full-precision layers up by ~1e11 per epoch: the loss of
+  // this seeded run overflows to Infinity in epoch 4.
+  const config = resolveConfig(
+    {
+      preset: 'mnist-cnn',
+      epochs: 30,
+      limit: 512,
+      testLimit: 64,
+      learningRate: 10,
+      optimizer: 'sgd',
+      momentum: 0.9,
+    },
+    'test',
+  );
+  const runDir = join(mkdtempSync(join(tmpdir(), 'bnn-diverge-')), 'run');
+  const result = await runTraining(
+    { runId: 'diverge', config, runDir, backend: 'wasm' },
+    { onRecord: () => {}, log: () => {}, isCancelled: () => false },
+  );
+  assert.equal(result.status, 'failed');
+  assert.match(
+    result.message ?? '',
+    /^training diverged: the loss is (Infinity|-Infinity|NaN) at step \d+; lower "learningRate" \(now 10\)/,
+  );
+  const { records } = readMetrics(join(runDir, 'metrics.jsonl'));
+  const last = records.at(-1);
+  assert.ok(last?.event === 'done' && last.status === 'failed');
+  const epochs = records.filter((r) => r.event === 'epoch');
+  assert.ok(epochs.length >= 1 && epochs.length < 30, `${epochs.length} epochs finished`);
+  const kept = readdirSync(join(runDir, 'checkpoints')).sort();
+  assert.deepEqual(
+    kept,
+    epochs.map((e) => `epoch-${(e as { epoch: number }).epoch}`).sort(),
+    'every finished epoch keeps its checkpoint, and no partial one is left',
+  );
+  assert.ok(existsSync(join(runDir, 'checkpoints', kept.at(-1)!, 'model.json')));
+});
