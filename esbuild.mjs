@@ -63,6 +63,16 @@ const configs = [
     banner: { js: '#!/usr/bin/env node' },
   },
   {
+    // A data-parallel training replica: one worker thread per core, started by the trainer.
+    ...common,
+    entryPoints: ['core/parallel/replica.ts'],
+    outfile: `${dist}/replica.js`,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nativeExternals,
+  },
+  {
     // HDF5 (h5wasm) runs in its own worker thread with a watchdog: corrupt files can hang it.
     ...common,
     entryPoints: ['core/checkpoints/h5Worker.ts'],
@@ -208,6 +218,7 @@ if (production) {
     'extension.js.map',
     'worker.js.map',
     'cli.js.map',
+    'replica.js.map',
     'h5Worker.js.map',
     'analysisWorker.js.map',
     'webview/inspector.js.map',

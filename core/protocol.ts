@@ -17,7 +17,7 @@ export interface BackendInfo {
   name: BackendName;
   /** tfjs' own backend name (`tensorflow`, `wasm`, `cpu`). */
   tfBackend: string;
-  /** Worker threads doing math (1 until data-parallel training lands). */
+  /** Threads computing a training step (data-parallel replicas; 1 without them). */
   threads: number;
   /** Backends tried before `name` (or not tried), each with the reason it was not used. */
   skipped: { name: BackendName; reason: string }[];
@@ -271,6 +271,8 @@ export type ToWorker =
       /** Absolute run folder; created by the host, filled by the worker. */
       runDir: string;
       backend: BackendPreference;
+      /** Data-parallel replica threads (`bnnLab.engine.threads`); 1 when absent. */
+      threads?: number;
     }
   /** Start a fine-tune of a BNN Lab checkpoint (`core/training/finetune.ts`); answered like `startRun`. */
   | {

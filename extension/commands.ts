@@ -2,10 +2,12 @@
  * One small function per contributed command, plus the wrapper that catches errors once per
  * entry point: full stack to the log, one short notification with a **Show Log** action.
  */
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { listPresets } from '../core/bnn/presetCatalog';
 import { CancelledError, UserError } from '../core/errors';
+import { threadCountProblem } from '../core/parallel/shards';
 import type { BackendPreference, TrainConfig } from '../core/protocol';
 import { parseConfigFile, resolveConfig } from '../core/training/config';
 import type { EngineClient } from './engine/EngineClient';
@@ -202,14 +204,32 @@ async function train(ctx: Ctx): Promise<void> {
   if (!(await stopActiveRunFor(ctx, `train ${config.preset}`))) return;
 
   const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
+  const threads = engineThreads(settings);
   const runDir = await createRunDir(runsRootFor(folder), config.preset, new Date());
   const runId = path.basename(runDir);
   const backend = settings.get<BackendPreference>('engine.backend', 'auto');
   log.info(`run ${runId}: ${config.preset} on backend ${backend} in ${runDir}`);
-  const ended = ctx.engine.startRun({ runId, config, runDir, backend });
+  const ended = ctx.engine.startRun({ runId, config, runDir, backend, threads });
   showProgress(ctx, runId, ended);
   // reportEnd handles every outcome itself; the command returns once the run has started.
   void reportEnd(ctx, runDir, ended);
+}
+
+/**
+ * `bnnLab.engine.threads`: data-parallel threads of a training run; unset means one per core.
+ * @throws UserError naming the setting when the value is not 1..cores.
+ */
+export function engineThreads(settings: vscode.WorkspaceConfiguration): number {
+  const cores = availableParallelism();
+  const value = settings.get<number | null>('engine.threads', null);
+  if (value === null || value === undefined) return cores;
+  const problem = threadCountProblem(value, cores);
+  if (problem) {
+    throw new UserError(
+      `bnnLab.engine.threads: ${problem}; or remove the setting to use every core`,
+    );
+  }
+  return value;
 }
 
 type ConfigPick = vscode.QuickPickItem & ({ preset: string } | { file: vscode.Uri });

@@ -4,9 +4,11 @@
  * TensorFlow.js and the trainer load only for the commands that train: `inspect` starts fast.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import { UserError } from '../errors';
+import { threadCountProblem } from '../parallel/shards';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
@@ -39,6 +41,8 @@ train options:
   --resume DIR        continue from a checkpoint folder (…/checkpoints/epoch-N) of a run with the
                       same config and seed; the new run folder gets the records after epoch N
   --backend NAME      auto | ${BACKEND_NAMES.join(' | ')} (default auto)
+  --threads N         data-parallel threads, 1 to the number of cores (default: every core);
+                      batch norm is synchronized, so any N trains the same model up to rounding
   --out DIR           parent folder of the run folder (default .bnn-lab/runs)
   --json              one JSON object per line (metrics.jsonl records); the last is {"event":"done",…}
 
@@ -48,6 +52,7 @@ Ctrl-C stops after the current batch (the run ends as cancelled); a second Ctrl-
 type Out = (text: string) => void;
 
 const TRAIN_FLAGS = new Set([
+  'threads',
   'preset',
   'config',
   'epochs',
@@ -138,6 +143,9 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
       `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
     );
   }
+  const threads = numberFlag(flags, 'threads') ?? availableParallelism();
+  const threadProblem = threadCountProblem(threads, availableParallelism());
+  if (threadProblem) throw new UserError(`--threads: ${threadProblem}`);
   const parent = resolve(flags.get('out') ?? join('.bnn-lab', 'runs'));
   const runDir = await createRunDir(parent, config.preset, new Date());
   let cancelled = false;
@@ -164,6 +172,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
       config,
       runDir,
       backend,
+      threads,
       ...(resumeFrom !== undefined ? { resumeFrom: resolve(resumeFrom) } : {}),
     },
     {
@@ -181,7 +190,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
           case 'start':
             totalSteps = record.totalSteps;
             out(
-              `run folder: ${runDir}\npreset ${record.preset} · backend ${record.backend.name} · ${record.config.epochs} epochs × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n`,
+              `run folder: ${runDir}\npreset ${record.preset} · backend ${record.backend.name}${record.backend.threads > 1 ? ` × ${record.backend.threads} threads` : ''} · ${record.config.epochs} epochs × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n`,
             );
             break;
           case 'step': {

@@ -25,6 +25,12 @@ export interface RunRequest {
    * written after epoch N (times aside).
    */
   resumeFrom?: string;
+  /**
+   * Data-parallel replica threads (1 to the machine's cores; default 1): each computes the
+   * gradients of its share of every batch on its own wasm instance, with batch norm synchronized
+   * over the whole batch, so the result matches one thread up to float rounding.
+   */
+  threads?: number;
 }
 
 export interface RunResult {
@@ -40,7 +46,7 @@ export interface RunResult {
 export function failureMessage(e: unknown, batchSize: number | undefined): string {
   const message = e instanceof Error ? e.message : String(e);
   const outOfMemory =
-    /^Aborted\(/.test(message) ||
+    /(^|: )Aborted\(/.test(message) ||
     /could not grow|Array buffer allocation failed|out of memory/i.test(message);
   if (!outOfMemory) return message;
   const smaller =

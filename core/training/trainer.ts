@@ -3,6 +3,7 @@
  * checkpoints) and reports through `RunHooks`. Used by the engine worker and the CLI.
  */
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
@@ -11,41 +12,43 @@ import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/data
 import { CancelledError, UserError } from '../errors';
 import { RunFolder } from '../io/runFolder';
 import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
-import type { LayerInfo, LayerTelemetry, MetricsRecord, TrainConfig } from '../protocol';
+import { DataParallel } from '../parallel/dataParallel';
+import { threadCountProblem } from '../parallel/shards';
+import type {
+  BackendName,
+  LayerInfo,
+  LayerTelemetry,
+  MetricsRecord,
+  TrainConfig,
+} from '../protocol';
 import { failureMessage, type RunHooks, type RunRequest, type RunResult } from './api';
 import {
   binaryLayerMeta,
-  loadCheckpointModel,
   readTrainingState,
   serializeCheckpoint,
   type TrainingState,
 } from './checkpoint';
-import { BonnState } from './methods/bonn';
-import {
-  clipLatentWeights,
-  createOptimizer,
-  optimizerState,
-  restoreOptimizer,
-  setLearningRate,
-} from './optimizers';
+import { clipLatentWeights, optimizerState, setLearningRate } from './optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
 import { learningRateAt, recuTau } from './schedules';
+import { createStepSetup, restoreStepSetup, type StepParts, type StepSetup } from './stepSetup';
 
 export { mulberry32, shuffledIndices } from './random';
+export { decayedKernels } from './stepSetup';
 export { cosineLearningRate } from './schedules';
 
 /**
- * Copies examples `start..start+size` of a split into batch tensors, through `indices` when given
- * (a shuffled order), else in file order.
+ * Copies examples `start..start+size` of a split into one batch's arrays, through `indices` when
+ * given (a shuffled order), else in file order, and augments them when `augment` is given.
  */
-export function makeBatch(
+export function batchArrays(
   split: Split,
   dataset: Dataset,
   indices: ArrayLike<number> | null,
   start: number,
   size: number,
   augment: (() => number) | null = null,
-) {
+): { images: Float32Array; labels: Int32Array } {
   const [h, w, c] = dataset.shape;
   const pixels = h * w * c;
   const images = new Float32Array(size * pixels);
@@ -56,10 +59,33 @@ export function makeBatch(
     labels[b] = split.labels[i];
   }
   if (augment) cropAndFlip(images, size, dataset.shape, augment, dataset.padValues ?? []);
+  return { images, labels };
+}
+
+/** Batch tensors (`xs` images, `ys` one-hot labels) from `batchArrays`' arrays. */
+export function batchTensors(
+  dataset: Dataset,
+  images: Float32Array,
+  labels: Int32Array,
+): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
+  const [h, w, c] = dataset.shape;
   return tf.tidy(() => ({
-    xs: tf.tensor4d(images, [size, h, w, c]),
-    ys: tf.oneHot(tf.tensor1d(labels, 'int32'), dataset.classes),
+    xs: tf.tensor4d(images, [labels.length, h, w, c]),
+    ys: tf.oneHot(tf.tensor1d(labels, 'int32'), dataset.classes) as tf.Tensor2D,
   }));
+}
+
+/** `batchArrays` as tensors. */
+export function makeBatch(
+  split: Split,
+  dataset: Dataset,
+  indices: ArrayLike<number> | null,
+  start: number,
+  size: number,
+  augment: (() => number) | null = null,
+) {
+  const { images, labels } = batchArrays(split, dataset, indices, start, size, augment);
+  return batchTensors(dataset, images, labels);
 }
 
 /** Test-set loss and accuracy, in batches of 500 with inference-mode batch norm. */
@@ -147,24 +173,6 @@ function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTele
 const signsKey = (layer: string) => `${layer}/signs`;
 const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
 
-/** Kernels that take weight decay: conv/dense kernels, latent or not; never BN, scale or BONN. */
-export function decayedKernels(model: tf.LayersModel): tf.Variable[] {
-  return model.trainableWeights
-    .filter((w) => /(^|\/)kernel(_\d+)?$/.test(w.originalName))
-    .map((w) => w.read() as tf.Variable);
-}
-
-/**
- * What one training step keeps for the report besides the minimized objective (cross-entropy
- * plus BONN's losses and the L2 weight decay when configured): the cross-entropy alone when the
- * objective has more terms, the correct-prediction count and each method loss.
- */
-interface StepParts {
-  ce: tf.Scalar;
-  hits: tf.Scalar;
-  methods: Record<string, tf.Scalar>;
-}
-
 /** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
 /** @throws UserError when the dataset's images or labels do not fit the preset's model. */
 export function checkDatasetFits(
@@ -184,6 +192,27 @@ export function checkDatasetFits(
   }
 }
 
+/**
+ * How many replica threads a run gets: the requested count, at most one per example of a batch;
+ * 1 on the native backends, which use every core on their own.
+ * @throws UserError for a count below 1 or above the machine's cores.
+ */
+export function dataParallelWorld(
+  threads: number,
+  batchSize: number,
+  backend: BackendName,
+  log: RunHooks['log'],
+): number {
+  const problem = threadCountProblem(threads, availableParallelism());
+  if (problem) throw new UserError(`${problem} (bnnLab.engine.threads / --threads)`);
+  if (threads === 1) return 1;
+  if (backend !== 'wasm' && backend !== 'cpu') {
+    log('info', `data-parallel threads: not used with the ${backend} backend (it uses every core)`);
+    return 1;
+  }
+  return Math.min(threads, batchSize);
+}
+
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
   let folder: RunFolder | undefined;
@@ -192,9 +221,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     folder?.append(record);
     hooks.onRecord(record);
   };
-  let model: tf.LayersModel | undefined;
-  let optimizer: tf.Optimizer | undefined;
-  let bonn: BonnState | undefined;
+  let setup: StepSetup | undefined;
+  let pool: DataParallel | undefined;
   try {
     // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
     const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
@@ -225,47 +253,30 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const batchSize = Math.min(config.batchSize, dataset.train.count);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * config.epochs;
-    const builtModel = preset.build(config.seed, config);
-    model = builtModel;
-    const binaryLayers = model.layers.filter(isBinaryLayer);
-
-    // BONN: the loss parameters, and a view of the model that also outputs the FC features.
-    let featureModel: tf.LayersModel | undefined;
-    if (config.bonn) {
-      const featureOutput = model.getLayer(preset.featureLayer).output as tf.SymbolicTensor;
-      featureModel = tf.model({ inputs: model.inputs, outputs: [featureOutput, model.outputs[0]] });
-      bonn = BonnState.create(
-        binaryLayers,
-        preset.classes,
-        featureOutput.shape[featureOutput.shape.length - 1] as number,
-        config.bonn,
-      );
-    }
-    const variables = [
-      ...model.trainableWeights.map((v) => v.read() as tf.Variable),
-      ...(bonn?.variables() ?? []),
-    ];
-    const decayed = (config.weightDecay ?? 0) > 0 ? decayedKernels(model) : [];
-    const latentKernels = binaryLayers.map((l) => l.latentKernel().read() as tf.Variable);
-    optimizer = createOptimizer(config);
+    setup = createStepSetup(config, preset);
+    const { model, binaryLayers, bonn, variables, latentKernels, optimizer } = setup;
 
     let firstEpoch = 1;
     let step = 0;
     if (resume && request.resumeFrom) {
-      const { model: saved } = await loadCheckpointModel(request.resumeFrom);
-      try {
-        builtModel.setWeights(saved.getWeights());
-      } finally {
-        saved.dispose();
-      }
-      const floats = new Map<string, Float32Array>();
-      for (const [k, v] of resume.arrays) if (v instanceof Float32Array) floats.set(k, v);
-      await restoreOptimizer(optimizer, floats, variables);
-      bonn?.restore(floats);
+      await restoreStepSetup(setup, request.resumeFrom, resume.arrays);
       firstEpoch = resume.state.epoch + 1;
       step = resume.state.step;
       hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
     }
+    const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
+    if (world > 1) {
+      pool = await DataParallel.start({
+        config,
+        world,
+        backend: backend.name,
+        setup,
+        dataset,
+        ...(request.resumeFrom ? { resumeFrom: request.resumeFrom } : {}),
+        log: hooks.log,
+      });
+    }
+    backend.threads = world;
     const tracked: TrackedLayer[] = [];
     for (const layer of binaryLayers) {
       const latest = (await layer.latentKernel().read().data()) as Float32Array;
@@ -293,34 +304,6 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       time: Date.now(),
     });
 
-    const objective = (xs: tf.Tensor, ys: tf.Tensor, parts: Partial<StepParts>) => () => {
-      let logits: tf.Tensor;
-      let features: tf.Tensor | undefined;
-      if (featureModel) {
-        [features, logits] = featureModel.apply(xs, { training: true }) as tf.Tensor[];
-      } else {
-        logits = builtModel.apply(xs, { training: true }) as tf.Tensor;
-      }
-      parts.hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum()) as tf.Scalar;
-      const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
-      let total: tf.Scalar = ce;
-      if (bonn && features) {
-        const kernel = bonn.kernelLoss();
-        const feature = bonn.featureLoss(features, ys);
-        parts.methods = { bonnKernel: tf.keep(kernel), bonnFeature: tf.keep(feature) };
-        total = tf.add(tf.add(total, kernel), feature);
-      }
-      if (decayed.length > 0) {
-        const l2 = decayed.reduce<tf.Scalar>(
-          (sum, k) => tf.add(sum, tf.sum(tf.square(k))),
-          tf.scalar(0),
-        );
-        total = tf.add(total, tf.mul(l2, (config.weightDecay ?? 0) / 2));
-      }
-      parts.ce = total === ce ? undefined : tf.keep(ce);
-      return total;
-    };
-
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
       const order = shuffledIndices(dataset.train.count, shuffleSeed(config.seed, epoch));
@@ -340,33 +323,54 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         if (hooks.isCancelled()) throw new CancelledError();
         const learningRate = learningRateAt(config, epoch, step, stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        const { xs, ys } = makeBatch(
-          dataset.train,
-          dataset,
-          order,
-          b * batchSize,
-          batchSize,
-          augment,
-        );
-        const parts: Partial<StepParts> = {};
-        const totalT = optimizer.minimize(objective(xs, ys, parts), true, variables) as tf.Scalar;
-        const lossT = parts.ce ?? totalT;
-        const loss = (await lossT.data())[0];
-        const hits = parts.hits ? (await parts.hits.data())[0] : 0;
+        let loss: number;
+        let hits: number;
         const methodValues: Record<string, number> = {};
-        for (const [name, t] of Object.entries(parts.methods ?? {})) {
-          methodValues[name] = (await t.data())[0];
+        if (pool) {
+          const result = await pool.step({ epoch, batchIndex: b, learningRate, tau });
+          loss = result.loss;
+          hits = result.hits;
+          if (bonn) {
+            methodValues.bonnKernel = result.methods[0];
+            methodValues.bonnFeature = result.methods[1];
+          }
+        } else {
+          const { xs, ys } = makeBatch(
+            dataset.train,
+            dataset,
+            order,
+            b * batchSize,
+            batchSize,
+            augment,
+          );
+          const parts: Partial<StepParts> = {};
+          const totalT = optimizer.minimize(
+            setup.objective(xs, ys, parts),
+            true,
+            variables,
+          ) as tf.Scalar;
+          const lossT = parts.ce ?? totalT;
+          loss = (await lossT.data())[0];
+          hits = parts.hits ? (await parts.hits.data())[0] : 0;
+          for (const [name, t] of Object.entries(parts.methods ?? {})) {
+            methodValues[name] = (await t.data())[0];
+          }
+          tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
         }
-        tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
         if (!Number.isFinite(loss)) {
           throw new UserError(
             `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again (the checkpoints of earlier epochs are kept)`,
           );
         }
-        if ((config.latentClip ?? 0) > 0) clipLatentWeights(latentKernels, config.latentClip ?? 0);
+        if (!pool && (config.latentClip ?? 0) > 0) {
+          clipLatentWeights(latentKernels, config.latentClip ?? 0);
+        }
         step++;
-        for (const t of tracked) {
-          t.latest = (await t.layer.latentKernel().read().data()) as Float32Array;
+        const latents = pool?.latents(latentKernels.map((k) => k.size));
+        for (const [i, t] of tracked.entries()) {
+          t.latest = latents
+            ? latents[i]
+            : ((await t.layer.latentKernel().read().data()) as Float32Array);
           t.tracker.update(t.latest);
         }
         epochLoss += loss;
@@ -404,6 +408,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         }
         await yieldToEventLoop();
       }
+      if (pool) await pool.syncInto(setup, tf);
       const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
       lastTestAccuracy = test.accuracy;
       const trackerState = tracked.flatMap((t) => {
@@ -471,8 +476,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     }
     return { status: cancelled ? 'cancelled' : 'failed', testAccuracy: lastTestAccuracy, message };
   } finally {
-    model?.dispose();
-    optimizer?.dispose();
-    bonn?.dispose();
+    await pool?.close();
+    setup?.dispose();
   }
 }

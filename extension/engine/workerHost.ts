@@ -24,6 +24,8 @@ export type RunParams = {
   /** Absolute run folder, already created. */
   runDir: string;
   backend: BackendPreference;
+  /** Data-parallel replica threads of a training run (fine-tunes use one). */
+  threads?: number;
 } & ({ config: TrainConfig } | { finetune: FinetuneOptions });
 
 /** How a run ended. `startRun`'s promise always resolves with one; it never rejects. */

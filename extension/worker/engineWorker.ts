@@ -80,7 +80,13 @@ async function runRequested(
     const result: RunResult =
       msg.kind === 'startRun'
         ? await runTraining(
-            { runId, config: msg.config, runDir: msg.runDir, backend: msg.backend },
+            {
+              runId,
+              config: msg.config,
+              runDir: msg.runDir,
+              backend: msg.backend,
+              threads: msg.threads ?? 1,
+            },
             hooks,
           )
         : await runFinetune(

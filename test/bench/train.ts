@@ -47,6 +47,11 @@ import {
 } from '../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 import { getPreset } from '../../core/bnn/presets';
+import { initBackend } from '../../core/backend/backends';
+import { DataParallel } from '../../core/parallel/dataParallel';
+import { loadDataset } from '../../core/data/datasets';
+import { resolveConfig } from '../../core/training/config';
+import { createStepSetup } from '../../core/training/stepSetup';
 
 const BATCH = 64;
 const LEARNING_RATE = 0.002;
@@ -92,6 +97,8 @@ interface Options {
   profile: number;
   torch: boolean;
   cpu: boolean;
+  /** Replica threads of a `parallel` child. */
+  threads: number;
 }
 
 /** What one configuration (one child process) reports. */
@@ -140,6 +147,7 @@ function parseOptions(argv: string[]): Options {
     profile: 0,
     torch: true,
     cpu: true,
+    threads: 1,
   };
   const number = (i: number, name: string) => {
     const value = Number(argv[i + 1]);
@@ -171,6 +179,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--profile':
         options.profile = number(i++, '--profile');
+        break;
+      case '--threads':
+        options.threads = Math.max(1, number(i++, '--threads'));
         break;
       case '--no-torch':
         options.torch = false;
@@ -285,6 +296,72 @@ async function childWasm(modelName: string, options: Options): Promise<RunResult
     maxRssMb: maxRssMb(),
     params: trainer.params,
   }));
+}
+
+/**
+ * The data-parallel path as the trainer runs it (core/parallel): `threads` replica threads, each
+ * with its own wasm instance, on MNIST batches of the preset's run config at batch 64 and Adam
+ * 0.002 (as the other rows; the data differ from their fixed random batch, the work does not).
+ * CPU time is the whole process's, i.e. all replica threads.
+ */
+async function childParallel(
+  modelName: string,
+  threads: number,
+  options: Options,
+): Promise<RunResult> {
+  await initBackend('wasm', () => undefined);
+  const config = resolveConfig(
+    {
+      preset: modelName,
+      batchSize: BATCH,
+      learningRate: LEARNING_RATE,
+      optimizer: 'adam',
+      epochs: 1,
+    },
+    'bench',
+  );
+  const setup = createStepSetup(config, getPreset(modelName));
+  const dataset = loadDataset(config.dataset, { limit: 0, testLimit: 1 });
+  const pool = await DataParallel.start({
+    dataset,
+    config,
+    world: threads,
+    backend: 'wasm',
+    setup,
+    log: () => undefined,
+  });
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  try {
+    for (let round = -options.warmup; round < options.steps; round++) {
+      const wall0 = performance.now();
+      const cpu0 = cpuMs();
+      await pool.step({
+        epoch: 1,
+        batchIndex: round + options.warmup,
+        learningRate: LEARNING_RATE,
+      });
+      if (round >= 0) {
+        wall.push(performance.now() - wall0);
+        cpu.push(cpuMs() - cpu0);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  const params = setup.variables.reduce((n, v) => n + v.size, 0);
+  setup.dispose();
+  return {
+    model: modelName,
+    engine: 'bnn-lab wasm',
+    variant: 'data-parallel',
+    threads,
+    steps: options.steps,
+    medianMs: median(wall),
+    medianCpuMs: median(cpu),
+    maxRssMb: maxRssMb(),
+    params,
+  };
 }
 
 async function childTfjs(
@@ -625,6 +702,13 @@ async function parent(options: Options): Promise<void> {
   for (const model of options.models) {
     log(`${model}: BNN Lab wasm`);
     runs.push(...(runChild(['wasm', model, ...optionArgs]) as RunResult[]));
+    const cores = os.availableParallelism();
+    for (const threads of cores > 1 ? [1, cores] : [1]) {
+      log(`${model}: BNN Lab wasm, data-parallel on ${threads} thread(s)`);
+      runs.push(
+        runChild(['parallel', model, '--threads', String(threads), ...optionArgs]) as RunResult,
+      );
+    }
     log(`${model}: tfjs-node`);
     runs.push(...(runChild(['tensorflow', model, ...optionArgs]) as RunResult[]));
     if (torchMissing === undefined) {
@@ -718,16 +802,6 @@ async function parent(options: Options): Promise<void> {
         String(r.params ?? '-'),
       ]);
     }
-    table.push([
-      'bnn-lab wasm, all threads',
-      '-',
-      'not implemented (data-parallel workers)',
-      '',
-      '',
-      '',
-      '',
-      '',
-    ]);
     console.log(`\n${model}`);
     printTable(table);
   }
@@ -784,6 +858,9 @@ async function child(argv: string[]): Promise<void> {
     case 'cpu':
     case 'tensorflow':
       result = await childTfjs(model, kind, options);
+      break;
+    case 'parallel':
+      result = await childParallel(model, options.threads, options);
       break;
     case 'memory':
       result = await childMemory(model, options.stepsMemory);

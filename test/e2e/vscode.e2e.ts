@@ -29,7 +29,7 @@ import {
 } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
@@ -592,10 +592,15 @@ function collectLogsOnFailure(data: string): void {
   }
 }
 
+/** The fields of metrics.jsonl records this test reads. */
+interface E2eRecord {
+  event: string;
+  status?: string;
+  backend?: { name: string; threads: number };
+}
+
 /** The run folders under the workspace, with their parsed metrics records. */
-function readRuns(
-  workspace: string,
-): { dir: string; records: { event: string; status?: string }[] }[] {
+function readRuns(workspace: string): { dir: string; records: E2eRecord[] }[] {
   const root = path.join(workspace, '.bnn-lab', 'runs');
   if (!existsSync(root)) return [];
   return readdirSync(root)
@@ -606,7 +611,7 @@ function readRuns(
       records: readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
         .split('\n')
         .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as { event: string; status?: string }),
+        .map((line) => JSON.parse(line) as E2eRecord),
     }));
 }
 
@@ -819,6 +824,15 @@ void test(
       const [{ dir, records }] = runs;
       assert.match(path.basename(dir), /mnist-cnn/, 'run folder is named after the preset');
       assert.equal(records[0]?.event, 'start', 'metrics.jsonl starts with a start record');
+      // bnnLab.engine.threads is unset: one data-parallel replica per core.
+      assert.equal(
+        records[0]?.backend?.threads,
+        availableParallelism(),
+        'the run trains on every core',
+      );
+      progress(
+        `run backend: ${JSON.stringify(records[0]?.backend?.name)} on ${records[0]?.backend?.threads} thread(s)`,
+      );
       assert.ok(
         records.some((r) => r.event === 'step'),
         'metrics.jsonl has step records',

@@ -36,6 +36,7 @@ const REQUIRED = [
   'extension/dist/extension.js',
   'extension/dist/worker.js',
   'extension/dist/cli.js',
+  'extension/dist/replica.js',
   'extension/dist/h5Worker.js',
   'extension/dist/analysisWorker.js',
   'extension/dist/h5wasm/hdf5_hl.js',

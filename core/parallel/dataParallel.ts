@@ -1,0 +1,260 @@
+/**
+ * The coordinator of data-parallel training: starts one replica thread per core (each with its
+ * own wasm instance), posts each step's parameters through shared memory, and collects the
+ * step's loss and the latent weights for telemetry. It never blocks its thread, so a replica
+ * that dies is noticed (its `error`/`exit` event) and ends the run with its message.
+ *
+ * The coordinator's own model (built by the trainer) is not trained step by step; before each
+ * evaluation and checkpoint `syncInto` copies rank 0's weights and optimizer state into it.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/datasets';
+import type { BackendPreference, TrainConfig } from '../protocol';
+import { restoreOptimizer } from '../training/optimizers';
+import type { StepSetup } from '../training/stepSetup';
+import type { FromReplica, ReplicaInit } from './protocol';
+import {
+  allocateShared,
+  CTRL,
+  OP,
+  PARAM,
+  SCALAR,
+  sharedViews,
+  type SharedLayout,
+  type SharedViews,
+} from './shared';
+import { batchNormWidth } from './syncBatchNorm';
+
+/** Where the replica entry lives: dist/replica.js beside a bundle, or the compiled module. */
+export function replicaScript(): string {
+  return process.env.BNN_LAB_REPLICA_SCRIPT ?? path.join(__dirname, 'replica.js');
+}
+
+/**
+ * Moves `dataset`'s training images into a SharedArrayBuffer (the dataset then uses the shared
+ * copy, so there is still one) and returns the dataset the replicas get: that split, no test.
+ */
+function shareTrainingSplit(dataset: Dataset): Dataset {
+  const images = dataset.train.images;
+  if (!(images.buffer instanceof SharedArrayBuffer)) {
+    const view = new Float32Array(new SharedArrayBuffer(images.byteLength));
+    view.set(images);
+    dataset.train.images = view;
+  }
+  const empty = { images: new Float32Array(0), labels: new Uint8Array(0), count: 0 };
+  return { ...dataset, train: dataset.train, test: empty };
+}
+
+export interface StepParams {
+  epoch: number;
+  batchIndex: number;
+  learningRate: number;
+  tau?: number;
+}
+
+export interface StepResult {
+  /** Batch-mean cross-entropy (or objective, when it is the cross-entropy alone). */
+  loss: number;
+  hits: number;
+  /** Batch-mean method losses, in the order the objective reports them. */
+  methods: number[];
+}
+
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeout?: number,
+) => { async: boolean; value: Promise<string> | string };
+
+export class DataParallel {
+  private commands = 0;
+  private failure: Error | undefined;
+  private stopping = false;
+  private snapshotWaiter: ((m: Extract<FromReplica, { kind: 'snapshot' }>) => void) | undefined;
+
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly views: SharedViews,
+    private readonly layout: SharedLayout,
+  ) {}
+
+  /**
+   * Starts `world` replicas of the run in `config` and waits until each has built its model.
+   * `setup` is the coordinator's own (for the shared-memory sizes).
+   */
+  static async start(options: {
+    config: TrainConfig;
+    world: number;
+    backend: BackendPreference;
+    setup: StepSetup;
+    /** Its training images move into shared memory, which the replicas read. */
+    dataset: Dataset;
+    resumeFrom?: string;
+    log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  }): Promise<DataParallel> {
+    const { setup, world } = options;
+    const layout: SharedLayout = {
+      world,
+      gradientFloats: setup.variables.reduce((n, v) => n + v.size, 0),
+      latentFloats: setup.latentKernels.reduce((n, v) => n + v.size, 0),
+      reduceWidth: Math.max(1, batchNormWidth(setup.model)) + 1,
+    };
+    const buffer = allocateShared(layout);
+    const views = sharedViews(buffer, layout);
+    const shared = shareTrainingSplit(options.dataset);
+    const workers: Worker[] = [];
+    const ready = new Set<number>();
+    const pool = new DataParallel(workers, views, layout);
+    let onReady: () => void = () => undefined;
+    const allReady = new Promise<void>((resolve) => (onReady = resolve));
+    for (let rank = 0; rank < world; rank++) {
+      const init: ReplicaInit = {
+        config: options.config,
+        rank,
+        world,
+        buffer,
+        layout,
+        backend: options.backend,
+        dataset: shared,
+        ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+      };
+      const worker = new Worker(replicaScript(), { workerData: init });
+      worker.on('message', (m: FromReplica) => {
+        if (m.kind === 'ready') {
+          ready.add(m.rank);
+          if (ready.size === world) onReady();
+        } else if (m.kind === 'snapshot') {
+          pool.snapshotWaiter?.(m);
+        } else {
+          options.log('error', `replica ${m.rank}: ${m.stack}`);
+          pool.fail(new Error(`replica thread ${m.rank} failed: ${m.message}`));
+        }
+      });
+      worker.on('error', (e) => {
+        options.log('error', `replica ${rank}: ${e.stack ?? e.message}`);
+        pool.fail(new Error(`replica thread ${rank} failed: ${e.message}`));
+      });
+      worker.on('exit', (code) => {
+        if (!pool.stopping) pool.fail(new Error(`replica thread ${rank} exited (code ${code})`));
+      });
+      workers.push(worker);
+    }
+    try {
+      await pool.until(allReady);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    options.log('info', `data-parallel: ${world} replica threads ready`);
+    return pool;
+  }
+
+  get world(): number {
+    return this.layout.world;
+  }
+
+  /** One training step on every replica; resolves with the batch's loss and hits. */
+  async step(params: StepParams): Promise<StepResult> {
+    const p = this.views.params;
+    p[PARAM.epoch] = params.epoch;
+    p[PARAM.batchIndex] = params.batchIndex;
+    p[PARAM.learningRate] = params.learningRate;
+    p[PARAM.tau] = params.tau ?? Number.NaN;
+    await this.command(OP.step);
+    const { scalars } = this.views;
+    let loss = 0;
+    let hits = 0;
+    const methods = new Array<number>(SCALAR.size - SCALAR.firstMethod).fill(0);
+    for (let r = 0; r < this.world; r++) {
+      const base = r * SCALAR.size;
+      loss += scalars[base + SCALAR.loss];
+      hits += scalars[base + SCALAR.hits];
+      for (let i = 0; i < methods.length; i++) methods[i] += scalars[base + SCALAR.firstMethod + i];
+    }
+    return { loss, hits, methods };
+  }
+
+  /** A copy of binary layer `index`'s latent kernel after the last step (`sizes` in order). */
+  latents(sizes: number[]): Float32Array[] {
+    const out: Float32Array[] = [];
+    let at = 0;
+    for (const n of sizes) {
+      out.push(this.views.latents.slice(at, at + n));
+      at += n;
+    }
+    return out;
+  }
+
+  /** Copies rank 0's weights, optimizer slots and BONN state into `setup`. */
+  async syncInto(setup: StepSetup, tfModule: typeof tf): Promise<void> {
+    const received = new Promise<Extract<FromReplica, { kind: 'snapshot' }>>(
+      (resolve) => (this.snapshotWaiter = resolve),
+    );
+    await this.command(OP.snapshot);
+    const snapshot = await this.until(received);
+    this.snapshotWaiter = undefined;
+    const current = setup.model.getWeights();
+    const tensors = snapshot.weights.map((w, i) => tfModule.tensor(w, current[i].shape));
+    setup.model.setWeights(tensors);
+    tfModule.dispose(tensors);
+    const state = new Map(snapshot.state.map((s) => [s.name, s.data]));
+    await restoreOptimizer(setup.optimizer, state, setup.variables);
+    setup.bonn?.restore(state);
+  }
+
+  /** Stops every replica (after its current step) and waits for the threads to end. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    Atomics.store(this.views.ctrl, CTRL.abort, 1);
+    Atomics.notify(this.views.ctrl, CTRL.go);
+    Atomics.notify(this.views.ctrl, CTRL.barrierGeneration);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private fail(error: Error): void {
+    if (this.stopping || this.failure) return;
+    this.failure = error;
+    Atomics.store(this.views.ctrl, CTRL.abort, 1);
+    Atomics.notify(this.views.ctrl, CTRL.done);
+  }
+
+  /** Posts command `op` and waits until every replica has finished it. */
+  private async command(op: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.views.params[PARAM.op] = op;
+    this.commands++;
+    const target = this.commands * this.world;
+    Atomics.store(this.views.ctrl, CTRL.go, this.commands);
+    Atomics.notify(this.views.ctrl, CTRL.go);
+    const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const done = Atomics.load(this.views.ctrl, CTRL.done);
+      if (done >= target) return;
+      const r = waitAsync(this.views.ctrl, CTRL.done, done, 200);
+      if (r.async) await r.value;
+      // Let worker events (error, exit) run between waits.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Resolves with `promise`, or rejects as soon as a replica fails. */
+  private async until<T>(promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      const check = () => {
+        if (this.failure) reject(this.failure);
+        else timer = setTimeout(check, 50);
+      };
+      check();
+    });
+    try {
+      return await Promise.race([promise, failed]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

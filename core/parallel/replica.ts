@@ -1,0 +1,161 @@
+/**
+ * A data-parallel replica: a worker thread (bundled to dist/replica.js) with its own wasm
+ * instance and its own copy of the model, optimizer and dataset. For each step the coordinator
+ * posts, it computes the gradients of its shard of the batch, sums all replicas' gradients
+ * through shared memory and applies them, exactly as every other replica does.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend/backends';
+import { getPreset } from '../bnn/presets';
+import { readTrainingState } from '../training/checkpoint';
+import { clipLatentWeights, optimizerState, setLearningRate } from '../training/optimizers';
+import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from '../training/random';
+import { createStepSetup, restoreStepSetup, type StepParts } from '../training/stepSetup';
+import { batchArrays, batchTensors } from '../training/trainer';
+import type { FromReplica, ReplicaInit } from './protocol';
+import { AbortedError, CTRL, OP, PARAM, ReplicaComm, SCALAR, sharedViews } from './shared';
+import { shardOf } from './shards';
+import { synchronizeBatchNorm } from './syncBatchNorm';
+
+if (!parentPort) throw new Error('replica: must be started as a worker thread');
+const port = parentPort;
+const post = (message: FromReplica, transfer: ArrayBuffer[] = []) =>
+  port.postMessage(message, transfer);
+
+async function main(init: ReplicaInit): Promise<void> {
+  const { config, rank, world, layout } = init;
+  const views = sharedViews(init.buffer, layout);
+  const comm = new ReplicaComm(views, rank, world, layout.reduceWidth);
+  await initBackend(init.backend, () => undefined);
+  const { dataset } = init;
+  const preset = getPreset(config.preset);
+  const setup = createStepSetup(config, preset);
+  if (init.resumeFrom) {
+    const { arrays } = readTrainingState(init.resumeFrom);
+    await restoreStepSetup(setup, init.resumeFrom, arrays);
+  }
+  synchronizeBatchNorm(setup.model, comm);
+  const { optimizer, variables, binaryLayers, latentKernels } = setup;
+  const batchSize = Math.min(config.batchSize, dataset.train.count);
+  const shard = shardOf(batchSize, world, rank);
+  const weight = shard.size / batchSize;
+  post({ kind: 'ready', rank });
+
+  let epochShown = -1;
+  let order: Uint32Array = new Uint32Array(0);
+  let augment: (() => number) | null = null;
+  let seen = 0;
+  for (;;) {
+    // Wait for the next command.
+    while (Atomics.load(views.ctrl, CTRL.go) === seen) {
+      comm.checkAbort();
+      Atomics.wait(views.ctrl, CTRL.go, seen, 50);
+    }
+    seen = Atomics.load(views.ctrl, CTRL.go);
+    const op = views.params[PARAM.op];
+    if (op === OP.stop) return;
+    if (op === OP.snapshot) {
+      if (rank === 0) {
+        const weights = setup.model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+        const state = [
+          ...(await optimizerState(optimizer)),
+          ...((await setup.bonn?.state()) ?? []),
+        ];
+        post(
+          { kind: 'snapshot', weights, state },
+          [...weights, ...state.map((s) => s.data)].map((a) => a.buffer as ArrayBuffer),
+        );
+      }
+      finish(views.ctrl);
+      continue;
+    }
+    const epoch = views.params[PARAM.epoch];
+    const b = views.params[PARAM.batchIndex];
+    if (epoch !== epochShown) {
+      // The same order and augmentation stream as the single-thread trainer: every replica
+      // draws the whole batch's augmentation and keeps its shard.
+      order = shuffledIndices(dataset.train.count, shuffleSeed(config.seed, epoch));
+      augment = config.augment ? mulberry32(augmentSeed(config.seed, epoch)) : null;
+      const tau = views.params[PARAM.tau];
+      if (!Number.isNaN(tau)) for (const l of binaryLayers) l.setTau(tau);
+      epochShown = epoch;
+    }
+    setLearningRate(optimizer, views.params[PARAM.learningRate]);
+    const full = batchArrays(dataset.train, dataset, order, b * batchSize, batchSize, augment);
+    const pixels = full.images.length / batchSize;
+    const { xs, ys } = batchTensors(
+      dataset,
+      full.images.subarray(shard.start * pixels, (shard.start + shard.size) * pixels),
+      full.labels.subarray(shard.start, shard.start + shard.size),
+    );
+    const parts: Partial<StepParts> = {};
+    const { value, grads } = optimizer.computeGradients(
+      setup.objective(xs, ys, parts, weight),
+      variables,
+    );
+    const mine = new Float32Array(layout.gradientFloats);
+    let offset = 0;
+    for (const v of variables) {
+      const g = grads[v.name];
+      if (g) mine.set(g.dataSync() as Float32Array, offset);
+      offset += v.size;
+    }
+    const scalars = views.scalars.subarray(rank * SCALAR.size, (rank + 1) * SCALAR.size);
+    // The objective is already weighted; the cross-entropy alone (when it differs) is not.
+    scalars[SCALAR.loss] = parts.ce ? parts.ce.dataSync()[0] * weight : value.dataSync()[0];
+    scalars[SCALAR.hits] = parts.hits ? parts.hits.dataSync()[0] : 0;
+    Object.values(parts.methods ?? {}).forEach((t, i) => {
+      scalars[SCALAR.firstMethod + i] = t.dataSync()[0] * weight;
+    });
+    tf.dispose([xs, ys, value, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
+    tf.dispose(Object.values(grads));
+
+    const sum = comm.sumGradients(mine, layout.gradientFloats);
+    const summed: tf.NamedTensorMap = {};
+    offset = 0;
+    for (const v of variables) {
+      summed[v.name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
+      offset += v.size;
+    }
+    optimizer.applyGradients(summed);
+    tf.dispose(Object.values(summed));
+    if ((config.latentClip ?? 0) > 0) clipLatentWeights(latentKernels, config.latentClip ?? 0);
+    if (rank === 0) {
+      let at = 0;
+      for (const k of latentKernels) {
+        views.latents.set(k.dataSync() as Float32Array, at);
+        at += k.size;
+      }
+    }
+    finish(views.ctrl);
+  }
+}
+
+/** Tells the coordinator this replica is done with the current command. */
+function finish(ctrl: Int32Array): void {
+  Atomics.add(ctrl, CTRL.done, 1);
+  Atomics.notify(ctrl, CTRL.done);
+}
+
+main(workerData as ReplicaInit).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    const views = sharedViews(
+      (workerData as ReplicaInit).buffer,
+      (workerData as ReplicaInit).layout,
+    );
+    if (e instanceof AbortedError) {
+      process.exit(0);
+    }
+    // Stop the other replicas (they poll the abort word) and tell the coordinator why.
+    Atomics.store(views.ctrl, CTRL.abort, 2);
+    Atomics.notify(views.ctrl, CTRL.done);
+    post({
+      kind: 'error',
+      rank: (workerData as ReplicaInit).rank,
+      message: e instanceof Error ? e.message : String(e),
+      stack: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    });
+  },
+);

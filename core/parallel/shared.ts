@@ -1,0 +1,183 @@
+/**
+ * Shared memory of a data-parallel run: one SharedArrayBuffer that the coordinator (the thread
+ * running the trainer) and every replica (a worker thread with its own wasm instance) map the
+ * same way. Replicas block on it with `Atomics.wait`; the coordinator never blocks (it waits with
+ * `Atomics.waitAsync`, so it can still see a replica die).
+ *
+ * Sums across replicas always run in rank order 0..N-1, in float64, on every thread: all
+ * replicas compute bit-identical results, so their weights never drift apart and nothing needs
+ * broadcasting.
+ */
+
+/** Int32 control words. */
+export const CTRL = {
+  /** Non-zero: stop. 1 = the coordinator aborted, 2 = a replica failed. */
+  abort: 0,
+  /** Number of the last command posted (the coordinator increments it). */
+  go: 1,
+  /** Replicas that finished the current command, cumulative over commands. */
+  done: 2,
+  /** Barrier: arrivals in the current generation, and the generation. */
+  barrierCount: 3,
+  barrierGeneration: 4,
+  size: 8,
+} as const;
+
+/** Float64 command parameters written by the coordinator before it increments `go`. */
+export const PARAM = {
+  op: 0,
+  epoch: 1,
+  batchIndex: 2,
+  learningRate: 3,
+  /** ReCU's τ, NaN when the run has none. */
+  tau: 4,
+  size: 8,
+} as const;
+
+export const OP = { step: 1, snapshot: 2, stop: 3 } as const;
+
+/** Per-replica float64 scalars of a step, each already weighted by the replica's batch share. */
+export const SCALAR = { loss: 0, hits: 1, firstMethod: 2, size: 8 } as const;
+
+export interface SharedLayout {
+  world: number;
+  /** Floats of all trainable variables, in `StepSetup.variables` order. */
+  gradientFloats: number;
+  /** Floats of all latent kernels, in binary-layer order (rank 0 publishes them each step). */
+  latentFloats: number;
+  /** Widest batch-norm channel count (its all-reduce slots hold 2 values per channel). */
+  reduceWidth: number;
+}
+
+export interface SharedViews {
+  ctrl: Int32Array;
+  params: Float64Array;
+  /** `world × SCALAR.size`. */
+  scalars: Float64Array;
+  /** Two alternating regions of `world × 2·reduceWidth`: batch-norm all-reduces. */
+  reduce: Float64Array;
+  /** `world × gradientFloats`. */
+  gradients: Float32Array;
+  latents: Float32Array;
+}
+
+/** Allocates the buffer for `layout`. */
+export function allocateShared(layout: SharedLayout): SharedArrayBuffer {
+  return new SharedArrayBuffer(sharedBytes(layout));
+}
+
+function sharedBytes(l: SharedLayout): number {
+  const f64 = PARAM.size + l.world * SCALAR.size + 2 * l.world * 2 * l.reduceWidth;
+  return CTRL.size * 4 + f64 * 8 + (l.world * l.gradientFloats + l.latentFloats) * 4;
+}
+
+/** The typed views of a buffer made by `allocateShared(layout)`. */
+export function sharedViews(buffer: SharedArrayBuffer, l: SharedLayout): SharedViews {
+  let offset = 0;
+  const take = <T>(make: (offset: number, length: number) => T, length: number, width: number) => {
+    const view = make(offset, length);
+    offset += length * width;
+    return view;
+  };
+  const i32 = (o: number, n: number) => new Int32Array(buffer, o, n);
+  const f64 = (o: number, n: number) => new Float64Array(buffer, o, n);
+  const f32 = (o: number, n: number) => new Float32Array(buffer, o, n);
+  const ctrl = take(i32, CTRL.size, 4);
+  const params = take(f64, PARAM.size, 8);
+  const scalars = take(f64, l.world * SCALAR.size, 8);
+  const reduce = take(f64, 2 * l.world * 2 * l.reduceWidth, 8);
+  const gradients = take(f32, l.world * l.gradientFloats, 4);
+  const latents = take(f32, l.latentFloats, 4);
+  return { ctrl, params, scalars, reduce, gradients, latents };
+}
+
+/** Thrown inside a replica when the run was aborted while it waited. */
+export class AbortedError extends Error {
+  constructor() {
+    super('the data-parallel run was stopped');
+  }
+}
+
+/** How long one blocking wait lasts before a replica checks the abort word again. */
+const POLL_MS = 50;
+
+/**
+ * A replica's side: a barrier among the replicas (the coordinator does not take part) and the
+ * all-reduce built on it. Every call blocks the calling thread.
+ */
+export class ReplicaComm {
+  private reduceCalls = 0;
+
+  constructor(
+    readonly views: SharedViews,
+    readonly rank: number,
+    readonly world: number,
+    private readonly reduceWidth: number,
+  ) {}
+
+  /** @throws AbortedError when the run is aborted while waiting. */
+  checkAbort(): void {
+    if (Atomics.load(this.views.ctrl, CTRL.abort) !== 0) throw new AbortedError();
+  }
+
+  barrier(): void {
+    const { ctrl } = this.views;
+    const generation = Atomics.load(ctrl, CTRL.barrierGeneration);
+    if (Atomics.add(ctrl, CTRL.barrierCount, 1) === this.world - 1) {
+      Atomics.store(ctrl, CTRL.barrierCount, 0);
+      Atomics.add(ctrl, CTRL.barrierGeneration, 1);
+      Atomics.notify(ctrl, CTRL.barrierGeneration);
+      return;
+    }
+    while (Atomics.load(ctrl, CTRL.barrierGeneration) === generation) {
+      this.checkAbort();
+      Atomics.wait(ctrl, CTRL.barrierGeneration, generation, POLL_MS);
+    }
+  }
+
+  /**
+   * Sums `values` over the replicas (rank order, float64) and returns the sums. Two regions take
+   * turns, so one barrier per call suffices: a replica can only reach the call after next (which
+   * reuses this region) once every replica has passed the next call's barrier, i.e. finished
+   * reading this one.
+   */
+  allReduce(values: ArrayLike<number>): Float64Array {
+    const n = values.length;
+    if (n > 2 * this.reduceWidth) {
+      throw new Error(`all-reduce of ${n} values exceeds the ${2 * this.reduceWidth} reserved`);
+    }
+    const stride = 2 * this.reduceWidth;
+    const region = (this.reduceCalls++ % 2) * this.world * stride;
+    const { reduce } = this.views;
+    const mine = region + this.rank * stride;
+    for (let i = 0; i < n; i++) reduce[mine + i] = values[i];
+    this.barrier();
+    const out = new Float64Array(n);
+    for (let r = 0; r < this.world; r++) {
+      const base = region + r * stride;
+      for (let i = 0; i < n; i++) out[i] += reduce[base + i];
+    }
+    return out;
+  }
+
+  /**
+   * Writes this replica's gradients, waits for all, and returns their sum over replicas in rank
+   * order (float64 accumulation, rounded to float32 once).
+   */
+  sumGradients(mine: Float32Array, floats: number): Float32Array {
+    const { gradients } = this.views;
+    gradients.set(mine, this.rank * floats);
+    this.barrier();
+    return sumSlots(gradients, this.world, floats);
+  }
+}
+
+/** Sum of `world` consecutive slots of `floats` values, in slot order, float64 accumulation. */
+export function sumSlots(data: Float32Array, world: number, floats: number): Float32Array {
+  const acc = new Float64Array(floats);
+  for (let r = 0; r < world; r++) {
+    const base = r * floats;
+    for (let i = 0; i < floats; i++) acc[i] += data[base + i];
+  }
+  return Float32Array.from(acc);
+}

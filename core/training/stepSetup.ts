@@ -1,0 +1,143 @@
+/**
+ * What one training step needs (model, BONN state, optimizer, the objective) built from a run
+ * config, shared by the single-thread trainer and the data-parallel replicas so that both train
+ * exactly the same thing.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
+import type { Preset } from '../bnn/presets';
+import type { TrainConfig } from '../protocol';
+import { loadCheckpointModel } from './checkpoint';
+import { BonnState } from './methods/bonn';
+import { createOptimizer, restoreOptimizer } from './optimizers';
+
+/**
+ * What one training step keeps for the report besides the minimized objective (cross-entropy
+ * plus BONN's losses and the L2 weight decay when configured): the cross-entropy alone when the
+ * objective has more terms, the correct-prediction count and each method loss.
+ */
+export interface StepParts {
+  ce: tf.Scalar;
+  hits: tf.Scalar;
+  methods: Record<string, tf.Scalar>;
+}
+
+export interface StepSetup {
+  model: tf.LayersModel;
+  binaryLayers: (tf.layers.Layer & BinaryLayer)[];
+  bonn?: BonnState;
+  /** Everything the optimizer updates, in a fixed order (model weights, then BONN's). */
+  variables: tf.Variable[];
+  latentKernels: tf.Variable[];
+  optimizer: tf.Optimizer;
+  /**
+   * The objective of one step on `xs`/`ys`, for `optimizer.minimize`/`computeGradients`.
+   * `weight` scales the whole objective: a data-parallel replica holding `n` of a batch's `B`
+   * examples passes `n / B`, so that the replicas' gradients sum to the batch's gradient.
+   * `parts.ce` is set whenever the returned value is not the plain cross-entropy.
+   */
+  objective(
+    xs: tf.Tensor,
+    ys: tf.Tensor,
+    parts: Partial<StepParts>,
+    weight?: number,
+  ): () => tf.Scalar;
+  dispose(): void;
+}
+
+/** Kernels that take weight decay: conv/dense kernels, latent or not; never BN, scale or BONN. */
+export function decayedKernels(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights
+    .filter((w) => /(^|\/)kernel(_\d+)?$/.test(w.originalName))
+    .map((w) => w.read() as tf.Variable);
+}
+
+/** Builds the model (from the config's seed), BONN's state and the optimizer. */
+export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup {
+  const model = preset.build(config.seed, config);
+  const binaryLayers = model.layers.filter(isBinaryLayer);
+  // BONN: the loss parameters, and a view of the model that also outputs the FC features.
+  let featureModel: tf.LayersModel | undefined;
+  let bonn: BonnState | undefined;
+  if (config.bonn) {
+    const featureOutput = model.getLayer(preset.featureLayer).output as tf.SymbolicTensor;
+    featureModel = tf.model({ inputs: model.inputs, outputs: [featureOutput, model.outputs[0]] });
+    bonn = BonnState.create(
+      binaryLayers,
+      preset.classes,
+      featureOutput.shape[featureOutput.shape.length - 1] as number,
+      config.bonn,
+    );
+  }
+  const variables = [
+    ...model.trainableWeights.map((v) => v.read() as tf.Variable),
+    ...(bonn?.variables() ?? []),
+  ];
+  const decayed = (config.weightDecay ?? 0) > 0 ? decayedKernels(model) : [];
+  const latentKernels = binaryLayers.map((l) => l.latentKernel().read() as tf.Variable);
+  const optimizer = createOptimizer(config);
+
+  const objective =
+    (xs: tf.Tensor, ys: tf.Tensor, parts: Partial<StepParts>, weight = 1) =>
+    () => {
+      let logits: tf.Tensor;
+      let features: tf.Tensor | undefined;
+      if (featureModel) {
+        [features, logits] = featureModel.apply(xs, { training: true }) as tf.Tensor[];
+      } else {
+        logits = model.apply(xs, { training: true }) as tf.Tensor;
+      }
+      parts.hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum()) as tf.Scalar;
+      const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+      let total: tf.Scalar = ce;
+      if (bonn && features) {
+        const kernel = bonn.kernelLoss();
+        const feature = bonn.featureLoss(features, ys);
+        parts.methods = { bonnKernel: tf.keep(kernel), bonnFeature: tf.keep(feature) };
+        total = tf.add(tf.add(total, kernel), feature);
+      }
+      if (decayed.length > 0) {
+        const l2 = decayed.reduce<tf.Scalar>(
+          (sum, k) => tf.add(sum, tf.sum(tf.square(k))),
+          tf.scalar(0),
+        );
+        total = tf.add(total, tf.mul(l2, (config.weightDecay ?? 0) / 2));
+      }
+      if (weight !== 1) total = tf.mul(total, weight);
+      parts.ce = total === ce ? undefined : tf.keep(ce);
+      return total;
+    };
+
+  return {
+    model,
+    binaryLayers,
+    bonn,
+    variables,
+    latentKernels,
+    optimizer,
+    objective,
+    dispose() {
+      model.dispose();
+      optimizer.dispose();
+      bonn?.dispose();
+    },
+  };
+}
+
+/** Puts a checkpoint's weights, optimizer slots and BONN state into `setup`. */
+export async function restoreStepSetup(
+  setup: StepSetup,
+  checkpointDir: string,
+  arrays: Map<string, Float32Array | Uint8Array>,
+): Promise<void> {
+  const { model: saved } = await loadCheckpointModel(checkpointDir);
+  try {
+    setup.model.setWeights(saved.getWeights());
+  } finally {
+    saved.dispose();
+  }
+  const floats = new Map<string, Float32Array>();
+  for (const [k, v] of arrays) if (v instanceof Float32Array) floats.set(k, v);
+  await restoreOptimizer(setup.optimizer, floats, setup.variables);
+  setup.bonn?.restore(floats);
+}

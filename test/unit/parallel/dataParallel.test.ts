@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readMetrics } from '../../../core/io/runFolder';
+import { shardOf, threadCountProblem } from '../../../core/parallel/shards';
+import type { MetricsRecord } from '../../../core/protocol';
+
+type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
+import type { RunHooks } from '../../../core/training/api';
+import { resolveConfig } from '../../../core/training/config';
+import { runTraining } from '../../../core/training/trainer';
+
+const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-parallel-')), 'run');
+const quiet: RunHooks = { onRecord: () => {}, log: () => {}, isCancelled: () => false };
+
+test('shards split a batch into sizes that differ by at most one, covering it once', () => {
+  for (const [batch, world] of [
+    [64, 2],
+    [65, 2],
+    [10, 3],
+    [3, 3],
+  ]) {
+    const shards = Array.from({ length: world }, (_, r) => shardOf(batch, world, r));
+    assert.equal(
+      shards.reduce((n, s) => n + s.size, 0),
+      batch,
+    );
+    shards.forEach((s, r) =>
+      assert.equal(s.start, r === 0 ? 0 : shards[r - 1].start + shards[r - 1].size),
+    );
+    const sizes = shards.map((s) => s.size);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${batch} over ${world}: ${sizes}`);
+  }
+});
+
+test('a thread count below 1, above the cores or fractional is refused by name', () => {
+  assert.equal(threadCountProblem(1, 2), undefined);
+  assert.equal(threadCountProblem(2, 2), undefined);
+  for (const bad of [0, -1, 3, 1.5]) {
+    assert.match(
+      threadCountProblem(bad, 2) ?? '',
+      new RegExp(`thread count ${bad} .* from 1 to 2`),
+    );
+  }
+});
+
+/** The latent-weight bytes of every binary layer and the BN statistics of a checkpoint. */
+function checkpointWeights(runDir: string, epoch: number): Float32Array {
+  const dir = join(runDir, 'checkpoints', `epoch-${epoch}`);
+  const bytes = readFileSync(join(dir, 'weights.bin'));
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+test(
+  'a 2-thread run and a 1-thread run from the same seed agree on loss and weights after 50 steps',
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async (t) => {
+    // 50 steps of batch 32, mnist-cnn (batch norm after every conv), telemetry every 5 steps.
+    const config = resolveConfig(
+      {
+        preset: 'mnist-cnn',
+        epochs: 1,
+        batchSize: 32,
+        limit: 1600,
+        testLimit: 200,
+        seed: 7,
+        telemetryEverySteps: 5,
+      },
+      'test',
+    );
+    const runs: { dir: string; records: MetricsRecord[] }[] = [];
+    for (const threads of [1, 2]) {
+      const dir = tempRun();
+      const result = await runTraining(
+        { runId: `t${threads}`, config, runDir: dir, backend: 'wasm', threads },
+        quiet,
+      );
+      assert.equal(result.status, 'completed', result.message);
+      runs.push({ dir, records: readMetrics(join(dir, 'metrics.jsonl')).records });
+    }
+    const steps = runs.map((r) => r.records.filter((x): x is StepRecord => x.event === 'step'));
+    assert.equal(steps[0].length, 10);
+    assert.equal(steps[1].length, 10);
+    const start = runs[1].records.find((r) => r.event === 'start');
+    assert.equal(start?.event === 'start' ? start.backend.threads : 0, 2, 'the run says 2 threads');
+    for (let i = 0; i < steps[0].length; i++) {
+      const [a, b] = [steps[0][i], steps[1][i]];
+      assert.equal(a.step, b.step);
+      assert.ok(
+        Math.abs(a.loss - b.loss) < 1e-4 * Math.max(1, a.loss),
+        `step ${a.step} loss ${a.loss} vs ${b.loss}`,
+      );
+      assert.equal(a.accuracy, b.accuracy, `step ${a.step} accuracy`);
+    }
+    const [w1, w2] = runs.map((r) => checkpointWeights(r.dir, 1));
+    assert.equal(w1.length, w2.length);
+    let worst = 0;
+    for (let i = 0; i < w1.length; i++) {
+      worst = Math.max(worst, Math.abs(w1[i] - w2[i]) / Math.max(1e-3, Math.abs(w1[i])));
+    }
+    const lossGap = Math.max(...steps[0].map((a, i) => Math.abs(a.loss - steps[1][i].loss)));
+    t.diagnostic(`largest loss difference ${lossGap}, largest relative weight difference ${worst}`);
+    assert.ok(worst < 1e-3, `largest relative weight difference ${worst}`);
+  },
+);
+
+test(
+  'a replica thread that dies mid-step fails the run with its message, without a hang, and the next run trains',
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async () => {
+    const config = resolveConfig(
+      { preset: 'mnist-cnn', epochs: 1, batchSize: 16, limit: 160, testLimit: 50, seed: 3 },
+      'test',
+    );
+    const logged: string[] = [];
+    const hooks: RunHooks = { ...quiet, log: (_level, message) => logged.push(message) };
+    process.env.BNN_LAB_REPLICA_SCRIPT = join(
+      __dirname,
+      '../../../../test/fixtures/workers/replicaDies.js',
+    );
+    let failed;
+    try {
+      failed = await runTraining(
+        { runId: 'dies', config, runDir: tempRun(), backend: 'wasm', threads: 2 },
+        hooks,
+      );
+    } finally {
+      delete process.env.BNN_LAB_REPLICA_SCRIPT;
+    }
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.message ?? '', /replica thread 1 exited \(code 7\)/);
+
+    const dir = tempRun();
+    const next = await runTraining(
+      { runId: 'after', config, runDir: dir, backend: 'wasm', threads: 2 },
+      quiet,
+    );
+    assert.equal(next.status, 'completed', next.message);
+  },
+);
+
+test('runTraining refuses a thread count above the cores, naming the setting', async () => {
+  const config = resolveConfig(
+    { preset: 'mnist-cnn', epochs: 1, limit: 64, testLimit: 10 },
+    'test',
+  );
+  const result = await runTraining(
+    { runId: 'x', config, runDir: tempRun(), backend: 'wasm', threads: availableParallelism() + 1 },
+    quiet,
+  );
+  assert.equal(result.status, 'failed');
+  assert.match(
+    result.message ?? '',
+    /thread count \d+ is not allowed: use a whole number from 1 to \d+/,
+  );
+  assert.match(result.message ?? '', /bnnLab\.engine\.threads/);
+});
