@@ -391,7 +391,12 @@ export type ToHost =
    * Save a chart or the run's metrics: the host asks where (`showSaveDialog`) and writes the file.
    * `data` is base64 for `png`, text for `svg` and `csv`; `name` is a suggested file name.
    */
-  | { kind: 'export'; format: ExportFormat; name: string; data: string };
+  | { kind: 'export'; format: ExportFormat; name: string; data: string }
+  /**
+   * What the panel now shows, sent when the run, its status or its binary layers change: the
+   * host logs it, and the desktop integration test (test/integration) reads it.
+   */
+  | { kind: 'rendered'; runId: string; status: RunStatus; layerCards: string[] };
 
 /*
  * Checkpoint inspection (docs/inspect.md): the report shapes of `bnn-lab inspect | compare |
@@ -553,6 +558,7 @@ const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set([
 ]);
 const TO_HOST_KINDS: ReadonlySet<string> = new Set([
   'ready',
+  'rendered',
   'command',
   'clearComparison',
   'export',

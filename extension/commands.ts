@@ -35,7 +35,7 @@ type Cmd = (...args: unknown[]) => unknown;
 
 /** Every command the extension contributes, by id. */
 export const COMMANDS: Record<string, (ctx: Ctx) => Cmd> = {
-  'bnnLab.train': (ctx) => () => train(ctx),
+  'bnnLab.train': (ctx) => (arg) => train(ctx, arg),
   'bnnLab.stop': (ctx) => () => stop(ctx),
   'bnnLab.openDashboard': () => openDashboard,
   'bnnLab.showLog': () => () => log.show(),
@@ -194,10 +194,15 @@ export async function stopActiveRunFor(ctx: Ctx, next: string): Promise<boolean>
   return true;
 }
 
-async function train(ctx: Ctx): Promise<void> {
+/**
+ * `bnnLab.train`: asks for a preset or run config, or takes it from its argument: a `*.bnn.json`
+ * Uri (Explorer and editor menus) or a run config object such as `{ "preset": "mnist-cnn",
+ * "epochs": 2 }` (keybindings, tasks, tests).
+ */
+async function train(ctx: Ctx, arg?: unknown): Promise<void> {
   const folders = await ensureTrainableWorkspace('train');
   if (!folders) return;
-  const picked = await pickRunConfig();
+  const picked = trainArgument(arg) ?? (await pickRunConfig());
   if (!picked) return;
   const { config, folder } = await loadRunConfig(picked, folders);
   if (!folder) return;
@@ -232,7 +237,21 @@ export function engineThreads(settings: vscode.WorkspaceConfiguration): number {
   return value;
 }
 
-type ConfigPick = vscode.QuickPickItem & ({ preset: string } | { file: vscode.Uri });
+type ConfigPick = vscode.QuickPickItem &
+  ({ preset: string; fields?: Record<string, unknown> } | { file: vscode.Uri });
+
+/** A `bnnLab.train` argument as a pick. @throws UserError for an argument it cannot use. */
+function trainArgument(arg: unknown): ConfigPick | undefined {
+  if (arg === undefined || arg === null) return undefined;
+  if (arg instanceof vscode.Uri) return { label: path.basename(arg.fsPath), file: arg };
+  if (typeof arg === 'object' && typeof (arg as { preset?: unknown }).preset === 'string') {
+    const fields = arg as Record<string, unknown>;
+    return { label: String(fields.preset), preset: String(fields.preset), fields };
+  }
+  throw new UserError(
+    'bnnLab.train takes a *.bnn.json file or a run config object with a "preset" field, e.g. { "preset": "mnist-cnn", "epochs": 2 }',
+  );
+}
 
 async function pickRunConfig(): Promise<ConfigPick | undefined> {
   const items = async (): Promise<(ConfigPick | vscode.QuickPickItem)[]> => {
@@ -279,7 +298,12 @@ async function loadRunConfig(
         : await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder to save the run in' });
     const scope = folder?.uri;
     return {
-      config: resolveConfig({ preset: picked.preset, ...settingDefaults(scope) }, 'settings'),
+      config: picked.fields
+        ? resolveConfig(
+            { ...settingDefaults(scope), ...picked.fields },
+            'the bnnLab.train argument',
+          )
+        : resolveConfig({ preset: picked.preset, ...settingDefaults(scope) }, 'settings'),
       folder,
     };
   }

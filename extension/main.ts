@@ -8,12 +8,18 @@ import { EngineClient } from './engine/EngineClient';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { initLog, log } from './log';
-import { DashboardViewProvider } from './panels/DashboardViewProvider';
+import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
 
 let engine: EngineClient | undefined;
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What `vscode.extensions.getExtension('bnn-lab.bnn-lab').exports` offers other code and tests. */
+export interface BnnLabApi {
+  /** The dashboard's last report of what it shows, once its page has drawn a run. */
+  dashboardRendered(): RenderedReport | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): BnnLabApi {
   context.subscriptions.push(initLog());
   try {
     engine = new EngineClient(context.extensionPath);
@@ -30,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): void {
       ...registerInspector(context),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
+    return { dashboardRendered: () => dashboard.rendered };
   } catch (e) {
     // VS Code only logs a failed activation to its own console; tell the user, then rethrow so
     // the extension is marked as failed.

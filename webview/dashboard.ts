@@ -229,6 +229,8 @@ export class Dashboard {
   private rowOrder = '';
   private layerKey = '';
   private rendered = new WeakMap<object, unknown>();
+  /** Run, status and layer cards last reported to the host (`rendered`). */
+  private renderedKey = '';
   private readonly resizeObserver: ResizeObserver;
   private readonly visibility: IntersectionObserver;
   /** Charts and the table off screen are not redrawn; they catch up when scrolled back. */
@@ -647,6 +649,12 @@ export class Dashboard {
     this.renderMultiples(run);
     this.renderTable(run);
     this.renderLayers(run);
+    const layerCards = [...this.cards.keys()];
+    const renderedKey = `${run.runId}\n${run.status}\n${layerCards.join('\n')}`;
+    if (renderedKey !== this.renderedKey) {
+      this.renderedKey = renderedKey;
+      this.host.post({ kind: 'rendered', runId: run.runId, status: run.status, layerCards });
+    }
   }
 
   private renderHeader(model: DashboardModel): void {

@@ -38,7 +38,11 @@ export function postToWebview(webview: vscode.Webview, msg: ToWebview): void {
   void webview.postMessage(msg);
 }
 
+/** The dashboard's own report of what it shows (the webview's `rendered` message). */
+export type RenderedReport = Omit<Extract<ToHost, { kind: 'rendered' }>, 'kind'>;
+
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private lastRendered: RenderedReport | undefined;
   static readonly viewType = 'bnnLab.dashboard';
 
   private view: vscode.WebviewView | undefined;
@@ -70,6 +74,11 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       engine.onDidChangeRun((event) => this.onRunEvent(event)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.sendSnapshot()),
     );
+  }
+
+  /** What the panel last said it shows (`rendered`), for the extension's API. */
+  get rendered(): RenderedReport | undefined {
+    return this.lastRendered;
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -112,6 +121,12 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         break;
       case 'export':
         void this.saveExport(msg); // saveExport reports its own errors
+        break;
+      case 'rendered':
+        this.lastRendered = { runId: msg.runId, status: msg.status, layerCards: msg.layerCards };
+        log.info(
+          `dashboard: showing ${msg.runId} (${msg.status}), ${msg.layerCards.length} binary layer card(s)`,
+        );
         break;
       default:
         assertNever(msg);

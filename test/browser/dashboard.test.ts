@@ -104,6 +104,11 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
 
       const cards = page.locator('.layer-card');
       assert.equal(await cards.count(), run.binaryLayers.length, 'one card per binary layer');
+      // The page tells the host what it shows (the desktop integration test reads this).
+      const rendered = (await posted(page)).filter((m) => m.kind === 'rendered').at(-1);
+      assert.ok(rendered?.kind === 'rendered', 'a rendered report was posted');
+      assert.equal(rendered.status, 'completed');
+      assert.deepEqual(rendered.layerCards, run.binaryLayers);
       for (const name of run.binaryLayers) {
         const card = page.locator(`.layer-card[data-layer="${name}"]`);
         // Charts are built when a card first comes on screen.
