@@ -191,7 +191,17 @@ export function overrideArchitecture(
     throw new ConfigError(source, 'architecture', 'must be an object of architecture parameters');
   }
   const allowed = ARCHITECTURE_KEYS[base.kind];
-  for (const key of Object.keys(raw)) {
+  const { kind, ...rest } = raw as { kind?: unknown };
+  // A run's config.json holds the resolved spec, kind included: it must read back as it was.
+  if (kind !== undefined && kind !== base.kind) {
+    throw new ConfigError(
+      source,
+      'architecture.kind',
+      `is "${String(kind)}" but the preset builds ${base.kind}; leave it out or use "${base.kind}"`,
+    );
+  }
+  raw = rest;
+  for (const key of Object.keys(raw as object)) {
     if (!allowed.includes(key)) {
       throw new ConfigError(
         source,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../../core/errors';
+import { PRESET_NAMES } from '../../../core/bnn/presetCatalog';
 import { parseConfigFile, resolveConfig } from '../../../core/training/config';
 
 const file = '/ws/exp.bnn.json';
@@ -36,5 +37,27 @@ test('bad run configs name the file and the field', () => {
   assert.throws(
     () => parseConfigFile('{ "preset": ', file),
     /exp.bnn.json: "\(root\)" is not valid JSON/,
+  );
+});
+
+test("every preset's resolved config reads back from its config.json unchanged", () => {
+  for (const preset of PRESET_NAMES) {
+    const dataset = preset.startsWith('cifar10')
+      ? { name: 'cifar10', path: '/data/cifar' }
+      : undefined;
+    const config = resolveConfig({ preset, ...(dataset ? { dataset } : {}) }, file);
+    // What RunFolder.writeConfig writes, and what fine-tuning and `train --config` read back.
+    const again = parseConfigFile(JSON.stringify(config, null, 2), 'config.json');
+    assert.deepEqual(resolveConfig(again, 'config.json'), config, preset);
+  }
+});
+
+test("architecture.kind is accepted when it names the preset's own architecture", () => {
+  const c = resolveConfig({ preset: 'fmnist-resnete', architecture: { kind: 'resnete' } }, file);
+  assert.equal(c.architecture?.kind, 'resnete');
+  rejects(
+    { preset: 'fmnist-resnete', architecture: { kind: 'densenet' } },
+    'architecture.kind',
+    /is "densenet" but the preset builds resnete/,
   );
 });
