@@ -9,11 +9,9 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/datasets';
 import type { BackendPreference, TrainConfig } from '../protocol';
-import { restoreOptimizer } from '../training/optimizers';
-import type { StepSetup } from '../training/stepSetup';
+import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
 import type { FromReplica, ReplicaInit } from './protocol';
 import {
   allocateShared,
@@ -74,16 +72,23 @@ export class DataParallel {
   private failure: Error | undefined;
   private stopping = false;
   private snapshotWaiter: ((m: Extract<FromReplica, { kind: 'snapshot' }>) => void) | undefined;
+  /** Rejects with the first replica failure; `until` races it. */
+  private readonly failed: Promise<never>;
+  private rejectFailed: (error: Error) => void = () => undefined;
 
   private constructor(
     private readonly workers: Worker[],
     private readonly views: SharedViews,
     private readonly layout: SharedLayout,
-  ) {}
+  ) {
+    this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
+    this.failed.catch(() => undefined); // observed through `until` and `command`
+  }
 
   /**
    * Starts `world` replicas of the run in `config` and waits until each has built its model.
-   * `setup` is the coordinator's own (for the shared-memory sizes).
+   * `setup` is the coordinator's own (for the shared-memory sizes); after a resume the replicas
+   * start from its state rather than each reading the checkpoint again.
    */
   static async start(options: {
     config: TrainConfig;
@@ -92,7 +97,7 @@ export class DataParallel {
     setup: StepSetup;
     /** Its training images move into shared memory, which the replicas read. */
     dataset: Dataset;
-    resumeFrom?: string;
+    resumed: boolean;
     log: (level: 'info' | 'warn' | 'error', message: string) => void;
   }): Promise<DataParallel> {
     const { setup, world } = options;
@@ -105,6 +110,7 @@ export class DataParallel {
     const buffer = allocateShared(layout);
     const views = sharedViews(buffer, layout);
     const shared = shareTrainingSplit(options.dataset);
+    const initialState = options.resumed ? await captureSetupState(setup) : undefined;
     const workers: Worker[] = [];
     const ready = new Set<number>();
     const pool = new DataParallel(workers, views, layout);
@@ -119,7 +125,7 @@ export class DataParallel {
         layout,
         backend: options.backend,
         dataset: shared,
-        ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+        ...(initialState ? { initialState } : {}),
       };
       const worker = new Worker(replicaScript(), { workerData: init });
       worker.on('message', (m: FromReplica) => {
@@ -189,20 +195,14 @@ export class DataParallel {
   }
 
   /** Copies rank 0's weights, optimizer slots and BONN state into `setup`. */
-  async syncInto(setup: StepSetup, tfModule: typeof tf): Promise<void> {
+  async syncInto(setup: StepSetup): Promise<void> {
     const received = new Promise<Extract<FromReplica, { kind: 'snapshot' }>>(
       (resolve) => (this.snapshotWaiter = resolve),
     );
     await this.command(OP.snapshot);
     const snapshot = await this.until(received);
     this.snapshotWaiter = undefined;
-    const current = setup.model.getWeights();
-    const tensors = snapshot.weights.map((w, i) => tfModule.tensor(w, current[i].shape));
-    setup.model.setWeights(tensors);
-    tfModule.dispose(tensors);
-    const state = new Map(snapshot.state.map((s) => [s.name, s.data]));
-    await restoreOptimizer(setup.optimizer, state, setup.variables);
-    setup.bonn?.restore(state);
+    await applySetupState(setup, snapshot);
   }
 
   /** Stops every replica (after its current step) and waits for the threads to end. */
@@ -217,6 +217,7 @@ export class DataParallel {
   private fail(error: Error): void {
     if (this.stopping || this.failure) return;
     this.failure = error;
+    this.rejectFailed(error);
     Atomics.store(this.views.ctrl, CTRL.abort, 1);
     Atomics.notify(this.views.ctrl, CTRL.done);
   }
@@ -242,19 +243,7 @@ export class DataParallel {
   }
 
   /** Resolves with `promise`, or rejects as soon as a replica fails. */
-  private async until<T>(promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const failed = new Promise<never>((_, reject) => {
-      const check = () => {
-        if (this.failure) reject(this.failure);
-        else timer = setTimeout(check, 50);
-      };
-      check();
-    });
-    try {
-      return await Promise.race([promise, failed]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private until<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.failed]);
   }
 }

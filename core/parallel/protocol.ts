@@ -1,6 +1,7 @@
 /** Messages between the data-parallel coordinator and its replica threads. */
 import type { Dataset } from '../data/datasets';
 import type { BackendPreference, TrainConfig } from '../protocol';
+import type { SetupState } from '../training/stepSetup';
 import type { SharedLayout } from './shared';
 
 /** `workerData` of a replica. */
@@ -11,13 +12,14 @@ export interface ReplicaInit {
   buffer: SharedArrayBuffer;
   layout: SharedLayout;
   backend: BackendPreference;
-  resumeFrom?: string;
+  /** The coordinator's state after a resume: replicas start from it instead of their seed. */
+  initialState?: SetupState;
   /** The training split in shared memory (no test split): replicas never read dataset files. */
   dataset: Dataset;
 }
 
 export type FromReplica =
   | { kind: 'ready'; rank: number }
-  /** Rank 0's weights (`model.getWeights()` order), optimizer slots and BONN state. */
-  | { kind: 'snapshot'; weights: Float32Array[]; state: { name: string; data: Float32Array }[] }
+  /** Rank 0's weights, optimizer slots and BONN state (`captureSetupState`). */
+  | ({ kind: 'snapshot' } & SetupState)
   | { kind: 'error'; rank: number; message: string; stack: string };

@@ -8,10 +8,15 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/backends';
 import { getPreset } from '../bnn/presets';
-import { readTrainingState } from '../training/checkpoint';
-import { clipLatentWeights, optimizerState, setLearningRate } from '../training/optimizers';
+import { clipLatentWeights, setLearningRate } from '../training/optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from '../training/random';
-import { createStepSetup, restoreStepSetup, type StepParts } from '../training/stepSetup';
+import {
+  applySetupState,
+  captureSetupState,
+  createStepSetup,
+  METHOD_LOSSES,
+  type StepParts,
+} from '../training/stepSetup';
 import { batchArrays, batchTensors } from '../training/trainer';
 import type { FromReplica, ReplicaInit } from './protocol';
 import { AbortedError, CTRL, OP, PARAM, ReplicaComm, SCALAR, sharedViews } from './shared';
@@ -31,10 +36,7 @@ async function main(init: ReplicaInit): Promise<void> {
   const { dataset } = init;
   const preset = getPreset(config.preset);
   const setup = createStepSetup(config, preset);
-  if (init.resumeFrom) {
-    const { arrays } = readTrainingState(init.resumeFrom);
-    await restoreStepSetup(setup, init.resumeFrom, arrays);
-  }
+  if (init.initialState) await applySetupState(setup, init.initialState);
   synchronizeBatchNorm(setup.model, comm);
   const { optimizer, variables, binaryLayers, latentKernels } = setup;
   const batchSize = Math.min(config.batchSize, dataset.train.count);
@@ -57,11 +59,7 @@ async function main(init: ReplicaInit): Promise<void> {
     if (op === OP.stop) return;
     if (op === OP.snapshot) {
       if (rank === 0) {
-        const weights = setup.model.getWeights().map((w) => Float32Array.from(w.dataSync()));
-        const state = [
-          ...(await optimizerState(optimizer)),
-          ...((await setup.bonn?.state()) ?? []),
-        ];
+        const { weights, state } = await captureSetupState(setup);
         post(
           { kind: 'snapshot', weights, state },
           [...weights, ...state.map((s) => s.data)].map((a) => a.buffer as ArrayBuffer),
@@ -94,24 +92,27 @@ async function main(init: ReplicaInit): Promise<void> {
       setup.objective(xs, ys, parts, weight),
       variables,
     );
-    const mine = new Float32Array(layout.gradientFloats);
+    // Straight into this replica's slot of shared memory (zeros where a variable got none).
+    const slot = comm.gradientSlot(layout.gradientFloats);
     let offset = 0;
     for (const v of variables) {
       const g = grads[v.name];
-      if (g) mine.set(g.dataSync() as Float32Array, offset);
+      if (g) slot.set(g.dataSync() as Float32Array, offset);
+      else slot.fill(0, offset, offset + v.size);
       offset += v.size;
     }
     const scalars = views.scalars.subarray(rank * SCALAR.size, (rank + 1) * SCALAR.size);
     // The objective is already weighted; the cross-entropy alone (when it differs) is not.
     scalars[SCALAR.loss] = parts.ce ? parts.ce.dataSync()[0] * weight : value.dataSync()[0];
     scalars[SCALAR.hits] = parts.hits ? parts.hits.dataSync()[0] : 0;
-    Object.values(parts.methods ?? {}).forEach((t, i) => {
-      scalars[SCALAR.firstMethod + i] = t.dataSync()[0] * weight;
+    METHOD_LOSSES.forEach((name, i) => {
+      const t = parts.methods?.[name];
+      scalars[SCALAR.firstMethod + i] = t ? t.dataSync()[0] * weight : 0;
     });
     tf.dispose([xs, ys, value, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
     tf.dispose(Object.values(grads));
 
-    const sum = comm.sumGradients(mine, layout.gradientFloats);
+    const sum = comm.sumGradients(layout.gradientFloats);
     const summed: tf.NamedTensorMap = {};
     offset = 0;
     for (const v of variables) {

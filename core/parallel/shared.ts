@@ -160,15 +160,18 @@ export class ReplicaComm {
     return out;
   }
 
+  /** This replica's gradient slot, to write its gradients into before `sumGradients`. */
+  gradientSlot(floats: number): Float32Array {
+    return this.views.gradients.subarray(this.rank * floats, (this.rank + 1) * floats);
+  }
+
   /**
-   * Writes this replica's gradients, waits for all, and returns their sum over replicas in rank
-   * order (float64 accumulation, rounded to float32 once).
+   * Waits until every replica has written its gradient slot and returns their sum in rank order
+   * (float64 accumulation, rounded to float32 once).
    */
-  sumGradients(mine: Float32Array, floats: number): Float32Array {
-    const { gradients } = this.views;
-    gradients.set(mine, this.rank * floats);
+  sumGradients(floats: number): Float32Array {
     this.barrier();
-    return sumSlots(gradients, this.world, floats);
+    return sumSlots(this.views.gradients, this.world, floats);
   }
 }
 

@@ -9,13 +9,19 @@ import type { Preset } from '../bnn/presets';
 import type { TrainConfig } from '../protocol';
 import { loadCheckpointModel } from './checkpoint';
 import { BonnState } from './methods/bonn';
-import { createOptimizer, restoreOptimizer } from './optimizers';
+import { createOptimizer, optimizerState, restoreOptimizer } from './optimizers';
 
 /**
  * What one training step keeps for the report besides the minimized objective (cross-entropy
  * plus BONN's losses and the L2 weight decay when configured): the cross-entropy alone when the
  * objective has more terms, the correct-prediction count and each method loss.
  */
+/**
+ * Names of the method losses a step reports (`parts.methods`, `methodLosses` in metrics.jsonl),
+ * in the order the objective adds them; data-parallel replicas report them by position.
+ */
+export const METHOD_LOSSES = ['bonnKernel', 'bonnFeature'] as const;
+
 export interface StepParts {
   ce: tf.Scalar;
   hits: tf.Scalar;
@@ -93,7 +99,8 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
       if (bonn && features) {
         const kernel = bonn.kernelLoss();
         const feature = bonn.featureLoss(features, ys);
-        parts.methods = { bonnKernel: tf.keep(kernel), bonnFeature: tf.keep(feature) };
+        const [kernelName, featureName] = METHOD_LOSSES;
+        parts.methods = { [kernelName]: tf.keep(kernel), [featureName]: tf.keep(feature) };
         total = tf.add(tf.add(total, kernel), feature);
       }
       if (decayed.length > 0) {
@@ -140,4 +147,32 @@ export async function restoreStepSetup(
   for (const [k, v] of arrays) if (v instanceof Float32Array) floats.set(k, v);
   await restoreOptimizer(setup.optimizer, floats, setup.variables);
   setup.bonn?.restore(floats);
+}
+
+/**
+ * Everything training changes in a setup, as plain arrays that can cross threads: the model's
+ * weights (`getWeights()` order, batch-norm statistics included), the optimizer's slots and
+ * BONN's parameters, named as in a checkpoint's state.bin.
+ */
+export interface SetupState {
+  weights: Float32Array[];
+  state: { name: string; data: Float32Array }[];
+}
+
+export async function captureSetupState(setup: StepSetup): Promise<SetupState> {
+  return {
+    weights: setup.model.getWeights().map((w) => Float32Array.from(w.dataSync())),
+    state: [...(await optimizerState(setup.optimizer)), ...((await setup.bonn?.state()) ?? [])],
+  };
+}
+
+/** Puts what `captureSetupState` took from an identically built setup into `setup`. */
+export async function applySetupState(setup: StepSetup, captured: SetupState): Promise<void> {
+  const shapes = setup.model.getWeights().map((w) => w.shape);
+  const tensors = captured.weights.map((w, i) => tf.tensor(w, shapes[i]));
+  setup.model.setWeights(tensors);
+  tf.dispose(tensors);
+  const state = new Map(captured.state.map((s) => [s.name, s.data]));
+  await restoreOptimizer(setup.optimizer, state, setup.variables);
+  setup.bonn?.restore(state);
 }

@@ -31,7 +31,13 @@ import {
 import { clipLatentWeights, optimizerState, setLearningRate } from './optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
 import { learningRateAt, recuTau } from './schedules';
-import { createStepSetup, restoreStepSetup, type StepParts, type StepSetup } from './stepSetup';
+import {
+  createStepSetup,
+  METHOD_LOSSES,
+  restoreStepSetup,
+  type StepParts,
+  type StepSetup,
+} from './stepSetup';
 
 export { mulberry32, shuffledIndices } from './random';
 export { decayedKernels } from './stepSetup';
@@ -272,7 +278,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         backend: backend.name,
         setup,
         dataset,
-        ...(request.resumeFrom ? { resumeFrom: request.resumeFrom } : {}),
+        resumed: resume !== undefined,
         log: hooks.log,
       });
     }
@@ -330,10 +336,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           const result = await pool.step({ epoch, batchIndex: b, learningRate, tau });
           loss = result.loss;
           hits = result.hits;
-          if (bonn) {
-            methodValues.bonnKernel = result.methods[0];
-            methodValues.bonnFeature = result.methods[1];
-          }
+          if (bonn) METHOD_LOSSES.forEach((name, i) => (methodValues[name] = result.methods[i]));
         } else {
           const { xs, ys } = makeBatch(
             dataset.train,
@@ -408,7 +411,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         }
         await yieldToEventLoop();
       }
-      if (pool) await pool.syncInto(setup, tf);
+      if (pool) await pool.syncInto(setup);
       const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
       lastTestAccuracy = test.accuracy;
       const trackerState = tracked.flatMap((t) => {

@@ -328,6 +328,7 @@ async function childParallel(
     world: threads,
     backend: 'wasm',
     setup,
+    resumed: false,
     log: () => undefined,
   });
   const wall: number[] = [];

@@ -33,6 +33,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { BINARY_LAYERS, BINARY_PARAMS, RUN_CONFIG } from './scenario';
 
 const REPO = path.resolve(__dirname, '../../..');
 const SHARED = path.resolve(REPO, '..', 'shared');
@@ -42,17 +43,6 @@ const OUT = path.join(REPO, 'out', 'e2e');
 const README_SHOT = path.join(REPO, 'docs', 'images', 'vscode-dashboard.png');
 const CHROMIUM = '/usr/bin/chromium';
 const EXTENSION_ID = 'bnn-lab.bnn-lab';
-/** Binary layers of the mnist-cnn preset, in model order. */
-const BINARY_LAYERS = ['bconv2', 'bconv3', 'bdense4'];
-/** Their weight counts (3×3×32×64, 3×3×64×64, 576×128). */
-const BINARY_PARAMS = [18432, 36864, 73728];
-const RUN_CONFIG = {
-  preset: 'mnist-cnn',
-  epochs: 1,
-  limit: 512,
-  testLimit: 500,
-  telemetryEverySteps: 2,
-};
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

@@ -9,19 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { BINARY_LAYERS, RUN_CONFIG } from '../e2e/scenario';
 
 const EXTENSION_ID = 'bnn-lab.bnn-lab';
-/** Binary layers of the mnist-cnn preset, in model order. */
-const BINARY_LAYERS = ['bconv2', 'bconv3', 'bdense4'];
-/** The e2e test's run config: 8 steps of batch 64. */
-const RUN_CONFIG = {
-  preset: 'mnist-cnn',
-  epochs: 1,
-  limit: 512,
-  testLimit: 500,
-  telemetryEverySteps: 2,
-};
-
 interface Contributes {
   commands: { command: string }[];
 }
