@@ -765,32 +765,33 @@ void test(
         `test accuracy tile holds a fraction (data-value="${finished.testAccuracy}")`,
       );
       assert.match(finished.testAccuracyText, /^\d+(\.\d+)?%$/, 'test accuracy tile text');
+      // Cards draw only while on screen (the dashboard stays cheap with 50+ layers) and catch up
+      // when scrolled into view, so bring each one on screen, as a user scrolling the panel would,
+      // and wait for its histogram. The histograms crossed worker → host → webview as
+      // Uint32Arrays (toWireRecord): each card's histogram holds every weight of its layer.
+      const weights: number[] = [];
       for (const layer of BINARY_LAYERS) {
-        // Cards create their charts when scrolled into view (the dashboard stays cheap with 50+
-        // layers), so bring each one on screen, as a user scrolling the panel would.
-        const charts = await until(`${layer}'s card to draw its charts`, 15 * SECOND, async () => {
-          const frame = await dashboardFrame(page);
-          if (!frame) return undefined;
-          const count = await frame.evaluate((name) => {
-            const card = document.querySelector(`article.layer-card[data-layer="${name}"]`);
-            card?.scrollIntoView({ block: 'center' });
-            return card ? card.querySelectorAll('canvas').length : 0;
-          }, layer);
-          return count > 0 ? count : undefined;
-        });
-        assert.ok(charts > 0, `${layer}'s card draws its charts`);
-      }
-      // The histograms crossed worker → host → webview as Uint32Arrays (toWireRecord): each
-      // card's histogram holds every weight of its layer.
-      const weights = await until('the layer histograms', 15 * SECOND, async () => {
-        const frame = await dashboardFrame(page);
-        const drawn = await frame?.evaluate(() =>
-          Array.from(document.querySelectorAll<HTMLElement>('article.layer-card')).map((card) =>
-            Number(card.querySelector<HTMLElement>('canvas[data-weights]')?.dataset.weights ?? 0),
-          ),
+        const drawn = await until(
+          `${layer}'s card to draw its histogram`,
+          15 * SECOND,
+          async () => {
+            const frame = await dashboardFrame(page);
+            if (!frame) return undefined;
+            const state = await frame.evaluate((name) => {
+              const card = document.querySelector(`article.layer-card[data-layer="${name}"]`);
+              card?.scrollIntoView({ block: 'center' });
+              const hist = card?.querySelector<HTMLElement>('canvas[data-weights]');
+              return {
+                canvases: card ? card.querySelectorAll('canvas').length : 0,
+                weights: Number(hist?.dataset.weights ?? 0),
+              };
+            }, layer);
+            return state.canvases > 0 && state.weights > 0 ? state : undefined;
+          },
         );
-        return drawn && drawn.every((n) => n > 0) ? drawn : undefined;
-      });
+        progress(`${layer}: ${drawn.canvases} charts, histogram of ${drawn.weights} weights`);
+        weights.push(drawn.weights);
+      }
       assert.deepEqual(weights, BINARY_PARAMS, 'histogram counts add up to each layer size');
 
       const doneText = await until('the completed run in the status bar', 30 * SECOND, async () =>
