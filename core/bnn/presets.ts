@@ -12,6 +12,7 @@ import {
   type BinaryOptions,
 } from './architectures';
 import { getPresetInfo, type PresetInfo } from './presetCatalog';
+import { skipInputGradients } from './inputConv';
 import type { TrainConfig } from '../protocol';
 
 export { listPresets, PRESET_NAMES } from './presetCatalog';
@@ -81,6 +82,10 @@ export function getPreset(name: string): Preset {
   return {
     ...info,
     featureLayer: name === 'mnist-cnn' ? 'bn4' : FEATURE_LAYER,
-    build: (seed, config = {}) => buildModel(info, seed, config),
+    build: (seed, config = {}) => {
+      const model = buildModel(info, seed, config);
+      skipInputGradients(model);
+      return model;
+    },
   };
 }
