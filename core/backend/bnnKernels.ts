@@ -7,10 +7,13 @@
  * - `BnnSteGrad` (`dy`, `x`, attr `clip` → `dy · 1[|x| ≤ clip]`): the clipped straight-through
  *   gradient, in one pass instead of Abs, LessEqual, Cast and Multiply;
  * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient;
- * - and, not as a kernel of its own, the loop of wasmKernels.ts' `MaxPoolGrad`
- *   (`maxPoolGradInC`), 4 channels at a time.
+ * - and, not as kernels of their own, the loop of wasmKernels.ts' `MaxPoolGrad`
+ *   (`maxPoolGradInC`), 4 channels at a time, and the three convolutions of training: the
+ *   forward pass (`conv2dForwardInC`), the input gradient (`conv2dInputGradInC`) and the filter
+ *   gradient (`conv2dFilterGradInC`), which wasmKernels.ts' `Conv2D`, `Conv2DBackpropInput` and
+ *   `Conv2DBackpropFilter` call when the C kernels are in use.
  *
- * All take and return float32 tensors of one shape (no broadcasting). The module imports the
+ * The element-wise kernels take and return float32 tensors of one shape (no broadcasting). The module imports the
  * tfjs module's `WebAssembly.Memory` and is called with heap offsets, so it reads and writes the
  * tensor buffers in place; it owns no memory (no stack, no data: build.sh checks it), so nothing
  * of it can collide with the tfjs heap. The .wasm is compiled synchronously when the kernels are
@@ -67,6 +70,60 @@ interface BnnExports {
     strideWidth: number,
     padTop: number,
     padLeft: number,
+  ): void;
+  bnn_conv2d_filter_grad(
+    x: number,
+    dy: number,
+    dw: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    inChannels: number,
+    outHeight: number,
+    outWidth: number,
+    outChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
+  ): void;
+  bnn_conv2d_forward(
+    x: number,
+    w: number,
+    y: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    inChannels: number,
+    outHeight: number,
+    outWidth: number,
+    outChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
+  ): void;
+  bnn_conv2d_input_grad(
+    dy: number,
+    wt: number,
+    dx: number,
+    batch: number,
+    outHeight: number,
+    outWidth: number,
+    outChannels: number,
+    dxHeight: number,
+    dxWidth: number,
+    inChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
   ): void;
 }
 
@@ -307,6 +364,141 @@ export function maxPoolGradInC(
     info.strideWidth,
     info.padInfo.top,
     info.padInfo.left,
+  );
+  return true;
+}
+
+/** Geometry of a convolution whose input is already padded (every filter tap lands inside). */
+export interface PaddedConvGeometry {
+  batchSize: number;
+  /** Height and width of the padded input. */
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+}
+
+/** True when wasmKernels.ts may hand work to the C module (same switch as the C kernels). */
+export function cKernelsAvailable(): boolean {
+  return cKernelsInUse;
+}
+
+/**
+ * The filter gradient of a convolution in C (`bnn_conv2d_filter_grad`): `dw` (float32,
+ * `[filterHeight, filterWidth, inChannels, outChannels]`) becomes the sum over the batch and
+ * output pixels of input patches times `dy`. `x` must already carry the convolution's padding.
+ * Returns false, leaving `dw` alone, when the C kernels are not in use.
+ */
+export function conv2dFilterGradInC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  dw: TensorInfo,
+  g: PaddedConvGeometry,
+): boolean {
+  if (!cKernelsInUse || x.dtype !== 'float32' || dy.dtype !== 'float32') return false;
+  backend.typedArrayFromHeap(dw).fill(0);
+  if (util.sizeFromShape(dy.shape) === 0 || util.sizeFromShape(dw.shape) === 0) return true;
+  kernelsFor(backend).bnn_conv2d_filter_grad(
+    heapOffset(backend, x),
+    heapOffset(backend, dy),
+    heapOffset(backend, dw),
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+  );
+  return true;
+}
+
+/**
+ * A forward convolution in C (`bnn_conv2d_forward`): `y` (float32, `[batch, outHeight, outWidth,
+ * outChannels]`) is written from `x`, which must already carry the convolution's padding, and
+ * `filter` (`[filterHeight, filterWidth, inChannels, outChannels]`). Returns false, leaving `y`
+ * alone, when the C kernels are not in use.
+ */
+export function conv2dForwardInC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  y: TensorInfo,
+  g: PaddedConvGeometry,
+): boolean {
+  if (!cKernelsInUse || x.dtype !== 'float32' || filter.dtype !== 'float32') return false;
+  if (util.sizeFromShape(y.shape) === 0) return true;
+  kernelsFor(backend).bnn_conv2d_forward(
+    heapOffset(backend, x),
+    heapOffset(backend, filter),
+    heapOffset(backend, y),
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+  );
+  return true;
+}
+
+/**
+ * The input gradient of a convolution in C (`bnn_conv2d_input_grad`): `dxPadded` (float32,
+ * `[batch, height + padding, width + padding, inChannels]`, the geometry's in* sizes) becomes
+ * the sum of `dy` times the filter scattered over every tap; `filterT` is the filter with its
+ * channel axes swapped (`[filterHeight, filterWidth, outChannels, inChannels]`). The caller
+ * crops the padding off. Returns false, leaving `dxPadded` alone, when the C kernels are not in
+ * use.
+ */
+export function conv2dInputGradInC(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filterT: TensorInfo,
+  dxPadded: TensorInfo,
+  g: PaddedConvGeometry,
+): boolean {
+  if (!cKernelsInUse || dy.dtype !== 'float32' || filterT.dtype !== 'float32') return false;
+  backend.typedArrayFromHeap(dxPadded).fill(0);
+  if (util.sizeFromShape(dy.shape) === 0 || util.sizeFromShape(filterT.shape) === 0) return true;
+  kernelsFor(backend).bnn_conv2d_input_grad(
+    heapOffset(backend, dy),
+    heapOffset(backend, filterT),
+    heapOffset(backend, dxPadded),
+    g.batchSize,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
   );
   return true;
 }

@@ -3,12 +3,15 @@
  *
  * `@tensorflow/tfjs-backend-wasm` 4.22 ships no `Conv2DBackpropFilter` (so no convolution can
  * train), no depthwise backprop kernels, and a `Conv2DBackpropInput` that is a plain loop,
- * about 10x slower than its XNNPACK forward convolution. The kernels here express each gradient
- * as forward convolutions and run them through the backend's own `Conv2D` or
- * `DepthwiseConv2dNative` kernel, with `Transpose`, `Reverse`, `Slice`, `Reshape` and `Sum` for
- * the data movement (small filter rearrangements and the interleaving of strided input
- * gradients are copies on the wasm heap). A few other kernels that dominated a profiled
- * training step (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`) are replaced by loops over the heap.
+ * about 10x slower than its XNNPACK forward convolution. With BNN Lab's C kernels
+ * (bnn_kernels.c, through bnnKernels.ts) the forward convolution and both of its gradients run
+ * as SIMD loops over the tensors in place. Without them (or for depthwise convolutions) the
+ * kernels here express each gradient as forward convolutions and run them through the backend's
+ * own `Conv2D` or `DepthwiseConv2dNative` kernel, with `Transpose`, `Reverse`, `Slice`,
+ * `Reshape` and `Sum` for the data movement (small filter rearrangements and the interleaving of
+ * strided input gradients are copies on the wasm heap). A few other kernels that dominated a
+ * profiled training step (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`, transposed `BatchMatMul`) are
+ * replaced by loops over the heap or routed to XNNPACK.
  *
  * Kernels call other kernels' `kernelFunc` directly instead of `tf.*` ops: an op would re-enter
  * the engine from inside a kernel, which records it on an active gradient tape and counts its
@@ -27,7 +30,15 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { maxPoolGradInC, registerBnnKernels } from './bnnKernels';
+import {
+  cKernelsAvailable,
+  conv2dFilterGradInC,
+  conv2dForwardInC,
+  conv2dInputGradInC,
+  maxPoolGradInC,
+  registerBnnKernels,
+  type PaddedConvGeometry,
+} from './bnnKernels';
 
 const BACKEND = 'wasm';
 
@@ -199,6 +210,112 @@ function backpropInputPads(info: backend_util.Conv2DInfo): [number, number, numb
   return [top, bottom, left, right];
 }
 
+/** `x` with the convolution's padding added (the stock `PadV2`), or `x` itself without any. */
+function paddedInput(
+  backend: BackendWasm,
+  x: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { top, bottom, left, right } = info.padInfo;
+  if (top <= 0 && bottom <= 0 && left <= 0 && right <= 0) return x;
+  const paddings = [
+    [0, 0],
+    [Math.max(top, 0), Math.max(bottom, 0)],
+    [Math.max(left, 0), Math.max(right, 0)],
+    [0, 0],
+  ];
+  return runKernel(backend, 'PadV2', { x }, { paddings, constantValue: 0 });
+}
+
+/** Geometry of `info`'s convolution over its padded input `padded`, for the C kernels. */
+function paddedGeometry(info: backend_util.Conv2DInfo, padded: TensorInfo): PaddedConvGeometry {
+  return {
+    batchSize: info.batchSize,
+    inHeight: padded.shape[1],
+    inWidth: padded.shape[2],
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+  };
+}
+
+/**
+ * `Conv2D` for wasm: with BNN Lab's C kernels in use, a float32 NHWC convolution runs in C
+ * (`bnn_conv2d_forward`) over a padded copy of x. XNNPACK packs the filter into its own layout
+ * for every new filter tensor, and a binary layer's filter (sgn of the latent weights) is a new
+ * tensor every step, so the packing is paid on every call; the C kernel reads the filter as it is.
+ * Everything else (no C kernels, other dtypes or layouts) goes to the stock kernel.
+ */
+function conv2d(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = requireInput('Conv2D', inputs, 'x');
+  const filter = requireInput('Conv2D', inputs, 'filter');
+  if (
+    !cKernelsAvailable() ||
+    x.dtype !== 'float32' ||
+    filter.dtype !== 'float32' ||
+    (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')
+  ) {
+    return runStockKernel('Conv2D', args);
+  }
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides as number | Pair,
+    pair(attrs.dilations as number | Pair | undefined),
+    attrs.pad as Padding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const padded = paddedInput(backend, x, info);
+  const out = backend.makeOutput(info.outShape, 'float32');
+  const done = conv2dForwardInC(backend, padded, filter, out, paddedGeometry(info, padded));
+  if (padded !== x) release(backend, padded);
+  if (!done) {
+    release(backend, out);
+    return runStockKernel('Conv2D', args);
+  }
+  return out;
+}
+
+/**
+ * The filter gradient through BNN Lab's C kernel (`bnn_conv2d_filter_grad`): one pass over the
+ * patches of x per block of filter taps and output channels, instead of transposing x and dy and
+ * packing dy as the weights of an XNNPACK convolution for every call. The padding is applied to a
+ * copy of x first (the stock `PadV2`), so the kernel needs no bounds checks. Undefined when the C
+ * kernels are not in use.
+ */
+function filterGradientInC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  if (!cKernelsAvailable()) return undefined;
+  const padded = paddedInput(backend, x, info);
+  const out = backend.makeOutput(
+    [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels],
+    'float32',
+  );
+  const done = conv2dFilterGradInC(backend, padded, dy, out, paddedGeometry(info, padded));
+  if (padded !== x) release(backend, padded);
+  if (!done) {
+    release(backend, out);
+    return undefined;
+  }
+  return out;
+}
+
 /**
  * `Conv2DBackpropFilter` for wasm: the gradient of `conv2d(x, filter)` with respect to `filter`.
  *
@@ -231,6 +348,8 @@ function conv2dBackpropFilter(args: {
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
 
+  const inC = filterGradientInC(backend, x, dy, info);
+  if (inC) return inC;
   const xT = runKernel(backend, 'Transpose', { x }, { perm: [3, 1, 2, 0] });
   const dyT = runKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const grad = convWithPads(
@@ -247,6 +366,66 @@ function conv2dBackpropFilter(args: {
   const out = runKernel(backend, 'Transpose', { x: grad }, { perm: [1, 2, 0, 3] });
   release(backend, grad);
   return out;
+}
+
+/**
+ * The input gradient through BNN Lab's C kernel (`bnn_conv2d_input_grad`): dy times the filter,
+ * scattered over every tap into a padded dx, for any stride and dilation, then the padding
+ * cropped off (`Slice`). Replaces the flipped-filter convolution (and, for strides, its phases)
+ * on XNNPACK, which packs a new weight tensor every call. Undefined when the C kernels are not in
+ * use.
+ */
+function inputGradientInC(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
+  if (!cKernelsAvailable()) return undefined;
+  const { top, left } = info.padInfo;
+  // Rows and columns of the padded dx that the taps reach, and that the input occupies.
+  const reachHeight =
+    (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1;
+  const reachWidth =
+    (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1;
+  const height = Math.max(reachHeight, top + info.inHeight);
+  const width = Math.max(reachWidth, left + info.inWidth);
+  const filterT = runKernel(backend, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
+  const padded = backend.makeOutput([info.batchSize, height, width, info.inChannels], 'float32');
+  const done = conv2dInputGradInC(backend, dy, filterT, padded, {
+    batchSize: info.batchSize,
+    inHeight: height,
+    inWidth: width,
+    inChannels: info.inChannels,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    outChannels: info.outChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    dilationHeight: info.dilationHeight,
+    dilationWidth: info.dilationWidth,
+  });
+  release(backend, filterT);
+  if (!done) {
+    release(backend, padded);
+    return undefined;
+  }
+  if (top === 0 && left === 0 && height === info.inHeight && width === info.inWidth) {
+    return padded;
+  }
+  const dx = runKernel(
+    backend,
+    'Slice',
+    { x: padded },
+    {
+      begin: [0, top, left, 0],
+      size: [info.batchSize, info.inHeight, info.inWidth, info.inChannels],
+    },
+  );
+  release(backend, padded);
+  return dx;
 }
 
 /**
@@ -279,6 +458,8 @@ function conv2dBackpropInput(args: {
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
+  const inC = inputGradientInC(backend, dy, filter, info);
+  if (inC) return inC;
   if (info.strideHeight > 1 || info.strideWidth > 1) {
     return byPhase(backend, info, (rows, cols) => {
       const phaseWeights = phaseFilter(backend, filter, rows.taps, cols.taps);
@@ -931,7 +1112,62 @@ function unsortedSegmentSum(args: {
   return out;
 }
 
+/**
+ * `BatchMatMul` for wasm. The stock kernel sends a single product without transposes to
+ * XNNPACK's fully-connected operator (~15 GFLOPS here) and everything else to a scalar loop
+ * (~2 GFLOPS); the gradients of every dense layer are transposed products (`dy · Wᵀ`,
+ * `xᵀ · dy`). For a single product (no batch, or batch 1 on both sides) this transposes the
+ * flagged operand with the stock `Transpose` first, which costs one pass over it, and runs the
+ * product on XNNPACK. Batched products go to the stock kernel unchanged.
+ */
+function batchMatMul(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const a = requireInput('BatchMatMul', inputs, 'a');
+  const b = requireInput('BatchMatMul', inputs, 'b');
+  const transposeA = Boolean(attrs.transposeA);
+  const transposeB = Boolean(attrs.transposeB);
+  const single = (t: TensorInfo) =>
+    t.shape.length >= 2 && util.sizeFromShape(t.shape.slice(0, -2)) === 1;
+  if (
+    (!transposeA && !transposeB) ||
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32' ||
+    !single(a) ||
+    !single(b)
+  ) {
+    return runStockKernel('BatchMatMul', args);
+  }
+  const transposed = (t: TensorInfo) => {
+    const rank = t.shape.length;
+    const perm = [...Array(rank).keys()];
+    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+    return runKernel(backend, 'Transpose', { x: t }, { perm });
+  };
+  const aT = transposeA ? transposed(a) : a;
+  const bT = transposeB ? transposed(b) : b;
+  try {
+    return runStockKernel('BatchMatMul', {
+      inputs: { a: aT, b: bT },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    });
+  } finally {
+    if (aT !== a) release(backend, aT);
+    if (bT !== b) release(backend, bT);
+  }
+}
+
 const trainingKernels: KernelConfig[] = [
+  { kernelName: 'Conv2D', backendName: BACKEND, kernelFunc: conv2d as unknown as KernelFunc },
+  {
+    kernelName: 'BatchMatMul',
+    backendName: BACKEND,
+    kernelFunc: batchMatMul as unknown as KernelFunc,
+  },
   {
     kernelName: 'Conv2DBackpropFilter',
     backendName: BACKEND,
@@ -974,10 +1210,15 @@ const trainingKernels: KernelConfig[] = [
  *   `DepthwiseConv2dNativeBackpropInput` and `UnsortedSegmentSum` (the gradient of `gather`),
  *   absent from tfjs-backend-wasm 4.22;
  * - `Conv2DBackpropInput`, about 10x faster than the stock one;
+ * - `Conv2D`, and both convolution gradients, in BNN Lab's C kernels (bnn_kernels.c) when they
+ *   are in use (27-35 GFLOPS where XNNPACK, repacking a new binary filter every step, reaches
+ *   13-29); without them the gradients are XNNPACK convolutions and `Conv2D` is the stock one;
  * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
  *   negative;
  * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go
  *   to the stock kernels);
+ * - `BatchMatMul`, whose transposed single products (the gradients of dense layers) the stock
+ *   kernel runs in a scalar loop: they are transposed first and run on XNNPACK;
  * - BNN Lab's C SIMD kernels `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` (bnnKernels.ts),
  *   when bnn-kernels.wasm is found beside the bundle or in core/kernels and
  *   `BNN_LAB_C_KERNELS` is not `0`; the quantizers use tfjs ops without them.

@@ -142,6 +142,359 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
 }
 
 /*
+ * Forward 2-D convolution, NHWC float32, as a gather:
+ *   y[b, oh, ow, co] = sum over kh, kw, ci of x[b, oh*sh + kh*dh, ow*sw + kw*dw, ci] * w[kh, kw, ci, co]
+ * x is [batch, in_h, in_w, in_c] and already padded by the caller (every tap lands inside it);
+ * w is [filter_h, filter_w, in_c, out_c]; y is [batch, out_h, out_w, out_c], written, not added to.
+ *
+ * Four output pixels (consecutive in the image, across rows) times eight output channels: 8
+ * f32x4 accumulators that stay in registers over all filter_h * filter_w * in_c taps, with 4
+ * splat loads of x and 2 vector loads of w per tap. No packing of the weights, which change every
+ * training step in a BNN.
+ */
+#define X_BASE(r) (((r) / out_w * stride_h * in_w + (r) % out_w * stride_w) * in_c)
+
+EXPORT(bnn_conv2d_forward)
+void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32 in_h, u32 in_w,
+                        u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h, u32 filter_w,
+                        u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  const u32 pixels = out_h * out_w;
+  for (u32 b = 0; b < batch; b++) {
+    const float *xb = x + b * in_h * in_w * in_c;
+    float *yb = y + b * pixels * out_c;
+    u32 r = 0;
+    for (; r + 4 <= pixels; r += 4) {
+      const float *x0 = xb + X_BASE(r), *x1 = xb + X_BASE(r + 1);
+      const float *x2 = xb + X_BASE(r + 2), *x3 = xb + X_BASE(r + 3);
+      float *y0 = yb + r * out_c, *y1 = y0 + out_c, *y2 = y1 + out_c, *y3 = y2 + out_c;
+      u32 co = 0;
+      for (; co + 8 <= out_c; co += 8) {
+        v128_t a0 = wasm_f32x4_splat(0.0f), b0 = a0, a1 = a0, b1 = a0;
+        v128_t a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        const float *wp = w + co;
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
+            const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
+            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+              const v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
+              v128_t s = wasm_v128_load32_splat(p0 + ci);
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
+              b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(p1 + ci);
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w0));
+              b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(p2 + ci);
+              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w0));
+              b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(p3 + ci);
+              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w0));
+              b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, w1));
+            }
+          }
+        }
+        wasm_v128_store(y0 + co, a0), wasm_v128_store(y0 + co + 4, b0);
+        wasm_v128_store(y1 + co, a1), wasm_v128_store(y1 + co + 4, b1);
+        wasm_v128_store(y2 + co, a2), wasm_v128_store(y2 + co + 4, b2);
+        wasm_v128_store(y3 + co, a3), wasm_v128_store(y3 + co + 4, b3);
+      }
+      for (; co + 4 <= out_c; co += 4) {
+        v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        const float *wp = w + co;
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
+            const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
+            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+              const v128_t w0 = wasm_v128_load(wp);
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), w0));
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p1 + ci), w0));
+              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(p2 + ci), w0));
+              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(p3 + ci), w0));
+            }
+          }
+        }
+        wasm_v128_store(y0 + co, a0), wasm_v128_store(y1 + co, a1);
+        wasm_v128_store(y2 + co, a2), wasm_v128_store(y3 + co, a3);
+      }
+      for (; co < out_c; co++) {
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        const float *wp = w + co;
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
+            const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
+            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+              a0 += p0[ci] * wp[0], a1 += p1[ci] * wp[0], a2 += p2[ci] * wp[0], a3 += p3[ci] * wp[0];
+            }
+          }
+        }
+        y0[co] = a0, y1[co] = a1, y2[co] = a2, y3[co] = a3;
+      }
+    }
+    for (; r < pixels; r++) {
+      const float *x0 = xb + X_BASE(r);
+      float *y0 = yb + r * out_c;
+      u32 co = 0;
+      for (; co + 4 <= out_c; co += 4) {
+        v128_t a0 = wasm_f32x4_splat(0.0f);
+        const float *wp = w + co;
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const float *p0 = x0 + (kh * dil_h * in_w + kw * dil_w) * in_c;
+            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), wasm_v128_load(wp)));
+            }
+          }
+        }
+        wasm_v128_store(y0 + co, a0);
+      }
+      for (; co < out_c; co++) {
+        float a0 = 0.0f;
+        const float *wp = w + co;
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const float *p0 = x0 + (kh * dil_h * in_w + kw * dil_w) * in_c;
+            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) a0 += p0[ci] * wp[0];
+          }
+        }
+        y0[co] = a0;
+      }
+    }
+  }
+}
+#undef X_BASE
+
+/*
+ * Filter gradient of a 2-D convolution, NHWC float32:
+ *   dw[kh, kw, ci, co] += sum over b, oh, ow of x[b, oh*sh + kh*dh, ow*sw + kw*dw, ci] * dy[b, oh, ow, co]
+ * x is [batch, in_h, in_w, in_c] and already padded by the caller, so every tap lands inside it;
+ * dy is [batch, out_h, out_w, out_c]; dw is [filter_h, filter_w, in_c, out_c] and accumulates
+ * (the caller zeroes it).
+ *
+ * The filter taps p = (kh, kw, ci) are taken four at a time (in dw's order, so any in_c works)
+ * against eight output channels: 8 f32x4 accumulators, and per output pixel 4 splat loads of x
+ * and 2 vector loads of dy for 16 multiplies and adds. One image at a time, so its x and dy stay
+ * in cache while every (taps, channels) block runs over its pixels; the accumulators go back to
+ * dw after each block.
+ */
+#define TAP_OFFSET(p) \
+  ((p) / (filter_w * in_c) * dil_h * row + (p) / in_c % filter_w * dil_w * in_c + (p) % in_c)
+
+EXPORT(bnn_conv2d_filter_grad)
+void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batch, u32 in_h,
+                            u32 in_w, u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h,
+                            u32 filter_w, u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  const u32 row = in_w * in_c;
+  const u32 taps = filter_h * filter_w * in_c;
+  const u32 x_step = stride_w * in_c;
+  for (u32 b = 0; b < batch; b++) {
+    const float *xb = x + b * in_h * row;
+    const float *dyb = dy + b * out_h * out_w * out_c;
+    u32 p = 0;
+    for (; p + 4 <= taps; p += 4) {
+      const u32 o0 = TAP_OFFSET(p), o1 = TAP_OFFSET(p + 1);
+      const u32 o2 = TAP_OFFSET(p + 2), o3 = TAP_OFFSET(p + 3);
+      float *w0 = dw + p * out_c, *w1 = w0 + out_c, *w2 = w1 + out_c, *w3 = w2 + out_c;
+      u32 co = 0;
+      for (; co + 8 <= out_c; co += 8) {
+        v128_t a0 = wasm_v128_load(w0 + co), b0 = wasm_v128_load(w0 + co + 4);
+        v128_t a1 = wasm_v128_load(w1 + co), b1 = wasm_v128_load(w1 + co + 4);
+        v128_t a2 = wasm_v128_load(w2 + co), b2 = wasm_v128_load(w2 + co + 4);
+        v128_t a3 = wasm_v128_load(w3 + co), b3 = wasm_v128_load(w3 + co + 4);
+        for (u32 oh = 0; oh < out_h; oh++) {
+          const float *xp = xb + oh * stride_h * row;
+          const float *g = dyb + oh * out_w * out_c + co;
+          for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
+            const v128_t d0 = wasm_v128_load(g), d1 = wasm_v128_load(g + 4);
+            v128_t s = wasm_v128_load32_splat(xp + o0);
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, d0));
+            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, d1));
+            s = wasm_v128_load32_splat(xp + o1);
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, d0));
+            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, d1));
+            s = wasm_v128_load32_splat(xp + o2);
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, d0));
+            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, d1));
+            s = wasm_v128_load32_splat(xp + o3);
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, d0));
+            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, d1));
+          }
+        }
+        wasm_v128_store(w0 + co, a0), wasm_v128_store(w0 + co + 4, b0);
+        wasm_v128_store(w1 + co, a1), wasm_v128_store(w1 + co + 4, b1);
+        wasm_v128_store(w2 + co, a2), wasm_v128_store(w2 + co + 4, b2);
+        wasm_v128_store(w3 + co, a3), wasm_v128_store(w3 + co + 4, b3);
+      }
+      for (; co + 4 <= out_c; co += 4) {
+        v128_t a0 = wasm_v128_load(w0 + co), a1 = wasm_v128_load(w1 + co);
+        v128_t a2 = wasm_v128_load(w2 + co), a3 = wasm_v128_load(w3 + co);
+        for (u32 oh = 0; oh < out_h; oh++) {
+          const float *xp = xb + oh * stride_h * row;
+          const float *g = dyb + oh * out_w * out_c + co;
+          for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
+            const v128_t d0 = wasm_v128_load(g);
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o0), d0));
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o1), d0));
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o2), d0));
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o3), d0));
+          }
+        }
+        wasm_v128_store(w0 + co, a0), wasm_v128_store(w1 + co, a1);
+        wasm_v128_store(w2 + co, a2), wasm_v128_store(w3 + co, a3);
+      }
+      for (; co < out_c; co++) {
+        float a0 = w0[co], a1 = w1[co], a2 = w2[co], a3 = w3[co];
+        for (u32 oh = 0; oh < out_h; oh++) {
+          const float *xp = xb + oh * stride_h * row;
+          const float *g = dyb + oh * out_w * out_c + co;
+          for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
+            a0 += xp[o0] * g[0], a1 += xp[o1] * g[0], a2 += xp[o2] * g[0], a3 += xp[o3] * g[0];
+          }
+        }
+        w0[co] = a0, w1[co] = a1, w2[co] = a2, w3[co] = a3;
+      }
+    }
+    for (; p < taps; p++) {
+      const u32 o0 = TAP_OFFSET(p);
+      float *w0 = dw + p * out_c;
+      u32 co = 0;
+      for (; co + 4 <= out_c; co += 4) {
+        v128_t a0 = wasm_v128_load(w0 + co);
+        for (u32 oh = 0; oh < out_h; oh++) {
+          const float *xp = xb + oh * stride_h * row;
+          const float *g = dyb + oh * out_w * out_c + co;
+          for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o0), wasm_v128_load(g)));
+          }
+        }
+        wasm_v128_store(w0 + co, a0);
+      }
+      for (; co < out_c; co++) {
+        float a0 = w0[co];
+        for (u32 oh = 0; oh < out_h; oh++) {
+          const float *xp = xb + oh * stride_h * row;
+          const float *g = dyb + oh * out_w * out_c + co;
+          for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) a0 += xp[o0] * g[0];
+        }
+        w0[co] = a0;
+      }
+    }
+  }
+}
+#undef TAP_OFFSET
+
+/*
+ * Input gradient of a 2-D convolution, NHWC float32, as a scatter:
+ *   dx[b, oh*sh + kh*dh, ow*sw + kw*dw, ci] += sum over co of dy[b, oh, ow, co] * wt[kh, kw, co, ci]
+ * dy is [batch, out_h, out_w, out_c]; wt is the filter with its channel axes swapped,
+ * [filter_h, filter_w, out_c, in_c]; dx is [batch, dx_h, dx_w, in_c], the input gradient with
+ * the convolution's padding around it (the caller zeroes it and crops the padding off).
+ *
+ * Four output pixels (consecutive in the image, across rows) times eight input channels: 8 f32x4
+ * accumulators; per output channel 4 splat loads of dy and 2 vector loads of wt for 16 multiplies
+ * and adds. Each filter tap's block is then added into the four dx pixels it reaches.
+ */
+#define DX_BASE(r) (((r) / out_w * stride_h * dx_w + (r) % out_w * stride_w) * in_c)
+
+EXPORT(bnn_conv2d_input_grad)
+void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batch, u32 out_h,
+                           u32 out_w, u32 out_c, u32 dx_h, u32 dx_w, u32 in_c, u32 filter_h,
+                           u32 filter_w, u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  const u32 pixels = out_h * out_w;
+  for (u32 b = 0; b < batch; b++) {
+    const float *dyb = dy + b * pixels * out_c;
+    float *dxb = dx + b * dx_h * dx_w * in_c;
+    u32 r = 0;
+    for (; r + 4 <= pixels; r += 4) {
+      const float *g0 = dyb + r * out_c, *g1 = g0 + out_c, *g2 = g1 + out_c, *g3 = g2 + out_c;
+      const u32 p0 = DX_BASE(r), p1 = DX_BASE(r + 1), p2 = DX_BASE(r + 2), p3 = DX_BASE(r + 3);
+      for (u32 kh = 0; kh < filter_h; kh++) {
+        for (u32 kw = 0; kw < filter_w; kw++) {
+          const float *w = wt + (kh * filter_w + kw) * out_c * in_c;
+          float *t = dxb + (kh * dil_h * dx_w + kw * dil_w) * in_c;
+          float *t0 = t + p0, *t1 = t + p1, *t2 = t + p2, *t3 = t + p3;
+          u32 ci = 0;
+          for (; ci + 8 <= in_c; ci += 8) {
+            v128_t a0 = wasm_f32x4_splat(0.0f), b0 = a0, a1 = a0, b1 = a0;
+            v128_t a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+            const float *wc = w + ci;
+            for (u32 co = 0; co < out_c; co++, wc += in_c) {
+              const v128_t w0 = wasm_v128_load(wc), w1 = wasm_v128_load(wc + 4);
+              v128_t s = wasm_v128_load32_splat(g0 + co);
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
+              b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(g1 + co);
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w0));
+              b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(g2 + co);
+              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w0));
+              b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, w1));
+              s = wasm_v128_load32_splat(g3 + co);
+              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w0));
+              b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, w1));
+            }
+#define ADD_INTO(ptr, v) wasm_v128_store(ptr, wasm_f32x4_add(wasm_v128_load(ptr), v))
+            ADD_INTO(t0 + ci, a0), ADD_INTO(t0 + ci + 4, b0);
+            ADD_INTO(t1 + ci, a1), ADD_INTO(t1 + ci + 4, b1);
+            ADD_INTO(t2 + ci, a2), ADD_INTO(t2 + ci + 4, b2);
+            ADD_INTO(t3 + ci, a3), ADD_INTO(t3 + ci + 4, b3);
+          }
+          for (; ci + 4 <= in_c; ci += 4) {
+            v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            const float *wc = w + ci;
+            for (u32 co = 0; co < out_c; co++, wc += in_c) {
+              const v128_t w0 = wasm_v128_load(wc);
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(g0 + co), w0));
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(g1 + co), w0));
+              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(g2 + co), w0));
+              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(g3 + co), w0));
+            }
+            ADD_INTO(t0 + ci, a0), ADD_INTO(t1 + ci, a1);
+            ADD_INTO(t2 + ci, a2), ADD_INTO(t3 + ci, a3);
+          }
+          for (; ci < in_c; ci++) {
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+            const float *wc = w + ci;
+            for (u32 co = 0; co < out_c; co++, wc += in_c) {
+              a0 += g0[co] * wc[0], a1 += g1[co] * wc[0], a2 += g2[co] * wc[0], a3 += g3[co] * wc[0];
+            }
+            t0[ci] += a0, t1[ci] += a1, t2[ci] += a2, t3[ci] += a3;
+          }
+        }
+      }
+    }
+    for (; r < pixels; r++) {
+      const float *g0 = dyb + r * out_c;
+      const u32 p0 = DX_BASE(r);
+      for (u32 kh = 0; kh < filter_h; kh++) {
+        for (u32 kw = 0; kw < filter_w; kw++) {
+          const float *w = wt + (kh * filter_w + kw) * out_c * in_c;
+          float *t0 = dxb + (kh * dil_h * dx_w + kw * dil_w) * in_c + p0;
+          u32 ci = 0;
+          for (; ci + 4 <= in_c; ci += 4) {
+            v128_t a0 = wasm_f32x4_splat(0.0f);
+            const float *wc = w + ci;
+            for (u32 co = 0; co < out_c; co++, wc += in_c) {
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(g0 + co), wasm_v128_load(wc)));
+            }
+            ADD_INTO(t0 + ci, a0);
+          }
+#undef ADD_INTO
+          for (; ci < in_c; ci++) {
+            float a0 = 0.0f;
+            const float *wc = w + ci;
+            for (u32 co = 0; co < out_c; co++, wc += in_c) a0 += g0[co] * wc[0];
+            t0[ci] += a0;
+          }
+        }
+      }
+    }
+  }
+}
+#undef DX_BASE
+
+/*
  * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
  * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per
  * round, no memory access. Its rate is the practical peak of wasm SIMD128 (no FMA, 4 lanes) on

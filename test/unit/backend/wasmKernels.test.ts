@@ -3,6 +3,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerBnnKernels, unregisterBnnKernels } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
 
 type Shape4 = [number, number, number, number];
@@ -260,6 +261,16 @@ for (const [xShape, filterShape] of [
     [1, 6, 9, 5],
     [5, 4, 5, 2],
   ],
+  // Output channels past 8 and 4 (the C filter gradient's SIMD blocks and tails), filter taps
+  // not a multiple of 4.
+  [
+    [2, 6, 7, 3],
+    [3, 3, 3, 13],
+  ],
+  [
+    [1, 5, 6, 8],
+    [2, 2, 8, 16],
+  ],
 ] as [Shape4, Shape4][]) {
   for (const strides of [1, 2]) {
     for (const pad of ['same', 'valid', explicitPads] as Padding[]) {
@@ -288,16 +299,56 @@ void describe('wasm training kernels', () => {
         tf.tidy(() => {
           const f = (a: tf.Tensor, w: tf.Tensor) =>
             tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, c.strides, c.pad);
-          const [dx, dw] = tf.grads(f)(
-            [tf.tensor4d(x, c.xShape), tf.tensor4d(filter, c.filterShape)],
-            tf.tensor4d(dy, info.outShape),
-          );
-          return [dx.dataSync(), dw.dataSync()];
+          const inputs = [tf.tensor4d(x, c.xShape), tf.tensor4d(filter, c.filterShape)];
+          const [dx, dw] = tf.grads(f)(inputs, tf.tensor4d(dy, info.outShape));
+          return [f(inputs[0], inputs[1]).dataSync(), dx.dataSync(), dw.dataSync()];
         });
-      const [cpuDx, cpuDw] = await onBackend('cpu', gradients);
-      const [wasmDx, wasmDw] = await onBackend('wasm', gradients);
+      const [cpuY, cpuDx, cpuDw] = await onBackend('cpu', gradients);
+      const [wasmY, wasmDx, wasmDw] = await onBackend('wasm', gradients);
+      assertClose(wasmY, cpuY, `y ${describeCase(c)}`);
       assertClose(wasmDx, cpuDx, `dx ${describeCase(c)}`);
       assertClose(wasmDw, cpuDw, `dW ${describeCase(c)}`);
+    }
+  });
+
+  void it('compute both gradients without the C kernels too (XNNPACK path)', async () => {
+    await tf.setBackend('wasm');
+    unregisterBnnKernels();
+    try {
+      for (const [i, c] of grid.entries()) {
+        const x = randomValues(tf.util.sizeFromShape(c.xShape), 3 * i + 1);
+        const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 3 * i + 2);
+        const info = convGeometry(c.xShape, c.filterShape, c.strides, 1, c.pad);
+        const dy = randomValues(tf.util.sizeFromShape(info.outShape), 3 * i + 3);
+        const gradients = () =>
+          tf.tidy(() => {
+            const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+            const dyTensor = tf.tensor4d(dy, info.outShape);
+            const dx = tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropInput',
+                { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
+                { ...attrs, inputShape: c.xShape },
+              ) as tf.Tensor;
+            const dw = tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropFilter',
+                { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
+                { ...attrs, filterShape: c.filterShape },
+              ) as tf.Tensor;
+            return [dx.dataSync(), dw.dataSync()];
+          });
+        const withoutC = gradients();
+        registerBnnKernels();
+        const withC = gradients();
+        unregisterBnnKernels();
+        assertClose(withoutC[0], withC[0], `dx without C kernels ${describeCase(c)}`);
+        assertClose(withoutC[1], withC[1], `dW without C kernels ${describeCase(c)}`);
+      }
+    } finally {
+      registerBnnKernels();
     }
   });
 
@@ -318,15 +369,14 @@ void describe('wasm training kernels', () => {
         tf.tidy(() => {
           const f = (a: tf.Tensor, w: tf.Tensor) =>
             tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad);
-          const [dx, dw] = tf.grads(f)(
-            [tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape)],
-            tf.tensor4d(dy, info.outShape),
-          );
-          return [dx.dataSync(), dw.dataSync()];
+          const inputs = [tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape)];
+          const [dx, dw] = tf.grads(f)(inputs, tf.tensor4d(dy, info.outShape));
+          return [f(inputs[0], inputs[1]).dataSync(), dx.dataSync(), dw.dataSync()];
         });
-      const [cpuDx, cpuDw] = await onBackend('cpu', gradients);
-      const [wasmDx, wasmDw] = await onBackend('wasm', gradients);
+      const [cpuY, cpuDx, cpuDw] = await onBackend('cpu', gradients);
+      const [wasmY, wasmDx, wasmDw] = await onBackend('wasm', gradients);
       const label = `x[${xShape}] w[${filterShape}] s[${strides}] ${JSON.stringify(pad)}`;
+      assertClose(wasmY, cpuY, `y ${label}`);
       assertClose(wasmDx, cpuDx, `dx ${label}`);
       assertClose(wasmDw, cpuDw, `dW ${label}`);
     }
@@ -377,6 +427,34 @@ void describe('wasm training kernels', () => {
       });
       assertClose(dx, reference.dx, `dx ${describeCase(c, dilations)}`);
       assertClose(dw, reference.dw, `dW ${describeCase(c, dilations)}`);
+    }
+  });
+
+  void it('run dilated and strided forward convolutions like the cpu backend', async () => {
+    const cases: [Shape4, Shape4, number, number, Padding][] = [
+      [[2, 9, 8, 3], [3, 3, 3, 9], 1, 2, 'same'],
+      [[1, 10, 9, 2], [3, 2, 2, 5], 1, 2, 'valid'],
+      [[2, 11, 10, 6], [3, 3, 6, 12], 2, 1, 'same'],
+      [[1, 9, 12, 3], [2, 3, 3, 8], 2, 1, explicitPads],
+    ];
+    for (const [i, [xShape, filterShape, strides, dilations, pad]] of cases.entries()) {
+      const x = randomValues(tf.util.sizeFromShape(xShape), 1900 + i);
+      const filter = randomValues(tf.util.sizeFromShape(filterShape), 2000 + i);
+      const forward = () =>
+        tf.tidy(() =>
+          tf
+            .conv2d(
+              tf.tensor4d(x, xShape),
+              tf.tensor4d(filter, filterShape),
+              strides,
+              pad,
+              'NHWC',
+              dilations,
+            )
+            .dataSync(),
+        );
+      const label = `x[${xShape}] w[${filterShape}] s${strides} d${dilations} ${JSON.stringify(pad)}`;
+      assertClose(await onBackend('wasm', forward), await onBackend('cpu', forward), `y ${label}`);
     }
   });
 
@@ -691,6 +769,42 @@ void describe('wasm training kernels', () => {
         assert.deepEqual(actual[2], expected[2], `mean shape ${label}`);
         assertClose(actual[3], expected[3], `mean ${label}`, 1e-5);
       }
+    }
+  });
+
+  void it('matrix products like the cpu backend, with every transpose and with a batch', async () => {
+    // [a shape, b shape, transposeA, transposeB]: the dense layer's forward product and its two
+    // gradients, rank-3 singles, odd sizes (SIMD tails), and batched products (stock kernel).
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[64, 576], [576, 128], false, false],
+      [[64, 128], [576, 128], false, true],
+      [[64, 576], [64, 128], true, false],
+      [[13, 7], [5, 13], true, true],
+      [[1, 9, 6], [1, 6, 11], false, false],
+      [[1, 9, 6], [1, 11, 6], false, true],
+      [[1, 6, 9], [1, 6, 11], true, false],
+      [[3, 5, 4], [3, 5, 2], true, false],
+      [[3, 5, 4], [1, 2, 4], false, true],
+      [[1, 1], [1, 1], true, true],
+    ];
+    for (const [i, [aShape, bShape, transposeA, transposeB]] of cases.entries()) {
+      const aValues = randomValues(tf.util.sizeFromShape(aShape), 1300 + i);
+      const bValues = randomValues(tf.util.sizeFromShape(bShape), 1400 + i);
+      const run = () =>
+        tf.tidy(() => {
+          const product = tf.matMul(
+            tf.tensor(aValues, aShape),
+            tf.tensor(bValues, bShape),
+            transposeA,
+            transposeB,
+          );
+          return [product.shape, product.dataSync()] as const;
+        });
+      const expected = await onBackend('cpu', run);
+      const actual = await onBackend('wasm', run);
+      const label = `[${aShape}]${transposeA ? 'ᵀ' : ''} · [${bShape}]${transposeB ? 'ᵀ' : ''}`;
+      assert.deepEqual(actual[0], expected[0], `shape of ${label}`);
+      assertClose(actual[1], expected[1], label, 1e-5);
     }
   });
 
