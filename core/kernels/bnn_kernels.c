@@ -142,6 +142,44 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
 }
 
 /*
+ * One Adam step for one variable, as tfjs' AdamOptimizer computes it op by op in float32
+ * (same operations in the same order, so the same roundings: wasm has no fused multiply-add):
+ *   m' = m*beta1 + g*(1 - beta1)            v' = v*beta2 + (g*g)*(1 - beta2)
+ *   w' = ((m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + eps)) * (-lr) + w
+ * acc_beta1 and acc_beta2 are beta1^t and beta2^t before this step. Writes w', m', v' to their
+ * own outputs; the inputs are left alone.
+ */
+EXPORT(bnn_adam)
+void bnn_adam(const float *w, const float *g, const float *m, const float *v, float *w_out,
+              float *m_out, float *v_out, u32 n, float beta1, float one_minus_beta1, float beta2,
+              float one_minus_beta2, float acc_beta1, float acc_beta2, float neg_lr, float eps) {
+  const float c1 = 1.0f - acc_beta1, c2 = 1.0f - acc_beta2;
+  const v128_t vb1 = wasm_f32x4_splat(beta1), vo1 = wasm_f32x4_splat(one_minus_beta1);
+  const v128_t vb2 = wasm_f32x4_splat(beta2), vo2 = wasm_f32x4_splat(one_minus_beta2);
+  const v128_t vc1 = wasm_f32x4_splat(c1), vc2 = wasm_f32x4_splat(c2);
+  const v128_t vlr = wasm_f32x4_splat(neg_lr), veps = wasm_f32x4_splat(eps);
+  u32 i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gi = wasm_v128_load(g + i);
+    const v128_t nm = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1), wasm_f32x4_mul(gi, vo1));
+    const v128_t nv = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2),
+                                     wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vo2));
+    const v128_t denom = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(nv, vc2)), veps);
+    const v128_t step = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(nm, vc1), denom), vlr);
+    wasm_v128_store(w_out + i, wasm_f32x4_add(step, wasm_v128_load(w + i)));
+    wasm_v128_store(m_out + i, nm);
+    wasm_v128_store(v_out + i, nv);
+  }
+  for (; i < n; i++) {
+    const float nm = m[i] * beta1 + g[i] * one_minus_beta1;
+    const float nv = v[i] * beta2 + (g[i] * g[i]) * one_minus_beta2;
+    w_out[i] = ((nm / c1) / (__builtin_sqrtf(nv / c2) + eps)) * neg_lr + w[i];
+    m_out[i] = nm;
+    v_out[i] = nv;
+  }
+}
+
+/*
  * Forward 2-D convolution, NHWC float32, as a gather:
  *   y[b, oh, ow, co] = sum over kh, kw, ci of x[b, oh*sh + kh*dh, ow*sw + kw*dw, ci] * w[kh, kw, ci, co]
  * x is [batch, in_h, in_w, in_c] and already padded by the caller (every tap lands inside it);

@@ -13,6 +13,12 @@ import {
 } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
 import { quantize, signForward, type QuantizerConfig } from '../../../core/bnn/quantizers';
+import {
+  createOptimizer,
+  FusedAdam,
+  optimizerState,
+  setLearningRate,
+} from '../../../core/training/optimizers';
 
 /** Deterministic values in [-scale, scale) (mulberry32), so failures reproduce. */
 function randomValues(size: number, seed: number, scale = 2): Float32Array {
@@ -333,5 +339,78 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
     assert.equal(after.numBytes, before.numBytes);
     tf.dispose([w, a]);
     optimizer.dispose();
+  });
+  void it('FusedAdam updates weights, moments and state as tf.train.adam does, bit for bit', async () => {
+    // Variables of several sizes (SIMD loop and scalar tail), gradients over many magnitudes,
+    // a learning-rate change mid-way (the trainer's schedules), one variable without a gradient.
+    const shapes = [[3, 3, 5, 7], [13], [1], [64, 10]];
+    const make = () =>
+      shapes.map((shape, i) =>
+        tf.variable(tf.tensor(randomValues(tf.util.sizeFromShape(shape), 40 + i), shape)),
+      );
+    const stock = tf.train.adam(0.01);
+    const fused = createOptimizer({ learningRate: 0.01, optimizer: 'adam' });
+    assert.ok(fused instanceof FusedAdam);
+    const [a, b] = [make(), make()];
+    for (let step = 0; step < 12; step++) {
+      if (step === 6) {
+        setLearningRate(stock, 0.003);
+        setLearningRate(fused, 0.003);
+      }
+      const scale = 10 ** ((step % 5) - 3);
+      const grads = (vars: tf.Variable[]) =>
+        vars.map((v, i) =>
+          i === 2 && step % 3 === 0
+            ? null
+            : tf.tensor(randomValues(v.size, 100 * step + i, scale), v.shape),
+        );
+      const apply = (opt: tf.Optimizer, vars: tf.Variable[]) => {
+        const g = grads(vars);
+        // A missing gradient keeps its place in the list (as minimize passes it), as null.
+        const named = vars.map((v, i) => ({ name: v.name, tensor: g[i] as tf.Tensor }));
+        opt.applyGradients(named);
+        tf.dispose(g.filter((t): t is tf.Tensor => t !== null));
+      };
+      apply(stock, a);
+      apply(fused, b);
+    }
+    for (const [i, v] of a.entries()) {
+      assert.deepEqual(Array.from(b[i].dataSync()), Array.from(v.dataSync()), `variable ${i}`);
+    }
+    const [ws, wf] = [await stock.getWeights(), await fused.getWeights()];
+    assert.equal(wf.length, ws.length);
+    for (const [i, nt] of ws.entries()) {
+      // The slots are named after the variables (auto-numbered here): compare what follows.
+      assert.equal(wf[i].name.replace(/^.*\//, ''), nt.name.replace(/^.*\//, ''));
+      assert.deepEqual(Array.from(wf[i].tensor.dataSync()), Array.from(nt.tensor.dataSync()));
+    }
+    const [ss, sf] = [await optimizerState(stock), await optimizerState(fused)];
+    assert.deepEqual(
+      sf.filter((e) => e.name.startsWith('optimizer-internal/')),
+      ss.filter((e) => e.name.startsWith('optimizer-internal/')),
+    );
+    assert.equal(fused.getClassName(), 'Adam');
+    tf.dispose([...a, ...b]);
+    stock.dispose();
+    fused.dispose();
+  });
+
+  void it("FusedAdam runs tfjs' own update without the C kernels", () => {
+    unregisterBnnKernels();
+    try {
+      const v = tf.variable(tf.tensor1d([0.5, -1, 2]));
+      const optimizer = new FusedAdam(0.1, 0.9, 0.999);
+      const before = tf.memory().numTensors;
+      optimizer.applyGradients([{ name: v.name, tensor: tf.tensor1d([1, -1, 0]) }]);
+      // tfjs' first Adam step moves every weight with a nonzero gradient by the learning rate.
+      const moved = Array.from(v.dataSync());
+      assert.ok(Math.abs(moved[0] - 0.4) < 1e-6 && Math.abs(moved[1] + 0.9) < 1e-6, `${moved}`);
+      assert.equal(moved[2], 2);
+      assert.ok(tf.memory().numTensors >= before);
+      v.dispose();
+      optimizer.dispose();
+    } finally {
+      registerBnnKernels();
+    }
   });
 });
