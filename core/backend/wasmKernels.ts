@@ -1113,6 +1113,24 @@ function unsortedSegmentSum(args: {
 }
 
 /**
+ * `Identity` for wasm without a copy. tfjs' engine clones every tensor it keeps for a backward
+ * pass through `Identity` (~110 times in an mnist-cnn step, activations included), and the stock
+ * wasm kernel copies the whole buffer each time. Tensor data is immutable in tfjs (variables
+ * `assign` a new buffer; no kernel writes into its inputs), so, as the cpu backend does, the
+ * clone shares the buffer and counts one more reference to it. Strings go to the stock kernel.
+ */
+function identity(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const x = requireInput('Identity', args.inputs, 'x');
+  if (x.dtype === 'string') return runStockKernel('Identity', args);
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+/**
  * `BatchMatMul` for wasm. The stock kernel sends a single product without transposes to
  * XNNPACK's fully-connected operator (~15 GFLOPS here) and everything else to a scalar loop
  * (~2 GFLOPS); the gradients of every dense layer are transposed products (`dy · Wᵀ`,
@@ -1162,6 +1180,7 @@ function batchMatMul(args: {
 }
 
 const trainingKernels: KernelConfig[] = [
+  { kernelName: 'Identity', backendName: BACKEND, kernelFunc: identity as unknown as KernelFunc },
   { kernelName: 'Conv2D', backendName: BACKEND, kernelFunc: conv2d as unknown as KernelFunc },
   {
     kernelName: 'BatchMatMul',

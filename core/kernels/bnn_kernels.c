@@ -197,6 +197,10 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
                         u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h, u32 filter_w,
                         u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
   const u32 pixels = out_h * out_w;
+  /* With dil_w = 1 the taps (kw, ci) of one filter row are contiguous in x: one loop of
+     filter_w * in_c taps instead of filter_w loops of in_c (in_c = 1 for a first layer). */
+  const u32 row_taps = dil_w == 1 ? filter_w * in_c : in_c;
+  const u32 row_steps = dil_w == 1 ? 1 : filter_w;
   for (u32 b = 0; b < batch; b++) {
     const float *xb = x + b * in_h * in_w * in_c;
     float *yb = y + b * pixels * out_c;
@@ -211,10 +215,10 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
         v128_t a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         const float *wp = w + co;
         for (u32 kh = 0; kh < filter_h; kh++) {
-          for (u32 kw = 0; kw < filter_w; kw++) {
+          for (u32 kw = 0; kw < row_steps; kw++) {
             const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
             const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
-            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+            for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               const v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
               v128_t s = wasm_v128_load32_splat(p0 + ci);
               a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
@@ -240,10 +244,10 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
         v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
         const float *wp = w + co;
         for (u32 kh = 0; kh < filter_h; kh++) {
-          for (u32 kw = 0; kw < filter_w; kw++) {
+          for (u32 kw = 0; kw < row_steps; kw++) {
             const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
             const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
-            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+            for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               const v128_t w0 = wasm_v128_load(wp);
               a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), w0));
               a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p1 + ci), w0));
@@ -259,10 +263,10 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
         float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
         const float *wp = w + co;
         for (u32 kh = 0; kh < filter_h; kh++) {
-          for (u32 kw = 0; kw < filter_w; kw++) {
+          for (u32 kw = 0; kw < row_steps; kw++) {
             const u32 t = (kh * dil_h * in_w + kw * dil_w) * in_c;
             const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
-            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+            for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               a0 += p0[ci] * wp[0], a1 += p1[ci] * wp[0], a2 += p2[ci] * wp[0], a3 += p3[ci] * wp[0];
             }
           }
@@ -278,9 +282,9 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
         v128_t a0 = wasm_f32x4_splat(0.0f);
         const float *wp = w + co;
         for (u32 kh = 0; kh < filter_h; kh++) {
-          for (u32 kw = 0; kw < filter_w; kw++) {
+          for (u32 kw = 0; kw < row_steps; kw++) {
             const float *p0 = x0 + (kh * dil_h * in_w + kw * dil_w) * in_c;
-            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) {
+            for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), wasm_v128_load(wp)));
             }
           }
@@ -291,9 +295,9 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
         float a0 = 0.0f;
         const float *wp = w + co;
         for (u32 kh = 0; kh < filter_h; kh++) {
-          for (u32 kw = 0; kw < filter_w; kw++) {
+          for (u32 kw = 0; kw < row_steps; kw++) {
             const float *p0 = x0 + (kh * dil_h * in_w + kw * dil_w) * in_c;
-            for (u32 ci = 0; ci < in_c; ci++, wp += out_c) a0 += p0[ci] * wp[0];
+            for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) a0 += p0[ci] * wp[0];
           }
         }
         y0[co] = a0;

@@ -772,6 +772,34 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('clone without copying, and free the buffer with its last tensor', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory();
+    const x = tf.tensor2d([
+      [1, -2],
+      [3, 4.5],
+    ]);
+    const y = tf.clone(x);
+    // One buffer for both (the stock wasm kernel made a second one).
+    assert.equal(tf.memory().numDataBuffers - before.numDataBuffers, 1);
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1, -2, 3, 4.5]);
+    y.dispose();
+    assert.equal(tf.memory().numBytes, before.numBytes);
+    assert.equal(tf.memory().numTensors, before.numTensors);
+    assert.equal(tf.memory().numDataBuffers, before.numDataBuffers);
+    // A variable assigned from a clone keeps its value when the clone's source changes hands.
+    const v = tf.variable(tf.zeros([2]));
+    const source = tf.tensor1d([7, 8]);
+    v.assign(tf.clone(source));
+    source.dispose();
+    assert.deepEqual(Array.from(v.dataSync()), [7, 8]);
+    v.dispose();
+    const strings = tf.clone(tf.tensor1d(['a', 'b'], 'string'));
+    assert.deepEqual(strings.arraySync(), ['a', 'b']);
+    strings.dispose();
+  });
+
   void it('matrix products like the cpu backend, with every transpose and with a batch', async () => {
     // [a shape, b shape, transposeA, transposeB]: the dense layer's forward product and its two
     // gradients, rank-3 singles, odd sizes (SIMD tails), and batched products (stock kernel).
