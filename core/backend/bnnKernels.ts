@@ -8,6 +8,9 @@
  *   gradient, in one pass instead of Abs, LessEqual, Cast and Multiply;
  * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient;
  * - `BnnAdam`: one Adam step of one variable (optimizers.ts' `FusedAdam` calls it);
+ * - `BnnChannelSums`, `BnnChannelSqDev`, `BnnBatchNormForward`, `BnnBatchNormGradSums` and
+ *   `BnnBatchNormBackward`: the synchronized batch norm's statistics, normalization and
+ *   gradient, each one pass over the data (syncBatchNorm.ts);
  * - and, not as kernels of their own, the loop of wasmKernels.ts' `MaxPoolGrad`
  *   (`maxPoolGradInC`), 4 channels at a time, and the three convolutions of training: the
  *   forward pass (`conv2dForwardInC`), the input gradient (`conv2dInputGradInC`) and the filter
@@ -50,12 +53,66 @@ export const BNN_SIGN = 'BnnSign';
 export const BNN_STE_GRAD = 'BnnSteGrad';
 export const BNN_APPROX_SIGN_GRAD = 'BnnApproxSignGrad';
 export const BNN_ADAM = 'BnnAdam';
-export const BNN_KERNEL_NAMES = [BNN_SIGN, BNN_STE_GRAD, BNN_APPROX_SIGN_GRAD, BNN_ADAM] as const;
+/** Batch norm over the last axis (syncBatchNorm.ts): statistics, forward, gradient. */
+export const BNN_CHANNEL_SUMS = 'BnnChannelSums';
+export const BNN_CHANNEL_SQ_DEV = 'BnnChannelSqDev';
+export const BNN_BN_FORWARD = 'BnnBatchNormForward';
+export const BNN_BN_GRAD_SUMS = 'BnnBatchNormGradSums';
+export const BNN_BN_BACKWARD = 'BnnBatchNormBackward';
+export const BNN_KERNEL_NAMES = [
+  BNN_SIGN,
+  BNN_STE_GRAD,
+  BNN_APPROX_SIGN_GRAD,
+  BNN_ADAM,
+  BNN_CHANNEL_SUMS,
+  BNN_CHANNEL_SQ_DEV,
+  BNN_BN_FORWARD,
+  BNN_BN_GRAD_SUMS,
+  BNN_BN_BACKWARD,
+] as const;
 
 interface BnnExports {
   bnn_sign(x: number, out: number, n: number): void;
   bnn_ste_grad(dy: number, x: number, out: number, n: number, clip: number): void;
   bnn_approx_sign_grad(dy: number, x: number, out: number, n: number): void;
+  bnn_channel_sums(x: number, rows: number, channels: number, acc: number, out: number): void;
+  bnn_channel_sq_dev(
+    x: number,
+    mean: number,
+    rows: number,
+    channels: number,
+    acc: number,
+    out: number,
+  ): void;
+  bnn_bn_grad_sums(
+    dy: number,
+    xHat: number,
+    rows: number,
+    channels: number,
+    acc: number,
+    out: number,
+  ): void;
+  bnn_bn_forward(
+    x: number,
+    mean: number,
+    invStd: number,
+    gamma: number,
+    beta: number,
+    rows: number,
+    channels: number,
+    normed: number,
+    y: number,
+  ): void;
+  bnn_bn_backward(
+    dy: number,
+    xHat: number,
+    meanDy: number,
+    meanDyXHat: number,
+    scale: number,
+    rows: number,
+    channels: number,
+    dx: number,
+  ): void;
   bnn_adam(
     w: number,
     g: number,
@@ -341,7 +398,156 @@ function bnnAdam({ inputs, backend, attrs }: Args): TensorInfo[] {
   return outs;
 }
 
+/**
+ * The inputs of a batch-norm kernel: `names[0]` is the [..., channels] tensor whose shape the
+ * others of rank > 1 share; rank-1 inputs are per-channel vectors of length `channels`.
+ */
+function batchNormInputs(
+  kernelName: string,
+  inputs: NamedTensorInfoMap,
+  names: string[],
+): { tensors: TensorInfo[]; rows: number; channels: number } {
+  const tensors = names.map((name) => floatInput(kernelName, inputs, name));
+  const shape = tensors[0].shape;
+  const channels = shape[shape.length - 1] ?? 1;
+  for (const [i, t] of tensors.entries()) {
+    const ok =
+      t.shape.length === 1 && i > 0 ? t.shape[0] === channels : util.arraysEqual(t.shape, shape);
+    if (!ok) {
+      throw new Error(
+        `${kernelName} (wasm): '${names[i]}' has shape [${t.shape.join(',')}], '${names[0]}' has [${shape.join(',')}]`,
+      );
+    }
+  }
+  const size = util.sizeFromShape(shape);
+  return { tensors, rows: channels === 0 ? 0 : size / channels, channels };
+}
+
+/** Runs a channel-sum C function with a zeroed float64 accumulator of `width` values. */
+function withAccumulator(backend: BackendWasm, width: number, run: (acc: number) => void): void {
+  // Two float32s per double; tfjs' allocator aligns buffers to at least 8 bytes.
+  const acc = backend.makeOutput([Math.max(1, 2 * width)], 'float32');
+  backend.typedArrayFromHeap(acc).fill(0);
+  try {
+    run(heapOffset(backend, acc));
+  } finally {
+    backend.disposeData(acc.dataId);
+  }
+}
+
+function bnnChannelSums({ inputs, backend }: Args): TensorInfo {
+  const { tensors, rows, channels } = batchNormInputs(BNN_CHANNEL_SUMS, inputs, ['x']);
+  const out = backend.makeOutput([channels], 'float32');
+  withAccumulator(backend, channels, (acc) =>
+    kernelsFor(backend).bnn_channel_sums(
+      heapOffset(backend, tensors[0]),
+      rows,
+      channels,
+      acc,
+      heapOffset(backend, out),
+    ),
+  );
+  return out;
+}
+
+function bnnChannelSqDev({ inputs, backend }: Args): TensorInfo {
+  const { tensors, rows, channels } = batchNormInputs(BNN_CHANNEL_SQ_DEV, inputs, ['x', 'mean']);
+  const out = backend.makeOutput([channels], 'float32');
+  withAccumulator(backend, channels, (acc) =>
+    kernelsFor(backend).bnn_channel_sq_dev(
+      heapOffset(backend, tensors[0]),
+      heapOffset(backend, tensors[1]),
+      rows,
+      channels,
+      acc,
+      heapOffset(backend, out),
+    ),
+  );
+  return out;
+}
+
+/** → `[sum of dy, sum of dy · xHat]` per channel (dBeta and dGamma). */
+function bnnBatchNormGradSums({ inputs, backend }: Args): TensorInfo[] {
+  const { tensors, rows, channels } = batchNormInputs(BNN_BN_GRAD_SUMS, inputs, ['dy', 'xHat']);
+  const both = backend.makeOutput([2 * channels], 'float32');
+  withAccumulator(backend, 2 * channels, (acc) =>
+    kernelsFor(backend).bnn_bn_grad_sums(
+      heapOffset(backend, tensors[0]),
+      heapOffset(backend, tensors[1]),
+      rows,
+      channels,
+      acc,
+      heapOffset(backend, both),
+    ),
+  );
+  const values = backend.typedArrayFromHeap(both);
+  const outs = [0, 1].map((half) => {
+    const out = backend.makeOutput([channels], 'float32');
+    backend.typedArrayFromHeap(out).set(values.subarray(half * channels, (half + 1) * channels));
+    return out;
+  });
+  backend.disposeData(both.dataId);
+  return outs;
+}
+
+/** → `[normed, y]`: x̂ = (x − mean)·invStd and y = x̂·gamma + beta. */
+function bnnBatchNormForward({ inputs, backend }: Args): TensorInfo[] {
+  const names = ['x', 'mean', 'invStd', 'gamma', 'beta'];
+  const { tensors, rows, channels } = batchNormInputs(BNN_BN_FORWARD, inputs, names);
+  const normed = backend.makeOutput(tensors[0].shape, 'float32');
+  const y = backend.makeOutput(tensors[0].shape, 'float32');
+  if (rows > 0 && channels > 0) {
+    const [x, mean, invStd, gamma, beta] = tensors.map((t) => heapOffset(backend, t));
+    kernelsFor(backend).bnn_bn_forward(
+      x,
+      mean,
+      invStd,
+      gamma,
+      beta,
+      rows,
+      channels,
+      heapOffset(backend, normed),
+      heapOffset(backend, y),
+    );
+  }
+  return [normed, y];
+}
+
+/** → dx = ((dy − meanDy) − xHat·meanDyXHat)·scale. */
+function bnnBatchNormBackward({ inputs, backend }: Args): TensorInfo {
+  const names = ['dy', 'xHat', 'meanDy', 'meanDyXHat', 'scale'];
+  const { tensors, rows, channels } = batchNormInputs(BNN_BN_BACKWARD, inputs, names);
+  const dx = backend.makeOutput(tensors[0].shape, 'float32');
+  if (rows > 0 && channels > 0) {
+    const [dy, xHat, meanDy, meanDyXHat, scale] = tensors.map((t) => heapOffset(backend, t));
+    kernelsFor(backend).bnn_bn_backward(
+      dy,
+      xHat,
+      meanDy,
+      meanDyXHat,
+      scale,
+      rows,
+      channels,
+      heapOffset(backend, dx),
+    );
+  }
+  return dx;
+}
+
 const bnnKernelConfigs: KernelConfig[] = [
+  ...(
+    [
+      [BNN_CHANNEL_SUMS, bnnChannelSums],
+      [BNN_CHANNEL_SQ_DEV, bnnChannelSqDev],
+      [BNN_BN_GRAD_SUMS, bnnBatchNormGradSums],
+      [BNN_BN_FORWARD, bnnBatchNormForward],
+      [BNN_BN_BACKWARD, bnnBatchNormBackward],
+    ] as const
+  ).map(([kernelName, fn]) => ({
+    kernelName,
+    backendName: BACKEND,
+    kernelFunc: fn as unknown as KernelFunc,
+  })),
   { kernelName: BNN_ADAM, backendName: BACKEND, kernelFunc: bnnAdam as unknown as KernelFunc },
   { kernelName: BNN_SIGN, backendName: BACKEND, kernelFunc: bnnSign as unknown as KernelFunc },
   {

@@ -142,6 +142,117 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
 }
 
 /*
+ * Batch norm over the last axis of x viewed as [rows, channels], float32, in the order of
+ * operations of the tfjs ops they replace (syncBatchNorm.ts), so the results are the same:
+ *   bnn_channel_sums:    acc[c] = sum over rows of x[r, c]                       (double accumulators)
+ *   bnn_channel_sq_dev:  acc[c] = sum over rows of f32((x - mean[c])^2)          (double accumulators)
+ *   bnn_bn_grad_sums:    acc[c] = sum of dy, acc[channels + c] = sum of f32(dy * xhat)
+ *   bnn_bn_forward:      normed = (x - mean[c]) * inv_std[c];  y = normed * gamma[c] + beta[c]
+ *   bnn_bn_backward:     dx = ((dy - mean_dy[c]) - xhat * mean_dy_xhat[c]) * scale[c]
+ * The sums accumulate in `acc` (doubles in the tfjs heap, which the caller provides and zeroes)
+ * and are rounded once to float32 into `out`, as tfjs rounds its float64 sums. Two channels per
+ * f64x2 operation; channels are the contiguous axis.
+ */
+static inline void add_promoted(double *acc, v128_t v) {
+  wasm_v128_store(acc, wasm_f64x2_add(wasm_v128_load(acc), wasm_f64x2_promote_low_f32x4(v)));
+  wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2),
+                                          wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+}
+
+static inline void round_sums(const double *acc, float *out, u32 n) {
+  for (u32 c = 0; c < n; c++) out[c] = (float)acc[c];
+}
+
+EXPORT(bnn_channel_sums)
+void bnn_channel_sums(const float *x, u32 rows, u32 channels, double *acc, float *out) {
+  for (u32 r = 0; r < rows; r++) {
+    const float *row = x + r * channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) add_promoted(acc + c, wasm_v128_load(row + c));
+    for (; c < channels; c++) acc[c] += row[c];
+  }
+  round_sums(acc, out, channels);
+}
+
+EXPORT(bnn_channel_sq_dev)
+void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channels, double *acc,
+                        float *out) {
+  for (u32 r = 0; r < rows; r++) {
+    const float *row = x + r * channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c));
+      add_promoted(acc + c, wasm_f32x4_mul(d, d));
+    }
+    for (; c < channels; c++) {
+      const float d = row[c] - mean[c];
+      acc[c] += d * d;
+    }
+  }
+  round_sums(acc, out, channels);
+}
+
+EXPORT(bnn_bn_grad_sums)
+void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels, double *acc,
+                      float *out) {
+  double *acc_dot = acc + channels;
+  for (u32 r = 0; r < rows; r++) {
+    const float *g = dy + r * channels, *h = xhat + r * channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t gv = wasm_v128_load(g + c);
+      add_promoted(acc + c, gv);
+      add_promoted(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)));
+    }
+    for (; c < channels; c++) {
+      acc[c] += g[c];
+      acc_dot[c] += g[c] * h[c];
+    }
+  }
+  round_sums(acc, out, 2 * channels);
+}
+
+EXPORT(bnn_bn_forward)
+void bnn_bn_forward(const float *x, const float *mean, const float *inv_std, const float *gamma,
+                    const float *beta, u32 rows, u32 channels, float *normed, float *y) {
+  for (u32 r = 0; r < rows; r++) {
+    const u32 o = r * channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t n = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + o + c), wasm_v128_load(mean + c)),
+                                      wasm_v128_load(inv_std + c));
+      wasm_v128_store(normed + o + c, n);
+      wasm_v128_store(y + o + c, wasm_f32x4_add(wasm_f32x4_mul(n, wasm_v128_load(gamma + c)),
+                                                wasm_v128_load(beta + c)));
+    }
+    for (; c < channels; c++) {
+      const float n = (x[o + c] - mean[c]) * inv_std[c];
+      normed[o + c] = n;
+      y[o + c] = n * gamma[c] + beta[c];
+    }
+  }
+}
+
+EXPORT(bnn_bn_backward)
+void bnn_bn_backward(const float *dy, const float *xhat, const float *mean_dy,
+                     const float *mean_dy_xhat, const float *scale, u32 rows, u32 channels,
+                     float *dx) {
+  for (u32 r = 0; r < rows; r++) {
+    const u32 o = r * channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t centred = wasm_f32x4_sub(wasm_v128_load(dy + o + c), wasm_v128_load(mean_dy + c));
+      const v128_t inner = wasm_f32x4_sub(centred, wasm_f32x4_mul(wasm_v128_load(xhat + o + c),
+                                                                   wasm_v128_load(mean_dy_xhat + c)));
+      wasm_v128_store(dx + o + c, wasm_f32x4_mul(inner, wasm_v128_load(scale + c)));
+    }
+    for (; c < channels; c++) {
+      dx[o + c] = ((dy[o + c] - mean_dy[c]) - xhat[o + c] * mean_dy_xhat[c]) * scale[c];
+    }
+  }
+}
+
+/*
  * One Adam step for one variable, as tfjs' AdamOptimizer computes it op by op in float32
  * (same operations in the same order, so the same roundings: wasm has no fused multiply-add):
  *   m' = m*beta1 + g*(1 - beta1)            v' = v*beta2 + (g*g)*(1 - beta2)

@@ -9,6 +9,13 @@
  * training-mode `call` of each instance is replaced. Inference mode is the layer's own code.
  */
 import * as tf from '@tensorflow/tfjs';
+import {
+  BNN_BN_BACKWARD,
+  BNN_BN_FORWARD,
+  BNN_BN_GRAD_SUMS,
+  BNN_CHANNEL_SQ_DEV,
+  BNN_CHANNEL_SUMS,
+} from '../backend/bnnKernels';
 import type { ReplicaComm } from './shared';
 
 /** The fields of tfjs-layers' BatchNormalization that the replacement reads. */
@@ -63,16 +70,29 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
   let batchMean: Float32Array | undefined;
   let batchVariance: Float32Array | undefined;
 
+  // BNN Lab's C kernels do each pass below in one kernel, with the same float32 operations; the
+  // tfjs ops are the reference and the path on other backends or without the C kernels.
+  const fused = tf.getBackend() === 'wasm' && tf.getKernel(BNN_BN_FORWARD, 'wasm') !== undefined;
+  const run = (name: string, inputs: tf.NamedTensorMap) =>
+    tf.engine().runKernel(name, inputs, {}) as tf.Tensor | tf.Tensor[];
+
   const normalize = tf.customGrad((input, g, b, save) => {
     const xIn = input as tf.Tensor;
     // Pass 1: the batch mean; pass 2: the batch variance around it (two passes, as tf.moments,
     // rather than E[x²] − E[x]², which cancels badly when the mean is large).
-    const totals = comm.allReduce([...tf.tidy(() => tf.sum(xIn, axes)).dataSync(), localCount]);
+    const localSums = fused
+      ? (run(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor)
+      : tf.tidy(() => tf.sum(xIn, axes));
+    const totals = comm.allReduce([...localSums.dataSync(), localCount]);
     const count = totals[channels];
     const mean = new Float32Array(channels);
     for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
-    const centred = tf.sub(xIn, tf.tensor1d(mean));
-    const squares = comm.allReduce(tf.tidy(() => tf.sum(tf.square(centred), axes)).dataSync());
+    const meanT = tf.tensor1d(mean);
+    const centred = fused ? undefined : tf.sub(xIn, meanT);
+    const localSquares = centred
+      ? tf.tidy(() => tf.sum(tf.square(centred), axes))
+      : (run(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor);
+    const squares = comm.allReduce(localSquares.dataSync());
     const variance = new Float32Array(channels);
     const invStd = new Float32Array(channels);
     for (let c = 0; c < channels; c++) {
@@ -82,15 +102,29 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
     batchMean = mean;
     batchVariance = variance;
     const invStdT = tf.tensor1d(invStd);
-    const normed = tf.mul(centred, invStdT);
+    let normed: tf.Tensor;
+    let value: tf.Tensor;
+    if (centred) {
+      normed = tf.mul(centred, invStdT);
+      value = tf.add(tf.mul(normed, g as tf.Tensor), b as tf.Tensor);
+    } else {
+      const inputs = {
+        x: xIn,
+        mean: meanT,
+        invStd: invStdT,
+        gamma: g,
+        beta: b,
+      } as tf.NamedTensorMap;
+      [normed, value] = run(BNN_BN_FORWARD, inputs) as tf.Tensor[];
+    }
     (save as tf.GradSaveFunc)([normed, g as tf.Tensor, invStdT]);
-    const value = tf.add(tf.mul(normed, g as tf.Tensor), b as tf.Tensor);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xHat, gammaT, invStdSaved] = saved;
-        const dBeta = tf.sum(dy, axes);
-        const dGamma = tf.sum(tf.mul(dy, xHat), axes);
+        const [dBeta, dGamma] = fused
+          ? (run(BNN_BN_GRAD_SUMS, { dy, xHat }) as tf.Tensor[])
+          : [tf.sum(dy, axes), tf.sum(tf.mul(dy, xHat), axes)];
         // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)), the means over the whole batch.
         const sums = comm.allReduce([...dBeta.dataSync(), ...dGamma.dataSync()]);
         const meanDy = new Float32Array(channels);
@@ -99,11 +133,19 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
           meanDy[c] = sums[c] / count;
           meanDyXHat[c] = sums[channels + c] / count;
         }
-        const inner = tf.sub(
-          tf.sub(dy, tf.tensor1d(meanDy)),
-          tf.mul(xHat, tf.tensor1d(meanDyXHat)),
-        );
-        const dx = tf.mul(inner, tf.mul(gammaT, invStdSaved));
+        const scale = tf.mul(gammaT, invStdSaved);
+        const dx = fused
+          ? (run(BNN_BN_BACKWARD, {
+              dy,
+              xHat,
+              meanDy: tf.tensor1d(meanDy),
+              meanDyXHat: tf.tensor1d(meanDyXHat),
+              scale,
+            }) as tf.Tensor)
+          : tf.mul(
+              tf.sub(tf.sub(dy, tf.tensor1d(meanDy)), tf.mul(xHat, tf.tensor1d(meanDyXHat))),
+              scale,
+            );
         return [dx, dGamma, dBeta];
       },
     };

@@ -2,6 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../core/backend/backends';
+import {
+  BNN_BN_BACKWARD,
+  BNN_BN_FORWARD,
+  registerBnnKernels,
+  unregisterBnnKernels,
+} from '../../../core/backend/bnnKernels';
 import { getPreset } from '../../../core/bnn/presets';
 import { allocateShared, ReplicaComm, sharedViews } from '../../../core/parallel/shared';
 import { batchNormWidth, synchronizeBatchNorm } from '../../../core/parallel/syncBatchNorm';
@@ -73,4 +79,90 @@ test('synchronized batch norm on one replica trains exactly like tfjs batch norm
   assert.ok(worst < 1e-4, `largest weight difference ${worst}`);
   plain.dispose();
   synced.dispose();
+});
+
+/** Calls of the wasm kernels `names` while `fn` runs (counted by wrapping their kernelFunc). */
+function countKernelCalls<T>(names: string[], fn: () => T): { result: T; calls: number[] } {
+  const calls = names.map(() => 0);
+  const originals = names.map((name) => tf.getKernel(name, 'wasm'));
+  names.forEach((name, i) => {
+    const config = originals[i];
+    if (!config) return;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        calls[i]++;
+        return config.kernelFunc(args);
+      },
+    });
+  });
+  try {
+    return { result: fn(), calls };
+  } finally {
+    names.forEach((name, i) => {
+      const config = originals[i];
+      if (!config) return;
+      tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel(config);
+    });
+  }
+}
+
+test('synchronized batch norm gives the same gradients with and without the C kernels', async () => {
+  await initBackend('wasm', () => {});
+  // One step's gradients, not a run: binary layers turn rounding-level differences into sign
+  // flips within a few Adam steps, which says nothing about the kernels.
+  const run = (withC: boolean) => {
+    const model = getPreset('mnist-cnn').build(9);
+    const layout = {
+      world: 1,
+      gradientFloats: 0,
+      latentFloats: 0,
+      reduceWidth: batchNormWidth(model) + 1,
+    };
+    synchronizeBatchNorm(
+      model,
+      new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, layout.reduceWidth),
+    );
+    if (!withC) unregisterBnnKernels();
+    try {
+      const xs = tf.randomNormal([16, 28, 28, 1], 0, 1, 'float32', 11);
+      const ys = tf.tidy(() => tf.oneHot(tf.randomUniform([16], 0, 10, 'int32', 12), 10));
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const names = withC ? [BNN_BN_FORWARD, BNN_BN_BACKWARD] : [];
+      const { result, calls } = countKernelCalls(names, () =>
+        tf.variableGrads(
+          () =>
+            tf.losses.softmaxCrossEntropy(
+              ys,
+              model.apply(xs, { training: true }) as tf.Tensor,
+            ) as tf.Scalar,
+          variables,
+        ),
+      );
+      const grads = variables.map((v) => result.grads[v.name].dataSync() as Float32Array);
+      const loss = result.value.dataSync()[0];
+      // After the step: the moving means and variances the batch statistics went into.
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      tf.dispose([xs, ys, result.value, ...Object.values(result.grads)]);
+      model.dispose();
+      return { loss, grads, weights, calls };
+    } finally {
+      registerBnnKernels();
+    }
+  };
+  const a = run(true);
+  const b = run(false);
+  // mnist-cnn has 4 batch norms: one forward and one backward kernel each.
+  assert.deepEqual(a.calls, [4, 4], 'the C path ran the fused kernels');
+  assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * b.loss, `loss ${a.loss} vs ${b.loss}`);
+  const compare = (x: Float32Array[], y: Float32Array[], what: string) =>
+    x.forEach((values, i) => {
+      const scale = Math.max(...Array.from(y[i], Math.abs), 1e-12);
+      const diff = Math.max(...Array.from(values, (v, j) => Math.abs(v - y[i][j])));
+      assert.ok(diff <= 1e-5 * scale, `${what} ${i}: differs by ${diff} (scale ${scale})`);
+    });
+  compare(a.grads, b.grads, 'gradient');
+  compare(a.weights, b.weights, 'weight');
 });
