@@ -16,7 +16,7 @@ import {
   BNN_CHANNEL_SQ_DEV,
   BNN_CHANNEL_SUMS,
 } from '../backend/bnnKernels';
-import type { ReplicaComm } from './shared';
+import { allocateShared, ReplicaComm, sharedViews } from './shared';
 
 /** The fields of tfjs-layers' BatchNormalization that the replacement reads. */
 interface BatchNormLayer {
@@ -59,6 +59,23 @@ export function synchronizeBatchNorm(model: tf.LayersModel, comm: ReplicaComm): 
       return syncBatchNormTraining(bn, x, comm);
     };
   }
+}
+
+/**
+ * The synchronized batch norm on a single replica, for training in the engine's own thread: the
+ * same batch statistics and gradients as tfjs' batch norm (to float32 rounding:
+ * test/unit/parallel/syncBatchNorm.test.ts), computed by BNN Lab's five one-pass C kernels
+ * instead of tfjs' ~15 kernels per layer. Does nothing unless those kernels are registered for
+ * the current backend (wasm with bnn-kernels.wasm), where it would only trade tfjs' ops for
+ * equivalent ones. Returns whether it replaced anything.
+ */
+export function fuseBatchNorm(model: tf.LayersModel): boolean {
+  const width = batchNormWidth(model);
+  if (width === 0 || tf.getKernel(BNN_BN_FORWARD, tf.getBackend()) === undefined) return false;
+  const layout = { world: 1, gradientFloats: 0, latentFloats: 0, reduceWidth: width + 1 };
+  const comm = new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, width + 1);
+  synchronizeBatchNorm(model, comm);
+  return true;
 }
 
 function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaComm): tf.Tensor {

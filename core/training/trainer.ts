@@ -14,6 +14,7 @@ import { RunFolder } from '../io/runFolder';
 import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
 import { DataParallel } from '../parallel/dataParallel';
 import { threadCountProblem } from '../parallel/shards';
+import { fuseBatchNorm } from '../parallel/syncBatchNorm';
 import type {
   BackendName,
   LayerInfo,
@@ -281,6 +282,9 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         resumed: resume !== undefined,
         log: hooks.log,
       });
+    } else if (fuseBatchNorm(model)) {
+      // Training in this thread: batch norm through the C kernels, as the replicas run it.
+      hooks.log('info', 'batch norm: fused C kernels');
     }
     backend.threads = world;
     const tracked: TrackedLayer[] = [];

@@ -4,10 +4,12 @@
  *   npx tsc -p test && node out/test/bench/kernels.js [repeats]
  *   node out/test/bench/kernels.js --train-step [steps]
  *
- * The first form times, for each layer shape of a small MNIST BNN (batch 64, 3x3 filters,
- * 'same' padding), the forward `Conv2D`, the stock `Conv2DBackpropInput`, BNN Lab's
- * `Conv2DBackpropInput` and BNN Lab's `Conv2DBackpropFilter`, all called as kernels on the wasm
- * backend, and prints medians of the process's CPU time with ratios to the forward convolution
+ * The first form times, for each layer shape of a small MNIST BNN and of mnist-cnn (batch 64,
+ * 3x3 filters, 'same' padding), the forward convolution, the input gradient and the filter
+ * gradient as training runs them: through XNNPACK without BNN Lab's C kernels (`Conv2D`, and the
+ * gradients as XNNPACK convolutions), through the C kernels, and the stock
+ * `Conv2DBackpropInput`; then `Tile`, `MaxPoolGrad`, `Sum` and `Mean` against the stock ones.
+ * All are called as kernels on the wasm backend; it prints medians of the process's CPU time
  * (CPU time, because the machine is shared; the wasm backend computes on one thread).
  *
  * The second profiles whole training steps of a small binary CNN and prints the time per kernel
@@ -17,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { registerBnnKernels, unregisterBnnKernels } from '../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 
 type Shape4 = [number, number, number, number];
@@ -33,6 +36,9 @@ const layers: LayerShape[] = [
   { label: '14x14x32->64', xShape: [64, 14, 14, 32], filterShape: [3, 3, 32, 64], strides: 1 },
   { label: '7x7x64->64', xShape: [64, 7, 7, 64], filterShape: [3, 3, 64, 64], strides: 1 },
   { label: '28x28x16->32 s2', xShape: [64, 28, 28, 16], filterShape: [3, 3, 16, 32], strides: 2 },
+  // mnist-cnn's binary convolutions ('valid' there; 'same' here like the rows above).
+  { label: '13x13x32->64', xShape: [64, 13, 13, 32], filterShape: [3, 3, 32, 64], strides: 1 },
+  { label: '5x5x64->64', xShape: [64, 5, 5, 64], filterShape: [3, 3, 64, 64], strides: 1 },
 ];
 
 /**
@@ -111,7 +117,7 @@ function forwardWithNewWeights(
 }
 
 async function benchKernels(repeats: number): Promise<void> {
-  const replaced = ['Conv2DBackpropInput', 'Tile', 'MaxPoolGrad', 'Sum', 'Mean'];
+  const replaced = ['Conv2D', 'Conv2DBackpropInput', 'Tile', 'MaxPoolGrad', 'Sum', 'Mean'];
   const stock = new Map(replaced.map((name) => [name, kernel(name).kernelFunc]));
   registerWasmTrainingKernels();
   const backend = tf.engine().backend;
@@ -129,7 +135,31 @@ async function benchKernels(repeats: number): Promise<void> {
       `threads ${String(tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'))}, median CPU time of ${repeats}, ` +
       `load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
   );
-  const convRows = [['layer', 'forward', 'stock dx', 'new dx', 'new dW', 'stock/new dx']];
+  // Each convolution three ways: the stock kernel where there is one, BNN Lab's formulation on
+  // XNNPACK (what runs without the C kernels), and BNN Lab's C kernel (what training runs).
+  const withoutC =
+    (run: () => tf.TensorInfo): (() => tf.TensorInfo) =>
+    () => {
+      unregisterBnnKernels();
+      try {
+        return run();
+      } finally {
+        registerBnnKernels();
+      }
+    };
+  const convRows = [
+    [
+      'layer',
+      'fwd XNNPACK',
+      'fwd C',
+      'dx stock',
+      'dx XNNPACK',
+      'dx C',
+      'dW XNNPACK',
+      'dW C',
+      'C GFLOPS fwd/dx/dW',
+    ],
+  ];
   for (const layer of layers) {
     const x = tf.randomUniform(layer.xShape, -1, 1, 'float32', 1);
     const filter = tf.randomUniform(layer.filterShape, -1, 1, 'float32', 2);
@@ -137,25 +167,33 @@ async function benchKernels(repeats: number): Promise<void> {
     const convAttrs = { strides: layer.strides, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
     const inputAttrs = { ...convAttrs, inputShape: layer.xShape };
     const filterAttrs = { ...convAttrs, filterShape: layer.filterShape };
-    const [forwardMs, stockMs, inputMs, filterMs] = timeInTurns(repeats, [
-      forwardWithNewWeights(backend as BackendWasm, x, filter, convAttrs),
+    const forward = forwardWithNewWeights(backend as BackendWasm, x, filter, convAttrs);
+    const dxCall = call(kernel('Conv2DBackpropInput').kernelFunc, { dy, filter }, inputAttrs);
+    const dwCall = call(kernel('Conv2DBackpropFilter').kernelFunc, { x, dy }, filterAttrs);
+    const times = timeInTurns(repeats, [
+      withoutC(forward),
+      forward,
       call(stock.get('Conv2DBackpropInput'), { dy, filter }, inputAttrs),
-      call(kernel('Conv2DBackpropInput').kernelFunc, { dy, filter }, inputAttrs),
-      call(kernel('Conv2DBackpropFilter').kernelFunc, { x, dy }, filterAttrs),
+      withoutC(dxCall),
+      dxCall,
+      withoutC(dwCall),
+      dwCall,
     ]);
-    const relative = (value: number) => `${ms(value)} (${(value / forwardMs).toFixed(1)}x)`;
+    const gflops = (t: number) =>
+      (
+        (2 * dy.size * layer.filterShape[0] * layer.filterShape[1] * layer.filterShape[2]) /
+        t /
+        1e6
+      ).toFixed(1);
     convRows.push([
       layer.label,
-      ms(forwardMs),
-      relative(stockMs),
-      relative(inputMs),
-      relative(filterMs),
-      `${(stockMs / inputMs).toFixed(1)}x`,
+      ...times.map(ms),
+      `${gflops(times[1])} / ${gflops(times[4])} / ${gflops(times[6])}`,
     ]);
     tf.dispose([x, filter, dy]);
   }
   printTable(convRows);
-  console.log('(x) = time relative to the forward Conv2D of the same layer\n');
+  console.log('GFLOPS = 2 x multiply-adds / CPU time\n');
 
   // The other kernels a training step of the MNIST BNN spends time in (batch norm, max pool).
   const activation = tf.randomUniform([64, 28, 28, 32], -1, 1, 'float32', 3);

@@ -24,7 +24,9 @@
  *   --json                 one JSON document on stdout instead of the table
  *   --json-file PATH       also write that JSON document to PATH
  *   --models a,b           models (default mnist-cnn,mnist-resnete)
- *   --steps N              timed steps per configuration (default 10), after --warmup (3)
+ *   --steps N              timed steps per configuration (default 20), after --warmup N (50):
+ *                          V8 optimizes tfjs' JavaScript over the first tens of steps, in every
+ *                          replica thread separately, so short warm-ups overstate step times
  *   --cpu-steps N          timed steps on the stock cpu backend (default 1, no warm-up: a step
  *                          takes tens of seconds; 0 skips it)
  *   --steps-memory N       also run N steps of mnist-cnn on wasm and report tf.memory().numTensors
@@ -49,6 +51,7 @@ import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 import { getPreset } from '../../core/bnn/presets';
 import { initBackend } from '../../core/backend/backends';
 import { DataParallel } from '../../core/parallel/dataParallel';
+import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
 import { loadDataset } from '../../core/data/datasets';
 import { resolveConfig } from '../../core/training/config';
 import { createOptimizer } from '../../core/training/optimizers';
@@ -141,8 +144,8 @@ function parseOptions(argv: string[]): Options {
   const options: Options = {
     json: false,
     models: ['mnist-cnn', 'mnist-resnete'],
-    steps: 10,
-    warmup: 3,
+    steps: 20,
+    warmup: 50,
     cpuSteps: 1,
     stepsMemory: 0,
     profile: 0,
@@ -223,6 +226,9 @@ async function useWasm(): Promise<void> {
 /** A model, an optimizer and a fixed batch; `step()` is one training step as in trainer.ts. */
 function makeTrainer(modelName: string) {
   const model = getPreset(modelName).build(1);
+  // As trainer.ts does in the engine's thread: batch norm through the C kernels (the "tfjs ops"
+  // variant, with the C kernels unregistered, runs the same batch norm as tfjs ops).
+  fuseBatchNorm(model);
   // The trainer's optimizer: Adam, fused into one C kernel per variable while the C kernels are
   // registered (the "tfjs ops" variant unregisters them, so it runs tfjs' own Adam).
   const optimizer = createOptimizer({ learningRate: LEARNING_RATE, optimizer: 'adam' });
@@ -529,10 +535,15 @@ function kernelFlops(name: string, shapes: number[][], out: number[][]): number 
  * tf.profile's wall time. What the step spends outside kernels is the engine's and tfjs-layers'
  * own work (gradient tape, tidy scopes, shape checks, dispatch) in JavaScript.
  */
-async function childProfile(modelName: string, steps: number): Promise<KernelProfile> {
+async function childProfile(
+  modelName: string,
+  steps: number,
+  warmup: number,
+): Promise<KernelProfile> {
   await useWasm();
   const trainer = makeTrainer(modelName);
-  trainer.step();
+  // Warm up before wrapping the kernels, as the timed runs do (V8 optimizes the step's code).
+  for (let i = 0; i < Math.max(1, warmup); i++) trainer.step();
   const perKernel = new Map<string, { ms: number; calls: number; flops: number }>();
   let depth = 0;
   let recording = false;
@@ -741,7 +752,14 @@ async function parent(options: Options): Promise<void> {
     for (const model of options.models) {
       log(`${model}: profile of ${options.profile} steps`);
       profiles.push(
-        runChild(['profile', model, '--profile', String(options.profile)]) as KernelProfile,
+        runChild([
+          'profile',
+          model,
+          '--profile',
+          String(options.profile),
+          '--warmup',
+          String(options.warmup),
+        ]) as KernelProfile,
       );
     }
   }
@@ -873,7 +891,7 @@ async function child(argv: string[]): Promise<void> {
       result = await childBinarize();
       break;
     case 'profile':
-      result = await childProfile(model, options.profile);
+      result = await childProfile(model, options.profile, options.warmup);
       break;
     default:
       throw new Error(`unknown child kind ${kind}`);
