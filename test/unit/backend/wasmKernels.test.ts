@@ -382,7 +382,7 @@ void describe('wasm training kernels', () => {
     }
   });
 
-  void it('handle dilation 2 in direct kernel calls (checked against a loop reference)', async () => {
+  void it('handle dilation 2 in direct kernel calls, with and without the C kernels (checked against a loop reference)', async () => {
     await tf.setBackend('wasm');
     const cases: ConvCase[] = [
       { xShape: [2, 9, 8, 3], filterShape: [3, 3, 3, 4], strides: 1, pad: 'same' },
@@ -406,27 +406,32 @@ void describe('wasm training kernels', () => {
         dilations,
         c.pad,
       );
-      const [dx, dw] = tf.tidy(() => {
-        const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations };
-        const dyTensor = tf.tensor4d(dy, info.outShape);
-        const dxTensor = tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropInput',
-            { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
-            { ...attrs, inputShape: c.xShape },
-          ) as tf.Tensor;
-        const dwTensor = tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropFilter',
-            { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
-            { ...attrs, filterShape: c.filterShape },
-          ) as tf.Tensor;
-        return [dxTensor.dataSync(), dwTensor.dataSync()];
-      });
-      assertClose(dx, reference.dx, `dx ${describeCase(c, dilations)}`);
-      assertClose(dw, reference.dw, `dW ${describeCase(c, dilations)}`);
+      for (const withC of [true, false]) {
+        if (!withC) unregisterBnnKernels();
+        const [dx, dw] = tf.tidy(() => {
+          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations };
+          const dyTensor = tf.tensor4d(dy, info.outShape);
+          const dxTensor = tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
+              { ...attrs, inputShape: c.xShape },
+            ) as tf.Tensor;
+          const dwTensor = tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
+              { ...attrs, filterShape: c.filterShape },
+            ) as tf.Tensor;
+          return [dxTensor.dataSync(), dwTensor.dataSync()];
+        });
+        registerBnnKernels();
+        const path = withC ? 'C kernels' : 'XNNPACK';
+        assertClose(dx, reference.dx, `dx ${describeCase(c, dilations)} (${path})`);
+        assertClose(dw, reference.dw, `dW ${describeCase(c, dilations)} (${path})`);
+      }
     }
   });
 
