@@ -291,6 +291,33 @@ void bnn_adam(const float *w, const float *g, const float *m, const float *v, fl
 }
 
 /*
+ * The micro-step the three convolution kernels share: a block of 4 rows of accumulators, row j
+ * gaining splat(*p_j) times 8 values (v0, v1) into a_j and b_j, or times 4 values (v0) into a_j.
+ * Macros over the caller's locals, so the accumulators stay wasm locals (no stack).
+ */
+#define MAC_ROW_8(a, b, p, v0, v1)               \
+  do {                                           \
+    const v128_t s_ = wasm_v128_load32_splat(p); \
+    a = wasm_f32x4_add(a, wasm_f32x4_mul(s_, v0)); \
+    b = wasm_f32x4_add(b, wasm_f32x4_mul(s_, v1)); \
+  } while (0)
+#define MAC_4X8(p0, p1, p2, p3, v0, v1) \
+  do {                                  \
+    MAC_ROW_8(a0, b0, p0, v0, v1);      \
+    MAC_ROW_8(a1, b1, p1, v0, v1);      \
+    MAC_ROW_8(a2, b2, p2, v0, v1);      \
+    MAC_ROW_8(a3, b3, p3, v0, v1);      \
+  } while (0)
+#define MAC_ROW_4(a, p, v0) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load32_splat(p), v0))
+#define MAC_4X4(p0, p1, p2, p3, v0) \
+  do {                              \
+    MAC_ROW_4(a0, p0, v0);          \
+    MAC_ROW_4(a1, p1, v0);          \
+    MAC_ROW_4(a2, p2, v0);          \
+    MAC_ROW_4(a3, p3, v0);          \
+  } while (0)
+
+/*
  * Forward 2-D convolution, NHWC float32, as a gather:
  *   y[b, oh, ow, co] = sum over kh, kw, ci of x[b, oh*sh + kh*dh, ow*sw + kw*dw, ci] * w[kh, kw, ci, co]
  * x is [batch, in_h, in_w, in_c] and already padded by the caller (every tap lands inside it);
@@ -331,18 +358,7 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
             const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
             for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               const v128_t w0 = wasm_v128_load(wp), w1 = wasm_v128_load(wp + 4);
-              v128_t s = wasm_v128_load32_splat(p0 + ci);
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
-              b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(p1 + ci);
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w0));
-              b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(p2 + ci);
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w0));
-              b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(p3 + ci);
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w0));
-              b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, w1));
+              MAC_4X8(p0 + ci, p1 + ci, p2 + ci, p3 + ci, w0, w1);
             }
           }
         }
@@ -360,10 +376,7 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
             const float *p0 = x0 + t, *p1 = x1 + t, *p2 = x2 + t, *p3 = x3 + t;
             for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
               const v128_t w0 = wasm_v128_load(wp);
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), w0));
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(p1 + ci), w0));
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(p2 + ci), w0));
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(p3 + ci), w0));
+              MAC_4X4(p0 + ci, p1 + ci, p2 + ci, p3 + ci, w0);
             }
           }
         }
@@ -460,18 +473,7 @@ void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batc
           const float *g = dyb + oh * out_w * out_c + co;
           for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
             const v128_t d0 = wasm_v128_load(g), d1 = wasm_v128_load(g + 4);
-            v128_t s = wasm_v128_load32_splat(xp + o0);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, d0));
-            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, d1));
-            s = wasm_v128_load32_splat(xp + o1);
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, d0));
-            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, d1));
-            s = wasm_v128_load32_splat(xp + o2);
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, d0));
-            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, d1));
-            s = wasm_v128_load32_splat(xp + o3);
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, d0));
-            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, d1));
+            MAC_4X8(xp + o0, xp + o1, xp + o2, xp + o3, d0, d1);
           }
         }
         wasm_v128_store(w0 + co, a0), wasm_v128_store(w0 + co + 4, b0);
@@ -487,10 +489,7 @@ void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batc
           const float *g = dyb + oh * out_w * out_c + co;
           for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
             const v128_t d0 = wasm_v128_load(g);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o0), d0));
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o1), d0));
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o2), d0));
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o3), d0));
+            MAC_4X4(xp + o0, xp + o1, xp + o2, xp + o3, d0);
           }
         }
         wasm_v128_store(w0 + co, a0), wasm_v128_store(w1 + co, a1);
@@ -574,18 +573,7 @@ void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batc
             const float *wc = w + ci;
             for (u32 co = 0; co < out_c; co++, wc += in_c) {
               const v128_t w0 = wasm_v128_load(wc), w1 = wasm_v128_load(wc + 4);
-              v128_t s = wasm_v128_load32_splat(g0 + co);
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(s, w0));
-              b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(g1 + co);
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(s, w0));
-              b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(g2 + co);
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(s, w0));
-              b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(s, w1));
-              s = wasm_v128_load32_splat(g3 + co);
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(s, w0));
-              b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(s, w1));
+              MAC_4X8(g0 + co, g1 + co, g2 + co, g3 + co, w0, w1);
             }
 #define ADD_INTO(ptr, v) wasm_v128_store(ptr, wasm_f32x4_add(wasm_v128_load(ptr), v))
             ADD_INTO(t0 + ci, a0), ADD_INTO(t0 + ci + 4, b0);
@@ -598,10 +586,7 @@ void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batc
             const float *wc = w + ci;
             for (u32 co = 0; co < out_c; co++, wc += in_c) {
               const v128_t w0 = wasm_v128_load(wc);
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(g0 + co), w0));
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(g1 + co), w0));
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(g2 + co), w0));
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(g3 + co), w0));
+              MAC_4X4(g0 + co, g1 + co, g2 + co, g3 + co, w0);
             }
             ADD_INTO(t0 + ci, a0), ADD_INTO(t1 + ci, a1);
             ADD_INTO(t2 + ci, a2), ADD_INTO(t3 + ci, a3);
