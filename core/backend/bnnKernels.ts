@@ -12,10 +12,10 @@
  *   `BnnBatchNormBackward`: the synchronized batch norm's statistics, normalization and
  *   gradient, each one pass over the data (syncBatchNorm.ts);
  * - and, not as kernels of their own, the loop of wasmKernels.ts' `MaxPoolGrad`
- *   (`maxPoolGradInC`), 4 channels at a time, and the three convolutions of training: the
- *   forward pass (`conv2dForwardInC`), the input gradient (`conv2dInputGradInC`) and the filter
- *   gradient (`conv2dFilterGradInC`), which wasmKernels.ts' `Conv2D`, `Conv2DBackpropInput` and
- *   `Conv2DBackpropFilter` call when the C kernels are in use.
+ *   (`maxPoolGradInC`), 4 channels at a time, and the three convolutions of training, the
+ *   forward pass, the input gradient and the filter gradient (`conv2dInC`), which
+ *   wasmKernels.ts' `Conv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` call when the C
+ *   kernels are in use.
  *
  * The element-wise kernels take and return float32 tensors of one shape (no broadcasting). The module imports the
  * tfjs module's `WebAssembly.Memory` and is called with heap offsets, so it reads and writes the
@@ -71,6 +71,8 @@ export const BNN_KERNEL_NAMES = [
   BNN_BN_BACKWARD,
 ] as const;
 
+type ConvolutionExport = (a: number, b: number, out: number, ...geometry: number[]) => void;
+
 interface BnnExports {
   bnn_sign(x: number, out: number, n: number): void;
   bnn_ste_grad(dy: number, x: number, out: number, n: number, clip: number): void;
@@ -90,7 +92,8 @@ interface BnnExports {
     rows: number,
     channels: number,
     acc: number,
-    out: number,
+    outDy: number,
+    outDot: number,
   ): void;
   bnn_bn_forward(
     x: number,
@@ -148,60 +151,10 @@ interface BnnExports {
     padTop: number,
     padLeft: number,
   ): void;
-  bnn_conv2d_filter_grad(
-    x: number,
-    dy: number,
-    dw: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    inChannels: number,
-    outHeight: number,
-    outWidth: number,
-    outChannels: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    dilationHeight: number,
-    dilationWidth: number,
-  ): void;
-  bnn_conv2d_forward(
-    x: number,
-    w: number,
-    y: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    inChannels: number,
-    outHeight: number,
-    outWidth: number,
-    outChannels: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    dilationHeight: number,
-    dilationWidth: number,
-  ): void;
-  bnn_conv2d_input_grad(
-    dy: number,
-    wt: number,
-    dx: number,
-    batch: number,
-    outHeight: number,
-    outWidth: number,
-    outChannels: number,
-    dxHeight: number,
-    dxWidth: number,
-    inChannels: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    dilationHeight: number,
-    dilationWidth: number,
-  ): void;
+  /** (a, b, out, then the 13 numbers of `PaddedConvGeometry` in its order): see `conv2dInC`. */
+  bnn_conv2d_forward: ConvolutionExport;
+  bnn_conv2d_input_grad: ConvolutionExport;
+  bnn_conv2d_filter_grad: ConvolutionExport;
 }
 
 /** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
@@ -469,7 +422,7 @@ function bnnChannelSqDev({ inputs, backend }: Args): TensorInfo {
 /** → `[sum of dy, sum of dy · xHat]` per channel (dBeta and dGamma). */
 function bnnBatchNormGradSums({ inputs, backend }: Args): TensorInfo[] {
   const { tensors, rows, channels } = batchNormInputs(BNN_BN_GRAD_SUMS, inputs, ['dy', 'xHat']);
-  const both = backend.makeOutput([2 * channels], 'float32');
+  const outs = [0, 1].map(() => backend.makeOutput([channels], 'float32'));
   withAccumulator(backend, 2 * channels, (acc) =>
     kernelsFor(backend).bnn_bn_grad_sums(
       heapOffset(backend, tensors[0]),
@@ -477,16 +430,10 @@ function bnnBatchNormGradSums({ inputs, backend }: Args): TensorInfo[] {
       rows,
       channels,
       acc,
-      heapOffset(backend, both),
+      heapOffset(backend, outs[0]),
+      heapOffset(backend, outs[1]),
     ),
   );
-  const values = backend.typedArrayFromHeap(both);
-  const outs = [0, 1].map((half) => {
-    const out = backend.makeOutput([channels], 'float32');
-    backend.typedArrayFromHeap(out).set(values.subarray(half * channels, (half + 1) * channels));
-    return out;
-  });
-  backend.disposeData(both.dataId);
   return outs;
 }
 
@@ -667,62 +614,40 @@ export function cKernelsAvailable(): boolean {
   return cKernelsInUse;
 }
 
-/**
- * The filter gradient of a convolution in C (`bnn_conv2d_filter_grad`): `dw` (float32,
- * `[filterHeight, filterWidth, inChannels, outChannels]`) becomes the sum over the batch and
- * output pixels of input patches times `dy`. `x` must already carry the convolution's padding.
- * Returns false, leaving `dw` alone, when the C kernels are not in use.
- */
-export function conv2dFilterGradInC(
-  backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  dw: TensorInfo,
-  g: PaddedConvGeometry,
-): boolean {
-  if (!cKernelsInUse || x.dtype !== 'float32' || dy.dtype !== 'float32') return false;
-  backend.typedArrayFromHeap(dw).fill(0);
-  if (util.sizeFromShape(dy.shape) === 0 || util.sizeFromShape(dw.shape) === 0) return true;
-  kernelsFor(backend).bnn_conv2d_filter_grad(
-    heapOffset(backend, x),
-    heapOffset(backend, dy),
-    heapOffset(backend, dw),
-    g.batchSize,
-    g.inHeight,
-    g.inWidth,
-    g.inChannels,
-    g.outHeight,
-    g.outWidth,
-    g.outChannels,
-    g.filterHeight,
-    g.filterWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.dilationHeight,
-    g.dilationWidth,
-  );
-  return true;
-}
+/** The C convolutions, each called as (a, b, out, geometry). */
+export type CConvolution =
+  'bnn_conv2d_forward' | 'bnn_conv2d_input_grad' | 'bnn_conv2d_filter_grad';
 
 /**
- * A forward convolution in C (`bnn_conv2d_forward`): `y` (float32, `[batch, outHeight, outWidth,
- * outChannels]`) is written from `x`, which must already carry the convolution's padding, and
- * `filter` (`[filterHeight, filterWidth, inChannels, outChannels]`). Returns false, leaving `y`
- * alone, when the C kernels are not in use.
+ * Runs one of the C convolutions on float32 tensors; the caller checks `cKernelsAvailable()`.
+ * The geometry's in* sizes are those of the padded input (or padded dx).
+ * - `bnn_conv2d_forward` (x, filter → y): `y` `[batch, outHeight, outWidth, outChannels]` is
+ *   written from `x`, already padded, and `filter` `[filterHeight, filterWidth, inChannels,
+ *   outChannels]`;
+ * - `bnn_conv2d_input_grad` (dy, filterT → dxPadded): `dxPadded` becomes `dy` times the filter
+ *   scattered over every tap; `filterT` has the filter's channel axes swapped
+ *   (`[filterHeight, filterWidth, outChannels, inChannels]`); the caller crops the padding off;
+ * - `bnn_conv2d_filter_grad` (x, dy → dw): `dw` becomes the sum over the batch and output pixels
+ *   of the patches of `x`, already padded, times `dy`.
  */
-export function conv2dForwardInC(
+export function conv2dInC(
   backend: BackendWasm,
-  x: TensorInfo,
-  filter: TensorInfo,
-  y: TensorInfo,
+  kernel: CConvolution,
+  a: TensorInfo,
+  b: TensorInfo,
+  out: TensorInfo,
   g: PaddedConvGeometry,
-): boolean {
-  if (!cKernelsInUse || x.dtype !== 'float32' || filter.dtype !== 'float32') return false;
-  if (util.sizeFromShape(y.shape) === 0) return true;
-  kernelsFor(backend).bnn_conv2d_forward(
-    heapOffset(backend, x),
-    heapOffset(backend, filter),
-    heapOffset(backend, y),
+): void {
+  if (util.sizeFromShape(out.shape) === 0) return;
+  if (kernel !== 'bnn_conv2d_forward') {
+    // The gradients accumulate into their output; with an empty input they are zero.
+    backend.typedArrayFromHeap(out).fill(0);
+    if (util.sizeFromShape(a.shape) === 0 || util.sizeFromShape(b.shape) === 0) return;
+  }
+  kernelsFor(backend)[kernel](
+    heapOffset(backend, a),
+    heapOffset(backend, b),
+    heapOffset(backend, out),
     g.batchSize,
     g.inHeight,
     g.inWidth,
@@ -737,46 +662,6 @@ export function conv2dForwardInC(
     g.dilationHeight,
     g.dilationWidth,
   );
-  return true;
-}
-
-/**
- * The input gradient of a convolution in C (`bnn_conv2d_input_grad`): `dxPadded` (float32,
- * `[batch, height + padding, width + padding, inChannels]`, the geometry's in* sizes) becomes
- * the sum of `dy` times the filter scattered over every tap; `filterT` is the filter with its
- * channel axes swapped (`[filterHeight, filterWidth, outChannels, inChannels]`). The caller
- * crops the padding off. Returns false, leaving `dxPadded` alone, when the C kernels are not in
- * use.
- */
-export function conv2dInputGradInC(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  filterT: TensorInfo,
-  dxPadded: TensorInfo,
-  g: PaddedConvGeometry,
-): boolean {
-  if (!cKernelsInUse || dy.dtype !== 'float32' || filterT.dtype !== 'float32') return false;
-  backend.typedArrayFromHeap(dxPadded).fill(0);
-  if (util.sizeFromShape(dy.shape) === 0 || util.sizeFromShape(filterT.shape) === 0) return true;
-  kernelsFor(backend).bnn_conv2d_input_grad(
-    heapOffset(backend, dy),
-    heapOffset(backend, filterT),
-    heapOffset(backend, dxPadded),
-    g.batchSize,
-    g.outHeight,
-    g.outWidth,
-    g.outChannels,
-    g.inHeight,
-    g.inWidth,
-    g.inChannels,
-    g.filterHeight,
-    g.filterWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.dilationHeight,
-    g.dilationWidth,
-  );
-  return true;
 }
 
 /** Removes the C kernels again (benchmarks compare steps with and without them). */

@@ -32,9 +32,7 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   cKernelsAvailable,
-  conv2dFilterGradInC,
-  conv2dForwardInC,
-  conv2dInputGradInC,
+  conv2dInC,
   maxPoolGradInC,
   registerBnnKernels,
   type PaddedConvGeometry,
@@ -106,6 +104,24 @@ function assertShape(kernelName: string, what: string, actual: number[], expecte
       `${kernelName} (wasm): ${what} has shape [${actual.join(',')}], expected [${expected.join(',')}]`,
     );
   }
+}
+
+/** tfjs' geometry of the convolution a kernel's `attrs` describe (`depthwise` for depthwise). */
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: NamedAttrMap,
+  depthwise = false,
+): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | Pair,
+    pair(attrs.dilations as number | Pair | undefined),
+    attrs.pad as Padding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+  );
 }
 
 /**
@@ -210,6 +226,11 @@ function backpropInputPads(info: backend_util.Conv2DInfo): [number, number, numb
   return [top, bottom, left, right];
 }
 
+/** Whether the C convolution kernels take these tensors: in use, and float32. */
+function cConvolutions(...tensors: TensorInfo[]): boolean {
+  return cKernelsAvailable() && tensors.every((t) => t.dtype === 'float32');
+}
+
 /** `x` with the convolution's padding added (the stock `PadV2`), or `x` itself without any. */
 function paddedInput(
   backend: BackendWasm,
@@ -262,29 +283,16 @@ function conv2d(args: {
   const x = requireInput('Conv2D', inputs, 'x');
   const filter = requireInput('Conv2D', inputs, 'filter');
   if (
-    !cKernelsAvailable() ||
-    x.dtype !== 'float32' ||
-    filter.dtype !== 'float32' ||
+    !cConvolutions(x, filter) ||
     (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')
   ) {
     return runStockKernel('Conv2D', args);
   }
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    attrs.strides as number | Pair,
-    pair(attrs.dilations as number | Pair | undefined),
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfo(x.shape, filter.shape, attrs);
   const padded = paddedInput(backend, x, info);
   const out = backend.makeOutput(info.outShape, 'float32');
-  const done = conv2dForwardInC(backend, padded, filter, out, paddedGeometry(info, padded));
+  conv2dInC(backend, 'bnn_conv2d_forward', padded, filter, out, paddedGeometry(info, padded));
   if (padded !== x) release(backend, padded);
-  if (!done) {
-    release(backend, out);
-    return runStockKernel('Conv2D', args);
-  }
   return out;
 }
 
@@ -293,7 +301,7 @@ function conv2d(args: {
  * patches of x per block of filter taps and output channels, instead of transposing x and dy and
  * packing dy as the weights of an XNNPACK convolution for every call. The padding is applied to a
  * copy of x first (the stock `PadV2`), so the kernel needs no bounds checks. Undefined when the C
- * kernels are not in use.
+ * kernels do not take the tensors (not in use, or not float32).
  */
 function filterGradientInC(
   backend: BackendWasm,
@@ -301,18 +309,14 @@ function filterGradientInC(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
-  if (!cKernelsAvailable()) return undefined;
+  if (!cConvolutions(x, dy)) return undefined;
   const padded = paddedInput(backend, x, info);
   const out = backend.makeOutput(
     [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels],
     'float32',
   );
-  const done = conv2dFilterGradInC(backend, padded, dy, out, paddedGeometry(info, padded));
+  conv2dInC(backend, 'bnn_conv2d_filter_grad', padded, dy, out, paddedGeometry(info, padded));
   if (padded !== x) release(backend, padded);
-  if (!done) {
-    release(backend, out);
-    return undefined;
-  }
   return out;
 }
 
@@ -338,14 +342,7 @@ function conv2dBackpropFilter(args: {
   const dy = requireInput(kernelName, inputs, 'dy');
   assertChannelsLast(kernelName, attrs.dataFormat);
   const filterShape = attrs.filterShape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    attrs.strides as number | Pair,
-    pair(attrs.dilations as number | Pair | undefined),
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfo(x.shape, filterShape, attrs);
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
 
   const inC = filterGradientInC(backend, x, dy, info);
@@ -372,8 +369,8 @@ function conv2dBackpropFilter(args: {
  * The input gradient through BNN Lab's C kernel (`bnn_conv2d_input_grad`): dy times the filter,
  * scattered over every tap into a padded dx, for any stride and dilation, then the padding
  * cropped off (`Slice`). Replaces the flipped-filter convolution (and, for strides, its phases)
- * on XNNPACK, which packs a new weight tensor every call. Undefined when the C kernels are not in
- * use.
+ * on XNNPACK, which packs a new weight tensor every call. Undefined when the C kernels do not
+ * take the tensors (not in use, or not float32).
  */
 function inputGradientInC(
   backend: BackendWasm,
@@ -381,7 +378,7 @@ function inputGradientInC(
   filter: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
-  if (!cKernelsAvailable()) return undefined;
+  if (!cConvolutions(dy, filter)) return undefined;
   const { top, left } = info.padInfo;
   // Rows and columns of the padded dx that the taps reach, and that the input occupies.
   const reachHeight =
@@ -392,26 +389,8 @@ function inputGradientInC(
   const width = Math.max(reachWidth, left + info.inWidth);
   const filterT = runKernel(backend, 'Transpose', { x: filter }, { perm: [0, 1, 3, 2] });
   const padded = backend.makeOutput([info.batchSize, height, width, info.inChannels], 'float32');
-  const done = conv2dInputGradInC(backend, dy, filterT, padded, {
-    batchSize: info.batchSize,
-    inHeight: height,
-    inWidth: width,
-    inChannels: info.inChannels,
-    outHeight: info.outHeight,
-    outWidth: info.outWidth,
-    outChannels: info.outChannels,
-    filterHeight: info.filterHeight,
-    filterWidth: info.filterWidth,
-    strideHeight: info.strideHeight,
-    strideWidth: info.strideWidth,
-    dilationHeight: info.dilationHeight,
-    dilationWidth: info.dilationWidth,
-  });
+  conv2dInC(backend, 'bnn_conv2d_input_grad', dy, filterT, padded, paddedGeometry(info, padded));
   release(backend, filterT);
-  if (!done) {
-    release(backend, padded);
-    return undefined;
-  }
   if (top === 0 && left === 0 && height === info.inHeight && width === info.inWidth) {
     return padded;
   }
@@ -449,14 +428,7 @@ function conv2dBackpropInput(args: {
   const filter = requireInput(kernelName, inputs, 'filter');
   assertChannelsLast(kernelName, attrs.dataFormat);
   const inputShape = attrs.inputShape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides as number | Pair,
-    pair(attrs.dilations as number | Pair | undefined),
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = convInfo(inputShape, filter.shape, attrs);
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
   const inC = inputGradientInC(backend, dy, filter, info);
   if (inC) return inC;
@@ -665,15 +637,7 @@ function depthwiseConv2dBackpropFilter(args: {
   const x = requireInput(kernelName, inputs, 'x');
   const dy = requireInput(kernelName, inputs, 'dy');
   const filterShape = attrs.filterShape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    attrs.strides as number | Pair,
-    pair(attrs.dilations as number | Pair | undefined),
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
+  const info = convInfo(x.shape, filterShape, attrs, true);
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
   const [batch, inHeight, inWidth, channels] = x.shape;
   const [filterHeight, filterWidth, , multiplier] = filterShape;
@@ -740,15 +704,7 @@ function depthwiseConv2dBackpropInput(args: {
   const dy = requireInput(kernelName, inputs, 'dy');
   const filter = requireInput(kernelName, inputs, 'filter');
   const inputShape = attrs.inputShape as [number, number, number, number];
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides as number | Pair,
-    pair(attrs.dilations as number | Pair | undefined),
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-  );
+  const info = convInfo(inputShape, filter.shape, attrs, true);
   assertShape(kernelName, 'dy', dy.shape, info.outShape);
   const [, inHeight, inWidth, channels] = inputShape;
   const [filterHeight, filterWidth, , multiplier] = filter.shape;

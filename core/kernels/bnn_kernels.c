@@ -146,7 +146,8 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
  * operations of the tfjs ops they replace (syncBatchNorm.ts), so the results are the same:
  *   bnn_channel_sums:    acc[c] = sum over rows of x[r, c]                       (double accumulators)
  *   bnn_channel_sq_dev:  acc[c] = sum over rows of f32((x - mean[c])^2)          (double accumulators)
- *   bnn_bn_grad_sums:    acc[c] = sum of dy, acc[channels + c] = sum of f32(dy * xhat)
+ *   bnn_bn_grad_sums:    acc[c] = sum of dy, acc[channels + c] = sum of f32(dy * xhat),
+ *                        rounded into out_dy and out_dot
  *   bnn_bn_forward:      normed = (x - mean[c]) * inv_std[c];  y = normed * gamma[c] + beta[c]
  *   bnn_bn_backward:     dx = ((dy - mean_dy[c]) - xhat * mean_dy_xhat[c]) * scale[c]
  * The sums accumulate in `acc` (doubles in the tfjs heap, which the caller provides and zeroes)
@@ -194,7 +195,7 @@ void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channel
 
 EXPORT(bnn_bn_grad_sums)
 void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels, double *acc,
-                      float *out) {
+                      float *out_dy, float *out_dot) {
   double *acc_dot = acc + channels;
   for (u32 r = 0; r < rows; r++) {
     const float *g = dy + r * channels, *h = xhat + r * channels;
@@ -209,7 +210,8 @@ void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels
       acc_dot[c] += g[c] * h[c];
     }
   }
-  round_sums(acc, out, 2 * channels);
+  round_sums(acc, out_dy, channels);
+  round_sums(acc_dot, out_dot, channels);
 }
 
 EXPORT(bnn_bn_forward)
@@ -550,8 +552,8 @@ void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batc
 #define DX_BASE(r) (((r) / out_w * stride_h * dx_w + (r) % out_w * stride_w) * in_c)
 
 EXPORT(bnn_conv2d_input_grad)
-void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batch, u32 out_h,
-                           u32 out_w, u32 out_c, u32 dx_h, u32 dx_w, u32 in_c, u32 filter_h,
+void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batch, u32 dx_h,
+                           u32 dx_w, u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h,
                            u32 filter_w, u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
   const u32 pixels = out_h * out_w;
   for (u32 b = 0; b < batch; b++) {
