@@ -83,16 +83,9 @@ export function batchTensors(
 }
 
 /** `batchArrays` as tensors. */
-export function makeBatch(
-  split: Split,
-  dataset: Dataset,
-  indices: ArrayLike<number> | null,
-  start: number,
-  size: number,
-  augment: (() => number) | null = null,
-) {
-  const { images, labels } = batchArrays(split, dataset, indices, start, size, augment);
-  return batchTensors(dataset, images, labels);
+export function makeBatch(...args: Parameters<typeof batchArrays>) {
+  const { images, labels } = batchArrays(...args);
+  return batchTensors(args[1], images, labels);
 }
 
 /** Test-set loss and accuracy, in batches of 500 with inference-mode batch norm. */

@@ -226,6 +226,36 @@ interface ConvCase {
   pad: Padding;
 }
 
+/**
+ * dx and dW of case `c` straight from the registered `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` kernels (no gradient tape, so any dilation works).
+ */
+function kernelGradients(
+  c: ConvCase,
+  dilations: number,
+  x: Float32Array,
+  filter: Float32Array,
+  dy: Float32Array,
+): [Float32Array, Float32Array] {
+  return tf.tidy(() => {
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations };
+    const outShape = convGeometry(c.xShape, c.filterShape, c.strides, dilations, c.pad).outShape;
+    const dyTensor = tf.tensor4d(dy, outShape);
+    const engine = tf.engine();
+    const dx = engine.runKernel(
+      'Conv2DBackpropInput',
+      { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
+      { ...attrs, inputShape: c.xShape },
+    ) as tf.Tensor;
+    const dw = engine.runKernel(
+      'Conv2DBackpropFilter',
+      { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
+      { ...attrs, filterShape: c.filterShape },
+    ) as tf.Tensor;
+    return [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
+  });
+}
+
 function describeCase(c: ConvCase, dilations = 1): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
   return `x[${c.xShape}] w[${c.filterShape}] s${c.strides} d${dilations} ${pad}`;
@@ -320,26 +350,7 @@ void describe('wasm training kernels', () => {
         const filter = randomValues(tf.util.sizeFromShape(c.filterShape), 3 * i + 2);
         const info = convGeometry(c.xShape, c.filterShape, c.strides, 1, c.pad);
         const dy = randomValues(tf.util.sizeFromShape(info.outShape), 3 * i + 3);
-        const gradients = () =>
-          tf.tidy(() => {
-            const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
-            const dyTensor = tf.tensor4d(dy, info.outShape);
-            const dx = tf
-              .engine()
-              .runKernel(
-                'Conv2DBackpropInput',
-                { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
-                { ...attrs, inputShape: c.xShape },
-              ) as tf.Tensor;
-            const dw = tf
-              .engine()
-              .runKernel(
-                'Conv2DBackpropFilter',
-                { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
-                { ...attrs, filterShape: c.filterShape },
-              ) as tf.Tensor;
-            return [dx.dataSync(), dw.dataSync()];
-          });
+        const gradients = () => kernelGradients(c, 1, x, filter, dy);
         const withoutC = gradients();
         registerBnnKernels();
         const withC = gradients();
@@ -408,25 +419,7 @@ void describe('wasm training kernels', () => {
       );
       for (const withC of [true, false]) {
         if (!withC) unregisterBnnKernels();
-        const [dx, dw] = tf.tidy(() => {
-          const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations };
-          const dyTensor = tf.tensor4d(dy, info.outShape);
-          const dxTensor = tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropInput',
-              { dy: dyTensor, filter: tf.tensor4d(filter, c.filterShape) },
-              { ...attrs, inputShape: c.xShape },
-            ) as tf.Tensor;
-          const dwTensor = tf
-            .engine()
-            .runKernel(
-              'Conv2DBackpropFilter',
-              { x: tf.tensor4d(x, c.xShape), dy: dyTensor },
-              { ...attrs, filterShape: c.filterShape },
-            ) as tf.Tensor;
-          return [dxTensor.dataSync(), dwTensor.dataSync()];
-        });
+        const [dx, dw] = kernelGradients(c, dilations, x, filter, dy);
         registerBnnKernels();
         const path = withC ? 'C kernels' : 'XNNPACK';
         assertClose(dx, reference.dx, `dx ${describeCase(c, dilations)} (${path})`);

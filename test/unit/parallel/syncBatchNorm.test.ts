@@ -9,8 +9,7 @@ import {
   unregisterBnnKernels,
 } from '../../../core/backend/bnnKernels';
 import { getPreset } from '../../../core/bnn/presets';
-import { allocateShared, ReplicaComm, sharedViews } from '../../../core/parallel/shared';
-import { batchNormWidth, synchronizeBatchNorm } from '../../../core/parallel/syncBatchNorm';
+import { fuseBatchNorm } from '../../../core/parallel/syncBatchNorm';
 
 /** One Adam step of mnist-cnn on a fixed batch; returns the loss and every weight afterwards. */
 function trainSteps(
@@ -42,19 +41,7 @@ test('synchronized batch norm on one replica trains exactly like tfjs batch norm
   await initBackend('wasm', () => {});
   const plain = getPreset('mnist-cnn').build(5);
   const synced = getPreset('mnist-cnn').build(5);
-  const layout = {
-    world: 1,
-    gradientFloats: 0,
-    latentFloats: 0,
-    reduceWidth: batchNormWidth(synced) + 1,
-  };
-  const comm = new ReplicaComm(
-    sharedViews(allocateShared(layout), layout),
-    0,
-    1,
-    layout.reduceWidth,
-  );
-  synchronizeBatchNorm(synced, comm);
+  assert.ok(fuseBatchNorm(synced), 'synchronized batch norm on a one-replica all-reduce');
 
   const a = trainSteps(plain, 5);
   const before = tf.memory().numTensors;
@@ -115,16 +102,7 @@ test('synchronized batch norm gives the same gradients with and without the C ke
   // flips within a few Adam steps, which says nothing about the kernels.
   const run = (withC: boolean) => {
     const model = getPreset('mnist-cnn').build(9);
-    const layout = {
-      world: 1,
-      gradientFloats: 0,
-      latentFloats: 0,
-      reduceWidth: batchNormWidth(model) + 1,
-    };
-    synchronizeBatchNorm(
-      model,
-      new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, layout.reduceWidth),
-    );
+    assert.ok(fuseBatchNorm(model));
     if (!withC) unregisterBnnKernels();
     try {
       const xs = tf.randomNormal([16, 28, 28, 1], 0, 1, 'float32', 11);
