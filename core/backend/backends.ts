@@ -2,7 +2,7 @@
  * Backend selection: native TensorFlow (GPU, then CPU) when installed, then wasm with BNN Lab's
  * training kernels, then tfjs' pure-JS cpu backend. Every skipped backend gets a reason.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

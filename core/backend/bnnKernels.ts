@@ -43,7 +43,7 @@ import {
   type Tensor,
   type TensorInfo,
   zerosLike,
-} from '@tensorflow/tfjs';
+} from '../tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 const BACKEND = 'wasm';

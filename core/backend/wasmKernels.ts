@@ -28,7 +28,7 @@ import {
   type NamedAttrMap,
   type NamedTensorInfoMap,
   type TensorInfo,
-} from '@tensorflow/tfjs';
+} from '../tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   cKernelsAvailable,

@@ -11,7 +11,7 @@
  * dense stay full precision by default; so do the 1×1 shortcut and transition convs (the paper's
  * rule: keep them real-valued). A run config's `layerPrecision` overrides any of them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import {
   transitionChannels,
   type DenseNetSpec,

@@ -12,7 +12,7 @@
  * checkpoints stay those of a stock `Conv2D`, and inference keeps the fused op. The result is the
  * same convolution plus the same bias; the sum is rounded once more than in the fused kernel.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** The parts of tfjs-layers' Conv2D this reads (public at run time, protected in the typings). */
 interface Conv2DInternals {

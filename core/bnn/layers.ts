@@ -2,7 +2,7 @@
  * Binary layers for tfjs-layers: latent float weights, binarized in every forward pass.
  * Registered with `tf.serialization`, so checkpoints load back with `tf.loadLayersModel`.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import {
   DEFAULT_QUANTIZER,
   normalizeQuantizer,

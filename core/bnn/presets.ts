@@ -1,7 +1,7 @@
 /**
  * Named, ready-to-train model + schedule combinations. `bnn-lab presets` lists them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import type { ArchitectureSpec } from './architectureSpec';
 import {
   buildBinaryDenseNet,

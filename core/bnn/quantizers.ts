@@ -4,7 +4,7 @@
  * `tf.sign(0)` is 0, so the forward is built as `sign(sign(x) + 0.1)` (Larq's construction):
  * exact ±1 for every finite x. Definitions follow Larq (bnn-methods.md §5.1).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 
 /** The quantizer kinds; each has the forward `sgn` (times a scale for magnitude_aware_sign). */
 export const QUANTIZER_KINDS = [

@@ -3,7 +3,7 @@
  * transforms of the official `BinarizeConv2d`, as tensor functions. The τ schedule lives in
  * core/training/schedules.ts.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { stopGradient } from './quantizers';
 
 /** Target standard deviation of standardized filters: `2√2`, i.e. Laplace scale b* = 2. */

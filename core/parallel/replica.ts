@@ -4,7 +4,7 @@
  * posts, it computes the gradients of its shard of the batch, sums all replicas' gradients
  * through shared memory and applies them, exactly as every other replica does.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/backends';
 import { getPreset } from '../bnn/presets';

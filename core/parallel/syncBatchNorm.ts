@@ -8,7 +8,7 @@
  * The replica's BatchNormalization layers keep their class (checkpoints are unchanged); only the
  * training-mode `call` of each instance is replaced. Inference mode is the layer's own code.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import {
   BNN_BN_BACKWARD,
   BNN_BN_FORWARD,

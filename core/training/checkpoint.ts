@@ -3,7 +3,7 @@
  * under the top-level `bnnLab` key of model.json, plus the training state needed to resume
  * (`training-state.json` + `state.bin`: optimizer slots and the sign bits behind flipRate).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError } from '../errors';
@@ -77,7 +77,7 @@ export async function serializeCheckpoint(
   const weights = joinBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[] | undefined);
   const modelJson = {
     format: 'layers-model',
-    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
     convertedBy: null,
     modelTopology: artifacts.modelTopology,
     weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],

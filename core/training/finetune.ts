@@ -4,7 +4,7 @@
  * `plain` is ordinary fine-tuning with the same budget. Writes a new run folder whose one
  * checkpoint loads and evaluates without the mappers. The source checkpoint is only read.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
@@ -349,7 +349,9 @@ export async function runFinetune(
             }
           }
           const logits = trained.apply(xs, { training: true }) as tf.Tensor;
-          kept.hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum()) as tf.Scalar;
+          kept.hits = tf.keep(
+            tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1))),
+          ) as tf.Scalar;
           const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
           kept.ce = tf.keep(ce);
           if (!auxTotal) return ce;

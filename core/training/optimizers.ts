@@ -2,7 +2,7 @@
  * Optimizers of a run (Adam, SGD with momentum), their learning-rate setter, the state that a
  * checkpoint must hold for an exact resume, and the post-step latent-weight clip.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { BNN_ADAM } from '../backend/bnnKernels';
 import type { TrainConfig } from '../protocol';
 

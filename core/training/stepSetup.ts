@@ -3,7 +3,7 @@
  * config, shared by the single-thread trainer and the data-parallel replicas so that both train
  * exactly the same thing.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import type { Preset } from '../bnn/presets';
 import type { TrainConfig } from '../protocol';
@@ -93,7 +93,7 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
       } else {
         logits = model.apply(xs, { training: true }) as tf.Tensor;
       }
-      parts.hits = tf.keep(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum()) as tf.Scalar;
+      parts.hits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)))) as tf.Scalar;
       const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
       let total: tf.Scalar = ce;
       if (bonn && features) {

@@ -2,7 +2,7 @@
  * The training loop: runs one BNN training run end to end (dataset, model, optimizer, telemetry,
  * checkpoints) and reports through `RunHooks`. Used by the engine worker and the CLI.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tf';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
@@ -104,8 +104,8 @@ export async function evaluate(
     const { xs, ys } = makeBatch(split, dataset, null, start, size);
     const [lossT, correctT] = tf.tidy(() => {
       const logits = model.predict(xs) as tf.Tensor;
-      const loss = tf.losses.softmaxCrossEntropy(ys, logits).mul(size);
-      const hits = tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum();
+      const loss = tf.mul(tf.losses.softmaxCrossEntropy(ys, logits), size);
+      const hits = tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)));
       return [loss, hits];
     });
     lossSum += (await lossT.data())[0];

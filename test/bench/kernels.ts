@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerBnnKernels, unregisterBnnKernels } from '../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';

@@ -40,7 +40,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   bnnKernelsRegistered,

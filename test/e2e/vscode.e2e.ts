@@ -1,6 +1,6 @@
 /**
  * End to end in a real VS Code: code-server (VS Code's server and web client, installed offline by
- * ../shared/tools/vscode-e2e/setup-code-server.sh) with the packaged bnn-lab.vsix, driven in
+ * tools/vscode-e2e/setup-code-server.sh) with the packaged bnn-lab.vsix, driven in
  * Debian's Chromium by playwright-core. Trains the small mnist-cnn config from the Command Palette
  * and checks the status bar, the dashboard webview (a card per binary layer, completed status,
  * test accuracy) and the run folder on disk, then opens the run's checkpoint in the checkpoint
@@ -36,8 +36,7 @@ import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { BINARY_LAYERS, BINARY_PARAMS, RUN_CONFIG } from './scenario';
 
 const REPO = path.resolve(__dirname, '../../..');
-const SHARED = path.resolve(REPO, '..', 'shared');
-const SETUP = path.join(SHARED, 'tools', 'vscode-e2e', 'setup-code-server.sh');
+const SETUP = path.join(REPO, 'tools', 'vscode-e2e', 'setup-code-server.sh');
 const VSIX = path.join(REPO, 'bnn-lab.vsix');
 const OUT = path.join(REPO, 'out', 'e2e');
 const README_SHOT = path.join(REPO, 'docs', 'images', 'vscode-dashboard.png');
@@ -237,13 +236,9 @@ function runSetup(): Promise<string> {
   });
 }
 
-/** Runs the shared setup script and returns the code-server launcher from its last line. */
+/** Runs the repository's setup script and returns the code-server launcher from its last line. */
 async function setupCodeServer(): Promise<string> {
-  assert.ok(
-    existsSync(SETUP),
-    `missing ${SETUP}: the e2e test needs the shared tools checked out next to the repo ` +
-      `(${SHARED}), which install code-server offline`,
-  );
+  assert.ok(existsSync(SETUP), `missing ${SETUP}: the repository checkout is incomplete`);
   progress(
     `running ${path.relative(REPO, SETUP)} (a first install takes minutes; later runs reuse it)`,
   );

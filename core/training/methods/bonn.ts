@@ -13,7 +13,7 @@
  * - The feature loss is averaged over the batch (the paper's sum over samples divided by the
  *   batch size, so θ does not depend on the batch size).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import type { BinaryLayer } from '../../bnn/layers';
 import { signForward, stopGradient } from '../../bnn/quantizers';
 

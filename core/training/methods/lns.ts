@@ -18,7 +18,7 @@
  * only ever sees that one batch (all filters of its layer), so there is no train/inference gap
  * and no moving averages to keep.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../tf';
 import { quantize, type QuantizerConfig } from '../../bnn/quantizers';
 
 /** Hidden width cap of the pointwise mapper (1×1 convs and dense layers). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   bnnKernelsRegistered,

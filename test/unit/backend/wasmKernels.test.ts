@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerBnnKernels, unregisterBnnKernels } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
@@ -858,7 +858,7 @@ void describe('wasm training kernels', () => {
     }
     await tf.setBackend('wasm');
     const table = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
-    const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([2, 0, 2], 'int32')).sum())(
+    const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], 'int32'))))(
       table,
     );
     assert.deepEqual(Array.from(grad.dataSync()), [1, 1, 0, 0, 2, 2]);
@@ -909,20 +909,14 @@ void describe('wasm training kernels', () => {
     const step = (strides: number, pad: Padding) =>
       tf.tidy(() => {
         const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
-          tf
-            .conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad)
-            .square()
-            .sum(),
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad))),
         )([x, filter]);
         const [dxDepthwise, dwDepthwise] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
-          tf
-            .depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad)
-            .square()
-            .sum(),
+          tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad))),
         )([x, depthwiseFilter]);
         const pooled = tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'same'))(x);
-        const tiled = tf.tile(dw.sum([0, 1], true), [2, 3, 1, 1]);
-        const parts = [dx, dw, dxDepthwise, dwDepthwise, pooled, tiled].map((t) => t.sum());
+        const tiled = tf.tile(tf.sum(dw, [0, 1], true), [2, 3, 1, 1]);
+        const parts = [dx, dw, dxDepthwise, dwDepthwise, pooled, tiled].map((t) => tf.sum(t));
         return tf.addN(parts).dataSync()[0];
       });
     const cases: [number, Padding][] = [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../core/tf';
 import { BinaryDense } from '../../../core/bnn/layers';
 
 /** A built BinaryDense with the kernel [[0.5, −2], [−0.25, 1]] (2 inputs, 2 units). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../core/tf';
 import { BinaryDense, isBinaryLayer, type BinaryLayer } from '../../../core/bnn/layers';
 import {
   describeQuantizer,
@@ -105,7 +105,7 @@ test('magnitude_aware_sign: s·sgn(x) per output channel (last axis), gradient s
 test('stopGradient passes the value and no gradient', async () => {
   await tf.setBackend('cpu');
   const x = tf.tensor1d([1, -2]);
-  const g = tf.grad((v: tf.Tensor) => tf.add(tf.mul(stopGradient(v), v), v).sum())(x);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.add(tf.mul(stopGradient(v), v), v)))(x);
   // d/dx (c·x + x) with c = x held constant: c + 1.
   assert.deepEqual([...(await g.data())], [2, -1]);
   tf.dispose([x, g]);
@@ -133,7 +133,7 @@ test('a checkpoint loaded back keeps snake_case quantizer kinds and trains (tfjs
   assert.equal(layer?.kernelQuantizer.kind, 'approx_sign');
   assert.equal(layer?.inputQuantizer?.kind, 'ste_sign');
   const x = tf.ones([3, 4]);
-  const grads = tf.variableGrads(() => (loaded.apply(x) as tf.Tensor).sum() as tf.Scalar);
+  const grads = tf.variableGrads(() => tf.sum(loaded.apply(x) as tf.Tensor) as tf.Scalar);
   assert.equal(Object.keys(grads.grads).length, 1);
   tf.dispose([x, ...Object.values(grads.grads), grads.value]);
   model.dispose();

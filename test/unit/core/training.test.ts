@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../core/tf';
 import { loadDataset } from '../../../core/data/datasets';
 import { readMetrics } from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
