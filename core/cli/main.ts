@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import { UserError } from '../errors';
 import { threadCountProblem } from '../parallel/shards';
@@ -251,6 +251,20 @@ async function presetsCommand(out: Out): Promise<number> {
   return 0;
 }
 
+/** The version in the package.json beside (or above) this file: dist/, out/core/cli/. */
+function packageVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'bnn-lab' && pkg.version) return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
 /** Runs the CLI; returns the exit code. Errors a user can fix print one line. */
 export async function main(argv: string[], out: Out, err: Out): Promise<number> {
   const [command, ...rest] = argv;
@@ -261,6 +275,10 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
       case '-h':
       case 'help':
         out(HELP);
+        return 0;
+      case '--version':
+      case '-V':
+        out(`bnn-lab ${packageVersion()}\n`);
         return 0;
       case 'train':
         return await trainCommand(rest, out, err);
