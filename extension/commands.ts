@@ -23,6 +23,7 @@ import type { RunEnd } from './engine/workerHost';
 import { FINETUNE_COMMAND, finetuneCheckpoint } from './finetuneCommand';
 import { log } from './log';
 import type { DashboardViewProvider } from './panels/DashboardViewProvider';
+import { DEPRECATED_EVERY_STEPS, METRICS_EVERY_STEPS, readRenamedSetting } from './renamedSetting';
 import type { RunItem, RunsTreeProvider } from './views/RunsTreeProvider';
 
 export interface Ctx {
@@ -332,14 +333,26 @@ async function loadRunConfig(
 /** The telemetry settings, validated, as run-config fields. */
 function settingDefaults(scope: vscode.Uri | undefined): Partial<TrainConfig> {
   const s = vscode.workspace.getConfiguration('bnnLab', scope);
+  const every = readRenamedSetting(
+    METRICS_EVERY_STEPS,
+    s.inspect<number>(METRICS_EVERY_STEPS),
+    DEPRECATED_EVERY_STEPS,
+    s.inspect<number>(DEPRECATED_EVERY_STEPS),
+    10,
+  );
+  if (every.deprecatedIn) {
+    log.warn(
+      `bnnLab.${DEPRECATED_EVERY_STEPS} (in your ${every.deprecatedIn}) is deprecated: rename it to bnnLab.${METRICS_EVERY_STEPS}; its value ${every.value} is used until then`,
+    );
+  }
   const values = {
-    telemetryEverySteps: s.get<number>('telemetry.everySteps', 10),
+    telemetryEverySteps: every.value,
     histogramBins: s.get<number>('metrics.histogramBins', 64),
     deadTau: s.get<number>('metrics.deadTau', 0.99),
   };
   const checked = resolveConfig(
     values,
-    'settings (bnnLab.telemetry.everySteps, bnnLab.metrics.histogramBins, bnnLab.metrics.deadTau)',
+    `settings (bnnLab.${every.key}, bnnLab.metrics.histogramBins, bnnLab.metrics.deadTau)`,
   );
   return {
     telemetryEverySteps: checked.telemetryEverySteps,

@@ -3,6 +3,11 @@
  * selected layer), a comparison of two checkpoints, or a folder series. Text goes in through
  * `textContent` only (tensor names come from files), and no markup carries a style attribute.
  */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
+import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type {
   FromInspector,
   InspectLayer,
@@ -149,9 +154,10 @@ export class InspectorView {
     this.body.replaceChildren();
   }
 
-  private button(label: string, onClick: () => void, secondary = false): HTMLButtonElement {
-    const b = el('button', secondary ? 'button secondary' : 'button', label);
-    b.type = 'button';
+  /** An action button, from @vscode-elements like the dashboard's (theme colours, focus ring). */
+  private button(label: string, onClick: () => void, secondary = false): VscodeButton {
+    const b = el('vscode-button', 'action-button', label) as VscodeButton;
+    b.secondary = secondary;
     b.addEventListener('click', onClick);
     return b;
   }
@@ -513,14 +519,15 @@ export class InspectorView {
       return;
     }
     box.append(el('h2', 'details-title', name));
-    const picker = el('select', 'metric-select');
+    const picker = el('vscode-single-select', 'metric-select') as VscodeSingleSelect;
     picker.setAttribute('aria-label', 'Metric');
     for (const metric of SERIES_METRICS) {
-      const option = el('option', undefined, METRIC_LABELS[metric]);
+      const option = el('vscode-option', undefined, METRIC_LABELS[metric]);
       option.value = metric;
       option.selected = metric === this.host.state.seriesMetric;
       picker.append(option);
     }
+    picker.value = this.host.state.seriesMetric;
     picker.addEventListener('change', () => {
       this.host.update({ seriesMetric: picker.value as SeriesMetric });
       this.renderDetails();

@@ -187,7 +187,7 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
       await box.waitFor();
       assert.match(await box.innerText(), /Cannot inspect os_system\.pt/);
       assert.match(await box.innerText(), /refused to load the Python global "os\.system"/);
-      await box.locator('button', { hasText: 'Show Log' }).click();
+      await box.locator('vscode-button', { hasText: 'Show Log' }).click();
       assert.deepEqual((await posted(page)).at(-1), {
         kind: 'inspectorCommand',
         command: 'showLog',
@@ -219,9 +219,15 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
       assert.deepEqual(headers.slice(1), ['epoch-1 → epoch-2', 'epoch-2 → epoch-10', 'frozen']);
       assert.match(await page.locator('.badge').innerText(), /watching/);
       assert.equal(await page.locator('.series-canvas').getAttribute('data-points'), '3');
-      await page.locator('.metric-select').selectOption('signBalance');
+      // The metric picker is a vscode-single-select, as in the dashboard.
+      await page.locator('vscode-single-select.metric-select').click();
+      await page
+        .locator('vscode-single-select.metric-select li[role="option"]', {
+          hasText: 'Sign balance',
+        })
+        .click();
       assert.match(await page.locator('.details h3').innerText(), /Sign balance/);
-      await page.locator('button', { hasText: 'Stop Watching' }).click();
+      await page.locator('vscode-button', { hasText: 'Stop Watching' }).click();
       assert.deepEqual((await posted(page)).at(-1), {
         kind: 'inspectorCommand',
         command: 'toggleWatch',

@@ -848,7 +848,9 @@ void test(
       const sourceBytes = readFileSync(checkpoint);
       await until('the inspector to offer the fine-tune', 30 * SECOND, async () => {
         const frame = await inspectorFrame(page);
-        const button = frame?.locator('button', { hasText: 'Fine-tune with Noisy Supervision' });
+        const button = frame?.locator('vscode-button', {
+          hasText: 'Fine-tune with Noisy Supervision',
+        });
         if (!button || (await button.count()) === 0) return undefined;
         await button.first().click();
         return true;

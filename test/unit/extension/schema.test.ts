@@ -84,7 +84,7 @@ void describe('bnn-run.schema.json', () => {
 void describe('package.json settings', () => {
   const settings = manifest.contributes.configuration.properties;
   const pairs = [
-    ['bnnLab.telemetry.everySteps', 'telemetryEverySteps'],
+    ['bnnLab.metrics.everySteps', 'telemetryEverySteps'],
     ['bnnLab.metrics.histogramBins', 'histogramBins'],
     ['bnnLab.metrics.deadTau', 'deadTau'],
   ] as const;
