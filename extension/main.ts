@@ -9,6 +9,7 @@ import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { initLog, log } from './log';
 import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
+import { addCliToTerminalPath } from './terminal/terminalPath';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
 
 let engine: EngineClient | undefined;
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       ...registerInspector(context),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
+    void addCliToTerminalPath(context);
     return { dashboardRendered: () => dashboard.rendered };
   } catch (e) {
     // VS Code only logs a failed activation to its own console; tell the user, then rethrow so
