@@ -4,25 +4,44 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { test } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 
 const VSIX = join(__dirname, '..', '..', '..', 'bnn-lab.vsix');
 
-/** File names in a zip, from its central directory (the VSIX is a plain zip). */
-function zipEntries(bytes: Buffer): { name: string; size: number }[] {
+interface ZipEntry {
+  name: string;
+  size: number;
+  /** The entry's bytes, inflated. */
+  read(): Buffer;
+}
+
+/** The files in a zip, from its central directory (the VSIX is a plain zip). */
+function zipEntries(bytes: Buffer): ZipEntry[] {
   const eocd = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   assert.ok(eocd >= 0, 'no end-of-central-directory record: not a zip file');
   const count = bytes.readUInt16LE(eocd + 10);
   let offset = bytes.readUInt32LE(eocd + 16);
-  const entries: { name: string; size: number }[] = [];
+  const entries: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
     assert.equal(bytes.readUInt32LE(offset), 0x02014b50, `central directory entry ${i} is damaged`);
+    const method = bytes.readUInt16LE(offset + 10);
+    const compressed = bytes.readUInt32LE(offset + 20);
     const size = bytes.readUInt32LE(offset + 24);
     const nameLength = bytes.readUInt16LE(offset + 28);
     const extraLength = bytes.readUInt16LE(offset + 30);
     const commentLength = bytes.readUInt16LE(offset + 32);
-    entries.push({ name: bytes.toString('utf8', offset + 46, offset + 46 + nameLength), size });
+    const local = bytes.readUInt32LE(offset + 42);
+    const name = bytes.toString('utf8', offset + 46, offset + 46 + nameLength);
+    const read = () => {
+      assert.equal(bytes.readUInt32LE(local), 0x04034b50, `local header of ${name} is damaged`);
+      const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+      const data = bytes.subarray(start, start + compressed);
+      assert.ok(method === 0 || method === 8, `${name}: compression method ${method}`);
+      return method === 8 ? inflateRawSync(data) : Buffer.from(data);
+    };
+    entries.push({ name, size, read });
     offset += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
@@ -58,7 +77,16 @@ const REQUIRED = [
   'extension/dist/data/fashion-mnist/t10k-images-idx3-ubyte.gz',
   'extension/dist/data/fashion-mnist/t10k-labels-idx1-ubyte.gz',
   'extension/media/bnn-lab.svg',
+  'extension/media/icon.png',
   'extension/schemas/bnn-run.schema.json',
+  // The details page: the README's screenshots and the docs it links to.
+  'extension/docs/images/vscode-dashboard.png',
+  'extension/docs/images/dashboard-mnist-full.png',
+  'extension/docs/metrics.md',
+  'extension/docs/methods.md',
+  'extension/docs/inspect.md',
+  'extension/docs/lns.md',
+  'extension/docs/performance.md',
 ];
 
 /** Anything else must match one of these (VSIX metadata and optional kernel binaries). */
@@ -67,6 +95,8 @@ const ALLOWED = [
   /^extension\.vsixmanifest$/,
   /^extension\/dist\/wasm\/[\w-]+\.wasm$/,
   /^extension\/media\/[\w.-]+\.(svg|png)$/,
+  /^extension\/docs\/[\w.-]+\.md$/,
+  /^extension\/docs\/images\/[\w.-]+\.png$/,
 ];
 
 test('the VSIX holds exactly the run-time files: bundles, wasm binaries, embedded MNIST, metadata', (t) => {
@@ -87,4 +117,54 @@ test('the VSIX holds exactly the run-time files: bundles, wasm binaries, embedde
   const total = statSync(VSIX).size;
   t.diagnostic(`VSIX: ${names.length} files, ${(total / 1e6).toFixed(2)} MB`);
   for (const e of entries) t.diagnostic(`  ${e.name} ${(e.size / 1e3).toFixed(1)} kB`);
+});
+
+/** Width and height of a PNG, from its IHDR chunk. */
+function pngSize(bytes: Buffer): { width: number; height: number } {
+  assert.ok(
+    bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+    'not a PNG file',
+  );
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
+test('the details page: icon, manifest fields, and every README image and link resolve inside the VSIX', () => {
+  if (!existsSync(VSIX)) {
+    assert.fail(`${VSIX} is missing: run \`npm run package\` first`);
+  }
+  const entries = new Map(zipEntries(readFileSync(VSIX)).map((e) => [e.name, e]));
+  const manifest = JSON.parse(entries.get('extension/package.json')!.read().toString('utf8')) as {
+    icon?: string;
+    repository?: { url?: string };
+    homepage?: string;
+    bugs?: { url?: string };
+    keywords?: string[];
+    galleryBanner?: { color?: string; theme?: string };
+  };
+  for (const field of ['repository', 'homepage', 'bugs', 'galleryBanner'] as const)
+    assert.ok(manifest[field], `package.json has ${field}`);
+  assert.ok((manifest.keywords ?? []).length > 0, 'package.json has keywords');
+  // The Marketplace wants a PNG icon of at least 128×128.
+  const icon = entries.get(`extension/${manifest.icon ?? ''}`);
+  assert.ok(icon, `the icon ${manifest.icon} is in the VSIX`);
+  const { width, height } = pngSize(icon.read());
+  assert.ok(width >= 128 && height >= 128, `icon is ${width}×${height}`);
+
+  // The README as packaged: relative targets must be files of the VSIX (the details page in VS
+  // Code resolves them against the installed extension), absolute ones must be https.
+  const readme = entries.get('extension/readme.md')!.read().toString('utf8');
+  const targets = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map(
+    (m) => m[1],
+  );
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)/g)].map((m) => m[1]);
+  assert.ok(images.length >= 2, `the README shows screenshots (found ${images.length})`);
+  for (const target of targets) {
+    if (target.startsWith('#')) continue;
+    if (/^[a-z]+:/i.test(target)) {
+      assert.match(target, /^https:\/\//, `README link ${target} is https`);
+      continue;
+    }
+    const file = posix.normalize(posix.join('extension', target.split('#')[0]));
+    assert.ok(entries.has(file), `README links to ${target}, which is not in the VSIX`);
+  }
 });
