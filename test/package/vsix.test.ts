@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 
@@ -79,14 +79,6 @@ const REQUIRED = [
   'extension/media/bnn-lab.svg',
   'extension/media/icon.png',
   'extension/schemas/bnn-run.schema.json',
-  // The details page: the README's screenshots and the docs it links to.
-  'extension/docs/images/vscode-dashboard.png',
-  'extension/docs/images/dashboard-mnist-full.png',
-  'extension/docs/metrics.md',
-  'extension/docs/methods.md',
-  'extension/docs/inspect.md',
-  'extension/docs/lns.md',
-  'extension/docs/performance.md',
 ];
 
 /** Anything else must match one of these (VSIX metadata and optional kernel binaries). */
@@ -95,8 +87,6 @@ const ALLOWED = [
   /^extension\.vsixmanifest$/,
   /^extension\/dist\/wasm\/[\w-]+\.wasm$/,
   /^extension\/media\/[\w.-]+\.(svg|png)$/,
-  /^extension\/docs\/[\w.-]+\.md$/,
-  /^extension\/docs\/images\/[\w.-]+\.png$/,
 ];
 
 test('the VSIX holds exactly the run-time files: bundles, wasm binaries, embedded MNIST, metadata', (t) => {
@@ -128,7 +118,7 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }
 
-test('the details page: icon, manifest fields, and every README image and link resolve inside the VSIX', () => {
+test('the details page: icon, manifest fields, and README images embedded, links absolute', () => {
   if (!existsSync(VSIX)) {
     assert.fail(`${VSIX} is missing: run \`npm run package\` first`);
   }
@@ -150,21 +140,24 @@ test('the details page: icon, manifest fields, and every README image and link r
   const { width, height } = pngSize(icon.read());
   assert.ok(width >= 128 && height >= 128, `icon is ${width}×${height}`);
 
-  // The README as packaged: relative targets must be files of the VSIX (the details page in VS
-  // Code resolves them against the installed extension), absolute ones must be https.
+  // The README as packaged. The details page in VS Code renders it under a CSP of
+  // `img-src https: data:` and opens only http(s) links: every image must be embedded (data:,
+  // shown offline too) and every link absolute https or an anchor on the page.
   const readme = entries.get('extension/readme.md')!.read().toString('utf8');
-  const targets = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map(
-    (m) => m[1],
-  );
+  const source = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const count = (text: string) => [...text.matchAll(/!\[[^\]]*\]\(/g)].length;
   const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)/g)].map((m) => m[1]);
   assert.ok(images.length >= 2, `the README shows screenshots (found ${images.length})`);
-  for (const target of targets) {
-    if (target.startsWith('#')) continue;
-    if (/^[a-z]+:/i.test(target)) {
-      assert.match(target, /^https:\/\//, `README link ${target} is https`);
-      continue;
-    }
-    const file = posix.normalize(posix.join('extension', target.split('#')[0]));
-    assert.ok(entries.has(file), `README links to ${target}, which is not in the VSIX`);
+  assert.equal(images.length, count(source), 'every image of README.md is in the packaged one');
+  for (const src of images) {
+    const data = /^data:image\/png;base64,([A-Za-z0-9+/=]+)$/.exec(src);
+    assert.ok(data, `README image ${src.slice(0, 60)}… is an embedded PNG`);
+    const { width, height } = pngSize(Buffer.from(data[1], 'base64'));
+    assert.ok(width > 0 && height > 0);
+  }
+  const links = [...readme.matchAll(/(?<!!)\[[^\]]*\]\(([^)\s]+)/g)].map((m) => m[1]);
+  assert.ok(links.length > 0, 'the README links to the docs');
+  for (const link of links) {
+    assert.match(link, /^(https:\/\/|#)/, `README link ${link} is https or an anchor`);
   }
 });
