@@ -5,7 +5,8 @@
  * and checks the status bar, the dashboard webview (a card per binary layer, completed status,
  * test accuracy) and the run folder on disk, then opens the run's checkpoint in the checkpoint
  * inspector and follows its checkpoints folder with Analyse Checkpoint Folder (watch) while a new
- * epoch folder appears. Screenshots land in out/e2e/; with
+ * epoch folder appears. Last, it opens the extension's details page (every README image must
+ * load) and runs `bnn-lab --version` in an integrated terminal. Screenshots land in out/e2e/; with
  * BNN_LAB_UPDATE_README_SHOT=1 the finished dashboard is also copied to
  * docs/images/vscode-dashboard.png for the README (off by default: a test run leaves the tree clean).
  *
@@ -280,6 +281,8 @@ function prepareFolders(tmp: string): { workspace: string; ext: string; data: st
     'extensions.ignoreRecommendations': true,
     'security.workspace.trust.enabled': false,
     'window.commandCenter': false,
+    // The DOM renderer, so the test reads the terminal's text from the page.
+    'terminal.integrated.gpuAcceleration': 'off',
     'chat.commandCenter.enabled': false,
   });
   mkdirSync(ext, { recursive: true });
@@ -575,6 +578,115 @@ function collectLogsOnFailure(data: string): void {
   for (const file of walk(dest).filter((f) => /BNN Lab\.log$|exthost\.log$/.test(f))) {
     process.stderr.write(`--- ${path.relative(REPO, file)}\n${tail(file, 40)}\n`);
   }
+}
+
+/**
+ * The installed extension's details page (Extensions view → BNN Lab): the README is rendered in a
+ * webview, and every image of README.md must have loaded there (the page's CSP allows only
+ * https: and data: images, so a relative or unreachable one shows nothing), the icon included.
+ */
+async function checkDetailsPage(page: Page): Promise<void> {
+  const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const expected = [...readme.matchAll(/!\[([^\]]*)\]\(/g)].map((m) => m[1]);
+  assert.ok(expected.length > 0, 'README.md has images');
+  await runCommand(page, 'View: Show Extensions');
+  const search = page.locator('.extensions-viewlet .suggest-input-container');
+  await search.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await search.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('@installed BNN Lab');
+  const item = page
+    .locator('.extensions-viewlet .extension-list-item')
+    .filter({ has: page.locator('.name', { hasText: /^BNN Lab$/ }) })
+    .first();
+  await item.waitFor({ state: 'visible', timeout: 60 * SECOND });
+  await item.click();
+  const icon = page.locator('.extension-editor .header .icon-container img.icon');
+  await icon.waitFor({ state: 'visible', timeout: 30 * SECOND });
+  const iconWidth = await until('the extension icon to load', 30 * SECOND, async () => {
+    const w = await icon.evaluate((img: HTMLImageElement) =>
+      img.complete ? img.naturalWidth : -1,
+    );
+    return w >= 0 ? w : undefined;
+  });
+  assert.ok(
+    iconWidth > 0,
+    `the icon on the details page loaded (${await icon.getAttribute('src')})`,
+  );
+  const images = await until('the README on the details page', MINUTE, async () => {
+    for (const frame of page.frames()) {
+      if (frame.isDetached()) continue;
+      const found = await frame
+        .evaluate(() => {
+          if (!document.body?.innerText.includes('Train and inspect')) return undefined;
+          const imgs = Array.from(document.querySelectorAll('img'));
+          if (imgs.some((img) => !img.complete)) return undefined; // still decoding
+          return imgs.map((img) => ({
+            alt: img.alt,
+            width: img.naturalWidth,
+            src: img.src.slice(0, 80),
+          }));
+        })
+        .catch(() => undefined);
+      if (found) return found;
+    }
+    return undefined;
+  });
+  progress(`details page: ${images.map((i) => `${i.alt.slice(0, 40)}… ${i.width}px`).join('; ')}`);
+  assert.deepEqual(
+    images.map((i) => i.alt),
+    expected,
+    'the details page shows every image of README.md',
+  );
+  for (const image of images) {
+    assert.ok(
+      image.width > 0,
+      `README image "${image.alt}" loaded on the details page (${image.src}…)`,
+    );
+  }
+  await screenshot(page, '07-details-page');
+}
+
+/**
+ * A new integrated terminal finds `bnn-lab` on its PATH (the extension's environment-variable
+ * collection) and `bnn-lab --version` prints the extension's version. Read from the terminal's
+ * rows as drawn (the DOM renderer, see the user settings).
+ */
+async function checkTerminalCli(page: Page): Promise<void> {
+  const version = (
+    JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  await runCommand(page, 'Terminal: Create New Terminal');
+  const rows = page.locator('.integrated-terminal .terminal-wrapper .xterm-rows').first();
+  await rows.waitFor({ state: 'visible', timeout: MINUTE });
+  // The shell is ready once it has drawn its prompt.
+  await until('the terminal prompt', MINUTE, async () =>
+    (await rows.innerText()).trim() !== '' ? true : undefined,
+  );
+  await page.locator('.integrated-terminal .terminal-wrapper .xterm').first().click();
+  await page.keyboard.type('bnn-lab --version; echo "exit=$?"; command -v bnn-lab');
+  await page.keyboard.press('Enter');
+  const text = await until('bnn-lab --version in the terminal', MINUTE, async () => {
+    const t = await rows.innerText();
+    return /exit=\d+/.test(t) ? t : undefined;
+  });
+  const lines = text.split('\n').map((l) => l.trimEnd());
+  progress(
+    `terminal: ${lines
+      .filter((l) => l.trim() !== '')
+      .slice(-4)
+      .join(' | ')}`,
+  );
+  assert.ok(lines.includes('exit=0'), `bnn-lab --version exited with 0:\n${text}`);
+  assert.ok(
+    lines.includes(`bnn-lab ${version}`),
+    `bnn-lab --version printed "bnn-lab ${version}":\n${text}`,
+  );
+  // The launcher comes from the extension's global storage (terminal lines may wrap).
+  assert.match(text.replace(/\n/g, ''), /globalStorage\/bnn-lab\.bnn-lab\/bin\/bnn-lab/);
+  await screenshot(page, '08-terminal-cli');
 }
 
 /** The fields of metrics.jsonl records this test reads. */
@@ -1033,6 +1145,10 @@ void test(
       assert.deepEqual(after, ['Tensor', 'epoch-1 → epoch-2', 'frozen']);
       progress(`series (watching): ${after.join(' | ')}`);
       await screenshot(page, '06-series-watch');
+      // The extension as a user finds it: its details page, and its CLI in a terminal.
+      await checkDetailsPage(page);
+      await checkTerminalCli(page);
+
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(
