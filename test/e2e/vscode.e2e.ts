@@ -614,19 +614,23 @@ async function checkDetailsPage(page: Page): Promise<void> {
     `the icon on the details page loaded (${await icon.getAttribute('src')})`,
   );
   const images = await until('the README on the details page', MINUTE, async () => {
+    // The README's webview document, not the workbench (whose list shows the description).
     for (const frame of page.frames()) {
-      if (frame.isDetached()) continue;
+      if (frame.isDetached() || frame === page.mainFrame()) continue;
       const found = await frame
-        .evaluate(() => {
-          if (!document.body?.innerText.includes('Train and inspect')) return undefined;
+        .evaluate((firstAlt) => {
           const imgs = Array.from(document.querySelectorAll('img'));
-          if (imgs.some((img) => !img.complete)) return undefined; // still decoding
+          if (!imgs.some((img) => img.alt === firstAlt)) return undefined;
+          const pending = imgs.filter((img) => !img.complete);
+          // Still decoding, or waiting to be scrolled to: bring each one on screen in turn.
+          pending[0]?.scrollIntoView({ block: 'center' });
+          if (pending.length > 0) return undefined;
           return imgs.map((img) => ({
             alt: img.alt,
             width: img.naturalWidth,
             src: img.src.slice(0, 80),
           }));
-        })
+        }, expected[0])
         .catch(() => undefined);
       if (found) return found;
     }
