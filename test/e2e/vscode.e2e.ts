@@ -7,8 +7,9 @@
  * inspector and follows its checkpoints folder with Analyse Checkpoint Folder (watch) while a new
  * epoch folder appears. Last, it opens the extension's details page (every README image must
  * load) and runs `bnn-lab --version` in an integrated terminal. Screenshots land in out/e2e/; with
- * BNN_LAB_UPDATE_README_SHOT=1 the finished dashboard is also copied to
- * docs/images/vscode-dashboard.png for the README (off by default: a test run leaves the tree clean).
+ * BNN_LAB_UPDATE_README_SHOT=1 the finished dashboard and the inspector are also copied to
+ * docs/images/vscode-dashboard.png and vscode-inspector.png for the README (off by default: a
+ * test run leaves the tree clean).
  *
  * Needs `npm run package` first. Progress goes to stderr; code-server's output to
  * out/e2e/code-server.log, and on failure VS Code's logs to out/e2e/logs/.
@@ -41,6 +42,7 @@ const SETUP = path.join(REPO, 'tools', 'vscode-e2e', 'setup-code-server.sh');
 const VSIX = path.join(REPO, 'bnn-lab.vsix');
 const OUT = path.join(REPO, 'out', 'e2e');
 const README_SHOT = path.join(REPO, 'docs', 'images', 'vscode-dashboard.png');
+const README_INSPECTOR_SHOT = path.join(REPO, 'docs', 'images', 'vscode-inspector.png');
 const CHROMIUM = '/usr/bin/chromium';
 const EXTENSION_ID = 'bnn-lab.bnn-lab';
 
@@ -957,7 +959,11 @@ void test(
           `${layer}'s kernel is marked binary from BNN Lab's metadata`,
         );
       }
-      await screenshot(page, '05-inspector');
+      const inspectorShot = await screenshot(page, '05-inspector');
+      if (process.env.BNN_LAB_UPDATE_README_SHOT === '1') {
+        copyFileSync(inspectorShot, README_INSPECTOR_SHOT);
+        progress(`copied to ${path.relative(REPO, README_INSPECTOR_SHOT)}`);
+      }
 
       // Fine-tune that checkpoint with LNS from the inspector's button: four prompts (epochs, α,
       // ρ, dataset) accepted with their defaults, then the run streams to the dashboard.
