@@ -15,7 +15,7 @@ export async function addCliToTerminalPath(context: vscode.ExtensionContext): Pr
   try {
     const shim = await writeCliShim(dir, process.execPath, cli, version);
     const env = context.environmentVariableCollection;
-    env.description = `Adds \`${CLI_NAME}\` (BNN Lab's command line) to PATH`;
+    env.description = `Adds ${CLI_NAME} (BNN Lab's command line) to PATH`;
     env.prepend('PATH', `${dir}${path.delimiter}`);
     log.info(`terminal: \`${CLI_NAME}\` on PATH (${shim})`);
   } catch (e) {
