@@ -7,6 +7,12 @@ const typed = (project) => ({
   languageOptions: { parserOptions: { project, tsconfigRootDir: import.meta.dirname } },
 });
 
+/** The umbrella package would put WebGL, the converter and tf.data into every engine bundle. */
+const TFJS_UMBRELLA = {
+  name: '@tensorflow/tfjs',
+  message: 'Import TensorFlow.js through core/tf.ts (tfjs-core, tfjs-layers, cpu backend).',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -67,7 +73,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['vscode', '**/extension/**', '**/webview/**'] },
+        {
+          patterns: ['vscode', '**/extension/**', '**/webview/**'],
+          paths: [TFJS_UMBRELLA],
+        },
       ],
     },
   },
@@ -94,5 +103,6 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts'],
     ...typed('./test/tsconfig.json'),
+    rules: { 'no-restricted-imports': ['error', { paths: [TFJS_UMBRELLA] }] },
   },
 );

@@ -161,3 +161,30 @@ test('the details page: icon, manifest fields, and README images embedded, links
     assert.match(link, /^(https:\/\/|#)/, `README link ${link} is https or an anchor`);
   }
 });
+
+test('the engine bundles carry tfjs-core, -layers and the cpu and wasm backends, not the tfjs umbrella', (t) => {
+  if (!existsSync(VSIX)) {
+    assert.fail(`${VSIX} is missing: run \`npm run package\` first`);
+  }
+  const entries = new Map(zipEntries(readFileSync(VSIX)).map((e) => [e.name, e]));
+  for (const bundle of ['worker.js', 'replica.js', 'cli.js']) {
+    const entry = entries.get(`extension/dist/${bundle}`)!;
+    const code = entry.read().toString('utf8');
+    t.diagnostic(`dist/${bundle}: ${(entry.size / 1e6).toFixed(2)} MB`);
+    // What training needs is there...
+    for (const backend of ['cpu', 'wasm']) {
+      assert.match(
+        code,
+        new RegExp(`registerBackend\\)?\\("${backend}"`),
+        `${bundle} registers the ${backend} backend`,
+      );
+    }
+    // ...and what only the @tensorflow/tfjs umbrella brings is not (see core/tf.ts).
+    assert.doesNotMatch(
+      code,
+      /registerBackend\)?\("webgl"/,
+      `${bundle} bundles tfjs' WebGL backend`,
+    );
+    assert.doesNotMatch(code, /loadGraphModel/, `${bundle} bundles the tfjs graph-model converter`);
+  }
+});
