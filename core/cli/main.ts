@@ -55,7 +55,7 @@ export function packageVersion(): string {
 export function topLevelHelp(): string {
   const name = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
   const lines = [
-    "bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)",
+    "bnn-lab: train and inspect binary neural networks (BNN Lab's engine, no VS Code)",
     '',
     'Usage: bnn-lab COMMAND [options]',
     '       bnn-lab COMMAND --help    (one command)',

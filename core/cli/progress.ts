@@ -145,13 +145,12 @@ export class TrainProgress {
             { text: `eta ${eta === undefined ? '–' : formatDuration(eta)}`, priority: 4 },
           ]),
     ];
-    const text = fitParts(tail, this.width);
-    // The bar takes what is left, between 10 and 30 characters; none when less is left.
-    const room = this.width - text.length - 1;
-    const barWidth = Math.min(30, room - 2);
-    if (barWidth < 10) return text;
+    // A bar of fixed width for a given terminal (a fifth of it, at most 30), none when narrow.
+    const barWidth = this.width >= 50 ? Math.min(30, Math.floor(this.width / 5)) : 0;
+    if (barWidth === 0) return fitParts(tail, this.width);
     const filled = Math.round(barWidth * Math.min(1, fraction));
-    return `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${text}`;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
+    return `${bar} ${fitParts(tail, this.width - bar.length - 1)}`;
   }
 
   /** A step record: redraws the line (terminal) or prints one at the plain cadence. */
