@@ -166,9 +166,18 @@ export function parseCommandArgs(
       },
     ]),
   );
+  // parseArgs reads `--alpha -1` as a missing value followed by option -1: join a negative
+  // number to the option that takes it.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const spec = specs.find((o) => `--${o.name}` === args[i] || `-${o.short}` === args[i]);
+    if (spec?.type === 'string' && /^-(\d|\.\d)/.test(args[i + 1] ?? '')) {
+      joined.push(`--${spec.name}=${args[++i]}`);
+    } else joined.push(args[i]);
+  }
   let parsed: { values: OptionValues; positionals: string[] };
   try {
-    parsed = parseNodeArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseNodeArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (e) {
     const code = (e as { code?: string }).code;
     const message = e instanceof Error ? e.message : String(e);

@@ -155,6 +155,17 @@ describe('bnn-lab bad usage', () => {
     assert.equal(code, 2);
     assert.equal(stderr, 'bnn-lab train: --lr must be a number in (0, 10], got 0\n');
   });
+
+  it('a negative number is an option value, not an option', async () => {
+    for (const args of [
+      ['train', '--lr', '-0.5'],
+      ['train', '--lr=-0.5'],
+    ]) {
+      const { code, stderr } = await runCli(args);
+      assert.equal(code, 2);
+      assert.equal(stderr, 'bnn-lab train: --lr must be a number in (0, 10], got -0.5\n');
+    }
+  });
 });
 
 describe('bnn-lab --json errors', () => {
