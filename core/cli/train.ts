@@ -106,7 +106,7 @@ class TextReport {
         this.started = Date.now();
         this.progress.start(record);
         this.err(
-          `run folder: ${this.runDir}\npreset ${record.preset} · ${record.config.epochs} epochs × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n${backendLine(record.backend)}\n`,
+          `run folder: ${this.runDir}\npreset ${record.preset} · ${record.config.epochs} epoch${record.config.epochs === 1 ? '' : 's'} × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n${backendLine(record.backend)}\n`,
         );
         break;
       case 'step':

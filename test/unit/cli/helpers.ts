@@ -30,13 +30,16 @@ export async function runCli(
   return { code, stdout, stderr };
 }
 
+/** The escape character that starts a terminal control sequence. */
+export const ESC = String.fromCharCode(0x1b);
+
 /**
  * The lines a terminal shows of `text`: split at `\r` and `\n`, escape sequences removed.
  * A `\r`-redrawn progress line is one entry per redraw.
  */
 export function screenLines(text: string): string[] {
   return text
-    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+    .replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '')
     .split(/[\r\n]/)
     .filter((l) => l !== '');
 }

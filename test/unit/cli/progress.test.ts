@@ -4,7 +4,8 @@
  * one-line backend choice; then a real (tiny) run through `bnn-lab train` on an 80-column terminal.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import {
   TrainProgress,
 } from '../../../core/cli/progress';
 import type { LayerTelemetry, MetricsRecord, TrainConfig } from '../../../core/protocol';
-import { runCli, screenLines, width } from './helpers';
+import { ESC, runCli, screenLines, width } from './helpers';
 
 type Step = Extract<MetricsRecord, { event: 'step' }>;
 type Start = Extract<MetricsRecord, { event: 'start' }>;
@@ -148,7 +149,7 @@ describe('progress line', () => {
     const t = fakeTerminal(80, false);
     driveEpoch(t);
     const text = t.text();
-    assert.doesNotMatch(text, /[\r\x1b]/);
+    assert.ok(!text.includes('\r') && !text.includes(ESC), 'no redraws');
     const lines = text.trimEnd().split('\n');
     // 937 s of steps at one line per PLAIN_EVERY_MS, and the evaluating line.
     const expected = Math.ceil(((STEPS_PER_EPOCH / 10) * 1000) / PLAIN_EVERY_MS) + 1;
@@ -243,4 +244,40 @@ describe('bnn-lab train on an 80-column terminal', () => {
     assert.equal(records.at(-1)?.event, 'done');
     for (const line of stderr.split('\n').filter((l) => l !== '')) JSON.parse(line);
   });
+});
+
+describe('dist/cli.js train in a pseudo-terminal (util-linux `script`)', () => {
+  const repo = join(__dirname, '..', '..', '..', '..');
+  const cli = join(repo, 'dist', 'cli.js');
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  const root = mkdtempSync(join(tmpdir(), 'bnn-cli-pty-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const columns of [80, 140]) {
+    it(`${columns} columns: process.stderr.columns sizes the line`, (t) => {
+      if (!hasScript) return t.skip('`script` (util-linux) is not installed');
+      assert.ok(existsSync(cli), 'run `npm run build` first');
+      const command =
+        `stty cols ${columns} rows 40; exec node ${JSON.stringify(cli)} train --limit 320 ` +
+        `--test-limit 300 --epochs 1 --batch-size 32 --threads 1 --out ${JSON.stringify(root)}`;
+      const run = spawnSync('script', ['-q', '-e', '-c', command, '/dev/null'], {
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      assert.equal(run.status, 0, run.stdout + run.stderr);
+      const redraws = run.stdout
+        .split('\r\x1b[K')
+        .slice(1)
+        .filter((s) => s !== '' && !s.includes('\n'));
+      assert.ok(redraws.length >= 1, run.stdout);
+      for (const line of redraws) assert.ok(width(line) < columns, line);
+      assert.ok(redraws.some((l) => l.includes('evaluating test set')));
+      if (columns === 140)
+        assert.ok(
+          redraws.some((l) => /ex\/s eta/.test(l)),
+          redraws.join('\n'),
+        );
+      assert.match(run.stdout, /epoch 1: train loss .*\r\n {2}max dead/);
+    });
+  }
 });
