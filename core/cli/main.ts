@@ -163,8 +163,11 @@ function describe(e: unknown, command: Command | undefined, values: OptionValues
   };
 }
 
-/** Prints an error the way the user asked (text or one JSON object) on stderr; returns the exit code. */
-function report(
+/**
+ * Prints an error the way the user asked (one line, or one JSON object) on stderr, the stack only
+ * with BNN_LAB_DEBUG set; returns the exit code.
+ */
+export function reportError(
   e: unknown,
   command: Command | undefined,
   values: OptionValues,
@@ -217,7 +220,13 @@ export async function main(
     }).values;
   } catch (e) {
     const option = /'([^' ]+)/.exec((e as Error).message)?.[1] ?? leading[0];
-    return report(new UsageError(`unknown option ${option}`, option), undefined, {}, json, err);
+    return reportError(
+      new UsageError(`unknown option ${option}`, option),
+      undefined,
+      {},
+      json,
+      err,
+    );
   }
   if (top.version) {
     out(
@@ -233,7 +242,7 @@ export async function main(
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    return report(
+    return reportError(
       new UsageError(
         `unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')})`,
         undefined,
@@ -264,7 +273,7 @@ export async function main(
       progress,
     });
   } catch (e) {
-    return report(e, command, values, json, err);
+    return reportError(e, command, values, json, err);
   }
 }
 
@@ -278,7 +287,7 @@ if (require.main === module) {
   const json = wantsJson(process.argv.slice(2));
   for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     process.on(event, (e: unknown) => {
-      report(e, undefined, {}, json, (t) => process.stderr.write(t));
+      reportError(e, undefined, {}, json, (t) => process.stderr.write(t));
       process.exit(1);
     });
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { commandOptions } from '../../../core/cli/args';
-import { COMMANDS } from '../../../core/cli/main';
+import { COMMANDS, reportError } from '../../../core/cli/main';
 import { PRESET_NAMES } from '../../../core/bnn/presetCatalog';
 import { fixture } from '../checkpoints/helpers';
 import { runCli, width } from './helpers';
@@ -239,5 +239,46 @@ describe('bnn-lab presets --json', () => {
       assert.ok(p.params > 0 && p.binaryShare > 0 && p.binaryShare < 1, p.name);
     }
     assert.equal(presets.find((p) => p.name === 'cifar10-bdn28')?.schedule, 'step');
+  });
+});
+
+describe('errors nobody planned for', () => {
+  const bug = new TypeError("Cannot read properties of undefined (reading 'shape')");
+
+  it('are one line without a stack trace, exit 1, with a hint to BNN_LAB_DEBUG', () => {
+    const previous = process.env.BNN_LAB_DEBUG;
+    delete process.env.BNN_LAB_DEBUG;
+    try {
+      let text = '';
+      assert.equal(
+        reportError(bug, COMMANDS[0], {}, false, (t) => (text += t)),
+        1,
+      );
+      assert.equal(
+        text,
+        "bnn-lab train: internal error: Cannot read properties of undefined (reading 'shape') (set BNN_LAB_DEBUG=1 to see the stack trace)\n",
+      );
+      let json = '';
+      reportError(bug, COMMANDS[0], {}, true, (t) => (json += t));
+      assert.equal(jsonError(json).stack, undefined);
+    } finally {
+      if (previous !== undefined) process.env.BNN_LAB_DEBUG = previous;
+    }
+  });
+
+  it('BNN_LAB_DEBUG=1 adds the stack', () => {
+    const previous = process.env.BNN_LAB_DEBUG;
+    process.env.BNN_LAB_DEBUG = '1';
+    try {
+      let text = '';
+      reportError(bug, COMMANDS[0], {}, false, (t) => (text += t));
+      assert.ok(text.includes(bug.stack ?? '?'));
+      let json = '';
+      reportError(bug, COMMANDS[0], {}, true, (t) => (json += t));
+      assert.equal(JSON.parse(json).stack, bug.stack);
+    } finally {
+      if (previous === undefined) delete process.env.BNN_LAB_DEBUG;
+      else process.env.BNN_LAB_DEBUG = previous;
+    }
   });
 });
