@@ -20,6 +20,7 @@ import {
   type CommandContext,
 } from './args';
 import { percent } from './progress';
+import { TextReport } from './train';
 
 /** The before/after table printed at the end of a fine-tune. */
 export function finetuneTable(summary: FinetuneSummary): string {
@@ -75,12 +76,14 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
   const debug = Boolean(process.env.BNN_LAB_DEBUG);
+  const text = json ? undefined : new TextReport(context, runDir);
   let cancelled = false;
   const onSigint = () => {
     if (cancelled) process.exit(130);
     cancelled = true;
     const message = 'stopping after the current batch (Ctrl-C again to exit now)';
-    err(json ? `${JSON.stringify({ event: 'warning', message })}\n` : `\n${message}\n`);
+    if (text) text.err(`\n${message}\n`);
+    else err(`${JSON.stringify({ event: 'warning', message })}\n`);
   };
   process.on('SIGINT', onSigint);
   let result;
@@ -90,39 +93,28 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
       {
         isCancelled: () => cancelled,
         log: (level, message) => {
-          // A failure comes back as the result; its stack only when debugging.
-          if (level === 'error' && !debug) return;
-          const line = debug ? message : message.split('\n')[0];
-          if (json) {
-            if (level !== 'info') err(`${JSON.stringify({ event: 'warning', message: line })}\n`);
-          } else err(`${level === 'info' ? '' : `${level}: `}${line}\n`);
+          if (text) text.log(level, message);
+          else if (level === 'warn')
+            err(`${JSON.stringify({ event: 'warning', message: message.split('\n')[0] })}\n`);
+          else if (level === 'error' && debug) err(`${message}\n`);
         },
         onRecord: (record) => {
-          if (json) out(JSON.stringify(record) + '\n');
-          else if (record.event === 'start') err(`run folder: ${runDir}\n`);
-          else if (record.event === 'step') {
-            const disagreement = record.layers
-              .map((l) =>
-                l.disagreement === undefined ? '' : ` ${l.name} ${percent(l.disagreement)}`,
-              )
-              .join('');
-            err(
-              `step ${record.step}: loss ${record.loss.toFixed(4)} acc ${percent(record.accuracy)}${disagreement ? ` · mapper disagreement${disagreement}` : ''}\n`,
-            );
-          }
+          if (text) text.record(record);
+          else out(JSON.stringify(record) + '\n');
         },
       },
     );
   } finally {
+    text?.progress.clear();
     process.off('SIGINT', onSigint);
   }
   if (result.status === 'failed') throw new RunFailed(result.message ?? 'failed', runDir);
   if (result.status === 'cancelled') {
-    if (!json) err(`cancelled; run folder ${runDir}\n`);
+    text?.err(`cancelled; run folder ${runDir}\n`);
     return 130;
   }
-  if (!json && result.summary) {
-    out(`\n${finetuneTable(result.summary)}\n\ncheckpoint: ${result.checkpoint}\n`);
+  if (text && result.summary) {
+    text.out(`\n${finetuneTable(result.summary)}\n\ncheckpoint: ${result.checkpoint}\n`);
   }
   return 0;
 }

@@ -236,7 +236,9 @@ export async function main(
   }
   const name = first < 0 ? undefined : argv[first];
   if (name === undefined || top.help || name === 'help') {
-    const topic = name === 'help' ? COMMANDS.find((c) => c.name === argv[first + 1]) : undefined;
+    // `bnn-lab help train` and `bnn-lab -h train` are `bnn-lab train --help`.
+    const topicName = name === 'help' ? argv[first + 1] : name;
+    const topic = COMMANDS.find((c) => c.name === topicName);
     out(topic ? commandHelp(topic) : topLevelHelp());
     return 0;
   }

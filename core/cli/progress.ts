@@ -119,7 +119,8 @@ export class TrainProgress {
   start(record: Extract<MetricsRecord, { event: 'start' }>): void {
     this.totalSteps = record.totalSteps;
     this.stepsPerEpoch = record.stepsPerEpoch;
-    this.epochs = record.config.epochs;
+    // Not record.config.epochs: a fine-tune's start record carries its source run's config.
+    this.epochs = Math.round(record.totalSteps / Math.max(1, record.stepsPerEpoch));
   }
 
   /** The step line for `record`, fitted to {@link width}. */
@@ -181,6 +182,11 @@ export class TrainProgress {
   clear(): void {
     if (this.shown) this.stream.write(CLEAR_LINE);
     this.shown = false;
+  }
+
+  /** Epochs of the run, from the start record. */
+  get totalEpochs(): number {
+    return this.epochs;
   }
 
   /** The latest step record (its layers feed the per-epoch summary). */

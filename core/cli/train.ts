@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import { createRunDir } from '../io/runNames';
 import { threadCountProblem } from '../parallel/shards';
-import type { BackendPreference, LayerTelemetry } from '../protocol';
+import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
 import { parseConfigFile, resolveConfig } from '../training/config';
 import { GLOBAL_DEFAULTS } from '../training/config';
@@ -68,8 +68,11 @@ export function learningRateHelp(): string {
   return `base learning rate (default: the preset's), shaped over the run by the preset's schedule: ${schedules.join('; ')}`;
 }
 
-/** Writes the run's records as text: header and progress on stderr, epochs and results on stdout. */
-class TextReport {
+/**
+ * Writes a run's records as text: the header and progress on stderr, the epoch lines (and the
+ * layer line after each) on stdout. Used by `train` and `finetune`.
+ */
+export class TextReport {
   readonly progress: TrainProgress;
   private started = Date.now();
 
@@ -100,15 +103,17 @@ class TextReport {
     this.context.out(text);
   }
 
-  record(record: import('../protocol').MetricsRecord): void {
+  record(record: MetricsRecord): void {
     switch (record.event) {
-      case 'start':
+      case 'start': {
         this.started = Date.now();
         this.progress.start(record);
+        const epochs = this.progress.totalEpochs;
         this.err(
-          `run folder: ${this.runDir}\npreset ${record.preset} · ${record.config.epochs} epoch${record.config.epochs === 1 ? '' : 's'} × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n${backendLine(record.backend)}\n`,
+          `run folder: ${this.runDir}\npreset ${record.preset} · ${epochs} epoch${epochs === 1 ? '' : 's'} × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n${backendLine(record.backend)}\n`,
         );
         break;
+      }
       case 'step':
         this.progress.step(record);
         break;
@@ -116,8 +121,15 @@ class TextReport {
         this.out(
           `epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)} acc ${percent(record.trainAccuracy)} · test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)} · ${formatDuration(record.durationMs)}\n`,
         );
-        const summary = layerSummary(this.progress.latest?.layers ?? [], this.progress.width);
+        const layers = this.progress.latest?.layers ?? [];
+        const summary = layerSummary(layers, this.progress.width);
         if (summary) this.out(`${summary}\n`);
+        // LNS fine-tuning: how far each layer's mapper is from sgn(W).
+        const disagreement = layers
+          .filter((l) => l.disagreement !== undefined)
+          .map((l) => `${l.name} ${percent(l.disagreement ?? 0)}`);
+        if (disagreement.length > 0)
+          this.out(`  mapper disagreement ${disagreement.join(' · ')}\n`);
         break;
       }
       case 'done':
