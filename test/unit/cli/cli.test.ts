@@ -71,11 +71,10 @@ describe('bnn-lab --help', () => {
     }
   });
 
-  it('`bnn-lab help train` is `bnn-lab train --help`', async () => {
-    assert.equal(
-      (await runCli(['help', 'train'])).stdout,
-      (await runCli(['train', '--help'])).stdout,
-    );
+  it('`bnn-lab help train` and `bnn-lab -h train` are `bnn-lab train --help`', async () => {
+    const help = (await runCli(['train', '--help'])).stdout;
+    assert.equal((await runCli(['help', 'train'])).stdout, help);
+    assert.equal((await runCli(['-h', 'train'])).stdout, help);
   });
 
   it("--lr names each preset's schedule: step decay for the step presets", async () => {
