@@ -1,50 +1,26 @@
 /**
  * `bnn-lab finetune CHECKPOINT --method lns|plain …`: fine-tunes a BNN Lab checkpoint into a new
- * run folder (core/training/finetune.ts, docs/lns.md).
+ * run folder (core/training/finetune.ts, docs/lns.md). TensorFlow.js loads when it runs.
  */
 import { resolve } from 'node:path';
-import { UserError } from '../errors';
-import { numberFlag, parseArgs } from './args';
 import { createRunDir } from '../io/runNames';
 import { BACKEND_NAMES, type BackendPreference, type FinetuneSummary } from '../protocol';
 import {
   checkSourceCheckpoint,
-  defaultFinetuneParent,
   FINETUNE_METHODS,
-  runFinetune,
   validateFinetune,
   type FinetuneMethod,
-} from '../training/finetune';
-
-type Out = (text: string) => void;
-
-const FLAGS = new Set([
-  'method',
-  'epochs',
-  'alpha',
-  'rho',
-  'limit',
-  'test-limit',
-  'lr',
-  'seed',
-  'warmup-steps',
-  'backend',
-  'out',
-  'json',
-]);
-
-export const FINETUNE_HELP = `finetune options:
-  --method lns|plain  lns: learned mapper + noise-corrected loss; plain: ordinary fine-tuning
-  --epochs N          fine-tuning epochs (default 1)
-  --alpha A           weight of the auxiliary loss, ≥ 0 (lns; default 1e-3)
-  --rho R             label-noise rate in [0, 0.5) (lns; default 0.1)
-  --lr X              constant learning rate (default 0.1 × the source run's)
-  --limit N, --test-limit N, --seed N, --backend NAME, --json as for train
-  --warmup-steps N    steps fitting the mappers to sgn(W) first (lns; default 100)
-  --out DIR           parent of the new run folder (default: beside the source run)
-`;
-
-const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+} from '../training/finetuneSettings';
+import {
+  numberOption,
+  RunFailed,
+  stringOption,
+  UsageError,
+  type Command,
+  type CommandContext,
+} from './args';
+import { percent } from './progress';
+import { TextReport } from './train';
 
 /** The before/after table printed at the end of a fine-tune. */
 export function finetuneTable(summary: FinetuneSummary): string {
@@ -68,55 +44,46 @@ export function finetuneTable(summary: FinetuneSummary): string {
   ].join('\n');
 }
 
-/** Runs `bnn-lab finetune`; returns the exit code (0 ok, 1 failed, 2 bad input, 130 cancelled). */
-export async function finetuneCommand(args: string[], out: Out, err: Out): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    out(`Usage: bnn-lab finetune CHECKPOINT --method lns|plain [options]\n\n${FINETUNE_HELP}`);
-    return 0;
-  }
-  const { flags, positional } = parseArgs(args, new Set(['json']), {
-    flags: FLAGS,
-    command: 'finetune',
-  });
-  if (positional.length !== 1) {
-    throw new UserError(
-      positional.length === 0
-        ? 'finetune needs a checkpoint folder, e.g. bnn-lab finetune RUN/checkpoints/epoch-3 --method lns'
-        : `unexpected argument "${positional[1]}" (see bnn-lab --help)`,
-    );
-  }
-  const method = flags.get('method');
+async function runFinetuneCommand(context: CommandContext): Promise<number> {
+  const { values, positionals, json, out, err } = context;
+  const method = stringOption(values, 'method');
   if (method === undefined)
-    throw new UserError(`finetune needs --method ${FINETUNE_METHODS.join('|')}`);
-  const checkpoint = resolve(positional[0]);
+    throw new UsageError(`finetune needs --method ${FINETUNE_METHODS.join('|')}`, '--method');
+  const checkpoint = resolve(positionals[0]);
   const request = {
     method: method as FinetuneMethod,
-    epochs: numberFlag(flags, 'epochs'),
-    alpha: numberFlag(flags, 'alpha'),
-    rho: numberFlag(flags, 'rho'),
-    limit: numberFlag(flags, 'limit'),
-    testLimit: numberFlag(flags, 'test-limit'),
-    learningRate: numberFlag(flags, 'lr'),
-    seed: numberFlag(flags, 'seed'),
-    mapperWarmupSteps: numberFlag(flags, 'warmup-steps'),
+    epochs: numberOption(values, 'epochs'),
+    alpha: numberOption(values, 'alpha'),
+    rho: numberOption(values, 'rho'),
+    limit: numberOption(values, 'limit'),
+    testLimit: numberOption(values, 'test-limit'),
+    learningRate: numberOption(values, 'lr'),
+    seed: numberOption(values, 'seed'),
+    mapperWarmupSteps: numberOption(values, 'warmup-steps'),
   };
   // Fail on bad values and foreign checkpoints before a run folder exists.
   validateFinetune(request);
   const meta = checkSourceCheckpoint(checkpoint);
-  const backend = (flags.get('backend') ?? 'auto') as BackendPreference;
+  const backend = (stringOption(values, 'backend') ?? 'auto') as BackendPreference;
   if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    throw new UserError(
+    throw new UsageError(
       `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
+      '--backend',
+      backend,
     );
   }
-  const json = flags.has('json');
-  const parent = resolve(flags.get('out') ?? defaultFinetuneParent(checkpoint));
+  const { defaultFinetuneParent, runFinetune } = await import('../training/finetune.js');
+  const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
+  const debug = Boolean(process.env.BNN_LAB_DEBUG);
+  const text = json ? undefined : new TextReport(context, runDir);
   let cancelled = false;
   const onSigint = () => {
     if (cancelled) process.exit(130);
     cancelled = true;
-    err('\nstopping after the current batch (Ctrl-C again to exit now)\n');
+    const message = 'stopping after the current batch (Ctrl-C again to exit now)';
+    if (text) text.err(`\n${message}\n`);
+    else err(`${JSON.stringify({ event: 'warning', message })}\n`);
   };
   process.on('SIGINT', onSigint);
   let result;
@@ -126,32 +93,107 @@ export async function finetuneCommand(args: string[], out: Out, err: Out): Promi
       {
         isCancelled: () => cancelled,
         log: (level, message) => {
-          if (level !== 'info' || !json)
-            err(`${level === 'info' ? '' : `${level}: `}${message.split('\n')[0]}\n`);
+          if (text) text.log(level, message);
+          else if (level === 'warn')
+            err(`${JSON.stringify({ event: 'warning', message: message.split('\n')[0] })}\n`);
+          else if (level === 'error' && debug) err(`${message}\n`);
         },
         onRecord: (record) => {
-          if (json) out(JSON.stringify(record) + '\n');
-          else if (record.event === 'start') out(`run folder: ${runDir}\n`);
-          else if (record.event === 'step') {
-            const disagreement = record.layers
-              .map((l) =>
-                l.disagreement === undefined ? '' : ` ${l.name} ${percent(l.disagreement)}`,
-              )
-              .join('');
-            err(
-              `step ${record.step}: loss ${record.loss.toFixed(4)} acc ${percent(record.accuracy)}${disagreement ? ` · mapper disagreement${disagreement}` : ''}\n`,
-            );
-          }
+          if (text) text.record(record);
+          else out(JSON.stringify(record) + '\n');
         },
       },
     );
   } finally {
+    text?.progress.clear();
     process.off('SIGINT', onSigint);
   }
-  if (!json) {
-    if (result.status === 'completed' && result.summary) {
-      out(`\n${finetuneTable(result.summary)}\n\ncheckpoint: ${result.checkpoint}\n`);
-    } else err(`${result.status}: ${result.message ?? ''}\n`);
+  if (result.status === 'failed') throw new RunFailed(result.message ?? 'failed', runDir);
+  if (result.status === 'cancelled') {
+    text?.err(`cancelled; run folder ${runDir}\n`);
+    return 130;
   }
-  return result.status === 'completed' ? 0 : result.status === 'cancelled' ? 130 : 1;
+  if (text && result.summary) {
+    text.out(`\n${finetuneTable(result.summary)}\n\ncheckpoint: ${result.checkpoint}\n`);
+  }
+  return 0;
 }
+
+export const finetuneCommand: Command = {
+  name: 'finetune',
+  summary:
+    'Fine-tune a BNN Lab checkpoint into a new run folder: LNS (learned mapper and noise-corrected loss, docs/lns.md) or plain fine-tuning. The source checkpoint is never modified.',
+  usage: 'finetune CHECKPOINT --method lns|plain [options]',
+  positionals: { min: 1, max: 1, names: ['CHECKPOINT (a folder like RUN/checkpoints/epoch-3)'] },
+  options: [
+    {
+      name: 'method',
+      type: 'string',
+      value: 'lns|plain',
+      help: 'lns: learned mapper + noise-corrected loss; plain: ordinary fine-tuning',
+    },
+    { name: 'epochs', type: 'string', value: 'N', help: 'fine-tuning epochs (default 1)' },
+    {
+      name: 'alpha',
+      type: 'string',
+      value: 'A',
+      help: 'weight of the auxiliary loss, ≥ 0 (lns; default 1e-3)',
+    },
+    {
+      name: 'rho',
+      type: 'string',
+      value: 'R',
+      help: 'label-noise rate in [0, 0.5) (lns; default 0.1)',
+    },
+    {
+      name: 'lr',
+      type: 'string',
+      value: 'X',
+      help: "constant learning rate (default 0.1 × the source run's)",
+    },
+    {
+      name: 'warmup-steps',
+      type: 'string',
+      value: 'N',
+      help: 'steps fitting the mappers to sgn(W) first (lns; default 100)',
+    },
+    {
+      name: 'limit',
+      type: 'string',
+      value: 'N',
+      help: 'train on the first N examples only (0 = all)',
+    },
+    {
+      name: 'test-limit',
+      type: 'string',
+      value: 'N',
+      help: 'evaluate on the first N test examples only (0 = all)',
+    },
+    { name: 'seed', type: 'string', value: 'N', help: 'seed for the data order' },
+    {
+      name: 'backend',
+      type: 'string',
+      value: 'NAME',
+      help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
+    },
+    {
+      name: 'out',
+      type: 'string',
+      value: 'DIR',
+      help: 'parent of the new run folder (default: beside the source run)',
+    },
+  ],
+  jsonHelp: 'print the metrics.jsonl records, one JSON object per line',
+  fieldOptions: {
+    method: '--method',
+    epochs: '--epochs',
+    alpha: '--alpha',
+    rho: '--rho',
+    learningRate: '--lr',
+    mapperWarmupSteps: '--warmup-steps',
+    limit: '--limit',
+    testLimit: '--test-limit',
+    seed: '--seed',
+  },
+  run: runFinetuneCommand,
+};

@@ -1,51 +1,51 @@
 /**
  * `bnn-lab inspect`, `bnn-lab compare` and `bnn-lab series`: the checkpoint inspector on the
- * command line. Each command takes its arguments (after the command name) and a line writer, and
- * returns the exit code: 0 on success, 1 when the file cannot be read, 2 for bad usage.
+ * command line. A file that cannot be read is exit 1 (one line on stderr naming it), bad usage 2.
  */
-import { UserError } from '../errors';
 import {
   checkpointSeries,
   compareCheckpoints,
   inspectCheckpoint,
   type InspectReport,
 } from '../checkpoints/inspect';
+import {
+  listOption,
+  stringOption,
+  UsageError,
+  type Command,
+  type CommandContext,
+  type OptionSpec,
+  type OptionValues,
+} from './args';
 
-const INSPECT_USAGE = 'usage: bnn-lab inspect FILE [--json] [--tau T] [--binary-pattern REGEX]...';
-const COMPARE_USAGE = 'usage: bnn-lab compare A B [--json]';
-const SERIES_USAGE = 'usage: bnn-lab series DIR [--json] [--tau T] [--binary-pattern REGEX]...';
+const TAU_OPTION: OptionSpec = {
+  name: 'tau',
+  type: 'string',
+  value: 'T',
+  help: 'τ of deadWeightRatio, in (0.5, 1) (default 0.99; docs/metrics.md)',
+};
 
-interface ParsedArgs {
-  positional: string[];
-  json: boolean;
-  tau?: number;
-  /** `--binary-pattern` values; replace the default name patterns when given. */
-  binaryPatterns?: string[];
-}
+const BINARY_PATTERN_OPTION: OptionSpec = {
+  name: 'binary-pattern',
+  type: 'string',
+  value: 'REGEX',
+  multiple: true,
+  help: 'mark tensors whose name matches REGEX (JavaScript, case-insensitive) as binary, replacing the built-in name patterns; the CLI counterpart of bnnLab.inspect.binaryPatterns',
+};
 
-function parseArgs(args: string[], inspectFlags: boolean): ParsedArgs | string {
-  const parsed: ParsedArgs = { positional: [], json: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--json') parsed.json = true;
-    else if (inspectFlags && (arg === '--tau' || arg.startsWith('--tau='))) {
-      const text = arg === '--tau' ? args[++i] : arg.slice('--tau='.length);
-      const tau = Number(text);
-      if (text === undefined || !(tau > 0.5 && tau < 1)) {
-        return `--tau must be a number in (0.5, 1), got ${text ?? 'nothing'}`;
-      }
-      parsed.tau = tau;
-    } else if (
-      inspectFlags &&
-      (arg === '--binary-pattern' || arg.startsWith('--binary-pattern='))
-    ) {
-      const text = arg === '--binary-pattern' ? args[++i] : arg.slice('--binary-pattern='.length);
-      if (!text) return '--binary-pattern needs a regular expression';
-      (parsed.binaryPatterns ??= []).push(text);
-    } else if (arg.startsWith('--')) return `unknown option ${arg}`;
-    else parsed.positional.push(arg);
+/** `--tau` and `--binary-pattern`, checked. */
+function statsOptions(values: OptionValues): { deadTau?: number; binaryPatterns?: string[] } {
+  const text = stringOption(values, 'tau');
+  let deadTau: number | undefined;
+  if (text !== undefined) {
+    deadTau = Number(text);
+    if (text.trim() === '' || !(deadTau > 0.5 && deadTau < 1))
+      throw new UsageError(`--tau must be a number in (0.5, 1), got "${text}"`, '--tau', text);
   }
-  return parsed;
+  const binaryPatterns = listOption(values, 'binary-pattern');
+  if (binaryPatterns?.some((p) => p === ''))
+    throw new UsageError('--binary-pattern needs a regular expression', '--binary-pattern', '');
+  return { deadTau, binaryPatterns };
 }
 
 /** Formats a number for a table cell: fixed decimals, or `–` for null. */
@@ -119,137 +119,126 @@ export function formatInspectReport(file: string, report: InspectReport): string
   return lines;
 }
 
-/** Runs a command body, printing UserErrors as one line (exit 1) and rethrowing anything else. */
-async function run(out: (line: string) => void, body: () => Promise<void>): Promise<number> {
-  try {
-    await body();
+/** Writes lines (each given without its newline) to stdout. */
+function lineWriter(context: CommandContext): (line: string) => void {
+  return (line) => context.out(`${line}\n`);
+}
+
+async function runInspect(context: CommandContext): Promise<number> {
+  const [file] = context.positionals;
+  const out = lineWriter(context);
+  const report = await inspectCheckpoint(file, statsOptions(context.values));
+  if (context.json) out(JSON.stringify(report));
+  else for (const line of formatInspectReport(file, report)) out(line);
+  return 0;
+}
+
+async function runCompare(context: CommandContext): Promise<number> {
+  const [a, b] = context.positionals;
+  const out = lineWriter(context);
+  const report = await compareCheckpoints(a, b);
+  if (context.json) {
+    out(JSON.stringify(report));
     return 0;
-  } catch (error) {
-    if (error instanceof UserError) {
-      out(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
   }
+  out(`${a} → ${b}`);
+  out('');
+  if (report.layers.length === 0) {
+    out('no weight tensor is in both files with the same name and shape');
+    return 0;
+  }
+  const rows = report.layers.map((l) => [l.name, cell(l.flipRate, 4)]);
+  for (const line of alignTable(['name', 'flipRate'], rows, [false, true])) out(line);
+  return 0;
 }
 
-/**
- * `bnn-lab inspect FILE [--json] [--tau T] [--binary-pattern REGEX]…`: per-tensor metrics and
- * the model summary. `--json` prints the InspectReport of docs/inspect.md on one line;
- * `--binary-pattern` (repeatable) replaces the default name patterns for binary tensors.
- * @returns the exit code.
- */
-export async function inspectCommand(args: string[], out: (line: string) => void): Promise<number> {
-  const parsed = parseArgs(args, true);
-  if (typeof parsed === 'string' || parsed.positional.length !== 1) {
-    out(typeof parsed === 'string' ? `error: ${parsed}` : INSPECT_USAGE);
-    if (typeof parsed === 'string') out(INSPECT_USAGE);
-    return 2;
+async function runSeries(context: CommandContext): Promise<number> {
+  const [folder] = context.positionals;
+  const out = lineWriter(context);
+  const series = await checkpointSeries(folder, statsOptions(context.values));
+  if (context.json) {
+    out(JSON.stringify(series));
+    return 0;
   }
-  const [file] = parsed.positional;
-  return run(out, async () => {
-    const report = await inspectCheckpoint(file, {
-      deadTau: parsed.tau,
-      binaryPatterns: parsed.binaryPatterns,
-    });
-    if (parsed.json) out(JSON.stringify(report));
-    else for (const line of formatInspectReport(file, report)) out(line);
-  });
-}
-
-/**
- * `bnn-lab compare A B [--json]`: sign flip rate of each weight tensor both files hold with the
- * same shape. `--json` prints `{ "layers": [ { "name", "flipRate" } ] }`.
- * @returns the exit code.
- */
-export async function compareCommand(args: string[], out: (line: string) => void): Promise<number> {
-  const parsed = parseArgs(args, false);
-  if (typeof parsed === 'string' || parsed.positional.length !== 2) {
-    if (typeof parsed === 'string') out(`error: ${parsed}`);
-    out(COMPARE_USAGE);
-    return 2;
-  }
-  const [a, b] = parsed.positional;
-  return run(out, async () => {
-    const report = await compareCheckpoints(a, b);
-    if (parsed.json) {
-      out(JSON.stringify(report));
-      return;
-    }
-    out(`${a} → ${b}`);
-    out('');
-    if (report.layers.length === 0) {
-      out('no weight tensor is in both files with the same name and shape');
-      return;
-    }
-    const rows = report.layers.map((l) => [l.name, cell(l.flipRate, 4)]);
-    for (const line of alignTable(['name', 'flipRate'], rows, [false, true])) out(line);
-  });
-}
-
-/**
- * `bnn-lab series DIR [--json] [--tau T]`: flip rates between consecutive checkpoints of a
- * folder, frozenRatio over the series, and each checkpoint's summary. `--json` prints the
- * SeriesReport of docs/inspect.md.
- * @returns the exit code.
- */
-export async function seriesCommand(args: string[], out: (line: string) => void): Promise<number> {
-  const parsed = parseArgs(args, true);
-  if (typeof parsed === 'string' || parsed.positional.length !== 1) {
-    if (typeof parsed === 'string') out(`error: ${parsed}`);
-    out(SERIES_USAGE);
-    return 2;
-  }
-  const [folder] = parsed.positional;
-  return run(out, async () => {
-    const series = await checkpointSeries(folder, {
-      deadTau: parsed.tau,
-      binaryPatterns: parsed.binaryPatterns,
-    });
-    if (parsed.json) {
-      out(JSON.stringify(series));
-      return;
-    }
-    out(`${folder}: ${series.checkpoints.length} checkpoint(s)`);
-    out('');
-    const names = [...new Set(series.pairs.flatMap((p) => p.layers.map((l) => l.name)))];
-    if (series.pairs.length > 0 && names.length > 0) {
-      const header = ['name', ...series.pairs.map((p) => `${p.from}→${p.to}`), 'frozen'];
-      const frozen = new Map(series.frozenRatio.map((f) => [f.name, f.frozenRatio]));
-      const rows = names.map((name) => [
-        name,
-        ...series.pairs.map((p) => cell(p.layers.find((l) => l.name === name)?.flipRate, 4)),
-        cell(frozen.get(name), 4),
-      ]);
-      out('flip rate between consecutive checkpoints; frozen = never flipped over the series');
-      for (const line of alignTable(
-        header,
-        rows,
-        header.map((_, c) => c > 0),
-      ))
-        out(line);
-      out('');
-    }
-    const rows = series.checkpoints.map((c) => {
-      const weights = c.report.layers.filter((l) => l.stats !== null);
-      const meanQe =
-        weights.length > 0
-          ? weights.reduce((acc, l) => acc + (l.stats?.quantizationError ?? 0), 0) / weights.length
-          : null;
-      return [
-        c.name,
-        c.report.format,
-        String(c.report.summary.params),
-        cell(meanQe),
-        cell(c.report.summary.compression, 2),
-      ];
-    });
+  out(`${folder}: ${series.checkpoints.length} checkpoint(s)`);
+  out('');
+  const names = [...new Set(series.pairs.flatMap((p) => p.layers.map((l) => l.name)))];
+  if (series.pairs.length > 0 && names.length > 0) {
+    const header = ['name', ...series.pairs.map((p) => `${p.from}→${p.to}`), 'frozen'];
+    const frozen = new Map(series.frozenRatio.map((f) => [f.name, f.frozenRatio]));
+    const rows = names.map((name) => [
+      name,
+      ...series.pairs.map((p) => cell(p.layers.find((l) => l.name === name)?.flipRate, 4)),
+      cell(frozen.get(name), 4),
+    ]);
+    out('flip rate between consecutive checkpoints; frozen = never flipped over the series');
     for (const line of alignTable(
-      ['checkpoint', 'format', 'params', 'mean QE', 'compression'],
+      header,
       rows,
-      [false, false, true, true, true],
-    )) {
+      header.map((_, c) => c > 0),
+    ))
       out(line);
-    }
+    out('');
+  }
+  const rows = series.checkpoints.map((c) => {
+    const weights = c.report.layers.filter((l) => l.stats !== null);
+    const meanQe =
+      weights.length > 0
+        ? weights.reduce((acc, l) => acc + (l.stats?.quantizationError ?? 0), 0) / weights.length
+        : null;
+    return [
+      c.name,
+      c.report.format,
+      String(c.report.summary.params),
+      cell(meanQe),
+      cell(c.report.summary.compression, 2),
+    ];
   });
+  for (const line of alignTable(
+    ['checkpoint', 'format', 'params', 'mean QE', 'compression'],
+    rows,
+    [false, false, true, true, true],
+  )) {
+    out(line);
+  }
+  return 0;
 }
+
+/** `bnn-lab inspect FILE`: per-tensor metrics and the model summary. */
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary:
+    'Per-tensor statistics (QE, dead, starved, sign balance, entropy) and the model summary of a checkpoint: PyTorch, Keras/Larq (.h5, .keras), safetensors, ONNX, TF.js or a BNN Lab run checkpoint (docs/inspect.md).',
+  usage: 'inspect FILE [--json] [--tau T] [--binary-pattern REGEX]...',
+  positionals: { min: 1, max: 1, names: ['FILE'] },
+  options: [TAU_OPTION, BINARY_PATTERN_OPTION],
+  jsonHelp: 'print the InspectReport of docs/inspect.md as one JSON object on one line',
+  userErrorExit: 1,
+  run: runInspect,
+};
+
+/** `bnn-lab compare A B`: sign flip rate of each tensor both files hold with the same shape. */
+export const compareCommand: Command = {
+  name: 'compare',
+  summary:
+    'Sign flip rate (flipRate) of each weight tensor that both checkpoints hold with the same name and shape.',
+  usage: 'compare A B [--json]',
+  positionals: { min: 2, max: 2, names: ['A', 'B'] },
+  options: [],
+  jsonHelp: 'print { "layers": [ { "name", "flipRate" } ] } on one line',
+  userErrorExit: 1,
+  run: runCompare,
+};
+
+/** `bnn-lab series DIR`: flip rates between consecutive checkpoints of a folder, frozenRatio. */
+export const seriesCommand: Command = {
+  name: 'series',
+  summary:
+    "Flip rates between consecutive checkpoints of a folder, frozenRatio over the series, and each checkpoint's summary.",
+  usage: 'series DIR [--json] [--tau T] [--binary-pattern REGEX]...',
+  positionals: { min: 1, max: 1, names: ['DIR'] },
+  options: [TAU_OPTION, BINARY_PATTERN_OPTION],
+  jsonHelp: 'print the SeriesReport of docs/inspect.md as one JSON object on one line',
+  userErrorExit: 1,
+  run: runSeries,
+};

@@ -1,258 +1,44 @@
 /**
  * `bnn-lab` command line: the same engine as the extension, no VS Code.
- * Exit codes: 0 ok, 1 run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
+ * Exit codes: 0 ok, 1 run failed or file unreadable, 2 bad usage or input, 130 cancelled (Ctrl-C).
+ * Results go to stdout; progress, warnings and errors to stderr. Under `--json` an error is one
+ * JSON object on stderr. `BNN_LAB_DEBUG=1` adds stack traces.
  * TensorFlow.js and the trainer load only for the commands that train: `inspect` starts fast.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
-import { UserError } from '../errors';
-import { threadCountProblem } from '../parallel/shards';
-import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
-import { BACKEND_NAMES } from '../protocol';
-import { parseConfigFile, resolveConfig } from '../training/config';
-import { numberFlag, parseArgs } from './args';
+import { dirname, join } from 'node:path';
+import { parseArgs as parseNodeArgs } from 'node:util';
+import { CancelledError, ConfigError, FileFormatError, UserError } from '../errors';
+import {
+  commandHelp,
+  HELP_WIDTH,
+  optionLines,
+  parseCommandArgs,
+  RunFailed,
+  UsageError,
+  wrap,
+  type Command,
+  type OptionValues,
+  type Out,
+  type ProgressStream,
+} from './args';
+import { finetuneCommand } from './finetune';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
-import { createRunDir } from '../io/runNames';
+import { presetsCommand } from './presets';
+import { trainCommand } from './train';
 
-const HELP = `bnn-lab: train and inspect binary neural networks (BNN Lab's engine, without VS Code)
-
-Usage:
-  bnn-lab train [--preset NAME | --config FILE.bnn.json] [options]
-  bnn-lab finetune CHECKPOINT --method lns|plain [--epochs N] [--alpha A] [--rho R] [--json] (--help: all options)
-  bnn-lab presets
-  bnn-lab inspect FILE [--json] [--tau T]
-  bnn-lab compare A B [--json]
-  bnn-lab series DIR [--json]
-  bnn-lab --help
-
-train options:
-  --preset NAME       a preset (see \`bnn-lab presets\`); default mnist-cnn
-  --config FILE       a run config (*.bnn.json); flags below override its fields
-  --epochs N          epochs (default: the preset's)
-  --batch-size N      examples per step
-  --lr X              base learning rate (cosine decay to 0)
-  --seed N            seed for initialization and data order
-  --limit N           train on the first N examples only (0 = all)
-  --test-limit N      evaluate on the first N test examples only (0 = all)
-  --dataset PATH      the dataset folder: IDX files (train-images-idx3-ubyte, … optionally .gz), or
-                      data_batch_1..5.bin + test_batch.bin for the cifar10-* presets
-  --resume DIR        continue from a checkpoint folder (…/checkpoints/epoch-N) of a run with the
-                      same config and seed; the new run folder gets the records after epoch N
-  --backend NAME      auto | ${BACKEND_NAMES.join(' | ')} (default auto)
-  --threads N         data-parallel threads, 1 to the number of cores (default: every core);
-                      batch norm is synchronized, so any N trains the same model up to rounding
-  --out DIR           parent folder of the run folder (default .bnn-lab/runs)
-  --json              one JSON object per line (metrics.jsonl records); the last is {"event":"done",…}
-
-Ctrl-C stops after the current batch (the run ends as cancelled); a second Ctrl-C exits at once.
-`;
-
-type Out = (text: string) => void;
-
-const TRAIN_FLAGS = new Set([
-  'threads',
-  'preset',
-  'config',
-  'epochs',
-  'batch-size',
-  'lr',
-  'seed',
-  'limit',
-  'test-limit',
-  'dataset',
-  'backend',
-  'out',
-  'json',
-  'resume',
-]);
-
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
-function percent(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
-/** The per-layer table printed at the end of a run. */
-export function layerTable(layers: LayerTelemetry[]): string {
-  const header = ['layer', 'params', 'QE', 'dead', 'starved', 'flipRate', 'frozen', 'sign+'];
-  const rows = layers.map((l) => [
-    l.name,
-    String(l.params),
-    l.quantizationError.toFixed(4),
-    percent(l.deadWeightRatio),
-    l.starvedWeightRatio === null ? '-' : percent(l.starvedWeightRatio),
-    l.flipRate.toExponential(2),
-    percent(l.frozenRatio),
-    percent(l.signBalance),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
-async function trainCommand(args: string[], out: Out, err: Out): Promise<number> {
-  const { flags, positional } = parseArgs(args, new Set(['json']), {
-    flags: TRAIN_FLAGS,
-    command: 'train',
-  });
-  if (positional.length > 0)
-    throw new UserError(`unexpected argument "${positional[0]}" (see bnn-lab --help)`);
-  const json = flags.has('json');
-  let raw: Record<string, unknown> = {};
-  let source = 'command line';
-  const configFile = flags.get('config');
-  if (configFile !== undefined) {
-    if (!existsSync(configFile)) throw new UserError(`run config ${configFile} does not exist`);
-    raw = { ...parseConfigFile(readFileSync(configFile, 'utf8'), configFile) };
-    source = `${configFile} with command-line overrides`;
-  }
-  const overrides: Record<string, unknown> = {
-    preset: flags.get('preset'),
-    epochs: numberFlag(flags, 'epochs'),
-    batchSize: numberFlag(flags, 'batch-size'),
-    learningRate: numberFlag(flags, 'lr'),
-    seed: numberFlag(flags, 'seed'),
-    limit: numberFlag(flags, 'limit'),
-    testLimit: numberFlag(flags, 'test-limit'),
-  };
-  const datasetPath = flags.get('dataset');
-  if (datasetPath !== undefined) {
-    // Keep the preset's dataset kind (normalization, CIFAR-10 format); other folders are IDX.
-    const presetName = overrides.preset ?? raw.preset ?? 'mnist-cnn';
-    const presetDataset = PRESET_NAMES.includes(presetName as string)
-      ? getPresetInfo(presetName as string).dataset.name
-      : 'idx';
-    const name = presetDataset === 'mnist' ? 'idx' : presetDataset;
-    overrides.dataset = { name, path: resolve(datasetPath) };
-  }
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
-  if (flags.has('preset') && configFile === undefined) {
-    // A preset given alone: its own defaults, not those of a config file.
-    raw = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-  }
-  const config = resolveConfig(raw, source);
-  const backend = (flags.get('backend') ?? 'auto') as BackendPreference;
-  if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    throw new UserError(
-      `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
-    );
-  }
-  const threads = numberFlag(flags, 'threads') ?? availableParallelism();
-  const threadProblem = threadCountProblem(threads, availableParallelism());
-  if (threadProblem) throw new UserError(`--threads: ${threadProblem}`);
-  const parent = resolve(flags.get('out') ?? join('.bnn-lab', 'runs'));
-  const runDir = await createRunDir(parent, config.preset, new Date());
-  let cancelled = false;
-  const onSigint = () => {
-    if (cancelled) process.exit(130);
-    cancelled = true;
-    err('\nstopping after the current batch (Ctrl-C again to exit now)\n');
-  };
-  process.on('SIGINT', onSigint);
-  let totalSteps = 0;
-  let lastStep: Extract<MetricsRecord, { event: 'step' }> | undefined;
-  const started = Date.now();
-  const tty = !json && process.stderr.isTTY === true;
-  const resumeFrom = flags.get('resume');
-  if (resumeFrom !== undefined && !existsSync(join(resumeFrom, 'training-state.json'))) {
-    throw new UserError(
-      `--resume ${resumeFrom} is not a checkpoint folder (no training-state.json); name one like RUN/checkpoints/epoch-3`,
-    );
-  }
-  const { runTraining } = await import('../training/trainer.js');
-  const result = await runTraining(
-    {
-      runId: runDir,
-      config,
-      runDir,
-      backend,
-      threads,
-      ...(resumeFrom !== undefined ? { resumeFrom: resolve(resumeFrom) } : {}),
-    },
-    {
-      isCancelled: () => cancelled,
-      log: (level, message) => {
-        if (level !== 'info' || !json)
-          err(`${level === 'info' ? '' : `${level}: `}${message.split('\n')[0]}\n`);
-      },
-      onRecord: (record) => {
-        if (json) {
-          out(JSON.stringify(record) + '\n');
-          return;
-        }
-        switch (record.event) {
-          case 'start':
-            totalSteps = record.totalSteps;
-            out(
-              `run folder: ${runDir}\npreset ${record.preset} · backend ${record.backend.name}${record.backend.threads > 1 ? ` × ${record.backend.threads} threads` : ''} · ${record.config.epochs} epochs × ${record.stepsPerEpoch} steps of ${record.config.batchSize}\n`,
-            );
-            break;
-          case 'step': {
-            lastStep = record;
-            const elapsed = Date.now() - started;
-            const eta = (elapsed / record.step) * (totalSteps - record.step);
-            const width = 24;
-            const filled = Math.round((width * record.step) / Math.max(1, totalSteps));
-            const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-            const line = `${bar} epoch ${record.epoch} step ${record.step}/${totalSteps} loss ${record.loss.toFixed(4)} acc ${percent(record.accuracy)} ${Math.round(record.examplesPerSecond)} ex/s eta ${formatDuration(eta)}`;
-            if (tty) err(`\r${line.padEnd(110)}`);
-            break;
-          }
-          case 'epoch':
-            if (tty) err('\r'.padEnd(111) + '\r');
-            out(
-              `epoch ${record.epoch}: train loss ${record.trainLoss.toFixed(4)} acc ${percent(record.trainAccuracy)} · test loss ${record.testLoss.toFixed(4)} acc ${percent(record.testAccuracy)} · ${formatDuration(record.durationMs)}\n`,
-            );
-            break;
-          case 'done':
-            break;
-        }
-      },
-    },
-  );
-  process.off('SIGINT', onSigint);
-  if (!json && lastStep) out(`\n${layerTable(lastStep.layers)}\n\n`);
-  if (!json) {
-    if (result.status === 'completed')
-      out(
-        `done: test accuracy ${percent(result.testAccuracy ?? 0)} in ${formatDuration(Date.now() - started)}; run folder ${runDir}\n`,
-      );
-    else err(`${result.status}: ${result.message ?? ''}\n`);
-  }
-  return result.status === 'completed' ? 0 : result.status === 'cancelled' ? 130 : 1;
-}
-
-async function presetsCommand(out: Out): Promise<number> {
-  // Counting weights needs tensors; the cpu backend is always available and enough for that.
-  const { useCpuBackend } = await import('../backend/backends.js');
-  const { getPreset, listPresets } = await import('../bnn/presets.js');
-  await useCpuBackend();
-  const rows = listPresets().map((p) => {
-    const model = getPreset(p.name).build(0);
-    let params = 0;
-    let binary = 0;
-    for (const layer of model.layers) {
-      for (const w of layer.getWeights()) params += w.size;
-      if (layer.getClassName().startsWith('Binary')) binary += layer.getWeights()[0].size;
-    }
-    model.dispose();
-    return { ...p, params, binaryShare: params > 0 ? binary / params : 0 };
-  });
-  for (const r of rows)
-    out(
-      `${r.name.padEnd(22)} ${String(r.params).padStart(9)} params  ${percent(r.binaryShare).padStart(7)} binary  ${r.description}\n`,
-    );
-  return 0;
-}
+/** Every command, in the order the help lists them. A new command is one entry here. */
+export const COMMANDS: readonly Command[] = [
+  trainCommand,
+  finetuneCommand,
+  presetsCommand,
+  inspectCommand,
+  compareCommand,
+  seriesCommand,
+];
 
 /** The version in the package.json beside (or above) this file: dist/, out/core/cli/. */
-function packageVersion(): string {
+export function packageVersion(): string {
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
     const file = join(dir, 'package.json');
@@ -265,44 +51,231 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-/** Runs the CLI; returns the exit code. Errors a user can fix print one line. */
-export async function main(argv: string[], out: Out, err: Out): Promise<number> {
-  const [command, ...rest] = argv;
+/** `bnn-lab --help`: the commands, then every option of every command. */
+export function topLevelHelp(): string {
+  const name = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  const lines = [
+    "bnn-lab: train and inspect binary neural networks (BNN Lab's engine, no VS Code)",
+    '',
+    'Usage: bnn-lab COMMAND [options]',
+    '       bnn-lab COMMAND --help    (one command)',
+    '       bnn-lab --version',
+    '',
+    'Commands:',
+  ];
+  for (const c of COMMANDS) {
+    const text = wrap(c.summary, HELP_WIDTH - name - 2);
+    lines.push(
+      `  ${c.name.padEnd(name)}${text[0]}`,
+      ...text.slice(1).map((t) => ' '.repeat(name + 2) + t),
+    );
+  }
+  for (const c of COMMANDS) {
+    lines.push('', `bnn-lab ${c.usage}`);
+    // --help is listed once, below.
+    lines.push(...optionLines([...c.options, { name: 'json', type: 'boolean', help: c.jsonHelp }]));
+  }
+  lines.push(
+    '',
+    'Every command:',
+    ...optionLines([
+      { name: 'help', short: 'h', type: 'boolean', help: "print the command's help and exit" },
+    ]),
+    '',
+    'Top level:',
+    ...optionLines([
+      { name: 'help', short: 'h', type: 'boolean', help: 'print this help and exit' },
+      { name: 'version', short: 'V', type: 'boolean', help: 'print the version and exit' },
+    ]),
+    '',
+    ...wrap(
+      'Results go to stdout; progress, warnings and errors to stderr. With --json, an error is one JSON object on stderr: {"event":"error","message":…} with "field" and "value" when known. Exit codes: 0 ok, 1 run failed or file unreadable, 2 bad usage or input, 130 cancelled. BNN_LAB_DEBUG=1 in the environment adds stack traces to errors.',
+      HELP_WIDTH,
+    ),
+  );
+  return lines.join('\n') + '\n';
+}
+
+const debug = () => Boolean(process.env.BNN_LAB_DEBUG);
+
+interface Described {
+  message: string;
+  exit: number;
+  fields: Record<string, string>;
+  /** Add "see bnn-lab … --help" to the text. */
+  usage: boolean;
+}
+
+/** The message, exit code and fields of an error, worded for the command line. */
+function describe(e: unknown, command: Command | undefined, values: OptionValues): Described {
+  if (e instanceof UsageError) {
+    const fields: Record<string, string> = {};
+    if (e.field !== undefined) fields.field = e.field;
+    if (e.value !== undefined) fields.value = e.value;
+    return { message: e.message, exit: 2, fields, usage: true };
+  }
+  if (e instanceof RunFailed)
+    return { message: e.message, exit: 1, fields: { runDir: e.runDir }, usage: false };
+  if (e instanceof ConfigError) {
+    const option = command?.fieldOptions?.[e.field];
+    const given = option !== undefined ? values[option.slice(2)] : undefined;
+    const prefix = `${e.source}: "${e.field}" `;
+    if (option !== undefined && given !== undefined && e.message.startsWith(prefix)) {
+      const value = Array.isArray(given) ? String(given[given.length - 1]) : String(given);
+      return {
+        message: `${option} ${e.message.slice(prefix.length)}`,
+        exit: 2,
+        fields: { field: option, value },
+        usage: false,
+      };
+    }
+    return {
+      message: e.message,
+      exit: 2,
+      fields: { field: e.field, source: e.source },
+      usage: false,
+    };
+  }
+  if (e instanceof CancelledError)
+    return { message: 'cancelled', exit: 130, fields: {}, usage: false };
+  const exit = command?.userErrorExit ?? 2;
+  if (e instanceof FileFormatError)
+    return { message: e.message, exit, fields: { file: e.file }, usage: false };
+  if (e instanceof UserError) return { message: e.message, exit, fields: {}, usage: false };
+  const sys = e as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === 'string' && typeof sys.syscall === 'string') {
+    // A file-system error core did not word: "ENOENT: no such file or directory, open 'x'".
+    const what = sys.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    const path = sys.path ?? '';
+    return {
+      message: `${path ? `${path}: ` : ''}${what} (${sys.code})`,
+      exit,
+      fields: path ? { file: path } : {},
+      usage: false,
+    };
+  }
+  const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return {
+    message: `internal error: ${message}${debug() ? '' : ' (set BNN_LAB_DEBUG=1 to see the stack trace)'}`,
+    exit: 1,
+    fields: {},
+    usage: false,
+  };
+}
+
+/**
+ * Prints an error the way the user asked (one line, or one JSON object) on stderr, the stack only
+ * with BNN_LAB_DEBUG set; returns the exit code.
+ */
+export function reportError(
+  e: unknown,
+  command: Command | undefined,
+  values: OptionValues,
+  json: boolean,
+  err: Out,
+): number {
+  const d = describe(e, command, values);
+  const stack = debug() && e instanceof Error ? e.stack : undefined;
+  if (json) {
+    err(
+      `${JSON.stringify({ event: 'error', message: d.message, ...d.fields, ...(stack ? { stack } : {}) })}\n`,
+    );
+  } else {
+    const where = command ? `bnn-lab ${command.name}` : 'bnn-lab';
+    err(`${where}: ${d.message}${d.usage ? `; see ${where} --help` : ''}\n`);
+    if (stack) err(`${stack}\n`);
+  }
+  return d.exit;
+}
+
+/** True when `--json` is among the arguments (before a `--`). */
+function wantsJson(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs the CLI; returns the exit code. `out` is stdout, `err` stderr, `progress` the stream the
+ * training progress line is drawn on (its `columns` and `isTTY` decide how).
+ */
+export async function main(
+  argv: string[],
+  out: Out,
+  err: Out,
+  progress: ProgressStream = process.stderr,
+): Promise<number> {
+  const json = wantsJson(argv);
+  const first = argv.findIndex((a) => !a.startsWith('-'));
+  const leading = first < 0 ? argv : argv.slice(0, first);
+  let top: OptionValues;
   try {
-    switch (command) {
-      case undefined:
-      case '--help':
-      case '-h':
-      case 'help':
-        out(HELP);
-        return 0;
-      case '--version':
-      case '-V':
-        out(`bnn-lab ${packageVersion()}\n`);
-        return 0;
-      case 'train':
-        return await trainCommand(rest, out, err);
-      case 'finetune':
-        return await (await import('./finetune.js')).finetuneCommand(rest, out, err);
-      case 'presets':
-        return await presetsCommand(out);
-      case 'inspect':
-        return await inspectCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
-      case 'compare':
-        return await compareCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
-      case 'series':
-        return await seriesCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
-      default:
-        err(`bnn-lab: unknown command "${command}"\n\n${HELP}`);
-        return 2;
-    }
+    top = parseNodeArgs({
+      args: leading,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+    }).values;
   } catch (e) {
-    if (e instanceof UserError) {
-      err(`bnn-lab: ${e.message}\n`);
-      return 2;
+    const option = /'([^' ]+)/.exec((e as Error).message)?.[1] ?? leading[0];
+    return reportError(
+      new UsageError(`unknown option ${option}`, option),
+      undefined,
+      {},
+      json,
+      err,
+    );
+  }
+  if (top.version) {
+    out(
+      json ? `${JSON.stringify({ version: packageVersion() })}\n` : `bnn-lab ${packageVersion()}\n`,
+    );
+    return 0;
+  }
+  const name = first < 0 ? undefined : argv[first];
+  if (name === undefined || top.help || name === 'help') {
+    // `bnn-lab help train` and `bnn-lab -h train` are `bnn-lab train --help`.
+    const topicName = name === 'help' ? argv[first + 1] : name;
+    const topic = COMMANDS.find((c) => c.name === topicName);
+    out(topic ? commandHelp(topic) : topLevelHelp());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    return reportError(
+      new UsageError(
+        `unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(', ')})`,
+        undefined,
+        name,
+      ),
+      undefined,
+      {},
+      json,
+      err,
+    );
+  }
+  // Top-level options before the command (`bnn-lab --json inspect F`) apply to it.
+  const args = [...(top.json ? ['--json'] : []), ...argv.slice(first + 1)];
+  let values: OptionValues = {};
+  try {
+    const parsed = parseCommandArgs(command, args);
+    if (parsed.help) {
+      out(commandHelp(command));
+      return 0;
     }
-    err(`bnn-lab: ${(e as Error).stack ?? String(e)}\n`);
-    return 1;
+    values = parsed.values;
+    return await command.run({
+      values,
+      positionals: parsed.positionals,
+      json: values.json === true,
+      out,
+      err,
+      progress,
+    });
+  } catch (e) {
+    return reportError(e, command, values, json, err);
   }
 }
 
@@ -312,6 +285,14 @@ if (require.main === module) {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  // Whatever escapes main (an error thrown on a later tick): one line, the stack only on request.
+  const json = wantsJson(process.argv.slice(2));
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (e: unknown) => {
+      reportError(e, undefined, {}, json, (t) => process.stderr.write(t));
+      process.exit(1);
+    });
+  }
   void main(
     process.argv.slice(2),
     (t) => process.stdout.write(t),

@@ -1,21 +1,22 @@
 /** bnn-lab inspect / compare / series: exit codes, JSON shapes, aligned tables. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareCommand, inspectCommand, seriesCommand } from '../../../core/cli/inspect';
+import { runCli } from '../cli/helpers';
 import { EXPECTED, fixture } from './helpers';
 
+/** `bnn-lab COMMAND ARGS`: the exit code, stdout's lines and stderr's lines. */
 async function capture(
-  command: (args: string[], out: (line: string) => void) => Promise<number>,
+  command: 'inspect' | 'compare' | 'series',
   args: string[],
-): Promise<{ code: number; lines: string[] }> {
-  const lines: string[] = [];
-  const code = await command(args, (line) => lines.push(line));
-  return { code, lines };
+): Promise<{ code: number; lines: string[]; errors: string[] }> {
+  const { code, stdout, stderr } = await runCli([command, ...args]);
+  const lines = (text: string) => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
+  return { code, lines: lines(stdout), errors: lines(stderr) };
 }
 
 describe('inspect CLI', () => {
   it('inspect --json prints the report of docs/metrics.md', async () => {
-    const { code, lines } = await capture(inspectCommand, [fixture('larq_keras2.h5'), '--json']);
+    const { code, lines } = await capture('inspect', [fixture('larq_keras2.h5'), '--json']);
     assert.equal(code, 0);
     assert.equal(lines.length, 1);
     const report = JSON.parse(lines[0]);
@@ -58,7 +59,7 @@ describe('inspect CLI', () => {
   });
 
   it('inspect prints an aligned table and the summary', async () => {
-    const { code, lines } = await capture(inspectCommand, [fixture('torch_state.pt')]);
+    const { code, lines } = await capture('inspect', [fixture('torch_state.pt')]);
     assert.equal(code, 0);
     const header = lines.find((l) => l.startsWith('name'));
     assert.ok(header && /QE/.test(header) && /dead/.test(header) && /signBal/.test(header));
@@ -79,20 +80,18 @@ describe('inspect CLI', () => {
 
   it('--tau changes deadWeightRatio; bad --tau and bad usage exit 2', async () => {
     const loose = JSON.parse(
-      (await capture(inspectCommand, [fixture('tfjs'), '--json', '--tau', '0.6'])).lines[0],
+      (await capture('inspect', [fixture('tfjs'), '--json', '--tau', '0.6'])).lines[0],
     );
-    const strict = JSON.parse(
-      (await capture(inspectCommand, [fixture('tfjs'), '--json'])).lines[0],
-    );
+    const strict = JSON.parse((await capture('inspect', [fixture('tfjs'), '--json'])).lines[0]);
     assert.ok(loose.layers[0].stats.deadWeightRatio > strict.layers[0].stats.deadWeightRatio);
-    assert.equal((await capture(inspectCommand, [fixture('tfjs'), '--tau', '2'])).code, 2);
-    assert.equal((await capture(inspectCommand, [])).code, 2);
-    assert.equal((await capture(inspectCommand, ['a', 'b'])).code, 2);
-    assert.equal((await capture(inspectCommand, ['x', '--frobnicate'])).code, 2);
+    assert.equal((await capture('inspect', [fixture('tfjs'), '--tau', '2'])).code, 2);
+    assert.equal((await capture('inspect', [])).code, 2);
+    assert.equal((await capture('inspect', ['a', 'b'])).code, 2);
+    assert.equal((await capture('inspect', ['x', '--frobnicate'])).code, 2);
   });
 
   it('--binary-pattern marks tensors by name; an invalid pattern is a one-line error', async () => {
-    const { lines } = await capture(inspectCommand, [
+    const { lines } = await capture('inspect', [
       fixture('torch_state.pt'),
       '--json',
       '--binary-pattern',
@@ -104,41 +103,44 @@ describe('inspect CLI', () => {
       .filter((l: { binary: boolean | null }) => l.binary === true)
       .map((l: { name: string }) => l.name);
     assert.deepEqual(binary.sort(), ['classifier.weight', 'shared.big', 'shared.offset']);
-    const bad = await capture(inspectCommand, [fixture('torch_state.pt'), '--binary-pattern', '(']);
+    const bad = await capture('inspect', [fixture('torch_state.pt'), '--binary-pattern', '(']);
     assert.equal(bad.code, 1);
-    assert.match(bad.lines[0], /not a valid regular expression/);
+    assert.deepEqual(bad.lines, []);
+    assert.equal(bad.errors.length, 1);
+    assert.match(bad.errors[0], /not a valid regular expression/);
   });
 
   it('a broken file exits 1 with one error line naming it', async () => {
     const path = fixture('broken', 'os_system.pt');
-    const { code, lines } = await capture(inspectCommand, [path]);
+    const { code, lines, errors } = await capture('inspect', [path]);
     assert.equal(code, 1);
-    assert.equal(lines.length, 1);
-    assert.ok(lines[0].startsWith(`error: ${path}: refused`));
+    assert.deepEqual(lines, []);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0].startsWith(`bnn-lab inspect: ${path}: refused`), errors[0]);
   });
 
   it('compare --json and table', async () => {
     const a = fixture('series', 'epoch-1');
     const b = fixture('series', 'epoch-2');
-    const json = await capture(compareCommand, [a, b, '--json']);
+    const json = await capture('compare', [a, b, '--json']);
     assert.equal(json.code, 0);
     const report = JSON.parse(json.lines[0]);
     assert.deepEqual(Object.keys(report), ['layers']);
     assert.deepEqual(Object.keys(report.layers[0]).sort(), ['flipRate', 'name']);
-    const table = await capture(compareCommand, [a, b]);
+    const table = await capture('compare', [a, b]);
     assert.ok(table.lines.some((l) => /^binary_conv\/kernel\s+\d\.\d{4}$/.test(l)));
-    assert.equal((await capture(compareCommand, [a])).code, 2);
+    assert.equal((await capture('compare', [a])).code, 2);
   });
 
   it('series --json and table', async () => {
-    const json = await capture(seriesCommand, [fixture('series'), '--json']);
+    const json = await capture('series', [fixture('series'), '--json']);
     assert.equal(json.code, 0);
     const series = JSON.parse(json.lines[0]);
     assert.deepEqual(Object.keys(series).sort(), ['checkpoints', 'frozenRatio', 'pairs']);
-    const table = await capture(seriesCommand, [fixture('series')]);
+    const table = await capture('series', [fixture('series')]);
     assert.ok(table.lines.some((l) => l.includes('epoch-2→epoch-10')));
     assert.ok(table.lines.some((l) => /^epoch-10\s+tfjs/.test(l)));
-    const empty = await capture(seriesCommand, [fixture('broken', 'tfjs_short')]);
+    const empty = await capture('series', [fixture('broken', 'tfjs_short')]);
     assert.equal(empty.code, 1);
   });
 });

@@ -4,7 +4,6 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { finetuneCommand } from '../../../core/cli/finetune';
 import { main } from '../../../core/cli/main';
 import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
@@ -32,8 +31,8 @@ function hashes(dir: string): Record<string, string> {
 async function cli(args: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await finetuneCommand(
-    args,
+  const code = await main(
+    ['finetune', ...args],
     (t) => (stdout += t),
     (t) => (stderr += t),
   );
@@ -149,40 +148,34 @@ test('a cancelled fine-tune ends as cancelled and leaves no checkpoint', async (
 });
 
 test('bad settings and checkpoints fail with a message naming the field or the fix', async () => {
-  await assert.rejects(
-    cli([source, '--method', 'lns', '--rho', '0.5']),
-    /"rho" must be in \[0, 0\.5\), got 0\.5/,
+  /** Exit 2 and one stderr line matching `pattern`, nothing on stdout. */
+  const refused = async (args: string[], pattern: RegExp) => {
+    const { code, stdout, stderr } = await cli(args);
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assert.equal(stderr.split('\n').length, 2, stderr);
+    assert.match(stderr, pattern);
+  };
+  await refused(
+    [source, '--method', 'lns', '--rho', '0.5'],
+    /^bnn-lab finetune: --rho must be in \[0, 0\.5\), got 0\.5/,
   );
-  await assert.rejects(
-    cli([source, '--method', 'lns', '--alpha', '-1']),
-    /"alpha" must be a number ≥ 0/,
-  );
-  let stderr = '';
-  const code = await main(
-    ['finetune', source, '--method', 'lns', '--rho', '0.5'],
-    () => {},
-    (t) => (stderr += t),
-  );
-  assert.equal(code, 2);
-  assert.match(stderr, /^bnn-lab: finetune: "rho" must be in \[0, 0\.5\)/);
-  await assert.rejects(cli([source, '--method', 'adamw']), /"method" must be one of lns, plain/);
+  await refused([source, '--method', 'lns', '--alpha', '-1'], /--alpha must be a number ≥ 0/);
+  await refused([source, '--method', 'adamw'], /--method must be one of lns, plain/);
   const foreign = join(root, 'foreign');
   mkdirSync(foreign);
   writeFileSync(join(foreign, 'model.json'), JSON.stringify({ modelTopology: {} }));
-  await assert.rejects(
-    cli([foreign, '--method', 'lns']),
-    /not a BNN Lab checkpoint.*bnn-lab inspect/,
-  );
+  await refused([foreign, '--method', 'lns'], /not a BNN Lab checkpoint.*bnn-lab inspect/);
   const h5 = join(root, 'model.h5');
   writeFileSync(h5, 'not really');
-  await assert.rejects(cli([h5, '--method', 'plain']), /bnn-lab inspect/);
+  await refused([h5, '--method', 'plain'], /bnn-lab inspect/);
   const noBinary = join(root, 'no-binary');
   mkdirSync(noBinary);
   writeFileSync(
     join(noBinary, 'model.json'),
     JSON.stringify({ bnnLab: { version: 1, preset: 'mnist-cnn', binaryLayers: {} } }),
   );
-  await assert.rejects(cli([noBinary, '--method', 'lns']), /has no binary layers/);
+  await refused([noBinary, '--method', 'lns'], /has no binary layers/);
 });
 
 test('a dataset the model cannot take, or a config that changes which layers are binary, is refused', async () => {
