@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { UserError } from '../errors';
+import { FAILURE_LOG_PREFIX } from '../training/api';
 import { numberFlag, parseArgs } from './args';
 import { createRunDir } from '../io/runNames';
 import { BACKEND_NAMES, type BackendPreference, type FinetuneSummary } from '../protocol';
@@ -126,6 +127,8 @@ export async function finetuneCommand(args: string[], out: Out, err: Out): Promi
       {
         isCancelled: () => cancelled,
         log: (level, message) => {
+          // A failure's stack is for a log; its message is printed once when the run ends.
+          if (message.startsWith(FAILURE_LOG_PREFIX)) return;
           if (level !== 'info' || !json)
             err(`${level === 'info' ? '' : `${level}: `}${message.split('\n')[0]}\n`);
         },

@@ -11,6 +11,7 @@ import { UserError } from '../errors';
 import { threadCountProblem } from '../parallel/shards';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
+import { FAILURE_LOG_PREFIX } from '../training/api';
 import { parseConfigFile, resolveConfig } from '../training/config';
 import { numberFlag, parseArgs } from './args';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
@@ -178,6 +179,8 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
     {
       isCancelled: () => cancelled,
       log: (level, message) => {
+        // A failure's stack is for a log; its message is printed once when the run ends.
+        if (message.startsWith(FAILURE_LOG_PREFIX)) return;
         if (level !== 'info' || !json)
           err(`${level === 'info' ? '' : `${level}: `}${message.split('\n')[0]}\n`);
       },

@@ -40,6 +40,13 @@ export interface RunResult {
 }
 
 /**
+ * Starts the `error` log line that carries a failed run's full stack. The failure's message is
+ * also in the run's result (and its `done` record), so a front end that shows that message
+ * (the CLI) skips this line instead of printing the error twice; the extension logs it whole.
+ */
+export const FAILURE_LOG_PREFIX = 'run failed: ';
+
+/**
  * The message a failed run reports. The wasm backend aborts with a bare "Aborted()" when its
  * memory (at most 4 GB for wasm32) cannot hold a step's tensors: say what to change instead.
  */

@@ -3,14 +3,23 @@
  * checkpoints) and reports through `RunHooks`. Used by the engine worker and the CLI.
  */
 import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
 import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/datasets';
 import { CancelledError, UserError } from '../errors';
-import { RunFolder } from '../io/runFolder';
+import {
+  CHECKPOINTS_DIR,
+  killPoint,
+  METRICS_FILE,
+  readMetrics,
+  removeStaleTempCheckpoints,
+  RunFolder,
+} from '../io/runFolder';
 import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
 import { DataParallel } from '../parallel/dataParallel';
 import { threadCountProblem } from '../parallel/shards';
@@ -22,9 +31,16 @@ import type {
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
-import { failureMessage, type RunHooks, type RunRequest, type RunResult } from './api';
+import {
+  FAILURE_LOG_PREFIX,
+  failureMessage,
+  type RunHooks,
+  type RunRequest,
+  type RunResult,
+} from './api';
 import {
   binaryLayerMeta,
+  readCheckpointManifest,
   readTrainingState,
   serializeCheckpoint,
   type TrainingState,
@@ -213,6 +229,32 @@ export function dataParallelWorld(
   return Math.min(threads, batchSize);
 }
 
+/**
+ * What the run that wrote checkpoint `dir` (`<run>/checkpoints/epoch-N`) recorded for epoch
+ * `epoch`: `recorded` when its metrics.jsonl holds that `epoch` record, `missing` when the run
+ * was killed between the checkpoint's rename and the record's append (the step records of that
+ * epoch are returned for the training loss), `unknown` when the checkpoint is not in a run folder.
+ */
+export function checkpointRecordState(
+  dir: string,
+  epoch: number,
+):
+  | { kind: 'recorded' | 'unknown' }
+  | { kind: 'missing'; steps: Extract<MetricsRecord, { event: 'step' }>[] } {
+  const parent = dirname(dir);
+  const metrics = join(dirname(parent), METRICS_FILE);
+  if (basename(parent) !== CHECKPOINTS_DIR || !existsSync(metrics)) return { kind: 'unknown' };
+  const { records } = readMetrics(metrics);
+  if (records.some((r) => r.event === 'epoch' && r.epoch === epoch)) return { kind: 'recorded' };
+  return {
+    kind: 'missing',
+    steps: records.filter(
+      (r): r is Extract<MetricsRecord, { event: 'step' }> =>
+        r.event === 'step' && r.epoch === epoch,
+    ),
+  };
+}
+
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
   let folder: RunFolder | undefined;
@@ -226,15 +268,39 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
   try {
     // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
     const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
+    const manifest = request.resumeFrom ? readCheckpointManifest(request.resumeFrom) : undefined;
+    const savedPreset = manifest?.meta?.preset;
+    if (resume && savedPreset !== undefined && savedPreset !== config.preset) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it is a checkpoint of preset ${savedPreset}, this run has preset ${config.preset}; resume with the run's own config`,
+      );
+    }
     if (resume && resume.state.seed !== config.seed) {
       throw new UserError(
         `cannot resume from ${request.resumeFrom}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
       );
     }
-    if (resume && resume.state.epoch >= config.epochs) {
+    // A run killed between a checkpoint's rename and its `epoch` record: finish that epoch's
+    // record (its evaluation re-run) before going on, even when it was the last epoch.
+    const record =
+      resume && request.resumeFrom
+        ? checkpointRecordState(request.resumeFrom, resume.state.epoch)
+        : undefined;
+    if (resume && resume.state.epoch > config.epochs) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it is epoch ${resume.state.epoch}, past this run's ${config.epochs} epochs; raise "epochs"`,
+      );
+    }
+    if (resume && resume.state.epoch === config.epochs && record?.kind !== 'missing') {
       throw new UserError(
         `cannot resume from ${request.resumeFrom}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
       );
+    }
+    if (request.resumeFrom) {
+      // Temporary checkpoint folders that a killed run of that folder left behind.
+      const sourceRun = dirname(dirname(request.resumeFrom));
+      for (const removed of removeStaleTempCheckpoints(sourceRun))
+        hooks.log('info', `removed ${removed}, an unfinished checkpoint of a killed run`);
     }
     folder = new RunFolder(request.runDir);
     folder.writeConfig(config);
@@ -259,7 +325,12 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     let firstEpoch = 1;
     let step = 0;
     if (resume && request.resumeFrom) {
-      await restoreStepSetup(setup, request.resumeFrom, resume.arrays);
+      if (resume.state.step !== resume.state.epoch * stepsPerEpoch) {
+        throw new UserError(
+          `cannot resume from ${request.resumeFrom}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
+        );
+      }
+      await restoreStepSetup(setup, request.resumeFrom, resume.arrays, manifest);
       firstEpoch = resume.state.epoch + 1;
       step = resume.state.step;
       hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
@@ -306,6 +377,30 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       totalSteps,
       time: Date.now(),
     });
+
+    if (resume && request.resumeFrom && record?.kind === 'missing') {
+      const evaluationStart = Date.now();
+      const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
+      lastTestAccuracy = test.accuracy;
+      const mean = (values: number[]) =>
+        values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+      hooks.log(
+        'info',
+        `epoch ${resume.state.epoch} of ${request.resumeFrom} had no record (the run was stopped while saving it): evaluated again`,
+      );
+      emit({
+        event: 'epoch',
+        epoch: resume.state.epoch,
+        step,
+        trainLoss: resume.state.trainLoss ?? mean(record.steps.map((r) => r.loss)),
+        trainAccuracy: resume.state.trainAccuracy ?? mean(record.steps.map((r) => r.accuracy)),
+        testLoss: test.loss,
+        testAccuracy: test.accuracy,
+        durationMs: Date.now() - evaluationStart,
+        checkpoint: relative(request.runDir, request.resumeFrom).split('\\').join('/'),
+        time: Date.now(),
+      });
+    }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
@@ -426,6 +521,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         learningRate: config.learningRate,
         rng: 'order: shuffle(mulberry32(seed*1000+epoch)); augmentation: mulberry32(augmentSeed(seed, epoch))',
         ...(tau !== undefined ? { tau } : {}),
+        trainLoss: epochLoss / stepsPerEpoch,
+        trainAccuracy: epochCorrect / (stepsPerEpoch * batchSize),
       };
       const files = await serializeCheckpoint(
         model,
@@ -441,7 +538,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         trainingState as unknown as Record<string, unknown>,
         [...(await optimizerState(optimizer)), ...trackerState, ...((await bonn?.state()) ?? [])],
       );
-      const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files);
+      const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files, epoch);
+      killPoint('before-append', epoch);
       emit({
         event: 'epoch',
         epoch,
@@ -454,6 +552,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         checkpoint,
         time: Date.now(),
       });
+      killPoint('after-append', epoch);
     }
     emit({ event: 'done', status: 'completed', testAccuracy: lastTestAccuracy, time: Date.now() });
     return { status: 'completed', testAccuracy: lastTestAccuracy };
@@ -462,7 +561,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const message = cancelled
       ? 'cancelled by the user'
       : failureMessage(e, request.config.batchSize);
-    if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
+    if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({
         event: 'done',
