@@ -24,6 +24,7 @@ import type {
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
+import { checkWasmBatchSize } from './batchLimit';
 import { FAILURE_LOG_PREFIX, failureMessage, type RunHooks, type RunResult } from './api';
 import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
 import { checkSourceCheckpoint } from './checkpointMeta';
@@ -227,6 +228,7 @@ export async function runFinetune(
       throw new UserError(`${source} has no binary layers: there is nothing to fine-tune`);
     }
     const batchSize = Math.min(config.batchSize, dataset.train.count);
+    if (backend.name === 'wasm') checkWasmBatchSize(model, meta.preset, batchSize, 1);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * settings.epochs;
     emit({

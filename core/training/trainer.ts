@@ -45,6 +45,7 @@ import {
   serializeCheckpoint,
   type TrainingState,
 } from './checkpoint';
+import { checkWasmBatchSize } from './batchLimit';
 import { clipLatentWeights, optimizerState, setLearningRate } from './optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
 import { learningRateAt, recuTau } from './schedules';
@@ -321,6 +322,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const totalSteps = stepsPerEpoch * config.epochs;
     setup = createStepSetup(config, preset);
     const { model, binaryLayers, bonn, variables, latentKernels, optimizer } = setup;
+    const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
+    if (backend.name === 'wasm') checkWasmBatchSize(model, preset.name, batchSize, world);
 
     let firstEpoch = 1;
     let step = 0;
@@ -335,7 +338,6 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       step = resume.state.step;
       hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
     }
-    const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
     if (world > 1) {
       pool = await DataParallel.start({
         config,
@@ -345,6 +347,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         dataset,
         resumed: resume !== undefined,
         log: hooks.log,
+        isCancelled: hooks.isCancelled,
       });
     } else if (fuseBatchNorm(model)) {
       // Training in this thread: batch norm through the C kernels, as the replicas run it.
