@@ -190,12 +190,24 @@ function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTele
 const signsKey = (layer: string) => `${layer}/signs`;
 const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
 
-/** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
-/** @throws UserError when the dataset's images or labels do not fit the preset's model. */
+/**
+ * @throws UserError when the dataset is empty, or its images or labels do not fit the preset's
+ * model.
+ */
 export function checkDatasetFits(
   preset: { name: string; inputShape: readonly number[]; classes: number },
   dataset: Dataset,
 ): void {
+  for (const [split, count] of [
+    ['training', dataset.train.count],
+    ['test', dataset.test.count],
+  ] as const) {
+    if (count === 0) {
+      throw new UserError(
+        `dataset ${dataset.name} from ${dataset.source} holds no ${split} examples; point "dataset.path" at a folder whose files hold some`,
+      );
+    }
+  }
   const [h, w, c] = preset.inputShape;
   if (dataset.shape[0] !== h || dataset.shape[1] !== w || dataset.shape[2] !== c) {
     throw new UserError(
@@ -256,6 +268,7 @@ export function checkpointRecordState(
   };
 }
 
+/** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
   let folder: RunFolder | undefined;
@@ -266,6 +279,9 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
   };
   let setup: StepSetup | undefined;
   let pool: DataParallel | undefined;
+  // What the out-of-memory advice names: the batch actually used and the threads sharing it.
+  let usedBatch = request.config.batchSize;
+  let usedThreads = 1;
   try {
     // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
     const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
@@ -323,6 +339,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     setup = createStepSetup(config, preset);
     const { model, binaryLayers, bonn, variables, latentKernels, optimizer } = setup;
     const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
+    usedBatch = batchSize;
+    usedThreads = world;
     if (backend.name === 'wasm') checkWasmBatchSize(model, preset.name, batchSize, world);
 
     let firstEpoch = 1;
@@ -561,9 +579,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     return { status: 'completed', testAccuracy: lastTestAccuracy };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled
-      ? 'cancelled by the user'
-      : failureMessage(e, request.config.batchSize);
+    const message = cancelled ? 'cancelled by the user' : failureMessage(e, usedBatch, usedThreads);
     if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({
