@@ -4,7 +4,7 @@
  * kernels and BNN Lab's C kernels. Past it, tfjs' wasm module reads or writes out of bounds (a
  * trap, "memory access out of bounds") instead of failing an allocation, and an offset past
  * 2 GiB can wrap. So the step's working set must fit: each layer's output, its gradient and
- * temporaries, measured at 2.6–3.4 times the sum of the layer outputs for the MNIST presets and
+ * temporaries, measured at 2.6–3.5 times the sum of the layer outputs for mnist-cnn and mnist-resnete and
  * counted here as 4 times (16 bytes per output value). That bound also keeps every single
  * tensor, at most a quarter of it, under 1 GiB, well inside 32-bit offsets; the C kernels check
  * their buffers against the memory as a last line (core/kernels/bnn_kernels.c).
