@@ -313,7 +313,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         `cannot resume from ${request.resumeFrom}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
       );
     }
-    if (request.resumeFrom) {
+    if (request.resumeFrom && basename(dirname(request.resumeFrom)) === CHECKPOINTS_DIR) {
       // Temporary checkpoint folders that a killed run of that folder left behind.
       const sourceRun = dirname(dirname(request.resumeFrom));
       for (const removed of removeStaleTempCheckpoints(sourceRun))
