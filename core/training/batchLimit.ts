@@ -45,19 +45,21 @@ export function maxWasmBatchSize(model: tf.LayersModel, threads: number): number
 
 /**
  * @throws UserError "lower batchSize to N" when `batchSize` examples, shared by `threads`
- * replicas, make a step the wasm backend cannot hold.
+ * replicas, make a step the wasm backend cannot hold. `configured` is the config's value, when
+ * the training set is smaller than it.
  */
 export function checkWasmBatchSize(
   model: tf.LayersModel,
   preset: string,
   batchSize: number,
   threads: number,
+  configured = batchSize,
 ): void {
   const max = maxWasmBatchSize(model, threads);
   if (batchSize <= max) return;
   const perExample = Math.ceil(stepBytesPerExample(model) / 2 ** 10);
   throw new UserError(
-    `batchSize ${batchSize} is too large for the wasm backend: a step of ${preset} needs about ` +
+    `batchSize ${configured}${configured !== batchSize ? ` (${batchSize} examples, the whole training set)` : ''} is too large for the wasm backend: a step of ${preset} needs about ` +
       `${perExample} KiB per example and each thread's wasm memory holds at most 4 GiB, ` +
       `addressed with 32-bit offsets` +
       `${threads > 1 ? ` (the batch is shared by ${threads} threads)` : ''}; lower batchSize to ` +

@@ -341,7 +341,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
     usedBatch = batchSize;
     usedThreads = world;
-    if (backend.name === 'wasm') checkWasmBatchSize(model, preset.name, batchSize, world);
+    if (backend.name === 'wasm')
+      checkWasmBatchSize(model, preset.name, batchSize, world, config.batchSize);
 
     let firstEpoch = 1;
     let step = 0;
