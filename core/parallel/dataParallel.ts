@@ -229,9 +229,9 @@ export class DataParallel {
     p[PARAM.batchIndex] = params.batchIndex;
     p[PARAM.learningRate] = params.learningRate;
     p[PARAM.tau] = params.tau ?? Number.NaN;
-    const started = Date.now();
+    const started = performance.now();
     await this.command(OP.step);
-    this.stepTimesMs.push(Date.now() - started);
+    this.stepTimesMs.push(performance.now() - started);
     if (this.stepTimesMs.length > 101) this.stepTimesMs.shift();
     const { scalars } = this.views;
     let loss = 0;
@@ -294,14 +294,15 @@ export class DataParallel {
     Atomics.store(this.views.ctrl, CTRL.go, this.commands);
     Atomics.notify(this.views.ctrl, CTRL.go);
     const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
-    const started = Date.now();
+    // A monotonic clock: a clock change does not count as no progress, nor (Linux, macOS) sleep.
+    const started = performance.now();
     const limitMs = stallLimitMs(this.stepTimesMs, this.bounds);
     for (;;) {
       if (this.failure) throw this.failure;
       const done = Atomics.load(this.views.ctrl, CTRL.done);
       if (done >= target) return;
       if (this.isCancelled()) throw new CancelledError();
-      const waitedMs = Date.now() - started;
+      const waitedMs = performance.now() - started;
       if (waitedMs > limitMs) {
         const timed = this.stepTimesMs.length
           ? `; a step took ${formatSeconds(stallLimitMs(this.stepTimesMs, { minimumMs: 0, stepFactor: 1, untimedMs: 0 }))} before`
