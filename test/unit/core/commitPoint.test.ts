@@ -6,12 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findCheckpoints } from '../../../core/checkpoints/inspect';
-import { listCheckpoints, readMetrics } from '../../../core/io/runFolder';
+import {
+  listCheckpoints,
+  readMetrics,
+  removeStaleTempCheckpoints,
+} from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
 import { resolveConfig } from '../../../core/training/config';
 import { runTraining } from '../../../core/training/trainer';
@@ -133,4 +137,21 @@ test('resuming from the last epoch of a run that recorded it is refused as alrea
   const { result } = await resume(join(runDir, 'checkpoints', 'epoch-2'));
   assert.equal(result.status, 'failed');
   assert.match(result.message ?? '', /already finished epoch 2 of 2/);
+});
+
+test('temporary folders of a process that still runs are kept; those of dead ones go', () => {
+  const runDir = join(mkdtempSync(join(tmpdir(), 'bnn-commit-')), 'run');
+  const root = join(runDir, 'checkpoints');
+  // A pid that no process has: past the kernel's pid_max (at most 2^22 on Linux).
+  const dead = `.tmp-epoch-3-${2 ** 22 + 7}`;
+  const alive = `.tmp-epoch-3-${process.ppid}`;
+  for (const name of [dead, alive, 'epoch-2', '.tmp-notes']) {
+    mkdirSync(join(root, name), { recursive: true });
+  }
+  assert.deepEqual(removeStaleTempCheckpoints(runDir), [join(root, dead)]);
+  assert.deepEqual(readdirSync(root).sort(), [
+    '.tmp-epoch-3-' + process.ppid,
+    '.tmp-notes',
+    'epoch-2',
+  ]);
 });
