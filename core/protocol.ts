@@ -556,13 +556,47 @@ const TO_WEBVIEW_KINDS: ReadonlySet<string> = new Set([
   'comparison',
   'runMissing',
 ]);
-const TO_HOST_KINDS: ReadonlySet<string> = new Set([
-  'ready',
-  'rendered',
-  'command',
-  'clearComparison',
-  'export',
-]);
+/**
+ * Per-kind field checks of a message from a webview (the page is not trusted to send well-formed
+ * messages): `satisfies` makes the compiler demand one check per kind of the union.
+ */
+type FieldChecks<U extends { kind: string }> = {
+  [K in U['kind']]: (message: Record<string, unknown>) => boolean;
+};
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isOneOf =
+  (values: readonly string[]) =>
+  (v: unknown): boolean =>
+    typeof v === 'string' && values.includes(v);
+const RUN_STATUSES: readonly RunStatus[] = ['running', 'completed', 'cancelled', 'failed'];
+const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'csv'];
+
+const TO_HOST_FIELDS = {
+  ready: () => true,
+  command: (m) => isOneOf(['train', 'stop', 'showLog'])(m.command),
+  clearComparison: () => true,
+  export: (m) => isOneOf(EXPORT_FORMATS)(m.format) && isString(m.name) && isString(m.data),
+  rendered: (m) =>
+    isString(m.runId) &&
+    isOneOf(RUN_STATUSES)(m.status) &&
+    Array.isArray(m.layerCards) &&
+    m.layerCards.every(isString),
+} satisfies FieldChecks<ToHost>;
+
+const FROM_INSPECTOR_FIELDS = {
+  inspectorReady: () => true,
+  layerSelected: (m) => isString(m.name),
+  inspectorCommand: (m) => isOneOf(['showLog', 'retry', 'toggleWatch', 'finetune'])(m.command),
+} satisfies FieldChecks<FromInspector>;
+
+/** True when `value` has a kind of `checks` (an own key, not an inherited one) and its fields pass. */
+function passes(checks: Record<string, (m: Record<string, unknown>) => boolean>, value: unknown) {
+  return (
+    hasKind(value) &&
+    Object.prototype.hasOwnProperty.call(checks, value.kind) &&
+    checks[value.kind](value as unknown as Record<string, unknown>)
+  );
+}
 
 const TO_ANALYSIS_KINDS: ReadonlySet<string> = new Set(['inspect', 'compare', 'series']);
 const FROM_ANALYSIS_KINDS: ReadonlySet<string> = new Set([
@@ -578,11 +612,6 @@ const TO_INSPECTOR_KINDS: ReadonlySet<string> = new Set([
   'content',
   'failed',
   'selectLayer',
-]);
-const FROM_INSPECTOR_KINDS: ReadonlySet<string> = new Set([
-  'inspectorReady',
-  'layerSelected',
-  'inspectorCommand',
 ]);
 
 /** Runtime check of a message received by the analysis worker. */
@@ -601,9 +630,9 @@ export function isFromAnalysis(value: unknown): value is FromAnalysis {
 export function isToInspector(value: unknown): value is ToInspector {
   return hasKind(value) && TO_INSPECTOR_KINDS.has(value.kind);
 }
-/** Runtime check of a message received from the inspector webview. */
+/** Runtime check of a message received from the inspector webview: its kind and every field. */
 export function isFromInspector(value: unknown): value is FromInspector {
-  return hasKind(value) && FROM_INSPECTOR_KINDS.has(value.kind);
+  return passes(FROM_INSPECTOR_FIELDS, value);
 }
 
 /** Runtime check of a message received by the worker. */
@@ -635,7 +664,7 @@ export function isFromWorker(value: unknown): value is FromWorker {
 export function isToWebview(value: unknown): value is ToWebview {
   return hasKind(value) && TO_WEBVIEW_KINDS.has(value.kind);
 }
-/** Runtime check of a message received from the webview. */
+/** Runtime check of a message received from the webview: its kind and every field. */
 export function isToHost(value: unknown): value is ToHost {
-  return hasKind(value) && TO_HOST_KINDS.has(value.kind);
+  return passes(TO_HOST_FIELDS, value);
 }

@@ -241,7 +241,7 @@ function numberInName(name: string): number | undefined {
 
 /**
  * The checkpoints in a folder, in training order: files of the supported formats and
- * subfolders holding a `model.json` (`epoch-N/`), ordered by the last number in their name,
+ * subfolders holding a `model.json` (`epoch-N/`), hidden names skipped, ordered by the last number in their name,
  * then by modification time.
  */
 export async function findCheckpoints(folder: string): Promise<{ name: string; path: string }[]> {
@@ -253,6 +253,9 @@ export async function findCheckpoints(folder: string): Promise<{ name: string; p
   }
   const found: { name: string; path: string; number: number; mtimeMs: number }[] = [];
   for (const name of names) {
+    // Hidden entries are never checkpoints: `.tmp-epoch-N-PID/` is one being written (or left
+    // by a killed run), not yet renamed to `epoch-N/`.
+    if (name.startsWith('.')) continue;
     const path = join(folder, name);
     const info = await stat(path).catch(() => undefined);
     if (!info) continue;

@@ -13,6 +13,26 @@ export class PyTuple {
   constructor(readonly items: unknown[]) {}
 }
 
+/**
+ * A dict key as Python would print it inside a name: strings as they are, tuples as
+ * `(1, 'a')`, numbers, None, True/False; anything else by its kind. Used where a state dict's
+ * key names a tensor (a tuple key would otherwise show as "[object Object]").
+ */
+export function keyName(key: unknown, depth = 0): string {
+  if (typeof key === 'string') return depth === 0 ? key : `'${key}'`;
+  if (typeof key === 'number' || typeof key === 'bigint') return String(key);
+  if (typeof key === 'boolean') return key ? 'True' : 'False';
+  if (key === null || key === undefined) return 'None';
+  if (depth > 4) return '…';
+  if (key instanceof PyTuple) {
+    const items = key.items.map((k) => keyName(k, depth + 1));
+    return `(${items.join(', ')}${items.length === 1 ? ',' : ''})`;
+  }
+  if (Array.isArray(key)) return `[${key.map((k) => keyName(k, depth + 1)).join(', ')}]`;
+  if (key instanceof PyGlobal) return key.qualifiedName;
+  return `<${(key as object).constructor?.name ?? 'object'}>`;
+}
+
 /** A Python dict or OrderedDict; `attributes` holds state set by BUILD (e.g. `_metadata`). */
 export class PyDict {
   readonly map = new Map<unknown, unknown>();

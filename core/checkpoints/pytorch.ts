@@ -16,7 +16,7 @@ import {
   type CheckpointTensor,
   type TensorDtype,
 } from './model';
-import { PyDict, PyGlobal, PyTuple, unpickle, type GlobalTable } from './pickle';
+import { keyName, PyDict, PyGlobal, PyTuple, unpickle, type GlobalTable } from './pickle';
 import { openEntry, openZip, type ZipArchive, type ZipEntry } from './zip';
 
 /** The pickled data of data.pkl above this size is refused (it holds only metadata). */
@@ -185,7 +185,7 @@ function findStateDict(value: unknown): { dict: PyDict; note?: string } | null {
       if (inner instanceof PyDict && hasTensors(inner)) return { dict: inner, note: key };
     }
     for (const [key, inner] of value.map) {
-      if (inner instanceof PyDict && hasTensors(inner)) return { dict: inner, note: String(key) };
+      if (inner instanceof PyDict && hasTensors(inner)) return { dict: inner, note: keyName(key) };
     }
   }
   return null;
@@ -326,7 +326,7 @@ export async function readPytorch(source: ByteSource): Promise<CheckpointModel> 
   const tensors: CheckpointTensor[] = [];
   for (const [key, value] of found.dict.map) {
     if (value instanceof TorchTensor)
-      tensors.push(tensorFromTorch(file, archive, String(key), value));
+      tensors.push(tensorFromTorch(file, archive, keyName(key), value));
   }
   return {
     format: 'pytorch',

@@ -133,15 +133,27 @@ export interface LoadOptions {
 }
 
 /**
+ * @throws UserError when `dir` is missing or is not a folder, saying which and what it must hold.
+ */
+function checkDatasetFolder(dir: string, holding: string): void {
+  const what = !existsSync(dir)
+    ? 'does not exist'
+    : !statSync(dir).isDirectory()
+      ? 'is a file, not a folder'
+      : undefined;
+  if (what) {
+    throw new UserError(
+      `dataset folder ${dir} ${what}; set "dataset.path" to a folder holding ${holding}`,
+    );
+  }
+}
+
+/**
  * Loads an IDX image dataset from a folder with the standard four files.
  * @throws FileFormatError naming the missing or corrupt file.
  */
 export function loadIdxFolder(dir: string, name: string, options: LoadOptions): Dataset {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UserError(
-      `dataset folder ${dir} does not exist; set "dataset.path" to a folder holding ${Object.values(IDX_FILES).join(', ')}`,
-    );
-  }
+  checkDatasetFolder(dir, Object.values(IDX_FILES).join(', '));
   const [mean, std] = NORMALIZATION[name] ?? [0.5, 0.5];
   const files = {
     trainImages: requireIdx(dir, IDX_FILES.trainImages),
@@ -257,11 +269,7 @@ function readCifarFile(dir: string, name: string): Uint8Array {
  * @throws FileFormatError naming a missing or truncated batch.
  */
 export function loadCifar10Folder(dir: string, options: LoadOptions): Dataset {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UserError(
-      `dataset folder ${dir} does not exist; set "dataset.path" to a folder holding ${CIFAR_TRAIN_FILES.join(', ')} and ${CIFAR_TEST_FILE}`,
-    );
-  }
+  checkDatasetFolder(dir, `${CIFAR_TRAIN_FILES.join(', ')} and ${CIFAR_TEST_FILE}`);
   for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
     if (!existsSync(join(dir, f))) readCifarFile(dir, f);
   }

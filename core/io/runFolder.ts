@@ -9,14 +9,16 @@
  * never leaves a half-written checkpoint under a complete-looking name.
  */
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readFileSync,
   readdirSync,
   renameSync,
   rmSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
@@ -26,24 +28,163 @@ export const METRICS_FILE = 'metrics.jsonl';
 export const CONFIG_FILE = 'config.json';
 export const CHECKPOINTS_DIR = 'checkpoints';
 
-function describeFsError(action: string, path: string, e: unknown): UserError {
+/** Where a user chooses another run folder, in both front ends' words. */
+export const RUN_FOLDER_CHOICE =
+  'the bnnLab.runs.folder setting in VS Code, --out on the command line';
+
+/**
+ * A file-system error while creating or writing a run: names the path, says what went wrong in
+ * words and what to do. The original error stays in `stack` (for the log), never in `message`.
+ */
+export class RunFolderError extends UserError {
+  override name = 'RunFolderError';
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What an errno means for a folder we create or write, and what the user can do about it. */
+function fsHint(code: string | undefined, fallback: string): string {
+  const choose = `choose another folder (${RUN_FOLDER_CHOICE})`;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `the disk is full; free space or ${choose}`;
+    case 'EROFS':
+      return `the file system is read-only; ${choose}`;
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied; make it writable or ${choose}`;
+    case 'EEXIST':
+    case 'ENOTDIR':
+      return `a file is in the way where a folder is needed; ${choose}`;
+    case 'EISDIR':
+      return `a folder is in the way where a file is needed; ${choose}`;
+    case 'ENAMETOOLONG':
+      return `the path is too long; ${choose}`;
+    default:
+      return `${fallback}; ${choose}`;
+  }
+}
+
+/**
+ * Wraps a file-system error of `action` on `path` (a run folder or a file in one) as one clear
+ * message, e.g. `cannot create the run folder /mnt/ro/runs: the file system is read-only; …`.
+ */
+export function describeFsError(action: string, path: string, e: unknown): RunFolderError {
   const err = e as NodeJS.ErrnoException;
-  const hint =
-    err.code === 'ENOSPC'
-      ? 'the disk is full; free space and start again'
-      : err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS'
-        ? 'the folder is not writable; choose a writable workspace or bnnLab.runs.folder'
-        : err.message;
-  const wrapped = new UserError(`cannot ${action} ${path}: ${hint}`);
-  wrapped.stack = `${wrapped.stack}\ncaused by: ${err.stack ?? String(err)}`;
+  const code = typeof err?.code === 'string' ? err.code : undefined;
+  // Node's message repeats the path and the syscall: keep only its words ("no such file…").
+  const words = String(err?.message ?? e)
+    .replace(/^[A-Z]+: /, '')
+    .replace(/, \w+ '.*'$/, '');
+  const wrapped = new RunFolderError(
+    path,
+    code,
+    `cannot ${action} ${path}: ${fsHint(code, words)}`,
+  );
+  wrapped.stack = `${wrapped.stack}\ncaused by: ${err?.stack ?? String(e)}`;
   return wrapped;
+}
+
+/**
+ * Test hook for the kill -9 tests: `BNN_LAB_KILL_AT=<point>[:<epoch>]` makes the process kill
+ * itself with SIGKILL when it reaches `point` (while writing that epoch's checkpoint), so a test
+ * can show what a crash at the commit point leaves behind. Unset in normal use.
+ */
+export function killPoint(point: string, epoch: number): void {
+  const at = process.env.BNN_LAB_KILL_AT;
+  if (!at) return;
+  const [name, wanted] = at.split(':');
+  if (name === point && (wanted === undefined || Number(wanted) === epoch)) {
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/** Writes `content` to a new file and flushes it to the disk before returning. */
+function writeDurably(path: string, content: Uint8Array | string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Flushes a folder's entries (a rename into it, a new file) to the disk. Windows cannot open a
+ * folder for that (and its file system orders metadata itself), so failing to open is ignored.
+ */
+function syncFolder(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    // EINVAL: the file system cannot sync folders (some network mounts); nothing more to do.
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const TEMP_CHECKPOINT = /^\.tmp-.+-(\d+)$/;
+
+function processIsAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // a folder of an earlier process that had our id
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary checkpoint folders (`checkpoints/.tmp-epoch-N-PID`) that runs killed
+ * mid-write left in `runDir`, unless their process still runs. They are never complete
+ * checkpoints (the rename into `epoch-N` is the commit point). Best effort: a folder that cannot
+ * be removed (read-only mount) stays, and is still never listed as a checkpoint.
+ * @returns the folders removed.
+ */
+export function removeStaleTempCheckpoints(runDir: string): string[] {
+  const root = join(runDir, CHECKPOINTS_DIR);
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMP_CHECKPOINT.exec(name);
+    if (!match || processIsAlive(Number(match[1]))) continue;
+    try {
+      rmSync(join(root, name), { recursive: true, force: true });
+      removed.push(join(root, name));
+    } catch {
+      // left in place; listCheckpoints and the inspector skip it anyway
+    }
+  }
+  return removed;
 }
 
 /** Appends records to `metrics.jsonl`, one JSON object per line, flushed on every write. */
 export class RunFolder {
   readonly metricsPath: string;
 
-  /** Creates the folder (and parents). @throws UserError when it cannot be written. */
+  /** Creates the folder (and parents). @throws RunFolderError when it cannot be written. */
   constructor(readonly dir: string) {
     this.metricsPath = join(dir, METRICS_FILE);
     try {
@@ -51,15 +192,18 @@ export class RunFolder {
     } catch (e) {
       throw describeFsError('create the run folder', dir, e);
     }
+    removeStaleTempCheckpoints(dir);
   }
 
   writeConfig(config: TrainConfig): void {
     const path = join(this.dir, CONFIG_FILE);
     try {
-      writeFileSync(path, JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
+      writeDurably(path, JSON.stringify(config, null, 2) + '\n');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new UserError(
+        throw new RunFolderError(
+          path,
+          'EEXIST',
           `${path} already exists: a run folder is never reused; start a new run`,
         );
       }
@@ -67,32 +211,57 @@ export class RunFolder {
     }
   }
 
+  /**
+   * Appends one record. `epoch` and `done` records are flushed to the disk before returning (they
+   * are what resume and the Runs view read back); `step` records are left to the OS.
+   */
   append(record: MetricsRecord): void {
+    let fd: number | undefined;
     try {
-      appendFileSync(this.metricsPath, JSON.stringify(record) + '\n');
+      fd = openSync(this.metricsPath, 'a');
+      const bytes = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      if (record.event !== 'step') fsyncSync(fd);
     } catch (e) {
       throw describeFsError('append to', this.metricsPath, e);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   }
 
   /**
-   * Writes a checkpoint atomically: every file goes into a temporary sibling folder that is
-   * renamed to `checkpoints/<name>` only once complete. @returns the path relative to the run.
+   * Writes a checkpoint atomically and durably: every file goes into a temporary sibling folder
+   * and is flushed to the disk, the folder is flushed, renamed to `checkpoints/<name>` (the
+   * commit point) and the parent flushed, so after a crash or power loss `<name>` is either
+   * absent or complete. @returns the path relative to the run.
    */
-  writeCheckpoint(name: string, files: Record<string, Uint8Array | string>): string {
+  writeCheckpoint(name: string, files: Record<string, Uint8Array | string>, epoch = 0): string {
     const root = join(this.dir, CHECKPOINTS_DIR);
     const finalDir = join(root, name);
     const tmpDir = join(root, `.tmp-${name}-${process.pid}`);
     if (existsSync(finalDir))
-      throw new UserError(`checkpoint ${finalDir} already exists; refusing to overwrite it`);
+      throw new RunFolderError(
+        finalDir,
+        'EEXIST',
+        `checkpoint ${finalDir} already exists; refusing to overwrite it`,
+      );
     try {
       rmSync(tmpDir, { recursive: true, force: true });
       mkdirSync(tmpDir, { recursive: true });
       for (const [file, content] of Object.entries(files))
-        writeFileSync(join(tmpDir, file), content);
+        writeDurably(join(tmpDir, file), content);
+      syncFolder(tmpDir);
+      killPoint('before-rename', epoch);
       renameSync(tmpDir, finalDir);
+      killPoint('after-rename', epoch);
+      syncFolder(root);
     } catch (e) {
-      rmSync(tmpDir, { recursive: true, force: true });
+      try {
+        rmSync(tmpDir, { recursive: true, force: true });
+      } catch {
+        // the original error is what the user needs to see
+      }
       throw describeFsError('write checkpoint', finalDir, e);
     }
     return `${CHECKPOINTS_DIR}/${name}`;

@@ -23,9 +23,44 @@
 #define EXPORT(name) __attribute__((export_name(#name), visibility("default")))
 
 typedef unsigned int u32;
+typedef unsigned long long u64;
+
+/*
+ * Bounds guard. Every index below is a 32-bit product (b * in_h * in_w * in_c, …), and a pointer
+ * plus an index wraps at 4 GB in wasm32: sizes that describe more than the memory holds would
+ * wrap into other tensors of the tfjs heap instead of failing. So each kernel first checks, with
+ * 64-bit products, that every buffer it touches lies inside the linear memory (and that the
+ * convolution geometry stays inside its input); past that check no 32-bit product can wrap. A
+ * failed check traps ("unreachable") before any byte is written. The caller (wasmKernels.ts)
+ * keeps batch sizes far below this (core/training/batchLimit.ts); the guard is the last line.
+ */
+#define ELEMENTS_CAP (1ull << 32)
+/* a * b, saturated at ELEMENTS_CAP (a <= ELEMENTS_CAP and b < 2^32, so a * b fits in 64 bits). */
+static inline u64 mul_cap(u64 a, u32 b) {
+  const u64 r = a * b;
+  return r > ELEMENTS_CAP ? ELEMENTS_CAP : r;
+}
+static inline u64 count4(u32 a, u32 b, u32 c, u32 d) {
+  return mul_cap(mul_cap(mul_cap(a, b), c), d);
+}
+/* True when `elements` values of `width` bytes from `p` lie inside the linear memory. */
+static inline int inside(const void *p, u64 elements, u32 width) {
+  const u64 end = (u64)(__UINTPTR_TYPE__)p + elements * width;
+  return end <= (u64)__builtin_wasm_memory_size(0) * 65536ull;
+}
+#define REQUIRE(condition)                                                                         \
+  do {                                                                                             \
+    if (!(condition)) __builtin_trap();                                                            \
+  } while (0)
+/* The last tap of a convolution window (dilated) lands inside an input of `in` pixels. */
+static inline int taps_inside(u32 out, u32 stride, u32 filter, u32 dil, u32 in) {
+  return out == 0 || filter == 0 ||
+         (u64)(out - 1) * stride + (u64)(filter - 1) * dil < (u64)in;
+}
 
 EXPORT(bnn_sign)
 void bnn_sign(const float *x, float *out, u32 n) {
+  REQUIRE(inside(x, n, 4) && inside(out, n, 4));
   const v128_t zero = wasm_f32x4_splat(0.0f);
   const v128_t plus = wasm_f32x4_splat(1.0f);
   const v128_t minus = wasm_f32x4_splat(-1.0f);
@@ -42,6 +77,7 @@ void bnn_sign(const float *x, float *out, u32 n) {
 
 EXPORT(bnn_ste_grad)
 void bnn_ste_grad(const float *dy, const float *x, float *out, u32 n, float clip) {
+  REQUIRE(inside(dy, n, 4) && inside(x, n, 4) && inside(out, n, 4));
   const v128_t limit = wasm_f32x4_splat(clip);
   const v128_t one = wasm_f32x4_splat(1.0f);
   u32 i = 0;
@@ -59,6 +95,7 @@ void bnn_ste_grad(const float *dy, const float *x, float *out, u32 n, float clip
 
 EXPORT(bnn_approx_sign_grad)
 void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
+  REQUIRE(inside(dy, n, 4) && inside(x, n, 4) && inside(out, n, 4));
   const v128_t zero = wasm_f32x4_splat(0.0f);
   const v128_t two = wasm_f32x4_splat(2.0f);
   u32 i = 0;
@@ -87,6 +124,12 @@ EXPORT(bnn_max_pool_grad)
 void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u32 in_h, u32 in_w,
                        u32 channels, u32 out_h, u32 out_w, u32 filter_h, u32 filter_w,
                        u32 stride_h, u32 stride_w, u32 pad_top, u32 pad_left) {
+  {
+    const u64 in_n = count4(batch, in_h, in_w, channels);
+    const u64 out_n = count4(batch, out_h, out_w, channels);
+    REQUIRE(inside(x, in_n, 4) && inside(dx, in_n, 4) && inside(dy, out_n, 4));
+    REQUIRE(in_h < (1u << 30) && in_w < (1u << 30)); /* window bounds below are signed ints */
+  }
   const v128_t minus_inf = wasm_f32x4_splat(-__builtin_inff());
   const v128_t none = wasm_i32x4_splat(-1);
   const v128_t lane = wasm_i32x4_make(0, 1, 2, 3);
@@ -108,7 +151,7 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
           v128_t at = none;
           for (int r = row_begin; r < row_end; r++) {
             for (int q = col_begin; q < col_end; q++) {
-              int base = (int)(((b * in_h + (u32)r) * in_w + (u32)q) * channels + c);
+              const u32 base = ((b * in_h + (u32)r) * in_w + (u32)q) * channels + c;
               v128_t v = wasm_v128_load(x + base);
               v128_t gt = wasm_f32x4_gt(v, best);
               best = wasm_v128_bitselect(v, best, gt);
@@ -127,7 +170,7 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
           int at = -1;
           for (int r = row_begin; r < row_end; r++) {
             for (int q = col_begin; q < col_end; q++) {
-              int index = (int)(((b * in_h + (u32)r) * in_w + (u32)q) * channels + c);
+              const u32 index = ((b * in_h + (u32)r) * in_w + (u32)q) * channels + c;
               if (x[index] > best) {
                 best = x[index];
                 at = index;
@@ -166,6 +209,8 @@ static inline void round_sums(const double *acc, float *out, u32 n) {
 
 EXPORT(bnn_channel_sums)
 void bnn_channel_sums(const float *x, u32 rows, u32 channels, double *acc, float *out) {
+  REQUIRE(inside(x, mul_cap(rows, channels), 4) && inside(acc, channels, 8) &&
+          inside(out, channels, 4));
   for (u32 r = 0; r < rows; r++) {
     const float *row = x + r * channels;
     u32 c = 0;
@@ -178,6 +223,8 @@ void bnn_channel_sums(const float *x, u32 rows, u32 channels, double *acc, float
 EXPORT(bnn_channel_sq_dev)
 void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channels, double *acc,
                         float *out) {
+  REQUIRE(inside(x, mul_cap(rows, channels), 4) && inside(mean, channels, 4) &&
+          inside(acc, channels, 8) && inside(out, channels, 4));
   for (u32 r = 0; r < rows; r++) {
     const float *row = x + r * channels;
     u32 c = 0;
@@ -196,6 +243,9 @@ void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channel
 EXPORT(bnn_bn_grad_sums)
 void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels, double *acc,
                       float *out_dy, float *out_dot) {
+  REQUIRE(inside(dy, mul_cap(rows, channels), 4) && inside(xhat, mul_cap(rows, channels), 4) &&
+          inside(acc, mul_cap(2, channels), 8) && inside(out_dy, channels, 4) &&
+          inside(out_dot, channels, 4));
   double *acc_dot = acc + channels;
   for (u32 r = 0; r < rows; r++) {
     const float *g = dy + r * channels, *h = xhat + r * channels;
@@ -217,6 +267,9 @@ void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels
 EXPORT(bnn_bn_forward)
 void bnn_bn_forward(const float *x, const float *mean, const float *inv_std, const float *gamma,
                     const float *beta, u32 rows, u32 channels, float *normed, float *y) {
+  REQUIRE(inside(x, mul_cap(rows, channels), 4) && inside(normed, mul_cap(rows, channels), 4) &&
+          inside(y, mul_cap(rows, channels), 4) && inside(mean, channels, 4) &&
+          inside(inv_std, channels, 4) && inside(gamma, channels, 4) && inside(beta, channels, 4));
   for (u32 r = 0; r < rows; r++) {
     const u32 o = r * channels;
     u32 c = 0;
@@ -239,6 +292,9 @@ EXPORT(bnn_bn_backward)
 void bnn_bn_backward(const float *dy, const float *xhat, const float *mean_dy,
                      const float *mean_dy_xhat, const float *scale, u32 rows, u32 channels,
                      float *dx) {
+  REQUIRE(inside(dy, mul_cap(rows, channels), 4) && inside(xhat, mul_cap(rows, channels), 4) &&
+          inside(dx, mul_cap(rows, channels), 4) && inside(mean_dy, channels, 4) &&
+          inside(mean_dy_xhat, channels, 4) && inside(scale, channels, 4));
   for (u32 r = 0; r < rows; r++) {
     const u32 o = r * channels;
     u32 c = 0;
@@ -266,6 +322,8 @@ EXPORT(bnn_adam)
 void bnn_adam(const float *w, const float *g, const float *m, const float *v, float *w_out,
               float *m_out, float *v_out, u32 n, float beta1, float one_minus_beta1, float beta2,
               float one_minus_beta2, float acc_beta1, float acc_beta2, float neg_lr, float eps) {
+  REQUIRE(inside(w, n, 4) && inside(g, n, 4) && inside(m, n, 4) && inside(v, n, 4) &&
+          inside(w_out, n, 4) && inside(m_out, n, 4) && inside(v_out, n, 4));
   const float c1 = 1.0f - acc_beta1, c2 = 1.0f - acc_beta2;
   const v128_t vb1 = wasm_f32x4_splat(beta1), vo1 = wasm_f32x4_splat(one_minus_beta1);
   const v128_t vb2 = wasm_f32x4_splat(beta2), vo2 = wasm_f32x4_splat(one_minus_beta2);
@@ -336,6 +394,11 @@ EXPORT(bnn_conv2d_forward)
 void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32 in_h, u32 in_w,
                         u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h, u32 filter_w,
                         u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(w, count4(filter_h, filter_w, in_c, out_c), 4) &&
+          inside(y, count4(batch, out_h, out_w, out_c), 4) &&
+          taps_inside(out_h, stride_h, filter_h, dil_h, in_h) &&
+          taps_inside(out_w, stride_w, filter_w, dil_w, in_w));
   const u32 pixels = out_h * out_w;
   /* With dil_w = 1 the taps (kw, ci) of one filter row are contiguous in x: one loop of
      filter_w * in_c taps instead of filter_w loops of in_c (in_c = 1 for a first layer). */
@@ -453,6 +516,11 @@ EXPORT(bnn_conv2d_filter_grad)
 void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batch, u32 in_h,
                             u32 in_w, u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h,
                             u32 filter_w, u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(dw, count4(filter_h, filter_w, in_c, out_c), 4) &&
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          taps_inside(out_h, stride_h, filter_h, dil_h, in_h) &&
+          taps_inside(out_w, stride_w, filter_w, dil_w, in_w));
   const u32 row = in_w * in_c;
   const u32 taps = filter_h * filter_w * in_c;
   const u32 x_step = stride_w * in_c;
@@ -555,6 +623,11 @@ EXPORT(bnn_conv2d_input_grad)
 void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batch, u32 dx_h,
                            u32 dx_w, u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h,
                            u32 filter_w, u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w) {
+  REQUIRE(inside(dx, count4(batch, dx_h, dx_w, in_c), 4) &&
+          inside(wt, count4(filter_h, filter_w, in_c, out_c), 4) &&
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          taps_inside(out_h, stride_h, filter_h, dil_h, dx_h) &&
+          taps_inside(out_w, stride_w, filter_w, dil_w, dx_w));
   const u32 pixels = out_h * out_w;
   for (u32 b = 0; b < batch; b++) {
     const float *dyb = dy + b * pixels * out_c;

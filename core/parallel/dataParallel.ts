@@ -6,10 +6,16 @@
  *
  * The coordinator's own model (built by the trainer) is not trained step by step; before each
  * evaluation and checkpoint `syncInto` copies rank 0's weights and optimizer state into it.
+ *
+ * A replica that stops making progress without dying (a deadlock, an endless loop) would leave
+ * the run waiting forever, so a watchdog fails a command that takes longer than
+ * `max(60 s, 20 × the median step)` (10 minutes before the first step has been timed), and a
+ * cancel ends the wait at once; `close` then terminates the threads.
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Dataset } from '../data/datasets';
+import { CancelledError } from '../errors';
 import type { BackendPreference, TrainConfig } from '../protocol';
 import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
 import type { FromReplica, ReplicaInit } from './protocol';
@@ -60,6 +66,40 @@ export interface StepResult {
   methods: number[];
 }
 
+/** How long a command may take before the watchdog fails the run (see the file comment). */
+export interface WatchdogBounds {
+  /** Floor of the bound once steps have been timed. */
+  minimumMs: number;
+  /** Multiple of the median step time. */
+  stepFactor: number;
+  /** Bound while no step has been timed (the first step includes the kernels' warm-up). */
+  untimedMs: number;
+}
+
+export const DEFAULT_WATCHDOG: WatchdogBounds = {
+  minimumMs: 60_000,
+  stepFactor: 20,
+  untimedMs: 600_000,
+};
+
+/** `BNN_LAB_WATCHDOG_MS` (tests): one bound in ms for every case, instead of the defaults. */
+function watchdogBounds(): WatchdogBounds {
+  const override = Number(process.env.BNN_LAB_WATCHDOG_MS);
+  return Number.isFinite(override) && override > 0
+    ? { minimumMs: override, stepFactor: 0, untimedMs: override }
+    : DEFAULT_WATCHDOG;
+}
+
+/** The watchdog's bound for the next command, from the step times measured so far. */
+export function stallLimitMs(stepTimesMs: readonly number[], bounds: WatchdogBounds): number {
+  if (stepTimesMs.length === 0) return bounds.untimedMs;
+  const sorted = [...stepTimesMs].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return Math.max(bounds.minimumMs, bounds.stepFactor * median);
+}
+
+const formatSeconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
 type WaitAsync = (
   array: Int32Array,
   index: number,
@@ -75,6 +115,11 @@ export class DataParallel {
   /** Rejects with the first replica failure; `until` races it. */
   private readonly failed: Promise<never>;
   private rejectFailed: (error: Error) => void = () => undefined;
+  /** Durations of the latest steps, for the watchdog. */
+  private readonly stepTimesMs: number[] = [];
+  private readonly bounds = watchdogBounds();
+  /** Polled while a command runs: a cancel ends the wait without the replicas. */
+  private isCancelled: () => boolean = () => false;
 
   private constructor(
     private readonly workers: Worker[],
@@ -99,6 +144,8 @@ export class DataParallel {
     dataset: Dataset;
     resumed: boolean;
     log: (level: 'info' | 'warn' | 'error', message: string) => void;
+    /** The run's cancel flag, polled while waiting for the replicas. */
+    isCancelled?: () => boolean;
   }): Promise<DataParallel> {
     const { setup, world } = options;
     const layout: SharedLayout = {
@@ -114,6 +161,7 @@ export class DataParallel {
     const workers: Worker[] = [];
     const ready = new Set<number>();
     const pool = new DataParallel(workers, views, layout);
+    if (options.isCancelled) pool.isCancelled = options.isCancelled;
     let onReady: () => void = () => undefined;
     const allReady = new Promise<void>((resolve) => (onReady = resolve));
     for (let rank = 0; rank < world; rank++) {
@@ -148,12 +196,24 @@ export class DataParallel {
       });
       workers.push(worker);
     }
+    // A replica that never gets ready (stuck while building its model) fails the start too.
+    const startLimit = setTimeout(
+      () =>
+        pool.fail(
+          new Error(
+            `the replica threads were not ready after ${formatSeconds(pool.bounds.untimedMs)}; start again with fewer threads (bnnLab.engine.threads / --threads)`,
+          ),
+        ),
+      pool.bounds.untimedMs,
+    );
     try {
       await pool.until(allReady);
     } catch (e) {
+      clearTimeout(startLimit);
       await pool.close();
       throw e;
     }
+    clearTimeout(startLimit);
     options.log('info', `data-parallel: ${world} replica threads ready`);
     return pool;
   }
@@ -169,7 +229,10 @@ export class DataParallel {
     p[PARAM.batchIndex] = params.batchIndex;
     p[PARAM.learningRate] = params.learningRate;
     p[PARAM.tau] = params.tau ?? Number.NaN;
+    const started = performance.now();
     await this.command(OP.step);
+    this.stepTimesMs.push(performance.now() - started);
+    if (this.stepTimesMs.length > 101) this.stepTimesMs.shift();
     const { scalars } = this.views;
     let loss = 0;
     let hits = 0;
@@ -231,10 +294,26 @@ export class DataParallel {
     Atomics.store(this.views.ctrl, CTRL.go, this.commands);
     Atomics.notify(this.views.ctrl, CTRL.go);
     const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+    // A monotonic clock: a clock change does not count as no progress, nor (Linux, macOS) sleep.
+    const started = performance.now();
+    const limitMs = stallLimitMs(this.stepTimesMs, this.bounds);
     for (;;) {
       if (this.failure) throw this.failure;
       const done = Atomics.load(this.views.ctrl, CTRL.done);
       if (done >= target) return;
+      if (this.isCancelled()) throw new CancelledError();
+      const waitedMs = performance.now() - started;
+      if (waitedMs > limitMs) {
+        const timed = this.stepTimesMs.length
+          ? `; a step took ${formatSeconds(stallLimitMs(this.stepTimesMs, { minimumMs: 0, stepFactor: 1, untimedMs: 0 }))} before`
+          : '';
+        this.fail(
+          new Error(
+            `the ${this.world} replica threads made no progress for ${formatSeconds(waitedMs)}${timed}; the run was stopped (its earlier checkpoints are kept). Start again with fewer threads (bnnLab.engine.threads / --threads) if it happens again`,
+          ),
+        );
+        continue;
+      }
       const r = waitAsync(this.views.ctrl, CTRL.done, done, 200);
       if (r.async) await r.value;
       // Let worker events (error, exit) run between waits.

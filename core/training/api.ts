@@ -40,21 +40,36 @@ export interface RunResult {
 }
 
 /**
- * The message a failed run reports. The wasm backend aborts with a bare "Aborted()" when its
- * memory (at most 4 GB for wasm32) cannot hold a step's tensors: say what to change instead.
+ * Starts the `error` log line that carries a failed run's full stack. The failure's message is
+ * also in the run's result (and its `done` record), so a front end that shows that message
+ * (the CLI) skips this line instead of printing the error twice; the extension logs it whole.
  */
-export function failureMessage(e: unknown, batchSize: number | undefined): string {
+export const FAILURE_LOG_PREFIX = 'run failed: ';
+
+/**
+ * The message a failed run reports. The wasm backend aborts with a bare "Aborted()" when its
+ * memory (at most 4 GB for wasm32) cannot hold a step's tensors, or traps on a read or write past
+ * it: say what to change instead. `batchSize` is the batch the run used (the dataset may cap the
+ * configured one) and `threads` the replicas sharing it, each in its own wasm memory.
+ */
+export function failureMessage(e: unknown, batchSize: number | undefined, threads = 1): string {
   const message = e instanceof Error ? e.message : String(e);
   const outOfMemory =
     /(^|: )Aborted\(/.test(message) ||
-    /could not grow|Array buffer allocation failed|out of memory/i.test(message);
+    /could not grow|Array buffer allocation failed|out of memory|memory access out of bounds/i.test(
+      message,
+    );
   if (!outOfMemory) return message;
   const smaller =
     batchSize !== undefined && batchSize > 1 ? Math.max(1, batchSize >> 1) : undefined;
+  const perThread =
+    batchSize !== undefined && threads > 1
+      ? ` (${Math.ceil(batchSize / threads)} examples in each of ${threads} threads)`
+      : '';
   return (
     `the engine ran out of memory (${message.trim()}): the wasm backend holds every tensor of a ` +
-    `step in at most 4 GB` +
-    (batchSize !== undefined ? ` and batch size ${batchSize} needs more` : '') +
+    `step in at most 4 GB per thread` +
+    (batchSize !== undefined ? ` and batch size ${batchSize}${perThread} needs more` : '') +
     `; lower "batchSize"${smaller !== undefined ? ` (e.g. ${smaller})` : ''}, or install ` +
     `@tensorflow/tfjs-node for the native backend`
   );

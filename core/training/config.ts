@@ -169,6 +169,17 @@ function checkMilestones(source: string, value: unknown, epochs: number): number
   return value as number[];
 }
 
+/**
+ * A value as the message shows it: JSON, except numbers JSON cannot write (`1e999` parses as
+ * Infinity, which JSON.stringify would show as "null").
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return Number.isNaN(value) ? 'NaN' : `a number too large to represent (${value})`;
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
 function checkInteger(
   source: string,
   field: string,
@@ -178,11 +189,7 @@ function checkInteger(
 ): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw new ConfigError(
-      source,
-      field,
-      `must be an integer ${range}, got ${JSON.stringify(value)}`,
-    );
+    throw new ConfigError(source, field, `must be an integer ${range}, got ${shown(value)}`);
   }
   return value;
 }
@@ -203,11 +210,7 @@ function checkNumber(
     (openMax ? value < max : value <= max);
   if (!ok) {
     const range = `${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`;
-    throw new ConfigError(
-      source,
-      field,
-      `must be a number in ${range}, got ${JSON.stringify(value)}`,
-    );
+    throw new ConfigError(source, field, `must be a number in ${range}, got ${shown(value)}`);
   }
   return value as number;
 }
@@ -404,7 +407,8 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
 export function parseConfigFile(text: string, file: string): TrainConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // Editors on Windows may save with a UTF-8 byte-order mark, which JSON.parse refuses.
+    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new ConfigError(file, '(root)', `is not valid JSON: ${(e as Error).message}`);
   }

@@ -13,7 +13,7 @@ import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
 import { loadDataset } from '../data/datasets';
 import { CancelledError, UserError } from '../errors';
-import { RunFolder } from '../io/runFolder';
+import { describeFsError, RunFolder } from '../io/runFolder';
 import { channelAlpha, flipRateBetween, SignTracker, weightStats } from '../metrics/layerStats';
 import type {
   BackendPreference,
@@ -24,7 +24,8 @@ import type {
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
-import { failureMessage, type RunHooks, type RunResult } from './api';
+import { checkWasmBatchSize } from './batchLimit';
+import { FAILURE_LOG_PREFIX, failureMessage, type RunHooks, type RunResult } from './api';
 import { binaryLayerMeta, serializeCheckpoint } from './checkpoint';
 import { checkSourceCheckpoint } from './checkpointMeta';
 import {
@@ -33,7 +34,7 @@ import {
   validateFinetune,
   type FinetuneMethod,
 } from './finetuneSettings';
-import { loadCheckpointModel } from './checkpoint';
+import { checkWeightsFit, loadCheckpointModel, readCheckpointManifest } from './checkpoint';
 import { hardSign, layerAuxTerms, LnsMappers, warmUpMappers } from './methods/lns';
 import { shuffledIndices, shuffleSeed } from './random';
 import { checkDatasetFits, describeLayers, evaluate, makeBatch } from './trainer';
@@ -178,10 +179,14 @@ export async function runFinetune(
     };
     folder = new RunFolder(runDir);
     folder.writeConfig(config);
-    writeFileSync(
-      join(runDir, 'finetune.json'),
-      JSON.stringify({ source, ...settings }, null, 2) + '\n',
-    );
+    try {
+      writeFileSync(
+        join(runDir, 'finetune.json'),
+        JSON.stringify({ source, ...settings }, null, 2) + '\n',
+      );
+    } catch (e) {
+      throw describeFsError('write', join(runDir, 'finetune.json'), e);
+    }
     const backend = await initBackend(request.backend, hooks.log);
     const dataset = loadDataset(config.dataset, {
       limit: config.limit,
@@ -194,14 +199,13 @@ export async function runFinetune(
     checkDatasetFits(getPreset(meta.preset), dataset);
     // Rebuild the model from its preset and the run's config and copy the weights in, as a
     // resume does: the run's method settings (ReCU, scaling, BONN) come from the config.
-    const loaded = await loadCheckpointModel(source);
     model = getPreset(meta.preset).build(config.seed, config);
+    // Shapes first, from model.json alone: a mismatch is one line, not a dump of tensor values.
+    const manifest = readCheckpointManifest(source);
+    checkWeightsFit(source, manifest, model, `preset ${meta.preset} with its run's config.json`);
+    const loaded = await loadCheckpointModel(source, manifest);
     try {
       model.setWeights(loaded.model.getWeights());
-    } catch (e) {
-      throw new UserError(
-        `cannot rebuild ${source} from preset ${meta.preset} and its run's config.json: ${(e as Error).message}`,
-      );
     } finally {
       loaded.model.dispose();
     }
@@ -224,6 +228,7 @@ export async function runFinetune(
       throw new UserError(`${source} has no binary layers: there is nothing to fine-tune`);
     }
     const batchSize = Math.min(config.batchSize, dataset.train.count);
+    if (backend.name === 'wasm') checkWasmBatchSize(model, meta.preset, batchSize, 1);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * settings.epochs;
     emit({
@@ -546,7 +551,7 @@ export async function runFinetune(
   } catch (e) {
     const cancelled = e instanceof CancelledError;
     const message = cancelled ? 'cancelled by the user' : failureMessage(e, undefined);
-    if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
+    if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({
         event: 'done',

@@ -7,7 +7,12 @@ import * as tf from '../tf';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import type { Preset } from '../bnn/presets';
 import type { TrainConfig } from '../protocol';
-import { loadCheckpointModel } from './checkpoint';
+import {
+  checkWeightsFit,
+  loadCheckpointModel,
+  readCheckpointManifest,
+  type CheckpointManifest,
+} from './checkpoint';
 import { BonnState } from './methods/bonn';
 import { createOptimizer, optimizerState, restoreOptimizer } from './optimizers';
 
@@ -136,8 +141,11 @@ export async function restoreStepSetup(
   setup: StepSetup,
   checkpointDir: string,
   arrays: Map<string, Float32Array | Uint8Array>,
+  manifest: CheckpointManifest = readCheckpointManifest(checkpointDir),
 ): Promise<void> {
-  const { model: saved } = await loadCheckpointModel(checkpointDir);
+  // Shapes first, from model.json alone: a mismatch is one line, not a dump of tensor values.
+  checkWeightsFit(checkpointDir, manifest, setup.model, "this run's model");
+  const { model: saved } = await loadCheckpointModel(checkpointDir, manifest);
   try {
     setup.model.setWeights(saved.getWeights());
   } finally {

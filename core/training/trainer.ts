@@ -3,14 +3,23 @@
  * checkpoints) and reports through `RunHooks`. Used by the engine worker and the CLI.
  */
 import * as tf from '../tf';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
 import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/datasets';
 import { CancelledError, UserError } from '../errors';
-import { RunFolder } from '../io/runFolder';
+import {
+  CHECKPOINTS_DIR,
+  killPoint,
+  METRICS_FILE,
+  readMetrics,
+  removeStaleTempCheckpoints,
+  RunFolder,
+} from '../io/runFolder';
 import { channelAlpha, SignTracker, weightStats } from '../metrics/layerStats';
 import { DataParallel } from '../parallel/dataParallel';
 import { threadCountProblem } from '../parallel/shards';
@@ -22,13 +31,21 @@ import type {
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
-import { failureMessage, type RunHooks, type RunRequest, type RunResult } from './api';
+import {
+  FAILURE_LOG_PREFIX,
+  failureMessage,
+  type RunHooks,
+  type RunRequest,
+  type RunResult,
+} from './api';
 import {
   binaryLayerMeta,
+  readCheckpointManifest,
   readTrainingState,
   serializeCheckpoint,
   type TrainingState,
 } from './checkpoint';
+import { checkWasmBatchSize } from './batchLimit';
 import { clipLatentWeights, optimizerState, setLearningRate } from './optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
 import { learningRateAt, recuTau } from './schedules';
@@ -173,12 +190,24 @@ function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTele
 const signsKey = (layer: string) => `${layer}/signs`;
 const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
 
-/** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
-/** @throws UserError when the dataset's images or labels do not fit the preset's model. */
+/**
+ * @throws UserError when the dataset is empty, or its images or labels do not fit the preset's
+ * model.
+ */
 export function checkDatasetFits(
   preset: { name: string; inputShape: readonly number[]; classes: number },
   dataset: Dataset,
 ): void {
+  for (const [split, count] of [
+    ['training', dataset.train.count],
+    ['test', dataset.test.count],
+  ] as const) {
+    if (count === 0) {
+      throw new UserError(
+        `dataset ${dataset.name} from ${dataset.source} holds no ${split} examples; point "dataset.path" at a folder whose files hold some`,
+      );
+    }
+  }
   const [h, w, c] = preset.inputShape;
   if (dataset.shape[0] !== h || dataset.shape[1] !== w || dataset.shape[2] !== c) {
     throw new UserError(
@@ -213,6 +242,33 @@ export function dataParallelWorld(
   return Math.min(threads, batchSize);
 }
 
+/**
+ * What the run that wrote checkpoint `dir` (`<run>/checkpoints/epoch-N`) recorded for epoch
+ * `epoch`: `recorded` when its metrics.jsonl holds that `epoch` record, `missing` when the run
+ * was killed between the checkpoint's rename and the record's append (the step records of that
+ * epoch are returned for the training loss), `unknown` when the checkpoint is not in a run folder.
+ */
+export function checkpointRecordState(
+  dir: string,
+  epoch: number,
+):
+  | { kind: 'recorded' | 'unknown' }
+  | { kind: 'missing'; steps: Extract<MetricsRecord, { event: 'step' }>[] } {
+  const parent = dirname(dir);
+  const metrics = join(dirname(parent), METRICS_FILE);
+  if (basename(parent) !== CHECKPOINTS_DIR || !existsSync(metrics)) return { kind: 'unknown' };
+  const { records } = readMetrics(metrics);
+  if (records.some((r) => r.event === 'epoch' && r.epoch === epoch)) return { kind: 'recorded' };
+  return {
+    kind: 'missing',
+    steps: records.filter(
+      (r): r is Extract<MetricsRecord, { event: 'step' }> =>
+        r.event === 'step' && r.epoch === epoch,
+    ),
+  };
+}
+
+/** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
 export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
   const { config } = request;
   let folder: RunFolder | undefined;
@@ -223,18 +279,45 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
   };
   let setup: StepSetup | undefined;
   let pool: DataParallel | undefined;
+  // What the out-of-memory advice names: the batch actually used and the threads sharing it.
+  let usedBatch = request.config.batchSize;
+  let usedThreads = 1;
   try {
     // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
     const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
+    const manifest = request.resumeFrom ? readCheckpointManifest(request.resumeFrom) : undefined;
+    const savedPreset = manifest?.meta?.preset;
+    if (resume && savedPreset !== undefined && savedPreset !== config.preset) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it is a checkpoint of preset ${savedPreset}, this run has preset ${config.preset}; resume with the run's own config`,
+      );
+    }
     if (resume && resume.state.seed !== config.seed) {
       throw new UserError(
         `cannot resume from ${request.resumeFrom}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
       );
     }
-    if (resume && resume.state.epoch >= config.epochs) {
+    // A run killed between a checkpoint's rename and its `epoch` record: finish that epoch's
+    // record (its evaluation re-run) before going on, even when it was the last epoch.
+    const record =
+      resume && request.resumeFrom
+        ? checkpointRecordState(request.resumeFrom, resume.state.epoch)
+        : undefined;
+    if (resume && resume.state.epoch > config.epochs) {
+      throw new UserError(
+        `cannot resume from ${request.resumeFrom}: it is epoch ${resume.state.epoch}, past this run's ${config.epochs} epochs; raise "epochs"`,
+      );
+    }
+    if (resume && resume.state.epoch === config.epochs && record?.kind !== 'missing') {
       throw new UserError(
         `cannot resume from ${request.resumeFrom}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
       );
+    }
+    if (request.resumeFrom && basename(dirname(request.resumeFrom)) === CHECKPOINTS_DIR) {
+      // Temporary checkpoint folders that a killed run of that folder left behind.
+      const sourceRun = dirname(dirname(request.resumeFrom));
+      for (const removed of removeStaleTempCheckpoints(sourceRun))
+        hooks.log('info', `removed ${removed}, an unfinished checkpoint of a killed run`);
     }
     folder = new RunFolder(request.runDir);
     folder.writeConfig(config);
@@ -255,16 +338,25 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     const totalSteps = stepsPerEpoch * config.epochs;
     setup = createStepSetup(config, preset);
     const { model, binaryLayers, bonn, variables, latentKernels, optimizer } = setup;
+    const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
+    usedBatch = batchSize;
+    usedThreads = world;
+    if (backend.name === 'wasm')
+      checkWasmBatchSize(model, preset.name, batchSize, world, config.batchSize);
 
     let firstEpoch = 1;
     let step = 0;
     if (resume && request.resumeFrom) {
-      await restoreStepSetup(setup, request.resumeFrom, resume.arrays);
+      if (resume.state.step !== resume.state.epoch * stepsPerEpoch) {
+        throw new UserError(
+          `cannot resume from ${request.resumeFrom}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
+        );
+      }
+      await restoreStepSetup(setup, request.resumeFrom, resume.arrays, manifest);
       firstEpoch = resume.state.epoch + 1;
       step = resume.state.step;
       hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
     }
-    const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
     if (world > 1) {
       pool = await DataParallel.start({
         config,
@@ -274,6 +366,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         dataset,
         resumed: resume !== undefined,
         log: hooks.log,
+        isCancelled: hooks.isCancelled,
       });
     } else if (fuseBatchNorm(model)) {
       // Training in this thread: batch norm through the C kernels, as the replicas run it.
@@ -306,6 +399,30 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       totalSteps,
       time: Date.now(),
     });
+
+    if (resume && request.resumeFrom && record?.kind === 'missing') {
+      const evaluationStart = Date.now();
+      const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
+      lastTestAccuracy = test.accuracy;
+      const mean = (values: number[]) =>
+        values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+      hooks.log(
+        'info',
+        `epoch ${resume.state.epoch} of ${request.resumeFrom} had no record (the run was stopped while saving it): evaluated again`,
+      );
+      emit({
+        event: 'epoch',
+        epoch: resume.state.epoch,
+        step,
+        trainLoss: resume.state.trainLoss ?? mean(record.steps.map((r) => r.loss)),
+        trainAccuracy: resume.state.trainAccuracy ?? mean(record.steps.map((r) => r.accuracy)),
+        testLoss: test.loss,
+        testAccuracy: test.accuracy,
+        durationMs: Date.now() - evaluationStart,
+        checkpoint: relative(request.runDir, request.resumeFrom).split('\\').join('/'),
+        time: Date.now(),
+      });
+    }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
@@ -426,6 +543,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         learningRate: config.learningRate,
         rng: 'order: shuffle(mulberry32(seed*1000+epoch)); augmentation: mulberry32(augmentSeed(seed, epoch))',
         ...(tau !== undefined ? { tau } : {}),
+        trainLoss: epochLoss / stepsPerEpoch,
+        trainAccuracy: epochCorrect / (stepsPerEpoch * batchSize),
       };
       const files = await serializeCheckpoint(
         model,
@@ -441,7 +560,8 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         trainingState as unknown as Record<string, unknown>,
         [...(await optimizerState(optimizer)), ...trackerState, ...((await bonn?.state()) ?? [])],
       );
-      const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files);
+      const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files, epoch);
+      killPoint('before-append', epoch);
       emit({
         event: 'epoch',
         epoch,
@@ -454,15 +574,14 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         checkpoint,
         time: Date.now(),
       });
+      killPoint('after-append', epoch);
     }
     emit({ event: 'done', status: 'completed', testAccuracy: lastTestAccuracy, time: Date.now() });
     return { status: 'completed', testAccuracy: lastTestAccuracy };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled
-      ? 'cancelled by the user'
-      : failureMessage(e, request.config.batchSize);
-    if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
+    const message = cancelled ? 'cancelled by the user' : failureMessage(e, usedBatch, usedThreads);
+    if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({
         event: 'done',

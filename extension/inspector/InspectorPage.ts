@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import {
   assertNever,
+  previewMessage,
   isFromInspector,
   type InspectorContent,
   type ToInspector,
@@ -245,12 +246,17 @@ export class InspectorPage implements vscode.Disposable {
               vscode.Uri.file(this.target),
             );
             break;
-          default:
-            assertNever(msg.command);
+          default: {
+            // The guard checks commands; a listener must not throw on one it let through.
+            const unknown: never = msg.command;
+            log.warn(`inspector: ignored an unknown command ${previewMessage(unknown)}`);
+          }
         }
         break;
-      default:
-        assertNever(msg);
+      default: {
+        const unknown: never = msg;
+        log.warn(`inspector: ignored a message of unknown kind: ${previewMessage(unknown)}`);
+      }
     }
   }
 

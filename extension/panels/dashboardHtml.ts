@@ -62,6 +62,10 @@ export function dashboardHtml(opts: DashboardHtmlOptions): string {
     `font-src ${source}`,
     // Only the bundle carrying this page's nonce runs: no inline handlers, no eval.
     `script-src 'nonce-${opts.nonce}'`,
+    // default-src does not cover these two: no injected <base> may redirect the bundle's
+    // relative URLs, and no <form> may post anywhere.
+    `base-uri 'none'`,
+    `form-action 'none'`,
   ].join('; ');
   const nonce = escapeAttribute(opts.nonce);
   return `<!DOCTYPE html>

@@ -222,5 +222,26 @@ test('a dataset the model cannot take, or a config that changes which layers are
   );
   assert.equal(rebuilt.status, 'failed');
   assert.match(rebuilt.message ?? '', /cannot rebuild .*conv1/);
+
+  // Edited to a learnable scale, which adds weights: one short line before any weight loads.
+  const scaled = join(root, 'scaled-run');
+  cpSync(join(source, '..', '..'), scaled, { recursive: true });
+  writeFileSync(join(scaled, 'config.json'), JSON.stringify({ ...config, scaling: 'learnable' }));
+  const grown = await runFinetune(
+    {
+      runId: 'scaled',
+      checkpoint: join(scaled, 'checkpoints', 'epoch-1'),
+      runDir: join(root, 'scaled-out'),
+      backend: 'wasm',
+      method: 'plain',
+    },
+    hooks,
+  );
+  assert.equal(grown.status, 'failed');
+  assert.match(
+    grown.message ?? '',
+    /the checkpoint holds \d+ weight tensors, preset mnist-cnn with its run's config.json has \d+; use the run config the checkpoint was trained with$/,
+  );
+  assert.ok((grown.message ?? '').length < 400, grown.message);
   assert.deepEqual(hashes(source), before, 'the source checkpoint is unchanged');
 });

@@ -31,6 +31,9 @@ void describe('dashboardHtml', () => {
     assert.deepEqual(csp.get('style-src'), [CSP_SOURCE]);
     assert.deepEqual(csp.get('font-src'), [CSP_SOURCE]);
     assert.deepEqual(csp.get('script-src'), [`'nonce-${opts.nonce}'`]);
+    // Not covered by default-src: no <base> to redirect relative URLs, no form posts.
+    assert.deepEqual(csp.get('base-uri'), ["'none'"]);
+    assert.deepEqual(csp.get('form-action'), ["'none'"]);
     for (const values of csp.values()) {
       assert.ok(!values.includes("'unsafe-inline'") && !values.includes("'unsafe-eval'"));
     }

@@ -1,0 +1,68 @@
+/**
+ * The largest batch the wasm backend can train. Every tensor of a step lives in one wasm32
+ * linear memory per thread (replica), at most 4 GiB, addressed with 32-bit offsets by tfjs' own
+ * kernels and BNN Lab's C kernels. Past it, tfjs' wasm module reads or writes out of bounds (a
+ * trap, "memory access out of bounds") instead of failing an allocation, and an offset past
+ * 2 GiB can wrap. So the step's working set must fit: each layer's output, its gradient and
+ * temporaries, measured at 2.6–3.5 times the sum of the layer outputs for mnist-cnn and mnist-resnete and
+ * counted here as 4 times (16 bytes per output value). That bound also keeps every single
+ * tensor, at most a quarter of it, under 1 GiB, well inside 32-bit offsets; the C kernels check
+ * their buffers against the memory as a last line (core/kernels/bnn_kernels.c).
+ * Checked before training, so a too-large batch is one message, not a trap mid-step.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors';
+
+/** Bytes a replica's step may use: the 4 GiB of wasm32 less room for the weights and the code. */
+export const MAX_STEP_BYTES = 4 * 2 ** 30 - 256 * 2 ** 20;
+/** A step's working set per example, in multiples of the sum of its layer outputs (see above). */
+const WORKING_SET_FACTOR = 4;
+
+function shapesOf(shape: tf.Shape | tf.Shape[]): tf.Shape[] {
+  return Array.isArray(shape[0]) ? (shape as tf.Shape[]) : [shape as tf.Shape];
+}
+
+/** Float32 values of every layer's outputs for one example (the batch axis left out). */
+export function outputValuesPerExample(model: tf.LayersModel): number {
+  let values = 0;
+  for (const layer of model.layers) {
+    for (const s of shapesOf(layer.outputShape)) {
+      values += s.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
+    }
+  }
+  return values;
+}
+
+/** Estimated bytes of a training step per example on the wasm backend. */
+export function stepBytesPerExample(model: tf.LayersModel): number {
+  return 4 * WORKING_SET_FACTOR * outputValuesPerExample(model);
+}
+
+/** The largest batch size a step of `model` can take on the wasm backend over `threads` replicas. */
+export function maxWasmBatchSize(model: tf.LayersModel, threads: number): number {
+  return Math.max(1, Math.floor(MAX_STEP_BYTES / stepBytesPerExample(model))) * threads;
+}
+
+/**
+ * @throws UserError "lower batchSize to N" when `batchSize` examples, shared by `threads`
+ * replicas, make a step the wasm backend cannot hold. `configured` is the config's value, when
+ * the training set is smaller than it.
+ */
+export function checkWasmBatchSize(
+  model: tf.LayersModel,
+  preset: string,
+  batchSize: number,
+  threads: number,
+  configured = batchSize,
+): void {
+  const max = maxWasmBatchSize(model, threads);
+  if (batchSize <= max) return;
+  const perExample = Math.ceil(stepBytesPerExample(model) / 2 ** 10);
+  throw new UserError(
+    `batchSize ${configured}${configured !== batchSize ? ` (${batchSize} examples, the whole training set)` : ''} is too large for the wasm backend: a step of ${preset} needs about ` +
+      `${perExample} KiB per example and each thread's wasm memory holds at most 4 GiB, ` +
+      `addressed with 32-bit offsets` +
+      `${threads > 1 ? ` (the batch is shared by ${threads} threads)` : ''}; lower batchSize to ` +
+      `${max} or less ("batchSize" in the run config, --batch-size on the command line)`,
+  );
+}

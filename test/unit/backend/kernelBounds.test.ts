@@ -1,0 +1,118 @@
+/**
+ * The C kernels' bounds guard (core/kernels/bnn_kernels.c): sizes whose 32-bit products would
+ * wrap, buffers that end past the linear memory and convolution windows past their input trap
+ * ("unreachable") before any byte is written, instead of wrapping into other tensors.
+ * The module is instantiated here on a small memory of its own, without tfjs.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const PAGES = 4; // 256 KiB
+const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
+const wasm = readFileSync(join(__dirname, '../../../../core/kernels/bnn-kernels.wasm'));
+type Fn = (...args: number[]) => number;
+const kernels = new WebAssembly.Instance(new WebAssembly.Module(wasm), {
+  env: { memory },
+}).exports as Record<string, Fn>;
+const bytes = new Uint8Array(memory.buffer);
+
+/** Runs `call` on a memory filled with 0x55 and says whether it trapped and what changed. */
+function run(call: () => void): { trapped: boolean; changed: boolean } {
+  bytes.fill(0x55);
+  let trapped = false;
+  try {
+    call();
+  } catch (e) {
+    assert.ok(e instanceof WebAssembly.RuntimeError, String(e));
+    assert.match((e as Error).message, /unreachable/);
+    trapped = true;
+  }
+  return { trapped, changed: bytes.some((b) => b !== 0x55) };
+}
+
+test('element-wise kernels: a count past the memory traps and writes nothing', () => {
+  const size = PAGES * 65536;
+  // 1024 values in place: fine.
+  assert.deepEqual(
+    run(() => kernels.bnn_sign(0, 4096, 1024)),
+    { trapped: false, changed: true },
+  );
+  // 2^30 + 16 values: the byte count (× 4) wraps a 32-bit product to 64 bytes.
+  assert.deepEqual(
+    run(() => kernels.bnn_sign(0, 4096, 2 ** 30 + 16)),
+    { trapped: true, changed: false },
+  );
+  // Ends one value past the memory.
+  assert.deepEqual(
+    run(() => kernels.bnn_ste_grad(0, 0, size - 4 * 1023, 1024, 1)),
+    { trapped: true, changed: false },
+  );
+  assert.deepEqual(
+    run(() =>
+      kernels.bnn_adam(
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        size - 64,
+        17,
+        0.9,
+        0.1,
+        0.999,
+        0.001,
+        0.9,
+        0.999,
+        -0.01,
+        1e-7,
+      ),
+    ),
+    { trapped: true, changed: false },
+  );
+});
+
+test('convolutions: a batch whose tensor sizes wrap, or windows past the input, trap first', () => {
+  // batch 2, 6×6×1 input, 3×3 filter, 4×4×8 output: fits.
+  const ok = [0, 2048, 4096, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1];
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward(...ok)),
+    { trapped: false, changed: true },
+  );
+  // batch 2^26: x alone would be 2^26 × 36 × 4 bytes; as 32-bit products it wraps to a
+  // small, harmless-looking size.
+  const huge = [...ok];
+  huge[3] = 2 ** 26;
+  for (const name of ['bnn_conv2d_forward', 'bnn_conv2d_filter_grad', 'bnn_conv2d_input_grad']) {
+    assert.deepEqual(
+      run(() => kernels[name](...huge)),
+      { trapped: true, changed: false },
+      name,
+    );
+  }
+  // An output of 5×5 from a 6×6 input with a 3×3 window reads past the input.
+  const past = [...ok];
+  past[7] = 5;
+  past[8] = 5;
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward(...past)),
+    { trapped: true, changed: false },
+  );
+});
+
+test('batch norm and max-pool gradient: rows × channels past the memory trap', () => {
+  assert.deepEqual(
+    run(() => kernels.bnn_channel_sums(0, 2 ** 20, 2 ** 12, 8192, 4096)),
+    { trapped: true, changed: false },
+  );
+  assert.deepEqual(
+    run(() => kernels.bnn_bn_forward(0, 0, 0, 0, 0, 2 ** 16, 2 ** 16 + 1, 16384, 32768)),
+    { trapped: true, changed: false },
+  );
+  assert.deepEqual(
+    run(() => kernels.bnn_max_pool_grad(0, 0, 4096, 2 ** 20, 64, 64, 64, 32, 32, 2, 2, 2, 2, 0, 0)),
+    { trapped: true, changed: false },
+  );
+});

@@ -1,0 +1,75 @@
+/**
+ * Batch sizes the wasm backend cannot hold (one wasm32 memory of 4 GiB per thread, 32-bit
+ * offsets) are refused before training with "lower batchSize to N", instead of a wasm trap in a
+ * replica; every preset's default batch size is allowed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { useCpuBackend } from '../../../core/backend/backends';
+import { getPresetInfo } from '../../../core/bnn/presetCatalog';
+import { getPreset, listPresets } from '../../../core/bnn/presets';
+import type { MetricsRecord } from '../../../core/protocol';
+import {
+  MAX_STEP_BYTES,
+  maxWasmBatchSize,
+  outputValuesPerExample,
+} from '../../../core/training/batchLimit';
+import { resolveConfig } from '../../../core/training/config';
+import { runTraining } from '../../../core/training/trainer';
+
+before(async () => {
+  await useCpuBackend();
+});
+
+test('mnist-cnn: 46,170 output values per example, so 5,450 examples per thread', () => {
+  // conv1 26×26×32 (+ its batch norm and activation), pool 13×13×32, conv2 11×11×64 (+ 2), …
+  const model = getPreset('mnist-cnn').build(0);
+  assert.equal(outputValuesPerExample(model), 46_170);
+  assert.equal(maxWasmBatchSize(model, 1), Math.floor(MAX_STEP_BYTES / (16 * 46_170)));
+  assert.equal(maxWasmBatchSize(model, 1), 5450);
+  assert.equal(maxWasmBatchSize(model, 2), 10_900);
+  model.dispose();
+});
+
+test("every preset's default batch size is allowed on one thread", () => {
+  for (const info of listPresets()) {
+    const preset = getPreset(info.name);
+    const model = preset.build(0);
+    const defaults = getPresetInfo(info.name).defaults;
+    assert.ok(
+      defaults.batchSize <= maxWasmBatchSize(model, 1),
+      `${info.name}: ${defaults.batchSize} > ${maxWasmBatchSize(model, 1)}`,
+    );
+    model.dispose();
+  }
+});
+
+test(
+  'batchSize 16384 on 2 threads (which crashed a replica) is refused before training',
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async () => {
+    const records: MetricsRecord[] = [];
+    const result = await runTraining(
+      {
+        runId: 'big',
+        config: resolveConfig({ preset: 'mnist-cnn', batchSize: 16384, epochs: 1 }, 'test'),
+        runDir: join(mkdtempSync(join(tmpdir(), 'bnn-batch-')), 'run'),
+        backend: 'wasm',
+        threads: 2,
+      },
+      { onRecord: (r) => records.push(r), log: () => {}, isCancelled: () => false },
+    );
+    assert.equal(result.status, 'failed');
+    assert.match(
+      result.message ?? '',
+      /^batchSize 16384 is too large for the wasm backend: .* \(the batch is shared by 2 threads\); lower batchSize to 10900 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
+    );
+    assert.deepEqual(
+      records.map((r) => r.event),
+      ['done'],
+    );
+  },
+);
