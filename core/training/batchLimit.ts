@@ -10,7 +10,7 @@
  * their buffers against the memory as a last line (core/kernels/bnn_kernels.c).
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../tf';
 import { UserError } from '../errors';
 
 /** Bytes a replica's step may use: the 4 GiB of wasm32 less room for the weights and the code. */
