@@ -44,6 +44,8 @@ export interface ExportLayer {
   inputs: string[];
   weights: ExportWeight[];
   binary: BinaryForward | null;
+  /** Output shape with the batch axis (`[null, h, w, c]`, `[null, units]`). */
+  outputShape: (number | null)[];
 }
 
 export interface ExportSource {
@@ -181,6 +183,7 @@ export async function loadExportSource(source: string): Promise<ExportSource> {
         inputs: inboundNames(t),
         weights,
         binary,
+        outputShape: [...(layer.outputShape as (number | null)[])],
       });
     }
     const input = layers.find((l) => l.className === 'InputLayer');
