@@ -25,6 +25,7 @@ Usage:
   bnn-lab inspect FILE [--json] [--tau T]
   bnn-lab compare A B [--json]
   bnn-lab series DIR [--json]
+  bnn-lab export keras|onnx|safetensors|tensorboard|csv SOURCE OUT [--force] (--help: details)
   bnn-lab --help
 
 train options:
@@ -272,6 +273,8 @@ export async function main(argv: string[], out: Out, err: Out): Promise<number> 
         return await inspectCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
       case 'compare':
         return await compareCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
+      case 'export':
+        return await (await import('./export.js')).exportCommand(rest, out, err);
       case 'series':
         return await seriesCommand(rest, (line) => out(line.endsWith('\n') ? line : `${line}\n`));
       default:
