@@ -372,6 +372,7 @@ function encodeValueInfo(w: ProtoWriter, name: string, dims: (number | string)[]
  */
 export function exportOnnx(source: ExportSource, producerVersion: string): Uint8Array {
   const g = new GraphBuilder();
+  const outputName = g.unique('logits'); // reserved: a layer named "logits" becomes logits_1
   const inputName = g.unique(source.inputName);
   const [h, w, c] = source.inputShape;
   const signs: Signs = {
@@ -396,7 +397,6 @@ export function exportOnnx(source: ExportSource, producerVersion: string): Uint8
       'the model output is not a `[N, classes]` tensor',
     );
   }
-  const outputName = 'logits';
   g.nodes.push({
     op: 'Identity',
     inputs: [out.name],
