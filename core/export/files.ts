@@ -1,5 +1,6 @@
 /** Output files of the exporters: never replaced unless asked, written through a temporary name. */
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors';
 
 /** @throws UserError when `out` exists and may not be replaced. */
@@ -22,4 +23,21 @@ export function writeFileAtomic(out: string, bytes: Uint8Array | string): void {
     rmSync(temp, { force: true });
     throw error;
   }
+}
+
+/** The checkpoint folder a user named: the folder itself, or the folder of its model.json. */
+export function checkpointFolder(source: string): string {
+  if (!existsSync(source)) throw new UserError(`${source} does not exist`);
+  const dir = statSync(source).isDirectory() ? source : dirname(source);
+  if (!statSync(source).isDirectory() && basename(source) !== 'model.json') {
+    throw new UserError(
+      `${source} is not a BNN Lab checkpoint: name a checkpoint folder (RUN/checkpoints/epoch-N) or its model.json`,
+    );
+  }
+  if (!existsSync(join(dir, 'model.json'))) {
+    throw new UserError(
+      `${dir} is not a BNN Lab checkpoint: it has no model.json (name a folder like RUN/checkpoints/epoch-3)`,
+    );
+  }
+  return dir;
 }

@@ -6,12 +6,13 @@
  * (channel_mean, learnable, BONN's `1 / mean(w)`). Exporters only rearrange these values.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors';
 import { isBinaryLayer } from '../bnn/layers';
 import type { QuantizerConfig } from '../bnn/quantizers';
 import { loadCheckpointModel, type CheckpointMeta } from '../training/checkpoint';
+import { checkpointFolder } from './files';
 
 /** One weight of a layer, under its TF.js name (`conv1/kernel`). */
 export interface ExportWeight {
@@ -63,23 +64,6 @@ export interface ExportSource {
   meta: CheckpointMeta | undefined;
   /** `latentClip` of the run's config.json beside the checkpoints, when there is one. */
   latentClip: number | null;
-}
-
-/** The checkpoint folder a user named: the folder itself, or the folder of its model.json. */
-export function checkpointFolder(source: string): string {
-  if (!existsSync(source)) throw new UserError(`${source} does not exist`);
-  const dir = statSync(source).isDirectory() ? source : dirname(source);
-  if (!statSync(source).isDirectory() && basename(source) !== 'model.json') {
-    throw new UserError(
-      `${source} is not a BNN Lab checkpoint: name a checkpoint folder (RUN/checkpoints/epoch-N) or its model.json`,
-    );
-  }
-  if (!existsSync(join(dir, 'model.json'))) {
-    throw new UserError(
-      `${dir} is not a BNN Lab checkpoint: it has no model.json (name a folder like RUN/checkpoints/epoch-3)`,
-    );
-  }
-  return dir;
 }
 
 interface TopologyLayer {
