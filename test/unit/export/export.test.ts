@@ -329,6 +329,52 @@ void describe('keras export', () => {
     assert.equal(original.layers.filter((l) => l.binary).length, 3);
   });
 
+  void it("maps approx_sign, magnitude_aware_sign and swish_sign to Larq's quantizers", async () => {
+    const dir = await presetCheckpoint('larq-quantizers', 'mnist-resnete', {
+      kernelQuantizer: { kind: 'magnitude_aware_sign', clip: 0.5 },
+      inputQuantizer: { kind: 'approx_sign' },
+    });
+    const out = join(temp, 'resnete.h5');
+    await exportCheckpoint('keras', dir, out);
+    const h5 = python('check_keras.py', out) as KerasCheck;
+    const block = h5.model_config.config.layers.find((l) => l.name === 's1b1_bconv');
+    assert.equal(block?.class_name, 'QuantConv2D');
+    assert.deepEqual(block?.config.kernel_quantizer, {
+      class_name: 'MagnitudeAwareSign',
+      config: { name: 'magnitude_aware_sign', trainable: true, dtype: 'float32', clip_value: 0.5 },
+    });
+    assert.deepEqual(block?.config.input_quantizer, {
+      class_name: 'ApproxSign',
+      config: { name: 'approx_sign', trainable: true, dtype: 'float32' },
+    });
+    const classes = new Set(h5.model_config.config.layers.map((l) => l.class_name));
+    for (const c of ['Add', 'AveragePooling2D', 'GlobalAveragePooling2D', 'ReLU']) {
+      assert.ok(classes.has(c), c);
+    }
+    const original = await inspectCheckpoint(dir);
+    const exported = await inspectCheckpoint(out);
+    for (const layer of original.layers) {
+      const twin = exported.layers.find((l) => l.name === `${layer.name}:0`);
+      assert.equal(twin?.binary, layer.binary, layer.name);
+      assert.deepEqual(twin?.stats, layer.stats, layer.name);
+    }
+    const swish = await presetCheckpoint('larq-swish', 'fmnist-bdn', {
+      kernelQuantizer: { kind: 'swish_sign', clip: null, beta: 3 },
+      inputQuantizer: { kind: 'ste_sign', clip: null },
+    });
+    await exportCheckpoint('keras', swish, join(temp, 'bdn.h5'));
+    const bdn = python('check_keras.py', join(temp, 'bdn.h5')) as KerasCheck;
+    const conv = bdn.model_config.config.layers.find((l) => l.class_name === 'QuantConv2D');
+    assert.deepEqual(conv?.config.kernel_quantizer, {
+      class_name: 'SwishSign',
+      config: { name: 'swish_sign', trainable: true, dtype: 'float32', beta: 3 },
+    });
+    assert.deepEqual(conv?.config.input_quantizer, {
+      class_name: 'SteSign',
+      config: { name: 'ste_sign', trainable: true, dtype: 'float32', clip_value: null },
+    });
+  });
+
   void it('refuses what Larq cannot express, naming the layer and the format, and writes nothing', async () => {
     const dir = await presetCheckpoint('recu-keras', 'fmnist-resnete-recu', {});
     const out = join(temp, 'recu.h5');
