@@ -245,6 +245,12 @@ export class InspectorPage implements vscode.Disposable {
               vscode.Uri.file(this.target),
             );
             break;
+          case 'export':
+            void vscode.commands.executeCommand(
+              'bnnLab.exportCheckpoint',
+              vscode.Uri.file(this.target),
+            );
+            break;
           default:
             assertNever(msg.command);
         }
