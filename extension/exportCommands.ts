@@ -167,6 +167,7 @@ async function exportCheckpoint(cli: string, arg: unknown): Promise<void> {
       title: `${title}: pick a BNN Lab checkpoint folder (RUN/checkpoints/epoch-N)`,
       canSelectFolders: true,
       canSelectFiles: false,
+      openLabel: 'Export',
     });
     source = picked?.[0]?.fsPath;
     if (source === undefined) return;
@@ -194,6 +195,7 @@ async function exportRun(cli: string, arg: unknown): Promise<void> {
       title: `${title}: pick a run folder (with metrics.jsonl)`,
       canSelectFolders: true,
       canSelectFiles: false,
+      openLabel: 'Export',
     });
     runDir = picked?.[0]?.fsPath;
     if (runDir === undefined) return;
