@@ -1005,7 +1005,7 @@ void test(
       await runCommand(page, 'BNN Lab: Export Checkpoint…');
       await answerFileDialog(
         page,
-        'BNN Lab: Export Checkpoint',
+        'BNN Lab: Export Checkpoint: pick a BNN Lab checkpoint folder',
         path.join(dir, 'checkpoints', 'epoch-1'),
         'Export',
       );
