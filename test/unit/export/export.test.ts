@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../../core/backend/backends';
 import { getPreset } from '../../../core/bnn/presets';
 import { inspectCheckpoint } from '../../../core/checkpoints/inspect';
@@ -158,6 +158,8 @@ before(async () => {
   assert.equal(result.status, 'completed', result.message);
   checkpoint = join(runDir, 'checkpoints', 'epoch-1');
 });
+
+after(() => rmSync(temp, { recursive: true, force: true }));
 
 void describe('onnx export', () => {
   void it('passes onnx.checker, binarizes without Sign, and matches BNN Lab on the MNIST test set', async () => {
