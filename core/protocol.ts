@@ -512,7 +512,10 @@ export type FromInspector =
   /** The user selected a layer in the table; the host mirrors it in the Layers view. */
   | { kind: 'layerSelected'; name: string }
   /** A button in the page. */
-  | { kind: 'inspectorCommand'; command: 'showLog' | 'retry' | 'toggleWatch' | 'finetune' };
+  | {
+      kind: 'inspectorCommand';
+      command: 'showLog' | 'retry' | 'toggleWatch' | 'finetune' | 'export';
+    };
 
 /**
  * A short, log-safe rendering of a message that failed its runtime check: JSON (or `String()` for

@@ -7,6 +7,7 @@ import { registerCommands } from './commands';
 import { EngineClient } from './engine/EngineClient';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
+import { registerExportCommands } from './exportCommands';
 import { initLog, log } from './log';
 import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
 import { addCliToTerminalPath } from './terminal/terminalPath';
@@ -35,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
       ...registerCommands({ engine, dashboard, runs }),
       ...registerInspector(context),
+      ...registerExportCommands(context.extensionPath),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
     void addCliToTerminalPath(context);

@@ -3,60 +3,19 @@
  * run's metrics as CSV. The builders are pure (strings in, strings out) and unit-tested; the
  * dashboard posts their output to the host, which asks where to save it.
  */
-import { FINETUNE_CHANNELS, LAYER_CHANNELS, type RunModel } from './state';
-import { alignGroups, type ColumnGroup } from './charts/align';
+import { runCsvText } from '../core/export/csv';
+import type { RunModel } from './state';
+
+export { csvField } from '../core/export/csv';
 import { niceTicks } from './charts/histogramGeometry';
 import { formatCompact } from './format';
 
-/** Quotes a CSV field when it holds a comma, quote or line break (RFC 4180). */
-export function csvField(value: string | number | null | undefined): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
 /**
- * The run's metrics, one row per plotted report: `step`, `reports` (how many reports the row
- * stands for: 1 until a long run is downsampled, then the size of the averaged bucket), loss,
- * accuracy, learning rate, the method's scalars, test loss and accuracy (on epoch rows), then
- * `<layer>/<metric>` for every binary layer.
+ * The run's metrics as CSV (core/export/csv.ts defines the columns, shared with
+ * `bnn-lab export csv`): one row per plotted report, `reports` the size of a downsampled bucket.
  */
 export function runCsv(run: RunModel): string {
-  const groups: ColumnGroup[] = [];
-  const header = ['step', 'reports'];
-  const t = run.training;
-  groups.push({ x: t.x, y: [t.n, t.y[0], t.y[1]] });
-  header.push('loss', 'accuracy');
-  groups.push({ x: run.learningRate.x, y: [run.learningRate.y[0]] });
-  header.push('learningRate');
-  for (const [name, series] of Object.entries(run.scalars)) {
-    groups.push({ x: series.x, y: [series.y[0]] });
-    header.push(name);
-  }
-  const epochs = [...run.epochs].sort((a, b) => a.step - b.step);
-  groups.push({
-    x: epochs.map((e) => e.step),
-    y: [
-      epochs.map((e) => e.epoch),
-      epochs.map((e) => e.testLoss),
-      epochs.map((e) => e.testAccuracy),
-    ],
-  });
-  header.push('epoch', 'testLoss', 'testAccuracy');
-  // Fine-tune channels only for fine-tunes: other runs keep the four columns per layer.
-  const channels = LAYER_CHANNELS.map((channel, c) => ({ channel, c })).filter(
-    ({ channel }) => run.finetune || !FINETUNE_CHANNELS.has(channel),
-  );
-  for (const layer of run.layers) {
-    groups.push({ x: layer.metrics.x, y: channels.map(({ c }) => layer.metrics.y[c]) });
-    for (const { channel } of channels) header.push(`${layer.info.name}/${channel}`);
-  }
-  const [x, ...columns] = alignGroups(groups);
-  const lines = [header.map(csvField).join(',')];
-  for (let i = 0; i < x.length; i++) {
-    lines.push([x[i], ...columns.map((c) => c[i])].map(csvField).join(','));
-  }
-  return `${lines.join('\n')}\n`;
+  return runCsvText(run);
 }
 
 /** Escapes text for SVG content and attribute values. */

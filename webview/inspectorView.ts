@@ -182,7 +182,11 @@ export class InspectorView {
       );
       button.title =
         'Fine-tune this checkpoint with the LNS mapper into a new run (the checkpoint is not changed)';
-      actions.append(button);
+      const exportButton = this.button('Export…', () =>
+        this.host.post({ kind: 'inspectorCommand', command: 'export' }),
+      );
+      exportButton.title = 'Export this checkpoint as Keras/Larq .h5, ONNX or safetensors';
+      actions.append(button, exportButton);
       this.body.append(actions);
     }
     const summary = el('dl', 'summary');

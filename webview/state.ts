@@ -31,23 +31,10 @@ import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './serie
 
 /** Channel order of {@link RunModel.training}. */
 export const TRAINING_CHANNELS = ['loss', 'accuracy'] as const;
-/** Channel order of {@link LayerModel.metrics}. */
-export const LAYER_CHANNELS = [
-  'quantizationError',
-  'deadWeightRatio',
-  'flipRate',
-  'frozenRatio',
-  'flipFromStart',
-  'disagreement',
-  'auxLoss',
-] as const;
-export type LayerChannel = (typeof LAYER_CHANNELS)[number];
-/** Channels only fine-tunes report (NaN elsewhere); shown when {@link RunModel.finetune} is set. */
-export const FINETUNE_CHANNELS: ReadonlySet<LayerChannel> = new Set([
-  'flipFromStart',
-  'disagreement',
-  'auxLoss',
-]);
+/** Channel order of {@link LayerModel.metrics} (shared with the CSV export, core/export/csv.ts). */
+import { LAYER_CHANNELS } from '../core/export/csv';
+
+export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../core/export/csv';
 
 /** One `epoch` record, as plotted. */
 export interface EpochPoint {

@@ -49,8 +49,8 @@ const loadH5 = async () => {
 type H5 = Awaited<ReturnType<typeof loadH5>>;
 let h5Promise: Promise<H5> | undefined;
 
-/** Loads h5wasm once per thread. */
-function h5wasm(): Promise<H5> {
+/** Loads h5wasm once per thread (also used by the Keras exporter, core/export/keras.ts). */
+export function h5wasm(): Promise<H5> {
   h5Promise ??= loadH5();
   return h5Promise;
 }

@@ -23,6 +23,7 @@ import {
   type ProgressStream,
 } from './args';
 import { finetuneCommand } from './finetune';
+import { exportCommand } from './export';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { presetsCommand } from './presets';
 import { trainCommand } from './train';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   inspectCommand,
   compareCommand,
   seriesCommand,
+  exportCommand,
 ];
 
 /** The version in the package.json beside (or above) this file: dist/, out/core/cli/. */

@@ -246,6 +246,12 @@ export class InspectorPage implements vscode.Disposable {
               vscode.Uri.file(this.target),
             );
             break;
+          case 'export':
+            void vscode.commands.executeCommand(
+              'bnnLab.exportCheckpoint',
+              vscode.Uri.file(this.target),
+            );
+            break;
           default: {
             // The guard checks commands; a listener must not throw on one it let through.
             const unknown: never = msg.command;

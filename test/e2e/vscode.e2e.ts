@@ -1114,6 +1114,43 @@ void test(
       }
       assert.ok(csvRows.length > 0, 'CSV has a row per report');
 
+      // Export the trained checkpoint as ONNX (docs/export.md): folder dialog, format pick, save
+      // dialog; the bundled CLI writes the file in a separate process.
+      const onnxFile = path.join(folders.workspace, 'exported.onnx');
+      await page
+        .locator('.quick-input-widget')
+        .waitFor({ state: 'hidden', timeout: 10 * SECOND })
+        .catch(() => undefined);
+      await runCommand(page, 'BNN Lab: Export Checkpoint…');
+      await answerFileDialog(
+        page,
+        'BNN Lab: Export Checkpoint: pick a BNN Lab checkpoint folder',
+        path.join(dir, 'checkpoints', 'epoch-1'),
+        'Export',
+      );
+      const onnxRow = page
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: /^onnx$/ }) })
+        .first();
+      await onnxRow.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await onnxRow.click();
+      await page
+        .locator('.quick-input-widget .quick-input-title', {
+          hasText: 'BNN Lab: Export Checkpoint as ONNX',
+        })
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await until('the ONNX save path', 30 * SECOND, async () => {
+        await saveInput.fill(onnxFile);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await saveInput.inputValue()) === onnxFile ? true : undefined;
+      });
+      await page.keyboard.press('Enter');
+      const onnx = await until('the exported ONNX file', 2 * MINUTE, async () =>
+        existsSync(onnxFile) ? readFileSync(onnxFile) : undefined,
+      );
+      progress(`export: ${path.basename(onnxFile)}, ${onnx.length} bytes`);
+      assert.ok(onnx.includes(Buffer.from('GreaterOrEqual')), 'the ONNX graph binarizes with >= 0');
+
       // The run's checkpoints folder, watched: a new epoch folder appears and is analysed.
       await page
         .locator('.quick-input-widget')

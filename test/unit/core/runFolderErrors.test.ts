@@ -132,7 +132,10 @@ test('bnn-lab train --out FILE prints one line and exits 2', async () => {
   );
   assert.equal(code, 2);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
-  assert.match(stderr, /^bnn-lab train: cannot create the runs folder .*passwd: a file is in the way/);
+  assert.match(
+    stderr,
+    /^bnn-lab train: cannot create the runs folder .*passwd: a file is in the way/,
+  );
   assert.ok(!stderr.includes('    at '), stderr);
 });
 
