@@ -8,9 +8,11 @@
 import { dirname, resolve, sep } from 'node:path';
 import { FileFormatError } from '../errors';
 import { openFileSource, type ByteSource } from './byteSource';
+import { confinedPath } from '../io/boundedFile';
 import {
   DTYPE_SIZE,
   allocateValues,
+  checkTensorCount,
   bfloat16ToNumber,
   readDecoded,
   halfToNumber,
@@ -305,6 +307,26 @@ function tensorFromInitializer(
     dtype,
     channelAxis: 'first',
     async data() {
+      // External data: confined to the model folder after following symlinks, opened (regular
+      // files only) and its declared range checked against the file before allocating.
+      let external: ByteSource | undefined;
+      if (storage.kind === 'external') {
+        const what = `ONNX tensor "${name}": external data path`;
+        const full = await confinedPath(file, folder, storage.location, what);
+        external = await openFileSource(full, 'ONNX external data').catch((error: Error) => {
+          throw new FileFormatError(
+            file,
+            `ONNX external data "${storage.location}" cannot be opened (${error.message})`,
+          );
+        });
+        if (storage.offset + byteLength > external.size) {
+          await external.close();
+          throw new FileFormatError(
+            file,
+            `ONNX tensor "${name}" needs bytes ${storage.offset}…${storage.offset + byteLength} of "${storage.location}", which has ${external.size} bytes (truncated or corrupt)`,
+          );
+        }
+      }
       const out = allocateValues(file, name, count);
       switch (storage.kind) {
         case 'raw': {
@@ -356,14 +378,7 @@ function tensorFromInitializer(
           return out;
         }
         case 'external': {
-          const source = await openFileSource(resolve(folder, storage.location)).catch(
-            (error: Error) => {
-              throw new FileFormatError(
-                file,
-                `ONNX external data "${storage.location}" cannot be opened (${error.message})`,
-              );
-            },
-          );
+          const source = external!;
           try {
             await readDecoded(source, storage.offset, dtype, count, out, `tensor "${name}"`);
           } finally {
@@ -405,6 +420,7 @@ export async function readOnnx(source: ByteSource): Promise<CheckpointModel> {
     if (tensors.length === 0) {
       throw new FileFormatError(file, 'this ONNX model has no initializers (weights)');
     }
+    checkTensorCount(file, tensors.length);
     return { format: 'onnx', file, tensors, close: () => source.close() };
   } catch (error) {
     await source.close();

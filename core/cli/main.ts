@@ -3,7 +3,7 @@
  * Exit codes: 0 ok, 1 run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
  * TensorFlow.js and the trainer load only for the commands that train: `inspect` starts fast.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
@@ -11,7 +11,7 @@ import { UserError } from '../errors';
 import { threadCountProblem } from '../parallel/shards';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
-import { parseConfigFile, resolveConfig } from '../training/config';
+import { readConfigFile, resolveConfig } from '../training/config';
 import { numberFlag, parseArgs } from './args';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { createRunDir } from '../io/runNames';
@@ -109,7 +109,7 @@ async function trainCommand(args: string[], out: Out, err: Out): Promise<number>
   const configFile = flags.get('config');
   if (configFile !== undefined) {
     if (!existsSync(configFile)) throw new UserError(`run config ${configFile} does not exist`);
-    raw = { ...parseConfigFile(readFileSync(configFile, 'utf8'), configFile) };
+    raw = { ...readConfigFile(configFile) };
     source = `${configFile} with command-line overrides`;
   }
   const overrides: Record<string, unknown> = {

@@ -12,7 +12,6 @@ import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  readFileSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -20,6 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
+import { FILE_CAPS, readBoundedTextSync } from './boundedFile';
 import type { MetricsRecord, TrainConfig } from '../protocol';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -132,7 +132,9 @@ function parseRecord(line: string): MetricsRecord | undefined {
 
 /** Reads a run's `metrics.jsonl` (see `parseMetricsJsonl`). */
 export function readMetrics(path: string): { records: MetricsRecord[]; badLines: number } {
-  return parseMetricsJsonl(readFileSync(path, 'utf8'));
+  return parseMetricsJsonl(
+    readBoundedTextSync(path, { what: 'metrics.jsonl', maxBytes: FILE_CAPS.metrics }),
+  );
 }
 
 /** Complete checkpoints of a run, oldest first (temporary folders are ignored). */

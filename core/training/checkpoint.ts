@@ -4,9 +4,9 @@
  * (`training-state.json` + `state.bin`: optimizer slots and the sign bits behind flipRate).
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError } from '../errors';
+import { FILE_CAPS, readBoundedFileSync, readBoundedTextSync } from '../io/boundedFile';
 import { isBinaryLayer } from '../bnn/layers';
 import { quantizerClip } from '../bnn/quantizers';
 import '../bnn/layers';
@@ -107,6 +107,12 @@ export async function serializeCheckpoint(
   };
 }
 
+/** Caps of the files of a checkpoint folder, read through core/io/boundedFile.ts. */
+const MODEL_JSON = { what: 'model.json', maxBytes: FILE_CAPS.modelJson };
+const WEIGHTS = { what: 'weights', maxBytes: FILE_CAPS.weights };
+const STATE_JSON = { what: 'training-state.json', maxBytes: FILE_CAPS.json };
+const STATE_BIN = { what: 'state.bin', maxBytes: FILE_CAPS.weights };
+
 /**
  * Loads a BNN Lab checkpoint folder with `tf.loadLayersModel` (custom layers are registered).
  * @throws FileFormatError naming the file when model.json or weights.bin is missing or broken.
@@ -121,13 +127,13 @@ export async function loadCheckpointModel(
     bnnLab?: CheckpointMeta;
   };
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(readBoundedTextSync(jsonPath, MODEL_JSON));
   } catch (e) {
     throw new FileFormatError(jsonPath, `cannot be read as a TF.js model: ${(e as Error).message}`);
   }
   const specs = json.weightsManifest.flatMap((g) => g.weights);
   const buffers = json.weightsManifest.flatMap((g) =>
-    g.paths.map((p) => readFileSync(join(dir, p))),
+    g.paths.map((p) => readBoundedFileSync(join(dir, p), WEIGHTS)),
   );
   const weights = joinBuffers(
     buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
@@ -157,12 +163,12 @@ export function readTrainingState(dir: string): {
   };
   let bin: Buffer;
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(readBoundedTextSync(jsonPath, STATE_JSON));
   } catch (e) {
     throw new FileFormatError(jsonPath, `cannot be read: ${(e as Error).message}`);
   }
   try {
-    bin = readFileSync(binPath);
+    bin = readBoundedFileSync(binPath, STATE_BIN);
   } catch (e) {
     throw new FileFormatError(binPath, `cannot be read: ${(e as Error).message}`);
   }
