@@ -56,6 +56,8 @@ interface EmscriptenFs {
   ErrnoError: new (errno: number) => Error;
 }
 
+/** emscripten's O_DIRECTORY. */
+const O_DIRECTORY = 0o200000;
 /** emscripten's O_CREAT | O_EXCL. */
 const CREATE_EXCLUSIVE = 0o100 | 0o200;
 /** Real paths HDF5 may open: the file being read, nothing else. */
@@ -83,6 +85,9 @@ function confineFileSystem(module: { FS: EmscriptenFs }): void {
     // h5wasm's error handler captures HDF5's error stack in a tmpfile(): a new file created
     // with O_CREAT | O_EXCL, which cannot be an existing host file.
     const createsNew = typeof flags === 'number' && (flags & CREATE_EXCLUSIVE) === CREATE_EXCLUSIVE;
+    // HDF5 lists its filter-plugin folder when a filter is unknown: refused (no plugin is ever
+    // loaded), without blaming the file for it.
+    if (typeof flags === 'number' && flags & O_DIRECTORY) throw new fs.ErrnoError(44); // ENOENT
     if (!createsNew && !allowedFiles.has(realOrResolved(String(path)))) {
       refusedPath = String(path);
       throw new fs.ErrnoError(2); // EACCES in emscripten's errno numbering

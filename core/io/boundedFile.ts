@@ -77,11 +77,10 @@ function named(path: string, real: string | undefined): string {
 }
 
 function notRegular(path: string, real: string | undefined, info: Stats, what: string): UserError {
-  const kind = kindOf(info);
   const advice = info.isDirectory()
-    ? `pass the ${what} file inside it`
-    : `BNN Lab reads ${what} only from regular files; pass a regular file`;
-  return new UserError(`${named(path, real)}: is ${kind}, not a ${what} file; ${advice}`);
+    ? `pass the ${what} file itself`
+    : `BNN Lab reads a ${what} only from a regular file, so it was not opened`;
+  return new UserError(`${named(path, real)}: is ${kindOf(info)}, not a regular file; ${advice}`);
 }
 
 function cannotOpen(path: string, error: unknown): UserError {

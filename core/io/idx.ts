@@ -99,7 +99,7 @@ function declaredIdxBytes(head: Uint8Array): number | undefined {
 export function readIdxFile(file: string): IdxArray {
   if (!existsSync(file)) throw new FileFormatError(file, 'does not exist');
   let bytes: Uint8Array = readBoundedFileSync(file, {
-    what: 'IDX dataset',
+    what: 'dataset (IDX)',
     maxBytes: MAX_IDX_BYTES,
   });
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
