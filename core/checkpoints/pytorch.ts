@@ -30,7 +30,7 @@ const MAX_VIEW_AMPLIFICATION = 4;
 const SHARED_SLACK = 1 << 20;
 
 /** The pickled data of data.pkl above this size is refused (it holds only metadata). */
-const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
 
 const STORAGE_DTYPES: Readonly<Record<string, TensorDtype>> = {
   FloatStorage: 'float32',
@@ -234,8 +234,7 @@ function tensorFromTorch(
     dtype,
     channelAxis: 'first',
     async data() {
-      const out = allocateValues(file, name, count);
-      if (count === 0) return out;
+      if (count === 0) return allocateValues(file, name, count);
       // One window per storage record, shared by the tensors that view it.
       let opened = records.get(t.storage.key);
       if (!opened) {
@@ -246,7 +245,10 @@ function tensorFromTorch(
         records.set(t.storage.key, opened);
         opened.catch(() => records.delete(t.storage.key));
       }
+      // Opening the record checks it lies inside the file, so `count` (at most the storage's
+      // elements) is backed by real bytes before the output is allocated.
       const record = await opened;
+      const out = allocateValues(file, name, count);
       const span = lastIndex - t.offset + 1;
       if (span === count) {
         // Contiguous (or a permutation of size-1 dims): decode in one pass, chunk by chunk.

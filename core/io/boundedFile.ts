@@ -45,7 +45,7 @@ export const FILE_CAPS = {
   /** Weights read whole into memory (BNN Lab's own checkpoint shards, optimizer state). */
   weights: 2048 * MB,
   /** A .keras archive's model.weights.h5, copied to a temporary file to be read. */
-  kerasWeights: 16 * 1024 * MB,
+  kerasWeights: 4 * 1024 * MB,
   /** A Keras 3 config.json inflated from a .keras archive. */
   kerasConfig: 64 * MB,
 } as const;

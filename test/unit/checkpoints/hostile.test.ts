@@ -214,6 +214,15 @@ describe('hostile inputs: one clear error, bounded memory, the process exits', (
       assertRefused(t, runCase('inspect', path), path, /outside the model folder/);
     });
 
+    it('a sparse safetensors file with a 99 MB header (the reference limit is 100 MB)', (t) => {
+      const path = at('sparse-header.safetensors');
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(99_000_000n);
+      writeFileSync(path, Buffer.concat([length, Buffer.from('{"a": "')]));
+      truncateSync(path, 8 + 99_000_000 + 16);
+      assertRefused(t, runCase('inspect', path), path, /header is not valid JSON/);
+    });
+
     it('a sparse 1.9 GB model.json is refused by its size, not read', (t) => {
       const path = tfjsFolder('sparse-json');
       truncateSync(path, 1900 * 1024 * 1024);
