@@ -177,6 +177,14 @@ export async function readTfjs(path: string): Promise<CheckpointModel> {
       'model.json has no "weightsManifest" array, so it is not a TF.js layers model',
     );
   }
+  // Bounded before any shard is opened: each path is a file handle, each weight a record.
+  let paths = 0;
+  let weights = 0;
+  for (const group of json.weightsManifest as { paths?: unknown; weights?: unknown }[]) {
+    if (Array.isArray(group?.paths)) paths += group.paths.length;
+    if (Array.isArray(group?.weights)) weights += group.weights.length;
+  }
+  checkTensorCount(path, Math.max(paths, weights));
   const hints = hintsFromTopology(json);
   for (const [layer, hint] of hintsFromMetadata(path, json)) hints.set(layer, hint);
   const folder = dirname(path);
