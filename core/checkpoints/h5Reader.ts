@@ -6,7 +6,7 @@
  *   attribute) and `save_weights` files (the same layer groups at the root);
  * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileFormatError, UserError } from '../errors';
@@ -65,6 +65,14 @@ const allowedFiles = new Set<string>();
 /** The last path HDF5 tried to open and was refused (external storage, link or VDS source). */
 let refusedPath: string | undefined;
 
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function realOrResolved(path: string): string {
   try {
     return realpathSync(path);
@@ -92,6 +100,9 @@ function confineFileSystem(module: { FS: EmscriptenFs }): void {
       refusedPath = String(path);
       throw new fs.ErrnoError(2); // EACCES in emscripten's errno numbering
     }
+    // emscripten drops O_NONBLOCK, so a file swapped for a FIFO since it was checked would
+    // block this open: check again right before it.
+    if (!createsNew && !isRegularFile(String(path))) throw new fs.ErrnoError(2);
     return open(path, flags, mode);
   };
 }
