@@ -35,6 +35,8 @@ const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
 /** Members inflated into memory are capped (config files); callers may lower the cap. */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+/** A central directory above this is refused (25,000 entries take about 3 MB). */
+const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 /** deflate cannot expand data by more than about 1032:1; a member declaring more is crafted. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -91,6 +93,12 @@ export async function openZip(source: ByteSource): Promise<ZipArchive> {
     throw new FileFormatError(
       file,
       `zip central directory (${directorySize} bytes at ${directoryOffset}) runs past the end of the ${source.size}-byte file: truncated`,
+    );
+  }
+  if (directorySize > MAX_DIRECTORY_BYTES) {
+    throw new FileFormatError(
+      file,
+      `zip central directory claims ${formatBytes(directorySize)}, more than the ${formatBytes(MAX_DIRECTORY_BYTES)} of any checkpoint's (corrupt or crafted); refused before reading it`,
     );
   }
   if (entryCount * 46 > directorySize) {

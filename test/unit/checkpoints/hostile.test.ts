@@ -16,14 +16,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   rmSync,
   symlinkSync,
   truncateSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -212,6 +215,22 @@ describe('hostile inputs: one clear error, bounded memory, the process exits', (
     it('a TF.js weight shard symlinked to /dev/zero', (t) => {
       const path = tfjsFolder('zero-shard', (shard) => symlinkSync('/dev/zero', shard));
       assertRefused(t, runCase('inspect', path), path, /outside the model folder/);
+    });
+
+    it('a sparse 1.9 GB .pth whose zip directory claims the whole file', (t) => {
+      const path = at('sparse-directory.pth');
+      const size = 1900 * 1024 * 1024;
+      writeFileSync(path, Buffer.from('PK\x03\x04'));
+      truncateSync(path, size);
+      const eocd = Buffer.alloc(22);
+      eocd.writeUInt32LE(0x06054b50, 0);
+      eocd.writeUInt16LE(1, 10);
+      eocd.writeUInt32LE(size - 22, 12);
+      eocd.writeUInt32LE(0, 16);
+      const handle = openSync(path, 'r+');
+      writeSync(handle, eocd, 0, 22, size - 22);
+      closeSync(handle);
+      assertRefused(t, runCase('inspect', path), path, /central directory claims 1\.9 GB/);
     });
 
     it('a sparse safetensors file with a 99 MB header (the reference limit is 100 MB)', (t) => {
