@@ -38,6 +38,9 @@ const ONNX_DTYPES: Readonly<Record<number, TensorDtype>> = {
   16: 'bfloat16',
 };
 
+/** Longest string field read (tensor names, external-data keys and values). */
+const MAX_TEXT_BYTES = 1024 * 1024;
+
 /** A byte range of the file. */
 interface Span {
   start: number;
@@ -125,11 +128,22 @@ class WireReader {
   }
 
   async text(span: Span): Promise<string> {
+    // Names and external-data keys are short; a huge string field is refused before reading.
+    if (span.end - span.start > MAX_TEXT_BYTES) {
+      throw new FileFormatError(
+        this.source.name,
+        `ONNX string field at byte ${span.start} is ${span.end - span.start} bytes long, more than any name (corrupt or crafted)`,
+      );
+    }
     return new TextDecoder().decode(await this.bytesAt(span.start, span.end - span.start));
   }
 
   /** Packed varints in `span` (or a single unpacked one), as numbers; negative int64 wrap. */
   async packedVarints(span: Span, out: number[], limit: number): Promise<void> {
+    // A varint takes at most 10 bytes: a longer field holds more than `limit` values.
+    if (span.end - span.start > limit * 10) {
+      throw new FileFormatError(this.source.name, 'ONNX packed field holds too many values');
+    }
     const bytes = await this.source.read(span.start, span.end - span.start, 'ONNX packed values');
     let value = 0;
     let scale = 1;
