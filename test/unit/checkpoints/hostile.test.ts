@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { inspectCheckpoint } from '../../../core/checkpoints';
 import type { CaseResult } from './hostileCase';
 import { fixture } from './helpers';
 
@@ -393,6 +394,18 @@ describe('hostile inputs: one clear error, bounded memory, the process exits', (
       t.diagnostic(`${result.ms} ms, peak RSS ${result.maxRssMb} MB`);
       assert.equal(result.ok, true, result.message);
       assert.ok(result.maxRssMb < MEMORY_BUDGET_MB, `peak RSS ${result.maxRssMb} MB`);
+    });
+
+    it('tied weights (two names, one view) are both listed with the same statistics', async (t) => {
+      const { path, skip } = py('tied_weights.pth');
+      if (skip) return t.skip(skip);
+      const report = await inspectCheckpoint(path, { binaryPatterns: [] });
+      const [embed, head] = ['embed.weight', 'head.weight'].map((name) =>
+        report.layers.find((l) => l.name === name)!,
+      );
+      assert.ok(embed.stats && head.stats);
+      assert.deepEqual(head.stats, embed.stats);
+      assert.equal(embed.stats.params, 64 * 64);
     });
 
     it('2,000 distinct overlapping views of one storage: refused', (t) => {
