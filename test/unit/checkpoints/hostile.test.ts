@@ -73,7 +73,9 @@ before(() => {
   }
   mkdirSync(at('py'));
   try {
-    const out = execFileSync(PYTHON, [GENERATOR, at('py')], { encoding: 'utf8' });
+    const out = execFileSync(PYTHON, [GENERATOR, at('py'), fixture('keras3.keras')], {
+      encoding: 'utf8',
+    });
     generated = JSON.parse(out.trim().split('\n').pop()!);
   } catch (error) {
     pythonProblem = `make_hostile.py failed: ${(error as Error).message}`;
@@ -315,6 +317,15 @@ describe('hostile inputs: one clear error, bounded memory, the process exits', (
         assertRefused(t, runCase('inspect', path), path, pattern);
       });
     }
+
+    it('a .keras with DEFLATE members is streamed and reads like the STORED original', async (t) => {
+      const { path, skip } = py('deflated.keras');
+      if (skip) return t.skip(skip);
+      assert.deepEqual(
+        await inspectCheckpoint(path),
+        await inspectCheckpoint(fixture('keras3.keras')),
+      );
+    });
 
     it('.keras with a 200 MB deflate-bomb config.json (200 KB)', (t) => {
       const { path, skip } = py('bomb_config.keras');
