@@ -10,6 +10,7 @@ import { CancelledError, UserError } from '../core/errors';
 import { threadCountProblem } from '../core/parallel/shards';
 import type { BackendPreference, TrainConfig } from '../core/protocol';
 import { parseConfigFile, resolveConfig } from '../core/training/config';
+import { FILE_CAPS, readBoundedText } from '../core/io/boundedFile';
 import type { EngineClient } from './engine/EngineClient';
 import { createRunDir } from './engine/runFolders';
 import {
@@ -314,7 +315,9 @@ async function loadRunConfig(
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === file.toString());
   const text = open
     ? open.getText()
-    : new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
+    : file.scheme === 'file'
+      ? await readBoundedText(file.fsPath, { what: 'run config', maxBytes: FILE_CAPS.config })
+      : new TextDecoder().decode(await vscode.workspace.fs.readFile(file));
   parseConfigFile(text, source); // validates, so the file's own errors name the file
   const defaults = settingDefaults(file);
   const raw = JSON.parse(text) as Record<string, unknown>;

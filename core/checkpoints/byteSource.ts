@@ -2,8 +2,8 @@
  * Bounds-checked random access to a file's bytes. Readers never load a whole checkpoint as one
  * string or buffer: they read the header ranges they parse and each tensor's range on demand.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { FileFormatError, UserError } from '../errors';
+import { FileFormatError } from '../errors';
+import { openRegularFile } from '../io/boundedFile';
 
 /** Random access to `size` bytes; every read is checked against `size`. */
 export interface ByteSource {
@@ -30,23 +30,13 @@ function checkRange(name: string, size: number, offset: number, length: number, 
   }
 }
 
-/** Opens `path` for ranged reads. Throws UserError when the file cannot be opened. */
-export async function openFileSource(path: string): Promise<ByteSource> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new UserError(`${path}: cannot open (${(error as Error).message})`);
-  }
-  let size: number;
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new UserError(`${path}: not a regular file`);
-    size = st.size;
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
+/**
+ * Opens `path` for ranged reads. Anything but a regular file (after following symlinks: FIFOs,
+ * devices, sockets, folders) is refused before it is opened (see core/io/boundedFile.ts).
+ * Throws UserError when the file cannot be opened.
+ */
+export async function openFileSource(path: string, what = 'checkpoint'): Promise<ByteSource> {
+  const { handle, size } = await openRegularFile(path, { what });
   let closed = false;
   return {
     name: path,

@@ -6,12 +6,14 @@
  *   attribute) and `save_weights` files (the same layer groups at the root);
  * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileFormatError, UserError } from '../errors';
+import { checkDeclaredBytes, checkRegularFileSync, formatBytes } from '../io/boundedFile';
 import {
   allocateValues,
+  checkTensorCount,
   decodeInto,
   shapeSize,
   type BinaryHint,
@@ -44,8 +46,74 @@ const loadH5 = async () => {
   const module = await h5.ready;
   // Turn HDF5's printed error stacks into exceptions we can wrap.
   module.activate_throwing_error_handler();
+  confineFileSystem(module as unknown as { FS: EmscriptenFs });
   return { h5, module };
 };
+
+/** The part of emscripten's FS object the confinement wraps. */
+interface EmscriptenFs {
+  open(path: string, flags: number | string, mode?: number): unknown;
+  ErrnoError: new (errno: number) => Error;
+}
+
+/** emscripten's O_DIRECTORY. */
+const O_DIRECTORY = 0o200000;
+/** emscripten's O_CREAT | O_EXCL. */
+const CREATE_EXCLUSIVE = 0o100 | 0o200;
+/** Real paths HDF5 may open: the file being read, nothing else. */
+const allowedFiles = new Set<string>();
+/** The last path HDF5 tried to open and was refused (external storage, link or VDS source). */
+let refusedPath: string | undefined;
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * h5wasm's Node build opens host files directly. HDF5 opens other files for external raw storage,
+ * external links, virtual datasets and filter plugins; all of these could read any file on the
+ * host (`/etc/shadow` as a dataset's storage). Every open but the file being read is refused.
+ */
+function confineFileSystem(module: { FS: EmscriptenFs }): void {
+  const fs = module.FS;
+  const open = fs.open.bind(fs);
+  fs.open = (path, flags, mode) => {
+    // h5wasm's error handler captures HDF5's error stack in a tmpfile(): a new file created
+    // with O_CREAT | O_EXCL, which cannot be an existing host file.
+    const createsNew = typeof flags === 'number' && (flags & CREATE_EXCLUSIVE) === CREATE_EXCLUSIVE;
+    // HDF5 lists its filter-plugin folder when a filter is unknown: refused (no plugin is ever
+    // loaded), without blaming the file for it.
+    if (typeof flags === 'number' && flags & O_DIRECTORY) throw new fs.ErrnoError(44); // ENOENT
+    if (!createsNew && !allowedFiles.has(realOrResolved(String(path)))) {
+      refusedPath = String(path);
+      throw new fs.ErrnoError(2); // EACCES in emscripten's errno numbering
+    }
+    // emscripten drops O_NONBLOCK, so a file swapped for a FIFO since it was checked would
+    // block this open: check again right before it.
+    if (!createsNew && !isRegularFile(String(path))) throw new fs.ErrnoError(2);
+    return open(path, flags, mode);
+  };
+}
+
+/** The message for a file that made HDF5 reach for another file. */
+function outsideFileError(file: string, what: string, other: string): FileFormatError {
+  return new FileFormatError(
+    file,
+    `${what} refers to another file (${other}) through HDF5 external storage, an external link or a virtual dataset; BNN Lab reads only the file itself, so it is refused`,
+  );
+}
 type H5 = Awaited<ReturnType<typeof loadH5>>;
 let h5Promise: Promise<H5> | undefined;
 
@@ -102,10 +170,14 @@ export function h5wasmAborted(): boolean {
 
 /** Runs an h5wasm call, turning whatever it throws into a FileFormatError for `file`. */
 function guarded<T>(file: string, what: string, f: () => T): T {
+  refusedPath = undefined;
   try {
-    return f();
+    const result = f();
+    if (refusedPath !== undefined) throw outsideFileError(file, what, refusedPath);
+    return result;
   } catch (error) {
     if (error instanceof FileFormatError) throw error;
+    if (refusedPath !== undefined) throw outsideFileError(file, what, refusedPath);
     if ((error as Error)?.name === 'RuntimeError' || /Aborted\(/.test(String(error))) {
       aborted = true;
       throw new FileFormatError(file, `HDF5 aborted while reading ${what}: the file is corrupt`);
@@ -118,7 +190,19 @@ interface OpenedH5 {
   h5: H5;
   file: InstanceType<H5['h5']['File']>;
   name: string;
+  /** Bytes of the file: what its datasets can hold, before compression. */
+  fileSize: number;
 }
+
+/**
+ * How far a compressed dataset may inflate beyond the file's size: weights compress poorly
+ * (random floats by ~10 %), so a dataset declaring more than 64× its file is a bomb, or a
+ * never-written dataset of fill values. Small datasets (16 MB) are allowed whatever the file.
+ */
+const MAX_COMPRESSION_RATIO = 64;
+const SMALL_DATASET_BYTES = 16 * 1024 * 1024;
+/** Bytes of wasm memory one read of a dataset uses (it is read in slabs of rows). */
+const SLAB_BYTES = 16 * 1024 * 1024;
 
 type H5Dataset = InstanceType<H5['h5']['Dataset']>;
 type H5Group = InstanceType<H5['h5']['Group']>;
@@ -130,12 +214,34 @@ function datasetTensor(
   hint: BinaryHint | undefined,
 ): CheckpointTensor {
   const { name: file, h5 } = opened;
-  const metadata = guarded(file, `dataset "${dataset.path}"`, () => dataset.metadata);
+  const where = `dataset "${dataset.path}"`;
+  const metadata = guarded(file, where, () => dataset.metadata);
   const dtype = h5Dtype(file, dataset.path, metadata);
   const shape = metadata.shape ?? [];
   const count = shapeSize(file, name, shape);
   if (metadata.total_size !== count) {
     throw new FileFormatError(file, `dataset "${dataset.path}" size does not match its shape`);
+  }
+  // Declared sizes are checked against the file and the budget before anything is allocated:
+  // a never-written or gzip-bomb dataset of gigabytes in a file of kilobytes is refused here.
+  const byteCount = count * metadata.size;
+  const filters = guarded(file, where, () => dataset.filters);
+  const compressed = filters.length > 0;
+  checkDeclaredBytes(file, where, byteCount, {
+    available: compressed
+      ? Math.max(SMALL_DATASET_BYTES, opened.fileSize * MAX_COMPRESSION_RATIO)
+      : Math.max(opened.fileSize, 1024),
+    availableWhat: compressed
+      ? `a ${formatBytes(opened.fileSize)} file (even at ${MAX_COMPRESSION_RATIO}:1 compression)`
+      : 'the file',
+  });
+  checkDeclaredBytes(file, `${where} as float32 values`, count * 4);
+  const chunks = metadata.chunks ?? null;
+  if (chunks) {
+    const chunkBytes = chunks.reduce((a, b) => a * b, 1) * metadata.size;
+    checkDeclaredBytes(file, `a chunk of ${where}`, chunkBytes, {
+      budget: Math.max(SLAB_BYTES, byteCount),
+    });
   }
   return {
     name,
@@ -145,20 +251,44 @@ function datasetTensor(
     hint,
     async data() {
       const out = allocateValues(file, name, count);
-      const byteCount = count * metadata.size;
       if (byteCount === 0) return out;
       const module = h5.module;
-      const pointer = module._malloc(byteCount);
+      // Read in slabs of whole rows along the first axis so the wasm heap holds at most
+      // SLAB_BYTES (or one row) of raw data at a time.
+      const rank = shape.length;
+      const rows = rank === 0 ? 1 : shape[0];
+      const rowElements = rank === 0 ? 1 : count / rows;
+      const rowBytes = rowElements * metadata.size;
+      const rowsPerSlab = Math.max(1, Math.min(rows, Math.floor(SLAB_BYTES / rowBytes)));
+      const pointer = guarded(file, where, () => module._malloc(rowsPerSlab * rowBytes));
       if (!pointer) throw new FileFormatError(file, `not enough wasm memory for "${name}"`);
       try {
-        // Raw read in the native (little-endian) layout: h5wasm's own getters lack float16.
-        guarded(file, `dataset "${dataset.path}"`, () =>
-          module.get_dataset_data(dataset.file_id, dataset.path, null, null, null, BigInt(pointer)),
-        );
-        const bytes = module.HEAPU8.subarray(pointer, pointer + byteCount);
-        decodeInto(bytes, 0, dtype, count, out);
+        for (let row = 0; row < rows; row += rowsPerSlab) {
+          const take = Math.min(rowsPerSlab, rows - row);
+          const slab =
+            rank === 0
+              ? null
+              : {
+                  count: [BigInt(take), ...shape.slice(1).map((d) => BigInt(d))],
+                  offset: [BigInt(row), ...shape.slice(1).map(() => 0n)],
+                  stride: shape.map(() => 1n),
+                };
+          // Raw read in the native (little-endian) layout: h5wasm's own getters lack float16.
+          guarded(file, where, () =>
+            module.get_dataset_data(
+              dataset.file_id,
+              dataset.path,
+              slab?.count ?? null,
+              slab?.offset ?? null,
+              slab?.stride ?? null,
+              BigInt(pointer),
+            ),
+          );
+          const bytes = module.HEAPU8.subarray(pointer, pointer + take * rowBytes);
+          decodeInto(bytes, 0, dtype, take * rowElements, out, row * rowElements);
+        }
       } finally {
-        module._free(pointer);
+        guarded(file, where, () => module._free(pointer));
       }
       return out;
     },
@@ -188,11 +318,21 @@ function stringListAttribute(file: string, node: H5Group, name: string): string[
   });
 }
 
-function asGroup(h5: H5, entity: unknown): H5Group | null {
+/** External links are refused, not skipped: they point at other files on the host. */
+function refuseExternalLink(h5: H5, file: string, entity: unknown): void {
+  if (entity instanceof h5.h5.ExternalLink) {
+    const link = entity as { filename: string; obj_path: string };
+    throw outsideFileError(file, `an external link to "${link.obj_path}"`, link.filename);
+  }
+}
+
+function asGroup(h5: H5, file: string, entity: unknown): H5Group | null {
+  refuseExternalLink(h5, file, entity);
   return entity instanceof h5.h5.Group ? (entity as H5Group) : null;
 }
 
-function asDataset(h5: H5, entity: unknown): H5Dataset | null {
+function asDataset(h5: H5, file: string, entity: unknown): H5Dataset | null {
+  refuseExternalLink(h5, file, entity);
   return entity instanceof h5.h5.Dataset ? (entity as H5Dataset) : null;
 }
 
@@ -201,11 +341,19 @@ const MAX_OBJECTS = 100_000;
 
 async function openH5(path: string, displayName: string): Promise<OpenedH5> {
   const h5 = await h5wasm();
-  const file = guarded(displayName, 'the file', () => new h5.h5.File(path, 'r'));
-  if (file.file_id < 0n) {
-    throw new FileFormatError(displayName, 'HDF5 could not open the file (corrupt or truncated)');
+  // A regular file only (a FIFO would block HDF5's open forever), and only this file.
+  const { real, size } = checkRegularFileSync(path, { what: 'HDF5' });
+  allowedFiles.add(real);
+  try {
+    const file = guarded(displayName, 'the file', () => new h5.h5.File(real, 'r'));
+    if (file.file_id < 0n) {
+      throw new FileFormatError(displayName, 'HDF5 could not open the file (corrupt or truncated)');
+    }
+    return { h5, file, name: displayName, fileSize: size };
+  } finally {
+    // HDF5 keeps the file open from here on; nothing else may be opened.
+    allowedFiles.delete(real);
   }
-  return { h5, file, name: displayName };
 }
 
 /** Keras 2 layout: `<root>/<layer>/<weight_name>` listed by `layer_names`/`weight_names`. */
@@ -214,6 +362,7 @@ function keras2Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
   const weightsRoot =
     asGroup(
       h5,
+      name,
       guarded(name, 'model_weights', () => file.get('model_weights')),
     ) ?? file;
   const layerNames =
@@ -224,6 +373,7 @@ function keras2Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
   for (const layerName of layerNames) {
     const group = asGroup(
       h5,
+      name,
       guarded(name, `layer "${layerName}"`, () => weightsRoot.get(layerName)),
     );
     if (!group) continue;
@@ -234,6 +384,7 @@ function keras2Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
       const relative = weightName.replace(/^\//, '');
       const dataset = asDataset(
         h5,
+        name,
         guarded(name, `weight "${relative}"`, () => group.get(relative)),
       );
       if (!dataset) {
@@ -269,11 +420,13 @@ function keras3Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
       if (++visited > MAX_OBJECTS) throw new FileFormatError(name, 'too many HDF5 objects');
       const layerGroup = asGroup(
         h5,
+        name,
         guarded(name, layerName, () => group.get(layerName)),
       );
       if (!layerGroup) continue;
       const vars = asGroup(
         h5,
+        name,
         guarded(name, `${layerName}/vars`, () => layerGroup.get('vars')),
       );
       if (vars) {
@@ -286,6 +439,7 @@ function keras3Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
           if (++visited > MAX_OBJECTS) throw new FileFormatError(name, 'too many HDF5 objects');
           const dataset = asDataset(
             h5,
+            name,
             guarded(name, `${layerName}/vars/${index}`, () => vars.get(index)),
           );
           if (!dataset) continue;
@@ -303,6 +457,7 @@ function keras3Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
       }
       const inner = asGroup(
         h5,
+        name,
         guarded(name, `${layerName}/layers`, () => layerGroup.get('layers')),
       );
       if (inner) walk(inner, depth + 1);
@@ -310,6 +465,7 @@ function keras3Tensors(opened: OpenedH5, layers: LayerConfigs): CheckpointTensor
   };
   const root = asGroup(
     h5,
+    name,
     guarded(name, 'layers', () => file.get('layers')),
   );
   if (root) walk(root, 0);
@@ -347,6 +503,7 @@ export async function openKerasLocal(
     if (layout === 'keras3') {
       const layers = parseConfig(displayName, configText, 'config.json');
       const tensors = keras3Tensors(opened, layers);
+      checkTensorCount(displayName, tensors.length);
       if (tensors.length === 0) {
         throw new FileFormatError(displayName, 'model.weights.h5 holds no layer weights');
       }
@@ -360,6 +517,7 @@ export async function openKerasLocal(
     const layers = parseConfig(displayName, config, 'the model_config attribute');
     let tensors = keras2Tensors(opened, layers);
     if (tensors.length === 0) tensors = keras3Tensors(opened, layers);
+    checkTensorCount(displayName, tensors.length);
     if (tensors.length === 0) {
       throw new FileFormatError(
         displayName,

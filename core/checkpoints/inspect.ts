@@ -169,13 +169,25 @@ async function inspectModel(
     throw new UserError(`inspect: --tau must be in (0.5, 1), got ${deadTau}`);
   }
   const layers: InspectLayer[] = [];
+  // Statistics of views shared by several tensors (tied weights), computed once.
+  const shared = new Map<string, InspectStats>();
   for (const tensor of model.tensors) {
     const decision = classifyTensor(tensor, patterns, model.binarySource);
     let stats: InspectStats | null = null;
     if (isWeightTensor(tensor)) {
-      const values = await tensor.data();
-      stats = tensorStats(tensor, values, decision.clip, deadTau);
-      visit?.(tensor, values);
+      const key =
+        tensor.viewKey === undefined || visit
+          ? undefined
+          : `${tensor.viewKey}|${tensor.channelAxis}|${decision.clip}`;
+      const known = key === undefined ? undefined : shared.get(key);
+      if (known) {
+        stats = known;
+      } else {
+        const values = await tensor.data();
+        stats = tensorStats(tensor, values, decision.clip, deadTau);
+        if (key !== undefined) shared.set(key, stats);
+        visit?.(tensor, values);
+      }
     }
     layers.push({
       name: tensor.name,

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FileFormatError, UserError } from '../errors';
-import type { ByteSource } from './byteSource';
+import { openFileSource, type ByteSource } from './byteSource';
+import { FILE_CAPS } from '../io/boundedFile';
 import { openKerasLocal } from './h5Reader';
 import type { H5Request, H5Response, H5TensorInfo } from './h5Worker';
 import type { CheckpointModel, CheckpointTensor } from './model';
-import { openEntry, openZip } from './zip';
+import { extractEntry, openEntry, openZip, type ZipArchive, type ZipEntry } from './zip';
 
 /** The 8-byte HDF5 signature at the start of the file. */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -219,9 +220,13 @@ export async function readKerasH5(path: string): Promise<CheckpointModel> {
   return { format: 'keras-h5', file: path, ...model };
 }
 
-/** Copies a zip member to a private temporary file (h5wasm's Node build reads host files). */
+/**
+ * Copies a zip member to a private temporary file (h5wasm's Node build reads host files),
+ * streaming it so that memory stays bounded; a DEFLATE member inflates to its declared size only.
+ */
 async function extractToTemp(
-  member: ByteSource,
+  archive: ZipArchive,
+  entry: ZipEntry,
 ): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const folder = await mkdtemp(join(tmpdir(), 'bnn-lab-keras-'));
   const path = join(folder, 'model.weights.h5');
@@ -229,11 +234,9 @@ async function extractToTemp(
   try {
     const handle = await open(path, 'w', 0o600);
     try {
-      const chunk = 16 * 1024 * 1024;
-      for (let offset = 0; offset < member.size; offset += chunk) {
-        const length = Math.min(chunk, member.size - offset);
-        await handle.write(await member.read(offset, length, 'model.weights.h5'));
-      }
+      await extractEntry(archive, entry, FILE_CAPS.kerasWeights, async (bytes) => {
+        await handle.write(bytes);
+      });
     } finally {
       await handle.close();
     }
@@ -242,6 +245,16 @@ async function extractToTemp(
     throw error;
   }
   return { path, cleanup };
+}
+
+/** The first `length` bytes of a file (fewer when it is shorter). */
+async function readHead(path: string, length: number): Promise<Uint8Array> {
+  const source = await openFileSource(path);
+  try {
+    return await source.read(0, Math.min(length, source.size), 'file signature');
+  } finally {
+    await source.close();
+  }
 }
 
 /** Reads a Keras 3 `.keras` archive: `config.json` for the layers, `model.weights.h5` for weights. */
@@ -256,18 +269,21 @@ export async function readKeras3(source: ByteSource): Promise<CheckpointModel> {
     const configEntry = archive.entries.get('config.json');
     let configText: string | undefined;
     if (configEntry) {
-      const member = await openEntry(archive, configEntry, { allowDeflate: true });
+      const member = await openEntry(archive, configEntry, {
+        allowDeflate: true,
+        maxInflatedBytes: FILE_CAPS.kerasConfig,
+      });
       configText = new TextDecoder().decode(await member.read(0, member.size, 'config.json'));
     }
-    const weights = await openEntry(archive, weightsEntry, { allowDeflate: true });
-    const head = await weights.read(0, Math.min(8, weights.size), 'model.weights.h5');
+    const temp = await extractToTemp(archive, weightsEntry);
+    const head = await readHead(temp.path, 8);
     if (!looksLikeHdf5(head)) {
+      await temp.cleanup();
       throw new FileFormatError(
         file,
         'model.weights.h5 in this .keras archive is not an HDF5 file',
       );
     }
-    const temp = await extractToTemp(weights);
     await source.close();
     let model: Omit<CheckpointModel, 'format' | 'file'>;
     try {

@@ -67,6 +67,28 @@ export interface CheckpointTensor {
   hint?: BinaryHint;
   /** Reads and decodes the values in row-major order (contiguous copy, float32). */
   data(): Promise<Float32Array>;
+  /**
+   * Set when several tensors are the same view of the same stored bytes (PyTorch tied weights):
+   * equal keys mean equal values, so the inspector computes their statistics once.
+   */
+  viewKey?: string;
+}
+
+/**
+ * Most tensors a checkpoint may list. Each costs a read and a statistics record, so a small file
+ * listing millions of tiny views (a 1.5 MB pickle holds 100,000) would cost minutes and
+ * gigabytes; real state dicts hold hundreds to a few thousand.
+ */
+export const MAX_TENSORS = 25_000;
+
+/** Refuses a checkpoint listing more than MAX_TENSORS tensors. */
+export function checkTensorCount(file: string, count: number): void {
+  if (count > MAX_TENSORS) {
+    throw new FileFormatError(
+      file,
+      `lists ${count} tensors, more than the ${MAX_TENSORS} the inspector reads from one file (a crafted or damaged file); split it into smaller files`,
+    );
+  }
 }
 
 /** A checkpoint opened for reading; `close()` releases the file handle. */

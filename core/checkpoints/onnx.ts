@@ -8,9 +8,11 @@
 import { dirname, resolve, sep } from 'node:path';
 import { FileFormatError } from '../errors';
 import { openFileSource, type ByteSource } from './byteSource';
+import { confinedPath } from '../io/boundedFile';
 import {
   DTYPE_SIZE,
   allocateValues,
+  checkTensorCount,
   bfloat16ToNumber,
   readDecoded,
   halfToNumber,
@@ -35,6 +37,9 @@ const ONNX_DTYPES: Readonly<Record<number, TensorDtype>> = {
   12: 'uint32',
   16: 'bfloat16',
 };
+
+/** Longest string field read (tensor names, external-data keys and values). */
+const MAX_TEXT_BYTES = 1024 * 1024;
 
 /** A byte range of the file. */
 interface Span {
@@ -123,11 +128,22 @@ class WireReader {
   }
 
   async text(span: Span): Promise<string> {
+    // Names and external-data keys are short; a huge string field is refused before reading.
+    if (span.end - span.start > MAX_TEXT_BYTES) {
+      throw new FileFormatError(
+        this.source.name,
+        `ONNX string field at byte ${span.start} is ${span.end - span.start} bytes long, more than any name (corrupt or crafted)`,
+      );
+    }
     return new TextDecoder().decode(await this.bytesAt(span.start, span.end - span.start));
   }
 
   /** Packed varints in `span` (or a single unpacked one), as numbers; negative int64 wrap. */
   async packedVarints(span: Span, out: number[], limit: number): Promise<void> {
+    // A varint takes at most 10 bytes: a longer field holds more than `limit` values.
+    if (span.end - span.start > limit * 10) {
+      throw new FileFormatError(this.source.name, 'ONNX packed field holds too many values');
+    }
     const bytes = await this.source.read(span.start, span.end - span.start, 'ONNX packed values');
     let value = 0;
     let scale = 1;
@@ -305,6 +321,26 @@ function tensorFromInitializer(
     dtype,
     channelAxis: 'first',
     async data() {
+      // External data: confined to the model folder after following symlinks, opened (regular
+      // files only) and its declared range checked against the file before allocating.
+      let external: ByteSource | undefined;
+      if (storage.kind === 'external') {
+        const what = `ONNX tensor "${name}": external data path`;
+        const full = await confinedPath(file, folder, storage.location, what);
+        external = await openFileSource(full, 'ONNX external data').catch((error: Error) => {
+          throw new FileFormatError(
+            file,
+            `ONNX external data "${storage.location}" cannot be opened (${error.message})`,
+          );
+        });
+        if (storage.offset + byteLength > external.size) {
+          await external.close();
+          throw new FileFormatError(
+            file,
+            `ONNX tensor "${name}" needs bytes ${storage.offset}…${storage.offset + byteLength} of "${storage.location}", which has ${external.size} bytes (truncated or corrupt)`,
+          );
+        }
+      }
       const out = allocateValues(file, name, count);
       switch (storage.kind) {
         case 'raw': {
@@ -356,14 +392,7 @@ function tensorFromInitializer(
           return out;
         }
         case 'external': {
-          const source = await openFileSource(resolve(folder, storage.location)).catch(
-            (error: Error) => {
-              throw new FileFormatError(
-                file,
-                `ONNX external data "${storage.location}" cannot be opened (${error.message})`,
-              );
-            },
-          );
+          const source = external!;
           try {
             await readDecoded(source, storage.offset, dtype, count, out, `tensor "${name}"`);
           } finally {
@@ -405,6 +434,7 @@ export async function readOnnx(source: ByteSource): Promise<CheckpointModel> {
     if (tensors.length === 0) {
       throw new FileFormatError(file, 'this ONNX model has no initializers (weights)');
     }
+    checkTensorCount(file, tensors.length);
     return { format: 'onnx', file, tensors, close: () => source.close() };
   } catch (error) {
     await source.close();

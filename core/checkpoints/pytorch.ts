@@ -9,6 +9,7 @@ import type { ByteSource } from './byteSource';
 import {
   DTYPE_SIZE,
   allocateValues,
+  checkTensorCount,
   elementReader,
   readDecoded,
   shapeSize,
@@ -19,8 +20,17 @@ import {
 import { keyName, PyDict, PyGlobal, PyTuple, unpickle, type GlobalTable } from './pickle';
 import { openEntry, openZip, type ZipArchive, type ZipEntry } from './zip';
 
+/**
+ * Tensors may share storages (tied weights, views): identical views are read once (`viewKey`),
+ * and all distinct views together may cover at most this many times the elements their
+ * storages hold (plus SHARED_SLACK). Real checkpoints stay near 1 (tied embeddings: ~1.3); a
+ * file of 2,000 views of one 1M-element storage (4 MB) would otherwise cost minutes.
+ */
+const MAX_VIEW_AMPLIFICATION = 4;
+const SHARED_SLACK = 1 << 20;
+
 /** The pickled data of data.pkl above this size is refused (it holds only metadata). */
-const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
 
 const STORAGE_DTYPES: Readonly<Record<string, TensorDtype>> = {
   FloatStorage: 'float32',
@@ -47,6 +57,7 @@ const storageTypes = new Map<string, TensorDtype>();
 
 /** A storage resolved from a persistent id: one record of the archive. */
 interface StorageRef {
+  key: string;
   dtype: TensorDtype;
   /** Elements the storage holds. */
   numel: number;
@@ -169,7 +180,7 @@ function persistentLoader(file: string, archive: ZipArchive, prefix: string) {
         `storage record "${recordName}" has ${entry.size} bytes but its tensors need ${needed}`,
       );
     }
-    const ref: StorageRef = { dtype, numel: numel as number, entry };
+    const ref: StorageRef = { key, dtype, numel: numel as number, entry };
     cache.set(key, ref);
     return ref;
   };
@@ -196,6 +207,7 @@ function tensorFromTorch(
   archive: ZipArchive,
   name: string,
   t: TorchTensor,
+  records: Map<string, Promise<ByteSource>>,
 ): CheckpointTensor {
   const { dtype, numel: storageNumel } = t.storage;
   const count = shapeSize(file, name, t.size);
@@ -222,12 +234,21 @@ function tensorFromTorch(
     dtype,
     channelAxis: 'first',
     async data() {
+      if (count === 0) return allocateValues(file, name, count);
+      // One window per storage record, shared by the tensors that view it.
+      let opened = records.get(t.storage.key);
+      if (!opened) {
+        opened = openEntry(archive, t.storage.entry, {
+          allowDeflate: false,
+          refuseMessage: `storage record "${t.storage.entry.name}" is compressed; torch.save never compresses, so re-save the file with torch.save`,
+        });
+        records.set(t.storage.key, opened);
+        opened.catch(() => records.delete(t.storage.key));
+      }
+      // Opening the record checks it lies inside the file, so `count` (at most the storage's
+      // elements) is backed by real bytes before the output is allocated.
+      const record = await opened;
       const out = allocateValues(file, name, count);
-      if (count === 0) return out;
-      const record = await openEntry(archive, t.storage.entry, {
-        allowDeflate: false,
-        refuseMessage: `storage record "${t.storage.entry.name}" is compressed; torch.save never compresses, so re-save the file with torch.save`,
-      });
       const span = lastIndex - t.offset + 1;
       if (span === count) {
         // Contiguous (or a permutation of size-1 dims): decode in one pass, chunk by chunk.
@@ -267,6 +288,36 @@ function tensorFromTorch(
       return out;
     },
   };
+}
+
+/**
+ * Bounds the work of shared storages: distinct views may cover at most MAX_VIEW_AMPLIFICATION
+ * times the elements of the storages they view. Identical views count once (they are read once).
+ */
+function checkSharedStorages(
+  file: string,
+  entries: [unknown, TorchTensor][],
+  viewUses: Map<string, number>,
+): void {
+  const storages = new Map<string, number>();
+  let viewed = 0;
+  const seen = new Set<string>();
+  for (const [, t] of entries) {
+    storages.set(t.storage.key, t.storage.numel);
+    const view = `${t.storage.key}:${t.offset}:${t.size.join(',')}:${t.stride.join(',')}`;
+    if (seen.has(view)) continue;
+    seen.add(view);
+    viewed += t.size.reduce((a, b) => a * b, 1);
+  }
+  let stored = 0;
+  for (const numel of storages.values()) stored += numel;
+  if (viewed > MAX_VIEW_AMPLIFICATION * stored + SHARED_SLACK) {
+    const shared = [...viewUses.values()].filter((n) => n > 1).length;
+    throw new FileFormatError(
+      file,
+      `its ${entries.length} tensors view ${viewed} elements of storages holding only ${stored}${shared > 0 ? ` (${shared} views are shared)` : ''}: more than ${MAX_VIEW_AMPLIFICATION}× overlap, which a saved model does not have (a crafted file); refused. ${RESAVE_ADVICE}`,
+    );
+  }
 }
 
 /**
@@ -323,11 +374,21 @@ export async function readPytorch(source: ByteSource): Promise<CheckpointModel> 
       'no dict of tensors found at the top level or under state_dict/model/…; save model.state_dict()',
     );
   }
+  const entries = [...found.dict.map].filter(
+    (pair): pair is [unknown, TorchTensor] => pair[1] instanceof TorchTensor,
+  );
+  checkTensorCount(file, entries.length);
+  const records = new Map<string, Promise<ByteSource>>();
   const tensors: CheckpointTensor[] = [];
-  for (const [key, value] of found.dict.map) {
-    if (value instanceof TorchTensor)
-      tensors.push(tensorFromTorch(file, archive, keyName(key), value));
+  const viewUses = new Map<string, number>();
+  for (const [key, value] of entries) {
+    const tensor = tensorFromTorch(file, archive, keyName(key), value, records);
+    const view = `${value.storage.key}:${value.offset}:${value.size.join(',')}:${value.stride.join(',')}`;
+    viewUses.set(view, (viewUses.get(view) ?? 0) + 1);
+    tensor.viewKey = view;
+    tensors.push(tensor);
   }
+  checkSharedStorages(file, entries, viewUses);
   return {
     format: 'pytorch',
     file,

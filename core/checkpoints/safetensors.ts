@@ -8,6 +8,7 @@ import type { ByteSource } from './byteSource';
 import {
   DTYPE_SIZE,
   allocateValues,
+  checkTensorCount,
   readDecoded,
   shapeSize,
   type CheckpointModel,
@@ -39,6 +40,38 @@ export function looksLikeSafetensors(head: Uint8Array, fileSize: number): boolea
   const view = new DataView(head.buffer, head.byteOffset, head.length);
   const n = Number(view.getBigUint64(0, true));
   return n > 1 && fileSize >= 9 && head[8] === 0x7b;
+}
+
+/**
+ * The tensors' byte ranges must tile the data buffer: sorted by offset, each starts where the
+ * previous one ended, and the last ends at the end of the file. This is the reference loader's
+ * rule (safetensors' `validate`: InvalidOffset, MetadataIncompleteBuffer); it also means no two
+ * tensors share bytes, so inspecting a file costs no more than reading it once.
+ */
+function checkContiguous(
+  file: string,
+  ranges: { name: string; begin: number; end: number }[],
+  dataSize: number,
+): void {
+  ranges.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  for (const range of ranges) {
+    if (range.begin !== expected) {
+      throw new FileFormatError(
+        file,
+        range.begin < expected
+          ? `tensor "${range.name}" data_offsets [${range.begin}, ${range.end}] overlap the tensor before it (which ends at ${expected}); safetensors tensors may not share bytes, so the file is corrupt or crafted`
+          : `tensor "${range.name}" data_offsets [${range.begin}, ${range.end}] leave a gap after byte ${expected}; safetensors data must be contiguous, so the file is corrupt`,
+      );
+    }
+    expected = range.end;
+  }
+  if (expected !== dataSize) {
+    throw new FileFormatError(
+      file,
+      `the tensors cover ${expected} bytes of the ${dataSize}-byte data buffer; the rest belongs to no tensor (corrupt, or not written by safetensors)`,
+    );
+  }
 }
 
 /**
@@ -79,6 +112,7 @@ export async function readSafetensors(source: ByteSource): Promise<CheckpointMod
   const dataStart = 8 + headerLength;
   const dataSize = source.size - dataStart;
   const tensors: CheckpointTensor[] = [];
+  const ranges: { name: string; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
     const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
@@ -119,6 +153,7 @@ export async function readSafetensors(source: ByteSource): Promise<CheckpointMod
         `tensor "${name}" has shape [${shape.join(', ')}] (${count} × ${elementSize} bytes) but ${end - begin} bytes of data`,
       );
     }
+    ranges.push({ name, begin, end });
     tensors.push({
       name,
       shape: shape.slice(),
@@ -131,5 +166,7 @@ export async function readSafetensors(source: ByteSource): Promise<CheckpointMod
       },
     });
   }
+  checkContiguous(file, ranges, dataSize);
+  checkTensorCount(file, tensors.length);
   return { format: 'safetensors', file, tensors, close: () => source.close() };
 }

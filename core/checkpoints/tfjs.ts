@@ -5,12 +5,13 @@
  * `{ dtype: 'float16' }`) are dequantized. BNN Lab's own checkpoints add
  * `"bnnLab": { "binaryLayers": { "<layer>": { "quantizer", "clip" } } }` to model.json.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { FileFormatError, UserError } from '../errors';
+import { dirname, join } from 'node:path';
+import { FileFormatError } from '../errors';
+import { confinedPath, FILE_CAPS, readBoundedText } from '../io/boundedFile';
 import { openFileSource, type ByteSource } from './byteSource';
 import {
   allocateValues,
+  checkTensorCount,
   readDecoded,
   shapeSize,
   type BinaryHint,
@@ -19,9 +20,6 @@ import {
   type TensorDtype,
 } from './model';
 import { hintFromLayerConfig } from './kerasConfig';
-
-/** model.json files above this are refused (they hold topology and a manifest only). */
-const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 interface ManifestWeight {
   name: string;
@@ -55,16 +53,11 @@ class ShardGroup {
     const group = new ShardGroup();
     try {
       for (const relative of paths) {
-        const full = resolve(folder, relative);
-        if (!full.startsWith(resolve(folder) + sep)) {
-          throw new FileFormatError(
-            file,
-            `weight shard path "${relative}" leaves the model folder`,
-          );
-        }
+        // Lexically and after following symlinks, the shard must stay inside the folder.
+        const full = await confinedPath(file, folder, relative, 'weight shard path');
         let source: ByteSource;
         try {
-          source = await openFileSource(full);
+          source = await openFileSource(full, 'weight shard');
         } catch (error) {
           throw new FileFormatError(
             file,
@@ -170,17 +163,8 @@ function weightHint(hints: Map<string, BinaryHint>, weightName: string): BinaryH
  * stay inside its folder. Kernels keep the TF.js layout (channel axis `last`).
  */
 export async function readTfjs(path: string): Promise<CheckpointModel> {
-  let text: string;
-  try {
-    const bytes = await readFile(path);
-    if (bytes.length > MAX_MODEL_JSON_BYTES) {
-      throw new FileFormatError(path, `model.json is ${bytes.length} bytes, too large`);
-    }
-    text = bytes.toString('utf8');
-  } catch (error) {
-    if (error instanceof FileFormatError) throw error;
-    throw new UserError(`${path}: cannot read (${(error as Error).message})`);
-  }
+  // Refuses FIFOs, devices and folders before opening, and files above the cap before reading.
+  const text = await readBoundedText(path, { what: 'model.json', maxBytes: FILE_CAPS.modelJson });
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
@@ -193,6 +177,14 @@ export async function readTfjs(path: string): Promise<CheckpointModel> {
       'model.json has no "weightsManifest" array, so it is not a TF.js layers model',
     );
   }
+  // Bounded before any shard is opened: each path is a file handle, each weight a record.
+  let paths = 0;
+  let weights = 0;
+  for (const group of json.weightsManifest as { paths?: unknown; weights?: unknown }[]) {
+    if (Array.isArray(group?.paths)) paths += group.paths.length;
+    if (Array.isArray(group?.weights)) weights += group.weights.length;
+  }
+  checkTensorCount(path, Math.max(paths, weights));
   const hints = hintsFromTopology(json);
   for (const [layer, hint] of hintsFromMetadata(path, json)) hints.set(layer, hint);
   const folder = dirname(path);
@@ -301,6 +293,12 @@ export async function readTfjs(path: string): Promise<CheckpointModel> {
       : hints.size > 0
         ? 'model.json modelTopology'
         : undefined;
+  try {
+    checkTensorCount(path, tensors.length);
+  } catch (error) {
+    await close();
+    throw error;
+  }
   return { format: 'tfjs', file: path, tensors, binarySource, close };
 }
 

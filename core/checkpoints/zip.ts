@@ -4,9 +4,12 @@
  * STORED entries as byte windows of the file, without copying them. DEFLATE entries can be
  * inflated into memory for small members (Keras config files); PyTorch never compresses.
  */
-import { inflateRawSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createInflateRaw } from 'node:zlib';
 import { FileFormatError } from '../errors';
 import { memorySource, sliceSource, type ByteSource } from './byteSource';
+import { formatBytes, inflateRawBounded } from '../io/boundedFile';
 
 /** One member of a zip archive, from its central directory record. */
 export interface ZipEntry {
@@ -30,8 +33,12 @@ const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const ZIP64_EOCD_SIGNATURE = 0x06064b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
-/** Members inflated into memory are capped (config files, small weight files). */
-const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
+/** Members inflated into memory are capped (config files); callers may lower the cap. */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+/** A central directory above this is refused (25,000 entries take about 3 MB). */
+const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+/** deflate cannot expand data by more than about 1032:1; a member declaring more is crafted. */
+const MAX_DEFLATE_RATIO = 1032;
 
 /** True when the first bytes are a zip local file header (`PK\x03\x04`). */
 export function looksLikeZip(head: Uint8Array): boolean {
@@ -86,6 +93,12 @@ export async function openZip(source: ByteSource): Promise<ZipArchive> {
     throw new FileFormatError(
       file,
       `zip central directory (${directorySize} bytes at ${directoryOffset}) runs past the end of the ${source.size}-byte file: truncated`,
+    );
+  }
+  if (directorySize > MAX_DIRECTORY_BYTES) {
+    throw new FileFormatError(
+      file,
+      `zip central directory claims ${formatBytes(directorySize)}, more than the ${formatBytes(MAX_DIRECTORY_BYTES)} of any checkpoint's (corrupt or crafted); refused before reading it`,
     );
   }
   if (entryCount * 46 > directorySize) {
@@ -169,41 +182,30 @@ async function dataOffset(archive: ZipArchive, entry: ZipEntry): Promise<number>
 export async function openEntry(
   archive: ZipArchive,
   entry: ZipEntry,
-  options: { allowDeflate: boolean; refuseMessage?: string },
+  options: { allowDeflate: boolean; refuseMessage?: string; maxInflatedBytes?: number },
 ): Promise<ByteSource> {
   const file = archive.source.name;
   const label = `${file}!${entry.name}`;
-  if (entry.flags & 1) {
-    throw new FileFormatError(file, `zip entry "${entry.name}" is encrypted`);
-  }
-  const start = await dataOffset(archive, entry);
+  const start = await checkedDataOffset(archive, entry);
   if (entry.method === 0) {
-    if (entry.compressedSize !== entry.size) {
-      throw new FileFormatError(file, `zip entry "${entry.name}" is STORED but its sizes differ`);
-    }
     return sliceSource(archive.source, start, entry.size, label);
   }
   if (entry.method === 8 && options.allowDeflate) {
-    if (entry.size > MAX_INFLATED_BYTES) {
-      throw new FileFormatError(file, `zip entry "${entry.name}" is too large to inflate`);
+    const cap = options.maxInflatedBytes ?? MAX_INFLATED_BYTES;
+    if (entry.size > cap) {
+      throw new FileFormatError(
+        file,
+        `zip entry "${entry.name}" declares ${formatBytes(entry.size)}, more than the ${formatBytes(cap)} BNN Lab inflates for it`,
+      );
     }
+    checkRatio(file, entry);
     const packed = await archive.source.read(
       start,
       entry.compressedSize,
       `zip entry "${entry.name}"`,
     );
-    let bytes: Buffer;
-    try {
-      bytes = inflateRawSync(packed, { maxOutputLength: Math.max(1, entry.size) });
-    } catch (error) {
-      throw new FileFormatError(
-        file,
-        `zip entry "${entry.name}" does not inflate (${(error as Error).message})`,
-      );
-    }
-    if (bytes.length !== entry.size) {
-      throw new FileFormatError(file, `zip entry "${entry.name}" inflates to the wrong size`);
-    }
+    // Never more than the declared size: a member that inflates further is refused.
+    const bytes = inflateRawBounded(packed, entry.size, file, `zip entry "${entry.name}"`);
     return memorySource(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), label);
   }
   throw new FileFormatError(
@@ -211,4 +213,94 @@ export async function openEntry(
     options.refuseMessage ??
       `zip entry "${entry.name}" uses compression method ${entry.method}, which is not supported`,
   );
+}
+
+/** Refuses a DEFLATE member whose declared size deflate could not have produced. */
+function checkRatio(file: string, entry: ZipEntry): void {
+  if (entry.size > Math.max(1024, entry.compressedSize * MAX_DEFLATE_RATIO)) {
+    throw new FileFormatError(
+      file,
+      `zip entry "${entry.name}" declares ${entry.size} bytes from ${entry.compressedSize} compressed: more than deflate can produce (a zip bomb); refused`,
+    );
+  }
+}
+
+/** The data offset of an entry after checking its flags and sizes. */
+async function checkedDataOffset(archive: ZipArchive, entry: ZipEntry): Promise<number> {
+  const file = archive.source.name;
+  if (entry.flags & 1) {
+    throw new FileFormatError(file, `zip entry "${entry.name}" is encrypted`);
+  }
+  if (entry.method === 0 && entry.compressedSize !== entry.size) {
+    throw new FileFormatError(file, `zip entry "${entry.name}" is STORED but its sizes differ`);
+  }
+  return dataOffset(archive, entry);
+}
+
+/**
+ * Streams one member (STORED or DEFLATE) to `write` in chunks of at most a few MB, so memory
+ * stays bounded whatever its size; a DEFLATE member is inflated to exactly its declared size,
+ * never more. `maxBytes` caps the declared size (the disk the copy may take).
+ */
+export async function extractEntry(
+  archive: ZipArchive,
+  entry: ZipEntry,
+  maxBytes: number,
+  write: (chunk: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const file = archive.source.name;
+  const start = await checkedDataOffset(archive, entry);
+  if (entry.method !== 0 && entry.method !== 8) {
+    throw new FileFormatError(
+      file,
+      `zip entry "${entry.name}" uses compression method ${entry.method}, which is not supported`,
+    );
+  }
+  if (entry.size > maxBytes) {
+    throw new FileFormatError(
+      file,
+      `zip entry "${entry.name}" declares ${formatBytes(entry.size)}, more than the ${formatBytes(maxBytes)} BNN Lab extracts`,
+    );
+  }
+  const chunk = 4 * 1024 * 1024;
+  const source = archive.source;
+  const stored = entry.method === 0 ? entry.size : entry.compressedSize;
+  async function* packed(): AsyncGenerator<Uint8Array> {
+    for (let offset = 0; offset < stored; offset += chunk) {
+      const length = Math.min(chunk, stored - offset);
+      yield await source.read(start + offset, length, `zip entry "${entry.name}"`);
+    }
+  }
+  if (entry.method === 0) {
+    for await (const bytes of packed()) await write(bytes);
+    return;
+  }
+  checkRatio(file, entry);
+  let total = 0;
+  try {
+    await pipeline(Readable.from(packed()), createInflateRaw(), async (inflated) => {
+      for await (const bytes of inflated as AsyncIterable<Buffer>) {
+        total += bytes.length;
+        if (total > entry.size) {
+          throw new FileFormatError(
+            file,
+            `zip entry "${entry.name}" inflates to more than its declared ${entry.size} bytes (a zip bomb); refused`,
+          );
+        }
+        await write(bytes);
+      }
+    });
+  } catch (error) {
+    if (error instanceof FileFormatError) throw error;
+    throw new FileFormatError(
+      file,
+      `zip entry "${entry.name}" does not inflate (${(error as Error).message})`,
+    );
+  }
+  if (total !== entry.size) {
+    throw new FileFormatError(
+      file,
+      `zip entry "${entry.name}" inflates to ${total} bytes, not the declared ${entry.size}`,
+    );
+  }
 }

@@ -2,7 +2,7 @@
  * `bnn-lab train`: trains a preset or a run config into a new run folder. TensorFlow.js and the
  * trainer load when the command runs, not when the CLI starts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
@@ -10,7 +10,7 @@ import { createRunDir } from '../io/runNames';
 import { threadCountProblem } from '../parallel/shards';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
-import { parseConfigFile, resolveConfig } from '../training/config';
+import { readConfigFile, resolveConfig } from '../training/config';
 import { GLOBAL_DEFAULTS } from '../training/config';
 import {
   numberOption,
@@ -168,7 +168,7 @@ async function runTrain(context: CommandContext): Promise<number> {
   if (configFile !== undefined) {
     if (!existsSync(configFile))
       throw new UsageError(`run config ${configFile} does not exist`, '--config', configFile);
-    raw = { ...parseConfigFile(readFileSync(configFile, 'utf8'), configFile) };
+    raw = { ...readConfigFile(configFile) };
     source = `${configFile} with command-line overrides`;
   }
   const overrides: Record<string, unknown> = {

@@ -1,10 +1,11 @@
 /**
  * Image-classification datasets as normalized float arrays (NHWC, one channel for IDX sets).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
 import { readIdxFile, type IdxArray } from '../io/idx';
+import { FILE_CAPS, readBoundedFileSync } from '../io/boundedFile';
 import type { DatasetConfig } from '../protocol';
 
 export interface Split {
@@ -245,7 +246,7 @@ function readCifarFile(dir: string, name: string): Uint8Array {
       `is missing: a CIFAR-10 folder needs ${[...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE].join(', ')} (the "binary version" from the CIFAR-10 page)`,
     );
   }
-  const bytes = readFileSync(path);
+  const bytes = readBoundedFileSync(path, { what: 'CIFAR-10 batch', maxBytes: FILE_CAPS.dataset });
   if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
     throw new FileFormatError(
       path,

@@ -4,9 +4,15 @@
  * Layout: 2 zero bytes, a type byte (0x08 = unsigned byte), a rank byte, `rank` big-endian
  * uint32 dimensions, then the data in row-major order.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { FileFormatError } from '../errors';
+import {
+  checkDeclaredBytes,
+  FILE_CAPS,
+  gunzipBounded,
+  gunzipPrefix,
+  readBoundedFileSync,
+} from './boundedFile';
 
 export interface IdxArray {
   shape: number[];
@@ -70,19 +76,45 @@ function hex(b: number | undefined): string {
   return `0x${(b ?? 0).toString(16).padStart(2, '0')}`;
 }
 
+/** The largest IDX file BNN Lab reads, after inflating (EMNIST's largest is 550 MB). */
+const MAX_IDX_BYTES = FILE_CAPS.dataset;
+
+/** Header bytes and declared data bytes of an IDX header, or undefined when too short. */
+function declaredIdxBytes(head: Uint8Array): number | undefined {
+  if (head.length < 4) return undefined;
+  const rank = head[3];
+  if (head.length < 4 + 4 * rank) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let d = 0; d < rank; d++) count *= view.getUint32(4 + 4 * d, false);
+  return 4 + 4 * rank + count;
+}
+
 /**
- * Reads an IDX file from disk; `.gz` files (or gzip content) are decompressed.
+ * Reads an IDX file from disk; `.gz` files (or gzip content) are decompressed. Only regular
+ * files are read (a FIFO or `/dev/zero` is refused before opening), at most 1 GB; a gzip file
+ * is inflated only up to the size its IDX header declares, so a gzip bomb costs nothing.
  * @throws FileFormatError naming the file when it is missing, not gzip as named, or not IDX.
  */
 export function readIdxFile(file: string): IdxArray {
   if (!existsSync(file)) throw new FileFormatError(file, 'does not exist');
-  let bytes: Uint8Array = readFileSync(file);
+  let bytes: Uint8Array = readBoundedFileSync(file, {
+    what: 'dataset (IDX)',
+    maxBytes: MAX_IDX_BYTES,
+  });
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new FileFormatError(file, `is a damaged gzip file: ${(e as Error).message}`);
+    // Read the header from a prefix, then inflate no more than it declares (+1 to see extra).
+    const head = gunzipPrefix(bytes, 4 + 4 * 255, file);
+    const declared = declaredIdxBytes(head);
+    if (declared !== undefined && head[0] === 0 && head[1] === 0 && head[2] === UBYTE) {
+      checkDeclaredBytes(file, 'its IDX header', declared, { budget: MAX_IDX_BYTES });
     }
+    bytes = gunzipBounded(
+      bytes,
+      Math.min(MAX_IDX_BYTES, (declared ?? head.length) + 1),
+      file,
+      'it',
+    );
   }
   return parseIdx(bytes, file);
 }

@@ -14,7 +14,6 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
-  readFileSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -22,6 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors';
+import { FILE_CAPS, readBoundedTextSync } from './boundedFile';
 import type { MetricsRecord, TrainConfig } from '../protocol';
 
 export const METRICS_FILE = 'metrics.jsonl';
@@ -301,7 +301,9 @@ function parseRecord(line: string): MetricsRecord | undefined {
 
 /** Reads a run's `metrics.jsonl` (see `parseMetricsJsonl`). */
 export function readMetrics(path: string): { records: MetricsRecord[]; badLines: number } {
-  return parseMetricsJsonl(readFileSync(path, 'utf8'));
+  return parseMetricsJsonl(
+    readBoundedTextSync(path, { what: 'metrics.jsonl', maxBytes: FILE_CAPS.metrics }),
+  );
 }
 
 /** Complete checkpoints of a run, oldest first (temporary folders are ignored). */

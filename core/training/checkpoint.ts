@@ -4,9 +4,10 @@
  * (`training-state.json` + `state.bin`: optimizer slots and the sign bits behind flipRate).
  */
 import * as tf from '../tf';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
+import { FILE_CAPS, readBoundedFileSync, readBoundedTextSync } from '../io/boundedFile';
 import { isBinaryLayer } from '../bnn/layers';
 import { quantizerClip } from '../bnn/quantizers';
 import '../bnn/layers';
@@ -110,6 +111,12 @@ export async function serializeCheckpoint(
   };
 }
 
+/** Caps of the files of a checkpoint folder, read through core/io/boundedFile.ts. */
+const MODEL_JSON = { what: 'model.json', maxBytes: FILE_CAPS.modelJson };
+const WEIGHTS = { what: 'weights', maxBytes: FILE_CAPS.weights };
+const STATE_JSON = { what: 'training-state.json', maxBytes: FILE_CAPS.json };
+const STATE_BIN = { what: 'state.bin', maxBytes: FILE_CAPS.weights };
+
 /** A checkpoint's `model.json`, checked for the fields loading needs. */
 export interface CheckpointManifest {
   modelTopology: object;
@@ -132,7 +139,7 @@ export function readCheckpointManifest(dir: string): CheckpointManifest {
   const jsonPath = join(dir, 'model.json');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(readBoundedTextSync(jsonPath, MODEL_JSON));
   } catch (e) {
     throw new FileFormatError(jsonPath, `cannot be read as a TF.js model: ${(e as Error).message}`);
   }
@@ -231,13 +238,7 @@ export async function loadCheckpointModel(
   dir: string,
   manifest: CheckpointManifest = readCheckpointManifest(dir),
 ): Promise<{ model: tf.LayersModel; meta: CheckpointMeta | undefined }> {
-  const buffers = manifest.shards.map((p) => {
-    try {
-      return readFileSync(p);
-    } catch (e) {
-      throw new FileFormatError(p, `cannot be read: ${(e as Error).message}`);
-    }
-  });
+  const buffers = manifest.shards.map((p) => readBoundedFileSync(p, WEIGHTS));
   const weights = joinBuffers(
     buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
   );
@@ -294,12 +295,12 @@ export function readTrainingState(dir: string): {
   let json: unknown;
   let bin: Buffer;
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(readBoundedTextSync(jsonPath, STATE_JSON));
   } catch (e) {
     throw new FileFormatError(jsonPath, `cannot be read: ${(e as Error).message}`);
   }
   try {
-    bin = readFileSync(binPath);
+    bin = readBoundedFileSync(binPath, STATE_BIN);
   } catch (e) {
     throw new FileFormatError(binPath, `cannot be read: ${(e as Error).message}`);
   }

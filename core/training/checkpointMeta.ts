@@ -3,9 +3,10 @@
  * checkpoint a fine-tune can start from. Free of TensorFlow.js, so the extension host can run the
  * check before asking the user anything.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
+import { FILE_CAPS, readBoundedTextSync } from '../io/boundedFile';
 
 /** What `model.json`'s `bnnLab` key holds. */
 export interface CheckpointMeta {
@@ -50,7 +51,9 @@ export function checkSourceCheckpoint(dir: string): CheckpointMeta {
   }
   let json: { bnnLab?: CheckpointMeta };
   try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    json = JSON.parse(
+      readBoundedTextSync(jsonPath, { what: 'model.json', maxBytes: FILE_CAPS.modelJson }),
+    );
   } catch (e) {
     throw new FileFormatError(jsonPath, `cannot be read as JSON: ${(e as Error).message}`);
   }

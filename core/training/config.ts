@@ -3,6 +3,7 @@
  * Every error names the source (file or flag) and the field, and nothing starts on an error.
  */
 import { ConfigError } from '../errors';
+import { FILE_CAPS, readBoundedTextSync } from '../io/boundedFile';
 import type { DatasetConfig, QuantizerSetting, TrainConfig } from '../protocol';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
 import {
@@ -413,4 +414,15 @@ export function parseConfigFile(text: string, file: string): TrainConfig {
     throw new ConfigError(file, '(root)', `is not valid JSON: ${(e as Error).message}`);
   }
   return resolveConfig(raw, file);
+}
+
+/**
+ * Reads and validates a run config file. Only a regular file of at most 4 MB is read: a folder,
+ * FIFO or device (`--config /dev/zero`) is refused with one message before it is opened.
+ */
+export function readConfigFile(path: string): TrainConfig {
+  return parseConfigFile(
+    readBoundedTextSync(path, { what: 'run config', maxBytes: FILE_CAPS.config }),
+    path,
+  );
 }

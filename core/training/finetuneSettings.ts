@@ -3,11 +3,11 @@
  * defaults, validation and the source run's config. Free of TensorFlow.js, so the extension host
  * validates what the user types before anything starts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import type { FinetuneOptions, TrainConfig } from '../protocol';
-import { parseConfigFile, resolveConfig } from './config';
+import { readConfigFile, resolveConfig } from './config';
 
 export { checkSourceCheckpoint } from './checkpointMeta';
 
@@ -83,6 +83,6 @@ export function validateFinetune(
 /** The source run's config (two folders up), or the preset's defaults when it is missing. */
 export function sourceConfig(dir: string, preset: string): TrainConfig {
   const path = join(dir, '..', '..', 'config.json');
-  if (existsSync(path)) return parseConfigFile(readFileSync(path, 'utf8'), path);
+  if (existsSync(path)) return readConfigFile(path);
   return resolveConfig({ preset }, `${dir} (preset defaults)`);
 }

@@ -3,10 +3,11 @@
  * without ever reusing an existing folder, finding the newest, and reading its `metrics.jsonl`
  * back after a window reload. No vscode API, so plain-Node tests cover it.
  */
-import { appendFile, open, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricsRecord, RunSnapshot, RunStatus, SkippedLines } from '../../core/protocol';
 import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
+import { FILE_CAPS, openRegularFile, readBoundedText } from '../../core/io/boundedFile';
 
 export { createRunDir, runTimestamp } from '../../core/io/runNames';
 export { METRICS_FILE, parseMetricsJsonl };
@@ -46,7 +47,10 @@ export function hasTruncatedLastLine(text: string): boolean {
 export async function readRun(dir: string): Promise<StoredRun | undefined> {
   let text: string;
   try {
-    text = await readFile(path.join(dir, METRICS_FILE), 'utf8');
+    text = await readBoundedText(path.join(dir, METRICS_FILE), {
+      what: 'metrics.jsonl',
+      maxBytes: FILE_CAPS.metrics,
+    });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -118,7 +122,7 @@ const TAIL_BYTES = 512 * 1024;
  * status and accuracy, cheap for a run with thousands of large `step` records.
  */
 export async function readRunSummary(dir: string): Promise<RunSummary> {
-  const handle = await open(path.join(dir, METRICS_FILE), 'r');
+  const { handle } = await openRegularFile(path.join(dir, METRICS_FILE), { what: 'metrics.jsonl' });
   let head: string;
   let tail: string;
   let tailStartsFile: boolean;
@@ -232,7 +236,7 @@ export async function appendRecord(dir: string, record: MetricsRecord): Promise<
   const file = path.join(dir, METRICS_FILE);
   let prefix = '';
   try {
-    const handle = await open(file, 'r');
+    const { handle } = await openRegularFile(file, { what: 'metrics.jsonl' });
     try {
       const { size } = await handle.stat();
       if (size > 0) {

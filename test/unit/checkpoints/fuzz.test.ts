@@ -160,6 +160,10 @@ describe(`fuzz: ${CASES} mutated files per format parse or throw FileFormatError
       const random = prng(0x5eed + index);
       let parsed = 0;
       let rejected = 0;
+      let slowest = { ms: 0, what: '' };
+      /** Cases HDF5 looped on, stopped by the h5 worker's watchdog (a hang handled, not a hang). */
+      let watchdog = 0;
+      const started = Date.now();
       for (let i = 0; i < CASES; i++) {
         const caseFolder = join(folder, String(i % 4));
         rmSync(caseFolder, { recursive: true, force: true });
@@ -172,6 +176,7 @@ describe(`fuzz: ${CASES} mutated files per format parse or throw FileFormatError
           if (k === which) writeFileSync(join(caseFolder, name), bytes);
           else copyFileSync(fixture(target.files[k]), join(caseFolder, name));
         });
+        const caseStarted = Date.now();
         try {
           await inspectCheckpoint(join(caseFolder, target.open));
           parsed++;
@@ -182,9 +187,18 @@ describe(`fuzz: ${CASES} mutated files per format parse or throw FileFormatError
             );
           }
           rejected++;
+          if (/did not finish reading/.test((error as Error).message)) watchdog++;
+        } finally {
+          const ms = Date.now() - caseStarted;
+          if (ms > slowest.ms) slowest = { ms, what: `case ${i} (${names[which]}: ${what})` };
         }
       }
-      t.diagnostic(`${target.format}: ${parsed} parsed, ${rejected} rejected`);
+      // Numbers for the record (no thresholds): a hang shows as the slowest case, a blow-up as
+      // the process's peak RSS (heap, Buffers and wasm memory together).
+      t.diagnostic(
+        `${target.format}: ${parsed} parsed, ${rejected} rejected (${watchdog} by the HDF5 watchdog) in ${Date.now() - started} ms; ` +
+          `slowest ${slowest.ms} ms (${slowest.what}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
+      );
       assert.equal(parsed + rejected, CASES);
       assert.ok(rejected > 0, 'mutations are detected');
     });

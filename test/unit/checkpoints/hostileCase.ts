@@ -1,0 +1,113 @@
+/**
+ * Runs ONE hostile-input case in a fresh process for hostile.test.ts, so that the process's peak
+ * resident memory (`maxRSS`, which counts Buffers, ArrayBuffers and wasm memory, not only the V8
+ * heap) belongs to that case alone. Prints one JSON line and then lets the process end by itself:
+ * the parent also checks that it exits (a worker blocked in a read would keep it alive).
+ *
+ *   node hostileCase.js <kind> <path> [worker script]
+ *
+ * Without arguments (the test runner loads every file under out/test) it does nothing.
+ */
+import { checkpointSeries, inspectCheckpoint } from '../../../core/checkpoints';
+import { setHdf5TimeoutMs } from '../../../core/checkpoints/keras';
+import { UserError } from '../../../core/errors';
+import { loadCifar10Folder } from '../../../core/data/datasets';
+import { readIdxFile } from '../../../core/io/idx';
+import { readMetrics } from '../../../core/io/runFolder';
+import { readConfigFile } from '../../../core/training/config';
+import { readRun } from '../../../extension/engine/runFolders';
+import { AnalysisHost } from '../../../extension/inspector/analysisHost';
+
+/** What the case printed: the error it ended with (or none), its time and peak memory. */
+export interface CaseResult {
+  ok: boolean;
+  userError: boolean;
+  errorName?: string;
+  message?: string;
+  stack?: string;
+  ms: number;
+  maxRssMb: number;
+  /** Peak of process.memoryUsage().rss seen by sampling every 20 ms (cross-check of maxRSS). */
+  sampledPeakMb: number;
+}
+
+async function run(kind: string, target: string, extra: string | undefined): Promise<unknown> {
+  switch (kind) {
+    case 'inspect':
+      return inspectCheckpoint(target);
+    case 'series':
+      return checkpointSeries(target);
+    case 'hdf5-watchdog':
+      setHdf5TimeoutMs(2_000);
+      return inspectCheckpoint(target);
+    case 'config':
+      return readConfigFile(target);
+    case 'idx':
+      return readIdxFile(target);
+    case 'cifar':
+      return loadCifar10Folder(target, { limit: 10, testLimit: 10 });
+    case 'metrics':
+      return readMetrics(target);
+    case 'run':
+      return readRun(target);
+    case 'analysis': {
+      // The extension's path: AnalysisHost + dist/analysisWorker.js with the extension's limits.
+      const logs: string[] = [];
+      const host = new AnalysisHost({
+        workerScript: extra!,
+        resourceLimits: { maxOldGenerationSizeMb: 2048 },
+        defaultTimeoutMs: 60_000,
+        log: (_level, message) => logs.push(message),
+      });
+      try {
+        return await host.inspect(target, {});
+      } catch (error) {
+        // The message the extension shows; AnalysisError.userError decides log vs notification.
+        const e = error as Error & { userError?: boolean };
+        const wrapped = e.userError ? new UserError(e.message) : e;
+        throw wrapped;
+      } finally {
+        await host.dispose();
+      }
+    }
+    default:
+      throw new Error(`unknown case kind ${kind}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const [kind, target, extra] = process.argv.slice(2);
+  if (kind === undefined) return;
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  };
+  const timer = setInterval(sample, 20);
+  const started = Date.now();
+  let result: CaseResult;
+  try {
+    await run(kind, target, extra);
+    sample();
+    result = { ok: true, userError: false, ms: 0, maxRssMb: 0, sampledPeakMb: 0 };
+  } catch (error) {
+    sample();
+    const e = error as Error;
+    result = {
+      ok: false,
+      userError: error instanceof UserError,
+      errorName: e?.name,
+      message: String(e?.message ?? error),
+      stack: error instanceof UserError ? undefined : String(e?.stack ?? error),
+      ms: 0,
+      maxRssMb: 0,
+      sampledPeakMb: 0,
+    };
+  }
+  clearInterval(timer);
+  result.ms = Date.now() - started;
+  result.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  result.sampledPeakMb = Math.round(peak / (1024 * 1024));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+void main();
