@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { EngineClient } from './engine/EngineClient';
+import { registerExternalRunCommands } from './externalRunCommands';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { initLog, log } from './log';
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
       ...registerCommands({ engine, dashboard, runs }),
       ...registerInspector(context),
+      ...registerExternalRunCommands(context, dashboard),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
     return { dashboardRendered: () => dashboard.rendered };

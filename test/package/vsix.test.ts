@@ -59,6 +59,8 @@ const REQUIRED = [
   'extension/dist/data/fashion-mnist/t10k-labels-idx1-ubyte.gz',
   'extension/media/bnn-lab.svg',
   'extension/schemas/bnn-run.schema.json',
+  // The PyTorch telemetry module users add to their training scripts (docs/pytorch.md).
+  'extension/python/bnn_lab_telemetry.py',
 ];
 
 /** Anything else must match one of these (VSIX metadata and optional kernel binaries). */
