@@ -430,11 +430,25 @@ export interface InspectSummary {
   compression: number;
 }
 
+/** A known BNN checkpoint layout the inspector recognised (core/checkpoints/profiles.ts). */
+export interface CheckpointProfileInfo {
+  /** Stable id, e.g. `recu-resnet-18`, `larq-zoo-quicknet`. */
+  id: string;
+  /** Shown to the user, e.g. `ReCU ResNet-18`. */
+  name: string;
+  /** The project whose code defines the layout, e.g. `github.com/z-hXu/ReCU`. */
+  source: string;
+  /** Which layers the profile marks binary and which full precision. */
+  description: string;
+}
+
 /** `bnn-lab inspect FILE --json`. */
 export interface InspectReport {
   format: string;
   layers: InspectLayer[];
   summary: InspectSummary;
+  /** Present when the checkpoint follows a known layout whose profile marked its layers. */
+  profile?: CheckpointProfileInfo;
 }
 
 /** `bnn-lab compare A B --json`: flip rates of the weight tensors both files hold with one shape. */
