@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommand } from './commands';
-import { checkRunFolder } from './engine/externalRun';
+import { checkRunFolder, telemetrySnippet } from './engine/externalRun';
 import { METRICS_FILE } from './engine/runFolders';
 import { log } from './log';
 import type { DashboardViewProvider } from './panels/DashboardViewProvider';
@@ -43,18 +43,6 @@ async function followExternalRun(dashboard: DashboardViewProvider, arg: unknown)
   }
   await checkRunFolder(dir);
   await dashboard.followRun(dir);
-}
-
-/** The lines a PyTorch script needs, with the module's folder spelled out for `sys.path`. */
-export function telemetrySnippet(modulePath: string, runsFolder: string): string {
-  const folder = JSON.stringify(path.dirname(modulePath));
-  const runs = JSON.stringify(path.join(runsFolder, '{time}-pytorch'));
-  return [
-    `import sys; sys.path.insert(0, ${folder}); import bnn_lab_telemetry as bnnlab`,
-    `run = bnnlab.watch(model, ${runs}, optimizer=optimizer)  # after building model and optimizer`,
-    `run.step(loss, accuracy=acc)  # in the training loop, after optimizer.step()`,
-    '',
-  ].join('\n');
 }
 
 async function copyTelemetrySnippet(context: vscode.ExtensionContext): Promise<void> {

@@ -187,3 +187,15 @@ export class MetricsFollower {
     }
   }
 }
+
+/** The lines a PyTorch script needs, with the module's folder spelled out for `sys.path`. */
+export function telemetrySnippet(modulePath: string, runsFolder: string): string {
+  const folder = JSON.stringify(path.dirname(modulePath));
+  const runs = JSON.stringify(path.join(runsFolder, '{time}-pytorch'));
+  return [
+    `import sys; sys.path.insert(0, ${folder}); import bnn_lab_telemetry as bnnlab`,
+    `run = bnnlab.watch(model, ${runs}, optimizer=optimizer)  # after building model and optimizer`,
+    `run.step(loss, accuracy=acc)  # in the training loop, after optimizer.step()`,
+    '',
+  ].join('\n');
+}

@@ -15,8 +15,12 @@ import { promisify } from 'node:util';
 import { inspectCheckpoint } from '../../../core/checkpoints/inspect';
 import { parseMetricsJsonl } from '../../../core/io/runFolder';
 import type { LayerTelemetry, MetricsRecord } from '../../../core/protocol';
-import { checkRunFolder, MetricsFollower } from '../../../extension/engine/externalRun';
-import { readRun, readRunSummary } from '../../../extension/engine/runFolders';
+import {
+  checkRunFolder,
+  MetricsFollower,
+  telemetrySnippet,
+} from '../../../extension/engine/externalRun';
+import { listRunDirs, readRun, readRunSummary } from '../../../extension/engine/runFolders';
 
 const run = promisify(execFile);
 const PYTHON = process.env.BNN_LAB_PYTHON ?? '/usr/bin/python3';
@@ -194,6 +198,46 @@ describe('PyTorch telemetry module', () => {
     assert.match(done.message ?? '', /RuntimeError: simulated crash at step 4/);
     const stored = await readRun(path.join(out, 'run'));
     assert.equal(stored?.snapshot.status, 'failed');
+  });
+});
+
+describe('the copied snippet', () => {
+  it('hooks a model in a plain script: the run appears under the runs folder', async () => {
+    const runs = path.join(root, 'snippet-runs');
+    const [hook, watchLine, stepLine] = telemetrySnippet(
+      path.join(REPO, 'python', 'bnn_lab_telemetry.py'),
+      runs,
+    ).split('\n');
+    const program = [
+      'import torch',
+      hook,
+      'torch.manual_seed(0)',
+      'model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 8), torch.nn.Linear(8, 2))',
+      'optimizer = torch.optim.SGD(model.parameters(), lr=0.1)',
+      watchLine,
+      'for _ in range(10):',
+      '    x = torch.randn(16, 4); y = (x[:, 0] > 0).long()',
+      '    logits = model(x); loss = torch.nn.functional.cross_entropy(logits, y)',
+      '    optimizer.zero_grad(); loss.backward(); optimizer.step()',
+      '    acc = (logits.argmax(1) == y).float().mean()',
+      `    ${stepLine}`,
+    ].join('\n');
+    await run(PYTHON, ['-c', program], { timeout: 120_000 });
+    const dirs = await listRunDirs([runs]);
+    assert.equal(dirs.length, 1);
+    assert.match(path.basename(dirs[0]), /^\d{8}-\d{6}-pytorch$/);
+    const stored = await readRun(dirs[0]);
+    assert.equal(stored?.badLines, 0);
+    assert.equal(stored?.snapshot.status, 'completed', 'closed when Python exits');
+    const steps = stored?.snapshot.records.filter((r) => r.event === 'step') ?? [];
+    assert.equal(steps.length, 1, 'one report per 10 steps');
+    const first = steps[0];
+    assert.ok(first.event === 'step');
+    // No binary module classes: every linear layer but the first and the last.
+    assert.deepEqual(
+      first.layers.map((l) => l.name),
+      ['1.weight'],
+    );
   });
 });
 
