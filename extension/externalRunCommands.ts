@@ -33,10 +33,9 @@ async function followExternalRun(dashboard: DashboardViewProvider, arg: unknown)
       title: 'BNN Lab: Follow External Run (a folder with metrics.jsonl)',
       openLabel: 'Follow',
       canSelectFolders: true,
-      canSelectFiles: true,
+      canSelectFiles: false,
       canSelectMany: false,
       defaultUri: roots[0] ? vscode.Uri.file(roots[0]) : undefined,
-      filters: { 'BNN Lab metrics': ['jsonl'] },
     });
     dir = folderOf(picked?.[0]);
     if (dir === undefined) return;
