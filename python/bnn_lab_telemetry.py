@@ -416,9 +416,10 @@ class Run:
         ]
         if self.world == 1 or self._local_only or not torch.distributed.is_initialized():
             return values[0], values[1], values[2]
-        device = self.tracked[0][1].device if self.tracked else torch.device("cpu")
-        if torch.distributed.get_backend() == "gloo":
-            device = torch.device("cpu")
+        # gloo reduces CPU tensors; NCCL only CUDA tensors, on this rank's current device.
+        device = torch.device("cpu")
+        if torch.distributed.get_backend() != "gloo" and torch.cuda.is_available():
+            device = torch.device("cuda", torch.cuda.current_device())
         t = torch.tensor(values, dtype=torch.float64, device=device)
         torch.distributed.all_reduce(t)
         t /= self.world

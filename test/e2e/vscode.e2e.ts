@@ -1044,6 +1044,7 @@ void test(
         .trim()
         .split('\n');
       const external = path.join(path.dirname(folders.workspace), 'external-run');
+      externalLines[0] = JSON.stringify({ ...JSON.parse(externalLines[0]), runId: 'external-run' });
       mkdirSync(external);
       writeFileSync(
         path.join(external, 'metrics.jsonl'),
