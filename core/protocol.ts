@@ -97,7 +97,10 @@ export interface LayerInfo {
   name: string;
   /** `conv2d` | `dense` | `batchNormalization` | … (tfjs class name, lower camel). */
   kind: string;
-  /** Kernel shape in TF.js order (`[kh, kw, cin, cout]` or `[in, out]`). */
+  /**
+   * Kernel shape in TF.js order (`[kh, kw, cin, cout]` or `[in, out]`); PyTorch order
+   * (`[out, in, kh, kw]`) in runs written by python/bnn_lab_telemetry.py (docs/pytorch.md).
+   */
   shape: number[];
   binary: boolean;
   /** Human-readable quantizer description, e.g. `ste_sign(clip=1)`; empty for full precision. */
@@ -120,6 +123,7 @@ export type MetricsRecord =
       preset: string;
       config: TrainConfig;
       layers: LayerInfo[];
+      /** The engine's backend; runs written by python/bnn_lab_telemetry.py say `"pytorch"`. */
       backend: BackendInfo;
       stepsPerEpoch: number;
       totalSteps: number;

@@ -113,7 +113,7 @@ export function classifyTensor(
       if (pattern.test(tensor.name)) {
         return {
           binary: true,
-          reason: `name matches /${pattern.source}/ (bnnLab.inspect.binaryPatterns)`,
+          reason: `name matches /${pattern.source}/ (your pattern, before the ${profile.profile.info.name} profile)`,
           clip: null,
         };
       }

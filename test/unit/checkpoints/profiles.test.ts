@@ -177,7 +177,10 @@ describe('checkpoint profiles (no settings)', () => {
     });
     assert.equal(report.profile?.id, 'recu-resnet-18');
     assert.equal(layer(report, 'conv1.weight').binary, true);
-    assert.match(layer(report, 'conv1.weight').binaryReason, /binaryPatterns/);
+    assert.match(
+      layer(report, 'conv1.weight').binaryReason,
+      /your pattern, before the ReCU ResNet-18 profile/,
+    );
     assert.equal(layer(report, 'layer1.0.conv1.weight').binary, true, 'profile still applies');
     assert.equal(layer(report, 'fc.weight').binary, false);
   });
