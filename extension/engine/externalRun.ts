@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { UserError } from '../../core/errors';
 import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
 import type { MetricsRecord, RunSnapshot, RunStatus, SkippedLines } from '../../core/protocol';
+import { readRunSummary } from './runFolders';
 
 /**
  * Checks that `dir` is a run folder (holds a `metrics.jsonl`).
@@ -55,6 +56,35 @@ async function runsInside(dir: string): Promise<string[]> {
     return runs.sort();
   } catch {
     return [];
+  }
+}
+
+/**
+ * True when `dir` holds a run written by another program (its `start` record says
+ * `backend.name: "pytorch"`) that has no `done` record yet: opening it from the Runs view
+ * follows it instead of showing it as a run that did not finish.
+ */
+export async function isExternalRunInProgress(dir: string): Promise<boolean> {
+  try {
+    const handle = await open(path.join(dir, METRICS_FILE), 'r');
+    let head: string;
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      head = buffer.toString('utf8', 0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    const newline = head.indexOf('\n');
+    if (newline < 0) return false;
+    const start = JSON.parse(head.slice(0, newline)) as {
+      event?: unknown;
+      backend?: { name?: unknown };
+    };
+    if (start.event !== 'start' || start.backend?.name !== 'pytorch') return false;
+    return (await readRunSummary(dir)).status === 'interrupted';
+  } catch {
+    return false;
   }
 }
 

@@ -18,7 +18,7 @@ import {
 import { reportError } from '../commands';
 import { comparisonRecords, DashboardFeed, thinSnapshotRecords } from '../engine/dashboardFeed';
 import type { EngineClient, RunEvent } from '../engine/EngineClient';
-import { MetricsFollower } from '../engine/externalRun';
+import { isExternalRunInProgress, MetricsFollower } from '../engine/externalRun';
 import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
 import { runRoots } from '../views/RunsTreeProvider';
@@ -167,6 +167,11 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
    */
   async openRun(dir: string): Promise<void> {
     const live = this.engine.currentRun;
+    if (live?.dir !== dir && this.follower?.dir !== dir && (await isExternalRunInProgress(dir))) {
+      // A PyTorch run still being written (Runs view): follow it rather than show it as stopped.
+      await this.followRun(dir);
+      return;
+    }
     this.pinnedDir = live?.dir === dir ? undefined : dir;
     if (this.follower?.dir !== dir) this.stopFollowing();
     await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);

@@ -17,6 +17,7 @@ import { parseMetricsJsonl } from '../../../core/io/runFolder';
 import type { LayerTelemetry, MetricsRecord } from '../../../core/protocol';
 import {
   checkRunFolder,
+  isExternalRunInProgress,
   MetricsFollower,
   telemetrySnippet,
 } from '../../../extension/engine/externalRun';
@@ -257,6 +258,7 @@ describe('following an external run', () => {
       ['start'],
     );
     assert.equal(follower.status, 'running');
+    assert.equal(await isExternalRunInProgress(dir), true, 'the Runs view follows it');
     await appendFile(file, `${source[1].slice(50)}\nnot json at all\n{"event":"nope"}\n`);
     assert.deepEqual(
       (await follower.poll()).map((r) => r.event),
@@ -268,6 +270,15 @@ describe('following an external run', () => {
     assert.equal(rest.length, source.length - 2);
     assert.equal(follower.status, 'completed');
     assert.deepEqual(follower.skipped, { badLines: 2, truncatedLastLine: true });
+    assert.equal(await isExternalRunInProgress(dir), false, 'done: shown as stored');
+    const own = path.join(root, 'own-run');
+    await mkdir(own);
+    const start = JSON.parse(source[0]);
+    await writeFile(
+      path.join(own, 'metrics.jsonl'),
+      `${JSON.stringify({ ...start, backend: { ...start.backend, name: 'wasm' } })}\n`,
+    );
+    assert.equal(await isExternalRunInProgress(own), false, "BNN Lab's own run that stopped");
     const snapshot = follower.snapshot();
     assert.equal(snapshot.records.length, source.length);
     assert.equal(snapshot.status, 'completed');
@@ -276,7 +287,7 @@ describe('following an external run', () => {
   it('a folder that is not a run says so, and points at the runs inside it', async () => {
     await assert.rejects(
       checkRunFolder(root),
-      /is not a BNN Lab run folder: it has no metrics\.jsonl\. It holds run folders \(growing\)/,
+      /is not a BNN Lab run folder: it has no metrics\.jsonl\. It holds run folders \(growing, own-run\)/,
     );
     const empty = path.join(root, 'empty');
     await mkdir(empty);
