@@ -38,7 +38,7 @@ CONFIG_FILE = "config.json"
 
 # Module class names of the BNN code bases whose weights are binarized in the forward pass:
 # ReCU/XNOR `BinarizeConv2d`, IR-Net `IRConv2d`, Bi-Real/ReActNet `HardBinaryConv`, ...
-_BINARY_CLASS = re.compile(r"binar|hardbinary|irconv|xnor|bconv|bin_?conv|bin_?linear|sign", re.I)
+_BINARY_CLASS = re.compile(r"binar|hardbinary|irconv|xnor|bconv|bin_?conv|bin_?linear", re.I)
 
 
 def _unwrap(model):
@@ -453,7 +453,7 @@ class Run:
                     "step": self.global_step,
                     "loss": loss / steps,
                     "accuracy": correct / examples if examples else 0.0,
-                    "learningRate": learning_rate
+                    "learningRate": float(learning_rate)
                     if learning_rate is not None
                     else self._learning_rate(),
                     "examplesPerSecond": examples * self.world / elapsed,
