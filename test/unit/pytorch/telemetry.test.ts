@@ -202,6 +202,53 @@ describe('PyTorch telemetry module', () => {
   });
 });
 
+describe('weight_stats edge cases', () => {
+  it('constant, zero-heavy, dense and float16 weights: the same figures as inspect', async () => {
+    const file = path.join(root, 'edge.pt');
+    const program = [
+      'import json, sys, torch',
+      `sys.path.insert(0, ${JSON.stringify(path.join(REPO, 'python'))})`,
+      'import bnn_lab_telemetry as bnnlab',
+      'torch.manual_seed(3)',
+      'w = {',
+      '  "constant": torch.full((4, 3, 3, 3), 0.5),',
+      '  "zeros": torch.where(torch.rand(6, 5, 3, 3) < 0.5, torch.zeros(6, 5, 3, 3), torch.randn(6, 5, 3, 3)),',
+      '  "dense": torch.randn(10, 7) * 3,',
+      '  "half": (torch.randn(8, 4, 1, 1) * 0.01).half(),',
+      '}',
+      `torch.save(w, ${JSON.stringify(file)})`,
+      'print(json.dumps({k: bnnlab.weight_stats(v) for k, v in w.items()}))',
+    ].join('\n');
+    const { stdout } = await run(PYTHON, ['-c', program], { timeout: 120_000 });
+    const fromTorch = JSON.parse(stdout) as Record<string, LayerTelemetry>;
+    const report = await inspectCheckpoint(file);
+    for (const [name, t] of Object.entries(fromTorch)) {
+      const s = report.layers.find((l) => l.name === name)?.stats;
+      assert.ok(s, name);
+      for (const key of [
+        'mean',
+        'std',
+        'min',
+        'max',
+        'absMean',
+        'quantizationError',
+        'deadWeightRatio',
+        'signEntropyBits',
+      ] as const) {
+        assert.ok(Math.abs(t[key] - s[key]) <= 1e-6, `${name} ${key}: ${t[key]} vs ${s[key]}`);
+      }
+      for (const key of ['params', 'signBalance'] as const) {
+        assert.equal(t[key], s[key], `${name} ${key}`);
+      }
+      assert.deepEqual(t.histogram.counts, Array.from(s.histogram.counts), `${name} histogram`);
+      (t.alpha as number[]).forEach((a, i) =>
+        assert.ok(Math.abs(a - s.alpha[i]) <= 1e-6, `${name} alpha[${i}]`),
+      );
+    }
+    assert.equal(fromTorch.constant.histogram.counts[0], 108, 'a constant tensor: all in bin 0');
+  });
+});
+
 describe('the copied snippet', () => {
   it('hooks a model in a plain script: the run appears under the runs folder', async () => {
     const runs = path.join(root, 'snippet-runs');
