@@ -97,7 +97,10 @@ export interface LayerInfo {
   name: string;
   /** `conv2d` | `dense` | `batchNormalization` | … (tfjs class name, lower camel). */
   kind: string;
-  /** Kernel shape in TF.js order (`[kh, kw, cin, cout]` or `[in, out]`). */
+  /**
+   * Kernel shape in TF.js order (`[kh, kw, cin, cout]` or `[in, out]`); PyTorch order
+   * (`[out, in, kh, kw]`) in runs written by python/bnn_lab_telemetry.py (docs/pytorch.md).
+   */
   shape: number[];
   binary: boolean;
   /** Human-readable quantizer description, e.g. `ste_sign(clip=1)`; empty for full precision. */
@@ -120,6 +123,7 @@ export type MetricsRecord =
       preset: string;
       config: TrainConfig;
       layers: LayerInfo[];
+      /** The engine's backend; runs written by python/bnn_lab_telemetry.py say `"pytorch"`. */
       backend: BackendInfo;
       stepsPerEpoch: number;
       totalSteps: number;
@@ -430,11 +434,25 @@ export interface InspectSummary {
   compression: number;
 }
 
+/** A known BNN checkpoint layout the inspector recognised (core/checkpoints/profiles.ts). */
+export interface CheckpointProfileInfo {
+  /** Stable id, e.g. `recu-resnet-18`, `larq-zoo-quicknet`. */
+  id: string;
+  /** Shown to the user, e.g. `ReCU ResNet-18`. */
+  name: string;
+  /** The project whose code defines the layout, e.g. `github.com/z-hXu/ReCU`. */
+  source: string;
+  /** Which layers the profile marks binary and which full precision. */
+  description: string;
+}
+
 /** `bnn-lab inspect FILE --json`. */
 export interface InspectReport {
   format: string;
   layers: InspectLayer[];
   summary: InspectSummary;
+  /** Present when the checkpoint follows a known layout whose profile marked its layers. */
+  profile?: CheckpointProfileInfo;
 }
 
 /** `bnn-lab compare A B --json`: flip rates of the weight tensors both files hold with one shape. */

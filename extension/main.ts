@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { EngineClient } from './engine/EngineClient';
+import { registerExternalRunCommands } from './externalRunCommands';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { registerExportCommands } from './exportCommands';
@@ -37,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       ...registerCommands({ engine, dashboard, runs }),
       ...registerInspector(context),
       ...registerExportCommands(context.extensionPath),
+      ...registerExternalRunCommands(context, dashboard),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
     void addCliToTerminalPath(context);

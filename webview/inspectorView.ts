@@ -197,6 +197,14 @@ export class InspectorView {
       summary.append(cell);
     }
     this.body.append(summary);
+    if (report.profile) {
+      // Which known layout marked the layers (core/checkpoints/profiles.ts).
+      const line = el('p', 'hint profile', `Recognised as ${report.profile.name}`);
+      line.dataset.profile = report.profile.id;
+      line.title = `${report.profile.description} (layout of ${report.profile.source}); patterns in bnnLab.inspect.binaryPatterns mark more tensors binary`;
+      line.append(el('span', 'profile-detail', ` · ${report.profile.description}`));
+      this.body.append(line);
+    }
     const unknown = report.layers.filter((l) => l.binary === null).length;
     if (unknown > 0) {
       this.body.append(

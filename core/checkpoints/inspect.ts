@@ -37,6 +37,7 @@ export type {
 };
 import { openFileSource } from './byteSource';
 import { CHECKPOINT_EXTENSIONS, openCheckpoint } from './open';
+import { detectProfile, type CheckpointProfile } from './profiles';
 import { isFloatDtype, type CheckpointModel, type CheckpointTensor } from './model';
 import { looksLikeZip } from './zip';
 
@@ -84,12 +85,16 @@ export function isWeightTensor(tensor: Pick<CheckpointTensor, 'shape' | 'dtype'>
   return (tensor.shape.length === 2 || tensor.shape.length === 4) && isFloatDtype(tensor.dtype);
 }
 
-/** Decides `binary` for one tensor: the file's own hint, then the name patterns. */
+/**
+ * Decides `binary` for one tensor: the file's own hint, then the user's patterns, then the
+ * profile of a known checkpoint layout, then the built-in patterns.
+ */
 export function classifyTensor(
   tensor: CheckpointTensor,
   patterns: readonly RegExp[],
   binarySource?: string,
-): { binary: boolean | null; reason: string; clip: number | null } {
+  profile?: { userPatterns: boolean; profile: CheckpointProfile },
+): { binary: boolean | null; reason: string; clip: number | null; statsShape?: number[] } {
   if (!isFloatDtype(tensor.dtype)) {
     return { binary: false, reason: `${tensor.dtype} tensor: not a latent weight`, clip: null };
   }
@@ -103,6 +108,19 @@ export function classifyTensor(
   if (tensor.hint) {
     return { binary: tensor.hint.binary, reason: tensor.hint.reason, clip: tensor.hint.clip };
   }
+  if (profile?.userPatterns) {
+    for (const pattern of patterns) {
+      if (pattern.test(tensor.name)) {
+        return {
+          binary: true,
+          reason: `name matches /${pattern.source}/ (your pattern, before the ${profile.profile.info.name} profile)`,
+          clip: null,
+        };
+      }
+    }
+  }
+  const decision = profile?.profile.classify(tensor.name, tensor.shape);
+  if (decision) return decision;
   for (const pattern of patterns) {
     if (pattern.test(tensor.name)) {
       return { binary: true, reason: `name matches /${pattern.source}/`, clip: null };
@@ -164,6 +182,12 @@ async function inspectModel(
   visit?: (tensor: CheckpointTensor, values: Float32Array) => void,
 ): Promise<InspectReport> {
   const patterns = compilePatterns(options.binaryPatterns ?? DEFAULT_BINARY_PATTERNS);
+  // Files that record binarization themselves need no profile.
+  const detected = model.binarySource === undefined ? detectProfile(model.tensors) : undefined;
+  const profile = detected && {
+    userPatterns: options.binaryPatterns !== undefined,
+    profile: detected,
+  };
   const deadTau = options.deadTau ?? DEFAULT_DEAD_TAU;
   if (!(deadTau > 0.5 && deadTau < 1)) {
     throw new UserError(`inspect: --tau must be in (0.5, 1), got ${deadTau}`);
@@ -172,19 +196,20 @@ async function inspectModel(
   // Statistics of views shared by several tensors (tied weights), computed once.
   const shared = new Map<string, InspectStats>();
   for (const tensor of model.tensors) {
-    const decision = classifyTensor(tensor, patterns, model.binarySource);
+    const decision = classifyTensor(tensor, patterns, model.binarySource, profile);
     let stats: InspectStats | null = null;
     if (isWeightTensor(tensor)) {
       const key =
         tensor.viewKey === undefined || visit
           ? undefined
-          : `${tensor.viewKey}|${tensor.channelAxis}|${decision.clip}`;
+          : `${tensor.viewKey}|${tensor.channelAxis}|${decision.clip}|${decision.statsShape?.join(',') ?? ''}`;
       const known = key === undefined ? undefined : shared.get(key);
       if (known) {
         stats = known;
       } else {
         const values = await tensor.data();
-        stats = tensorStats(tensor, values, decision.clip, deadTau);
+        const viewed = decision.statsShape ? { ...tensor, shape: decision.statsShape } : tensor;
+        stats = tensorStats(viewed, values, decision.clip, deadTau);
         if (key !== undefined) shared.set(key, stats);
         visit?.(tensor, values);
       }
@@ -198,7 +223,9 @@ async function inspectModel(
       stats,
     });
   }
-  return { format: model.format, layers, summary: summarize(layers) };
+  const report: InspectReport = { format: model.format, layers, summary: summarize(layers) };
+  if (detected) report.profile = detected.info;
+  return report;
 }
 
 /**

@@ -105,6 +105,13 @@ export function formatInspectReport(file: string, report: InspectReport): string
   const numeric = header.map((_, c) => c >= 4);
   const s = report.summary;
   const lines = [`${file} (${report.format})`, ''];
+  if (report.profile) {
+    lines.splice(
+      1,
+      0,
+      `profile: ${report.profile.name} (${report.profile.source}): ${report.profile.description}`,
+    );
+  }
   lines.push(...alignTable(header, rows, numeric));
   const unknown = report.layers.filter((l) => l.binary === null).length;
   lines.push('');

@@ -18,6 +18,7 @@ import {
 import { reportError } from '../commands';
 import { comparisonRecords, DashboardFeed, thinSnapshotRecords } from '../engine/dashboardFeed';
 import type { EngineClient, RunEvent } from '../engine/EngineClient';
+import { isExternalRunInProgress, MetricsFollower } from '../engine/externalRun';
 import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
 import { runRoots } from '../views/RunsTreeProvider';
@@ -59,6 +60,8 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   private watchedKey = '';
   /** Folders in view that were deleted (re-sent after every snapshot). */
   private readonly missing = new Map<string, string>();
+  /** A run folder another program writes, read as it grows ("Follow External Run…"). */
+  private follower: MetricsFollower | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -140,7 +143,10 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   private onRunEvent(event: RunEvent): void {
     // A new run takes over the view, as the user just asked for it.
-    if (event.kind === 'started') this.pinnedDir = undefined;
+    if (event.kind === 'started') {
+      this.pinnedDir = undefined;
+      this.stopFollowing();
+    }
     // Without a page there is nothing to keep up to date: its `ready` will get a full snapshot.
     if (!this.view) return;
     // Another run is open from its folder: the live one is not in view.
@@ -166,10 +172,49 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
    */
   async openRun(dir: string): Promise<void> {
     const live = this.engine.currentRun;
+    if (live?.dir !== dir && this.follower?.dir !== dir && (await isExternalRunInProgress(dir))) {
+      // A PyTorch run still being written (Runs view): follow it rather than show it as stopped.
+      await this.followRun(dir);
+      return;
+    }
     this.pinnedDir = live?.dir === dir ? undefined : dir;
+    if (this.follower?.dir !== dir) this.stopFollowing();
     await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
     // A view resolved just now answers its own `ready`; an existing one is refreshed here.
     if (this.ready) await this.sendSnapshot();
+  }
+
+  /**
+   * Shows the run in `dir` and keeps drawing the records appended to its `metrics.jsonl` (a run
+   * that another program, e.g. python/bnn_lab_telemetry.py, writes) until its `done` record.
+   */
+  async followRun(dir: string): Promise<void> {
+    this.stopFollowing();
+    const follower = new MetricsFollower(dir);
+    await follower.poll();
+    this.follower = follower;
+    const runId = follower.snapshot().runId;
+    let badLines = follower.badLines;
+    follower.start((records) => {
+      if (this.follower !== follower || this.pinnedDir !== dir) return;
+      if (follower.badLines !== badLines) {
+        // The panel's notice counts skipped lines; a snapshot carries the new count.
+        badLines = follower.badLines;
+        log.warn(`dashboard: ${follower.file}: skipped ${badLines} unreadable line(s)`);
+        if (this.ready) void this.sendSnapshot(); // sendSnapshot reports its own errors
+        return;
+      }
+      for (const record of records) this.feed.addRecord(runId, record);
+      const done = follower.done;
+      if (done) this.feed.setStatus(runId, done.status, done.message);
+    });
+    log.info(`dashboard: following ${dir}`);
+    await this.openRun(dir);
+  }
+
+  private stopFollowing(): void {
+    this.follower?.stop();
+    this.follower = undefined;
   }
 
   /** Overlays the run in `dir` on the one in view (dashed loss and accuracy). */
@@ -220,6 +265,16 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   /** Answers `ready`: the pinned run, else the run of this window, else the newest on disk. */
   private async sendSnapshot(): Promise<void> {
     try {
+      if (this.pinnedDir !== undefined && this.follower?.dir === this.pinnedDir) {
+        const run = this.follower.snapshot();
+        this.sendSnapshotMessage({
+          kind: 'snapshot',
+          run: { ...run, records: thinSnapshotRecords(run.records) },
+          trusted: vscode.workspace.isTrusted,
+          skipped: this.follower.skipped,
+        });
+        return;
+      }
       if (this.pinnedDir !== undefined) {
         await this.sendStored(this.pinnedDir);
         return;
@@ -394,6 +449,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   dispose(): void {
+    this.stopFollowing();
     this.disposeView();
     this.disposeWatchers();
     this.feed.dispose();

@@ -175,6 +175,26 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
       await page.close();
     });
 
+    await t.test('a recognised layout names its profile above the table (light)', async () => {
+      const page = await openPage(browser, origin, 'light', errors);
+      const profile = {
+        id: 'recu-resnet-18',
+        name: 'ReCU ResNet-18',
+        source: 'github.com/z-hXu/ReCU',
+        description: 'binary: both 3×3 convs of every block',
+      };
+      await send(page, {
+        kind: 'content',
+        content: { mode: 'checkpoint', file, report: { ...report, profile }, deadTau: 0.99 },
+      });
+      const line = page.locator('.profile');
+      await line.waitFor();
+      assert.equal(await line.getAttribute('data-profile'), 'recu-resnet-18');
+      assert.match(await line.innerText(), /Recognised as ReCU ResNet-18/);
+      assert.match((await line.getAttribute('title')) ?? '', /github\.com\/z-hXu\/ReCU/);
+      await page.close();
+    });
+
     await t.test('an error names the file and the problem, with Show Log (dark)', async () => {
       const page = await openPage(browser, origin, 'dark', errors);
       const broken = join(FIXTURES, 'broken', 'os_system.pt');

@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
+  appendFileSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -1192,6 +1193,41 @@ void test(
       assert.deepEqual(after, ['Tensor', 'epoch-1 → epoch-2', 'frozen']);
       progress(`series (watching): ${after.join(' | ')}`);
       await screenshot(page, '06-series-watch');
+
+      // A run another program writes (python/bnn_lab_telemetry.py), outside the workspace, is
+      // followed as it grows: the first records, then the rest appended while the panel is open.
+      const externalLines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      const external = path.join(path.dirname(folders.workspace), 'external-run');
+      externalLines[0] = JSON.stringify({ ...JSON.parse(externalLines[0]), runId: 'external-run' });
+      mkdirSync(external);
+      writeFileSync(
+        path.join(external, 'metrics.jsonl'),
+        `${externalLines.slice(0, 3).join('\n')}\n`,
+      );
+      await runCommand(page, 'BNN Lab: Follow External Run…');
+      await answerFileDialog(page, 'BNN Lab: Follow External Run', external, 'Follow');
+      const following = await until('the followed run in the dashboard', 2 * MINUTE, async () => {
+        const frame = await dashboardFrame(page);
+        const state = frame && (await readDashboard(frame));
+        return state?.badge === 'running' && state.cards.length > 0 ? state : undefined;
+      });
+      assert.deepEqual(following.cards, BINARY_LAYERS);
+      appendFileSync(
+        path.join(external, 'metrics.jsonl'),
+        `${externalLines.slice(3).join('\n')}\n`,
+      );
+      const followed = await until('the followed run to complete', 2 * MINUTE, async () => {
+        const frame = await dashboardFrame(page);
+        const state = frame && (await readDashboard(frame));
+        return state?.badge === 'completed' ? state : undefined;
+      });
+      const externalDone = JSON.parse(externalLines.at(-1) ?? '{}') as { testAccuracy?: number };
+      assert.equal(followed.testAccuracy, String(externalDone.testAccuracy));
+      progress(`followed an external run: ${followed.cards.length} cards, ${followed.badge}`);
+      await screenshot(page, '07-follow-external');
+
       // The extension as a user finds it: its details page, and its CLI in a terminal.
       await checkDetailsPage(page);
       await checkTerminalCli(page);

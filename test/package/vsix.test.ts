@@ -79,6 +79,8 @@ const REQUIRED = [
   'extension/media/bnn-lab.svg',
   'extension/media/icon.png',
   'extension/schemas/bnn-run.schema.json',
+  // The PyTorch telemetry module users add to their training scripts (docs/pytorch.md).
+  'extension/python/bnn_lab_telemetry.py',
 ];
 
 /** Anything else must match one of these (VSIX metadata and optional kernel binaries). */
