@@ -10,7 +10,7 @@ import { fixture } from '../checkpoints/helpers';
 import { runCli, width } from './helpers';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
-const NAMES = ['train', 'finetune', 'presets', 'inspect', 'compare', 'series'];
+const NAMES = ['train', 'finetune', 'presets', 'inspect', 'compare', 'series', 'export'];
 
 /** stderr is exactly one JSON error object; returns it. */
 function jsonError(stderr: string): Record<string, string> {
