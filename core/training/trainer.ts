@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../backend/backends';
+import { injectWebGpuFault, webgpuFailure } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
@@ -206,6 +207,10 @@ export function dataParallelWorld(
   const problem = threadCountProblem(threads, availableParallelism());
   if (problem) throw new UserError(`${problem} (bnnLab.engine.threads / --threads)`);
   if (threads === 1) return 1;
+  if (backend === 'webgpu') {
+    log('info', 'data-parallel threads: not used with the webgpu backend (one thread drives the GPU)');
+    return 1;
+  }
   if (backend !== 'wasm' && backend !== 'cpu') {
     log('info', `data-parallel threads: not used with the ${backend} backend (it uses every core)`);
     return 1;
@@ -357,6 +362,11 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           }
           tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
         }
+        if (backend.name === 'webgpu') {
+          await injectWebGpuFault(step + 1);
+          const gpuFailure = webgpuFailure();
+          if (gpuFailure) throw new UserError(gpuFailure);
+        }
         if (!Number.isFinite(loss)) {
           throw new UserError(
             `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again (the checkpoints of earlier epochs are kept)`,
@@ -459,9 +469,10 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     return { status: 'completed', testAccuracy: lastTestAccuracy };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
+    // A lost device or failed shader makes later tfjs calls fail in odd ways: name the cause.
     const message = cancelled
       ? 'cancelled by the user'
-      : failureMessage(e, request.config.batchSize);
+      : (webgpuFailure() ?? failureMessage(e, request.config.batchSize));
     if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
     try {
       emit({
