@@ -104,7 +104,8 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
         } catch (e) {
           const reason = reasonOf(e);
           const where = nativeFolder();
-          if (reason !== 'not installed') return `${pkg} ${reason}${where ? ` (from ${where})` : ''}`;
+          if (reason !== 'not installed')
+            return `${pkg} ${reason}${where ? ` (from ${where})` : ''}`;
           return where
             ? `${pkg} is not installed in ${where} (bnnLab.engine.nativeModulePath); run "BNN Lab: Install Native TensorFlow…"`
             : `${pkg} is not installed (run "BNN Lab: Install Native TensorFlow…", or npm install ${pkg}@4.22.0 in a clone)`;

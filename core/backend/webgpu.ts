@@ -215,10 +215,7 @@ export async function initWebGpu(
     }
     removeBackend('webgpu');
   }
-  registerBackend(
-    'webgpu',
-    () => new WebGPUBackend(device as never, adapter.info as never),
-  );
+  registerBackend('webgpu', () => new WebGPUBackend(device as never, adapter.info as never));
   registerWebGpuKernels();
   const { setBackend } = await import('@tensorflow/tfjs');
   if (!(await setBackend('webgpu'))) return { reason: 'the webgpu backend did not initialize' };

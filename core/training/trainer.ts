@@ -208,7 +208,10 @@ export function dataParallelWorld(
   if (problem) throw new UserError(`${problem} (bnnLab.engine.threads / --threads)`);
   if (threads === 1) return 1;
   if (backend === 'webgpu') {
-    log('info', 'data-parallel threads: not used with the webgpu backend (one thread drives the GPU)');
+    log(
+      'info',
+      'data-parallel threads: not used with the webgpu backend (one thread drives the GPU)',
+    );
     return 1;
   }
   if (backend !== 'wasm' && backend !== 'cpu') {
