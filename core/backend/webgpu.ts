@@ -108,10 +108,9 @@ interface GpuState {
   failure: string | undefined;
 }
 let state: GpuState | undefined;
-let dawn: DawnModule | undefined;
+const loaded = new Map<string, DawnModule>();
 
 function loadDawn(): DawnModule | string {
-  if (dawn) return dawn;
   const candidates = dawnCandidates();
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
@@ -120,8 +119,12 @@ function loadDawn(): DawnModule | string {
       `which carries none; install the ${vsixTarget()} VSIX (bnn-lab-${vsixTarget()}-<version>.vsix) to train on the GPU`
     );
   }
-  const load = require as (id: string) => DawnModule;
-  dawn = load(found);
+  let dawn = loaded.get(found);
+  if (!dawn) {
+    const load = require as (id: string) => DawnModule;
+    dawn = load(found);
+    loaded.set(found, dawn);
+  }
   return dawn;
 }
 
@@ -158,10 +161,10 @@ export async function initWebGpu(
     if (!(await setBackend('webgpu'))) return { reason: 'the webgpu backend did not initialize' };
     return { adapter: state.adapter };
   }
-  const loaded = loadDawn();
-  if (typeof loaded === 'string') return { reason: loaded };
-  const gpu = loaded.create([]);
-  installGlobals(loaded, gpu);
+  const dawn = loadDawn();
+  if (typeof dawn === 'string') return { reason: dawn };
+  const gpu = dawn.create([]);
+  installGlobals(dawn, gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     return {
