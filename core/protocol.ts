@@ -288,6 +288,8 @@ export type ToWorker =
       backend: BackendPreference;
       /** Data-parallel replica threads (`bnnLab.engine.threads`); 1 when absent. */
       threads?: number;
+      /** `bnnLab.engine.nativeModulePath`: the folder native TensorFlow is loaded from. */
+      nativeModulePath?: string;
     }
   /** Start a fine-tune of a BNN Lab checkpoint (`core/training/finetune.ts`); answered like `startRun`. */
   | {
@@ -297,6 +299,8 @@ export type ToWorker =
       runDir: string;
       backend: BackendPreference;
       finetune: FinetuneOptions;
+      /** `bnnLab.engine.nativeModulePath`, as in `startRun`. */
+      nativeModulePath?: string;
     }
   /** User pressed Stop/Cancel; honoured between batches. */
   | { kind: 'cancelRun'; runId: string };

@@ -8,6 +8,7 @@ import { EngineClient } from './engine/EngineClient';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { initLog, log } from './log';
+import { registerNativeTensorflow } from './nativeTensorflow';
 import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
 
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
       ...registerCommands({ engine, dashboard, runs }),
       ...registerInspector(context),
+      registerNativeTensorflow(context),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
     return { dashboardRendered: () => dashboard.rendered };
