@@ -116,7 +116,7 @@ function loadDawn(): DawnModule | string {
   if (!found) {
     return (
       `no GPU binary (dawn.node) for ${dawnPlatform()} is installed: this is the universal BNN Lab VSIX, ` +
-      `which carries none; install the ${vsixTarget()} VSIX (bnn-lab-${vsixTarget()}-<version>.vsix) to train on the GPU`
+      `which carries none; install the ${vsixTarget()} VSIX (bnn-lab-${vsixTarget()}.vsix) to train on the GPU`
     );
   }
   let dawn = loaded.get(found);
