@@ -108,6 +108,8 @@ interface GpuState {
   failure: string | undefined;
 }
 let state: GpuState | undefined;
+/** A software adapter `auto` turned down: later `auto` runs reuse the verdict. */
+let refusedSoftware: GpuAdapterInfo | undefined;
 const loaded = new Map<string, DawnModule>();
 
 function loadDawn(): DawnModule | string {
@@ -161,6 +163,9 @@ export async function initWebGpu(
     if (!(await setBackend('webgpu'))) return { reason: 'the webgpu backend did not initialize' };
     return { adapter: state.adapter };
   }
+  if (!allowSoftware && refusedSoftware && !process.env.BNN_LAB_DAWN_PATH) {
+    return { reason: softwareReason(refusedSoftware) };
+  }
   const dawn = loadDawn();
   if (typeof dawn === 'string') return { reason: dawn };
   const gpu = dawn.create([]);
@@ -181,7 +186,10 @@ export async function initWebGpu(
     software: false,
   };
   info.software = isSoftwareAdapter({ ...info, isFallbackAdapter: i.isFallbackAdapter });
-  if (!allowSoftware && info.software) return { reason: softwareReason(info) };
+  if (!allowSoftware && info.software) {
+    refusedSoftware = info;
+    return { reason: softwareReason(info) };
+  }
   // The limits and features tfjs' own registration asks for (tfjs-backend-webgpu/src/base.ts).
   const features: string[] = [];
   if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
