@@ -234,7 +234,7 @@ export async function initWebGpu(
 }
 
 function softwareReason(a: GpuAdapterInfo): string {
-  return `only a software adapter (${describeAdapter(a)}), slower than wasm; set bnnLab.engine.backend (--backend) to "webgpu" to use it anyway`;
+  return `only a software adapter (${describeAdapter({ ...a, software: false })}), slower than wasm; set bnnLab.engine.backend (--backend) to "webgpu" to use it anyway`;
 }
 
 function firstLine(s: string): string {
