@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
-import { webgpuFailure } from '../backend/webgpu';
+import { webgpuFailureAfterError } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
@@ -546,7 +546,7 @@ export async function runFinetune(
     const cancelled = e instanceof CancelledError;
     const message = cancelled
       ? 'cancelled by the user'
-      : (webgpuFailure() ?? failureMessage(e, undefined));
+      : ((await webgpuFailureAfterError()) ?? failureMessage(e, undefined));
     if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
     try {
       emit({

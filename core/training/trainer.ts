@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../backend/backends';
-import { injectWebGpuFault, webgpuFailure } from '../backend/webgpu';
+import { injectWebGpuFault, webgpuFailure, webgpuFailureAfterError } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
@@ -475,7 +475,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     // A lost device or failed shader makes later tfjs calls fail in odd ways: name the cause.
     const message = cancelled
       ? 'cancelled by the user'
-      : (webgpuFailure() ?? failureMessage(e, request.config.batchSize));
+      : ((await webgpuFailureAfterError()) ?? failureMessage(e, request.config.batchSize));
     if (!cancelled) hooks.log('error', (e as Error).stack ?? String(e));
     try {
       emit({
