@@ -10,6 +10,13 @@
  *   owns one input element, visits the pooling windows that contain it, finds each window's
  *   first maximum and adds that window's `dy` when it is this element: no atomics, no second
  *   pass.
+ * - transposing int32 and bool data: tfjs' general WebGPU transpose program copies the input
+ *   buffer's element into the output without converting it, so an `i32` buffer (int32, bool,
+ *   and a bool tensor cast to float32, which keeps its buffer) feeding a float32 output is a WGSL
+ *   type error: the shader does not compile and the result is garbage (a BONN training step,
+ *   through the gradient of `cast(kernel >= 0)`, hits it). BNN Lab substitutes a program that reads and writes
+ *   `i32` wherever tfjs runs its transpose program on such a tensor; float32 tensors keep
+ *   tfjs' program.
  */
 import {
   backend_util,
@@ -22,7 +29,7 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { webgpu_util, type WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend, webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
 
 const BACKEND = 'webgpu';
 
@@ -107,6 +114,75 @@ function maxPoolGradFirstProgram(inShape: number[]): Program {
   };
 }
 
+function transposeI32Program(inShape: number[], perm: number[], floatOut: boolean): Program {
+  const outShape = perm.map((p) => inShape[p]);
+  const workgroupSize: [number, number, number] = [64, 1, 1];
+  const dispatchLayout = webgpu_util.flatDispatchLayout(outShape);
+  // Input axis j is output axis k where perm[k] = j.
+  const args = inShape.map((_, j) => `coords[${perm.indexOf(j)}]`).join(', ');
+  return {
+    variableNames: ['A'],
+    uniforms: '',
+    workgroupSize,
+    size: true,
+    outputShape: outShape,
+    dispatchLayout,
+    dispatch: webgpu_util.computeDispatch(dispatchLayout, outShape, workgroupSize),
+    shaderKey: `bnnLabTransposeI32_${perm.join('_')}_${floatOut ? 'f32' : 'i32'}`,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let coords = getCoordsFromIndex(index);
+          ${floatOut ? `setOutputAtIndex(index, f32(getA(${args})));` : `setOutputAtIndexI32(index, i32(getA(${args})));`}
+        }
+      }
+    `,
+  };
+}
+
+type RunProgram = (
+  program: Program,
+  inputs: TensorInfo[],
+  outputDtype: string,
+  ...rest: unknown[]
+) => TensorInfo;
+let patchedRunProgram = false;
+interface StoredDtypes {
+  tensorMap: { get(dataId: object): { dtype: string } | undefined };
+}
+
+/**
+ * Routes tfjs' general transpose program (`shaderKey` `transpose_<perm>`, used by its Transpose
+ * kernel and internally by reductions, arg-max and others) to {@link transposeI32Program} for
+ * int32 and bool inputs of rank 2 to 4; everything else runs as tfjs built it.
+ */
+function patchTransposeProgram(): void {
+  if (patchedRunProgram) return;
+  patchedRunProgram = true;
+  const proto = WebGPUBackend.prototype as unknown as {
+    runWebGPUProgram: (this: StoredDtypes, ...args: Parameters<RunProgram>) => TensorInfo;
+  };
+  const stock = proto.runWebGPUProgram;
+  proto.runWebGPUProgram = function (this: StoredDtypes, program, inputs, outputDtype, ...rest) {
+    const perm = (program as Program & { newDim?: number[] }).newDim;
+    const x = inputs[0];
+    // The stored dtype, not the tensor's: a bool cast to float32 keeps its i32 buffer.
+    const stored = x && this.tensorMap.get(x.dataId)?.dtype;
+    if (
+      program.shaderKey.startsWith('transpose_') &&
+      Array.isArray(perm) &&
+      stored !== undefined &&
+      stored !== 'float32' &&
+      x.shape.length >= 2 &&
+      x.shape.length <= 4
+    ) {
+      const replacement = transposeI32Program(x.shape, perm, outputDtype === 'float32');
+      return stock.call(this, replacement, inputs, outputDtype, ...rest);
+    }
+    return stock.call(this, program, inputs, outputDtype, ...rest);
+  };
+}
+
 function maxPoolGradFirst(args: {
   inputs: NamedTensorInfoMap;
   backend: unknown;
@@ -146,8 +222,9 @@ const KERNELS: KernelConfig[] = [
   },
 ];
 
-/** Puts BNN Lab's WebGPU kernels in place of tfjs' (idempotent). */
+/** Puts BNN Lab's WebGPU kernels and programs in place of tfjs' (idempotent). */
 export function registerWebGpuKernels(): void {
+  patchTransposeProgram();
   for (const config of KERNELS) {
     if (getKernel(config.kernelName, BACKEND)?.kernelFunc === config.kernelFunc) continue;
     if (getKernel(config.kernelName, BACKEND) !== undefined) {
