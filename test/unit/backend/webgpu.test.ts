@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../core/backend/backends';
-import { initWebGpu } from '../../../core/backend/webgpu';
+import { initWebGpu, webgpuFailure } from '../../../core/backend/webgpu';
 import type { MetricsRecord } from '../../../core/protocol';
 import { runFinetune } from '../../../core/training/finetune';
 import { checkpointWeights, shortRun } from './webgpuHelpers';
@@ -63,6 +63,7 @@ const PRESETS: [string, Record<string, unknown>][] = [
   ['mnist-cnn', { preset: 'mnist-cnn' }],
   ['ResNetE (fmnist-resnete-recu)', { preset: 'fmnist-resnete-recu' }],
   ['BinaryDenseNet (fmnist-bdn)', { preset: 'fmnist-bdn' }],
+  ['ResNetE with BONN (fmnist-resnete-bonn)', { preset: 'fmnist-resnete-bonn' }],
 ];
 
 for (const [label, raw] of PRESETS) {
@@ -236,4 +237,38 @@ test('webgpu: MaxPoolGrad sends a tied window’s gradient to its first maximum,
   const expected = await grads('cpu');
   const actual = await grads('webgpu');
   expected.forEach((e, i) => assert.deepEqual(Array.from(actual[i]), Array.from(e), `case ${i}`));
+});
+
+test('webgpu: transposes of int32, bool and bool-cast-to-float32 data match the cpu backend', async (t) => {
+  if (skip) return t.skip(skip);
+  // Large enough to run on the GPU (tfjs transposes small CPU-resident data on the CPU).
+  const shape: [number, number, number, number] = [4, 7, 7, 32];
+  const perms = [
+    [3, 0, 1, 2],
+    [1, 2, 3, 0],
+    [0, 3, 1, 2],
+  ];
+  const run = async (backend: 'cpu' | 'webgpu') => {
+    await initBackend(backend, () => {});
+    const out: number[][] = [];
+    for (const perm of perms) {
+      const results = tf.tidy(() => {
+        const x = tf.add(tf.range(0, 4 * 7 * 7 * 32).reshape(shape), tf.scalar(-3000));
+        const ints = tf.cast(x, 'int32');
+        const bools = tf.greaterEqual(x, 0);
+        return [
+          tf.transpose(ints, perm),
+          tf.transpose(bools, perm),
+          tf.transpose(tf.cast(bools, 'float32'), perm),
+        ];
+      });
+      for (const r of results) out.push(Array.from(await r.data()));
+      tf.dispose(results);
+    }
+    return out;
+  };
+  const expected = await run('cpu');
+  const actual = await run('webgpu');
+  assert.equal(webgpuFailure(), undefined);
+  expected.forEach((e, i) => assert.deepEqual(actual[i], e, `case ${i}`));
 });
