@@ -143,7 +143,7 @@ test('webgpu: a run resumed from its epoch-1 checkpoint ends where the straight 
   );
 });
 
-test('webgpu: fine-tuning a checkpoint runs on the GPU backend', async (t) => {
+test('webgpu: LNS fine-tuning of a checkpoint runs on the GPU backend', async (t) => {
   if (skip) return t.skip(skip);
   const source = await shortRun('webgpu', { preset: 'mnist-cnn' });
   assert.equal(source.result.status, 'completed', source.result.message);
@@ -152,7 +152,9 @@ test('webgpu: fine-tuning a checkpoint runs on the GPU backend', async (t) => {
   const result = await runFinetune(
     {
       checkpoint: join(source.runDir, 'checkpoints', 'epoch-1'),
-      method: 'plain',
+      method: 'lns',
+      // A short mapper warm-up: each step takes seconds on a software adapter.
+      mapperWarmupSteps: 10,
       epochs: 1,
       limit: 32,
       testLimit: 16,
@@ -166,6 +168,9 @@ test('webgpu: fine-tuning a checkpoint runs on the GPU backend', async (t) => {
   const start = records.find((r) => r.event === 'start');
   assert.ok(start?.event === 'start' && start.backend.name === 'webgpu');
   assert.ok(result.checkpoint && existsSync(join(result.checkpoint, 'model.json')));
+  const steps = records.filter((r) => r.event === 'step');
+  assert.ok(steps.length > 0);
+  for (const s of steps) for (const l of s.layers) assert.equal(typeof l.auxLoss, 'number');
 });
 
 for (const fault of ['lost', 'shader'] as const) {
