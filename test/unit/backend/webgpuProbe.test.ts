@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { initBackend } from '../../../core/backend/backends';
 import { describeAdapter, isSoftwareAdapter } from '../../../core/backend/webgpu';
 import { UserError } from '../../../core/errors';
+import { dataParallelWorld } from '../../../core/training/trainer';
 import { shortRun } from './webgpuHelpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'bnn-fake-dawn-'));
@@ -125,5 +126,22 @@ test('software adapters are recognized by fallback flag, architecture or name', 
       software: false,
     }),
     'nvidia hopper (NVIDIA H100 PCIe)',
+  );
+});
+
+test('webgpu trains on one thread and says so when more were asked for', (t) => {
+  const cores = availableParallelism();
+  if (cores < 2) return t.skip('one core: no thread count above 1 to ask for');
+  const logs: string[] = [];
+  assert.equal(
+    dataParallelWorld(2, 64, 'webgpu', (_l, m) => logs.push(m)),
+    1,
+  );
+  assert.deepEqual(logs, [
+    'data-parallel threads: not used with the webgpu backend (one thread drives the GPU)',
+  ]);
+  assert.equal(
+    dataParallelWorld(2, 64, 'wasm', () => {}),
+    2,
   );
 });
