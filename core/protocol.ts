@@ -6,8 +6,11 @@
  * Metric names are exactly those of docs/metrics.md (copied from shared/design/metrics.md).
  */
 
-/** Backends the engine can run on, in the order `auto` tries them. */
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/**
+ * Backends the engine can run on, in the order `auto` tries them (`auto` takes `webgpu` only on
+ * a hardware adapter).
+ */
+export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 /** The `bnnLab.engine.backend` setting. */
 export type BackendPreference = 'auto' | BackendName;
@@ -15,12 +18,24 @@ export type BackendPreference = 'auto' | BackendName;
 /** Which backend the engine chose and why every other one was skipped. */
 export interface BackendInfo {
   name: BackendName;
-  /** tfjs' own backend name (`tensorflow`, `wasm`, `cpu`). */
+  /** tfjs' own backend name (`tensorflow`, `webgpu`, `wasm`, `cpu`). */
   tfBackend: string;
+  /** The GPU adapter of the `webgpu` backend. */
+  adapter?: GpuAdapterInfo;
   /** Threads computing a training step (data-parallel replicas; 1 without them). */
   threads: number;
   /** Backends tried before `name` (or not tried), each with the reason it was not used. */
   skipped: { name: BackendName; reason: string }[];
+}
+
+/** A WebGPU adapter as Dawn reports it (`GPUAdapterInfo`). */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software rasterizer (llvmpipe, SwiftShader): correct, not fast; `auto` never picks it. */
+  software: boolean;
 }
 
 /** 64 (or `bnnLab.metrics.histogramBins`) equal-width bins over `[min, max]`, last bin closed. */
@@ -277,6 +292,8 @@ export type ToWorker =
       backend: BackendPreference;
       /** Data-parallel replica threads (`bnnLab.engine.threads`); 1 when absent. */
       threads?: number;
+      /** `bnnLab.engine.nativeModulePath`: the folder native TensorFlow is loaded from. */
+      nativeModulePath?: string;
     }
   /** Start a fine-tune of a BNN Lab checkpoint (`core/training/finetune.ts`); answered like `startRun`. */
   | {
@@ -286,6 +303,8 @@ export type ToWorker =
       runDir: string;
       backend: BackendPreference;
       finetune: FinetuneOptions;
+      /** `bnnLab.engine.nativeModulePath`, as in `startRun`. */
+      nativeModulePath?: string;
     }
   /** User pressed Stop/Cancel; honoured between batches. */
   | { kind: 'cancelRun'; runId: string };

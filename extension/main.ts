@@ -10,6 +10,7 @@ import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
 import { registerExportCommands } from './exportCommands';
 import { initLog, log } from './log';
+import { registerNativeTensorflow } from './nativeTensorflow';
 import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
 import { addCliToTerminalPath } from './terminal/terminalPath';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
@@ -39,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       ...registerInspector(context),
       ...registerExportCommands(context.extensionPath),
       ...registerExternalRunCommands(context, dashboard),
+      registerNativeTensorflow(context),
     );
     log.info(`activated ${context.extension.id} ${String(context.extension.packageJSON.version)}`);
     void addCliToTerminalPath(context);

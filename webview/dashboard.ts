@@ -754,7 +754,13 @@ export class Dashboard {
       epoch !== undefined ? `Epoch ${epoch}${epochs ? ` / ${epochs}` : ''}` : 'Starting…',
       `step ${formatInteger(step)}${run.totalSteps ? ` / ${formatInteger(run.totalSteps)}` : ''}`,
     ];
-    if (run.backend) parts.push(`${run.backend.name} backend`);
+    const adapter = run.backend?.adapter;
+    if (run.backend) {
+      const gpu = adapter
+        ? ` on ${adapter.description || adapter.device}${adapter.software ? ' (software adapter)' : ''}`
+        : '';
+      parts.push(`${run.backend.name} backend${gpu}`);
+    }
     if (run.config) parts.push(`${run.config.dataset.name}, seed ${run.config.seed}`);
     setText(this.progressText, parts.join(' · '));
     this.progressText.title = run.backend?.skipped.length

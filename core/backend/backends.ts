@@ -1,10 +1,12 @@
 /**
- * Backend selection: native TensorFlow (GPU, then CPU) when installed, then wasm with BNN Lab's
- * training kernels, then tfjs' pure-JS cpu backend. Every skipped backend gets a reason.
+ * Backend selection: native TensorFlow with CUDA when installed, WebGPU on a hardware adapter,
+ * native TensorFlow on the CPU, then wasm with BNN Lab's training kernels, then tfjs' pure-JS cpu
+ * backend. Every skipped backend gets a reason.
  */
 import * as tf from '../tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors';
 import {
@@ -14,6 +16,7 @@ import {
   type BackendPreference,
 } from '../protocol';
 import { registerWasmTrainingKernels } from './wasmKernels';
+import { describeAdapter, initWebGpu, resetWebGpuAfterFailure, webgpuAdapter } from './webgpu';
 
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -55,10 +58,32 @@ export function findWasmDir(): string {
   return found;
 }
 
-/** Loads a native tfjs-node package behind a probe; it registers the `tensorflow` backend. */
+let nativeModulePath: string | undefined;
+
+/**
+ * The folder native TensorFlow is loaded from (`bnnLab.engine.nativeModulePath`, or
+ * `BNN_LAB_NATIVE_MODULE_PATH` for the CLI): an npm prefix whose `node_modules` holds
+ * `@tensorflow/tfjs-node(-gpu)`, as the command "Install Native TensorFlow…" makes it.
+ * Empty or undefined: the packages are looked up beside BNN Lab (a clone with them installed).
+ */
+export function setNativeModulePath(folder: string | undefined): void {
+  nativeModulePath = folder ? folder : undefined;
+}
+
+function nativeFolder(): string | undefined {
+  return nativeModulePath ?? (process.env.BNN_LAB_NATIVE_MODULE_PATH || undefined);
+}
+
+/**
+ * Loads a native tfjs-node package behind a probe; it registers the `tensorflow` backend (in
+ * tfjs' global engine, which every copy of tfjs-core in the process shares).
+ */
 function loadNative(pkg: string): void {
+  const folder = nativeFolder();
   // A computed name keeps bundlers from following it: the package is optional and external.
-  const load = require as (id: string) => unknown;
+  const load = folder
+    ? createRequire(join(folder, 'package.json'))
+    : (require as (id: string) => unknown);
   load(pkg);
 }
 
@@ -68,7 +93,7 @@ function reasonOf(e: unknown): string {
   return `failed to load: ${message.split('\n')[0]}`;
 }
 
-async function tryBackend(name: BackendName): Promise<string | undefined> {
+async function tryBackend(name: BackendName, explicit: boolean): Promise<string | undefined> {
   try {
     switch (name) {
       case 'tensorflow-gpu':
@@ -78,13 +103,20 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
           loadNative(pkg);
         } catch (e) {
           const reason = reasonOf(e);
-          return reason === 'not installed'
-            ? `${pkg} is not installed (npm install ${pkg}@4.22.0)`
-            : `${pkg} ${reason}`;
+          const where = nativeFolder();
+          if (reason !== 'not installed')
+            return `${pkg} ${reason}${where ? ` (from ${where})` : ''}`;
+          return where
+            ? `${pkg} is not installed in ${where} (bnnLab.engine.nativeModulePath); run "BNN Lab: Install Native TensorFlow…"`
+            : `${pkg} is not installed (run "BNN Lab: Install Native TensorFlow…", or npm install ${pkg}@4.22.0 in a clone)`;
         }
         if (!(await tf.setBackend('tensorflow')))
           return `${pkg} loaded but its backend did not initialize`;
         return undefined;
+      }
+      case 'webgpu': {
+        const result = await initWebGpu(explicit);
+        return 'reason' in result ? result.reason : undefined;
       }
       case 'wasm': {
         setWasmPaths(findWasmDir() + '/');
@@ -107,10 +139,11 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
  */
 export async function initBackend(preference: BackendPreference, log: Log): Promise<BackendInfo> {
   quietTfjs();
+  resetWebGpuAfterFailure();
   const skipped: BackendInfo['skipped'] = [];
   const order: BackendName[] = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
   for (const name of order) {
-    const failure = await tryBackend(name);
+    const failure = await tryBackend(name, preference !== 'auto');
     if (failure === undefined) {
       for (const other of BACKEND_NAMES) {
         if (other === name || skipped.some((s) => s.name === other)) continue;
@@ -123,7 +156,12 @@ export async function initBackend(preference: BackendPreference, log: Log): Prom
         });
       }
       const info: BackendInfo = { name, tfBackend: tf.getBackend(), threads: 1, skipped };
-      log('info', `backend: ${name}${skipped.map((s) => `; ${s.name}: ${s.reason}`).join('')}`);
+      const adapter = name === 'webgpu' ? webgpuAdapter() : undefined;
+      if (adapter) info.adapter = adapter;
+      log(
+        'info',
+        `backend: ${name}${adapter ? ` on ${describeAdapter(adapter)}` : ''}${skipped.map((s) => `; ${s.name}: ${s.reason}`).join('')}`,
+      );
       return info;
     }
     skipped.push({ name, reason: failure });

@@ -8,6 +8,7 @@ import * as tf from '../tf';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { initBackend } from '../backend/backends';
+import { webgpuFailureAfterError } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
@@ -550,7 +551,9 @@ export async function runFinetune(
     throw new Error('runFinetune: the epoch loop ended without a final epoch');
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled ? 'cancelled by the user' : failureMessage(e, undefined);
+    const message = cancelled
+      ? 'cancelled by the user'
+      : ((await webgpuFailureAfterError()) ?? failureMessage(e, undefined));
     if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({

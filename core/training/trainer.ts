@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { initBackend } from '../backend/backends';
+import { injectWebGpuFault, webgpuFailure, webgpuFailureAfterError } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
@@ -235,6 +236,13 @@ export function dataParallelWorld(
   const problem = threadCountProblem(threads, availableParallelism());
   if (problem) throw new UserError(`${problem} (bnnLab.engine.threads / --threads)`);
   if (threads === 1) return 1;
+  if (backend === 'webgpu') {
+    log(
+      'info',
+      'data-parallel threads: not used with the webgpu backend (one thread drives the GPU)',
+    );
+    return 1;
+  }
   if (backend !== 'wasm' && backend !== 'cpu') {
     log('info', `data-parallel threads: not used with the ${backend} backend (it uses every core)`);
     return 1;
@@ -474,6 +482,11 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           }
           tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
         }
+        if (backend.name === 'webgpu') {
+          await injectWebGpuFault(step + 1);
+          const gpuFailure = webgpuFailure();
+          if (gpuFailure) throw new UserError(gpuFailure);
+        }
         if (!Number.isFinite(loss)) {
           throw new UserError(
             `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again (the checkpoints of earlier epochs are kept)`,
@@ -580,7 +593,10 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     return { status: 'completed', testAccuracy: lastTestAccuracy };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled ? 'cancelled by the user' : failureMessage(e, usedBatch, usedThreads);
+    // A lost device or failed shader makes later tfjs calls fail in odd ways: name the cause.
+    const message = cancelled
+      ? 'cancelled by the user'
+      : ((await webgpuFailureAfterError()) ?? failureMessage(e, usedBatch, usedThreads));
     if (!cancelled) hooks.log('error', FAILURE_LOG_PREFIX + ((e as Error).stack ?? String(e)));
     try {
       emit({

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MetricsRecord, RunSnapshot, TrainConfig } from '../../core/protocol';
 import { log } from '../log';
+import { configuredNativeModulePath } from '../nativeTensorflow';
 import { appendRecord } from './runFolders';
 import { finalTestAccuracy } from './runProgress';
 import { WorkerHost, type RunEnd, type RunParams } from './workerHost';
@@ -66,7 +67,8 @@ export class EngineClient implements vscode.Disposable {
         ? { config: params.config }
         : { finetuneOf: params.finetune.checkpoint }),
     };
-    const ended = this.host.startRun(params, (record) => {
+    const native = { nativeModulePath: params.nativeModulePath ?? configuredNativeModulePath() };
+    const ended = this.host.startRun({ ...params, ...native }, (record) => {
       run.records.push(record);
       if (record.event === 'start') run.config = record.config;
       this.emitter.fire({ kind: 'record', run, record });

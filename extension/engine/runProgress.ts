@@ -79,6 +79,13 @@ export function statusBarText(progress: RunProgress): string {
 export function backendLines(backend: BackendInfo): string[] {
   const threads = backend.threads === 1 ? '1 thread' : `${backend.threads} threads`;
   const lines = [`Backend: ${backend.name} (tfjs "${backend.tfBackend}", ${threads})`];
+  const a = backend.adapter;
+  if (a) {
+    const kind = a.software ? 'software adapter, a correctness check, not fast' : 'GPU adapter';
+    lines.push(
+      `Adapter: ${[a.vendor, a.architecture, a.device].filter((s) => s).join(' ')}${a.description ? ` (${a.description})` : ''}; ${kind}`,
+    );
+  }
   for (const skipped of backend.skipped) lines.push(`Skipped ${skipped.name}: ${skipped.reason}`);
   return lines;
 }

@@ -26,6 +26,8 @@ export type RunParams = {
   backend: BackendPreference;
   /** Data-parallel replica threads of a training run (fine-tunes use one). */
   threads?: number;
+  /** `bnnLab.engine.nativeModulePath`: where native TensorFlow is loaded from. */
+  nativeModulePath?: string;
 } & ({ config: TrainConfig } | { finetune: FinetuneOptions });
 
 /** How a run ended. `startRun`'s promise always resolves with one; it never rejects. */

@@ -4,6 +4,7 @@
  * unions of core/protocol.ts.
  */
 import { parentPort } from 'node:worker_threads';
+import { setNativeModulePath } from '../../core/backend/backends';
 import { CancelledError } from '../../core/errors';
 import {
   assertNever,
@@ -77,6 +78,7 @@ async function runRequested(
     isCancelled: () => run.cancelled,
   };
   try {
+    setNativeModulePath(msg.nativeModulePath);
     const result: RunResult =
       msg.kind === 'startRun'
         ? await runTraining(

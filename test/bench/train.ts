@@ -12,6 +12,8 @@
  *   both alike);
  * - tfjs' stock cpu backend (a few steps only: it is very slow);
  * - tfjs-node, when `@tensorflow/tfjs-node` loads;
+ * - webgpu (Dawn), when an adapter exists; on a software adapter (llvmpipe) only 3 steps, marked
+ *   as a correctness run: its first-step loss must equal the wasm row's, its time means nothing;
  * - PyTorch on the CPU (test/bench/train_torch.py under /usr/bin/python3, when `import torch`
  *   works) with 1 thread and with all cores.
  *
@@ -56,6 +58,7 @@ import { loadDataset } from '../../core/data/datasets';
 import { resolveConfig } from '../../core/training/config';
 import { createOptimizer } from '../../core/training/optimizers';
 import { createStepSetup } from '../../core/training/stepSetup';
+import { timeBackend, type BackendTiming } from './backendSteps';
 
 const BATCH = 64;
 const LEARNING_RATE = 0.002;
@@ -629,6 +632,24 @@ function skippedRun(model: string, engine: string, reason: string): RunResult {
 // ---------------------------------------------------------------------------------------------
 // Parent side: spawns the children and prints the table.
 
+/** A webgpu timing as a table row; a software adapter's row says it is a correctness run. */
+function webgpuRow(t: BackendTiming): RunResult {
+  if (t.skipped) return skippedRun(t.model, 'webgpu', t.skipped);
+  const losses = `first-step loss ${t.firstLoss.toFixed(6)} (wasm ${t.wasmFirstLoss?.toFixed(6) ?? '-'})`;
+  return {
+    model: t.model,
+    engine: 'webgpu',
+    variant: t.software
+      ? `SOFTWARE adapter, a correctness run, not a speed figure: ${losses}; ${t.detail}`
+      : `${t.detail}; ${losses}`,
+    threads: 1,
+    steps: t.steps,
+    medianMs: t.medianMs,
+    medianCpuMs: NaN,
+    maxRssMb: NaN,
+  };
+}
+
 function runChild(args: string[]): unknown {
   const result = spawnSync(process.execPath, [__filename, '--child', ...args], {
     encoding: 'utf8',
@@ -724,6 +745,8 @@ async function parent(options: Options): Promise<void> {
         runChild(['parallel', model, '--threads', String(threads), ...optionArgs]) as RunResult,
       );
     }
+    log(`${model}: webgpu`);
+    runs.push(webgpuRow(runChild(['webgpu', model, ...optionArgs]) as BackendTiming));
     log(`${model}: tfjs-node`);
     runs.push(...(runChild(['tensorflow', model, ...optionArgs]) as RunResult[]));
     if (torchMissing === undefined) {
@@ -884,6 +907,20 @@ async function child(argv: string[]): Promise<void> {
     case 'parallel':
       result = await childParallel(model, options.threads, options);
       break;
+    case 'webgpu': {
+      const gpu = await timeBackend(
+        'webgpu',
+        model,
+        BATCH,
+        LEARNING_RATE,
+        options.steps,
+        options.warmup,
+      );
+      // The same first step on wasm, for the correctness column.
+      const wasm = await timeBackend('wasm', model, BATCH, LEARNING_RATE, 0, 1);
+      result = { ...gpu, wasmFirstLoss: wasm.firstLoss };
+      break;
+    }
     case 'memory':
       result = await childMemory(model, options.stepsMemory);
       break;

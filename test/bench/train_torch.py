@@ -157,17 +157,19 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (npm run bench:gpu)")
     args = parser.parse_args()
+    device = torch.device(args.device)
 
     threads = os.cpu_count() if args.threads == "all" else int(args.threads)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = MODELS[args.model]()
+    model = MODELS[args.model]().to(device)
     model.train()
     # tfjs' Adam: beta1 0.9, beta2 0.999, epsilon 1e-7.
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, eps=1e-7)
-    images = torch.rand(args.batch, 1, 28, 28)
-    labels = torch.randint(0, 10, (args.batch,))
+    images = torch.rand(args.batch, 1, 28, 28).to(device)
+    labels = torch.randint(0, 10, (args.batch,)).to(device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -192,6 +194,7 @@ def main():
                 "framework": "pytorch",
                 "version": torch.__version__,
                 "threads": threads,
+                "device": str(device),
                 "batch": args.batch,
                 "steps": args.steps,
                 "warmup": args.warmup,

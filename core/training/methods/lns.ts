@@ -250,6 +250,9 @@ export async function warmUpMappers(
   learningRate = 0.01,
 ): Promise<Map<string, number>> {
   const optimizer = tf.train.adam(learningRate);
+  // On webgpu, wait for each step's GPU work (by reading its cost): hundreds of steps queued
+  // without a read-back crash Mesa's lavapipe (SIGSEGV) and only pile up GPU memory elsewhere.
+  const sync = tf.getBackend() === 'webgpu';
   try {
     for (let s = 0; s < steps; s++) {
       const cost = optimizer.minimize(
@@ -263,9 +266,10 @@ export async function warmUpMappers(
           }
           return total as tf.Scalar;
         },
-        false,
+        sync,
         mappers.variables(),
       );
+      if (cost && sync) await cost.data();
       cost?.dispose();
       await new Promise((resolve) => setImmediate(resolve));
     }

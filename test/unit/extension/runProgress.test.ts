@@ -74,6 +74,27 @@ void describe('run progress text', () => {
     ]);
   });
 
+  void it('names the GPU adapter of the webgpu backend and says when it is a software one', () => {
+    const lines = backendLines({
+      name: 'webgpu',
+      tfBackend: 'webgpu',
+      threads: 1,
+      adapter: {
+        vendor: 'mesa',
+        architecture: 'software',
+        device: 'llvmpipe',
+        description: 'llvmpipe: Mesa 25.0.7',
+        software: true,
+      },
+      skipped: [{ name: 'wasm', reason: 'not requested (bnnLab.engine.backend = webgpu)' }],
+    });
+    assert.deepEqual(lines, [
+      'Backend: webgpu (tfjs "webgpu", 1 thread)',
+      'Adapter: mesa software llvmpipe (llvmpipe: Mesa 25.0.7); software adapter, a correctness check, not fast',
+      'Skipped wasm: not requested (bnnLab.engine.backend = webgpu)',
+    ]);
+  });
+
   void it('takes the final accuracy from done, else the last epoch', () => {
     const epoch = { event: 'epoch', epoch: 1, step: 937, testAccuracy: 0.97 } as MetricsRecord;
     const done = (testAccuracy: number | null) =>
