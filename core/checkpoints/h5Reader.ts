@@ -62,6 +62,8 @@ const O_DIRECTORY = 0o200000;
 const CREATE_EXCLUSIVE = 0o100 | 0o200;
 /** Real paths HDF5 may open: the file being read, nothing else. */
 const allowedFiles = new Set<string>();
+/** Paths HDF5 may create or write: the file an exporter is writing (core/export/keras.ts). */
+const writableFiles = new Set<string>();
 /** The last path HDF5 tried to open and was refused (external storage, link or VDS source). */
 let refusedPath: string | undefined;
 
@@ -96,6 +98,7 @@ function confineFileSystem(module: { FS: EmscriptenFs }): void {
     // HDF5 lists its filter-plugin folder when a filter is unknown: refused (no plugin is ever
     // loaded), without blaming the file for it.
     if (typeof flags === 'number' && flags & O_DIRECTORY) throw new fs.ErrnoError(44); // ENOENT
+    if (writableFiles.has(resolve(String(path)))) return open(path, flags, mode);
     if (!createsNew && !allowedFiles.has(realOrResolved(String(path)))) {
       refusedPath = String(path);
       throw new fs.ErrnoError(2); // EACCES in emscripten's errno numbering
@@ -116,6 +119,20 @@ function outsideFileError(file: string, what: string, other: string): FileFormat
 }
 type H5 = Awaited<ReturnType<typeof loadH5>>;
 let h5Promise: Promise<H5> | undefined;
+
+/**
+ * Runs `write` while HDF5 may create and write `path` (and nothing else beside the usual rules):
+ * the Keras exporter's output file.
+ */
+export async function withWritableHdf5File<T>(path: string, write: () => Promise<T>): Promise<T> {
+  const key = resolve(path);
+  writableFiles.add(key);
+  try {
+    return await write();
+  } finally {
+    writableFiles.delete(key);
+  }
+}
 
 /** Loads h5wasm once per thread (also used by the Keras exporter, core/export/keras.ts). */
 export function h5wasm(): Promise<H5> {

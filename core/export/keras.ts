@@ -20,7 +20,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors';
 import type { QuantizerConfig } from '../bnn/quantizers';
-import { h5wasm } from '../checkpoints/h5Reader';
+import { h5wasm, withWritableHdf5File } from '../checkpoints/h5Reader';
 import { cannotExpress, type ExportLayer, type ExportSource } from './source';
 
 const FORMAT = 'Keras/Larq (.h5)';
@@ -157,35 +157,42 @@ export async function exportKeras(source: ExportSource, out: string): Promise<vo
   const { h5 } = await h5wasm();
   const target = resolve(out);
   const temp = `${target}.partial-${process.pid}`;
-  const file = new h5.File(temp, 'w');
-  try {
-    file.create_attribute('backend', 'tensorflow');
-    file.create_attribute('keras_version', KERAS_VERSION);
-    file.create_attribute('model_config', JSON.stringify(config));
-    const root = file.create_group('model_weights');
-    root.create_attribute('backend', 'tensorflow');
-    root.create_attribute('keras_version', KERAS_VERSION);
-    root.create_attribute(
-      'layer_names',
-      source.layers.map((l) => l.name),
-    );
-    for (const layer of source.layers) {
-      const group = root.create_group(layer.name);
-      const names = layer.weights.map((w) => `${layer.name}/${w.name}:0`);
-      if (names.length > 0) group.create_attribute('weight_names', names);
-      else group.create_attribute('weight_names', new Uint8Array(0), [0], '|S1');
-      if (layer.weights.length === 0) continue;
-      const inner = group.create_group(layer.name);
-      for (const w of layer.weights) {
-        inner.create_dataset({ name: `${w.name}:0`, data: w.values, shape: w.shape, dtype: '<f' });
+  await withWritableHdf5File(temp, async () => {
+    const file = new h5.File(temp, 'w');
+    try {
+      file.create_attribute('backend', 'tensorflow');
+      file.create_attribute('keras_version', KERAS_VERSION);
+      file.create_attribute('model_config', JSON.stringify(config));
+      const root = file.create_group('model_weights');
+      root.create_attribute('backend', 'tensorflow');
+      root.create_attribute('keras_version', KERAS_VERSION);
+      root.create_attribute(
+        'layer_names',
+        source.layers.map((l) => l.name),
+      );
+      for (const layer of source.layers) {
+        const group = root.create_group(layer.name);
+        const names = layer.weights.map((w) => `${layer.name}/${w.name}:0`);
+        if (names.length > 0) group.create_attribute('weight_names', names);
+        else group.create_attribute('weight_names', new Uint8Array(0), [0], '|S1');
+        if (layer.weights.length === 0) continue;
+        const inner = group.create_group(layer.name);
+        for (const w of layer.weights) {
+          inner.create_dataset({
+            name: `${w.name}:0`,
+            data: w.values,
+            shape: w.shape,
+            dtype: '<f',
+          });
+        }
       }
+    } catch (error) {
+      file.close();
+      rmSync(temp, { force: true });
+      throw error;
     }
-  } catch (error) {
     file.close();
-    rmSync(temp, { force: true });
-    throw error;
-  }
-  file.close();
-  if (!existsSync(temp)) throw new UserError(`HDF5 did not write ${temp}`);
+    if (!existsSync(temp)) throw new UserError(`HDF5 did not write ${temp}`);
+  });
   renameSync(temp, target);
 }
