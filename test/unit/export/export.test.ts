@@ -578,6 +578,6 @@ void describe('bnn-lab export', () => {
     assert.match(notCheckpoint.stderr, /is not a BNN Lab checkpoint/);
     const usage = await cli('onnx', checkpoint);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /export needs FORMAT SOURCE OUT/);
+    assert.match(usage.stderr, /export needs OUT; see bnn-lab export --help/);
   });
 });
