@@ -3,6 +3,7 @@
  * selected layer), a comparison of two checkpoints, or a folder series. Text goes in through
  * `textContent` only (tensor names come from files), and no markup carries a style attribute.
  */
+import { messageWithoutFile } from './runMessages';
 import type {
   FromInspector,
   InspectLayer,
@@ -88,7 +89,8 @@ export class InspectorView {
     box.setAttribute('role', 'alert');
     box.append(el('h2', 'error-title', file ? `Cannot inspect ${basename(file)}` : 'Error'));
     if (file) box.append(el('div', 'error-file', file));
-    box.append(el('p', 'error-message', message));
+    // Messages usually start with the path the line above already shows.
+    box.append(el('p', 'error-message', messageWithoutFile(file, message)));
     const actions = el('div', 'actions');
     actions.append(
       this.button('Show Log', () =>
