@@ -54,8 +54,20 @@ function metric(
 /** Every metric by its JSON name. */
 export const METRICS = {
   loss: metric('loss', 'positive', 'Loss', 'loss', 'Cross-entropy loss of the classifier'),
-  accuracy: metric('accuracy', 'ratio', 'Accuracy', 'acc.', 'Fraction of examples classified right'),
-  learningRate: metric('learningRate', 'positive', 'Learning rate', 'lr', 'Optimizer learning rate'),
+  accuracy: metric(
+    'accuracy',
+    'ratio',
+    'Accuracy',
+    'acc.',
+    'Fraction of examples classified right',
+  ),
+  learningRate: metric(
+    'learningRate',
+    'positive',
+    'Learning rate',
+    'lr',
+    'Optimizer learning rate',
+  ),
   params: metric('params', 'count', 'Params', 'Params', 'Weight elements of the layer'),
   absMean: metric(
     'absMean',
@@ -144,7 +156,13 @@ export const METRICS = {
     'lnsAux',
     'lnsAux: LNS, Σ ℓ̃ over every binary weight of every layer. The loss correction makes it negative and large (a sum over all weights); its trend matters, not its value',
   ),
-  tau: metric('tau', 'positive', 'τ', 'τ', "ReCU's τ: the quantile that sets the dead-weight threshold"),
+  tau: metric(
+    'tau',
+    'positive',
+    'τ',
+    'τ',
+    "ReCU's τ: the quantile that sets the dead-weight threshold",
+  ),
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricName = keyof typeof METRICS;
@@ -154,7 +172,7 @@ export function metricSpec(key: string): MetricSpec {
   return (METRICS as Record<string, MetricSpec>)[key] ?? metric(key, 'signed', key, key, key);
 }
 
-/** One value, as the metric's kind reads: `97.42%`, `-6.7e4` as `-67,000`, `12,345`. */
+/** One value, as the metric's kind reads: `97.42%`, `-67,012`, `12,345`. */
 export function formatMetric(spec: MetricSpec, value: number | null | undefined): string {
   switch (spec.kind) {
     case 'ratio':

@@ -72,8 +72,8 @@ async function overflows(page: Page): Promise<string[]> {
       problems.push(`header overflows: ${header.scrollWidth} > ${header.clientWidth}`);
     }
     const describe = (e: Element): string =>
-      `${e.tagName.toLowerCase()}${e.className && typeof e.className === 'string' ? `.${e.className.split(' ').join('.')}` : ''}`;
-    for (const e of Array.from(document.querySelectorAll(".app *"))) {
+      `${e.tagName.toLowerCase()}${e.className && typeof e.className === 'string' ? `.${e.className.split(' ').join('.')}` : ''}${e.children.length === 0 && e.textContent ? ` "${e.textContent.slice(0, 40)}"` : ''}`;
+    for (const e of Array.from(document.querySelectorAll('.app *'))) {
       // A wide table scrolls inside its own box (`.table-wrap`), which is fine.
       if (e.closest('.table-wrap') && !e.classList.contains('table-wrap')) continue;
       const r = e.getBoundingClientRect();
@@ -149,16 +149,6 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
         const page = await openDashboard(browser!, origin, theme, errors, width, undefined, layout);
         await showRun(page, plain.runId, plain.records);
         assert.deepEqual(await overflows(page), [], 'training run');
-        await showRun(page, lns.runId, lns.records);
-        assert.deepEqual(await overflows(page), [], 'LNS fine-tune');
-        if (layout === 'panel') {
-          // Several layer cards side by side in the editor tab.
-          const tops = await page.$$eval('.layer-card', (cards) =>
-            cards.slice(0, 2).map((c) => Math.round(c.getBoundingClientRect().top)),
-          );
-          assert.equal(tops.length, 2);
-          assert.equal(tops[0], tops[1], 'the first two layer cards share a row');
-        }
         if (theme === 'dark' && layout === 'panel') {
           mkdirSync(SCREENSHOTS, { recursive: true });
           await page.setViewportSize({ width, height: 1400 });
@@ -169,6 +159,16 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
             await page.screenshot({ path: join(ROOT, 'docs', 'images', 'dashboard-tab.png') });
           }
           await page.setViewportSize({ width, height: 900 });
+        }
+        await showRun(page, lns.runId, lns.records);
+        assert.deepEqual(await overflows(page), [], 'LNS fine-tune');
+        if (layout === 'panel') {
+          // Several layer cards side by side in the editor tab.
+          const tops = await page.$$eval('.layer-card', (cards) =>
+            cards.slice(0, 2).map((c) => Math.round(c.getBoundingClientRect().top)),
+          );
+          assert.equal(tops.length, 2);
+          assert.equal(tops[0], tops[1], 'the first two layer cards share a row');
         }
         if (theme === 'dark' && layout === 'side') {
           mkdirSync(SCREENSHOTS, { recursive: true });

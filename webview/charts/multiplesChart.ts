@@ -84,7 +84,9 @@ export class MultiplesChart {
           ticks: { show: false },
           grid: { stroke: withAlpha(palette.grid, 0.55), width: 1 },
           values: (_u, splits) =>
-            spec.log ? splits.map((v) => formatMetric(spec.metric, v)) : metricTicks(spec.metric, splits),
+            spec.log
+              ? splits.map((v) => formatMetric(spec.metric, v))
+              : metricTicks(spec.metric, splits),
         },
       ],
       cursor: {
