@@ -709,11 +709,13 @@ void test(
         .locator('.editor-group-container .tab', { hasText: 'small.bnn.json' })
         .waitFor({ state: 'visible', timeout: 30 * SECOND });
       await screenshot(page, '01-workbench');
+      const dashboardTab = page.locator('.editor-group-container .tab', {
+        hasText: 'BNN Lab Dashboard',
+      });
 
+      // Open Dashboard opens the full-width editor tab.
       await runCommand(page, 'BNN Lab: Open Dashboard');
-      await page
-        .locator('.part.activitybar .action-item.checked a.action-label[aria-label^="BNN Lab"]')
-        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await dashboardTab.waitFor({ state: 'visible', timeout: 30 * SECOND });
       await widenSideBar(page, 820);
       const emptyDashboard = await until('the dashboard webview', 2 * MINUTE, async () => {
         const frame = await dashboardFrame(page);
@@ -723,6 +725,12 @@ void test(
       assert.match(emptyDashboard.empty, /No training run yet/, 'dashboard empty state');
       progress('dashboard webview is up (no run yet)');
       await screenshot(page, '02-dashboard-empty');
+
+      // The dashboard tab behind the run config: Train BNN must bring it to front.
+      await page.locator('.editor-group-container .tab', { hasText: 'small.bnn.json' }).click();
+      await until('the run config tab in front', 30 * SECOND, async () =>
+        (await dashboardTab.getAttribute('aria-selected')) === 'false' ? true : undefined,
+      );
 
       await recordStatusBar(page);
       await runCommand(page, 'BNN Lab: Train BNN');
@@ -738,6 +746,10 @@ void test(
       await configRow.waitFor({ state: 'visible', timeout: 60 * SECOND });
       progress('quick pick: small.bnn.json');
       await configRow.click();
+      await until('Train BNN to bring the dashboard tab to front', 30 * SECOND, async () =>
+        (await dashboardTab.getAttribute('aria-selected')) === 'true' ? true : undefined,
+      );
+      progress('Train BNN brought the dashboard tab to front');
 
       // Status bar: `BNN <epoch>/<epochs> · <step>/<steps> · loss … · <backend>` while it trains.
       const progressText = await until(
