@@ -716,6 +716,11 @@ void test(
       // Open Dashboard opens the full-width editor tab.
       await runCommand(page, 'BNN Lab: Open Dashboard');
       await dashboardTab.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      // The BNN Lab side bar (side dashboard, Runs, Layers), as a user opens it.
+      await activityIcon.click();
+      await page
+        .locator('.part.activitybar .action-item.checked a.action-label[aria-label^="BNN Lab"]')
+        .waitFor({ state: 'visible', timeout: 30 * SECOND });
       await widenSideBar(page, 820);
       const emptyDashboard = await until('the dashboard webview', 2 * MINUTE, async () => {
         const frame = await dashboardFrame(page);
