@@ -303,7 +303,7 @@ export class Dashboard {
         () => this.lossChart && this.lineExport('Loss', this.lossChart),
       ),
       this.chartFigure(
-        'Accuracy',
+        axisTitle(METRICS.accuracy),
         'Line: training accuracy per report; dots: test accuracy per epoch',
         this.accuracyHost,
         () => this.accuracyChart && this.lineExport('Accuracy', this.accuracyChart),

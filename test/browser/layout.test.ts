@@ -82,6 +82,15 @@ async function overflows(page: Page): Promise<string[]> {
         problems.push(`${describe(e)} ends at ${Math.round(r.right)} > ${viewport}`);
       }
     }
+    // No label cut off with an ellipsis (the layer table's name cells excepted: a name column
+    // as wide as the longest name would push the figures out of view).
+    for (const e of Array.from(document.querySelectorAll<HTMLElement>('.app *'))) {
+      if (e.closest('.overview')) continue;
+      const style = getComputedStyle(e);
+      if (style.textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth) {
+        problems.push(`${describe(e)} is ellipsized`);
+      }
+    }
     const title = document.querySelector('.run-title')?.getBoundingClientRect();
     const runId = document.querySelector('.run-id')?.getBoundingClientRect();
     const badge = document.querySelector('.status-badge')?.getBoundingClientRect();
