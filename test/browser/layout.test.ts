@@ -29,6 +29,25 @@ function lnsRun(): { runId: string; records: MetricsRecord[] } {
   const run = syntheticRun();
   let i = 0;
   const records = run.records.map((r): MetricsRecord => {
+    if (r.event === 'done') {
+      return {
+        ...r,
+        finetune: {
+          method: 'lns',
+          source: '/work/.bnn-lab/runs/2026-11-21T00-00-00-mnist-cnn/checkpoints/epoch-2',
+          testAccuracyBefore: 0.9412,
+          testAccuracyAfter: 0.9637,
+          layers: run.binaryLayers.map((name, k) => ({
+            name,
+            flipFromStart: 0.01 * (k + 1),
+            quantizationErrorBefore: 0.4213 + 0.01 * k,
+            quantizationErrorAfter: 0.4 + 0.01 * k,
+            deadWeightRatioBefore: 0.021,
+            deadWeightRatioAfter: 0.025,
+          })),
+        },
+      };
+    }
     if (r.event !== 'step') return r;
     i++;
     return {
@@ -189,6 +208,12 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
           (await colouredPixels(page, 'auxLoss')) > 100,
           'the auxiliary-loss chart draws its lines',
         );
+        // The before/after table shows QE as a percentage, like every other view.
+        const qeCells = await page.$$eval('.finetune-table tbody tr', (rows) =>
+          rows.map((r) => [r.children[2]?.textContent, r.children[3]?.textContent]),
+        );
+        assert.equal(qeCells.length, 4);
+        assert.deepEqual(qeCells[0], ['42.1%', '40.0%']);
         // The method scalars say what lnsAux is.
         assert.match(
           await page.locator('.chart-note').innerText(),
