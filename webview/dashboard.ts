@@ -32,6 +32,7 @@ import {
 } from './format';
 import { LayerCard } from './layerCard';
 import { cancelledText } from './runMessages';
+import { troubleLayers } from './troubleLayers';
 import { METRICS, axisTitle, formatMetric, metricSpec } from './metricVocabulary';
 import {
   FINETUNE_CHANNELS,
@@ -150,6 +151,9 @@ export class Dashboard {
   private readonly learningRateHost = el('div', 'chart-host');
   private readonly methodHost = el('div', 'chart-host');
   private readonly methodNote = el('p', 'chart-note');
+  /** The layers most in trouble (dead, frozen, not flipping); each opens its card. */
+  private readonly watch = el('div', 'watch-list');
+  private watchKey = '';
   private readonly methodFigure: HTMLElement;
   private lossChart: LineChart | undefined;
   private accuracyChart: LineChart | undefined;
@@ -423,8 +427,10 @@ export class Dashboard {
     layers.append(head, this.layersEmpty, this.layerGrid);
 
     this.finetuneSection.hidden = true;
+    this.watch.setAttribute('aria-label', 'Binary layers to watch');
     this.runView.append(
       stats,
+      this.watch,
       training,
       this.finetuneSection,
       this.multiplesSection,
@@ -720,7 +726,31 @@ export class Dashboard {
       : '';
   }
 
+  private renderWatch(run: RunModel): void {
+    const entries = troubleLayers(run.layers.map((l) => l.latest));
+    const key = entries.map((e) => e.text).join('\n');
+    if (key === this.watchKey) return;
+    this.watchKey = key;
+    this.watch.hidden = entries.length === 0;
+    const items = entries.map((e) => {
+      const button = el('button', 'watch-item');
+      button.type = 'button';
+      button.dataset.layer = e.layer;
+      button.dataset.metric = e.metric.key;
+      button.title = `${e.metric.title}. Click to open ${e.layer}.`;
+      button.append(
+        el('span', 'watch-label', `${e.label}:`),
+        el('span', 'watch-layer', e.layer),
+        el('span', 'watch-value', formatMetric(e.metric, e.value)),
+      );
+      button.addEventListener('click', () => this.openLayer(e.layer));
+      return button;
+    });
+    this.watch.replaceChildren(el('span', 'watch-title', 'Watch'), ...items);
+  }
+
   private renderStats(run: RunModel): void {
+    this.renderWatch(run);
     const latest = run.latest;
     const lastEpoch = run.epochs.at(-1);
     this.tiles.loss.set(

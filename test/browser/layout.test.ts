@@ -192,7 +192,7 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
         assert.deepEqual(await overflows(page), [], 'LNS fine-tune');
         if (layout === 'panel') {
           // Several layer cards side by side in the editor tab.
-          const tops = await page.$$eval('.layer-card', (cards) =>
+          const tops = await page.$$eval('.layer-card:not([hidden])', (cards) =>
             cards.slice(0, 2).map((c) => Math.round(c.getBoundingClientRect().top)),
           );
           assert.equal(tops.length, 2);
@@ -218,6 +218,15 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
         assert.match(
           await page.locator('.chart-note').innerText(),
           /lnsAux: LNS, Σ ℓ̃ over every binary weight/,
+        );
+        // The layers to watch, under the stats: one click opens the layer's card.
+        const watch = page.locator('.watch-item');
+        assert.equal(await watch.count(), 3, 'most dead, most frozen, fewest flips');
+        const watched = await watch.first().getAttribute('data-layer');
+        await watch.first().click();
+        await page.waitForFunction(
+          (name) => document.activeElement?.getAttribute('data-layer') === name,
+          watched,
         );
         await page.close();
       });
