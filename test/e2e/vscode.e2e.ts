@@ -913,6 +913,24 @@ void test(
       for (const metric of ['flipFromStart', 'disagreement', 'auxLoss']) {
         assert.ok(tuned.charts.includes(metric), `the ${metric} chart is shown`);
       }
+      // The LNS auxiliary loss (a negative sum) draws its lines: coloured pixels in its canvas.
+      const auxPixels = await until('the auxiliary-loss chart to draw', 30 * SECOND, async () => {
+        const frame = await dashboardFrame(page);
+        const n = await frame?.evaluate(() => {
+          const fig = document.querySelector('figure[data-metric="auxLoss"]');
+          fig?.scrollIntoView({ block: 'center' });
+          const canvas = fig?.querySelector<HTMLCanvasElement>('.uplot canvas');
+          const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height);
+          let coloured = 0;
+          for (let i = 0; data && i < data.data.length; i += 4) {
+            const [r, g, b, a] = data.data.subarray(i, i + 4);
+            if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 80) coloured++;
+          }
+          return coloured;
+        });
+        return n !== undefined && n > 50 ? n : undefined;
+      });
+      progress(`auxiliary-loss chart: ${auxPixels} coloured pixels`);
       await page
         .locator('.notification-toast', { hasText: /lns.*completed: test accuracy/ })
         .first()
