@@ -1071,6 +1071,34 @@ void test(
       assert.deepEqual(after, ['Tensor', 'epoch-1 → epoch-2', 'frozen']);
       progress(`series (watching): ${after.join(' | ')}`);
       await screenshot(page, '06-series-watch');
+
+      // A window reload restores the dashboard tab (WebviewPanelSerializer), with a run in it.
+      await page.reload({ waitUntil: 'domcontentloaded', timeout: 2 * MINUTE });
+      await page
+        .locator('.editor-group-container .tab', { hasText: 'BNN Lab Dashboard' })
+        .click({ timeout: 2 * MINUTE });
+      const restored = await until(
+        'the restored dashboard tab to show a run',
+        2 * MINUTE,
+        async () => {
+          for (const outer of page.frames()) {
+            if (!outer.url().includes(`extensionId=${EXTENSION_ID}`)) continue;
+            for (const inner of outer.childFrames()) {
+              if (inner.isDetached()) continue;
+              const id = await inner
+                .evaluate(() =>
+                  document.documentElement.dataset.layout === 'panel'
+                    ? (document.querySelector('.run-id')?.textContent ?? '')
+                    : '',
+                )
+                .catch(() => '');
+              if (id) return id;
+            }
+          }
+          return undefined;
+        },
+      );
+      progress(`reload: the dashboard tab is back, showing ${restored}`);
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(
