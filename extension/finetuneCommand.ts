@@ -208,8 +208,8 @@ export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> 
   const backend = settings.get<'auto'>('engine.backend', 'auto');
   log.info(`run ${runId}: LNS fine-tune ${JSON.stringify(finetune)} in ${runDir}`);
   const ended = ctx.engine.startRun({ runId, runDir, backend, finetune });
+  ctx.dashboard.showPanel(true);
   showProgress(ctx, runId, ended);
-  await vscode.commands.executeCommand('bnnLab.dashboard.focus');
   void ended.then(
     async (end) => {
       const records = ctx.engine.currentRun?.runId === runId ? ctx.engine.currentRun.records : [];

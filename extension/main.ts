@@ -34,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): BnnLabApi {
       new RunStatusBar(engine),
       dashboard,
       vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, dashboard),
+      vscode.window.registerWebviewPanelSerializer(DashboardViewProvider.panelType, dashboard),
       runs,
       vscode.window.registerTreeDataProvider(RunsTreeProvider.viewId, runs),
       ...registerCommands({ engine, dashboard, runs }),

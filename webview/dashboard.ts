@@ -31,6 +31,9 @@ import {
   formatSignificant,
 } from './format';
 import { LayerCard } from './layerCard';
+import { cancelledText } from './runMessages';
+import { troubleLayers } from './troubleLayers';
+import { METRICS, axisTitle, formatMetric, metricSpec } from './metricVocabulary';
 import {
   FINETUNE_CHANNELS,
   LAYER_CHANNELS,
@@ -72,55 +75,6 @@ export interface DashboardHost {
   updateView(patch: Partial<ViewState>): void;
 }
 
-/** Titles and formats of the small multiples, in {@link LAYER_CHANNELS} order. */
-const MULTIPLES: Record<
-  LayerChannel,
-  { title: string; tip: string; digits: number; format?: (v: number) => string }
-> = {
-  quantizationError: {
-    title: 'Quantization error',
-    tip: 'Relative, channel-scaled quantization error of every binary layer',
-    digits: 1,
-  },
-  deadWeightRatio: {
-    title: 'Dead weights',
-    tip: 'Fraction of latent weights with |w| > Q(τ), per layer',
-    digits: 2,
-  },
-  flipRate: {
-    title: 'Flip rate',
-    tip: 'Mean per-step sign-flip fraction since the previous report, per layer',
-    digits: 3,
-  },
-  frozenRatio: {
-    title: 'Frozen weights',
-    tip: 'Fraction of weights whose sign never changed since the run started, per layer',
-    digits: 1,
-  },
-  flipFromStart: {
-    title: 'Flipped vs start',
-    tip: 'Fine-tune: fraction of binary weights whose sign differs from the source checkpoint, per layer',
-    digits: 2,
-  },
-  disagreement: {
-    title: 'Mapper disagreement',
-    tip: 'LNS: mean(sgn(f(W)) ≠ sgn(W)), where the mapper overrules sgn, per layer',
-    digits: 2,
-  },
-  auxLoss: {
-    title: 'Auxiliary loss',
-    tip: 'LNS: the loss-corrected auxiliary loss Σ ℓ̃ of each layer, mean since the last report',
-    digits: 0,
-    format: (v) => formatSignificant(v, 3),
-  },
-};
-
-/** How a small multiple formats its values. */
-function multiplesFormat(channel: LayerChannel): (v: number) => string {
-  const spec = MULTIPLES[channel];
-  return spec.format ?? ((v) => formatPercent(v, spec.digits));
-}
-
 /** A labelled figure in the stats strip; `data-value` holds the raw number for tests. */
 class StatTile {
   readonly root = el('div', 'stat');
@@ -142,9 +96,14 @@ class StatTile {
   }
 }
 
+/** The vocabulary entry of a method scalar key (`tau`, `loss:<name>`). */
+function scalarSpec(key: string) {
+  return metricSpec(key.startsWith('loss:') ? key.slice(5) : key);
+}
+
 /** Human name of a method scalar key (`tau`, `loss:<name>`). */
 function scalarLabel(key: string): string {
-  return key === 'tau' ? 'τ' : key.startsWith('loss:') ? key.slice(5) : key;
+  return scalarSpec(key).short;
 }
 
 /** The whole panel. `render` is cheap when nothing changed; call it once per frame at most. */
@@ -191,6 +150,10 @@ export class Dashboard {
   private readonly accuracyHost = el('div', 'chart-host');
   private readonly learningRateHost = el('div', 'chart-host');
   private readonly methodHost = el('div', 'chart-host');
+  private readonly methodNote = el('p', 'chart-note');
+  /** The layers most in trouble (dead, frozen, not flipping); each opens its card. */
+  private readonly watch = el('div', 'watch-list');
+  private watchKey = '';
   private readonly methodFigure: HTMLElement;
   private lossChart: LineChart | undefined;
   private accuracyChart: LineChart | undefined;
@@ -277,6 +240,7 @@ export class Dashboard {
       this.methodHost,
       () => this.methodChart && this.lineExport('Method scalars', this.methodChart),
     );
+    this.methodFigure.append(this.methodNote);
     this.build();
   }
 
@@ -343,7 +307,7 @@ export class Dashboard {
         () => this.lossChart && this.lineExport('Loss', this.lossChart),
       ),
       this.chartFigure(
-        'Accuracy',
+        axisTitle(METRICS.accuracy),
         'Line: training accuracy per report; dots: test accuracy per epoch',
         this.accuracyHost,
         () => this.accuracyChart && this.lineExport('Accuracy', this.accuracyChart),
@@ -381,20 +345,20 @@ export class Dashboard {
     );
     const multiplesGrid = el('div', 'chart-grid multiples-grid');
     for (const channel of LAYER_CHANNELS) {
-      const spec = MULTIPLES[channel];
+      const spec = METRICS[channel];
       const host = el('div', 'chart-host');
       this.multiplesHosts.set(channel, host);
       const figure = this.chartFigure(
-        spec.title,
-        `${spec.tip}. Click a line to open its layer.`,
+        axisTitle(spec),
+        `${spec.title}. One line per binary layer. Click a line to open its layer.`,
         host,
         () => {
           const chart = this.multiples.get(channel);
           return (
             chart &&
-            uplotExport(spec.title, chart.uplot, this.palette, {
+            uplotExport(spec.label, chart.uplot, this.palette, {
               log: this.host.view.logScale,
-              format: multiplesFormat(channel),
+              format: (v) => formatMetric(spec, v),
             })
           );
         },
@@ -463,8 +427,10 @@ export class Dashboard {
     layers.append(head, this.layersEmpty, this.layerGrid);
 
     this.finetuneSection.hidden = true;
+    this.watch.setAttribute('aria-label', 'Binary layers to watch');
     this.runView.append(
       stats,
+      this.watch,
       training,
       this.finetuneSection,
       this.multiplesSection,
@@ -690,9 +656,7 @@ export class Dashboard {
     } else if (run?.status === 'cancelled') {
       kind = 'info';
       const step = progressOf(run).step;
-      text = `Run cancelled${step > 0 ? ` at step ${formatInteger(step)}` : ''}.${
-        run.message ? ` ${run.message}` : ''
-      }`;
+      text = cancelledText(step, run.message);
     } else if (run && !model.trusted) {
       kind = 'warning';
       text = 'Restricted Mode: viewing runs works, but training needs a trusted workspace.';
@@ -768,7 +732,31 @@ export class Dashboard {
       : '';
   }
 
+  private renderWatch(run: RunModel): void {
+    const entries = troubleLayers(run.layers.map((l) => l.latest));
+    const key = entries.map((e) => e.text).join('\n');
+    if (key === this.watchKey) return;
+    this.watchKey = key;
+    this.watch.hidden = entries.length === 0;
+    const items = entries.map((e) => {
+      const button = el('button', 'watch-item');
+      button.type = 'button';
+      button.dataset.layer = e.layer;
+      button.dataset.metric = e.metric.key;
+      button.title = `${e.metric.title}. Click to open ${e.layer}.`;
+      button.append(
+        el('span', 'watch-label', `${e.label}:`),
+        el('span', 'watch-layer', e.layer),
+        el('span', 'watch-value', formatMetric(e.metric, e.value)),
+      );
+      button.addEventListener('click', () => this.openLayer(e.layer));
+      return button;
+    });
+    this.watch.replaceChildren(el('span', 'watch-title', 'Watch'), ...items);
+  }
+
   private renderStats(run: RunModel): void {
+    this.renderWatch(run);
     const latest = run.latest;
     const lastEpoch = run.epochs.at(-1);
     this.tiles.loss.set(
@@ -943,6 +931,8 @@ export class Dashboard {
     const key = names.join('\n');
     if (key !== this.methodKey) {
       this.methodKey = key;
+      // What each scalar is: lnsAux's large negative values are expected, not a bug.
+      setText(this.methodNote, names.map((n) => scalarSpec(n).title).join(' · '));
       this.methodChart?.destroy();
       this.methodChart = undefined;
       this.rendered.delete(this.methodHost);
@@ -968,7 +958,7 @@ export class Dashboard {
             label: scalarLabel(name),
             color: colors[i % colors.length],
             scale: name === 'tau' && names.length > 1 ? 'y2' : 'y',
-            format: (v: number) => formatSignificant(v, 4),
+            format: (v: number) => formatMetric(scalarSpec(name), v),
           })),
         },
         this.methodHost.clientWidth,
@@ -1000,7 +990,7 @@ export class Dashboard {
         const figure = this.multiplesFigures.get(channel);
         if (figure) figure.hidden = !shown;
         if (!host || !shown) continue;
-        const spec = MULTIPLES[channel];
+        const spec = METRICS[channel];
         this.multiples.set(
           channel,
           new MultiplesChart(
@@ -1009,10 +999,10 @@ export class Dashboard {
               height: MULTIPLES_HEIGHT,
               palette: this.palette,
               layers: names,
-              format: multiplesFormat(channel),
+              metric: spec,
               log,
               syncKey: SYNC_KEY,
-              ariaLabel: `${spec.title} of every binary layer over steps`,
+              ariaLabel: `${spec.label} of every binary layer over steps`,
               onPick: (layer) => this.openLayer(layer),
             },
             host.clientWidth,

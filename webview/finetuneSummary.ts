@@ -4,7 +4,8 @@
  * accuracy, per-layer flips against the source checkpoint, QE and dead-weight ratio).
  */
 import { el } from './dom';
-import { formatPercent, formatSignificant } from './format';
+import { formatPercent } from './format';
+import { METRICS, formatMetric } from './metricVocabulary';
 import type { RunModel } from './state';
 
 /** Parameters of each binary layer, for the parameter-weighted total of flips. */
@@ -56,13 +57,15 @@ export function renderFinetuneSummary(section: HTMLElement, run: RunModel): void
   const source = el('div', 'finetune-source', `source: ${summary.source} (unchanged)`);
   const table = el('table', 'overview finetune-table');
   const head = el('tr');
+  const qe = METRICS.quantizationError;
+  const dead = METRICS.deadWeightRatio;
   head.append(
     cell('th', 'layer'),
-    cell('th', 'flipped vs start', true, 'Fraction of binary weights whose sign changed'),
-    cell('th', 'QE before', true, 'quantizationError of the source checkpoint'),
-    cell('th', 'QE after', true),
-    cell('th', 'dead before', true, 'deadWeightRatio of the source checkpoint'),
-    cell('th', 'dead after', true),
+    cell('th', 'flipped vs start', true, METRICS.flipFromStart.title),
+    cell('th', `${qe.short} before`, true, `${qe.title}; of the source checkpoint`),
+    cell('th', `${qe.short} after`, true, `${qe.title}; after the fine-tune`),
+    cell('th', `${dead.short} before`, true, `${dead.title}; of the source checkpoint`),
+    cell('th', `${dead.short} after`, true, `${dead.title}; after the fine-tune`),
   );
   const body = el('tbody');
   for (const l of summary.layers) {
@@ -70,11 +73,11 @@ export function renderFinetuneSummary(section: HTMLElement, run: RunModel): void
     row.dataset.layer = l.name;
     row.append(
       cell('td', l.name),
-      cell('td', formatPercent(l.flipFromStart), true),
-      cell('td', formatSignificant(l.quantizationErrorBefore, 3), true),
-      cell('td', formatSignificant(l.quantizationErrorAfter, 3), true),
-      cell('td', formatPercent(l.deadWeightRatioBefore), true),
-      cell('td', formatPercent(l.deadWeightRatioAfter), true),
+      cell('td', formatMetric(METRICS.flipFromStart, l.flipFromStart), true),
+      cell('td', formatMetric(qe, l.quantizationErrorBefore), true),
+      cell('td', formatMetric(qe, l.quantizationErrorAfter), true),
+      cell('td', formatMetric(dead, l.deadWeightRatioBefore), true),
+      cell('td', formatMetric(dead, l.deadWeightRatioAfter), true),
     );
     body.append(row);
   }

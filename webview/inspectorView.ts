@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
+import { messageWithoutFile } from './runMessages';
 import type {
   FromInspector,
   InspectLayer,
@@ -93,7 +94,8 @@ export class InspectorView {
     box.setAttribute('role', 'alert');
     box.append(el('h2', 'error-title', file ? `Cannot inspect ${basename(file)}` : 'Error'));
     if (file) box.append(el('div', 'error-file', file));
-    box.append(el('p', 'error-message', message));
+    // Messages usually start with the path the line above already shows.
+    box.append(el('p', 'error-message', messageWithoutFile(file, message)));
     const actions = el('div', 'actions');
     actions.append(
       this.button('Show Log', () =>

@@ -8,6 +8,7 @@ import { canvasExport, exportButtons } from './chartExport';
 import { alignGroups } from './charts/align';
 import { BinaryChart } from './charts/binaryChart';
 import { HistogramChart } from './charts/histogramChart';
+import { METRICS, formatMetric } from './metricVocabulary';
 import { LineChart } from './charts/lineChart';
 import { OverTimeChart, type OverTimeMode } from './charts/overTimeChart';
 import { el, setText } from './dom';
@@ -136,6 +137,12 @@ export class LayerCard {
   }
 
   private createLineChart(palette: Palette): void {
+    const {
+      quantizationError: qe,
+      deadWeightRatio: dead,
+      flipRate: flip,
+      frozenRatio: frozen,
+    } = METRICS;
     this.chart = new LineChart(
       this.chartHost,
       {
@@ -146,15 +153,20 @@ export class LayerCard {
         y: { kind: 'percent' },
         y2: { kind: 'percent', color: palette.purple },
         series: [
-          { label: 'QE', color: palette.blue, format: (v) => formatPercent(v) },
-          { label: 'dead', color: palette.red, format: (v) => formatPercent(v) },
-          { label: 'flip', color: palette.purple, scale: 'y2', format: (v) => formatPercent(v, 3) },
+          { label: qe.short, color: palette.blue, format: (v) => formatMetric(qe, v) },
+          { label: dead.short, color: palette.red, format: (v) => formatMetric(dead, v) },
+          {
+            label: flip.short,
+            color: palette.purple,
+            scale: 'y2',
+            format: (v) => formatMetric(flip, v),
+          },
           {
             // Near 100% early on, it would flatten QE and dead; one click on the legend shows it.
-            label: 'frozen',
+            label: frozen.short,
             color: palette.green,
             dash: [4, 3],
-            format: (v) => formatPercent(v),
+            format: (v) => formatMetric(frozen, v),
             show: false,
           },
         ],

@@ -13,6 +13,7 @@ import {
   formatSignificant,
 } from './format';
 import { compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+import { METRICS, type MetricSpec } from './metricVocabulary';
 
 export type { SortDirection };
 
@@ -33,7 +34,12 @@ export const TABLE_COLUMNS = [
 ] as const;
 export type TableColumn = (typeof TABLE_COLUMNS)[number];
 
-/** Header label and tooltip of each column. */
+/** A metric column's header and tooltip, from the one vocabulary. */
+function column(spec: MetricSpec): { label: string; title: string } {
+  return { label: spec.short, title: spec.title };
+}
+
+/** Header label and tooltip of each column (metric columns named as in docs/metrics.md). */
 export const COLUMN_LABELS: Record<TableColumn, { label: string; title: string }> = {
   name: { label: 'Layer', title: 'Layer name' },
   kind: { label: 'Kind', title: 'Layer class' },
@@ -41,18 +47,15 @@ export const COLUMN_LABELS: Record<TableColumn, { label: string; title: string }
     label: 'Kernel',
     title: 'Kernel shape in TF.js order ([kh, kw, cin, cout] or [in, out])',
   },
-  params: { label: 'Params', title: 'Weight elements of the layer' },
+  params: column(METRICS.params),
   binary: { label: 'Binary', title: 'Weights binarized in the forward pass' },
   quantizer: { label: 'Quantizer', title: 'Kernel quantizer' },
-  absMean: { label: 'α', title: 'Mean |w| of the latent weights (layer-wide scale)' },
-  quantizationError: { label: 'QE', title: 'Quantization error (relative, channel-scaled)' },
-  deadWeightRatio: { label: 'Dead', title: 'Dead-weight ratio: |w| > Q(τ)' },
-  flipRate: {
-    label: 'Flip',
-    title: 'Flip rate: mean per-step sign-flip fraction since the last report',
-  },
-  frozenRatio: { label: 'Frozen', title: 'Weights whose sign never changed since the run started' },
-  signBalance: { label: '+1', title: 'Fraction of binary weights equal to +1' },
+  absMean: column(METRICS.absMean),
+  quantizationError: column(METRICS.quantizationError),
+  deadWeightRatio: column(METRICS.deadWeightRatio),
+  flipRate: column(METRICS.flipRate),
+  frozenRatio: column(METRICS.frozenRatio),
+  signBalance: column(METRICS.signBalance),
 };
 
 /** One table row: the layer's static info and its latest telemetry (binary layers only). */

@@ -1,8 +1,11 @@
 /**
- * The "Dashboard" webview view in the BNN Lab activity-bar container. The host owns the data:
- * on `ready` the webview gets a full `snapshot` of the run in view (a run opened from the Runs
- * view, else the current run, else after a window reload the newest run folder on disk), then
- * batched `records` and `status` changes, and a second run's records when comparing.
+ * The dashboard, in two places: the "Dashboard" webview view in the BNN Lab activity-bar
+ * container (a compact layout for the side bar) and a full-width editor tab (a WebviewPanel,
+ * restored after a window reload). Both show the same run: the host owns the data, and each page
+ * has its own {@link DashboardFeed}. On `ready` a page gets a full `snapshot` of the run in view
+ * (a run opened from the Runs view, else the current run, else after a window reload the newest
+ * run folder on disk), then batched `records` and `status` changes, and a second run's records
+ * when comparing.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -42,15 +45,26 @@ export function postToWebview(webview: vscode.Webview, msg: ToWebview): void {
 /** The dashboard's own report of what it shows (the webview's `rendered` message). */
 export type RenderedReport = Omit<Extract<ToHost, { kind: 'rendered' }>, 'kind'>;
 
-export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+/** One page showing the dashboard: the side view's or the editor tab's. */
+interface Surface {
+  readonly webview: vscode.Webview;
+  readonly feed: DashboardFeed;
+  readonly visible: () => boolean;
+  ready: boolean;
+  readonly disposables: vscode.Disposable[];
+}
+
+export class DashboardViewProvider
+  implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable
+{
   private lastRendered: RenderedReport | undefined;
   static readonly viewType = 'bnnLab.dashboard';
+  /** The editor-tab dashboard (a WebviewPanel); `activationEvents` names it for restoring. */
+  static readonly panelType = 'bnnLab.dashboardPanel';
 
-  private view: vscode.WebviewView | undefined;
-  private ready = false;
-  private readonly feed: DashboardFeed;
+  private view: Surface | undefined;
+  private panel: { panel: vscode.WebviewPanel; surface: Surface } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private viewDisposables: vscode.Disposable[] = [];
   /** A run opened from its folder (Runs view) that is not this window's current run. */
   private pinnedDir: string | undefined;
   /** The run overlaid for comparison, read once from its folder. */
@@ -67,12 +81,6 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     private readonly extensionUri: vscode.Uri,
     private readonly engine: EngineClient,
   ) {
-    this.feed = new DashboardFeed({
-      send: (msg) => {
-        if (this.view) postToWebview(this.view.webview, msg);
-      },
-      snapshot: () => this.liveSnapshot(),
-    });
     this.disposables.push(
       engine.onDidChangeRun((event) => this.onRunEvent(event)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.sendSnapshot()),
@@ -84,37 +92,117 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     return this.lastRendered;
   }
 
-  resolveWebviewView(view: vscode.WebviewView): void {
-    this.disposeView();
-    this.view = view;
-    this.ready = false;
+  /** Every page that shows the dashboard now. */
+  private get surfaces(): Surface[] {
+    return [this.view, this.panel?.surface].filter((s): s is Surface => s !== undefined);
+  }
+
+  /** Loads the dashboard page into `webview` and wires its messages. */
+  private attach(
+    webview: vscode.Webview,
+    layout: 'side' | 'panel',
+    visible: () => boolean,
+  ): Surface {
     const root = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    view.webview.options = { enableScripts: true, localResourceRoots: [root] };
-    view.webview.html = dashboardHtml({
-      cspSource: view.webview.cspSource,
-      scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.js')).toString(),
-      styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.css')).toString(),
+    webview.options = { enableScripts: true, localResourceRoots: [root] };
+    webview.html = dashboardHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(root, 'main.css')).toString(),
       nonce: makeNonce(),
+      layout,
     });
-    this.viewDisposables.push(
-      view.webview.onDidReceiveMessage((msg: unknown) => this.onMessage(msg)),
+    const surface: Surface = {
+      webview,
+      visible,
+      ready: false,
+      feed: new DashboardFeed({
+        send: (msg) => postToWebview(webview, msg),
+        snapshot: () => this.liveSnapshot(),
+      }),
+      disposables: [],
+    };
+    surface.disposables.push(
+      webview.onDidReceiveMessage((msg: unknown) => this.onMessage(surface, msg)),
+    );
+    return surface;
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    if (this.view) this.disposeSurface(this.view);
+    const surface = this.attach(view.webview, 'side', () => view.visible);
+    this.view = surface;
+    surface.disposables.push(
       // Hidden views lose their page (no retainContextWhenHidden); the next `ready` replays.
       view.onDidChangeVisibility(() => this.updateConnected()),
       view.onDidDispose(() => {
-        if (this.view === view) this.disposeView();
+        if (this.view === surface) {
+          this.disposeSurface(surface);
+          this.view = undefined;
+        }
       }),
     );
   }
 
-  private onMessage(msg: unknown): void {
+  /**
+   * Opens the dashboard in an editor tab, or brings the open one to front.
+   * @param preserveFocus keep the keyboard focus where it is (a run just started).
+   */
+  showPanel(preserveFocus = false): void {
+    if (this.panel) {
+      this.panel.panel.reveal(undefined, preserveFocus);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      DashboardViewProvider.panelType,
+      'BNN Lab Dashboard',
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus },
+      { enableScripts: true },
+    );
+    this.adoptPanel(panel);
+  }
+
+  /** VS Code restores the editor tab after a window reload (`WebviewPanelSerializer`). */
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+    if (this.panel) {
+      // A second restored tab: one dashboard tab is enough.
+      panel.dispose();
+      return;
+    }
+    this.adoptPanel(panel);
+    await Promise.resolve();
+  }
+
+  private adoptPanel(panel: vscode.WebviewPanel): void {
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'bnn-lab.svg');
+    const surface = this.attach(panel.webview, 'panel', () => panel.visible);
+    this.panel = { panel, surface };
+    surface.disposables.push(
+      panel.onDidChangeViewState(() => this.updateConnected()),
+      panel.onDidDispose(() => {
+        if (this.panel?.surface === surface) {
+          this.disposeSurface(surface);
+          this.panel = undefined;
+        }
+      }),
+    );
+  }
+
+  /** The editor tab if it is open, else the side view, brought to front. */
+  private async reveal(): Promise<void> {
+    if (this.panel) this.panel.panel.reveal(undefined, true);
+    else await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
+  }
+
+  private onMessage(surface: Surface, msg: unknown): void {
     if (!isToHost(msg)) {
       log.warn(`dashboard: ignored a message that is not a ToHost: ${previewMessage(msg)}`);
       return;
     }
     switch (msg.kind) {
       case 'ready':
-        this.ready = true;
-        void this.sendSnapshot(); // sendSnapshot reports its own errors
+        surface.ready = true;
+        void this.sendSnapshot([surface]); // sendSnapshot reports its own errors
         break;
       case 'command': {
         const id = commandId(msg.command);
@@ -148,18 +236,21 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       this.stopFollowing();
     }
     // Without a page there is nothing to keep up to date: its `ready` will get a full snapshot.
-    if (!this.view) return;
+    const surfaces = this.surfaces;
+    if (surfaces.length === 0) return;
     // Another run is open from its folder: the live one is not in view.
     if (this.pinnedDir !== undefined) return;
     switch (event.kind) {
       case 'started':
-        this.sendSnapshotMessage(this.liveSnapshot());
+        this.sendSnapshotMessage(this.liveSnapshot(), surfaces);
         break;
       case 'record':
-        this.feed.addRecord(event.run.runId, event.record);
+        for (const s of surfaces) s.feed.addRecord(event.run.runId, event.record);
         break;
       case 'ended':
-        this.feed.setStatus(event.run.runId, event.end.status, event.end.message);
+        for (const s of surfaces) {
+          s.feed.setStatus(event.run.runId, event.end.status, event.end.message);
+        }
         break;
       default:
         assertNever(event);
@@ -179,9 +270,10 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
     this.pinnedDir = live?.dir === dir ? undefined : dir;
     if (this.follower?.dir !== dir) this.stopFollowing();
-    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
-    // A view resolved just now answers its own `ready`; an existing one is refreshed here.
-    if (this.ready) await this.sendSnapshot();
+    await this.reveal();
+    // A page loaded just now answers its own `ready`; existing ones are refreshed here.
+    const ready = this.surfaces.filter((s) => s.ready);
+    if (ready.length > 0) await this.sendSnapshot(ready);
   }
 
   /**
@@ -201,12 +293,15 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         // The panel's notice counts skipped lines; a snapshot carries the new count.
         badLines = follower.badLines;
         log.warn(`dashboard: ${follower.file}: skipped ${badLines} unreadable line(s)`);
-        if (this.ready) void this.sendSnapshot(); // sendSnapshot reports its own errors
+        const ready = this.surfaces.filter((s) => s.ready);
+        if (ready.length > 0) void this.sendSnapshot(ready); // sendSnapshot reports its own errors
         return;
       }
-      for (const record of records) this.feed.addRecord(runId, record);
       const done = follower.done;
-      if (done) this.feed.setStatus(runId, done.status, done.message);
+      for (const { feed } of this.surfaces) {
+        for (const record of records) feed.addRecord(runId, record);
+        if (done) feed.setStatus(runId, done.status, done.message);
+      }
     });
     log.info(`dashboard: following ${dir}`);
     await this.openRun(dir);
@@ -237,8 +332,8 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     }
     this.comparison = { kind: 'comparison', run, skipped };
     this.missing.delete(dir);
-    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
-    this.feed.send(this.comparison);
+    await this.reveal();
+    this.broadcast(this.comparison);
     this.watchFolders();
   }
 
@@ -250,55 +345,67 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   private clearComparison(): void {
     this.comparison = undefined;
-    this.feed.send({ kind: 'comparison', run: undefined });
+    this.broadcast({ kind: 'comparison', run: undefined });
     this.watchFolders();
+  }
+
+  /** Sends a message (not records or a snapshot) to every page. */
+  private broadcast(msg: Exclude<ToWebview, { kind: 'records' | 'snapshot' }>): void {
+    for (const s of this.surfaces) s.feed.send(msg);
   }
 
   /** A snapshot, then what must follow every snapshot: the comparison and deleted folders. */
-  private sendSnapshotMessage(msg: Snapshot): void {
-    this.feed.sendSnapshot(msg);
-    if (this.comparison) this.feed.send(this.comparison);
-    for (const [dir, runId] of this.missing) this.feed.send({ kind: 'runMissing', runId, dir });
+  private sendSnapshotMessage(msg: Snapshot, targets: readonly Surface[]): void {
+    for (const { feed } of targets) {
+      feed.sendSnapshot(msg);
+      if (this.comparison) feed.send(this.comparison);
+      for (const [dir, runId] of this.missing) feed.send({ kind: 'runMissing', runId, dir });
+    }
     this.watchFolders();
   }
 
-  /** Answers `ready`: the pinned run, else the run of this window, else the newest on disk. */
-  private async sendSnapshot(): Promise<void> {
+  /**
+   * Answers `ready` (or refreshes `targets`, every page by default): the pinned run, else the
+   * run of this window, else the newest on disk.
+   */
+  private async sendSnapshot(targets: readonly Surface[] = this.surfaces): Promise<void> {
     try {
       if (this.pinnedDir !== undefined && this.follower?.dir === this.pinnedDir) {
         const run = this.follower.snapshot();
-        this.sendSnapshotMessage({
-          kind: 'snapshot',
-          run: { ...run, records: thinSnapshotRecords(run.records) },
-          trusted: vscode.workspace.isTrusted,
-          skipped: this.follower.skipped,
-        });
+        this.sendSnapshotMessage(
+          {
+            kind: 'snapshot',
+            run: { ...run, records: thinSnapshotRecords(run.records) },
+            trusted: vscode.workspace.isTrusted,
+            skipped: this.follower.skipped,
+          },
+          targets,
+        );
         return;
       }
       if (this.pinnedDir !== undefined) {
-        await this.sendStored(this.pinnedDir);
+        await this.sendStored(this.pinnedDir, targets);
         return;
       }
       if (this.engine.currentRun) {
-        this.sendLive();
+        this.sendLive(targets);
         return;
       }
       const dir = await findNewestRunDir(runRoots());
       // A run may have started while the disk was read; it wins.
       if (this.engine.currentRun) {
-        this.sendLive();
+        this.sendLive(targets);
         return;
       }
       if (dir) {
         this.newestDir = dir;
-        await this.sendStored(dir);
+        await this.sendStored(dir, targets);
         return;
       }
-      this.sendSnapshotMessage({
-        kind: 'snapshot',
-        run: undefined,
-        trusted: vscode.workspace.isTrusted,
-      });
+      this.sendSnapshotMessage(
+        { kind: 'snapshot', run: undefined, trusted: vscode.workspace.isTrusted },
+        targets,
+      );
     } catch (e) {
       reportError('dashboard', e);
     } finally {
@@ -307,16 +414,19 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   /** Sends a run read from its folder; a folder that is gone is shown as such, not as blank. */
-  private async sendStored(dir: string): Promise<void> {
+  private async sendStored(dir: string, targets: readonly Surface[]): Promise<void> {
     const stored = await readRun(dir);
     if (!stored) {
       const runId = path.basename(dir);
       this.missing.set(dir, runId);
-      this.sendSnapshotMessage({
-        kind: 'snapshot',
-        run: { runId, dir, status: 'failed', records: [] },
-        trusted: vscode.workspace.isTrusted,
-      });
+      this.sendSnapshotMessage(
+        {
+          kind: 'snapshot',
+          run: { runId, dir, status: 'failed', records: [] },
+          trusted: vscode.workspace.isTrusted,
+        },
+        targets,
+      );
       return;
     }
     if (stored.badLines > 0 || stored.truncatedLastLine) {
@@ -326,25 +436,32 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
       );
     }
     this.missing.delete(dir);
-    this.sendSnapshotMessage({
-      kind: 'snapshot',
-      run: { ...stored.snapshot, records: thinSnapshotRecords(stored.snapshot.records) },
-      trusted: vscode.workspace.isTrusted,
-      skipped: skippedOf(stored),
-    });
+    this.sendSnapshotMessage(
+      {
+        kind: 'snapshot',
+        run: { ...stored.snapshot, records: thinSnapshotRecords(stored.snapshot.records) },
+        trusted: vscode.workspace.isTrusted,
+        skipped: skippedOf(stored),
+      },
+      targets,
+    );
     if (stored.interrupted) {
-      this.feed.setStatus(
-        stored.snapshot.runId,
-        'failed',
-        'This run did not finish: VS Code was closed or reloaded while it trained.',
-      );
+      for (const { feed } of targets) {
+        feed.setStatus(
+          stored.snapshot.runId,
+          'failed',
+          'This run did not finish: VS Code was closed or reloaded while it trained.',
+        );
+      }
     }
   }
 
-  private sendLive(): void {
+  private sendLive(targets: readonly Surface[]): void {
     const run = this.engine.currentRun;
-    this.sendSnapshotMessage(this.liveSnapshot());
-    if (run?.message !== undefined) this.feed.setStatus(run.runId, run.status, run.message);
+    this.sendSnapshotMessage(this.liveSnapshot(), targets);
+    if (run?.message !== undefined) {
+      for (const { feed } of targets) feed.setStatus(run.runId, run.status, run.message);
+    }
   }
 
   /** A copy: queued `records` messages must not also appear inside a queued snapshot. */
@@ -393,7 +510,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
         const runId = this.comparison?.run?.dir === folder ? this.comparison.run.runId : fallbackId;
         log.warn(`dashboard: run folder ${folder} was deleted while open`);
         this.missing.set(folder, runId);
-        this.feed.send({ kind: 'runMissing', runId, dir: folder });
+        this.broadcast({ kind: 'runMissing', runId, dir: folder });
       });
       this.folderWatchers.push(watcher);
     }
@@ -431,7 +548,7 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   private updateConnected(): void {
-    this.feed.setConnected(this.ready && this.view?.visible === true);
+    for (const s of this.surfaces) s.feed.setConnected(s.ready && s.visible());
   }
 
   private disposeWatchers(): void {
@@ -440,19 +557,20 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     this.watchedKey = '';
   }
 
-  private disposeView(): void {
-    for (const d of this.viewDisposables) d.dispose();
-    this.viewDisposables = [];
-    this.view = undefined;
-    this.ready = false;
-    this.feed.setConnected(false);
+  private disposeSurface(surface: Surface): void {
+    for (const d of surface.disposables) d.dispose();
+    surface.disposables.length = 0;
+    surface.ready = false;
+    surface.feed.dispose();
   }
 
   dispose(): void {
     this.stopFollowing();
-    this.disposeView();
+    for (const s of this.surfaces) this.disposeSurface(s);
+    this.view = undefined;
+    this.panel?.panel.dispose();
+    this.panel = undefined;
     this.disposeWatchers();
-    this.feed.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -10,6 +10,8 @@ export interface DashboardHtmlOptions {
   scriptUri: string;
   styleUri: string;
   nonce: string;
+  /** `side`: the compact side-bar view (default); `panel`: the full-width editor tab. */
+  layout?: 'side' | 'panel';
 }
 
 const NONCE_PATTERN = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
@@ -68,8 +70,9 @@ export function dashboardHtml(opts: DashboardHtmlOptions): string {
     `form-action 'none'`,
   ].join('; ');
   const nonce = escapeAttribute(opts.nonce);
+  const layout = opts.layout === 'panel' ? 'panel' : 'side';
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="en" data-layout="${layout}">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeAttribute(csp)}">

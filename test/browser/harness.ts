@@ -187,6 +187,7 @@ export async function startServer(): Promise<{ server: Server; origin: string }>
         scriptUri: `${origin}/webview/main.js`,
         styleUri: `${origin}/webview/main.css`,
         nonce: makeNonce(),
+        layout: url.searchParams.get('layout') === 'panel' ? 'panel' : 'side',
       })
         // What VS Code adds around our page: theme variables and the theme's body class.
         .replace(
@@ -240,6 +241,7 @@ export async function openDashboard(
   errors: string[],
   width = 960,
   initScript?: () => void,
+  layout: 'side' | 'panel' = 'side',
 ): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height: 900 } });
   // Probes that must be in place before the bundle runs (the benchmark's rAF wrapper).
@@ -260,7 +262,7 @@ export async function openDashboard(
       setState: (s: unknown) => (w.__state = s),
     });
   });
-  await page.goto(`${origin}/?theme=${theme}`);
+  await page.goto(`${origin}/?theme=${theme}&layout=${layout}`);
   await page.waitForFunction(() =>
     (window as unknown as StubWindow).__posted.some((m) => m.kind === 'ready'),
   );

@@ -823,8 +823,15 @@ void test(
         .locator('.editor-group-container .tab', { hasText: 'small.bnn.json' })
         .waitFor({ state: 'visible', timeout: 30 * SECOND });
       await screenshot(page, '01-workbench');
+      const dashboardTab = page.locator('.editor-group-container .tab', {
+        hasText: 'BNN Lab Dashboard',
+      });
 
+      // Open Dashboard opens the full-width editor tab.
       await runCommand(page, 'BNN Lab: Open Dashboard');
+      await dashboardTab.waitFor({ state: 'visible', timeout: 30 * SECOND });
+      // The BNN Lab side bar (side dashboard, Runs, Layers), as a user opens it.
+      await activityIcon.click();
       await page
         .locator('.part.activitybar .action-item.checked a.action-label[aria-label^="BNN Lab"]')
         .waitFor({ state: 'visible', timeout: 30 * SECOND });
@@ -837,6 +844,12 @@ void test(
       assert.match(emptyDashboard.empty, /No training run yet/, 'dashboard empty state');
       progress('dashboard webview is up (no run yet)');
       await screenshot(page, '02-dashboard-empty');
+
+      // The dashboard tab behind the run config: Train BNN must bring it to front.
+      await page.locator('.editor-group-container .tab', { hasText: 'small.bnn.json' }).click();
+      await until('the run config tab in front', 30 * SECOND, async () =>
+        (await dashboardTab.getAttribute('aria-selected')) === 'false' ? true : undefined,
+      );
 
       await recordStatusBar(page);
       await runCommand(page, 'BNN Lab: Train BNN');
@@ -852,6 +865,10 @@ void test(
       await configRow.waitFor({ state: 'visible', timeout: 60 * SECOND });
       progress('quick pick: small.bnn.json');
       await configRow.click();
+      await until('Train BNN to bring the dashboard tab to front', 30 * SECOND, async () =>
+        (await dashboardTab.getAttribute('aria-selected')) === 'true' ? true : undefined,
+      );
+      progress('Train BNN brought the dashboard tab to front');
 
       // Status bar: `BNN <epoch>/<epochs> · <step>/<steps> · loss … · <backend>` while it trains.
       const progressText = await until(
@@ -1016,6 +1033,24 @@ void test(
       for (const metric of ['flipFromStart', 'disagreement', 'auxLoss']) {
         assert.ok(tuned.charts.includes(metric), `the ${metric} chart is shown`);
       }
+      // The LNS auxiliary loss (a negative sum) draws its lines: coloured pixels in its canvas.
+      const auxPixels = await until('the auxiliary-loss chart to draw', 30 * SECOND, async () => {
+        const frame = await dashboardFrame(page);
+        const n = await frame?.evaluate(() => {
+          const fig = document.querySelector('figure[data-metric="auxLoss"]');
+          fig?.scrollIntoView({ block: 'center' });
+          const canvas = fig?.querySelector<HTMLCanvasElement>('.uplot canvas');
+          const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height);
+          let coloured = 0;
+          for (let i = 0; data && i < data.data.length; i += 4) {
+            const [r, g, b, a] = data.data.subarray(i, i + 4);
+            if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 80) coloured++;
+          }
+          return coloured;
+        });
+        return n !== undefined && n > 50 ? n : undefined;
+      });
+      progress(`auxiliary-loss chart: ${auxPixels} coloured pixels`);
       await page
         .locator('.notification-toast', { hasText: /lns.*completed: test accuracy/ })
         .first()
@@ -1232,6 +1267,33 @@ void test(
       await checkDetailsPage(page);
       await checkTerminalCli(page);
 
+      // A window reload restores the dashboard tab (WebviewPanelSerializer), with a run in it.
+      await page.reload({ waitUntil: 'domcontentloaded', timeout: 2 * MINUTE });
+      await page
+        .locator('.editor-group-container .tab', { hasText: 'BNN Lab Dashboard' })
+        .click({ timeout: 2 * MINUTE });
+      const restored = await until(
+        'the restored dashboard tab to show a run',
+        2 * MINUTE,
+        async () => {
+          for (const outer of page.frames()) {
+            if (!outer.url().includes(`extensionId=${EXTENSION_ID}`)) continue;
+            for (const inner of outer.childFrames()) {
+              if (inner.isDetached()) continue;
+              const id = await inner
+                .evaluate(() =>
+                  document.documentElement.dataset.layout === 'panel'
+                    ? (document.querySelector('.run-id')?.textContent ?? '')
+                    : '',
+                )
+                .catch(() => '');
+              if (id) return id;
+            }
+          }
+          return undefined;
+        },
+      );
+      progress(`reload: the dashboard tab is back, showing ${restored}`);
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(

@@ -4,13 +4,13 @@
  * Hovering a bar reports its range and count through `onHover`.
  */
 import type { Histogram } from '../../core/protocol';
-import { formatSignificant } from '../format';
+import { formatCompact, formatSignificant } from '../format';
 import { withAlpha, type Palette } from '../theme';
 import { CanvasChart } from './canvasChart';
 import { binIndexOf, histogramBins, niceTicks } from './histogramGeometry';
 
 const AXIS_HEIGHT = 16;
-const TOP_PAD = 4;
+const TOP_PAD = 14;
 
 /** A canvas histogram that redraws on `setData` and `setWidth`. */
 export class HistogramChart extends CanvasChart {
@@ -108,9 +108,22 @@ export class HistogramChart extends CanvasChart {
         ctx.moveTo(x, TOP_PAD);
         ctx.lineTo(x, baseY);
         ctx.stroke();
+        // Named where it is drawn: the dead-weight threshold, outside it the dead weights.
+        const label = v < 0 ? '−Q(τ)' : '+Q(τ)';
+        const w = ctx.measureText(label).width;
+        ctx.fillStyle = palette.red;
+        // Outside the line, on the side of the dead weights it marks.
+        ctx.fillText(label, v < 0 ? Math.max(0, x - w - 3) : Math.min(width - w, x + 3), 1);
       }
     }
     ctx.setLineDash([]);
+    // Count scale: bars are drawn to the peak bin's count, named above that bin.
+    const peak = bins.reduce((best, bin) => (bin.count > best.count ? bin : best), bins[0]);
+    const peakLabel = `${formatCompact(maxCount)} weights`;
+    const pw = ctx.measureText(peakLabel).width;
+    const px = xOf((peak.lo + peak.hi) / 2);
+    ctx.fillStyle = palette.muted;
+    ctx.fillText(peakLabel, Math.min(width - pw, Math.max(0, px - pw / 2)), 1);
     if (lo < 0 && hi > 0) {
       const x = Math.round(xOf(0)) + 0.5;
       ctx.strokeStyle = withAlpha(palette.foreground, 0.6);

@@ -5,7 +5,8 @@
  * layer. uPlot draws; this class only configures it.
  */
 import uPlot from 'uplot';
-import { MISSING, formatCompact, formatPercentTicks } from '../format';
+import { MISSING, formatCompact } from '../format';
+import { formatMetric, metricRange, metricTicks, type MetricSpec } from '../metricVocabulary';
 import { mixRgb, toRgb, withAlpha, type Palette } from '../theme';
 import type { AlignedColumns } from './align';
 
@@ -14,7 +15,8 @@ export interface MultiplesSpec {
   palette: Palette;
   /** Layer names, one line each, in model order. */
   layers: readonly string[];
-  format: (value: number) => string;
+  /** The metric drawn: its range (ratios in [0, 1], signed losses unclamped) and formats. */
+  metric: MetricSpec;
   log: boolean;
   syncKey: string;
   ariaLabel: string;
@@ -61,15 +63,7 @@ export class MultiplesChart {
         x: { time: false },
         y: spec.log
           ? { distr: 3, log: 10 }
-          : {
-              range: (_u, min, max) => {
-                if (min == null || max == null || !Number.isFinite(min) || !Number.isFinite(max)) {
-                  return [0, 1];
-                }
-                const pad = max > min ? (max - min) * 0.06 : Math.max(Math.abs(max) * 0.1, 1e-4);
-                return [Math.max(0, min - pad), Math.min(1, max + pad)];
-              },
-            },
+          : { range: (_u, min, max) => metricRange(spec.metric, min, max) },
       },
       axes: [
         {
@@ -90,7 +84,9 @@ export class MultiplesChart {
           ticks: { show: false },
           grid: { stroke: withAlpha(palette.grid, 0.55), width: 1 },
           values: (_u, splits) =>
-            spec.log ? splits.map((v) => spec.format(v)) : formatPercentTicks(splits),
+            spec.log
+              ? splits.map((v) => formatMetric(spec.metric, v))
+              : metricTicks(spec.metric, splits),
         },
       ],
       cursor: {
@@ -123,6 +119,7 @@ export class MultiplesChart {
     this.plot.root.setAttribute('aria-label', spec.ariaLabel);
     this.plot.root.dataset.layers = String(spec.layers.length);
     this.plot.root.dataset.log = String(spec.log);
+    this.plot.root.dataset.metric = spec.metric.key;
     container.append(this.readout);
     this.plot.over.addEventListener('click', () => {
       const name = this.spec.layers[this.focused - 1];
@@ -137,7 +134,7 @@ export class MultiplesChart {
     if (name !== undefined && idx != null) {
       const v = this.plot.data[this.focused]?.[idx];
       const step = this.plot.data[0][idx];
-      text = `${name} · step ${formatCompact(step)}: ${v == null ? MISSING : this.spec.format(v)} — click to open`;
+      text = `${name} · step ${formatCompact(step)}: ${v == null ? MISSING : formatMetric(this.spec.metric, v)} — click to open`;
     }
     if (this.readout.textContent !== text) this.readout.textContent = text;
   }
