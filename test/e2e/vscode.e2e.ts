@@ -665,6 +665,8 @@ async function checkTerminalCli(page: Page): Promise<void> {
       version: string;
     }
   ).version;
+  // Earlier steps leave toasts ("saved exported-metrics.csv") that can cover the terminal.
+  await runCommand(page, 'Notifications: Clear All Notifications');
   await runCommand(page, 'Terminal: Create New Terminal');
   const rows = page.locator('.integrated-terminal .terminal-wrapper .xterm-rows').first();
   await rows.waitFor({ state: 'visible', timeout: MINUTE });
