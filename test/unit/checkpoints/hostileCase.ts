@@ -8,13 +8,21 @@
  *
  * Without arguments (the test runner loads every file under out/test) it does nothing.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { useCpuBackend } from '../../../core/backend/backends';
 import { checkpointSeries, inspectCheckpoint } from '../../../core/checkpoints';
 import { setHdf5TimeoutMs } from '../../../core/checkpoints/keras';
 import { UserError } from '../../../core/errors';
 import { loadCifar10Folder } from '../../../core/data/datasets';
 import { readIdxFile } from '../../../core/io/idx';
-import { readMetrics } from '../../../core/io/runFolder';
-import { readConfigFile } from '../../../core/training/config';
+import { listCheckpoints, readMetrics } from '../../../core/io/runFolder';
+import { getPreset } from '../../../core/bnn/presets';
+import { checkWasmBatchSize } from '../../../core/training/batchLimit';
+import { readCheckpointManifest, readTrainingState } from '../../../core/training/checkpoint';
+import { readConfigFile, resolveConfig } from '../../../core/training/config';
+import { runTraining } from '../../../core/training/trainer';
 import { readRun } from '../../../extension/engine/runFolders';
 import { AnalysisHost } from '../../../extension/inspector/analysisHost';
 
@@ -29,6 +37,19 @@ export interface CaseResult {
   maxRssMb: number;
   /** Peak of process.memoryUsage().rss seen by sampling every 20 ms (cross-check of maxRSS). */
   sampledPeakMb: number;
+  /** What a case that succeeded returned, when the test checks it (the `checkpoints` case). */
+  value?: unknown;
+}
+
+/** A run that ends `failed` ends the case with its one message (what the CLI and UI show). */
+async function failedRun(request: Parameters<typeof runTraining>[0]): Promise<unknown> {
+  const result = await runTraining(request, {
+    onRecord: () => {},
+    log: () => {},
+    isCancelled: () => false,
+  });
+  if (result.status === 'failed') throw new UserError(result.message ?? '(no message)');
+  return result.status;
 }
 
 async function run(kind: string, target: string, extra: string | undefined): Promise<unknown> {
@@ -50,6 +71,67 @@ async function run(kind: string, target: string, extra: string | undefined): Pro
       return readMetrics(target);
     case 'run':
       return readRun(target);
+    case 'training-state':
+      // Resume and fine-tune read a checkpoint's training-state.json and state.bin through this.
+      return readTrainingState(target).state;
+    case 'checkpoint-manifest':
+      return readCheckpointManifest(target);
+    case 'batch-limit': {
+      // The check the trainer makes before training, on the config's preset and batch size.
+      const config = readConfigFile(target);
+      await useCpuBackend();
+      const model = getPreset(config.preset).build(config.seed);
+      try {
+        checkWasmBatchSize(model, config.preset, config.batchSize, Number(extra ?? 1));
+        return config.batchSize;
+      } finally {
+        model.dispose();
+      }
+    }
+    case 'checkpoints': {
+      // A run folder: the list resume uses, and the series Analyse Folder and `series` read.
+      const series = await checkpointSeries(join(target, 'checkpoints'));
+      return {
+        listed: listCheckpoints(target).map((p) => basename(p)),
+        series: series.checkpoints.map((c) => c.name),
+      };
+    }
+    case 'watchdog':
+      // A data-parallel run whose scripted replica (`extra`) stops making progress; the
+      // watchdog's bound is BNN_LAB_WATCHDOG_MS (1.5 s, as in watchdog.test.ts).
+      process.env.BNN_LAB_REPLICA_SCRIPT = extra!;
+      process.env.BNN_LAB_WATCHDOG_MS = '1500';
+      return failedRun({
+        runId: 'hang',
+        config: resolveConfig(
+          { preset: 'mnist-cnn', epochs: 1, batchSize: 16, limit: 160, testLimit: 50, seed: 3 },
+          'test',
+        ),
+        runDir: target,
+        backend: 'wasm',
+        threads: 2,
+      });
+    case 'resume':
+      // Resuming `target` (a checkpoint of a mnist-cnn run) with the config changes in `extra`
+      // (JSON), e.g. another preset or another weight layout.
+      return failedRun({
+        runId: 'resumed',
+        config: resolveConfig(
+          {
+            preset: 'mnist-cnn',
+            epochs: 2,
+            limit: 64,
+            testLimit: 32,
+            batchSize: 32,
+            seed: 4,
+            ...(JSON.parse(extra ?? '{}') as Record<string, unknown>),
+          },
+          'test',
+        ),
+        runDir: join(mkdtempSync(join(tmpdir(), 'bnn-lab-hostile-resume-')), 'run'),
+        backend: 'wasm',
+        resumeFrom: target,
+      });
     case 'analysis': {
       // The extension's path: AnalysisHost + dist/analysisWorker.js with the extension's limits.
       const logs: string[] = [];
@@ -86,9 +168,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   let result: CaseResult;
   try {
-    await run(kind, target, extra);
+    const value = await run(kind, target, extra);
     sample();
     result = { ok: true, userError: false, ms: 0, maxRssMb: 0, sampledPeakMb: 0 };
+    if (kind === 'checkpoints') result.value = value;
   } catch (error) {
     sample();
     const e = error as Error;
