@@ -12,27 +12,35 @@
  * resident memory under MEMORY_BUDGET_MB, and the process must exit by itself. A case that does
  * not finish within HANG_GUARD_MS is reported as a hang: that bound only catches hangs (the cases
  * take about a second), it is not a speed check.
+ *
+ * The "hostile runs" block does the same for problems 6–9 (temporary checkpoint folders, batch
+ * sizes the wasm kernels cannot address, a hanging replica, resume inputs).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   truncateSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { inspectCheckpoint } from '../../../core/checkpoints';
+import { resolveConfig } from '../../../core/training/config';
+import { runTraining } from '../../../core/training/trainer';
 import type { CaseResult } from './hostileCase';
 import { fixture } from './helpers';
 
@@ -496,5 +504,184 @@ describe('hostile inputs: one clear error, bounded memory, the process exits', (
         assert.ok(text.includes(basename(args[args.length - 1])));
       }
     });
+  });
+});
+
+/**
+ * Issue 17, problems 6–9, through the same fresh-process harness: what a killed run leaves
+ * (`.tmp-epoch-N-PID` folders), batch sizes the wasm kernels cannot address, a replica that
+ * stops making progress, and the checkpoint files resume and fine-tune read. The inputs are
+ * edited copies of a tiny run trained here (as resumeValidation.test.ts does).
+ */
+describe('hostile runs: one clear error, bounded memory, the process exits', () => {
+  let source = '';
+
+  before(async () => {
+    const runDir = at('trained-run');
+    let epochs = 0;
+    const result = await runTraining(
+      {
+        runId: 'src',
+        config: resolveConfig(
+          { preset: 'mnist-cnn', epochs: 2, limit: 64, testLimit: 32, batchSize: 32, seed: 4 },
+          'test',
+        ),
+        runDir,
+        backend: 'wasm',
+      },
+      {
+        onRecord: (r) => void (r.event === 'epoch' && epochs++),
+        log: () => {},
+        isCancelled: () => epochs >= 1,
+      },
+    );
+    assert.equal(result.status, 'cancelled');
+    source = runDir;
+  });
+
+  /** A copy of the trained run folder, edited by `edit` (given its epoch-1 checkpoint). */
+  function runCopy(name: string, edit: (checkpoint: string) => void = () => {}): string {
+    const run = at(name);
+    cpSync(source, run, { recursive: true });
+    edit(join(run, 'checkpoints', 'epoch-1'));
+    return run;
+  }
+
+  function editJson(path: string, change: (json: Record<string, unknown>) => void): void {
+    const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    change(json);
+    writeFileSync(path, JSON.stringify(json));
+  }
+
+  /** Leaves what a run killed while writing epoch 2 leaves: a temp folder, weights half written. */
+  function killedWhileWriting(checkpoint: string): void {
+    const temp = join(checkpoint, '..', '.tmp-epoch-2-12345');
+    mkdirSync(temp);
+    copyFileSync(join(checkpoint, 'model.json'), join(temp, 'model.json'));
+    const weights = readFileSync(join(checkpoint, 'weights.bin'));
+    writeFileSync(join(temp, 'weights.bin'), weights.subarray(0, weights.length >> 1));
+  }
+
+  describe('6. temporary checkpoint folders of killed runs are never listed', () => {
+    it('a run folder holding .tmp-epoch-2-12345 with a half-written weights.bin', (t) => {
+      const run = runCopy('killed-run', killedWhileWriting);
+      const result = runCase('checkpoints', run);
+      t.diagnostic(
+        `${result.ms} ms, peak RSS ${result.maxRssMb} MB: ${JSON.stringify(result.value)}`,
+      );
+      assert.equal(result.ok, true, result.message);
+      assert.deepEqual(result.value, { listed: ['epoch-1'], series: ['epoch-1'] });
+      assert.ok(result.maxRssMb < MEMORY_BUDGET_MB, `peak RSS ${result.maxRssMb} MB`);
+    });
+
+    it('a run folder whose only checkpoint is a temporary folder: no checkpoints found', (t) => {
+      const run = runCopy('killed-first-epoch', (checkpoint) => {
+        killedWhileWriting(checkpoint);
+        rmSync(checkpoint, { recursive: true });
+      });
+      assertRefused(
+        t,
+        runCase('checkpoints', run),
+        join(run, 'checkpoints'),
+        /: no checkpoints found/,
+      );
+    });
+  });
+
+  describe('7. batch sizes the wasm kernels cannot address: refused before training', () => {
+    for (const batchSize of [16384, 65536]) {
+      it(`batchSize ${batchSize} (mnist-cnn, one thread)`, (t) => {
+        const path = at(`batch-${batchSize}.json`);
+        writeFileSync(path, JSON.stringify({ preset: 'mnist-cnn', batchSize }));
+        assertRefused(
+          t,
+          runCase('batch-limit', path, '1'),
+          `batchSize ${batchSize}`,
+          /is too large for the wasm backend: .*; lower batchSize to 5450 or less/,
+        );
+      });
+    }
+  });
+
+  describe('8. a replica that stops making progress fails the run', () => {
+    it(
+      'the scripted hanging replica (test/fixtures/workers/replicaHangs.js), watchdog 1.5 s',
+      { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+      (t) => {
+        const hangs = join(ROOT, 'test', 'fixtures', 'workers', 'replicaHangs.js');
+        assertRefused(
+          t,
+          runCase('watchdog', at('hanging-run'), hangs),
+          'replica threads',
+          /^the 2 replica threads made no progress for \d+(\.\d)? s; the run was stopped/,
+        );
+      },
+    );
+  });
+
+  describe('9. resume and fine-tune check what they read', () => {
+    const stateCases: [string, (json: Record<string, unknown>) => void, string, RegExp][] = [
+      ['epoch -1', (j) => (j.epoch = -1), '"epoch"', /must be an integer ≥ 1, got -1/],
+      ['state [null]', (j) => (j.state = [null]), '"state"[0]', /must be an object, got null/],
+      [
+        'a negative state.bin offset',
+        (j) => ((j.state as { offset: number }[])[1].offset = -8),
+        '"state"[1]',
+        /"offset" and "length" must be integers ≥ 0, got -8/,
+      ],
+    ];
+    for (const [name, change, field, pattern] of stateCases) {
+      it(`training-state.json: ${name}`, (t) => {
+        let dir = '';
+        runCopy(`state-${name.replace(/\W+/g, '-')}`, (checkpoint) => {
+          dir = checkpoint;
+          editJson(join(checkpoint, 'training-state.json'), change);
+        });
+        const result = runCase('training-state', dir);
+        assertRefused(t, result, join(dir, 'training-state.json'), pattern);
+        assert.ok(result.message!.includes(field), `does not name ${field}: ${result.message}`);
+      });
+    }
+
+    it("model.json: a '../' shard path out of the checkpoint folder", (t) => {
+      let dir = '';
+      runCopy('shard-outside', (checkpoint) => {
+        dir = checkpoint;
+        renameSync(join(checkpoint, 'weights.bin'), join(checkpoint, '..', 'weights.bin'));
+        editJson(join(checkpoint, 'model.json'), (json) => {
+          (json.weightsManifest as { paths: string[] }[])[0].paths = ['../weights.bin'];
+        });
+      });
+      assertRefused(
+        t,
+        runCase('checkpoint-manifest', dir),
+        '../weights.bin',
+        /lies outside the checkpoint folder/,
+      );
+    });
+
+    const resumeCases: [string, Record<string, unknown>, string, RegExp][] = [
+      [
+        'another preset',
+        { preset: 'mnist-resnete' },
+        'mnist-resnete',
+        /checkpoint of preset mnist-cnn, this run has preset mnist-resnete/,
+      ],
+      [
+        'weights of other shapes (scaling: learnable)',
+        { scaling: 'learnable' },
+        'checkpoint',
+        /holds \d+ weight tensors, this run's model has \d+|has shape \[/,
+      ],
+    ];
+    for (const [name, change, names, pattern] of resumeCases) {
+      it(`resuming a mnist-cnn checkpoint with ${name}: one short message`, (t) => {
+        const dir = join(runCopy(`resume-${name.replace(/\W+/g, '-')}`), 'checkpoints', 'epoch-1');
+        const result = runCase('resume', dir, JSON.stringify(change));
+        assertRefused(t, result, names, pattern);
+        assert.ok(result.message!.length < 400, `${result.message!.length} characters`);
+        assert.doesNotMatch(result.message!, /Tensor|\[\s*-?\d+\.\d+,/);
+      });
+    }
   });
 });
