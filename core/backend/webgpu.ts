@@ -13,7 +13,7 @@
  * WebGPU error) are recorded as they arrive; the trainer asks {@link webgpuFailure} after every
  * step and ends the run with one message naming the backend and what to set instead.
  */
-import { registerBackend, removeBackend, findBackend, getBackend } from '../tf';
+import { findBackend, getBackend, registerBackend, removeBackend, setBackend } from '../tf';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -159,7 +159,6 @@ export async function initWebGpu(
     if (!allowSoftware && state.adapter.software) {
       return { reason: softwareReason(state.adapter) };
     }
-    const { setBackend } = await import('../tf.js');
     if (!(await setBackend('webgpu'))) return { reason: 'the webgpu backend did not initialize' };
     return { adapter: state.adapter };
   }
@@ -221,14 +220,12 @@ export async function initWebGpu(
   }
   if (findBackend('webgpu')) {
     if (getBackend() === 'webgpu') {
-      const { setBackend } = await import('../tf.js');
       await setBackend('cpu');
     }
     removeBackend('webgpu');
   }
   registerBackend('webgpu', () => new WebGPUBackend(device as never, adapter.info as never));
   registerWebGpuKernels();
-  const { setBackend } = await import('../tf.js');
   if (!(await setBackend('webgpu'))) return { reason: 'the webgpu backend did not initialize' };
   return { adapter: info };
 }

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { createRunDir } from '../io/runNames';
-import { BACKEND_NAMES, type BackendPreference, type FinetuneSummary } from '../protocol';
+import { BACKEND_NAMES, type FinetuneSummary } from '../protocol';
 import {
   checkSourceCheckpoint,
   FINETUNE_METHODS,
@@ -20,7 +20,7 @@ import {
   type CommandContext,
 } from './args';
 import { percent } from './progress';
-import { TextReport } from './train';
+import { backendOption, runHooks, stopOnCtrlC, TextReport } from './train';
 
 /** The before/after table printed at the end of a fine-tune. */
 export function finetuneTable(summary: FinetuneSummary): string {
@@ -45,7 +45,7 @@ export function finetuneTable(summary: FinetuneSummary): string {
 }
 
 async function runFinetuneCommand(context: CommandContext): Promise<number> {
-  const { values, positionals, json, out, err } = context;
+  const { values, positionals, json } = context;
   const method = stringOption(values, 'method');
   if (method === undefined)
     throw new UsageError(`finetune needs --method ${FINETUNE_METHODS.join('|')}`, '--method');
@@ -64,49 +64,21 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   // Fail on bad values and foreign checkpoints before a run folder exists.
   validateFinetune(request);
   const meta = checkSourceCheckpoint(checkpoint);
-  const backend = (stringOption(values, 'backend') ?? 'auto') as BackendPreference;
-  if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    throw new UsageError(
-      `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
-      '--backend',
-      backend,
-    );
-  }
+  const backend = backendOption(values);
   const { defaultFinetuneParent, runFinetune } = await import('../training/finetune.js');
   const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
-  const debug = Boolean(process.env.BNN_LAB_DEBUG);
   const text = json ? undefined : new TextReport(context, runDir);
-  let cancelled = false;
-  const onSigint = () => {
-    if (cancelled) process.exit(130);
-    cancelled = true;
-    const message = 'stopping after the current batch (Ctrl-C again to exit now)';
-    if (text) text.err(`\n${message}\n`);
-    else err(`${JSON.stringify({ event: 'warning', message })}\n`);
-  };
-  process.on('SIGINT', onSigint);
+  const ctrlC = stopOnCtrlC(context, text);
   let result;
   try {
     result = await runFinetune(
       { runId: runDir, checkpoint, runDir, backend, ...request },
-      {
-        isCancelled: () => cancelled,
-        log: (level, message) => {
-          if (text) text.log(level, message);
-          else if (level === 'warn')
-            err(`${JSON.stringify({ event: 'warning', message: message.split('\n')[0] })}\n`);
-          else if (level === 'error' && debug) err(`${message}\n`);
-        },
-        onRecord: (record) => {
-          if (text) text.record(record);
-          else out(JSON.stringify(record) + '\n');
-        },
-      },
+      runHooks(context, text, ctrlC.isCancelled),
     );
   } finally {
     text?.progress.clear();
-    process.off('SIGINT', onSigint);
+    ctrlC.dispose();
   }
   if (result.status === 'failed') throw new RunFailed(result.message ?? 'failed', runDir);
   if (result.status === 'cancelled') {

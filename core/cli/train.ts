@@ -10,6 +10,7 @@ import { createRunDir } from '../io/runNames';
 import { threadCountProblem } from '../parallel/shards';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../protocol';
 import { BACKEND_NAMES } from '../protocol';
+import type { RunHooks } from '../training/api';
 import { readConfigFile, resolveConfig } from '../training/config';
 import { GLOBAL_DEFAULTS } from '../training/config';
 import {
@@ -19,7 +20,7 @@ import {
   UsageError,
   type Command,
   type CommandContext,
-  type Out,
+  type OptionValues,
 } from './args';
 import { backendLine, formatDuration, layerSummary, percent, TrainProgress } from './progress';
 
@@ -192,14 +193,7 @@ async function runTrain(context: CommandContext): Promise<number> {
   }
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
   const config = resolveConfig(raw, source);
-  const backend = (stringOption(values, 'backend') ?? 'auto') as BackendPreference;
-  if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
-    throw new UsageError(
-      `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
-      '--backend',
-      backend,
-    );
-  }
+  const backend = backendOption(values);
   const threads = numberOption(values, 'threads') ?? availableParallelism();
   const threadProblem = threadCountProblem(threads, availableParallelism());
   if (threadProblem)
@@ -215,18 +209,7 @@ async function runTrain(context: CommandContext): Promise<number> {
   const parent = resolve(stringOption(values, 'out') ?? join('.bnn-lab', 'runs'));
   const runDir = await createRunDir(parent, config.preset, new Date());
   const text = json ? undefined : new TextReport(context, runDir);
-  const err: Out = (t) => (text ? text.err(t) : context.err(t));
-  let cancelled = false;
-  const onSigint = () => {
-    if (cancelled) process.exit(130);
-    cancelled = true;
-    if (json)
-      err(
-        `${JSON.stringify({ event: 'warning', message: 'stopping after the current batch (Ctrl-C again to exit now)' })}\n`,
-      );
-    else err('\nstopping after the current batch (Ctrl-C again to exit now)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const ctrlC = stopOnCtrlC(context, text);
   try {
     const { runTraining } = await import('../training/trainer.js');
     const result = await runTraining(
@@ -238,21 +221,7 @@ async function runTrain(context: CommandContext): Promise<number> {
         threads,
         ...(resumeFrom !== undefined ? { resumeFrom: resolve(resumeFrom) } : {}),
       },
-      {
-        isCancelled: () => cancelled,
-        log: (level, message) => {
-          if (text) text.log(level, message);
-          else if (level === 'warn')
-            context.err(
-              `${JSON.stringify({ event: 'warning', message: message.split('\n')[0] })}\n`,
-            );
-          else if (level === 'error' && process.env.BNN_LAB_DEBUG) context.err(`${message}\n`);
-        },
-        onRecord: (record) => {
-          if (text) text.record(record);
-          else context.out(JSON.stringify(record) + '\n');
-        },
-      },
+      runHooks(context, text, ctrlC.isCancelled),
     );
     text?.finish(result);
     if (result.status === 'failed') throw new RunFailed(result.message ?? 'the run failed', runDir);
@@ -263,8 +232,65 @@ async function runTrain(context: CommandContext): Promise<number> {
     return 0;
   } finally {
     text?.progress.clear();
-    process.off('SIGINT', onSigint);
+    ctrlC.dispose();
   }
+}
+
+/** `--backend NAME`: auto or a backend the engine knows. */
+export function backendOption(values: OptionValues): BackendPreference {
+  const backend = (stringOption(values, 'backend') ?? 'auto') as BackendPreference;
+  if (backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new UsageError(
+      `--backend must be auto or one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`,
+      '--backend',
+      backend,
+    );
+  }
+  return backend;
+}
+
+/**
+ * Ctrl-C during a run (train, finetune): the first stops after the current batch, a second exits
+ * at once. `dispose` removes the handler when the run ends.
+ */
+export function stopOnCtrlC(
+  context: CommandContext,
+  text: TextReport | undefined,
+): { isCancelled: () => boolean; dispose: () => void } {
+  let cancelled = false;
+  const message = 'stopping after the current batch (Ctrl-C again to exit now)';
+  const onSigint = () => {
+    if (cancelled) process.exit(130);
+    cancelled = true;
+    if (text) text.err(`\n${message}\n`);
+    else context.err(`${JSON.stringify({ event: 'warning', message })}\n`);
+  };
+  process.on('SIGINT', onSigint);
+  return { isCancelled: () => cancelled, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/**
+ * A run's hooks for the CLI: records as text through `text`, or (under `--json`) as JSON lines on
+ * stdout with warnings as JSON on stderr; an error's stack only with BNN_LAB_DEBUG.
+ */
+export function runHooks(
+  context: CommandContext,
+  text: TextReport | undefined,
+  isCancelled: () => boolean,
+): RunHooks {
+  return {
+    isCancelled,
+    log: (level, message) => {
+      if (text) text.log(level, message);
+      else if (level === 'warn')
+        context.err(`${JSON.stringify({ event: 'warning', message: message.split('\n')[0] })}\n`);
+      else if (level === 'error' && process.env.BNN_LAB_DEBUG) context.err(`${message}\n`);
+    },
+    onRecord: (record) => {
+      if (text) text.record(record);
+      else context.out(JSON.stringify(record) + '\n');
+    },
+  };
 }
 
 export const trainCommand: Command = {

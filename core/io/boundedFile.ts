@@ -122,6 +122,20 @@ export interface RegularFile {
   size: number;
 }
 
+/** The checks of checkRegularFile once the target's stats are known. */
+function regularFile(
+  path: string,
+  real: string,
+  info: Stats,
+  options: { what: string; maxBytes?: number },
+): RegularFile {
+  if (!info.isFile()) throw notRegular(path, real, info, options.what);
+  if (options.maxBytes !== undefined && info.size > options.maxBytes) {
+    throw tooLarge(path, info.size, options.maxBytes, options.what);
+  }
+  return { path, real, size: info.size };
+}
+
 /**
  * Checks that `path` (after following symlinks) is a regular file no larger than `maxBytes`,
  * without opening it. Throws UserError (not a regular file, missing, unreadable) or
@@ -139,11 +153,7 @@ export async function checkRegularFile(
   } catch (error) {
     throw cannotOpen(path, error);
   }
-  if (!info.isFile()) throw notRegular(path, real, info, options.what);
-  if (options.maxBytes !== undefined && info.size > options.maxBytes) {
-    throw tooLarge(path, info.size, options.maxBytes, options.what);
-  }
-  return { path, real, size: info.size };
+  return regularFile(path, real, info, options);
 }
 
 /** Synchronous checkRegularFile. */
@@ -159,11 +169,7 @@ export function checkRegularFileSync(
   } catch (error) {
     throw cannotOpen(path, error);
   }
-  if (!info.isFile()) throw notRegular(path, real, info, options.what);
-  if (options.maxBytes !== undefined && info.size > options.maxBytes) {
-    throw tooLarge(path, info.size, options.maxBytes, options.what);
-  }
-  return { path, real, size: info.size };
+  return regularFile(path, real, info, options);
 }
 
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
@@ -364,17 +370,8 @@ export function checkDeclaredBytes(
   }
 }
 
-/**
- * Resolves `relativePath` against `folder` and checks that the result, after following
- * symlinks, stays inside `folder` (itself resolved). Returns the real path.
- * @throws FileFormatError naming `file` when it leaves the folder.
- */
-export async function confinedPath(
-  file: string,
-  folder: string,
-  relativePath: string,
-  what: string,
-): Promise<string> {
+/** `relativePath` resolved against `folder`; refused when it is absolute or climbs out. */
+function lexicalConfined(file: string, folder: string, relativePath: string, what: string): string {
   const lexical = resolve(folder, relativePath);
   if (isAbsolute(relativePath) || !inside(resolve(folder), lexical)) {
     throw new FileFormatError(
@@ -382,15 +379,17 @@ export async function confinedPath(
       `${what} "${relativePath}" leaves the model folder; keep it next to the model`,
     );
   }
-  let realFolder: string;
-  let real: string;
-  try {
-    realFolder = await realpath(folder);
-    real = await realpath(lexical);
-  } catch {
-    // Missing: the caller's open reports it with its own message.
-    return lexical;
-  }
+  return lexical;
+}
+
+/** `real` (where the path leads) when it is inside `realFolder`; refused otherwise. */
+function realConfined(
+  file: string,
+  realFolder: string,
+  real: string,
+  relativePath: string,
+  what: string,
+): string {
   if (!inside(realFolder, real)) {
     throw new FileFormatError(
       file,
@@ -400,6 +399,30 @@ export async function confinedPath(
   return real;
 }
 
+/**
+ * Resolves `relativePath` against `folder` and checks that the result, after following
+ * symlinks, stays inside `folder` (itself resolved). Returns the real path, or the resolved one
+ * when it does not exist (the caller's open then reports it with its own message).
+ * @throws FileFormatError naming `file` when it leaves the folder.
+ */
+export async function confinedPath(
+  file: string,
+  folder: string,
+  relativePath: string,
+  what: string,
+): Promise<string> {
+  const lexical = lexicalConfined(file, folder, relativePath, what);
+  let realFolder: string;
+  let real: string;
+  try {
+    realFolder = await realpath(folder);
+    real = await realpath(lexical);
+  } catch {
+    return lexical;
+  }
+  return realConfined(file, realFolder, real, relativePath, what);
+}
+
 /** Synchronous confinedPath. */
 export function confinedPathSync(
   file: string,
@@ -407,13 +430,7 @@ export function confinedPathSync(
   relativePath: string,
   what: string,
 ): string {
-  const lexical = resolve(folder, relativePath);
-  if (isAbsolute(relativePath) || !inside(resolve(folder), lexical)) {
-    throw new FileFormatError(
-      file,
-      `${what} "${relativePath}" leaves the model folder; keep it next to the model`,
-    );
-  }
+  const lexical = lexicalConfined(file, folder, relativePath, what);
   let realFolder: string;
   let real: string;
   try {
@@ -422,13 +439,7 @@ export function confinedPathSync(
   } catch {
     return lexical;
   }
-  if (!inside(realFolder, real)) {
-    throw new FileFormatError(
-      file,
-      `${what} "${relativePath}" is a link to ${real}, outside the model folder; BNN Lab reads only files inside it`,
-    );
-  }
-  return real;
+  return realConfined(file, realFolder, real, relativePath, what);
 }
 
 /** True when `child` is `folder` itself or below it (both absolute, resolved). */

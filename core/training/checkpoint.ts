@@ -5,9 +5,9 @@
  */
 import * as tf from '../tf';
 import { realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
-import { FILE_CAPS, readBoundedFileSync, readBoundedTextSync } from '../io/boundedFile';
+import { FILE_CAPS, inside, readBoundedFileSync, readBoundedTextSync } from '../io/boundedFile';
 import { isBinaryLayer } from '../bnn/layers';
 import { quantizerClip } from '../bnn/quantizers';
 import '../bnn/layers';
@@ -186,8 +186,8 @@ export function readCheckpointManifest(dir: string): CheckpointManifest {
       } catch {
         throw new FileFormatError(shard, 'is missing: the checkpoint is incomplete');
       }
-      const inside = relative(realDir, real);
-      if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
+      // The shard must be a file below the folder, not the folder itself.
+      if (real === realDir || !inside(realDir, real)) {
         throw new FileFormatError(
           jsonPath,
           `names the weights file "${p}", which lies outside the checkpoint folder; only files inside it are read`,

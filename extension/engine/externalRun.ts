@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { UserError } from '../../core/errors';
 import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
 import type { MetricsRecord, RunSnapshot, RunStatus, SkippedLines } from '../../core/protocol';
-import { readRunSummary } from './runFolders';
+import { hasTruncatedLastLine, readRunSummary } from './runFolders';
 
 /**
  * Checks that `dir` is a run folder (holds a `metrics.jsonl`).
@@ -207,14 +207,8 @@ export class MetricsFollower {
   }
 
   private pendingIsBroken(): boolean {
-    const tail = this.pending.toString('utf8');
-    if (tail.trim() === '') return false;
-    try {
-      JSON.parse(tail);
-      return false;
-    } catch {
-      return true;
-    }
+    // `pending` holds the bytes after the last newline.
+    return hasTruncatedLastLine(this.pending.toString('utf8'));
   }
 }
 
