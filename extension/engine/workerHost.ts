@@ -5,18 +5,22 @@
  * cancel) into a failed or cancelled run. It never restarts a worker by itself: only the next
  * `startRun` spawns a fresh one, so a worker that dies on load cannot loop.
  */
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
+import { assertNever } from '../../core/protocol/channel';
+import { isFromWorker, type FromWorker, type ToWorker } from '../../core/protocol/engine';
+import type {
+  BackendPreference,
+  FinetuneOptions,
+  MetricsRecord,
+  RunStatus,
+  TrainConfig,
+} from '../../core/protocol/schema';
 import {
-  assertNever,
-  isFromWorker,
-  type BackendPreference,
-  type FinetuneOptions,
-  type MetricsRecord,
-  type RunStatus,
-  type ToWorker,
-  type TrainConfig,
-  previewMessage,
-} from '../../core/protocol';
+  DEFAULT_READY_TIMEOUT_MS,
+  WorkerThread,
+  type LogLevel,
+  type WorkerLostError,
+} from '../../core/workers/thread';
 
 /** A training run (`config`) or a fine-tune of a checkpoint (`finetune`). */
 export type RunParams = {
@@ -41,7 +45,7 @@ export interface RunEnd {
   crashed: boolean;
 }
 
-export type LogLevel = 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export interface WorkerHostOptions {
   /** Absolute path of the bundled worker (`dist/worker.js`). */
@@ -63,21 +67,12 @@ interface ActiveRun {
   cancelTimer?: NodeJS.Timeout;
 }
 
-interface LiveWorker {
-  worker: Worker;
-  spawnedAt: number;
-  ready: boolean;
-  readyTimer?: NodeJS.Timeout;
-  /** Set by the first `error`/`exit`/terminate; later events of this worker are ignored. */
-  gone: boolean;
-}
-
-export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+export { DEFAULT_READY_TIMEOUT_MS };
 /** Evaluation and checkpoints do not poll for cancel; give them time before terminating. */
 export const DEFAULT_CANCEL_GRACE_MS = 30_000;
 
 export class WorkerHost {
-  private live: LiveWorker | undefined;
+  private live: WorkerThread<ToWorker, FromWorker> | undefined;
   private active: ActiveRun | undefined;
   private disposed = false;
 
@@ -164,48 +159,30 @@ export class WorkerHost {
     if (live) await this.kill(live);
   }
 
-  private spawn(): LiveWorker {
-    const worker = new Worker(this.options.workerScript, {
+  private spawn(): WorkerThread<ToWorker, FromWorker> {
+    this.options.log('info', `engine: starting worker ${this.options.workerScript}`);
+    const live: WorkerThread<ToWorker, FromWorker> = new WorkerThread<ToWorker, FromWorker>({
+      name: 'the engine worker',
+      script: this.options.workerScript,
       resourceLimits: this.options.resourceLimits,
+      accepts: isFromWorker,
+      isReady: (msg) => msg.kind === 'workerReady',
+      readyTimeoutMs: this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
       // The worker's stdout/stderr would otherwise go to the extension host's console, where
       // nobody reads it; route it to the log instead.
-      stdout: true,
-      stderr: true,
+      log: this.options.log,
+      logPrefix: 'engine: ',
+      onMessage: (msg) => this.onMessage(live, msg),
+      onLost: (error) => this.lost(live, error),
     });
-    const live: LiveWorker = { worker, spawnedAt: Date.now(), ready: false, gone: false };
     this.live = live;
-    const timeoutMs = this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    live.readyTimer = setTimeout(() => {
-      if (live.gone || live.ready) return;
-      this.lost(live, `the engine worker did not start within ${timeoutMs} ms`);
-      void this.kill(live); // terminate() only rejects for a worker that is already gone
-    }, timeoutMs);
-    worker.stdout.setEncoding('utf8').on('data', (text: string) => this.forward('info', text));
-    worker.stderr.setEncoding('utf8').on('data', (text: string) => this.forward('warn', text));
-    worker.on('message', (msg: unknown) => this.onMessage(live, msg));
-    worker.on('messageerror', (err) =>
-      this.options.log('warn', `engine: unreadable message: ${err.message}`),
-    );
-    worker.on('error', (err) => this.onError(live, err));
-    worker.on('exit', (code) => this.onExit(live, code));
-    this.options.log('info', `engine: starting worker ${this.options.workerScript}`);
     return live;
   }
 
-  private onMessage(live: LiveWorker, msg: unknown): void {
-    if (live.gone) return;
-    if (!isFromWorker(msg)) {
-      this.options.log(
-        'warn',
-        `engine: ignored a message that is not a FromWorker: ${previewMessage(msg)}`,
-      );
-      return;
-    }
+  private onMessage(live: WorkerThread<ToWorker, FromWorker>, msg: FromWorker): void {
     switch (msg.kind) {
       case 'workerReady':
-        live.ready = true;
-        clearTimeout(live.readyTimer);
-        this.options.log('info', `engine: worker ready after ${Date.now() - live.spawnedAt} ms`);
+        this.options.log('info', `engine: worker ready after ${live.ageMs} ms`);
         break;
       case 'records':
         if (this.active?.params.runId !== msg.runId) break;
@@ -237,58 +214,28 @@ export class WorkerHost {
     }
   }
 
-  private onError(live: LiveWorker, err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      const limit = this.options.resourceLimits?.maxOldGenerationSizeMb;
-      const detail = limit === undefined ? '' : ` (heap limit ${limit} MB)`;
-      this.lost(
-        live,
-        `the engine ran out of memory${detail}; try a smaller batchSize or limit`,
-        err.stack,
-      );
-    } else {
-      this.lost(live, `the engine worker crashed: ${err.message}`, err.stack ?? String(err));
-    }
-  }
-
-  private onExit(live: LiveWorker, code: number): void {
-    if (live.gone) return;
-    const reason =
-      code === 0
-        ? 'the engine worker exited unexpectedly'
-        : `the engine worker exited with code ${code}`;
-    this.lost(live, reason);
-  }
-
-  /** The worker is gone for good: forget it and fail the run it was doing. */
-  private lost(live: LiveWorker, message: string, stack?: string): void {
-    if (live.gone) return;
-    live.gone = true;
-    clearTimeout(live.readyTimer);
+  /** The worker is gone for good (the toolkit logged why): forget it and fail its run. */
+  private lost(live: WorkerThread<ToWorker, FromWorker>, error: WorkerLostError): void {
     if (this.live === live) this.live = undefined;
-    this.options.log('error', `engine: ${message}${stack ? `\n${stack}` : ''}`);
+    const message =
+      error.reason === 'outOfMemory'
+        ? `${error.message}; try a smaller batchSize or limit`
+        : error.message;
     if (this.active) {
       this.finish({
         runId: this.active.params.runId,
         status: 'failed',
         message,
-        stack,
+        stack: error.detail,
         crashed: true,
       });
     }
   }
 
   /** Terminates a worker on purpose; its `exit` event is then not a crash. */
-  private async kill(live: LiveWorker): Promise<void> {
-    live.gone = true;
-    clearTimeout(live.readyTimer);
+  private async kill(live: WorkerThread<ToWorker, FromWorker>): Promise<void> {
     if (this.live === live) this.live = undefined;
-    try {
-      await live.worker.terminate();
-    } catch (e) {
-      this.options.log('warn', `engine: terminating the worker failed: ${String(e)}`);
-    }
+    await live.kill();
   }
 
   private finish(end: RunEnd): void {
@@ -300,14 +247,8 @@ export class WorkerHost {
   }
 
   /** The only place that posts to the worker. */
-  private post(live: LiveWorker, msg: ToWorker): void {
-    live.worker.postMessage(msg);
-  }
-
-  private forward(level: LogLevel, text: string): void {
-    for (const line of text.split('\n')) {
-      if (line.trim() !== '') this.options.log(level, `engine: ${line}`);
-    }
+  private post(live: WorkerThread<ToWorker, FromWorker>, msg: ToWorker): void {
+    live.post(msg);
   }
 }
 

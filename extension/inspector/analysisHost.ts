@@ -8,19 +8,19 @@
  * (which terminates it, since a stuck read never yields) the next request starts a fresh one,
  * so a worker that dies on load cannot loop.
  */
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
 import {
-  assertNever,
   isFromAnalysis,
   type AnalysisOptions,
-  type CompareReport,
   type FromAnalysis,
-  type InspectReport,
-  type SeriesReport,
   type ToAnalysis,
-} from '../../core/protocol';
+} from '../../core/protocol/analysis';
+import { assertNever } from '../../core/protocol/channel';
+import type { CompareReport, InspectReport, SeriesReport } from '../../core/protocol/schema';
+import { RequestWorker } from '../../core/workers/requests';
+import type { LogLevel } from '../../core/workers/thread';
 
-export type LogLevel = 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export interface AnalysisHostOptions {
   /** Absolute path of the bundled worker (`dist/analysisWorker.js`). */
@@ -65,20 +65,10 @@ const ANSWER_OF: Record<ToAnalysis['kind'], FromAnalysis['kind']> = {
   series: 'seriesAnalysed',
 };
 
-interface Pending {
-  id: number;
+/** What the host knows of a request while it is pending. */
+interface RequestContext {
   kind: ToAnalysis['kind'];
   what: string;
-  resolve: (value: unknown) => void;
-  reject: (error: AnalysisError) => void;
-  timer: NodeJS.Timeout;
-  live: LiveWorker;
-}
-
-interface LiveWorker {
-  worker: Worker;
-  /** Set once the worker is gone (crashed, exited or terminated); later events are ignored. */
-  gone: boolean;
 }
 
 export const DEFAULT_ANALYSIS_TIMEOUT_MS = 120_000;
@@ -106,21 +96,54 @@ export function describeRequest(request: AnalysisRequest): string {
 }
 
 export class AnalysisHost {
-  private live: LiveWorker | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly worker: RequestWorker<ToAnalysis, FromAnalysis, RequestContext>;
   private disposed = false;
 
-  constructor(private readonly options: AnalysisHostOptions) {}
+  constructor(private readonly options: AnalysisHostOptions) {
+    this.worker = new RequestWorker({
+      thread: {
+        name: 'the analysis worker',
+        script: options.workerScript,
+        resourceLimits: options.resourceLimits,
+        accepts: isFromAnalysis,
+        // Route the worker's console to the log instead of the extension host's console.
+        log: options.log,
+        logPrefix: 'analysis: ',
+      },
+      answers: (msg) => ('id' in msg ? msg.id : undefined),
+      onEvent: (msg) => {
+        if (msg.kind === 'analysisReady') this.options.log('info', 'analysis: worker ready');
+        else if (msg.kind === 'analysisLog') this.options.log(msg.level, msg.message);
+      },
+      errors: {
+        timedOut: (request, timeoutMs) =>
+          new AnalysisError(
+            `could not ${request.what}: no answer within ${Math.round(timeoutMs / 100) / 10} s (the file may be too large or damaged)`,
+            true,
+          ),
+        stopped: (request, timedOut) =>
+          new AnalysisError(
+            `could not ${request.what}: the analysis worker was stopped because "${timedOut.what}" timed out`,
+            false,
+          ),
+        lost: (request, error) =>
+          new AnalysisError(
+            `could not ${request.what}: ${error.message}. The next request starts a new worker.`,
+            false,
+            error.detail,
+          ),
+      },
+    });
+  }
 
   /** Requests not settled yet. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.worker.pendingCount;
   }
 
   /** True while a worker thread exists. */
   get hasWorker(): boolean {
-    return this.live !== undefined;
+    return this.worker.hasWorker;
   }
 
   inspect(path: string, options: AnalysisOptions, timeoutMs?: number): Promise<InspectReport> {
@@ -139,214 +162,45 @@ export class AnalysisHost {
    * Sends one request and settles it exactly once.
    * @throws AnalysisError (as a rejection) when the worker fails it, dies or times out.
    */
-  request<K extends ToAnalysis['kind']>(
+  async request<K extends ToAnalysis['kind']>(
     request: Extract<AnalysisRequest, { kind: K }>,
     timeoutMs = this.options.defaultTimeoutMs ?? DEFAULT_ANALYSIS_TIMEOUT_MS,
   ): Promise<AnalysisResults[K]> {
-    if (this.disposed) {
-      return Promise.reject(new AnalysisError('the analysis worker was shut down', false));
+    if (this.disposed) throw new AnalysisError('the analysis worker was shut down', false);
+    const context: RequestContext = { kind: request.kind, what: describeRequest(request) };
+    const answer = await this.worker.request(request, context, timeoutMs);
+    switch (answer.kind) {
+      case 'inspected':
+      case 'compared':
+      case 'seriesAnalysed':
+        if (ANSWER_OF[context.kind] !== answer.kind) {
+          throw new AnalysisError(
+            `the analysis worker answered ${context.what} with ${answer.kind}`,
+            false,
+          );
+        }
+        return answer.report as AnalysisResults[K];
+      case 'analysisFailed':
+        if (!answer.userError) {
+          this.options.log(
+            'error',
+            `analysis: ${context.what} failed\n${answer.stack ?? answer.message}`,
+          );
+        }
+        throw new AnalysisError(answer.message, answer.userError, answer.stack);
+      case 'analysisReady':
+      case 'analysisLog':
+        throw new Error(`analysis: ${answer.kind} answers no request`); // answers() excludes them
+      default:
+        return assertNever(answer);
     }
-    const id = this.nextId++;
-    const what = describeRequest(request);
-    return new Promise<AnalysisResults[K]>((resolve, reject) => {
-      let live: LiveWorker;
-      try {
-        live = this.live ?? this.spawn();
-      } catch (e) {
-        reject(new AnalysisError(`could not start the analysis worker: ${message(e)}`, false));
-        return;
-      }
-      const timer = setTimeout(() => this.timedOut(id, timeoutMs), timeoutMs);
-      this.pending.set(id, {
-        id,
-        kind: request.kind,
-        what,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        timer,
-        live,
-      });
-      // Messages posted before the worker has attached its listener are queued by the port.
-      this.post(live, { ...request, id } as ToAnalysis);
-    });
   }
 
   /** Rejects every pending request and terminates the worker. */
   async dispose(): Promise<void> {
     this.disposed = true;
-    this.rejectAll(() => new AnalysisError('BNN Lab was shut down during the analysis', false));
-    const live = this.live;
-    if (live) await this.kill(live);
-  }
-
-  private spawn(): LiveWorker {
-    const worker = new Worker(this.options.workerScript, {
-      resourceLimits: this.options.resourceLimits,
-      // Route the worker's console to the log instead of the extension host's console.
-      stdout: true,
-      stderr: true,
-    });
-    const live: LiveWorker = { worker, gone: false };
-    this.live = live;
-    worker.stdout.setEncoding('utf8').on('data', (text: string) => this.forward('info', text));
-    worker.stderr.setEncoding('utf8').on('data', (text: string) => this.forward('warn', text));
-    worker.on('message', (msg: unknown) => this.onMessage(live, msg));
-    worker.on('messageerror', (err) =>
-      this.options.log('warn', `analysis: unreadable message: ${err.message}`),
-    );
-    worker.on('error', (err) => this.onError(live, err));
-    worker.on('exit', (code) => {
-      if (!live.gone) this.lost(live, `the analysis worker exited with code ${code}`);
-    });
-    this.options.log('info', `analysis: starting worker ${this.options.workerScript}`);
-    return live;
-  }
-
-  private onMessage(live: LiveWorker, msg: unknown): void {
-    if (live.gone) return;
-    if (!isFromAnalysis(msg)) {
-      this.options.log('warn', `analysis: ignored a message that is not a FromAnalysis`);
-      return;
-    }
-    switch (msg.kind) {
-      case 'analysisReady':
-        this.options.log('info', 'analysis: worker ready');
-        break;
-      case 'analysisLog':
-        this.options.log(msg.level, msg.message);
-        break;
-      case 'inspected':
-      case 'compared':
-      case 'seriesAnalysed': {
-        const entry = this.take(msg.id);
-        if (!entry) break;
-        if (ANSWER_OF[entry.kind] !== msg.kind) {
-          entry.reject(
-            new AnalysisError(`the analysis worker answered ${entry.what} with ${msg.kind}`, false),
-          );
-        } else {
-          entry.resolve(msg.report);
-        }
-        break;
-      }
-      case 'analysisFailed': {
-        const entry = this.take(msg.id);
-        if (!entry) break;
-        if (!msg.userError) {
-          this.options.log('error', `analysis: ${entry.what} failed\n${msg.stack ?? msg.message}`);
-        }
-        entry.reject(new AnalysisError(msg.message, msg.userError, msg.stack));
-        break;
-      }
-      default:
-        assertNever(msg);
-    }
-  }
-
-  /** Removes a request from the pending map; undefined for unknown or settled ids. */
-  private take(id: number): Pending | undefined {
-    const entry = this.pending.get(id);
-    if (!entry) {
-      this.options.log('warn', `analysis: an answer to request #${id}, which is not pending`);
-      return undefined;
-    }
-    clearTimeout(entry.timer);
-    this.pending.delete(id);
-    return entry;
-  }
-
-  private timedOut(id: number, timeoutMs: number): void {
-    const entry = this.pending.get(id);
-    if (!entry) return;
-    this.pending.delete(id);
-    const seconds = Math.round(timeoutMs / 100) / 10;
-    entry.reject(
-      new AnalysisError(
-        `could not ${entry.what}: no answer within ${seconds} s (the file may be too large or damaged)`,
-        true,
-      ),
-    );
-    // The worker is stuck in that request (reads do not yield for long): stop it; requests
-    // that shared it fail with the reason, and the next one starts a fresh worker.
-    const live = entry.live;
-    if (!live.gone) {
-      this.options.log('warn', `analysis: ${entry.what} timed out; terminating the worker`);
-      this.rejectAll(
-        (other) =>
-          new AnalysisError(
-            `could not ${other.what}: the analysis worker was stopped because "${entry.what}" timed out`,
-            false,
-          ),
-        live,
-      );
-      void this.kill(live); // kill() logs its own failure
-    }
-  }
-
-  private onError(live: LiveWorker, err: Error): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
-      const limit = this.options.resourceLimits?.maxOldGenerationSizeMb;
-      this.lost(
-        live,
-        `the analysis worker ran out of memory${limit === undefined ? '' : ` (heap limit ${limit} MB)`}`,
-        err.stack,
-      );
-    } else {
-      this.lost(live, `the analysis worker crashed: ${err.message}`, err.stack ?? String(err));
-    }
-  }
-
-  /** The worker died: forget it and reject what it was doing. */
-  private lost(live: LiveWorker, reason: string, stack?: string): void {
-    if (live.gone) return;
-    live.gone = true;
-    if (this.live === live) this.live = undefined;
-    this.options.log('error', `analysis: ${reason}${stack ? `\n${stack}` : ''}`);
-    this.rejectAll(
-      (entry) =>
-        new AnalysisError(
-          `could not ${entry.what}: ${reason}. The next request starts a new worker.`,
-          false,
-          stack,
-        ),
-      live,
+    await this.worker.dispose(
+      () => new AnalysisError('BNN Lab was shut down during the analysis', false),
     );
   }
-
-  /** Rejects the pending requests (of one worker, or all) and clears their timers. */
-  private rejectAll(error: (entry: Pending) => AnalysisError, of?: LiveWorker): void {
-    for (const entry of [...this.pending.values()]) {
-      if (of && entry.live !== of) continue;
-      clearTimeout(entry.timer);
-      this.pending.delete(entry.id);
-      entry.reject(error(entry));
-    }
-  }
-
-  /** Terminates a worker on purpose; its `exit` event is then not a crash. */
-  private async kill(live: LiveWorker): Promise<void> {
-    live.gone = true;
-    if (this.live === live) this.live = undefined;
-    try {
-      await live.worker.terminate();
-    } catch (e) {
-      this.options.log('warn', `analysis: terminating the worker failed: ${message(e)}`);
-    }
-  }
-
-  /** The only place that posts to the worker. */
-  private post(live: LiveWorker, msg: ToAnalysis): void {
-    live.worker.postMessage(msg);
-  }
-
-  private forward(level: LogLevel, text: string): void {
-    for (const line of text.split('\n')) {
-      if (line.trim() !== '') this.options.log(level, `analysis: ${line}`);
-    }
-  }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
