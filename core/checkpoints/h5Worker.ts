@@ -6,61 +6,18 @@
 import { parentPort } from 'node:worker_threads';
 import { FileFormatError, UserError } from '../errors';
 import { h5wasmAborted, openKerasLocal, type LocalKerasFile } from './h5Reader';
+import { isToH5, type FromH5, type ToH5 } from './h5Protocol';
 
 // HDF5 and emscripten print diagnostics for corrupt files (error stacks, "Invalid UTF-8"
 // warnings); the reader turns them into one FileFormatError, so the worker stays quiet.
 console.error = () => {};
 console.warn = () => {};
 
-/** Main thread → h5 worker. */
-export type H5Request =
-  /** Open a file and list its tensors. */
-  | {
-      id: number;
-      op: 'open';
-      path: string;
-      displayName: string;
-      layout: 'keras2' | 'keras3';
-      configText?: string;
-    }
-  /** Decode one tensor of an opened file. */
-  | { id: number; op: 'data'; handle: number; index: number }
-  | { id: number; op: 'close'; handle: number };
-
-/** A tensor as listed by the worker (CheckpointTensor without `data`). */
-export interface H5TensorInfo {
-  name: string;
-  shape: number[];
-  dtype: CheckpointTensorDtype;
-  hint?: { binary: boolean; reason: string; clip: number | null };
-}
-type CheckpointTensorDtype = LocalKerasFile['tensors'][number]['dtype'];
-
-/** H5 worker → main thread: one reply per request. */
-export type H5Response =
-  | {
-      id: number;
-      ok: true;
-      handle?: number;
-      tensors?: H5TensorInfo[];
-      binarySource?: string;
-      note?: string;
-      values?: Float32Array;
-    }
-  | {
-      id: number;
-      ok: false;
-      fileError?: { file: string; detail: string };
-      /** Set for UserErrors (e.g. h5wasm missing), rethrown as UserError. */
-      userError?: boolean;
-      message: string;
-    };
-
 const files = new Map<number, LocalKerasFile>();
 let nextHandle = 1;
 
-async function handle(request: H5Request): Promise<H5Response> {
-  switch (request.op) {
+async function handle(request: ToH5): Promise<FromH5> {
+  switch (request.kind) {
     case 'open': {
       const file = await openKerasLocal(
         request.path,
@@ -71,8 +28,8 @@ async function handle(request: H5Request): Promise<H5Response> {
       const handle = nextHandle++;
       files.set(handle, file);
       return {
+        kind: 'opened',
         id: request.id,
-        ok: true,
         handle,
         tensors: file.tensors.map(({ name, shape, dtype, hint }) => ({ name, shape, dtype, hint })),
         binarySource: file.binarySource,
@@ -84,35 +41,36 @@ async function handle(request: H5Request): Promise<H5Response> {
       const tensor = file?.tensors[request.index];
       if (!tensor)
         throw new Error(`h5 worker: no tensor ${request.index} in handle ${request.handle}`);
-      return { id: request.id, ok: true, values: await tensor.data() };
+      return { kind: 'tensorData', id: request.id, values: await tensor.data() };
     }
     case 'close': {
       files.get(request.handle)?.close();
       files.delete(request.handle);
-      return { id: request.id, ok: true };
+      return { kind: 'closed', id: request.id };
     }
   }
 }
 
-parentPort?.on('message', (request: H5Request) => {
+parentPort?.on('message', (request: unknown) => {
+  if (!isToH5(request)) return; // only keras.ts posts here
   handle(request).then(
     (response) => {
       const transfer =
-        response.ok && response.values ? [response.values.buffer as ArrayBuffer] : [];
+        response.kind === 'tensorData' ? [response.values.buffer as ArrayBuffer] : [];
       parentPort?.postMessage(response, transfer);
     },
     (error: unknown) => {
-      const response: H5Response =
+      const response: FromH5 =
         error instanceof FileFormatError
           ? {
+              kind: 'h5Failed',
               id: request.id,
-              ok: false,
               fileError: { file: error.file, detail: error.message.slice(error.file.length + 2) },
               message: error.message,
             }
           : {
+              kind: 'h5Failed',
               id: request.id,
-              ok: false,
               userError: error instanceof UserError,
               message: String((error as Error)?.message ?? error),
             };

@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { FileFormatError, UserError } from '../errors';
 import { openFileSource, type ByteSource } from './byteSource';
 import { FILE_CAPS } from '../io/boundedFile';
 import { openKerasLocal } from './h5Reader';
-import type { H5Request, H5Response, H5TensorInfo } from './h5Worker';
+import { isFromH5, type FromH5, type H5TensorInfo, type ToH5 } from './h5Protocol';
 import type { CheckpointModel, CheckpointTensor } from './model';
+import { RequestWorker } from '../workers/requests';
 import { extractEntry, openEntry, openZip, type ZipArchive, type ZipEntry } from './zip';
 
 /** The 8-byte HDF5 signature at the start of the file. */
@@ -36,100 +36,41 @@ export function setHdf5TimeoutMs(ms: number): void {
   hdf5TimeoutMs = ms;
 }
 
-/** A request without its id (the client assigns it). */
-type RequestBody = H5Request extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
-
-type Pending = {
-  resolve: (response: H5Response) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+/** What an error about a request names: the file (as the user knows it) and what was read. */
+interface H5Context {
   file: string;
   what: string;
-};
+}
 
-/** One shared h5 worker per process, restarted after a hang. */
-class H5Client {
-  private worker: Worker | undefined;
-  private generation = 0;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+type H5Client = RequestWorker<ToH5, FromH5, H5Context>;
 
-  constructor(private readonly script: string) {}
+/** One shared h5 worker per process, started on demand and again after a hang or a crash. */
+function newH5Client(script: string): H5Client {
+  return new RequestWorker<ToH5, FromH5, H5Context>({
+    thread: { name: 'the HDF5 reader', script, accepts: isFromH5 },
+    answers: (message) => message.id,
+    // A library's helper thread: it must not keep a CLI process alive when nothing is pending.
+    unrefWhenIdle: true,
+    errors: {
+      timedOut: ({ file, what }, ms) =>
+        new FileFormatError(
+          file,
+          `HDF5 did not finish reading ${what} within ${Math.round(ms / 1000)} s; the file is corrupt (its HDF5 structures loop)`,
+        ),
+      stopped: ({ file, what }) =>
+        new FileFormatError(
+          file,
+          `HDF5 could not read ${what} (the HDF5 reader was stopped on a corrupt file)`,
+        ),
+      lost: ({ file, what }, error) =>
+        new FileFormatError(file, `HDF5 could not read ${what} (${error.message})`),
+    },
+  });
+}
 
-  /** Sends a request; rejects with FileFormatError naming `file` when HDF5 takes too long. */
-  request(
-    message: RequestBody,
-    file: string,
-    what: string,
-    bytes = 0,
-  ): Promise<{ response: H5Response; generation: number }> {
-    const worker = this.ensureWorker();
-    const generation = this.generation;
-    const id = this.nextId++;
-    const limitMs = hdf5TimeoutMs + Math.ceil(bytes / 50e6) * 1000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        this.restart('the HDF5 reader was stopped on a corrupt file');
-        reject(
-          new FileFormatError(
-            file,
-            `HDF5 did not finish reading ${what} within ${Math.round(limitMs / 1000)} s; the file is corrupt (its HDF5 structures loop)`,
-          ),
-        );
-      }, limitMs);
-      this.pending.set(id, {
-        resolve: (response) => resolve({ response, generation }),
-        reject,
-        timer,
-        file,
-        what,
-      });
-      worker.ref();
-      worker.postMessage({ ...message, id } as H5Request);
-    });
-  }
-
-  currentGeneration(): number {
-    return this.generation;
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(this.script);
-    worker.unref();
-    worker.on('message', (response: H5Response) => {
-      const pending = this.pending.get(response.id);
-      if (!pending) return;
-      this.pending.delete(response.id);
-      clearTimeout(pending.timer);
-      if (this.pending.size === 0) worker.unref();
-      pending.resolve(response);
-    });
-    worker.on('error', (error) => {
-      if (this.worker === worker) this.restart(`h5 worker failed: ${error.message}`);
-    });
-    worker.on('exit', () => {
-      if (this.worker === worker) this.restart('the HDF5 reader stopped after a corrupt file');
-    });
-    this.worker = worker;
-    return worker;
-  }
-
-  /** Stops the worker; every request in flight fails (their files are lost with it). */
-  private restart(reason: string): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.generation++;
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      this.pending.delete(id);
-      pending.reject(
-        new FileFormatError(pending.file, `HDF5 could not read ${pending.what} (${reason})`),
-      );
-    }
-    void worker?.terminate(); // Nothing to wait for: a stuck worker never answers.
-  }
+/** How long one request may take: the base time plus 1 s per 50 MB to decode. */
+function h5TimeoutMs(bytes: number): number {
+  return hdf5TimeoutMs + Math.ceil(bytes / 50e6) * 1000;
 }
 
 let client: H5Client | null | undefined;
@@ -138,13 +79,17 @@ let client: H5Client | null | undefined;
 function h5Client(): H5Client | null {
   if (client === undefined) {
     const script = join(__dirname, 'h5Worker.js');
-    client = existsSync(script) ? new H5Client(script) : null;
+    client = existsSync(script) ? newH5Client(script) : null;
   }
   return client;
 }
 
-function unwrap(response: H5Response): Extract<H5Response, { ok: true }> {
-  if (response.ok) return response;
+/** The answer of kind `kind`; `h5Failed` becomes the error the worker caught. */
+function unwrap<K extends FromH5['kind']>(response: FromH5, kind: K): Extract<FromH5, { kind: K }> {
+  if (response.kind === kind) return response as Extract<FromH5, { kind: K }>;
+  if (response.kind !== 'h5Failed') {
+    throw new Error(`the HDF5 reader answered ${kind} with ${response.kind}`);
+  }
   if (response.fileError) {
     throw new FileFormatError(response.fileError.file, response.fileError.detail);
   }
@@ -165,33 +110,31 @@ async function openKeras(
     const local = await openKerasLocal(path, displayName, layout, configText);
     return { ...local, close: async () => (local.close(), cleanup()) };
   }
-  const { response, generation } = await h5.request(
-    { op: 'open', path, displayName, layout, configText },
-    displayName,
-    'the file',
+  const opening = h5.request(
+    { kind: 'open', path, displayName, layout, configText },
+    { file: displayName, what: 'the file' },
+    h5TimeoutMs(0),
   );
-  const opened = unwrap(response);
-  const handle = opened.handle ?? 0;
-  const tensors: CheckpointTensor[] = (opened.tensors ?? []).map((info: H5TensorInfo, index) => ({
+  const generation = h5.generation; // the thread serving `opening`: it holds the handle
+  const opened = unwrap(await opening, 'opened');
+  const { handle } = opened;
+  const tensors: CheckpointTensor[] = opened.tensors.map((info: H5TensorInfo, index) => ({
     ...info,
     channelAxis: 'last',
     async data() {
-      if (h5.currentGeneration() !== generation) {
+      if (h5.generation !== generation) {
         throw new FileFormatError(
           displayName,
           'the HDF5 reader was restarted; open the file again',
         );
       }
       const bytes = info.shape.reduce((a, b) => a * b, 1) * 4;
-      const { response: reply } = await h5.request(
-        { op: 'data', handle, index },
-        displayName,
-        `tensor "${info.name}"`,
-        bytes,
+      const reply = await h5.request(
+        { kind: 'data', handle, index },
+        { file: displayName, what: `tensor "${info.name}"` },
+        h5TimeoutMs(bytes),
       );
-      const values = unwrap(reply).values;
-      if (!values) throw new Error(`h5 worker sent no values for ${info.name}`);
-      return values;
+      return unwrap(reply, 'tensorData').values;
     },
   }));
   let closed = false;
@@ -202,8 +145,10 @@ async function openKeras(
     async close() {
       if (closed) return;
       closed = true;
-      if (h5.currentGeneration() === generation) {
-        await h5.request({ op: 'close', handle }, displayName, 'close').catch(() => undefined);
+      if (h5.generation === generation) {
+        await h5
+          .request({ kind: 'close', handle }, { file: displayName, what: 'close' }, h5TimeoutMs(0))
+          .catch(() => undefined);
       }
       await cleanup();
     },
