@@ -13,12 +13,12 @@
  * cancel ends the wait at once; `close` then terminates the threads.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { Dataset } from '../data/datasets';
 import { CancelledError } from '../errors';
-import type { BackendPreference, TrainConfig } from '../protocol';
+import type { BackendPreference, TrainConfig } from '../protocol/schema';
 import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
-import type { FromReplica, ReplicaInit } from './protocol';
+import { WorkerThread } from '../workers/thread';
+import { isFromReplica, type FromReplica, type ReplicaInit } from './protocol';
 import {
   allocateShared,
   CTRL,
@@ -122,7 +122,7 @@ export class DataParallel {
   private isCancelled: () => boolean = () => false;
 
   private constructor(
-    private readonly workers: Worker[],
+    private readonly workers: WorkerThread<never, FromReplica>[],
     private readonly views: SharedViews,
     private readonly layout: SharedLayout,
   ) {
@@ -158,7 +158,7 @@ export class DataParallel {
     const views = sharedViews(buffer, layout);
     const shared = shareTrainingSplit(options.dataset);
     const initialState = options.resumed ? await captureSetupState(setup) : undefined;
-    const workers: Worker[] = [];
+    const workers: WorkerThread<never, FromReplica>[] = [];
     const ready = new Set<number>();
     const pool = new DataParallel(workers, views, layout);
     if (options.isCancelled) pool.isCancelled = options.isCancelled;
@@ -175,45 +175,45 @@ export class DataParallel {
         dataset: shared,
         ...(initialState ? { initialState } : {}),
       };
-      const worker = new Worker(replicaScript(), { workerData: init });
-      worker.on('message', (m: FromReplica) => {
-        if (m.kind === 'ready') {
-          ready.add(m.rank);
-          if (ready.size === world) onReady();
-        } else if (m.kind === 'snapshot') {
-          pool.snapshotWaiter?.(m);
-        } else {
-          options.log('error', `replica ${m.rank}: ${m.stack}`);
-          pool.fail(new Error(`replica thread ${m.rank} failed: ${m.message}`));
-        }
-      });
-      worker.on('error', (e) => {
-        options.log('error', `replica ${rank}: ${e.stack ?? e.message}`);
-        pool.fail(new Error(`replica thread ${rank} failed: ${e.message}`));
-      });
-      worker.on('exit', (code) => {
-        if (!pool.stopping) pool.fail(new Error(`replica thread ${rank} exited (code ${code})`));
+      const worker = new WorkerThread<never, FromReplica>({
+        name: `replica thread ${rank}`,
+        script: replicaScript(),
+        workerData: init,
+        accepts: isFromReplica,
+        isReady: (m) => m.kind === 'ready',
+        // A replica that never gets ready (stuck while building its model) fails the start.
+        readyTimeoutMs: pool.bounds.untimedMs,
+        onMessage: (m) => {
+          if (m.kind === 'ready') {
+            ready.add(m.rank);
+            if (ready.size === world) onReady();
+          } else if (m.kind === 'snapshot') {
+            pool.snapshotWaiter?.(m);
+          } else {
+            options.log('error', `replica ${m.rank}: ${m.stack}`);
+            pool.fail(new Error(`replica thread ${m.rank} failed: ${m.message}`));
+          }
+        },
+        onLost: (lost) => {
+          if (pool.stopping) return;
+          options.log('error', `${lost.message}${lost.detail ? `\n${lost.detail}` : ''}`);
+          pool.fail(
+            new Error(
+              lost.reason === 'notReady'
+                ? `${lost.message}; start again with fewer threads (bnnLab.engine.threads / --threads)`
+                : lost.message,
+            ),
+          );
+        },
       });
       workers.push(worker);
     }
-    // A replica that never gets ready (stuck while building its model) fails the start too.
-    const startLimit = setTimeout(
-      () =>
-        pool.fail(
-          new Error(
-            `the replica threads were not ready after ${formatSeconds(pool.bounds.untimedMs)}; start again with fewer threads (bnnLab.engine.threads / --threads)`,
-          ),
-        ),
-      pool.bounds.untimedMs,
-    );
     try {
       await pool.until(allReady);
     } catch (e) {
-      clearTimeout(startLimit);
       await pool.close();
       throw e;
     }
-    clearTimeout(startLimit);
     options.log('info', `data-parallel: ${world} replica threads ready`);
     return pool;
   }
@@ -274,7 +274,7 @@ export class DataParallel {
     Atomics.store(this.views.ctrl, CTRL.abort, 1);
     Atomics.notify(this.views.ctrl, CTRL.go);
     Atomics.notify(this.views.ctrl, CTRL.barrierGeneration);
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w.kill()));
   }
 
   private fail(error: Error): void {

@@ -1,6 +1,10 @@
-/** Messages between the data-parallel coordinator and its replica threads. */
+/**
+ * Messages between the data-parallel coordinator and its replica threads, on the convention of
+ * core/protocol/channel.ts (the steps themselves go through shared memory, core/parallel/shared.ts).
+ */
 import type { Dataset } from '../data/datasets';
-import type { BackendPreference, TrainConfig } from '../protocol';
+import { anyFields, messageGuard } from '../protocol/channel';
+import type { BackendPreference, TrainConfig } from '../protocol/schema';
 import type { SetupState } from '../training/stepSetup';
 import type { SharedLayout } from './shared';
 
@@ -23,3 +27,10 @@ export type FromReplica =
   /** Rank 0's weights, optimizer slots and BONN state (`captureSetupState`). */
   | ({ kind: 'snapshot' } & SetupState)
   | { kind: 'error'; rank: number; message: string; stack: string };
+
+/** Runtime check of a message received from a replica. */
+export const isFromReplica = messageGuard<FromReplica>({
+  ready: anyFields,
+  snapshot: anyFields,
+  error: anyFields,
+});

@@ -130,7 +130,7 @@ test(
       delete process.env.BNN_LAB_REPLICA_SCRIPT;
     }
     assert.equal(failed.status, 'failed');
-    assert.match(failed.message ?? '', /replica thread 1 exited \(code 7\)/);
+    assert.match(failed.message ?? '', /replica thread 1 exited with code 7/);
 
     const dir = tempRun();
     const next = await runTraining(
