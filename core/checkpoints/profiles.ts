@@ -18,7 +18,7 @@
  * Pure functions over names and shapes; the inspector applies a profile only to tensors the file
  * itself says nothing about, after the user's patterns.
  */
-import type { CheckpointProfileInfo } from '../protocol';
+import type { CheckpointProfileInfo } from '../protocol/schema';
 
 /** What a profile says about one tensor. */
 export interface ProfileDecision {

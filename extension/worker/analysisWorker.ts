@@ -7,13 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import { checkpointSeries, compareCheckpoints, inspectCheckpoint } from '../../core/checkpoints';
 import { UserError } from '../../core/errors';
-import {
-  assertNever,
-  isToAnalysis,
-  type FromAnalysis,
-  type ToAnalysis,
-  previewMessage,
-} from '../../core/protocol';
+import { isToAnalysis, type FromAnalysis, type ToAnalysis } from '../../core/protocol/analysis';
+import { assertNever, previewMessage } from '../../core/protocol/channel';
 
 if (!parentPort) throw new Error('analysisWorker: must be started as a worker thread');
 const port = parentPort;

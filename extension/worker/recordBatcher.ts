@@ -5,7 +5,7 @@
  * so progress and the end of a run are never delayed; `flush` empties the queue before
  * `runEnded`. Order is always kept. No vscode, no worker API: the clock and timers are injected.
  */
-import type { MetricsRecord } from '../../core/protocol';
+import type { MetricsRecord } from '../../core/protocol/schema';
 
 export const RECORD_INTERVAL_MS = 100;
 
