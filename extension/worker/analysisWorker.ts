@@ -1,8 +1,8 @@
 /**
  * Analysis worker entry (worker_threads, bundled to dist/analysisWorker.js): reads checkpoints
  * and computes their metrics off the extension-host thread. Imports core, never vscode. Speaks
- * only the `ToAnalysis`/`FromAnalysis` unions of core/protocol.ts and answers every request
- * exactly once, with its result or with `analysisFailed`.
+ * only the `ToAnalysis`/`FromAnalysis` unions of core/protocol/analysis.ts and answers each
+ * request exactly once, with its result or with `analysisFailed`.
  */
 import { parentPort } from 'node:worker_threads';
 import { checkpointSeries, compareCheckpoints, inspectCheckpoint } from '../../core/checkpoints';
