@@ -15,14 +15,18 @@ const TFJS_UMBRELLA = {
 };
 
 /**
- * Import cycles (runtime imports; `import type` is erased and does not count). 'error' fails
- * `npm run lint`. Files listed in CYCLES_PENDING take part in cycles that other branches of
- * issue 14 are removing (core/training <-> core/parallel: i14-run; extension/commands <->
- * finetuneCommand <-> panels: i14-ext); the rule is off for them until those branches are
- * merged. Empty the list then: the rule is meant to be an error everywhere.
+ * Import cycles (runtime imports; `import type` is erased and does not count) fail
+ * `npm run lint`. CYCLES_PENDING: files in the cycle extension/commands.ts <->
+ * extension/finetuneCommand.ts that issue 14's command-layer branch (i14-ext) is removing, and
+ * the folders it is reshaping; the rule is off there until that branch is merged. Empty the list
+ * then: the rule is meant to be an error everywhere.
  */
-const CYCLES = 'error';
-const CYCLES_PENDING = ['extension/commands.ts', 'extension/finetuneCommand.ts'];
+const CYCLES_PENDING = [
+  'extension/commands.ts',
+  'extension/finetuneCommand.ts',
+  'extension/commands/**',
+  'extension/panels/**',
+];
 
 /**
  * The layers of core/, lowest first: a folder (or root file) imports only from its own layer or
@@ -39,12 +43,13 @@ const CORE_LAYERS = [
   ['export'],
   ['cli'],
 ];
-/** Files that still import a layer above theirs; being fixed by i14-run (core/parallel). */
-const LAYERS_PENDING = [
-  'core/parallel/dataParallel.ts',
-  'core/parallel/protocol.ts',
-  'core/parallel/replica.ts',
-];
+/**
+ * core/parallel still imports core/training (stepSetup, optimizers, random, the trainer's
+ * batching); issue 14's run-loop branch (i14-run) is removing that. Empty the list once it is
+ * merged (and move `parallel` to its final layer if the run loop's stepper interface lives
+ * below it).
+ */
+const LAYERS_PENDING = ['core/parallel/**'];
 const LAYER_ZONES = CORE_LAYERS.slice(0, -1).flatMap((layer, i) =>
   layer.map((name) => ({
     target: `./core/${name}`,
@@ -113,7 +118,7 @@ export default tseslint.config(
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
     },
-    rules: { 'import-x/no-cycle': [CYCLES, { ignoreExternal: true }] },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   ...(CYCLES_PENDING.length > 0
     ? [{ files: CYCLES_PENDING, rules: { 'import-x/no-cycle': 'off' } }]
