@@ -82,7 +82,7 @@ export class WorkerThread<To, From> {
       const ms = options.readyTimeoutMs;
       this.readyTimer = setTimeout(() => {
         if (this.goneFlag || this.readyFlag) return;
-        this.lose('notReady', `${options.name} did not start within ${ms} ms`);
+        this.lose('notReady', `${options.name} did not start within ${duration(ms)}`);
         void this.worker.terminate().catch(() => undefined); // only rejects for a thread already gone
       }, ms);
     }
@@ -189,4 +189,11 @@ export class WorkerThread<To, From> {
       if (line.trim() !== '') this.note(level, line);
     }
   }
+}
+
+/** `300 ms`, `60 s`, `10 min`: how a wait reads in a message. */
+function duration(ms: number): string {
+  if (ms < 10_000) return `${ms} ms`;
+  if (ms < 600_000 || ms % 60_000 !== 0) return `${Math.round(ms / 1000)} s`;
+  return `${ms / 60_000} min`;
 }
