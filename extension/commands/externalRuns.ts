@@ -5,12 +5,12 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { registerCommand } from './commands';
-import { checkRunFolder, telemetrySnippet } from './engine/externalRun';
-import { METRICS_FILE } from './engine/runFolders';
-import { log } from './log';
-import type { DashboardViewProvider } from './panels/DashboardViewProvider';
-import { runRoots } from './views/RunsTreeProvider';
+import { checkRunFolder, telemetrySnippet } from '../engine/externalRun';
+import { METRICS_FILE } from '../engine/runFolders';
+import { registerCommand } from '../errors';
+import { log } from '../log';
+import type { DashboardViewProvider } from '../panels/DashboardViewProvider';
+import { runRoots } from '../views/RunsTreeProvider';
 
 export const FOLLOW_EXTERNAL_RUN = 'bnnLab.followExternalRun';
 export const COPY_TELEMETRY_SNIPPET = 'bnnLab.copyTelemetrySnippet';
