@@ -111,7 +111,7 @@ export type Vocabulary = Readonly<Record<FieldKey, string>>;
 /** Until a front end installs its own: both front ends' names. */
 export const NEUTRAL_VOCABULARY: Vocabulary = {
   learningRate: '"learningRate" (--lr on the command line)',
-  batchSize: '"batchSize" in the run config (--batch-size on the command line)',
+  batchSize: '"batchSize" in the run config, --batch-size on the command line',
   mapperWarmupSteps: '"mapperWarmupSteps" (--warmup-steps on the command line)',
   runsFolder: 'the bnnLab.runs.folder setting in VS Code, --out on the command line',
   threads: 'bnnLab.engine.threads / --threads',

@@ -6,7 +6,7 @@ import type { Vocabulary } from '../errors';
 
 export const CLI_VOCABULARY: Vocabulary = {
   learningRate: '--lr',
-  batchSize: '--batch-size (or "batchSize" in the --config file)',
+  batchSize: '--batch-size, or "batchSize" in the --config file',
   mapperWarmupSteps: '--warmup-steps',
   runsFolder: '--out',
   threads: '--threads',

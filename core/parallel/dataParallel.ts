@@ -15,7 +15,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Dataset } from '../data/datasets';
-import { CancelledError } from '../errors';
+import { CancelledError, fieldName } from '../errors';
 import type { BackendPreference, TrainConfig } from '../protocol';
 import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
 import type { FromReplica, ReplicaInit } from './protocol';
@@ -201,7 +201,7 @@ export class DataParallel {
       () =>
         pool.fail(
           new Error(
-            `the replica threads were not ready after ${formatSeconds(pool.bounds.untimedMs)}; start again with fewer threads (bnnLab.engine.threads / --threads)`,
+            `the replica threads were not ready after ${formatSeconds(pool.bounds.untimedMs)}; start again with fewer threads (${fieldName('threads')})`,
           ),
         ),
       pool.bounds.untimedMs,
@@ -309,7 +309,7 @@ export class DataParallel {
           : '';
         this.fail(
           new Error(
-            `the ${this.world} replica threads made no progress for ${formatSeconds(waitedMs)}${timed}; the run was stopped (its earlier checkpoints are kept). Start again with fewer threads (bnnLab.engine.threads / --threads) if it happens again`,
+            `the ${this.world} replica threads made no progress for ${formatSeconds(waitedMs)}${timed}; the run was stopped (its earlier checkpoints are kept). Start again with fewer threads (${fieldName('threads')}) if it happens again`,
           ),
         );
         continue;
