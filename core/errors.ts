@@ -121,9 +121,14 @@ export const NEUTRAL_VOCABULARY: Vocabulary = {
 
 let vocabulary: Vocabulary = NEUTRAL_VOCABULARY;
 
-/** Installs the front end's names for fields (once per thread: each thread has its own). */
-export function useVocabulary(words: Vocabulary): void {
+/**
+ * Installs the front end's names for fields (once per thread: each thread has its own).
+ * @returns the vocabulary it replaces, for a caller that restores it.
+ */
+export function useVocabulary(words: Vocabulary): Vocabulary {
+  const previous = vocabulary;
   vocabulary = words;
+  return previous;
 }
 
 /** A field's name in the current front end's words. */

@@ -208,8 +208,22 @@ export async function main(
   err: Out,
   progress: ProgressStream = process.stderr,
 ): Promise<number> {
+  // Core's messages name flags while the CLI runs (in-process callers get theirs back after).
+  const previous = useVocabulary(CLI_VOCABULARY);
+  try {
+    return await runCommandLine(argv, out, err, progress);
+  } finally {
+    useVocabulary(previous);
+  }
+}
+
+async function runCommandLine(
+  argv: string[],
+  out: Out,
+  err: Out,
+  progress: ProgressStream,
+): Promise<number> {
   const json = wantsJson(argv);
-  useVocabulary(CLI_VOCABULARY);
   const first = argv.findIndex((a) => !a.startsWith('-'));
   const leading = first < 0 ? argv : argv.slice(0, first);
   let top: OptionValues;

@@ -4,6 +4,9 @@
  * (`"learningRate"` in my.bnn.json) or the setting (`bnnLab.metrics.deadTau`).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { inspectCheckpoint } from '../../../core/checkpoints/inspect';
 import { main, reportError } from '../../../core/cli/main';
@@ -151,15 +154,21 @@ void describe('messages raised inside core name fields in the front end words', 
     }
   });
 
-  void it('the CLI installs its vocabulary', async () => {
-    await main(
-      ['--version'],
-      () => undefined,
-      () => undefined,
-    );
+  void it('the CLI names flags while it runs, and gives the caller its vocabulary back', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bnn-wording-')), 'a-file');
+    writeFileSync(file, '');
+    useVocabulary(EXTENSION_VOCABULARY);
     try {
-      assert.equal(fieldName('learningRate'), '--lr');
-      assert.equal(fieldName('runsFolder'), '--out');
+      let stderr = '';
+      const code = await main(
+        ['train', '--preset', 'mnist-cnn', '--out', file, '--threads', '1'],
+        () => undefined,
+        (t) => (stderr += t),
+      );
+      assert.equal(code, 2);
+      assert.match(stderr, /choose another folder \(--out\)/);
+      assert.doesNotMatch(stderr, /bnnLab\./);
+      assert.equal(fieldName('runsFolder'), EXTENSION_VOCABULARY.runsFolder);
     } finally {
       useVocabulary(NEUTRAL_VOCABULARY);
     }
