@@ -10,15 +10,15 @@ import * as vscode from 'vscode';
 import { getPresetInfo } from '../../core/bnn/presetCatalog';
 import { checkDatasetFiles } from '../../core/data/datasets';
 import { ConfigError } from '../../core/errors';
-import type { DatasetConfig, FinetuneOptions, MetricsRecord } from '../../core/protocol';
+import type { DatasetConfig, FinetuneOptions } from '../../core/protocol';
 import { checkSourceCheckpoint } from '../../core/training/checkpointMeta';
 import {
   FINETUNE_DEFAULTS,
   sourceConfig,
   validateFinetune,
 } from '../../core/training/finetuneSettings';
-import { formatPercent } from '../engine/runProgress';
 import { log } from '../log';
+import { finetuneDoneMessage, finetuneFailedMessage } from './endMessages';
 import { type Ctx, ensureTrainableWorkspace, launchRun } from './launcher';
 
 export const FINETUNE_COMMAND = 'bnnLab.finetuneCheckpoint';
@@ -201,27 +201,6 @@ export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> 
     name: `${meta.preset}-finetune-lns`,
     job: { finetune },
     completedMessage: finetuneDoneMessage,
-    failedMessage: (message) =>
-      `BNN Lab: fine-tuning ${checkpoint} failed: ${message} (the source checkpoint is unchanged)`,
+    failedMessage: (message) => finetuneFailedMessage(checkpoint, message),
   });
-}
-
-/** "accuracy 88.1 % → 88.6 %, 2.3 % of binary weights flipped" with the run folder. */
-export function finetuneDoneMessage(runId: string, records: readonly MetricsRecord[]): string {
-  const done = records.find((r) => r.event === 'done');
-  const summary = done?.event === 'done' ? done.finetune : undefined;
-  if (!summary) return `BNN Lab: ${runId} completed.`;
-  let flipped = 0;
-  let total = 0;
-  const start = records.find((r) => r.event === 'start');
-  const params = new Map(
-    start?.event === 'start' ? start.layers.map((l) => [l.name, l.params]) : [],
-  );
-  for (const l of summary.layers) {
-    const n = params.get(l.name) ?? 1;
-    flipped += l.flipFromStart * n;
-    total += n;
-  }
-  const flips = total > 0 ? ` · ${formatPercent(flipped / total)} of binary weights flipped` : '';
-  return `BNN Lab: ${runId} completed: test accuracy ${formatPercent(summary.testAccuracyBefore)} → ${formatPercent(summary.testAccuracyAfter)}${flips}.`;
 }

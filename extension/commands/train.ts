@@ -11,11 +11,11 @@ import { ConfigError, UserError } from '../../core/errors';
 import { FILE_CAPS, readBoundedText } from '../../core/io/boundedFile';
 import type { TrainConfig } from '../../core/protocol';
 import { parseConfigJson, resolveConfig } from '../../core/training/config';
-import { finalTestAccuracy, formatPercent } from '../engine/runProgress';
 import { ConfigFileError } from '../errors';
 import { settingMessage } from '../errorWording';
 import { metricsSettings } from '../settings';
 import { fieldRange } from './configFile';
+import { trainDoneMessage } from './endMessages';
 import { type Ctx, ensureTrainableWorkspace, launchRun } from './launcher';
 import { trainRows, type TrainRow } from './trainPicks';
 
@@ -43,11 +43,7 @@ export async function train(ctx: Ctx, arg?: unknown): Promise<void> {
     folder,
     name: config.preset,
     job: { config },
-    completedMessage: (runId, records) => {
-      const accuracy = finalTestAccuracy(records);
-      const detail = accuracy === null ? '' : `: test accuracy ${formatPercent(accuracy)}`;
-      return `BNN Lab: ${runId} completed${detail}.`;
-    },
+    completedMessage: trainDoneMessage,
     failedMessage: (message) => `BNN Lab: training failed: ${message}`,
   });
 }

@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkDatasetFiles } from '../../../core/data/datasets';
 import { fieldPath, fieldRange } from '../../../extension/commands/configFile';
+import { finetuneFailedMessage } from '../../../extension/commands/endMessages';
 import { QUICK_DEMO, trainRows } from '../../../extension/commands/trainPicks';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
@@ -134,6 +135,26 @@ void describe('a bad dataset.path is caught before a run folder exists', () => {
 
   void it('the embedded datasets need no files', () => {
     checkDatasetFiles({ name: 'mnist' });
+  });
+});
+
+void describe('the end report of a failed fine-tune', () => {
+  const checkpoint = '/w/.bnn-lab/runs/r1/checkpoints/epoch-2';
+
+  void it('names the checkpoint once when the message already names it', () => {
+    const text = finetuneFailedMessage(checkpoint, `${checkpoint}/model.json: truncated`);
+    assert.equal(text.split(checkpoint).length - 1, 1, text);
+    assert.equal(
+      text,
+      `BNN Lab: fine-tuning failed: ${checkpoint}/model.json: truncated (the source checkpoint is unchanged)`,
+    );
+  });
+
+  void it('names it when the message does not', () => {
+    assert.equal(
+      finetuneFailedMessage(checkpoint, 'fine-tuning diverged'),
+      `BNN Lab: fine-tuning ${checkpoint} failed: fine-tuning diverged (the source checkpoint is unchanged)`,
+    );
   });
 });
 
