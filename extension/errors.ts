@@ -70,5 +70,6 @@ async function showConfigFileError(e: ConfigFileError): Promise<void> {
   const selection = e.range
     ? new vscode.Range(doc.positionAt(e.range[0]), doc.positionAt(e.range[1]))
     : undefined;
-  await vscode.window.showTextDocument(doc, { selection });
+  // Not a preview: the user opens it to edit it, and it must not replace a previewed file.
+  await vscode.window.showTextDocument(doc, { selection, preview: false });
 }

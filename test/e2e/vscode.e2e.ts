@@ -886,6 +886,7 @@ void test(
           .locator('.statusbar-item', { hasText: `(${bad.selected} selected)` })
           .waitFor({ state: 'visible', timeout: 30 * SECOND });
         progress(`${bad.file}: Open Config selected the key`);
+        await runCommand(page, 'View: Close Editor');
       }
       assert.deepEqual(
         existsSync(path.join(folders.workspace, '.bnn-lab', 'runs'))
