@@ -27,6 +27,13 @@ export function runsRoot(folder: vscode.WorkspaceFolder): string {
   );
 }
 
+/** The runs folders of the workspace's local folders (`bnnLab.runs.folder` of each). */
+export function workspaceRunsRoots(): string[] {
+  return (vscode.workspace.workspaceFolders ?? [])
+    .filter((f) => f.uri.scheme === 'file')
+    .map((f) => runsRoot(f));
+}
+
 /** `bnnLab.engine.backend` for a run in `scope`. */
 export function engineBackend(scope: vscode.Uri | undefined): BackendPreference {
   return settings(scope).get<BackendPreference>('engine.backend', 'auto');
