@@ -41,6 +41,8 @@ const configs = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode', ...nativeExternals],
+    // jsonc-parser's "main" is a UMD build whose requires esbuild cannot follow; its ES build bundles.
+    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   },
   {
     // No `vscode` external: an accidental import of the VS Code API fails this build.

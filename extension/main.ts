@@ -1,16 +1,19 @@
 /**
- * Extension entry: wiring only. Commands live in commands.ts, the worker plumbing in engine/,
- * the dashboard in panels/.
+ * Extension entry: wiring only. Commands live in commands/ (one file per group), settings in
+ * settings.ts, error plumbing in errors.ts, the worker plumbing in engine/, the dashboard in
+ * panels/.
  */
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
+import { useVocabulary } from '../core/errors';
 import { EngineClient } from './engine/EngineClient';
-import { registerExternalRunCommands } from './externalRunCommands';
+import { registerExportCommands } from './commands/export';
+import { registerExternalRunCommands } from './commands/externalRuns';
+import { registerNativeTensorflow } from './commands/nativeTensorflow';
 import { RunStatusBar } from './engine/RunStatusBar';
 import { registerInspector } from './inspector/registerInspector';
-import { registerExportCommands } from './exportCommands';
+import { EXTENSION_VOCABULARY } from './errorWording';
 import { initLog, log } from './log';
-import { registerNativeTensorflow } from './nativeTensorflow';
 import { DashboardViewProvider, type RenderedReport } from './panels/DashboardViewProvider';
 import { addCliToTerminalPath } from './terminal/terminalPath';
 import { RunsTreeProvider } from './views/RunsTreeProvider';
@@ -25,6 +28,7 @@ export interface BnnLabApi {
 
 export function activate(context: vscode.ExtensionContext): BnnLabApi {
   context.subscriptions.push(initLog());
+  useVocabulary(EXTENSION_VOCABULARY);
   try {
     engine = new EngineClient(context.extensionPath);
     const dashboard = new DashboardViewProvider(context.extensionUri, engine);

@@ -17,6 +17,7 @@ import { findBackend, getBackend, registerBackend, removeBackend, setBackend } f
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fieldName } from '../errors';
 import type { GpuAdapterInfo } from '../protocol';
 import { registerWebGpuKernels } from './webgpuKernels';
 
@@ -231,7 +232,7 @@ export async function initWebGpu(
 }
 
 function softwareReason(a: GpuAdapterInfo): string {
-  return `only a software adapter (${describeAdapter({ ...a, software: false })}), slower than wasm; set bnnLab.engine.backend (--backend) to "webgpu" to use it anyway`;
+  return `only a software adapter (${describeAdapter({ ...a, software: false })}), slower than wasm; set ${fieldName('backend')} to "webgpu" to use it anyway`;
 }
 
 function firstLine(s: string): string {
@@ -249,7 +250,7 @@ export function webgpuAdapter(): GpuAdapterInfo | undefined {
  */
 export function webgpuFailure(): string | undefined {
   if (!state?.failure) return undefined;
-  return `webgpu backend failed: ${state.failure}. Set bnnLab.engine.backend (--backend) to "wasm" and run again, or resume from the last checkpoint; the checkpoints of finished epochs are kept`;
+  return `webgpu backend failed: ${state.failure}. Set ${fieldName('backend')} to "wasm" and run again, or resume from the last checkpoint; the checkpoints of finished epochs are kept`;
 }
 
 /**

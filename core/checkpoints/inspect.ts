@@ -9,7 +9,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from '../errors';
+import { fieldName, UserError } from '../errors';
 import {
   DEFAULT_BINS,
   DEFAULT_DEAD_TAU,
@@ -190,7 +190,7 @@ async function inspectModel(
   };
   const deadTau = options.deadTau ?? DEFAULT_DEAD_TAU;
   if (!(deadTau > 0.5 && deadTau < 1)) {
-    throw new UserError(`inspect: --tau must be in (0.5, 1), got ${deadTau}`);
+    throw new UserError(`inspect: ${fieldName('deadTau')} must be in (0.5, 1), got ${deadTau}`);
   }
   const layers: InspectLayer[] = [];
   // Statistics of views shared by several tensors (tied weights), computed once.

@@ -4,7 +4,7 @@
  * them, so adding a command is one file and one line there.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { UserError } from '../errors';
+import { nearest, UserError } from '../errors';
 
 /** Writes text (already ending in `\n` where a line ends). */
 export type Out = (text: string) => void;
@@ -109,30 +109,14 @@ export function commandOptions(command: Command): OptionSpec[] {
   return [...command.options, json, HELP_OPTION];
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
 /** ` (did you mean --batch-size?)` for a near miss, else empty. */
 function suggestion(given: string, options: OptionSpec[]): string {
-  const name = given.replace(/^-+/, '').split('=')[0].toLowerCase().replace(/_/g, '-');
-  let best: { name: string; d: number } | undefined;
-  for (const o of options) {
-    const d = distance(name, o.name);
-    if (d <= Math.max(1, Math.floor(o.name.length / 4)) && (!best || d < best.d))
-      best = { name: o.name, d };
-  }
-  return best ? ` (did you mean --${best.name}?)` : '';
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const best = nearest(
+    name,
+    options.map((o) => o.name),
+  );
+  return best ? ` (did you mean --${best}?)` : '';
 }
 
 /** The option a parseArgs error message quotes, e.g. `--epochs` from `'--epochs <value>'`. */

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { CancelledError, ConfigError, FileFormatError, UserError } from '../errors';
+import { CancelledError, ConfigError, FileFormatError, UserError, useVocabulary } from '../errors';
 import {
   commandHelp,
   HELP_WIDTH,
@@ -27,6 +27,7 @@ import { exportCommand } from './export';
 import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { presetsCommand } from './presets';
 import { trainCommand } from './train';
+import { CLI_VOCABULARY } from './wording';
 
 /** Every command, in the order the help lists them. A new command is one entry here. */
 export const COMMANDS: readonly Command[] = [
@@ -119,13 +120,14 @@ function describe(e: unknown, command: Command | undefined, values: OptionValues
   if (e instanceof RunFailed)
     return { message: e.message, exit: 1, fields: { runDir: e.runDir }, usage: false };
   if (e instanceof ConfigError) {
+    // A field the user set with a flag is named by the flag; one from a --config file keeps the
+    // file's name and the field's.
     const option = command?.fieldOptions?.[e.field];
     const given = option !== undefined ? values[option.slice(2)] : undefined;
-    const prefix = `${e.source}: "${e.field}" `;
-    if (option !== undefined && given !== undefined && e.message.startsWith(prefix)) {
+    if (option !== undefined && given !== undefined) {
       const value = Array.isArray(given) ? String(given[given.length - 1]) : String(given);
       return {
-        message: `${option} ${e.message.slice(prefix.length)}`,
+        message: e.wordedAs(option),
         exit: 2,
         fields: { field: option, value },
         usage: false,
@@ -205,6 +207,21 @@ export async function main(
   out: Out,
   err: Out,
   progress: ProgressStream = process.stderr,
+): Promise<number> {
+  // Core's messages name flags while the CLI runs (in-process callers get theirs back after).
+  const previous = useVocabulary(CLI_VOCABULARY);
+  try {
+    return await runCommandLine(argv, out, err, progress);
+  } finally {
+    useVocabulary(previous);
+  }
+}
+
+async function runCommandLine(
+  argv: string[],
+  out: Out,
+  err: Out,
+  progress: ProgressStream,
 ): Promise<number> {
   const json = wantsJson(argv);
   const first = argv.findIndex((a) => !a.startsWith('-'));

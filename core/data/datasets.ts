@@ -362,6 +362,25 @@ export function loadDataset(config: DatasetConfig, options: LoadOptions): Datase
   return loadIdxFolder(dir, config.name, options);
 }
 
+/**
+ * Checks, without reading them, that the files a dataset config names are there: the folder and
+ * each file it must hold. The front ends call it before creating a run folder, so a wrong
+ * `dataset.path` leaves no failed run behind. Embedded datasets pass (they are found at load).
+ * @throws UserError/FileFormatError naming the folder or the missing file, as loading would.
+ */
+export function checkDatasetFiles(config: DatasetConfig): void {
+  if (config.path === undefined) return;
+  if (config.name === 'cifar10') {
+    checkDatasetFolder(config.path, `${CIFAR_TRAIN_FILES.join(', ')} and ${CIFAR_TEST_FILE}`);
+    for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
+      if (!existsSync(join(config.path, f))) readCifarFile(config.path, f);
+    }
+    return;
+  }
+  checkDatasetFolder(config.path, Object.values(IDX_FILES).join(', '));
+  for (const base of Object.values(IDX_FILES)) requireIdx(config.path, base);
+}
+
 /** Lists IDX-looking files in a folder (for error messages and pickers). */
 export function listIdxFiles(dir: string): string[] {
   return readdirSync(dir).filter((f) => /idx\d-ubyte(\.gz)?$/.test(f));

@@ -20,17 +20,13 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors';
+import { fieldName, UserError } from '../errors';
 import { FILE_CAPS, readBoundedTextSync } from './boundedFile';
 import type { MetricsRecord, TrainConfig } from '../protocol';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const CONFIG_FILE = 'config.json';
 export const CHECKPOINTS_DIR = 'checkpoints';
-
-/** Where a user chooses another run folder, in both front ends' words. */
-export const RUN_FOLDER_CHOICE =
-  'the bnnLab.runs.folder setting in VS Code, --out on the command line';
 
 /**
  * A file-system error while creating or writing a run: names the path, says what went wrong in
@@ -49,7 +45,7 @@ export class RunFolderError extends UserError {
 
 /** What an errno means for a folder we create or write, and what the user can do about it. */
 function fsHint(code: string | undefined, fallback: string): string {
-  const choose = `choose another folder (${RUN_FOLDER_CHOICE})`;
+  const choose = `choose another folder (${fieldName('runsFolder')})`;
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':

@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import type { Dataset } from '../data/datasets';
-import { CancelledError } from '../errors';
+import { CancelledError, fieldName } from '../errors';
 import type { BackendPreference, TrainConfig } from '../protocol/schema';
 import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
 import { WorkerThread } from '../workers/thread';
@@ -200,7 +200,7 @@ export class DataParallel {
           pool.fail(
             new Error(
               lost.reason === 'notReady'
-                ? `${lost.message}; start again with fewer threads (bnnLab.engine.threads / --threads)`
+                ? `${lost.message}; start again with fewer threads (${fieldName('threads')})`
                 : lost.message,
             ),
           );
@@ -309,7 +309,7 @@ export class DataParallel {
           : '';
         this.fail(
           new Error(
-            `the ${this.world} replica threads made no progress for ${formatSeconds(waitedMs)}${timed}; the run was stopped (its earlier checkpoints are kept). Start again with fewer threads (bnnLab.engine.threads / --threads) if it happens again`,
+            `the ${this.world} replica threads made no progress for ${formatSeconds(waitedMs)}${timed}; the run was stopped (its earlier checkpoints are kept). Start again with fewer threads (${fieldName('threads')}) if it happens again`,
           ),
         );
         continue;

@@ -11,7 +11,7 @@
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
  */
 import type * as tf from '../tf';
-import { UserError } from '../errors';
+import { fieldName, UserError } from '../errors';
 
 /** Bytes a replica's step may use: the 4 GiB of wasm32 less room for the weights and the code. */
 export const MAX_STEP_BYTES = 4 * 2 ** 30 - 256 * 2 ** 20;
@@ -63,6 +63,6 @@ export function checkWasmBatchSize(
       `${perExample} KiB per example and each thread's wasm memory holds at most 4 GiB, ` +
       `addressed with 32-bit offsets` +
       `${threads > 1 ? ` (the batch is shared by ${threads} threads)` : ''}; lower batchSize to ` +
-      `${max} or less ("batchSize" in the run config, --batch-size on the command line)`,
+      `${max} or less (${fieldName('batchSize')})`,
   );
 }

@@ -2,7 +2,7 @@
  * Run configurations: validation of `*.bnn.json` files and CLI flags, defaults from presets.
  * Every error names the source (file or flag) and the field, and nothing starts on an error.
  */
-import { ConfigError } from '../errors';
+import { ConfigError, nearest } from '../errors';
 import { FILE_CAPS, readBoundedTextSync } from '../io/boundedFile';
 import type { DatasetConfig, QuantizerSetting, TrainConfig } from '../protocol';
 import { getPresetInfo, PRESET_NAMES } from '../bnn/presetCatalog';
@@ -82,9 +82,35 @@ function checkEnum<T extends string>(
       source,
       field,
       `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`,
+      {
+        value,
+        allowed: { kind: 'oneOf', values: allowed },
+        suggestion: typeof value === 'string' ? nearest(value, allowed) : undefined,
+      },
     );
   }
   return value as T;
+}
+
+/**
+ * `"learningrate" is not a known key; did you mean "learningRate"?`, or the list of known keys
+ * when nothing is close. @param prefix the parent field with its dot (`dataset.`), or ''.
+ */
+function unknownKey(
+  source: string,
+  prefix: string,
+  key: string,
+  keys: readonly string[],
+): ConfigError {
+  const suggestion = nearest(key, keys);
+  const detail =
+    suggestion === undefined
+      ? `is not a known key (allowed: ${keys.join(', ')})`
+      : 'is not a known key';
+  return new ConfigError(source, `${prefix}${key}`, detail, {
+    allowed: { kind: 'keys', keys },
+    suggestion: suggestion === undefined ? undefined : `${prefix}${suggestion}`,
+  });
 }
 
 function checkObject(
@@ -94,16 +120,10 @@ function checkObject(
   keys: readonly string[],
 ): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(source, field, `must be an object with ${keys.join(', ')}`);
+    throw new ConfigError(source, field, `must be an object with ${keys.join(', ')}`, { value });
   }
   for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) {
-      throw new ConfigError(
-        source,
-        `${field}.${key}`,
-        `is not a known key (allowed: ${keys.join(', ')})`,
-      );
-    }
+    if (!keys.includes(key)) throw unknownKey(source, `${field}.`, key, keys);
   }
   return value as Record<string, unknown>;
 }
@@ -190,7 +210,10 @@ function checkInteger(
 ): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
-    throw new ConfigError(source, field, `must be an integer ${range}, got ${shown(value)}`);
+    throw new ConfigError(source, field, `must be an integer ${range}, got ${shown(value)}`, {
+      value,
+      allowed: { kind: 'range', min, max, openMin: false, openMax: false, integer: true },
+    });
   }
   return value;
 }
@@ -211,7 +234,10 @@ function checkNumber(
     (openMax ? value < max : value <= max);
   if (!ok) {
     const range = `${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`;
-    throw new ConfigError(source, field, `must be a number in ${range}, got ${shown(value)}`);
+    throw new ConfigError(source, field, `must be a number in ${range}, got ${shown(value)}`, {
+      value,
+      allowed: { kind: 'range', min, max, openMin, openMax, integer: false },
+    });
   }
   return value as number;
 }
@@ -227,19 +253,14 @@ function checkDataset(source: string, value: unknown): DatasetConfig {
   }
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v)) {
-    if (key !== 'name' && key !== 'path') {
-      throw new ConfigError(source, `dataset.${key}`, 'is not a known key (allowed: name, path)');
-    }
+    if (key !== 'name' && key !== 'path')
+      throw unknownKey(source, 'dataset.', key, ['name', 'path']);
   }
-  if (!DATASET_NAMES.includes(v.name as (typeof DATASET_NAMES)[number])) {
-    throw new ConfigError(
-      source,
-      'dataset.name',
-      `must be one of ${DATASET_NAMES.join(', ')}, got ${JSON.stringify(v.name)}`,
-    );
-  }
+  checkEnum(source, 'dataset.name', v.name, DATASET_NAMES);
   if (v.path !== undefined && (typeof v.path !== 'string' || v.path.length === 0)) {
-    throw new ConfigError(source, 'dataset.path', 'must be a non-empty folder path');
+    throw new ConfigError(source, 'dataset.path', 'must be a non-empty folder path', {
+      value: v.path,
+    });
   }
   const name = v.name as DatasetConfig['name'];
   if ((name === 'cifar10' || name === 'idx') && v.path === undefined) {
@@ -266,21 +287,15 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
   const r = raw as Record<string, unknown>;
   for (const key of Object.keys(r)) {
     if (!KEYS.has(key)) {
-      throw new ConfigError(
+      throw unknownKey(
         source,
+        '',
         key,
-        `is not a known key (allowed: ${[...KEYS].filter((k) => k !== '$schema').join(', ')})`,
+        [...KEYS].filter((k) => k !== '$schema'),
       );
     }
   }
-  const presetName = r.preset ?? 'mnist-cnn';
-  if (typeof presetName !== 'string' || !PRESET_NAMES.includes(presetName)) {
-    throw new ConfigError(
-      source,
-      'preset',
-      `must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(presetName)}`,
-    );
-  }
+  const presetName = checkEnum(source, 'preset', r.preset ?? 'mnist-cnn', PRESET_NAMES);
   const preset = getPresetInfo(presetName);
   const d = { ...GLOBAL_DEFAULTS, ...preset.defaults };
   const pick = <T>(key: string, fallback: T): unknown => (r[key] === undefined ? fallback : r[key]);
@@ -364,6 +379,7 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
       source,
       'augment',
       `must be true or false, got ${JSON.stringify(training.augment)}`,
+      { value: training.augment, allowed: { kind: 'oneOf', values: ['true', 'false'] } },
     );
   }
   return {
@@ -404,16 +420,22 @@ export function resolveConfig(raw: unknown, source: string): TrainConfig {
   };
 }
 
-/** Parses the text of a `*.bnn.json` file. @throws ConfigError naming the file on bad JSON. */
-export function parseConfigFile(text: string, file: string): TrainConfig {
-  let raw: unknown;
+/**
+ * The JSON value of a `*.bnn.json` file's text, not yet validated (a front end may add defaults
+ * before {@link resolveConfig}). @throws ConfigError naming the file on bad JSON.
+ */
+export function parseConfigJson(text: string, file: string): unknown {
   try {
     // Editors on Windows may save with a UTF-8 byte-order mark, which JSON.parse refuses.
-    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new ConfigError(file, '(root)', `is not valid JSON: ${(e as Error).message}`);
   }
-  return resolveConfig(raw, file);
+}
+
+/** Parses the text of a `*.bnn.json` file. @throws ConfigError naming the file and the field. */
+export function parseConfigFile(text: string, file: string): TrainConfig {
+  return resolveConfig(parseConfigJson(text, file), file);
 }
 
 /**

@@ -13,7 +13,7 @@ import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { quantize, quantizerClip } from '../bnn/quantizers';
 import { loadDataset } from '../data/datasets';
-import { CancelledError, UserError } from '../errors';
+import { CancelledError, fieldName, UserError } from '../errors';
 import { describeFsError, RunFolder } from '../io/runFolder';
 import { channelAlpha, flipRateBetween, SignTracker, weightStats } from '../metrics/layerStats';
 import type {
@@ -161,7 +161,7 @@ export async function runFinetune(
     const rel = relative(source, runDir);
     if (rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'))) {
       throw new UserError(
-        `the fine-tune's run folder ${runDir} lies inside the source checkpoint ${source}; choose another --out`,
+        `the fine-tune's run folder ${runDir} lies inside the source checkpoint ${source}; choose another folder (${fieldName('runsFolder')})`,
       );
     }
     const base = sourceConfig(source, meta.preset);
@@ -294,7 +294,7 @@ export async function runFinetune(
       if (worst > 0.05) {
         hooks.log(
           'warn',
-          `the LNS mappers still disagree with sgn(W) on up to ${(100 * worst).toFixed(1)}% of a layer's weights after the warm-up, so fine-tuning starts from different binary weights than the checkpoint's; raise --warmup-steps`,
+          `the LNS mappers still disagree with sgn(W) on up to ${(100 * worst).toFixed(1)}% of a layer's weights after the warm-up, so fine-tuning starts from different binary weights than the checkpoint's; raise ${fieldName('mapperWarmupSteps')}`,
         );
       }
       for (const l of layers) {
@@ -395,7 +395,7 @@ export async function runFinetune(
         ]);
         if (!Number.isFinite(loss)) {
           throw new UserError(
-            `fine-tuning diverged: the loss is ${loss} at step ${step + 1}; lower --lr (now ${config.learningRate})`,
+            `fine-tuning diverged: the loss is ${loss} at step ${step + 1}; lower ${fieldName('learningRate')} (now ${config.learningRate})`,
           );
         }
         step++;

@@ -12,7 +12,7 @@ import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
 import { getPreset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
 import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/datasets';
-import { CancelledError, UserError } from '../errors';
+import { CancelledError, fieldName, UserError } from '../errors';
 import {
   CHECKPOINTS_DIR,
   killPoint,
@@ -234,7 +234,7 @@ export function dataParallelWorld(
   log: RunHooks['log'],
 ): number {
   const problem = threadCountProblem(threads, availableParallelism());
-  if (problem) throw new UserError(`${problem} (bnnLab.engine.threads / --threads)`);
+  if (problem) throw new UserError(`${problem} (${fieldName('threads')})`);
   if (threads === 1) return 1;
   if (backend === 'webgpu') {
     log(

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MetricsRecord, RunSnapshot, TrainConfig } from '../../core/protocol';
 import { log } from '../log';
-import { configuredNativeModulePath } from '../nativeTensorflow';
+import { nativeModulePath } from '../settings';
 import { appendRecord } from './runFolders';
 import { finalTestAccuracy } from './runProgress';
 import { WorkerHost, type RunEnd, type RunParams } from './workerHost';
@@ -67,7 +67,7 @@ export class EngineClient implements vscode.Disposable {
         ? { config: params.config }
         : { finetuneOf: params.finetune.checkpoint }),
     };
-    const native = { nativeModulePath: params.nativeModulePath ?? configuredNativeModulePath() };
+    const native = { nativeModulePath: params.nativeModulePath ?? nativeModulePath() };
     const ended = this.host.startRun({ ...params, ...native }, (record) => {
       run.records.push(record);
       if (record.event === 'start') run.config = record.config;

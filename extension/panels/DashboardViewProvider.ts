@@ -18,7 +18,7 @@ import {
   type ToWebview,
   previewMessage,
 } from '../../core/protocol';
-import { reportError } from '../commands';
+import { reportError } from '../errors';
 import { comparisonRecords, DashboardFeed, thinSnapshotRecords } from '../engine/dashboardFeed';
 import type { EngineClient, RunEvent } from '../engine/EngineClient';
 import { isExternalRunInProgress, MetricsFollower } from '../engine/externalRun';

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { setNativeModulePath } from '../../core/backend/backends';
-import { CancelledError } from '../../core/errors';
+import { CancelledError, useVocabulary } from '../../core/errors';
 import {
   assertNever,
   isToWorker,
@@ -17,10 +17,13 @@ import {
 import type { RunHooks, RunResult } from '../../core/training/api';
 import { runFinetune } from '../../core/training/finetune';
 import { runTraining } from '../../core/training/trainer';
+import { EXTENSION_VOCABULARY } from '../errorWording';
 import { RecordBatcher } from './recordBatcher';
 
 if (!parentPort) throw new Error('engineWorker: must be started as a worker thread');
 const port = parentPort;
+// Messages raised inside a run name settings and run-config fields, not CLI flags.
+useVocabulary(EXTENSION_VOCABULARY);
 
 /** The run in progress; `cancelled` is set by the message handler and polled between batches. */
 let active: { runId: string; cancelled: boolean } | undefined;

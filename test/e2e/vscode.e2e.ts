@@ -269,6 +269,12 @@ function prepareFolders(tmp: string): { workspace: string; ext: string; data: st
   const ext = path.join(tmp, 'ext');
   const data = path.join(tmp, 'data');
   writeJson(path.join(workspace, 'small.bnn.json'), RUN_CONFIG);
+  // Run configs Train BNN refuses before a run folder exists: a typo'd key, a missing dataset.
+  writeJson(path.join(workspace, 'typo.bnn.json'), { ...RUN_CONFIG, learningrate: 0.01 });
+  writeJson(path.join(workspace, 'nodata.bnn.json'), {
+    ...RUN_CONFIG,
+    dataset: { name: 'idx', path: 'no-such-folder' },
+  });
   // Workspace settings that change nothing for the run: trust comes from the server flag.
   writeJson(path.join(workspace, '.vscode', 'settings.json'), {
     'files.exclude': { '**/.bnn-lab': false },
@@ -846,6 +852,50 @@ void test(
       assert.match(emptyDashboard.empty, /No training run yet/, 'dashboard empty state');
       progress('dashboard webview is up (no run yet)');
       await screenshot(page, '02-dashboard-empty');
+
+      // A typo'd key and a missing dataset folder: one error each, with "did you mean" for the
+      // key and an Open Config action that selects it, and no run folder (issue 15, item 9).
+      for (const bad of [
+        {
+          file: 'typo.bnn.json',
+          error: /"learningrate" is not a known key; did you mean "learningRate"\?/,
+          selected: '"learningrate"'.length,
+        },
+        {
+          file: 'nodata.bnn.json',
+          error: /dataset folder \S*no-such-folder does not exist/,
+          selected: '"path"'.length,
+        },
+      ]) {
+        await runCommand(page, 'BNN Lab: Train BNN');
+        const badInput = page.locator('.quick-input-widget .quick-input-box input');
+        await badInput.fill(bad.file);
+        await page
+          .locator('.quick-input-list .monaco-list-row')
+          .filter({ has: page.locator('.label-name', { hasText: bad.file }) })
+          .first()
+          .click();
+        const toast = page.locator('.notification-toast', { hasText: bad.error }).first();
+        await toast.waitFor({ state: 'visible', timeout: 30 * SECOND });
+        progress(`${bad.file}: ${(await toast.textContent()) ?? ''}`);
+        await toast.getByRole('button', { name: 'Open Config' }).click();
+        await page
+          .locator('.editor-group-container .tab.active', { hasText: bad.file })
+          .waitFor({ state: 'visible', timeout: 30 * SECOND });
+        await page
+          .locator('.statusbar-item', { hasText: `(${bad.selected} selected)` })
+          .waitFor({ state: 'visible', timeout: 30 * SECOND });
+        progress(`${bad.file}: Open Config selected the key`);
+        await runCommand(page, 'View: Close Editor');
+      }
+      assert.deepEqual(
+        existsSync(path.join(folders.workspace, '.bnn-lab', 'runs'))
+          ? readdirSync(path.join(folders.workspace, '.bnn-lab', 'runs'))
+          : [],
+        [],
+        'no run folder for a refused run config',
+      );
+      await runCommand(page, 'Notifications: Clear All Notifications');
 
       // The dashboard tab behind the run config: Train BNN must bring it to front.
       await page.locator('.editor-group-container .tab', { hasText: 'small.bnn.json' }).click();

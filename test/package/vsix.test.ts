@@ -78,6 +78,11 @@ const REQUIRED = [
   'extension/dist/data/fashion-mnist/t10k-labels-idx1-ubyte.gz',
   'extension/media/bnn-lab.svg',
   'extension/media/icon.png',
+  // The Get Started walkthrough's pages (contributes.walkthroughs).
+  'extension/media/walkthrough/train.md',
+  'extension/media/walkthrough/dashboard.md',
+  'extension/media/walkthrough/inspect.md',
+  'extension/media/walkthrough/finetune.md',
   'extension/schemas/bnn-run.schema.json',
   // The PyTorch telemetry module users add to their training scripts (docs/pytorch.md).
   'extension/python/bnn_lab_telemetry.py',

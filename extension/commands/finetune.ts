@@ -7,27 +7,19 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getPresetInfo } from '../core/bnn/presetCatalog';
-import { ConfigError } from '../core/errors';
-import type { DatasetConfig, FinetuneOptions, MetricsRecord } from '../core/protocol';
-import { checkSourceCheckpoint } from '../core/training/checkpointMeta';
+import { getPresetInfo } from '../../core/bnn/presetCatalog';
+import { checkDatasetFiles } from '../../core/data/datasets';
+import { ConfigError } from '../../core/errors';
+import type { DatasetConfig, FinetuneOptions } from '../../core/protocol';
+import { checkSourceCheckpoint } from '../../core/training/checkpointMeta';
 import {
   FINETUNE_DEFAULTS,
   sourceConfig,
   validateFinetune,
-} from '../core/training/finetuneSettings';
-import {
-  type Ctx,
-  ensureTrainableWorkspace,
-  reportError,
-  runsRootFor,
-  showErrorWithLog,
-  showProgress,
-  stopActiveRunFor,
-} from './commands';
-import { createRunDir } from './engine/runFolders';
-import { formatPercent } from './engine/runProgress';
-import { log } from './log';
+} from '../../core/training/finetuneSettings';
+import { log } from '../log';
+import { finetuneDoneMessage, finetuneFailedMessage } from './endMessages';
+import { type Ctx, ensureTrainableWorkspace, launchRun } from './launcher';
 
 export const FINETUNE_COMMAND = 'bnnLab.finetuneCheckpoint';
 const TITLE = 'BNN Lab: Fine-tune Checkpoint with Noisy Supervision';
@@ -97,7 +89,7 @@ function checkNumber(
     validateFinetune({ method: 'lns', [field]: value });
     return undefined;
   } catch (e) {
-    if (e instanceof ConfigError) return `${field} ${e.message.split(`"${field}" `).pop() ?? ''}`;
+    if (e instanceof ConfigError) return `${field} ${e.detail}`;
     throw e;
   }
 }
@@ -199,59 +191,16 @@ export async function finetuneCheckpoint(ctx: Ctx, arg: unknown): Promise<void> 
   if (rho === undefined) return;
   const dataset = await askDataset(source.dataset, getPresetInfo(meta.preset).inputShape);
   if (!dataset) return;
-  if (!(await stopActiveRunFor(ctx, `fine-tune ${meta.preset}`))) return;
-
-  const settings = vscode.workspace.getConfiguration('bnnLab', folder.uri);
-  const runDir = await createRunDir(runsRootFor(folder), `${meta.preset}-finetune-lns`, new Date());
-  const runId = path.basename(runDir);
+  // A dataset folder picked here must hold its files before a run folder is made for it.
+  checkDatasetFiles(dataset);
   const finetune: FinetuneOptions = { checkpoint, method: 'lns', epochs, alpha, rho, dataset };
-  const backend = settings.get<'auto'>('engine.backend', 'auto');
-  log.info(`run ${runId}: LNS fine-tune ${JSON.stringify(finetune)} in ${runDir}`);
-  const ended = ctx.engine.startRun({ runId, runDir, backend, finetune });
-  ctx.dashboard.showPanel(true);
-  showProgress(ctx, runId, ended);
-  void ended.then(
-    async (end) => {
-      const records = ctx.engine.currentRun?.runId === runId ? ctx.engine.currentRun.records : [];
-      if (end.status === 'completed') await reportFinetuneDone(runId, runDir, records);
-      else if (end.status === 'failed') {
-        await showErrorWithLog(
-          `BNN Lab: fine-tuning ${checkpoint} failed: ${end.message ?? 'unknown error'} (the source checkpoint is unchanged)`,
-        );
-      }
-    },
-    (e: unknown) => reportError(FINETUNE_COMMAND, e),
-  );
-}
-
-/** "accuracy 88.1 % → 88.6 %, 2.3 % of binary weights flipped" with the run folder. */
-export function finetuneDoneMessage(runId: string, records: readonly MetricsRecord[]): string {
-  const done = records.find((r) => r.event === 'done');
-  const summary = done?.event === 'done' ? done.finetune : undefined;
-  if (!summary) return `BNN Lab: ${runId} completed.`;
-  let flipped = 0;
-  let total = 0;
-  const start = records.find((r) => r.event === 'start');
-  const params = new Map(
-    start?.event === 'start' ? start.layers.map((l) => [l.name, l.params]) : [],
-  );
-  for (const l of summary.layers) {
-    const n = params.get(l.name) ?? 1;
-    flipped += l.flipFromStart * n;
-    total += n;
-  }
-  const flips = total > 0 ? ` · ${formatPercent(flipped / total)} of binary weights flipped` : '';
-  return `BNN Lab: ${runId} completed: test accuracy ${formatPercent(summary.testAccuracyBefore)} → ${formatPercent(summary.testAccuracyAfter)}${flips}.`;
-}
-
-async function reportFinetuneDone(
-  runId: string,
-  runDir: string,
-  records: readonly MetricsRecord[],
-): Promise<void> {
-  const choice = await vscode.window.showInformationMessage(
-    finetuneDoneMessage(runId, records),
-    'Open Run Folder',
-  );
-  if (choice) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(runDir));
+  await launchRun(ctx, {
+    command: FINETUNE_COMMAND,
+    what: `fine-tune ${meta.preset}`,
+    folder,
+    name: `${meta.preset}-finetune-lns`,
+    job: { finetune },
+    completedMessage: finetuneDoneMessage,
+    failedMessage: (message) => finetuneFailedMessage(checkpoint, message),
+  });
 }

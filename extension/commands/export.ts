@@ -10,17 +10,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { UserError } from '../core/errors';
-import { checkpointFolder } from '../core/export/files';
+import { UserError } from '../../core/errors';
+import { checkpointFolder } from '../../core/export/files';
 import {
   CHECKPOINT_FORMATS,
   FORMAT_INFO,
   RUN_FORMATS,
   type ExportFormat,
-} from '../core/export/formats';
-import type { ExportResult } from '../core/export/index';
-import { registerCommand, showErrorWithLog } from './commands';
-import { log } from './log';
+} from '../../core/export/formats';
+import type { ExportResult } from '../../core/export/index';
+import { registerCommand, showErrorWithLog } from '../errors';
+import { log } from '../log';
 
 export const EXPORT_CHECKPOINT_COMMAND = 'bnnLab.exportCheckpoint';
 export const EXPORT_RUN_COMMAND = 'bnnLab.exportRun';

@@ -5,12 +5,12 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { registerCommand } from './commands';
-import { checkRunFolder, telemetrySnippet } from './engine/externalRun';
-import { METRICS_FILE } from './engine/runFolders';
-import { log } from './log';
-import type { DashboardViewProvider } from './panels/DashboardViewProvider';
-import { runRoots } from './views/RunsTreeProvider';
+import { checkRunFolder, telemetrySnippet } from '../engine/externalRun';
+import { METRICS_FILE } from '../engine/runFolders';
+import { registerCommand } from '../errors';
+import { log } from '../log';
+import { workspaceRunsRoots } from '../settings';
+import type { DashboardViewProvider } from '../panels/DashboardViewProvider';
 
 export const FOLLOW_EXTERNAL_RUN = 'bnnLab.followExternalRun';
 export const COPY_TELEMETRY_SNIPPET = 'bnnLab.copyTelemetrySnippet';
@@ -28,7 +28,7 @@ function folderOf(arg: unknown): string | undefined {
 async function followExternalRun(dashboard: DashboardViewProvider, arg: unknown): Promise<void> {
   let dir = folderOf(arg);
   if (dir === undefined) {
-    const roots = runRoots();
+    const roots = workspaceRunsRoots();
     const picked = await vscode.window.showOpenDialog({
       title: 'BNN Lab: Follow External Run (a folder with metrics.jsonl)',
       openLabel: 'Follow',
@@ -46,7 +46,7 @@ async function followExternalRun(dashboard: DashboardViewProvider, arg: unknown)
 
 async function copyTelemetrySnippet(context: vscode.ExtensionContext): Promise<void> {
   const modulePath = path.join(context.extensionPath, TELEMETRY_MODULE);
-  const runs = runRoots()[0] ?? path.join('.bnn-lab', 'runs');
+  const runs = workspaceRunsRoots()[0] ?? path.join('.bnn-lab', 'runs');
   await vscode.env.clipboard.writeText(telemetrySnippet(modulePath, runs));
   log.info(`copied the PyTorch telemetry snippet (module: ${modulePath})`);
   const choice = await vscode.window.showInformationMessage(

@@ -5,19 +5,13 @@
  */
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { CancelledError, UserError } from '../core/errors';
-import { registerCommand } from './commands';
-import { installNative, NATIVE_CHOICES, TFJS_VERSION } from './engine/npmInstall';
-import { log } from './log';
+import { CancelledError, UserError } from '../../core/errors';
+import { installNative, NATIVE_CHOICES, TFJS_VERSION } from '../engine/npmInstall';
+import { registerCommand } from '../errors';
+import { log } from '../log';
+import { updateGlobalSetting } from '../settings';
 
 export const INSTALL_NATIVE_COMMAND = 'bnnLab.installNativeTensorflow';
-const SETTING = 'engine.nativeModulePath';
-
-/** `bnnLab.engine.nativeModulePath` (machine scope), or undefined when empty. */
-export function configuredNativeModulePath(): string | undefined {
-  const value = vscode.workspace.getConfiguration('bnnLab').get<string>(SETTING, '');
-  return value.trim() || undefined;
-}
 
 export function registerNativeTensorflow(context: vscode.ExtensionContext): vscode.Disposable {
   return registerCommand(INSTALL_NATIVE_COMMAND, () => installCommand(context));
@@ -57,9 +51,7 @@ async function installCommand(context: vscode.ExtensionContext): Promise<void> {
     if (result.message === 'cancelled') throw new CancelledError();
     throw new UserError(result.message);
   }
-  await vscode.workspace
-    .getConfiguration('bnnLab')
-    .update(SETTING, prefix, vscode.ConfigurationTarget.Global);
+  await updateGlobalSetting('engine.nativeModulePath', prefix);
   log.info(`installed ${pkg}@${TFJS_VERSION}; bnnLab.engine.nativeModulePath = ${prefix}`);
   const use = `Use "${backend}"`;
   const answer = await vscode.window.showInformationMessage(
@@ -67,8 +59,6 @@ async function installCommand(context: vscode.ExtensionContext): Promise<void> {
     use,
   );
   if (answer === use) {
-    await vscode.workspace
-      .getConfiguration('bnnLab')
-      .update('engine.backend', backend, vscode.ConfigurationTarget.Global);
+    await updateGlobalSetting('engine.backend', backend);
   }
 }
