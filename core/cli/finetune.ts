@@ -65,7 +65,7 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   validateFinetune(request);
   const meta = checkSourceCheckpoint(checkpoint);
   const backend = backendOption(values);
-  const { defaultFinetuneParent, runFinetune } = await import('../training/finetune.js');
+  const { defaultFinetuneParent, runFinetune } = await import('../run/finetune.js');
   const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
   const text = json ? undefined : new TextReport(context, runDir);

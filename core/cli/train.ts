@@ -211,7 +211,7 @@ async function runTrain(context: CommandContext): Promise<number> {
   const text = json ? undefined : new TextReport(context, runDir);
   const ctrlC = stopOnCtrlC(context, text);
   try {
-    const { runTraining } = await import('../training/trainer.js');
+    const { runTraining } = await import('../run/train.js');
     const result = await runTraining(
       {
         runId: runDir,

@@ -1,6 +1,7 @@
 /** Messages between the data-parallel coordinator and its replica threads. */
 import type { Dataset } from '../data/datasets';
 import type { BackendPreference, TrainConfig } from '../protocol';
+import type { LnsOptions } from '../training/methods/lns';
 import type { SetupState } from '../training/stepSetup';
 import type { SharedLayout } from './shared';
 
@@ -12,7 +13,12 @@ export interface ReplicaInit {
   buffer: SharedArrayBuffer;
   layout: SharedLayout;
   backend: BackendPreference;
-  /** The coordinator's state after a resume: replicas start from it instead of their seed. */
+  /** LNS fine-tuning: the replicas build the same mappers (`createStepSetup`). */
+  lns?: LnsOptions;
+  /**
+   * The coordinator's state after a resume or a fine-tune's start: replicas start from it
+   * instead of their seed.
+   */
   initialState?: SetupState;
   /** The training split in shared memory (no test split): replicas never read dataset files. */
   dataset: Dataset;

@@ -15,8 +15,8 @@ import {
   toWireRecord,
 } from '../../core/protocol';
 import type { RunHooks, RunResult } from '../../core/training/api';
-import { runFinetune } from '../../core/training/finetune';
-import { runTraining } from '../../core/training/trainer';
+import { runFinetune } from '../../core/run/finetune';
+import { runTraining } from '../../core/run/train';
 import { RecordBatcher } from './recordBatcher';
 
 if (!parentPort) throw new Error('engineWorker: must be started as a worker thread');

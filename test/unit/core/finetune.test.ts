@@ -9,8 +9,8 @@ import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { runFinetune } from '../../../core/training/finetune';
-import { evaluate, runTraining } from '../../../core/training/trainer';
+import { runFinetune } from '../../../core/run/finetune';
+import { evaluate, runTraining } from '../../../core/run/train';
 
 const root = mkdtempSync(join(tmpdir(), 'bnn-finetune-'));
 const TEST_LIMIT = 200;

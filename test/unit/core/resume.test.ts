@@ -7,7 +7,7 @@ import { readMetrics } from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
 import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-resume-')), 'run');
 
