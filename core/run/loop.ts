@@ -305,6 +305,7 @@ export async function runLoop(
         }
       : undefined;
     const manifest = resume ? readCheckpointManifest(resume.dir) : undefined;
+    if (resume) method.checkResume?.(resume);
     const savedPreset = manifest?.meta?.preset;
     if (resume && savedPreset !== undefined && savedPreset !== config.preset) {
       throw new UserError(
@@ -316,7 +317,6 @@ export async function runLoop(
         `cannot resume from ${resume.dir}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
       );
     }
-    if (resume) method.checkResume?.(resume);
     // A run killed between a checkpoint's rename and its `epoch` record: finish that epoch's
     // record (its evaluation re-run) before going on, even when it was the last epoch.
     const record = resume ? checkpointRecordState(resume.dir, resume.state.epoch) : undefined;

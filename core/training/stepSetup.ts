@@ -256,7 +256,10 @@ export async function applySetupState(setup: StepSetup, captured: SetupState): P
   setup.model.setWeights(tensors);
   tf.dispose(tensors);
   const state = new Map(captured.state.map((s) => [s.name, s.data]));
-  await restoreOptimizer(setup.optimizer, state, setup.variables);
+  // An optimizer that has not stepped yet (a fine-tune's start) has no slots to copy.
+  if (captured.state.some((s) => s.name.startsWith('optimizer/') && s.name !== 'optimizer/iter')) {
+    await restoreOptimizer(setup.optimizer, state, setup.variables);
+  }
   setup.bonn?.restore(state);
   setup.lns?.restore(state);
 }

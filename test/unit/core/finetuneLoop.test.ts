@@ -55,7 +55,15 @@ function weights(dir: string, epoch: number): Float32Array {
 
 test.before(async () => {
   const config = resolveConfig(
-    { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 160, testLimit: 100, seed: 2 },
+    {
+      preset: 'mnist-cnn',
+      epochs: 1,
+      batchSize: 32,
+      limit: 160,
+      testLimit: 100,
+      seed: 2,
+      telemetryEverySteps: 1,
+    },
     'test',
   );
   const dir = join(root, 'source');
