@@ -1,6 +1,6 @@
 /**
  * `bnn-lab finetune CHECKPOINT --method lns|plain …`: fine-tunes a BNN Lab checkpoint into a new
- * run folder (core/training/finetune.ts, docs/lns.md). TensorFlow.js loads when it runs.
+ * run folder (core/run/finetune.ts, docs/lns.md). TensorFlow.js loads when it runs.
  */
 import { resolve } from 'node:path';
 import { createRunDir } from '../io/runNames';
@@ -20,7 +20,15 @@ import {
   type CommandContext,
 } from './args';
 import { percent } from './progress';
-import { backendOption, runHooks, stopOnCtrlC, TextReport } from './train';
+import {
+  backendOption,
+  resumeOption,
+  runHooks,
+  stopOnCtrlC,
+  TextReport,
+  THREADS_OPTION,
+  threadsOption,
+} from './train';
 
 /** The before/after table printed at the end of a fine-tune. */
 export function finetuneTable(summary: FinetuneSummary): string {
@@ -65,6 +73,8 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   validateFinetune(request);
   const meta = checkSourceCheckpoint(checkpoint);
   const backend = backendOption(values);
+  const threads = threadsOption(values);
+  const resumeFrom = resumeOption(values);
   const { defaultFinetuneParent, runFinetune } = await import('../run/finetune.js');
   const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
@@ -73,7 +83,15 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   let result;
   try {
     result = await runFinetune(
-      { runId: runDir, checkpoint, runDir, backend, ...request },
+      {
+        runId: runDir,
+        checkpoint,
+        runDir,
+        backend,
+        threads,
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
+        ...request,
+      },
       runHooks(context, text, ctrlC.isCancelled),
     );
   } finally {
@@ -147,6 +165,13 @@ export const finetuneCommand: Command = {
       type: 'string',
       value: 'NAME',
       help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
+    },
+    THREADS_OPTION,
+    {
+      name: 'resume',
+      type: 'string',
+      value: 'DIR',
+      help: 'continue from a checkpoint folder (…/checkpoints/epoch-N) of a fine-tune of the same CHECKPOINT with the same options; the new run folder gets the records after epoch N',
     },
     {
       name: 'out',
