@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { createRunDir } from '../io/runNames';
-import { BACKEND_NAMES, type FinetuneSummary } from '../protocol';
+import type { FinetuneSummary } from '../protocol';
 import {
   checkSourceCheckpoint,
   FINETUNE_METHODS,
@@ -21,7 +21,9 @@ import {
 } from './args';
 import { percent } from './progress';
 import {
+  BACKEND_OPTION,
   backendOption,
+  LIMIT_OPTIONS,
   resumeOption,
   runHooks,
   stopOnCtrlC,
@@ -147,25 +149,9 @@ export const finetuneCommand: Command = {
       value: 'N',
       help: 'steps fitting the mappers to sgn(W) first (lns; default 100)',
     },
-    {
-      name: 'limit',
-      type: 'string',
-      value: 'N',
-      help: 'train on the first N examples only (0 = all)',
-    },
-    {
-      name: 'test-limit',
-      type: 'string',
-      value: 'N',
-      help: 'evaluate on the first N test examples only (0 = all)',
-    },
+    ...LIMIT_OPTIONS,
     { name: 'seed', type: 'string', value: 'N', help: 'seed for the data order' },
-    {
-      name: 'backend',
-      type: 'string',
-      value: 'NAME',
-      help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
-    },
+    BACKEND_OPTION,
     THREADS_OPTION,
     {
       name: 'resume',

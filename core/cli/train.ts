@@ -248,6 +248,30 @@ export function resumeOption(values: OptionValues): string | undefined {
   return resumeFrom === undefined ? undefined : resolve(resumeFrom);
 }
 
+/** `--limit` and `--test-limit`, as train and finetune show them. */
+export const LIMIT_OPTIONS = [
+  {
+    name: 'limit',
+    type: 'string',
+    value: 'N',
+    help: 'train on the first N examples only (0 = all)',
+  },
+  {
+    name: 'test-limit',
+    type: 'string',
+    value: 'N',
+    help: 'evaluate on the first N test examples only (0 = all)',
+  },
+] as const;
+
+/** The `--backend` option, as train and finetune show it. */
+export const BACKEND_OPTION = {
+  name: 'backend',
+  type: 'string',
+  value: 'NAME',
+  help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
+} as const;
+
 /** The `--threads` option, as train and finetune show it. */
 export const THREADS_OPTION = {
   name: 'threads',
@@ -336,18 +360,7 @@ export const trainCommand: Command = {
     { name: 'batch-size', type: 'string', value: 'N', help: 'examples per step' },
     { name: 'lr', type: 'string', value: 'X', help: learningRateHelp },
     { name: 'seed', type: 'string', value: 'N', help: 'seed for initialization and data order' },
-    {
-      name: 'limit',
-      type: 'string',
-      value: 'N',
-      help: 'train on the first N examples only (0 = all)',
-    },
-    {
-      name: 'test-limit',
-      type: 'string',
-      value: 'N',
-      help: 'evaluate on the first N test examples only (0 = all)',
-    },
+    ...LIMIT_OPTIONS,
     {
       name: 'dataset',
       type: 'string',
@@ -360,12 +373,7 @@ export const trainCommand: Command = {
       value: 'DIR',
       help: 'continue from a checkpoint folder (…/checkpoints/epoch-N) of a run with the same config and seed; the new run folder gets the records after epoch N',
     },
-    {
-      name: 'backend',
-      type: 'string',
-      value: 'NAME',
-      help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
-    },
+    BACKEND_OPTION,
     THREADS_OPTION,
     {
       name: 'out',

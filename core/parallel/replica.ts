@@ -15,6 +15,7 @@ import {
   applySetupState,
   captureSetupState,
   createStepSetup,
+  keptTensors,
   METHOD_LOSSES,
   type StepParts,
 } from '../training/stepSetup';
@@ -119,15 +120,7 @@ async function main(init: ReplicaInit): Promise<void> {
         at += terms.signs.size;
       }
     }
-    tf.dispose([
-      xs,
-      ys,
-      value,
-      parts.ce,
-      parts.hits,
-      ...Object.values(parts.methods ?? {}),
-      ...(parts.layers ?? []).flatMap((p) => [p.aux, p.disagreement, p.signs]),
-    ]);
+    tf.dispose([xs, ys, value, ...keptTensors(parts)]);
     tf.dispose(Object.values(grads));
 
     const sum = comm.sumGradients(layout.gradientFloats);

@@ -9,7 +9,7 @@ import { DataParallel } from '../parallel/dataParallel';
 import { makeBatch } from '../training/batches';
 import { clipLatentWeights } from '../training/optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from '../training/random';
-import { METHOD_LOSSES, type StepParts, type StepSetup } from '../training/stepSetup';
+import { keptTensors, METHOD_LOSSES, type StepParts, type StepSetup } from '../training/stepSetup';
 import type { TrainConfig } from '../protocol';
 
 export interface StepParams {
@@ -93,15 +93,7 @@ export class LocalStepper implements Stepper {
           })),
         )
       : undefined;
-    tf.dispose([
-      xs,
-      ys,
-      totalT,
-      parts.ce,
-      parts.hits,
-      ...Object.values(parts.methods ?? {}),
-      ...(parts.layers ?? []).flatMap((p) => [p.aux, p.disagreement, p.signs]),
-    ]);
+    tf.dispose([xs, ys, totalT, ...keptTensors(parts)]);
     if ((config.latentClip ?? 0) > 0)
       clipLatentWeights(setup.latentKernels, config.latentClip ?? 0);
     const latents: Float32Array[] = [];

@@ -37,6 +37,16 @@ export interface StepParts {
   layers: LnsStepTerms[];
 }
 
+/** The tensors `parts` kept, for `tf.dispose` after the step. */
+export function keptTensors(parts: Partial<StepParts>): (tf.Tensor | undefined)[] {
+  return [
+    parts.ce,
+    parts.hits,
+    ...Object.values(parts.methods ?? {}),
+    ...(parts.layers ?? []).flatMap((p) => [p.aux, p.disagreement, p.signs]),
+  ];
+}
+
 export interface StepSetup {
   model: tf.LayersModel;
   binaryLayers: (tf.layers.Layer & BinaryLayer)[];

@@ -11,8 +11,8 @@ import { readMetrics } from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
 import { runFinetune, type FinetuneRequest } from '../../../core/run/finetune';
 import { runTraining } from '../../../core/run/train';
-import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
+import { comparable, hooks } from './resumeHelpers';
 
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
 
@@ -20,17 +20,6 @@ const root = mkdtempSync(join(tmpdir(), 'bnn-finetune-loop-'));
 let source = '';
 let runs = 0;
 const runDir = () => join(root, `run-${++runs}`);
-
-function hooks(cancelAfterEpoch = Infinity): RunHooks {
-  let epochs = 0;
-  return {
-    onRecord: (r) => {
-      if (r.event === 'epoch') epochs++;
-    },
-    log: () => {},
-    isCancelled: () => epochs >= cancelAfterEpoch,
-  };
-}
 
 /** A fine-tune of `source` with a few steps per epoch. */
 const request = (dir: string, extra: Partial<FinetuneRequest> = {}): FinetuneRequest => ({
@@ -129,18 +118,6 @@ test(
     assert.ok(worst < 1e-3, `largest relative weight difference ${worst}`);
   },
 );
-
-/** Records after `epoch`, without wall-clock fields. */
-function comparable(list: MetricsRecord[], afterEpoch: number): unknown[] {
-  return list
-    .filter((r) => r.event !== 'start' && (!('epoch' in r) || r.epoch > afterEpoch))
-    .map((r) => {
-      const { time: _t, ...rest } = r as Record<string, unknown>;
-      delete rest.examplesPerSecond;
-      delete rest.durationMs;
-      return rest;
-    });
-}
 
 for (const method of ['lns', 'plain'] as const) {
   test(`a ${method} fine-tune resumed from its checkpoint matches an uninterrupted one`, async () => {
