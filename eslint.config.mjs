@@ -15,20 +15,6 @@ const TFJS_UMBRELLA = {
 };
 
 /**
- * Import cycles (runtime imports; `import type` is erased and does not count) fail
- * `npm run lint`. CYCLES_PENDING: files in the cycle extension/commands.ts <->
- * extension/finetuneCommand.ts that issue 14's command-layer branch (i14-ext) is removing, and
- * the folders it is reshaping; the rule is off there until that branch is merged. Empty the list
- * then: the rule is meant to be an error everywhere.
- */
-const CYCLES_PENDING = [
-  'extension/commands.ts',
-  'extension/finetuneCommand.ts',
-  'extension/commands/**',
-  'extension/panels/**',
-];
-
-/**
  * The layers of core/, lowest first: a folder (or root file) imports only from its own layer or
  * lower ones, so no folder of core/ imports one above it and the folders cannot form a cycle.
  * A folder missing here is not checked; add new folders to their layer.
@@ -38,18 +24,12 @@ const CORE_LAYERS = [
   ['errors.ts', 'tf.ts', 'io', 'workers'],
   ['backend', 'bnn', 'data', 'metrics', 'kernels'],
   ['checkpoints'],
+  ['training'],
   ['parallel'],
-  ['training', 'run'],
+  ['run'],
   ['export'],
   ['cli'],
 ];
-/**
- * core/parallel still imports core/training (stepSetup, optimizers, random, the trainer's
- * batching); issue 14's run-loop branch (i14-run) is removing that. Empty the list once it is
- * merged (and move `parallel` to its final layer if the run loop's stepper interface lives
- * below it).
- */
-const LAYERS_PENDING = ['core/parallel/**'];
 const LAYER_ZONES = CORE_LAYERS.slice(0, -1).flatMap((layer, i) =>
   layer.map((name) => ({
     target: `./core/${name}`,
@@ -118,18 +98,13 @@ export default tseslint.config(
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
     },
+    // Import cycles (runtime imports; `import type` is erased and does not count) fail the lint.
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
-  ...(CYCLES_PENDING.length > 0
-    ? [{ files: CYCLES_PENDING, rules: { 'import-x/no-cycle': 'off' } }]
-    : []),
   {
     files: ['core/**/*.ts'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: LAYER_ZONES }] },
   },
-  ...(LAYERS_PENDING.length > 0
-    ? [{ files: LAYERS_PENDING, rules: { 'import-x/no-restricted-paths': 'off' } }]
-    : []),
   {
     files: ['core/**/*.ts'],
     ...typed('./core/tsconfig.json'),

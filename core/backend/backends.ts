@@ -7,7 +7,7 @@ import * as tf from '../tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from '../errors';
 import {
   BACKEND_NAMES,
@@ -17,6 +17,7 @@ import {
 } from '../protocol';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { describeAdapter, initWebGpu, resetWebGpuAfterFailure, webgpuAdapter } from './webgpu';
+import { besideBundle, inPackage } from '../io/shipped';
 
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -41,14 +42,8 @@ export async function useCpuBackend(): Promise<void> {
 
 /** The folder holding tfjs' `.wasm` binaries: beside the bundle, or in node_modules. */
 export function findWasmDir(): string {
-  const candidates = [join(__dirname, 'wasm')];
-  try {
-    candidates.push(
-      join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'),
-    );
-  } catch {
-    // Not installed as a package: only the bundled copy can be used.
-  }
+  const installed = inPackage('@tensorflow/tfjs-backend-wasm', 'dist');
+  const candidates = [besideBundle('wasm'), ...(installed ? [installed] : [])];
   const found = candidates.find((d) => existsSync(join(d, 'tfjs-backend-wasm-simd.wasm')));
   if (!found) {
     throw new UserError(

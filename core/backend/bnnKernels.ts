@@ -28,7 +28,6 @@
  * `BNN_LAB_C_KERNELS=0` in the environment).
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   getGradient,
   getKernel,
@@ -45,6 +44,7 @@ import {
   zerosLike,
 } from '../tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { kernelFileCandidates } from '../io/shipped';
 
 const BACKEND = 'wasm';
 export const BNN_KERNELS_FILE = 'bnn-kernels.wasm';
@@ -159,11 +159,7 @@ interface BnnExports {
 
 /** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
 export function bnnKernelCandidates(): string[] {
-  return [
-    join(__dirname, 'wasm', BNN_KERNELS_FILE),
-    join(__dirname, '..', 'kernels', BNN_KERNELS_FILE),
-    join(__dirname, '..', '..', '..', 'core', 'kernels', BNN_KERNELS_FILE),
-  ];
+  return kernelFileCandidates(BNN_KERNELS_FILE);
 }
 
 /** The parts of the WebAssembly API used here (core compiles without the DOM typings). */

@@ -16,10 +16,10 @@
 import { findBackend, getBackend, registerBackend, removeBackend, setBackend } from '../tf';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fieldName } from '../errors';
 import type { GpuAdapterInfo } from '../protocol';
 import { registerWebGpuKernels } from './webgpuKernels';
+import { besideBundle, inPackage } from '../io/shipped';
 
 /** What the `webgpu` package's `dawn.node` exports. */
 interface DawnModule {
@@ -73,14 +73,8 @@ export function vsixTarget(platform: string = process.platform, arch: string = p
 export function dawnCandidates(): string[] {
   const fromEnv = process.env.BNN_LAB_DAWN_PATH;
   if (fromEnv) return [fromEnv];
-  const candidates = [join(__dirname, 'dawn', dawnPlatform(), 'dawn.node')];
-  try {
-    const pkg = dirname(require.resolve('webgpu/package.json'));
-    candidates.push(join(pkg, 'dist', dawnPlatform(), 'dawn.node'));
-  } catch {
-    // Not installed as a package (the bundled extension): only the copy beside it counts.
-  }
-  return candidates;
+  const installed = inPackage('webgpu', 'dist', dawnPlatform(), 'dawn.node');
+  return [besideBundle('dawn', dawnPlatform(), 'dawn.node'), ...(installed ? [installed] : [])];
 }
 
 /** Software rasterizers that expose a WebGPU adapter: correct, but slower than the wasm path. */

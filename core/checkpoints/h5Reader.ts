@@ -7,7 +7,7 @@
  * - Keras 3 `model.weights.h5` (`layers/<name>/vars/<i>`).
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileFormatError, UserError } from '../errors';
 import { checkDeclaredBytes, checkRegularFileSync, formatBytes } from '../io/boundedFile';
@@ -21,6 +21,7 @@ import {
   type TensorDtype,
 } from './model';
 import { hintForWeight, keras3VariableNames, parseConfig, type LayerConfigs } from './kerasConfig';
+import { besideBundle } from '../io/shipped';
 
 type H5Package = typeof import('h5wasm/node', { with: { 'resolution-mode': 'import' } });
 
@@ -31,7 +32,7 @@ type H5Package = typeof import('h5wasm/node', { with: { 'resolution-mode': 'impo
  */
 const H5WASM_NODE = 'h5wasm/node';
 /** The copy esbuild.mjs places beside the bundles (the VSIX ships no node_modules). */
-const BUNDLED_H5WASM = join(__dirname, 'h5wasm', 'hdf5_hl.js');
+const BUNDLED_H5WASM = besideBundle('h5wasm', 'hdf5_hl.js');
 
 const loadH5 = async () => {
   let h5: H5Package;

@@ -1,10 +1,10 @@
 /**
  * `bnn-lab finetune CHECKPOINT --method lns|plain …`: fine-tunes a BNN Lab checkpoint into a new
- * run folder (core/training/finetune.ts, docs/lns.md). TensorFlow.js loads when it runs.
+ * run folder (core/run/finetune.ts, docs/lns.md). TensorFlow.js loads when it runs.
  */
 import { resolve } from 'node:path';
 import { createRunDir } from '../io/runNames';
-import { BACKEND_NAMES, type FinetuneSummary } from '../protocol';
+import type { FinetuneSummary } from '../protocol';
 import {
   checkSourceCheckpoint,
   FINETUNE_METHODS,
@@ -20,7 +20,17 @@ import {
   type CommandContext,
 } from './args';
 import { percent } from './progress';
-import { backendOption, runHooks, stopOnCtrlC, TextReport } from './train';
+import {
+  BACKEND_OPTION,
+  backendOption,
+  LIMIT_OPTIONS,
+  resumeOption,
+  runHooks,
+  stopOnCtrlC,
+  TextReport,
+  THREADS_OPTION,
+  threadsOption,
+} from './train';
 
 /** The before/after table printed at the end of a fine-tune. */
 export function finetuneTable(summary: FinetuneSummary): string {
@@ -65,7 +75,9 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   validateFinetune(request);
   const meta = checkSourceCheckpoint(checkpoint);
   const backend = backendOption(values);
-  const { defaultFinetuneParent, runFinetune } = await import('../training/finetune.js');
+  const threads = threadsOption(values);
+  const resumeFrom = resumeOption(values);
+  const { defaultFinetuneParent, runFinetune } = await import('../run/finetune.js');
   const parent = resolve(stringOption(values, 'out') ?? defaultFinetuneParent(checkpoint));
   const runDir = await createRunDir(parent, `${meta.preset}-finetune-${method}`, new Date());
   const text = json ? undefined : new TextReport(context, runDir);
@@ -73,7 +85,15 @@ async function runFinetuneCommand(context: CommandContext): Promise<number> {
   let result;
   try {
     result = await runFinetune(
-      { runId: runDir, checkpoint, runDir, backend, ...request },
+      {
+        runId: runDir,
+        checkpoint,
+        runDir,
+        backend,
+        threads,
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
+        ...request,
+      },
       runHooks(context, text, ctrlC.isCancelled),
     );
   } finally {
@@ -129,24 +149,15 @@ export const finetuneCommand: Command = {
       value: 'N',
       help: 'steps fitting the mappers to sgn(W) first (lns; default 100)',
     },
-    {
-      name: 'limit',
-      type: 'string',
-      value: 'N',
-      help: 'train on the first N examples only (0 = all)',
-    },
-    {
-      name: 'test-limit',
-      type: 'string',
-      value: 'N',
-      help: 'evaluate on the first N test examples only (0 = all)',
-    },
+    ...LIMIT_OPTIONS,
     { name: 'seed', type: 'string', value: 'N', help: 'seed for the data order' },
+    BACKEND_OPTION,
+    THREADS_OPTION,
     {
-      name: 'backend',
+      name: 'resume',
       type: 'string',
-      value: 'NAME',
-      help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
+      value: 'DIR',
+      help: 'continue from a checkpoint folder (…/checkpoints/epoch-N) of a fine-tune of the same CHECKPOINT with the same options; the new run folder gets the records after epoch N',
     },
     {
       name: 'out',

@@ -6,7 +6,7 @@
  * TensorFlow.js and the trainer load only for the commands that train: `inspect` starts fast.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { CancelledError, ConfigError, FileFormatError, UserError, useVocabulary } from '../errors';
 import {
@@ -28,6 +28,7 @@ import { compareCommand, inspectCommand, seriesCommand } from './inspect';
 import { presetsCommand } from './presets';
 import { trainCommand } from './train';
 import { CLI_VOCABULARY } from './wording';
+import { besideBundle, foldersAbove } from '../io/shipped';
 
 /** Every command, in the order the help lists them. A new command is one entry here. */
 export const COMMANDS: readonly Command[] = [
@@ -42,14 +43,12 @@ export const COMMANDS: readonly Command[] = [
 
 /** The version in the package.json beside (or above) this file: dist/, out/core/cli/. */
 export function packageVersion(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 5; i++) {
+  for (const dir of [besideBundle(), ...foldersAbove(4)]) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'bnn-lab' && pkg.version) return pkg.version;
     }
-    dir = dirname(dir);
   }
   return 'unknown';
 }

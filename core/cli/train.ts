@@ -194,24 +194,14 @@ async function runTrain(context: CommandContext): Promise<number> {
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
   const config = resolveConfig(raw, source);
   const backend = backendOption(values);
-  const threads = numberOption(values, 'threads') ?? availableParallelism();
-  const threadProblem = threadCountProblem(threads, availableParallelism());
-  if (threadProblem)
-    throw new UsageError(`--threads: ${threadProblem}`, '--threads', String(threads));
-  const resumeFrom = stringOption(values, 'resume');
-  if (resumeFrom !== undefined && !existsSync(join(resumeFrom, 'training-state.json'))) {
-    throw new UsageError(
-      `--resume ${resumeFrom} is not a checkpoint folder (no training-state.json); name one like RUN/checkpoints/epoch-3`,
-      '--resume',
-      resumeFrom,
-    );
-  }
+  const threads = threadsOption(values);
+  const resumeFrom = resumeOption(values);
   const parent = resolve(stringOption(values, 'out') ?? join('.bnn-lab', 'runs'));
   const runDir = await createRunDir(parent, config.preset, new Date());
   const text = json ? undefined : new TextReport(context, runDir);
   const ctrlC = stopOnCtrlC(context, text);
   try {
-    const { runTraining } = await import('../training/trainer.js');
+    const { runTraining } = await import('../run/train.js');
     const result = await runTraining(
       {
         runId: runDir,
@@ -219,7 +209,7 @@ async function runTrain(context: CommandContext): Promise<number> {
         runDir,
         backend,
         threads,
-        ...(resumeFrom !== undefined ? { resumeFrom: resolve(resumeFrom) } : {}),
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
       },
       runHooks(context, text, ctrlC.isCancelled),
     );
@@ -235,6 +225,60 @@ async function runTrain(context: CommandContext): Promise<number> {
     ctrlC.dispose();
   }
 }
+
+/** `--threads N`: data-parallel threads, every core by default. @throws UsageError. */
+export function threadsOption(values: OptionValues): number {
+  const threads = numberOption(values, 'threads') ?? availableParallelism();
+  const threadProblem = threadCountProblem(threads, availableParallelism());
+  if (threadProblem)
+    throw new UsageError(`--threads: ${threadProblem}`, '--threads', String(threads));
+  return threads;
+}
+
+/** `--resume DIR`: a checkpoint folder, absolute. @throws UsageError when it is not one. */
+export function resumeOption(values: OptionValues): string | undefined {
+  const resumeFrom = stringOption(values, 'resume');
+  if (resumeFrom !== undefined && !existsSync(join(resumeFrom, 'training-state.json'))) {
+    throw new UsageError(
+      `--resume ${resumeFrom} is not a checkpoint folder (no training-state.json); name one like RUN/checkpoints/epoch-3`,
+      '--resume',
+      resumeFrom,
+    );
+  }
+  return resumeFrom === undefined ? undefined : resolve(resumeFrom);
+}
+
+/** `--limit` and `--test-limit`, as train and finetune show them. */
+export const LIMIT_OPTIONS = [
+  {
+    name: 'limit',
+    type: 'string',
+    value: 'N',
+    help: 'train on the first N examples only (0 = all)',
+  },
+  {
+    name: 'test-limit',
+    type: 'string',
+    value: 'N',
+    help: 'evaluate on the first N test examples only (0 = all)',
+  },
+] as const;
+
+/** The `--backend` option, as train and finetune show it. */
+export const BACKEND_OPTION = {
+  name: 'backend',
+  type: 'string',
+  value: 'NAME',
+  help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
+} as const;
+
+/** The `--threads` option, as train and finetune show it. */
+export const THREADS_OPTION = {
+  name: 'threads',
+  type: 'string',
+  value: 'N',
+  help: 'data-parallel threads, 1 to the number of cores (default: every core); batch norm is synchronized, so any N trains the same model up to rounding',
+} as const;
 
 /** `--backend NAME`: auto or a backend the engine knows. */
 export function backendOption(values: OptionValues): BackendPreference {
@@ -316,18 +360,7 @@ export const trainCommand: Command = {
     { name: 'batch-size', type: 'string', value: 'N', help: 'examples per step' },
     { name: 'lr', type: 'string', value: 'X', help: learningRateHelp },
     { name: 'seed', type: 'string', value: 'N', help: 'seed for initialization and data order' },
-    {
-      name: 'limit',
-      type: 'string',
-      value: 'N',
-      help: 'train on the first N examples only (0 = all)',
-    },
-    {
-      name: 'test-limit',
-      type: 'string',
-      value: 'N',
-      help: 'evaluate on the first N test examples only (0 = all)',
-    },
+    ...LIMIT_OPTIONS,
     {
       name: 'dataset',
       type: 'string',
@@ -340,18 +373,8 @@ export const trainCommand: Command = {
       value: 'DIR',
       help: 'continue from a checkpoint folder (…/checkpoints/epoch-N) of a run with the same config and seed; the new run folder gets the records after epoch N',
     },
-    {
-      name: 'backend',
-      type: 'string',
-      value: 'NAME',
-      help: `auto | ${BACKEND_NAMES.join(' | ')} (default auto)`,
-    },
-    {
-      name: 'threads',
-      type: 'string',
-      value: 'N',
-      help: 'data-parallel threads, 1 to the number of cores (default: every core); batch norm is synchronized, so any N trains the same model up to rounding',
-    },
+    BACKEND_OPTION,
+    THREADS_OPTION,
     {
       name: 'out',
       type: 'string',

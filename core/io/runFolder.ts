@@ -207,6 +207,16 @@ export class RunFolder {
     }
   }
 
+  /** Writes `value` as `<name>` (JSON) beside config.json, durably; never over an existing file. */
+  writeJson(name: string, value: unknown): void {
+    const path = join(this.dir, name);
+    try {
+      writeDurably(path, JSON.stringify(value, null, 2) + '\n');
+    } catch (e) {
+      throw describeFsError('write', path, e);
+    }
+  }
+
   /**
    * Appends one record. `epoch` and `done` records are flushed to the disk before returning (they
    * are what resume and the Runs view read back); `step` records are left to the OS.

@@ -9,7 +9,7 @@
  * ~5 % of the time of the passes) and grows the memory when a tensor needs more.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { kernelFileCandidates } from '../io/shipped';
 
 export const STATS_KERNELS_FILE = 'stats-kernels.wasm';
 
@@ -59,11 +59,7 @@ export interface Pass1 {
 
 /** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
 function candidates(): string[] {
-  return [
-    join(__dirname, 'wasm', STATS_KERNELS_FILE),
-    join(__dirname, '..', 'kernels', STATS_KERNELS_FILE),
-    join(__dirname, '..', '..', '..', 'core', 'kernels', STATS_KERNELS_FILE),
-  ];
+  return kernelFileCandidates(STATS_KERNELS_FILE);
 }
 
 let loaded: StatsExports | null | undefined;

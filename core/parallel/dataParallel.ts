@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import type { Dataset } from '../data/datasets';
 import { CancelledError, fieldName } from '../errors';
 import type { BackendPreference, TrainConfig } from '../protocol/schema';
+import type { LnsOptions } from '../training/methods/lns';
 import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
 import { WorkerThread } from '../workers/thread';
 import { isFromReplica, type FromReplica, type ReplicaInit } from './protocol';
@@ -64,6 +65,14 @@ export interface StepResult {
   hits: number;
   /** Batch-mean method losses, in the order the objective reports them. */
   methods: number[];
+}
+
+/** LNS: rank 0's terms of the last step, per binary layer. */
+export interface LayerTerms {
+  aux: number;
+  disagreement: number;
+  /** The binary weights the step's forward used. */
+  binary: Float32Array;
 }
 
 /** How long a command may take before the watchdog fails the run (see the file comment). */
@@ -132,8 +141,9 @@ export class DataParallel {
 
   /**
    * Starts `world` replicas of the run in `config` and waits until each has built its model.
-   * `setup` is the coordinator's own (for the shared-memory sizes); after a resume the replicas
-   * start from its state rather than each reading the checkpoint again.
+   * `setup` is the coordinator's own (for the shared-memory sizes); with `sendState` (after a
+   * resume, or a fine-tune's loaded weights) the replicas start from its state rather than each
+   * reading a checkpoint again.
    */
   static async start(options: {
     config: TrainConfig;
@@ -142,7 +152,9 @@ export class DataParallel {
     setup: StepSetup;
     /** Its training images move into shared memory, which the replicas read. */
     dataset: Dataset;
-    resumed: boolean;
+    sendState: boolean;
+    /** LNS fine-tuning (`setup` was built with the same options). */
+    lns?: LnsOptions;
     log: (level: 'info' | 'warn' | 'error', message: string) => void;
     /** The run's cancel flag, polled while waiting for the replicas. */
     isCancelled?: () => boolean;
@@ -153,11 +165,12 @@ export class DataParallel {
       gradientFloats: setup.variables.reduce((n, v) => n + v.size, 0),
       latentFloats: setup.latentKernels.reduce((n, v) => n + v.size, 0),
       reduceWidth: Math.max(1, batchNormWidth(setup.model)) + 1,
+      lnsLayers: options.lns ? setup.binaryLayers.length : 0,
     };
     const buffer = allocateShared(layout);
     const views = sharedViews(buffer, layout);
     const shared = shareTrainingSplit(options.dataset);
-    const initialState = options.resumed ? await captureSetupState(setup) : undefined;
+    const initialState = options.sendState ? await captureSetupState(setup) : undefined;
     const workers: WorkerThread<never, FromReplica>[] = [];
     const ready = new Set<number>();
     const pool = new DataParallel(workers, views, layout);
@@ -173,6 +186,7 @@ export class DataParallel {
         layout,
         backend: options.backend,
         dataset: shared,
+        ...(options.lns ? { lns: options.lns } : {}),
         ...(initialState ? { initialState } : {}),
       };
       const worker = new WorkerThread<never, FromReplica>({
@@ -248,13 +262,27 @@ export class DataParallel {
 
   /** A copy of binary layer `index`'s latent kernel after the last step (`sizes` in order). */
   latents(sizes: number[]): Float32Array[] {
+    return this.latentsOf(this.views.latents, sizes);
+  }
+
+  private latentsOf(view: Float32Array, sizes: number[]): Float32Array[] {
     const out: Float32Array[] = [];
     let at = 0;
     for (const n of sizes) {
-      out.push(this.views.latents.slice(at, at + n));
+      out.push(view.slice(at, at + n));
       at += n;
     }
     return out;
+  }
+
+  /** LNS: each binary layer's terms of the last step (`sizes`: latent kernel sizes, in order). */
+  layerTerms(sizes: number[]): LayerTerms[] {
+    const binary = this.latentsOf(this.views.binary, sizes);
+    return binary.map((b, i) => ({
+      aux: this.views.layerTerms[2 * i],
+      disagreement: this.views.layerTerms[2 * i + 1],
+      binary: b,
+    }));
   }
 
   /** Copies rank 0's weights, optimizer slots and BONN state into `setup`. */

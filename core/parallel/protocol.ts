@@ -5,6 +5,7 @@
 import type { Dataset } from '../data/datasets';
 import { anyFields, messageGuard } from '../protocol/channel';
 import type { BackendPreference, TrainConfig } from '../protocol/schema';
+import type { LnsOptions } from '../training/methods/lns';
 import type { SetupState } from '../training/stepSetup';
 import type { SharedLayout } from './shared';
 
@@ -16,7 +17,12 @@ export interface ReplicaInit {
   buffer: SharedArrayBuffer;
   layout: SharedLayout;
   backend: BackendPreference;
-  /** The coordinator's state after a resume: replicas start from it instead of their seed. */
+  /** LNS fine-tuning: the replicas build the same mappers (`createStepSetup`). */
+  lns?: LnsOptions;
+  /**
+   * The coordinator's state after a resume or a fine-tune's start: replicas start from it
+   * instead of their seed.
+   */
   initialState?: SetupState;
   /** The training split in shared memory (no test split): replicas never read dataset files. */
   dataset: Dataset;

@@ -7,6 +7,7 @@
 import * as tf from '../tf';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/backends';
+import { batchArrays, batchTensors } from '../training/batches';
 import { getPreset } from '../bnn/presets';
 import { clipLatentWeights, setLearningRate } from '../training/optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from '../training/random';
@@ -14,10 +15,10 @@ import {
   applySetupState,
   captureSetupState,
   createStepSetup,
+  keptTensors,
   METHOD_LOSSES,
   type StepParts,
 } from '../training/stepSetup';
-import { batchArrays, batchTensors } from '../training/trainer';
 import type { FromReplica, ReplicaInit } from './protocol';
 import { AbortedError, CTRL, OP, PARAM, ReplicaComm, SCALAR, sharedViews } from './shared';
 import { shardOf } from './shards';
@@ -35,7 +36,7 @@ async function main(init: ReplicaInit): Promise<void> {
   await initBackend(init.backend, () => undefined);
   const { dataset } = init;
   const preset = getPreset(config.preset);
-  const setup = createStepSetup(config, preset);
+  const setup = createStepSetup(config, preset, init.lns);
   if (init.initialState) await applySetupState(setup, init.initialState);
   synchronizeBatchNorm(setup.model, comm);
   const { optimizer, variables, binaryLayers, latentKernels } = setup;
@@ -109,7 +110,17 @@ async function main(init: ReplicaInit): Promise<void> {
       const t = parts.methods?.[name];
       scalars[SCALAR.firstMethod + i] = t ? t.dataSync()[0] * weight : 0;
     });
-    tf.dispose([xs, ys, value, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
+    if (rank === 0 && parts.layers) {
+      // LNS: each layer's terms and the binary weights this step's forward used.
+      let at = 0;
+      for (const [i, terms] of parts.layers.entries()) {
+        views.layerTerms[2 * i] = terms.aux.dataSync()[0];
+        views.layerTerms[2 * i + 1] = terms.disagreement.dataSync()[0];
+        views.binary.set(terms.signs.dataSync() as Float32Array, at);
+        at += terms.signs.size;
+      }
+    }
+    tf.dispose([xs, ys, value, ...keptTensors(parts)]);
     tf.dispose(Object.values(grads));
 
     const sum = comm.sumGradients(layout.gradientFloats);

@@ -47,6 +47,11 @@ export interface SharedLayout {
   latentFloats: number;
   /** Widest batch-norm channel count (its all-reduce slots hold 2 values per channel). */
   reduceWidth: number;
+  /**
+   * LNS runs: the number of binary layers, whose step terms (auxiliary loss, disagreement) and
+   * binary weights `sgn(f_θ(W))` rank 0 publishes each step; 0 (or absent) otherwise.
+   */
+  lnsLayers?: number;
 }
 
 export interface SharedViews {
@@ -59,6 +64,10 @@ export interface SharedViews {
   /** `world × gradientFloats`. */
   gradients: Float32Array;
   latents: Float32Array;
+  /** LNS: per binary layer its auxiliary loss and disagreement (`2 × lnsLayers`). */
+  layerTerms: Float64Array;
+  /** LNS: the binary weights of the last step's forward, laid out as `latents` (else empty). */
+  binary: Float32Array;
 }
 
 /** Allocates the buffer for `layout`. */
@@ -67,8 +76,10 @@ export function allocateShared(layout: SharedLayout): SharedArrayBuffer {
 }
 
 function sharedBytes(l: SharedLayout): number {
-  const f64 = PARAM.size + l.world * SCALAR.size + 2 * l.world * 2 * l.reduceWidth;
-  return CTRL.size * 4 + f64 * 8 + (l.world * l.gradientFloats + l.latentFloats) * 4;
+  const lns = l.lnsLayers ?? 0;
+  const f64 = PARAM.size + l.world * SCALAR.size + 2 * l.world * 2 * l.reduceWidth + 2 * lns;
+  const binary = lns > 0 ? l.latentFloats : 0;
+  return CTRL.size * 4 + f64 * 8 + (l.world * l.gradientFloats + l.latentFloats + binary) * 4;
 }
 
 /** The typed views of a buffer made by `allocateShared(layout)`. */
@@ -86,9 +97,11 @@ export function sharedViews(buffer: SharedArrayBuffer, l: SharedLayout): SharedV
   const params = take(f64, PARAM.size, 8);
   const scalars = take(f64, l.world * SCALAR.size, 8);
   const reduce = take(f64, 2 * l.world * 2 * l.reduceWidth, 8);
+  const layerTerms = take(f64, 2 * (l.lnsLayers ?? 0), 8);
   const gradients = take(f32, l.world * l.gradientFloats, 4);
   const latents = take(f32, l.latentFloats, 4);
-  return { ctrl, params, scalars, reduce, gradients, latents };
+  const binary = take(f32, (l.lnsLayers ?? 0) > 0 ? l.latentFloats : 0, 4);
+  return { ctrl, params, scalars, reduce, gradients, latents, layerTerms, binary };
 }
 
 /** Thrown inside a replica when the run was aborted while it waited. */

@@ -26,7 +26,7 @@ export type ToWorker =
       /** `bnnLab.engine.nativeModulePath`: the folder native TensorFlow is loaded from. */
       nativeModulePath?: string;
     }
-  /** Start a fine-tune of a BNN Lab checkpoint (`core/training/finetune.ts`); answered like `startRun`. */
+  /** Start a fine-tune of a BNN Lab checkpoint (`core/run/finetune.ts`); answered like `startRun`. */
   | {
       kind: 'startFinetune';
       runId: string;
@@ -34,6 +34,8 @@ export type ToWorker =
       runDir: string;
       backend: BackendPreference;
       finetune: FinetuneOptions;
+      /** Data-parallel replica threads (`bnnLab.engine.threads`), as in `startRun`; 1 when absent. */
+      threads?: number;
       /** `bnnLab.engine.nativeModulePath`, as in `startRun`. */
       nativeModulePath?: string;
     }

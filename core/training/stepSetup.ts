@@ -14,30 +14,48 @@ import {
   type CheckpointManifest,
 } from './checkpoint';
 import { BonnState } from './methods/bonn';
+import type { LnsOptions } from './methods/lns';
+import { LnsBinding, type LnsStepTerms } from './methods/lnsBinding';
 import { createOptimizer, optimizerState, restoreOptimizer } from './optimizers';
 
-/**
- * What one training step keeps for the report besides the minimized objective (cross-entropy
- * plus BONN's losses and the L2 weight decay when configured): the cross-entropy alone when the
- * objective has more terms, the correct-prediction count and each method loss.
- */
 /**
  * Names of the method losses a step reports (`parts.methods`, `methodLosses` in metrics.jsonl),
  * in the order the objective adds them; data-parallel replicas report them by position.
  */
-export const METHOD_LOSSES = ['bonnKernel', 'bonnFeature'] as const;
+export const METHOD_LOSSES = ['bonnKernel', 'bonnFeature', 'lnsAux'] as const;
 
+/**
+ * What one training step keeps for the report besides the minimized objective (cross-entropy
+ * plus BONN's or LNS's losses and the L2 weight decay when configured): the cross-entropy alone
+ * when the objective has more terms, the correct-prediction count, each method loss and, with
+ * LNS, each binary layer's auxiliary terms.
+ */
 export interface StepParts {
   ce: tf.Scalar;
   hits: tf.Scalar;
   methods: Record<string, tf.Scalar>;
+  layers: LnsStepTerms[];
+}
+
+/** The tensors `parts` kept, for `tf.dispose` after the step. */
+export function keptTensors(parts: Partial<StepParts>): (tf.Tensor | undefined)[] {
+  return [
+    parts.ce,
+    parts.hits,
+    ...Object.values(parts.methods ?? {}),
+    ...(parts.layers ?? []).flatMap((p) => [p.aux, p.disagreement, p.signs]),
+  ];
 }
 
 export interface StepSetup {
   model: tf.LayersModel;
   binaryLayers: (tf.layers.Layer & BinaryLayer)[];
   bonn?: BonnState;
-  /** Everything the optimizer updates, in a fixed order (model weights, then BONN's). */
+  /** LNS fine-tuning: the mappers that binarize the binary layers (docs/lns.md). */
+  lns?: LnsBinding;
+  /** The method losses this setup's steps report, a subset of `METHOD_LOSSES`. */
+  methodLosses: (typeof METHOD_LOSSES)[number][];
+  /** Everything the optimizer updates, in a fixed order (model weights, then BONN's or LNS's). */
   variables: tf.Variable[];
   latentKernels: tf.Variable[];
   optimizer: tf.Optimizer;
@@ -63,10 +81,14 @@ export function decayedKernels(model: tf.LayersModel): tf.Variable[] {
     .map((w) => w.read() as tf.Variable);
 }
 
-/** Builds the model (from the config's seed), BONN's state and the optimizer. */
-export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup {
+/**
+ * Builds the model (from the config's seed), BONN's state, LNS's mappers when `lns` is given
+ * (seeded from the config's seed too) and the optimizer.
+ */
+export function createStepSetup(config: TrainConfig, preset: Preset, lns?: LnsOptions): StepSetup {
   const model = preset.build(config.seed, config);
   const binaryLayers = model.layers.filter(isBinaryLayer);
+  const lnsBinding = lns ? LnsBinding.create(binaryLayers, lns, config.seed) : undefined;
   // BONN: the loss parameters, and a view of the model that also outputs the FC features.
   let featureModel: tf.LayersModel | undefined;
   let bonn: BonnState | undefined;
@@ -83,6 +105,7 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
   const variables = [
     ...model.trainableWeights.map((v) => v.read() as tf.Variable),
     ...(bonn?.variables() ?? []),
+    ...(lnsBinding?.mappers.variables() ?? []),
   ];
   const decayed = (config.weightDecay ?? 0) > 0 ? decayedKernels(model) : [];
   const latentKernels = binaryLayers.map((l) => l.latentKernel().read() as tf.Variable);
@@ -91,6 +114,11 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
   const objective =
     (xs: tf.Tensor, ys: tf.Tensor, parts: Partial<StepParts>, weight = 1) =>
     () => {
+      let auxiliary: tf.Scalar | undefined;
+      if (lnsBinding) {
+        parts.layers = [];
+        auxiliary = lnsBinding.auxiliary(parts.layers);
+      }
       let logits: tf.Tensor;
       let features: tf.Tensor | undefined;
       if (featureModel) {
@@ -98,6 +126,7 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
       } else {
         logits = model.apply(xs, { training: true }) as tf.Tensor;
       }
+      lnsBinding?.endForward();
       parts.hits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)))) as tf.Scalar;
       const ce = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
       let total: tf.Scalar = ce;
@@ -107,6 +136,10 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
         const [kernelName, featureName] = METHOD_LOSSES;
         parts.methods = { [kernelName]: tf.keep(kernel), [featureName]: tf.keep(feature) };
         total = tf.add(tf.add(total, kernel), feature);
+      }
+      if (lnsBinding && auxiliary) {
+        parts.methods = { ...parts.methods, lnsAux: tf.keep(auxiliary) };
+        total = tf.add(total, tf.mul(auxiliary, lnsBinding.options.alpha));
       }
       if (decayed.length > 0) {
         const l2 = decayed.reduce<tf.Scalar>(
@@ -124,11 +157,17 @@ export function createStepSetup(config: TrainConfig, preset: Preset): StepSetup 
     model,
     binaryLayers,
     bonn,
+    lns: lnsBinding,
+    methodLosses: [
+      ...(bonn ? (['bonnKernel', 'bonnFeature'] as const) : []),
+      ...(lnsBinding ? (['lnsAux'] as const) : []),
+    ],
     variables,
     latentKernels,
     optimizer,
     objective,
     dispose() {
+      lnsBinding?.dispose();
       model.dispose();
       optimizer.dispose();
       bonn?.dispose();
@@ -153,14 +192,56 @@ export async function restoreStepSetup(
   }
   const floats = new Map<string, Float32Array>();
   for (const [k, v] of arrays) if (v instanceof Float32Array) floats.set(k, v);
+  restoreLatents(setup, floats);
   await restoreOptimizer(setup.optimizer, floats, setup.variables);
   setup.bonn?.restore(floats);
+  setup.lns?.restore(floats);
+}
+
+/** Name of the state.bin array with a binary layer's latent weights as trained (LNS only). */
+export const latentKey = (layer: string) => `${layer}/latent`;
+
+/**
+ * LNS saves latent weights rewritten to binarize as its mappers do (`latentForSigns`); the
+ * weights it trains on are in state.bin, and go back into the layers here.
+ */
+function restoreLatents(setup: StepSetup, floats: Map<string, Float32Array>): void {
+  if (!setup.lns) return;
+  for (const [i, layer] of setup.binaryLayers.entries()) {
+    const data = floats.get(latentKey(layer.name));
+    if (!data) throw new Error(`the checkpoint holds no ${latentKey(layer.name)}`);
+    const kernel = setup.latentKernels[i];
+    tf.tidy(() => kernel.assign(tf.tensor(data, kernel.shape)));
+  }
+}
+
+/**
+ * The state.bin arrays of a setup besides the model's weights: optimizer slots, BONN's and LNS's
+ * parameters and, with LNS, the latent weights as trained.
+ */
+export async function setupArrays(
+  setup: StepSetup,
+): Promise<{ name: string; data: Float32Array }[]> {
+  const latents = setup.lns
+    ? await Promise.all(
+        setup.binaryLayers.map(async (l, i) => ({
+          name: latentKey(l.name),
+          data: Float32Array.from(await setup.latentKernels[i].data()),
+        })),
+      )
+    : [];
+  return [
+    ...(await optimizerState(setup.optimizer)),
+    ...((await setup.bonn?.state()) ?? []),
+    ...((await setup.lns?.state()) ?? []),
+    ...latents,
+  ];
 }
 
 /**
  * Everything training changes in a setup, as plain arrays that can cross threads: the model's
  * weights (`getWeights()` order, batch-norm statistics included), the optimizer's slots and
- * BONN's parameters, named as in a checkpoint's state.bin.
+ * BONN's or LNS's parameters, named as in a checkpoint's state.bin.
  */
 export interface SetupState {
   weights: Float32Array[];
@@ -170,7 +251,11 @@ export interface SetupState {
 export async function captureSetupState(setup: StepSetup): Promise<SetupState> {
   return {
     weights: setup.model.getWeights().map((w) => Float32Array.from(w.dataSync())),
-    state: [...(await optimizerState(setup.optimizer)), ...((await setup.bonn?.state()) ?? [])],
+    state: [
+      ...(await optimizerState(setup.optimizer)),
+      ...((await setup.bonn?.state()) ?? []),
+      ...((await setup.lns?.state()) ?? []),
+    ],
   };
 }
 
@@ -181,6 +266,10 @@ export async function applySetupState(setup: StepSetup, captured: SetupState): P
   setup.model.setWeights(tensors);
   tf.dispose(tensors);
   const state = new Map(captured.state.map((s) => [s.name, s.data]));
-  await restoreOptimizer(setup.optimizer, state, setup.variables);
+  // An optimizer that has not stepped yet (a fine-tune's start) has no slots to copy.
+  if (captured.state.some((s) => s.name.startsWith('optimizer/') && s.name !== 'optimizer/iter')) {
+    await restoreOptimizer(setup.optimizer, state, setup.variables);
+  }
   setup.bonn?.restore(state);
+  setup.lns?.restore(state);
 }

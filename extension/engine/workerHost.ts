@@ -28,7 +28,7 @@ export type RunParams = {
   /** Absolute run folder, already created. */
   runDir: string;
   backend: BackendPreference;
-  /** Data-parallel replica threads of a training run (fine-tunes use one). */
+  /** Data-parallel replica threads of a training run or fine-tune. */
   threads?: number;
   /** `bnnLab.engine.nativeModulePath`: where native TensorFlow is loaded from. */
   nativeModulePath?: string;

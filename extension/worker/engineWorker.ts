@@ -15,8 +15,8 @@ import {
   toWireRecord,
 } from '../../core/protocol';
 import type { RunHooks, RunResult } from '../../core/training/api';
-import { runFinetune } from '../../core/training/finetune';
-import { runTraining } from '../../core/training/trainer';
+import { runFinetune } from '../../core/run/finetune';
+import { runTraining } from '../../core/run/train';
 import { EXTENSION_VOCABULARY } from '../errorWording';
 import { RecordBatcher } from './recordBatcher';
 
@@ -95,7 +95,13 @@ async function runRequested(
             hooks,
           )
         : await runFinetune(
-            { ...msg.finetune, runId, runDir: msg.runDir, backend: msg.backend },
+            {
+              ...msg.finetune,
+              runId,
+              runDir: msg.runDir,
+              backend: msg.backend,
+              threads: msg.threads ?? 1,
+            },
             hooks,
           );
     outbox.flush();

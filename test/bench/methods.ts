@@ -25,7 +25,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BackendPreference, LayerTelemetry, MetricsRecord } from '../../core/protocol';
 import { resolveConfig } from '../../core/training/config';
-import { runTraining } from '../../core/training/trainer';
+import { runTraining } from '../../core/run/train';
 
 const METHODS: Record<string, Record<string, unknown>> = {
   ste: {},

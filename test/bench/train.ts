@@ -340,7 +340,7 @@ async function childParallel(
     world: threads,
     backend: 'wasm',
     setup,
-    resumed: false,
+    sendState: false,
     log: () => undefined,
   });
   const wall: number[] = [];

@@ -21,7 +21,7 @@ before(async () => {
   registerWasmTrainingKernels();
 });
 
-/** Steps as in core/training/trainer.ts: minimize softmax cross-entropy with Adam. */
+/** Steps as in core/run/steppers.ts: minimize softmax cross-entropy with Adam. */
 function trainSteps(presetName: string, batch: number, steps: number) {
   const model = getPreset(presetName).build(1);
   const optimizer = tf.train.adam(0.002);

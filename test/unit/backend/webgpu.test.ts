@@ -14,7 +14,7 @@ import * as tf from '../../../core/tf';
 import { initBackend } from '../../../core/backend/backends';
 import { initWebGpu, webgpuFailure } from '../../../core/backend/webgpu';
 import type { MetricsRecord } from '../../../core/protocol';
-import { runFinetune } from '../../../core/training/finetune';
+import { runFinetune } from '../../../core/run/finetune';
 import { checkpointWeights, shortRun } from './webgpuHelpers';
 
 let skip: string | false = false;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BackendPreference, MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 /** A short training run (one epoch of `limit / batchSize` steps) on `backend`. */
 export async function shortRun(

@@ -11,7 +11,7 @@ import { afterEach, test } from 'node:test';
 import { initBackend } from '../../../core/backend/backends';
 import { describeAdapter, isSoftwareAdapter } from '../../../core/backend/webgpu';
 import { UserError } from '../../../core/errors';
-import { dataParallelWorld } from '../../../core/training/trainer';
+import { dataParallelWorld } from '../../../core/run/train';
 import { shortRun } from './webgpuHelpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'bnn-fake-dawn-'));

@@ -40,7 +40,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { inspectCheckpoint } from '../../../core/checkpoints';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 import type { CaseResult } from './hostileCase';
 import { fixture } from './helpers';
 

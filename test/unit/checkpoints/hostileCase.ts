@@ -22,7 +22,7 @@ import { getPreset } from '../../../core/bnn/presets';
 import { checkWasmBatchSize } from '../../../core/training/batchLimit';
 import { readCheckpointManifest, readTrainingState } from '../../../core/training/checkpoint';
 import { readConfigFile, resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 import { readRun } from '../../../extension/engine/runFolders';
 import { AnalysisHost } from '../../../extension/inspector/analysisHost';
 

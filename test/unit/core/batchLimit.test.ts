@@ -18,7 +18,7 @@ import {
   outputValuesPerExample,
 } from '../../../core/training/batchLimit';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 before(async () => {
   await useCpuBackend();

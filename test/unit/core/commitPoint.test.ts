@@ -18,7 +18,7 @@ import {
 } from '../../../core/io/runFolder';
 import type { MetricsRecord } from '../../../core/protocol';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const RAW = {
   preset: 'mnist-cnn',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../../core/cli/main';
@@ -9,11 +9,13 @@ import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { runFinetune } from '../../../core/training/finetune';
-import { evaluate, runTraining } from '../../../core/training/trainer';
+import { runFinetune } from '../../../core/run/finetune';
+import { evaluate, runTraining } from '../../../core/run/train';
 
 const root = mkdtempSync(join(tmpdir(), 'bnn-finetune-'));
 const TEST_LIMIT = 200;
+/** The plain fine-tune runs data-parallel where the machine allows it. */
+const threads = Math.min(2, availableParallelism());
 let source = '';
 
 /** sha256 of every file of a folder, by name. */
@@ -77,6 +79,8 @@ for (const method of ['lns', 'plain'] as const) {
       '40',
       '--backend',
       'wasm',
+      '--threads',
+      method === 'lns' ? '1' : String(threads),
       '--json',
       '--out',
       out,
@@ -87,6 +91,11 @@ for (const method of ['lns', 'plain'] as const) {
     const start = rs.find((r) => r.event === 'start');
     const done = rs.at(-1);
     assert.ok(start?.event === 'start' && done?.event === 'done');
+    assert.equal(
+      start.backend.threads,
+      method === 'lns' ? 1 : threads,
+      '--threads reaches the run',
+    );
     assert.equal(done.status, 'completed');
     const summary = done.finetune;
     assert.ok(summary, 'no before/after summary');

@@ -12,7 +12,7 @@ import { loadDataset } from '../../../core/data/datasets';
 import { isFromInspector, isToHost } from '../../../core/protocol';
 import { failureMessage } from '../../../core/training/api';
 import { parseConfigFile } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'bnn-small-'));
 

@@ -9,7 +9,7 @@ import {
   restoreOptimizer,
   setLearningRate,
 } from '../../../core/training/optimizers';
-import { decayedKernels } from '../../../core/training/trainer';
+import { decayedKernels } from '../../../core/run/train';
 
 test('weight decay covers conv and dense kernels only: not BN, learnable scale or BONN modulation', async () => {
   await tf.setBackend('cpu');

@@ -7,7 +7,7 @@ import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { evaluate, runTraining } from '../../../core/training/trainer';
+import { evaluate, runTraining } from '../../../core/run/train';
 
 async function tinyRun(raw: Record<string, unknown>) {
   const config = resolveConfig(

@@ -4,35 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMetrics } from '../../../core/io/runFolder';
-import type { MetricsRecord } from '../../../core/protocol';
-import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { comparable, hooks } from './resumeHelpers';
+import { runTraining } from '../../../core/run/train';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-resume-')), 'run');
-
-function hooks(cancelAfterEpoch = Infinity): RunHooks {
-  let epochs = 0;
-  return {
-    onRecord: (r) => {
-      if (r.event === 'epoch') epochs++;
-    },
-    log: () => {},
-    isCancelled: () => epochs >= cancelAfterEpoch,
-  };
-}
-
-/** Records after `epoch`, without wall-clock fields. */
-function comparable(records: MetricsRecord[], afterEpoch: number): unknown[] {
-  return records
-    .filter((r) => r.event !== 'start' && (!('epoch' in r) || r.epoch > afterEpoch))
-    .map((r) => {
-      const { time: _t, ...rest } = r as Record<string, unknown>;
-      delete rest.examplesPerSecond;
-      delete rest.durationMs;
-      return rest;
-    });
-}
 
 async function checkExactResume(raw: Record<string, unknown>) {
   const config = resolveConfig(raw, 'test');

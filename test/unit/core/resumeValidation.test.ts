@@ -17,7 +17,7 @@ import {
   readTrainingState,
 } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const RAW = { preset: 'mnist-cnn', epochs: 2, limit: 64, testLimit: 32, batchSize: 32, seed: 4 };
 const temp = () => mkdtempSync(join(tmpdir(), 'bnn-resumecheck-'));

@@ -18,7 +18,7 @@ import { UserError } from '../../../core/errors';
 import { describeFsError, RunFolder, RunFolderError } from '../../../core/io/runFolder';
 import { createRunDir } from '../../../core/io/runNames';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'bnn-fserr-'));
 

@@ -10,7 +10,7 @@ import type { MetricsRecord } from '../../../core/protocol';
 import { failureMessage, type RunHooks } from '../../../core/training/api';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { evaluate, runTraining } from '../../../core/training/trainer';
+import { evaluate, runTraining } from '../../../core/run/train';
 
 const METRIC_NAMES = [
   'name',

@@ -27,7 +27,7 @@ import {
   serializeCheckpoint,
 } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
-import { evaluate, runTraining } from '../../../core/training/trainer';
+import { evaluate, runTraining } from '../../../core/run/train';
 import { initialModel, reduce } from '../../../webview/state';
 import { runCsv } from '../../../webview/export';
 

@@ -10,7 +10,7 @@ import type { MetricsRecord } from '../../../core/protocol';
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
 import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-parallel-')), 'run');
 const quiet: RunHooks = { onRecord: () => {}, log: () => {}, isCancelled: () => false };

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { DEFAULT_WATCHDOG, stallLimitMs } from '../../../core/parallel/dataParallel';
 import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
-import { runTraining } from '../../../core/training/trainer';
+import { runTraining } from '../../../core/run/train';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-watchdog-')), 'run');
 const config = resolveConfig(

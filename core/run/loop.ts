@@ -1,6 +1,8 @@
 /**
- * The training loop: runs one BNN training run end to end (dataset, model, optimizer, telemetry,
- * checkpoints) and reports through `RunHooks`. Used by the engine worker and the CLI.
+ * The run loop, written once for every training method: run folder, backend, dataset, resume,
+ * epochs and batches, cancel, divergence, step reports, evaluation, checkpoints and the `done`
+ * record. A `RunMethod` says what is trained (plain training, LNS or plain fine-tuning) and a
+ * stepper (core/run/steppers.ts) makes each step, in this thread or on data-parallel replicas.
  */
 import * as tf from '../tf';
 import { existsSync } from 'node:fs';
@@ -9,9 +11,9 @@ import { basename, dirname, join, relative } from 'node:path';
 import { initBackend } from '../backend/backends';
 import { injectWebGpuFault, webgpuFailure, webgpuFailureAfterError } from '../backend/webgpu';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
-import { getPreset } from '../bnn/presets';
+import type { Preset } from '../bnn/presets';
 import { describeQuantizer, quantizerClip } from '../bnn/quantizers';
-import { cropAndFlip, loadDataset, type Dataset, type Split } from '../data/datasets';
+import { loadDataset, type Dataset } from '../data/datasets';
 import { CancelledError, fieldName, UserError } from '../errors';
 import {
   CHECKPOINTS_DIR,
@@ -27,117 +29,32 @@ import { threadCountProblem } from '../parallel/shards';
 import { fuseBatchNorm } from '../parallel/syncBatchNorm';
 import type {
   BackendName,
+  BackendPreference,
   LayerInfo,
   LayerTelemetry,
   MetricsRecord,
   TrainConfig,
 } from '../protocol';
-import {
-  FAILURE_LOG_PREFIX,
-  failureMessage,
-  type RunHooks,
-  type RunRequest,
-  type RunResult,
-} from './api';
+import { FAILURE_LOG_PREFIX, failureMessage, type RunHooks, type RunResult } from '../training/api';
+import { checkWasmBatchSize } from '../training/batchLimit';
+import { evaluate, yieldToEventLoop } from '../training/batches';
 import {
   binaryLayerMeta,
   readCheckpointManifest,
   readTrainingState,
   serializeCheckpoint,
   type TrainingState,
-} from './checkpoint';
-import { checkWasmBatchSize } from './batchLimit';
-import { clipLatentWeights, optimizerState, setLearningRate } from './optimizers';
-import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from './random';
-import { learningRateAt, recuTau } from './schedules';
+} from '../training/checkpoint';
+import type { LnsOptions } from '../training/methods/lns';
+import { setLearningRate } from '../training/optimizers';
+import { learningRateAt } from '../training/schedules';
 import {
   createStepSetup,
-  METHOD_LOSSES,
   restoreStepSetup,
-  type StepParts,
+  setupArrays,
   type StepSetup,
-} from './stepSetup';
-
-export { mulberry32, shuffledIndices } from './random';
-export { decayedKernels } from './stepSetup';
-export { cosineLearningRate } from './schedules';
-
-/**
- * Copies examples `start..start+size` of a split into one batch's arrays, through `indices` when
- * given (a shuffled order), else in file order, and augments them when `augment` is given.
- */
-export function batchArrays(
-  split: Split,
-  dataset: Dataset,
-  indices: ArrayLike<number> | null,
-  start: number,
-  size: number,
-  augment: (() => number) | null = null,
-): { images: Float32Array; labels: Int32Array } {
-  const [h, w, c] = dataset.shape;
-  const pixels = h * w * c;
-  const images = new Float32Array(size * pixels);
-  const labels = new Int32Array(size);
-  for (let b = 0; b < size; b++) {
-    const i = indices ? indices[start + b] : start + b;
-    images.set(split.images.subarray(i * pixels, (i + 1) * pixels), b * pixels);
-    labels[b] = split.labels[i];
-  }
-  if (augment) cropAndFlip(images, size, dataset.shape, augment, dataset.padValues ?? []);
-  return { images, labels };
-}
-
-/** Batch tensors (`xs` images, `ys` one-hot labels) from `batchArrays`' arrays. */
-export function batchTensors(
-  dataset: Dataset,
-  images: Float32Array,
-  labels: Int32Array,
-): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
-  const [h, w, c] = dataset.shape;
-  return tf.tidy(() => ({
-    xs: tf.tensor4d(images, [labels.length, h, w, c]),
-    ys: tf.oneHot(tf.tensor1d(labels, 'int32'), dataset.classes) as tf.Tensor2D,
-  }));
-}
-
-/** `batchArrays` as tensors. */
-export function makeBatch(...args: Parameters<typeof batchArrays>) {
-  const { images, labels } = batchArrays(...args);
-  return batchTensors(args[1], images, labels);
-}
-
-/** Test-set loss and accuracy, in batches of 500 with inference-mode batch norm. */
-export async function evaluate(
-  model: tf.LayersModel,
-  dataset: Dataset,
-  split: Split,
-  isCancelled: () => boolean = () => false,
-): Promise<{ loss: number; accuracy: number }> {
-  const batch = 500;
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < split.count; start += batch) {
-    if (isCancelled()) throw new CancelledError();
-    const size = Math.min(batch, split.count - start);
-    const { xs, ys } = makeBatch(split, dataset, null, start, size);
-    const [lossT, correctT] = tf.tidy(() => {
-      const logits = model.predict(xs) as tf.Tensor;
-      const loss = tf.mul(tf.losses.softmaxCrossEntropy(ys, logits), size);
-      const hits = tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)));
-      return [loss, hits];
-    });
-    lossSum += (await lossT.data())[0];
-    correct += (await correctT.data())[0];
-    tf.dispose([xs, ys, lossT, correctT]);
-    await yieldToEventLoop();
-  }
-  return { loss: lossSum / split.count, accuracy: correct / split.count };
-}
-
-/** Lets queued messages (cancel) through between batches; `setImmediate` on Node. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+} from '../training/stepSetup';
+import { LocalStepper, ParallelStepper, type Stepper } from './steppers';
 
 /** Static description of every layer with weights, for the `start` record. */
 export function describeLayers(model: tf.LayersModel): LayerInfo[] {
@@ -158,38 +75,6 @@ export function describeLayers(model: tf.LayersModel): LayerInfo[] {
   }
   return out;
 }
-
-interface TrackedLayer {
-  layer: tf.layers.Layer & BinaryLayer;
-  tracker: SignTracker;
-  clip: number | null;
-  latest: Float32Array;
-}
-
-/** Telemetry of every binary layer from its latest latent weights (docs/metrics.md). */
-function layerTelemetry(tracked: TrackedLayer[], config: TrainConfig): LayerTelemetry[] {
-  return tracked.map(({ layer, tracker, clip, latest }) => {
-    const shape = layer.latentKernel().shape as number[];
-    return {
-      name: layer.name,
-      ...weightStats(latest, {
-        shape,
-        channelAxis: 'last',
-        bins: config.histogramBins,
-        deadTau: config.deadTau,
-        clip,
-      }),
-      flipRate: tracker.takeFlipRate(),
-      frozenRatio: tracker.frozenRatio(),
-      // 6 significant digits: enough for the ±α view, a third of the JSON of full doubles.
-      alpha: Array.from(channelAlpha(latest, shape, 'last'), (a) => Number(a.toPrecision(6))),
-    };
-  });
-}
-
-/** Names of the state.bin arrays behind a layer's sign tracker. */
-const signsKey = (layer: string) => `${layer}/signs`;
-const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
 
 /**
  * @throws UserError when the dataset is empty, or its images or labels do not fit the preset's
@@ -276,9 +161,127 @@ export function checkpointRecordState(
   };
 }
 
-/** Trains `request.config` into `request.runDir`; a user cancel ends as `cancelled`, not thrown. */
-export async function runTraining(request: RunRequest, hooks: RunHooks): Promise<RunResult> {
-  const { config } = request;
+/** A binary layer as the loop follows it for telemetry. */
+export interface TrackedLayer {
+  layer: tf.layers.Layer & BinaryLayer;
+  shape: number[];
+  tracker: SignTracker;
+  clip: number | null;
+  /** Latent weights after the latest step. */
+  latest: Float32Array;
+  /** The binary weights of the latest step when a method sets them (LNS), else `latest`'s signs. */
+  binary: Float32Array;
+  /** LNS: the auxiliary loss summed since the last report, its steps, the latest disagreement. */
+  auxSum: number;
+  auxSteps: number;
+  disagreement?: number;
+}
+
+/** A checkpoint's training-state.json as the loop reads it back. */
+export interface ResumePoint {
+  dir: string;
+  /** With a method's own fields (a fine-tune's `finetune`). */
+  state: TrainingState & { [field: string]: unknown };
+  arrays: Map<string, Float32Array | Uint8Array>;
+}
+
+/** What the loop asks of a method; everything else is the same for every method. */
+export interface RunMethod {
+  /** What config.json records: exactly what the run applies. */
+  readonly config: TrainConfig;
+  readonly preset: Preset;
+  /** LNS fine-tuning: the mappers' settings (the setup and every replica build them). */
+  readonly lns?: LnsOptions;
+  /** The replicas start from this thread's weights (not their seed) even without a resume. */
+  readonly startsFromWeights: boolean;
+  /** Checks a resume checkpoint against the request. @throws UserError. */
+  checkResume?(resume: ResumePoint): void;
+  /** Files beside config.json. */
+  writeFiles?(folder: RunFolder): void;
+  /**
+   * After the setup is built and before a resume restores it: puts the starting weights in (a
+   * fine-tune's source checkpoint) and reads what the method needs.
+   */
+  initialize?(context: {
+    setup: StepSetup;
+    dataset: Dataset;
+    hooks: RunHooks;
+    resume?: ResumePoint;
+  }): Promise<void>;
+  /** ReCU's τ of an epoch, when the method schedules it. */
+  tau(epoch: number): number | undefined;
+  /** Extra per-layer telemetry. */
+  layerTelemetry?(layer: TrackedLayer, index: number): Partial<LayerTelemetry>;
+  /** Extra fields of training-state.json and arrays of state.bin. */
+  checkpointState?(): {
+    state: Record<string, unknown>;
+    arrays: { name: string; data: Float32Array }[];
+  };
+  /** Before the checkpoint's evaluation: makes the model what the checkpoint holds. */
+  beforeCheckpoint?(setup: StepSetup, last: boolean): Promise<void>;
+  /** After the checkpoint: back to what training goes on with (unless `last`). */
+  afterCheckpoint?(setup: StepSetup, last: boolean): Promise<void>;
+  /** The message of a diverged run. */
+  diverged(loss: number, step: number): string;
+  /** Extra fields of the `done` record of a completed run. */
+  completed?(
+    testAccuracy: number | null,
+  ): Pick<Extract<MetricsRecord, { event: 'done' }>, 'finetune'>;
+}
+
+export interface LoopRequest {
+  runId: string;
+  runDir: string;
+  backend: BackendPreference;
+  resumeFrom?: string;
+  threads?: number;
+}
+
+export interface LoopResult extends RunResult {
+  /** Path of the last checkpoint, relative to the run folder. */
+  checkpoint?: string;
+}
+
+/** Names of the state.bin arrays behind a layer's sign tracker. */
+const signsKey = (layer: string) => `${layer}/signs`;
+const everFlippedKey = (layer: string) => `${layer}/everFlipped`;
+
+/** Telemetry of every binary layer from its latest latent weights (docs/metrics.md). */
+function layerTelemetry(
+  tracked: TrackedLayer[],
+  config: TrainConfig,
+  method: RunMethod,
+): LayerTelemetry[] {
+  return tracked.map((t, i) => ({
+    name: t.layer.name,
+    ...weightStats(t.latest, {
+      shape: t.shape,
+      channelAxis: 'last',
+      bins: config.histogramBins,
+      deadTau: config.deadTau,
+      clip: t.clip,
+    }),
+    flipRate: t.tracker.takeFlipRate(),
+    frozenRatio: t.tracker.frozenRatio(),
+    // 6 significant digits: enough for the ±α view, a third of the JSON of full doubles.
+    alpha: Array.from(channelAlpha(t.latest, t.shape, 'last'), (a) => Number(a.toPrecision(6))),
+    ...method.layerTelemetry?.(t, i),
+  }));
+}
+
+const mean = (values: number[]) =>
+  values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+
+/**
+ * Runs `method` into `request.runDir`, built by `plan` inside the loop's error handling (so a bad
+ * request fails the run cleanly before anything is written); a user cancel ends as `cancelled`,
+ * not thrown.
+ */
+export async function runLoop(
+  request: LoopRequest,
+  hooks: RunHooks,
+  plan: () => RunMethod,
+): Promise<LoopResult> {
   let folder: RunFolder | undefined;
   let lastTestAccuracy: number | null = null;
   const emit = (record: MetricsRecord) => {
@@ -286,49 +289,56 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     hooks.onRecord(record);
   };
   let setup: StepSetup | undefined;
-  let pool: DataParallel | undefined;
+  let stepper: Stepper | undefined;
   // What the out-of-memory advice names: the batch actually used and the threads sharing it.
-  let usedBatch = request.config.batchSize;
+  let usedBatch: number | undefined;
   let usedThreads = 1;
   try {
+    const method = plan();
+    const { config, preset } = method;
+    usedBatch = config.batchSize;
     // Read the checkpoint before anything is written, so a bad one fails the run cleanly.
-    const resume = request.resumeFrom ? readTrainingState(request.resumeFrom) : undefined;
-    const manifest = request.resumeFrom ? readCheckpointManifest(request.resumeFrom) : undefined;
+    const resume: ResumePoint | undefined = request.resumeFrom
+      ? {
+          dir: request.resumeFrom,
+          ...(readTrainingState(request.resumeFrom) as Omit<ResumePoint, 'dir'>),
+        }
+      : undefined;
+    const manifest = resume ? readCheckpointManifest(resume.dir) : undefined;
+    if (resume) method.checkResume?.(resume);
     const savedPreset = manifest?.meta?.preset;
     if (resume && savedPreset !== undefined && savedPreset !== config.preset) {
       throw new UserError(
-        `cannot resume from ${request.resumeFrom}: it is a checkpoint of preset ${savedPreset}, this run has preset ${config.preset}; resume with the run's own config`,
+        `cannot resume from ${resume.dir}: it is a checkpoint of preset ${savedPreset}, this run has preset ${config.preset}; resume with the run's own config`,
       );
     }
     if (resume && resume.state.seed !== config.seed) {
       throw new UserError(
-        `cannot resume from ${request.resumeFrom}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
+        `cannot resume from ${resume.dir}: it was trained with seed ${resume.state.seed}, this run has seed ${config.seed}`,
       );
     }
     // A run killed between a checkpoint's rename and its `epoch` record: finish that epoch's
     // record (its evaluation re-run) before going on, even when it was the last epoch.
-    const record =
-      resume && request.resumeFrom
-        ? checkpointRecordState(request.resumeFrom, resume.state.epoch)
-        : undefined;
+    const record = resume ? checkpointRecordState(resume.dir, resume.state.epoch) : undefined;
     if (resume && resume.state.epoch > config.epochs) {
       throw new UserError(
-        `cannot resume from ${request.resumeFrom}: it is epoch ${resume.state.epoch}, past this run's ${config.epochs} epochs; raise "epochs"`,
+        `cannot resume from ${resume.dir}: it is epoch ${resume.state.epoch}, past this run's ${config.epochs} epochs; raise "epochs"`,
       );
     }
     if (resume && resume.state.epoch === config.epochs && record?.kind !== 'missing') {
       throw new UserError(
-        `cannot resume from ${request.resumeFrom}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
+        `cannot resume from ${resume.dir}: it already finished epoch ${resume.state.epoch} of ${config.epochs}`,
       );
     }
-    if (request.resumeFrom && basename(dirname(request.resumeFrom)) === CHECKPOINTS_DIR) {
+    if (resume && basename(dirname(resume.dir)) === CHECKPOINTS_DIR) {
       // Temporary checkpoint folders that a killed run of that folder left behind.
-      const sourceRun = dirname(dirname(request.resumeFrom));
+      const sourceRun = dirname(dirname(resume.dir));
       for (const removed of removeStaleTempCheckpoints(sourceRun))
         hooks.log('info', `removed ${removed}, an unfinished checkpoint of a killed run`);
     }
     folder = new RunFolder(request.runDir);
     folder.writeConfig(config);
+    method.writeFiles?.(folder);
     const backend = await initBackend(request.backend, hooks.log);
     const loadStart = Date.now();
     const dataset = loadDataset(config.dataset, {
@@ -339,13 +349,13 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       'info',
       `dataset ${dataset.name} from ${dataset.source}: ${dataset.train.count} train / ${dataset.test.count} test examples (${Date.now() - loadStart} ms)`,
     );
-    const preset = getPreset(config.preset);
     checkDatasetFits(preset, dataset);
     const batchSize = Math.min(config.batchSize, dataset.train.count);
     const stepsPerEpoch = Math.floor(dataset.train.count / batchSize);
     const totalSteps = stepsPerEpoch * config.epochs;
-    setup = createStepSetup(config, preset);
-    const { model, binaryLayers, bonn, variables, latentKernels, optimizer } = setup;
+    setup = createStepSetup(config, preset, method.lns);
+    const { model, binaryLayers, optimizer } = setup;
+    await method.initialize?.({ setup, dataset, hooks, resume });
     const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
     usedBatch = batchSize;
     usedThreads = world;
@@ -354,31 +364,34 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
 
     let firstEpoch = 1;
     let step = 0;
-    if (resume && request.resumeFrom) {
+    if (resume) {
       if (resume.state.step !== resume.state.epoch * stepsPerEpoch) {
         throw new UserError(
-          `cannot resume from ${request.resumeFrom}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
+          `cannot resume from ${resume.dir}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
         );
       }
-      await restoreStepSetup(setup, request.resumeFrom, resume.arrays, manifest);
+      await restoreStepSetup(setup, resume.dir, resume.arrays, manifest);
       firstEpoch = resume.state.epoch + 1;
       step = resume.state.step;
-      hooks.log('info', `resuming from ${request.resumeFrom} at epoch ${firstEpoch}, step ${step}`);
+      hooks.log('info', `resuming from ${resume.dir} at epoch ${firstEpoch}, step ${step}`);
     }
     if (world > 1) {
-      pool = await DataParallel.start({
+      const pool = await DataParallel.start({
         config,
         world,
         backend: backend.name,
         setup,
         dataset,
-        resumed: resume !== undefined,
+        sendState: resume !== undefined || method.startsFromWeights,
+        ...(method.lns ? { lns: method.lns } : {}),
         log: hooks.log,
         isCancelled: hooks.isCancelled,
       });
-    } else if (fuseBatchNorm(model)) {
+      stepper = new ParallelStepper(pool, setup);
+    } else {
       // Training in this thread: batch norm through the C kernels, as the replicas run it.
-      hooks.log('info', 'batch norm: fused C kernels');
+      if (fuseBatchNorm(model)) hooks.log('info', 'batch norm: fused C kernels');
+      stepper = new LocalStepper(setup, config, dataset, batchSize);
     }
     backend.threads = world;
     const tracked: TrackedLayer[] = [];
@@ -388,12 +401,16 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       const ever = resume?.arrays.get(everFlippedKey(layer.name));
       tracked.push({
         layer,
+        shape: layer.latentKernel().shape as number[],
         tracker:
           signs instanceof Uint8Array && ever instanceof Uint8Array
             ? SignTracker.fromState(signs, ever)
             : new SignTracker(latest),
         clip: quantizerClip(layer.kernelQuantizer),
         latest,
+        binary: latest,
+        auxSum: 0,
+        auxSteps: 0,
       });
     }
     emit({
@@ -408,15 +425,13 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       time: Date.now(),
     });
 
-    if (resume && request.resumeFrom && record?.kind === 'missing') {
+    if (resume && record?.kind === 'missing') {
       const evaluationStart = Date.now();
       const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
       lastTestAccuracy = test.accuracy;
-      const mean = (values: number[]) =>
-        values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
       hooks.log(
         'info',
-        `epoch ${resume.state.epoch} of ${request.resumeFrom} had no record (the run was stopped while saving it): evaluated again`,
+        `epoch ${resume.state.epoch} of ${resume.dir} had no record (the run was stopped while saving it): evaluated again`,
       );
       emit({
         event: 'epoch',
@@ -427,18 +442,15 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         testLoss: test.loss,
         testAccuracy: test.accuracy,
         durationMs: Date.now() - evaluationStart,
-        checkpoint: relative(request.runDir, request.resumeFrom).split('\\').join('/'),
+        checkpoint: relative(request.runDir, resume.dir).split('\\').join('/'),
         time: Date.now(),
       });
     }
 
+    let checkpoint: string | undefined;
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const epochStart = Date.now();
-      const order = shuffledIndices(dataset.train.count, shuffleSeed(config.seed, epoch));
-      const augment = config.augment ? mulberry32(augmentSeed(config.seed, epoch)) : null;
-      const tau = config.recu
-        ? recuTau(epoch, config.epochs, config.recu.tauStart, config.recu.tauEnd)
-        : undefined;
+      const tau = method.tau(epoch);
       if (tau !== undefined) for (const l of binaryLayers) l.setTau(tau);
       let epochLoss = 0;
       let epochCorrect = 0;
@@ -451,64 +463,32 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         if (hooks.isCancelled()) throw new CancelledError();
         const learningRate = learningRateAt(config, epoch, step, stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        let loss: number;
-        let hits: number;
-        const methodValues: Record<string, number> = {};
-        if (pool) {
-          const result = await pool.step({ epoch, batchIndex: b, learningRate, tau });
-          loss = result.loss;
-          hits = result.hits;
-          if (bonn) METHOD_LOSSES.forEach((name, i) => (methodValues[name] = result.methods[i]));
-        } else {
-          const { xs, ys } = makeBatch(
-            dataset.train,
-            dataset,
-            order,
-            b * batchSize,
-            batchSize,
-            augment,
-          );
-          const parts: Partial<StepParts> = {};
-          const totalT = optimizer.minimize(
-            setup.objective(xs, ys, parts),
-            true,
-            variables,
-          ) as tf.Scalar;
-          const lossT = parts.ce ?? totalT;
-          loss = (await lossT.data())[0];
-          hits = parts.hits ? (await parts.hits.data())[0] : 0;
-          for (const [name, t] of Object.entries(parts.methods ?? {})) {
-            methodValues[name] = (await t.data())[0];
-          }
-          tf.dispose([xs, ys, totalT, parts.ce, parts.hits, ...Object.values(parts.methods ?? {})]);
-        }
+        const outcome = await stepper.step({ epoch, batchIndex: b, learningRate, tau });
+        const { loss, hits } = outcome;
         if (backend.name === 'webgpu') {
           await injectWebGpuFault(step + 1);
           const gpuFailure = webgpuFailure();
           if (gpuFailure) throw new UserError(gpuFailure);
         }
-        if (!Number.isFinite(loss)) {
-          throw new UserError(
-            `training diverged: the loss is ${loss} at step ${step + 1}; lower "learningRate" (now ${config.learningRate}) and start again (the checkpoints of earlier epochs are kept)`,
-          );
-        }
-        if (!pool && (config.latentClip ?? 0) > 0) {
-          clipLatentWeights(latentKernels, config.latentClip ?? 0);
-        }
+        if (!Number.isFinite(loss)) throw new UserError(method.diverged(loss, step + 1));
         step++;
-        const latents = pool?.latents(latentKernels.map((k) => k.size));
         for (const [i, t] of tracked.entries()) {
-          t.latest = latents
-            ? latents[i]
-            : ((await t.layer.latentKernel().read().data()) as Float32Array);
-          t.tracker.update(t.latest);
+          t.latest = outcome.latents[i];
+          const terms = outcome.layers?.[i];
+          if (terms) {
+            t.binary = terms.binary;
+            t.auxSum += terms.aux;
+            t.auxSteps++;
+            t.disagreement = terms.disagreement;
+          } else t.binary = t.latest;
+          t.tracker.update(t.binary);
         }
         epochLoss += loss;
         epochCorrect += hits;
         reportLoss += loss;
         reportCorrect += hits;
         reportExamples += batchSize;
-        for (const [name, v] of Object.entries(methodValues)) {
+        for (const [name, v] of Object.entries(outcome.methods)) {
           reportMethods[name] = (reportMethods[name] ?? 0) + v;
         }
         if (step % config.telemetryEverySteps === 0 || b === stepsPerEpoch - 1) {
@@ -525,11 +505,15 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
             accuracy: reportCorrect / reportExamples,
             learningRate,
             examplesPerSecond: (reportExamples * 1000) / Math.max(1, now - reportStart),
-            layers: layerTelemetry(tracked, config),
+            layers: layerTelemetry(tracked, config, method),
             ...(tau !== undefined ? { tau } : {}),
             ...(methodLosses ? { methodLosses } : {}),
             time: now,
           });
+          for (const t of tracked) {
+            t.auxSum = 0;
+            t.auxSteps = 0;
+          }
           reportLoss = 0;
           reportCorrect = 0;
           reportExamples = 0;
@@ -538,9 +522,9 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         }
         await yieldToEventLoop();
       }
-      if (pool) await pool.syncInto(setup);
-      const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
-      lastTestAccuracy = test.accuracy;
+      await stepper.sync();
+      const last = epoch === config.epochs;
+      // The state training goes on from, before a method rewrites the model for the checkpoint.
       const trackerState = tracked.flatMap((t) => {
         const s = t.tracker.state();
         return [
@@ -548,6 +532,11 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           { name: everFlippedKey(t.layer.name), data: s.everFlipped },
         ];
       });
+      const arrays = [...(await setupArrays(setup)), ...trackerState];
+      await method.beforeCheckpoint?.(setup, last);
+      const test = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
+      lastTestAccuracy = test.accuracy;
+      const extra = method.checkpointState?.();
       const trainingState: TrainingState = {
         epoch,
         step,
@@ -558,6 +547,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
         ...(tau !== undefined ? { tau } : {}),
         trainLoss: epochLoss / stepsPerEpoch,
         trainAccuracy: epochCorrect / (stepsPerEpoch * batchSize),
+        ...extra?.state,
       };
       const files = await serializeCheckpoint(
         model,
@@ -571,9 +561,10 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
           ...(tau !== undefined ? { tau } : {}),
         },
         trainingState as unknown as Record<string, unknown>,
-        [...(await optimizerState(optimizer)), ...trackerState, ...((await bonn?.state()) ?? [])],
+        [...arrays, ...(extra?.arrays ?? [])],
       );
-      const checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files, epoch);
+      checkpoint = folder.writeCheckpoint(`epoch-${epoch}`, files, epoch);
+      await method.afterCheckpoint?.(setup, last);
       killPoint('before-append', epoch);
       emit({
         event: 'epoch',
@@ -589,8 +580,18 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
       });
       killPoint('after-append', epoch);
     }
-    emit({ event: 'done', status: 'completed', testAccuracy: lastTestAccuracy, time: Date.now() });
-    return { status: 'completed', testAccuracy: lastTestAccuracy };
+    emit({
+      event: 'done',
+      status: 'completed',
+      testAccuracy: lastTestAccuracy,
+      ...method.completed?.(lastTestAccuracy),
+      time: Date.now(),
+    });
+    return {
+      status: 'completed',
+      testAccuracy: lastTestAccuracy,
+      ...(checkpoint ? { checkpoint } : {}),
+    };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
     // A lost device or failed shader makes later tfjs calls fail in odd ways: name the cause.
@@ -611,7 +612,7 @@ export async function runTraining(request: RunRequest, hooks: RunHooks): Promise
     }
     return { status: cancelled ? 'cancelled' : 'failed', testAccuracy: lastTestAccuracy, message };
   } finally {
-    await pool?.close();
+    await stepper?.close();
     setup?.dispose();
   }
 }
