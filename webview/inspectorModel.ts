@@ -17,8 +17,8 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from './format';
-import { collator, compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+} from './shared/format';
+import { collator, compareSortKeys, nextSortOf, type SortDirection } from './shared/sorting';
 
 export type { SortDirection };
 

@@ -10,9 +10,9 @@ import {
   reduce,
   skippedNotice,
   type DashboardModel,
-} from '../../../webview/state';
+} from '../../../webview/dashboard/state';
 import { thinSnapshotRecords } from '../../../extension/engine/dashboardFeed';
-import { rawPointCount } from '../../../webview/series';
+import { rawPointCount } from '../../../webview/dashboard/series';
 import { syntheticRun } from './syntheticRun';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.

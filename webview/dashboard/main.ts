@@ -4,11 +4,11 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './main.css';
-import { isToWebview } from '../core/protocol';
-import { Dashboard } from './dashboard';
-import { initialModel, reduce } from './state';
-import { watchTheme } from './theme';
-import { getViewState, postToHost, setViewState, type ViewState } from './vscodeApi';
+import { isToWebview } from '../../core/protocol';
+import { Dashboard } from '../dashboard/dashboard';
+import { initialModel, reduce } from '../dashboard/state';
+import { watchTheme } from '../shared/theme';
+import { getViewState, postToHost, setViewState, type ViewState } from '../dashboard/vscodeApi';
 
 /** Least time between two redraws caused by streamed records (the host batches as often). */
 const STREAM_RENDER_INTERVAL_MS = 250;

@@ -13,14 +13,14 @@ import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
-import type { ToHost } from '../core/protocol';
-import { exportButtons, uplotExport, type ChartExport } from './chartExport';
-import { alignGroups, decimate, type ColumnGroup } from './charts/align';
-import { LineChart, type LineSeriesSpec } from './charts/lineChart';
-import { MultiplesChart } from './charts/multiplesChart';
-import { el, setText } from './dom';
-import { renderFinetuneSummary } from './finetuneSummary';
-import { exportFileName, runCsv } from './export';
+import type { ToHost } from '../../core/protocol';
+import { exportButtons, uplotExport, type ChartExport } from '../dashboard/chartExport';
+import { alignGroups, decimate, type ColumnGroup } from '../charts/align';
+import { LineChart, type LineSeriesSpec } from '../charts/lineChart';
+import { MultiplesChart } from '../charts/multiplesChart';
+import { el, setText } from '../shared/dom';
+import { renderFinetuneSummary } from '../dashboard/finetuneSummary';
+import { exportFileName, runCsv } from '../dashboard/export';
 import {
   MISSING,
   formatCompact,
@@ -29,11 +29,11 @@ import {
   formatLoss,
   formatPercent,
   formatSignificant,
-} from './format';
-import { LayerCard } from './layerCard';
-import { cancelledText } from './runMessages';
-import { troubleLayers } from './troubleLayers';
-import { METRICS, axisTitle, formatMetric, metricSpec } from './metricVocabulary';
+} from '../shared/format';
+import { LayerCard } from '../dashboard/layerCard';
+import { cancelledText } from '../shared/runMessages';
+import { troubleLayers } from '../dashboard/troubleLayers';
+import { METRICS, axisTitle, formatMetric, metricSpec } from '../shared/metricVocabulary';
 import {
   FINETUNE_CHANNELS,
   LAYER_CHANNELS,
@@ -44,7 +44,7 @@ import {
   type EpochPoint,
   type LayerChannel,
   type RunModel,
-} from './state';
+} from '../dashboard/state';
 import {
   COLUMN_LABELS,
   TABLE_COLUMNS,
@@ -54,9 +54,9 @@ import {
   sortRows,
   type LayerRow,
   type TableColumn,
-} from './table';
-import { readPalette, type Palette } from './theme';
-import type { ViewState } from './vscodeApi';
+} from '../dashboard/table';
+import { readPalette, type Palette } from '../shared/theme';
+import type { ViewState } from '../dashboard/vscodeApi';
 
 const TRAINING_CHART_HEIGHT = 170;
 const SMALL_CHART_HEIGHT = 130;

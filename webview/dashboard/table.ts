@@ -3,7 +3,7 @@
  * kernel shape, params, binary, quantizer) followed by the BNN Lab metrics of docs/metrics.md.
  * Pure: building rows and sorting them, so both are unit-tested without a DOM.
  */
-import type { LayerInfo, LayerTelemetry } from '../core/protocol';
+import type { LayerInfo, LayerTelemetry } from '../../core/protocol';
 import {
   MISSING,
   formatCompact,
@@ -11,9 +11,9 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from './format';
-import { compareSortKeys, nextSortOf, type SortDirection } from './sorting';
-import { METRICS, type MetricSpec } from './metricVocabulary';
+} from '../shared/format';
+import { compareSortKeys, nextSortOf, type SortDirection } from '../shared/sorting';
+import { METRICS, type MetricSpec } from '../shared/metricVocabulary';
 
 export type { SortDirection };
 

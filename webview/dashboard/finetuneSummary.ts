@@ -3,10 +3,10 @@
  * extra charts mean; once it completes, the before/after table of its `done` record (test
  * accuracy, per-layer flips against the source checkpoint, QE and dead-weight ratio).
  */
-import { el } from './dom';
-import { formatPercent } from './format';
-import { METRICS, formatMetric } from './metricVocabulary';
-import type { RunModel } from './state';
+import { el } from '../shared/dom';
+import { formatPercent } from '../shared/format';
+import { METRICS, formatMetric } from '../shared/metricVocabulary';
+import type { RunModel } from '../dashboard/state';
 
 /** Parameters of each binary layer, for the parameter-weighted total of flips. */
 function paramsByLayer(run: RunModel): Map<string, number> {

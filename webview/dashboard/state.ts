@@ -18,23 +18,23 @@ import type {
   SkippedLines,
   ToWebview,
   TrainConfig,
-} from '../core/protocol';
-import { assertNever } from '../core/protocol';
+} from '../../core/protocol';
+import { assertNever } from '../../core/protocol';
 import {
   cloneHistory,
   emptyHistory,
   pushFrameInPlace,
   skipFrameInPlace,
   type HistogramHistory,
-} from './histogramHistory';
-import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
+} from '../dashboard/histogramHistory';
+import { cloneSeries, emptySeries, pushPointInPlace, type Series } from '../dashboard/series';
 
 /** Channel order of {@link RunModel.training}. */
 export const TRAINING_CHANNELS = ['loss', 'accuracy'] as const;
 /** Channel order of {@link LayerModel.metrics} (shared with the CSV export, core/export/csv.ts). */
-import { LAYER_CHANNELS } from '../core/export/csv';
+import { LAYER_CHANNELS } from '../../core/export/csv';
 
-export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../core/export/csv';
+export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../../core/export/csv';
 
 /** One `epoch` record, as plotted. */
 export interface EpochPoint {
