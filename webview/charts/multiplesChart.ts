@@ -6,7 +6,12 @@
  */
 import uPlot from 'uplot';
 import { MISSING, formatCompact } from '../shared/format';
-import { formatMetric, metricRange, metricTicks, type MetricSpec } from '../shared/metricVocabulary';
+import {
+  formatMetric,
+  metricRange,
+  metricTicks,
+  type MetricSpec,
+} from '../shared/metricVocabulary';
 import { mixRgb, toRgb, withAlpha, type Palette } from '../shared/theme';
 import type { AlignedColumns } from './align';
 

@@ -13,7 +13,12 @@ import { LineChart } from '../charts/lineChart';
 import { OverTimeChart, type OverTimeMode } from '../charts/overTimeChart';
 import { el, setText } from '../shared/dom';
 import { formatCompact, formatPercent, formatShape, formatSignificant } from '../shared/format';
-import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from '../dashboard/state';
+import {
+  deadThreshold,
+  FINETUNE_CHANNELS,
+  LAYER_CHANNELS,
+  type LayerModel,
+} from '../dashboard/state';
 import type { Palette } from '../shared/theme';
 
 const LAYER_CHART_HEIGHT = 120;
