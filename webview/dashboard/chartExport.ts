@@ -8,7 +8,7 @@ import type uPlot from 'uplot';
 import type { ToHost } from '../../core/protocol';
 import type { CanvasChart } from '../charts/canvasChart';
 import { el } from '../shared/dom';
-import { exportFileName, lineChartSvg, rasterSvg, type ExportStyle } from '../dashboard/export';
+import { exportFileName, lineChartSvg, rasterSvg, type ExportStyle } from './export';
 import { formatSignificant } from '../shared/format';
 import type { Palette } from '../shared/theme';
 

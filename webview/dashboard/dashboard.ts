@@ -14,13 +14,13 @@ import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-check
 import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { ToHost } from '../../core/protocol';
-import { exportButtons, uplotExport, type ChartExport } from '../dashboard/chartExport';
+import { exportButtons, uplotExport, type ChartExport } from './chartExport';
 import { alignGroups, decimate, type ColumnGroup } from '../charts/align';
 import { LineChart, type LineSeriesSpec } from '../charts/lineChart';
 import { MultiplesChart } from '../charts/multiplesChart';
 import { el, setText } from '../shared/dom';
-import { renderFinetuneSummary } from '../dashboard/finetuneSummary';
-import { exportFileName, runCsv } from '../dashboard/export';
+import { renderFinetuneSummary } from './finetuneSummary';
+import { exportFileName, runCsv } from './export';
 import {
   MISSING,
   formatCompact,
@@ -30,9 +30,9 @@ import {
   formatPercent,
   formatSignificant,
 } from '../shared/format';
-import { LayerCard } from '../dashboard/layerCard';
+import { LayerCard } from './layerCard';
 import { cancelledText } from '../shared/runMessages';
-import { troubleLayers } from '../dashboard/troubleLayers';
+import { troubleLayers } from './troubleLayers';
 import { METRICS, axisTitle, formatMetric, metricSpec } from '../shared/metricVocabulary';
 import {
   FINETUNE_CHANNELS,
@@ -44,7 +44,7 @@ import {
   type EpochPoint,
   type LayerChannel,
   type RunModel,
-} from '../dashboard/state';
+} from './state';
 import {
   COLUMN_LABELS,
   TABLE_COLUMNS,
@@ -54,9 +54,9 @@ import {
   sortRows,
   type LayerRow,
   type TableColumn,
-} from '../dashboard/table';
+} from './table';
 import { readPalette, type Palette } from '../shared/theme';
-import type { ViewState } from '../dashboard/vscodeApi';
+import type { ViewState } from './vscodeApi';
 
 const TRAINING_CHART_HEIGHT = 170;
 const SMALL_CHART_HEIGHT = 130;

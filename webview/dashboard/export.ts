@@ -4,7 +4,7 @@
  * dashboard posts their output to the host, which asks where to save it.
  */
 import { runCsvText } from '../../core/export/csv';
-import type { RunModel } from '../dashboard/state';
+import type { RunModel } from './state';
 
 export { csvField } from '../../core/export/csv';
 import { niceTicks } from '../charts/histogramGeometry';

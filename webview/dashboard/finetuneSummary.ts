@@ -6,7 +6,7 @@
 import { el } from '../shared/dom';
 import { formatPercent } from '../shared/format';
 import { METRICS, formatMetric } from '../shared/metricVocabulary';
-import type { RunModel } from '../dashboard/state';
+import type { RunModel } from './state';
 
 /** Parameters of each binary layer, for the parameter-weighted total of flips. */
 function paramsByLayer(run: RunModel): Map<string, number> {

@@ -4,7 +4,7 @@
  * screen skip drawing and catch up when scrolled into view, so 50+ layers stay smooth.
  */
 import type { ToHost } from '../../core/protocol';
-import { canvasExport, exportButtons } from '../dashboard/chartExport';
+import { canvasExport, exportButtons } from './chartExport';
 import { alignGroups } from '../charts/align';
 import { BinaryChart } from '../charts/binaryChart';
 import { HistogramChart } from '../charts/histogramChart';
@@ -13,12 +13,7 @@ import { LineChart } from '../charts/lineChart';
 import { OverTimeChart, type OverTimeMode } from '../charts/overTimeChart';
 import { el, setText } from '../shared/dom';
 import { formatCompact, formatPercent, formatShape, formatSignificant } from '../shared/format';
-import {
-  deadThreshold,
-  FINETUNE_CHANNELS,
-  LAYER_CHANNELS,
-  type LayerModel,
-} from '../dashboard/state';
+import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from './state';
 import type { Palette } from '../shared/theme';
 
 const LAYER_CHART_HEIGHT = 120;

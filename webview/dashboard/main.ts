@@ -5,10 +5,10 @@
 import 'uplot/dist/uPlot.min.css';
 import './main.css';
 import { isToWebview } from '../../core/protocol';
-import { Dashboard } from '../dashboard/dashboard';
-import { initialModel, reduce } from '../dashboard/state';
+import { Dashboard } from './dashboard';
+import { initialModel, reduce } from './state';
 import { watchTheme } from '../shared/theme';
-import { getViewState, postToHost, setViewState, type ViewState } from '../dashboard/vscodeApi';
+import { getViewState, postToHost, setViewState, type ViewState } from './vscodeApi';
 
 /** Least time between two redraws caused by streamed records (the host batches as often). */
 const STREAM_RENDER_INTERVAL_MS = 250;

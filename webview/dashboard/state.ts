@@ -26,8 +26,8 @@ import {
   pushFrameInPlace,
   skipFrameInPlace,
   type HistogramHistory,
-} from '../dashboard/histogramHistory';
-import { cloneSeries, emptySeries, pushPointInPlace, type Series } from '../dashboard/series';
+} from './histogramHistory';
+import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './series';
 
 /** Channel order of {@link RunModel.training}. */
 export const TRAINING_CHANNELS = ['loss', 'accuracy'] as const;

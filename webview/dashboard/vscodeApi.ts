@@ -3,7 +3,7 @@
  * with `ToHost`, so a bare `postMessage({...})` never appears in the webview.
  */
 import type { ToHost } from '../../core/protocol';
-import type { SortDirection, TableColumn } from '../dashboard/table';
+import type { SortDirection, TableColumn } from './table';
 
 /** View state that survives the panel being hidden or the window reloading. */
 export interface ViewState {
