@@ -3,23 +3,23 @@
  * histogram over time (heatmap or ridgeline) and the QE / dead / flip / frozen chart. Cards off
  * screen skip drawing and catch up when scrolled into view, so 50+ layers stay smooth.
  */
-import type { ToHost } from '../../core/protocol';
-import { canvasExport, exportButtons } from './chartExport';
-import { alignGroups } from '../charts/align';
-import { BinaryChart } from '../charts/binaryChart';
-import { HistogramChart } from '../charts/histogramChart';
-import { METRICS, formatMetric } from '../shared/metricVocabulary';
-import { LineChart } from '../charts/lineChart';
-import { OverTimeChart, type OverTimeMode } from '../charts/overTimeChart';
-import { el, setText } from '../shared/dom';
-import { formatCompact, formatPercent, formatShape, formatSignificant } from '../shared/format';
-import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from './state';
-import type { Palette } from '../shared/theme';
+import type { ToHost } from '../../../core/protocol';
+import { canvasExport, exportButtons } from '../chartExport';
+import { SYNC_KEY } from '../context';
+import { alignGroups } from '../../charts/align';
+import { BinaryChart } from '../../charts/binaryChart';
+import { HistogramChart } from '../../charts/histogramChart';
+import { METRICS, formatMetric } from '../../shared/metricVocabulary';
+import { LineChart } from '../../charts/lineChart';
+import { OverTimeChart, type OverTimeMode } from '../../charts/overTimeChart';
+import { el, setText } from '../../shared/dom';
+import { formatCompact, formatPercent, formatShape, formatSignificant } from '../../shared/format';
+import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from '../state';
+import type { Palette } from '../../shared/theme';
 
 const LAYER_CHART_HEIGHT = 120;
 const HISTOGRAM_HEIGHT = 84;
 const OVER_TIME_HEIGHT = 110;
-const SYNC_KEY = 'bnnLab.steps';
 
 export class LayerCard {
   readonly root = el('article', 'layer-card');
