@@ -18,7 +18,7 @@ import type {
 import { BinaryChart } from './charts/binaryChart';
 import { HistogramChart } from './charts/histogramChart';
 import { el } from './shared/dom';
-import { formatPercent, formatShape, formatSignificant } from './shared/format';
+import { formatPercent, formatShape, formatSignificant } from '../core/format';
 import type { InspectorViewState } from './inspectorApi';
 import { AlphaChart, SeriesChart } from './inspectorCharts';
 import {
@@ -40,6 +40,7 @@ import {
   summaryItems,
   type SeriesMetric,
 } from './inspectorModel';
+import { METRICS } from './shared/metricVocabulary';
 import { readPalette, type Palette } from './shared/theme';
 
 export interface InspectorHost {
@@ -48,12 +49,13 @@ export interface InspectorHost {
   update(patch: Partial<InspectorViewState>): void;
 }
 
+/** Series titles from the one metric vocabulary; the sign balance names its unit (+1). */
 const METRIC_LABELS: Record<SeriesMetric, string> = {
-  quantizationError: 'Quantization error',
-  deadWeightRatio: 'Dead weights',
-  signBalance: 'Sign balance (+1)',
-  absMean: 'mean |w|',
-  starvedWeightRatio: 'Starved weights',
+  quantizationError: METRICS.quantizationError.label,
+  deadWeightRatio: METRICS.deadWeightRatio.label,
+  signBalance: `${METRICS.signBalance.label} (+1)`,
+  absMean: METRICS.absMean.label,
+  starvedWeightRatio: METRICS.starvedWeightRatio.label,
 };
 
 function basename(path: string): string {

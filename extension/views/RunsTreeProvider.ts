@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/EngineClient';
 import { listRunDirs, readRunSummary, type RunSummary } from '../engine/runFolders';
+import { formatPercent } from '../../core/format';
 import { log } from '../log';
 
 /** One run in the tree; `live` when this window's engine is training it right now. */
@@ -29,10 +30,6 @@ export function runRoots(): string[] {
     });
 }
 
-function percent(value: number): string {
-  return `${(value * 100).toFixed(2)}%`;
-}
-
 /** Icon, description and tooltip of a run (pure but for the vscode value types). */
 export function describeRun(item: RunItem): {
   icon: vscode.ThemeIcon;
@@ -41,7 +38,7 @@ export function describeRun(item: RunItem): {
 } {
   const { summary } = item;
   const acc = summary.testAccuracy;
-  const accText = acc === null ? '' : `test ${percent(acc)}`;
+  const accText = acc === null ? '' : `test ${formatPercent(acc)}`;
   const color = (id: string) => new vscode.ThemeColor(id);
   let icon: vscode.ThemeIcon;
   let state: string;
@@ -76,7 +73,7 @@ export function describeRun(item: RunItem): {
   const tooltip = [
     `${summary.runId}${summary.preset ? ` (${summary.preset})` : ''}`,
     `Status: ${item.live ? 'training' : summary.status}`,
-    `Test accuracy: ${acc === null ? 'not evaluated' : percent(acc)}`,
+    `Test accuracy: ${acc === null ? 'not evaluated' : formatPercent(acc)}`,
     `Epochs evaluated: ${summary.epochs}`,
     `Started: ${started}`,
     summary.dir,

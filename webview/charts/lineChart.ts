@@ -3,7 +3,7 @@
  * compact axes, a live legend (uPlot's, with values at the cursor) and cursor sync across charts.
  */
 import uPlot from 'uplot';
-import { MISSING, formatCompact, formatNumberTicks, formatPercentTicks } from '../shared/format';
+import { MISSING, formatCompact, formatNumberTicks, formatPercentTicks } from '../../core/format';
 import { withAlpha, type Palette } from '../shared/theme';
 import type { AlignedColumns } from './align';
 

@@ -5,7 +5,7 @@
  * layer. uPlot draws; this class only configures it.
  */
 import uPlot from 'uplot';
-import { MISSING, formatCompact } from '../shared/format';
+import { MISSING, formatCompact } from '../../core/format';
 import {
   formatMetric,
   metricRange,

@@ -9,7 +9,7 @@ import type { ToHost } from '../../core/protocol';
 import type { CanvasChart } from '../charts/canvasChart';
 import { el } from '../shared/dom';
 import { exportFileName, lineChartSvg, rasterSvg, type ExportStyle } from './export';
-import { formatSignificant } from '../shared/format';
+import { formatSignificant } from '../../core/format';
 import type { Palette } from '../shared/theme';
 
 /** A chart that can be saved. */

@@ -8,7 +8,7 @@ import type { RunModel } from './state';
 
 export { csvField } from '../../core/export/csv';
 import { niceTicks } from '../charts/histogramGeometry';
-import { formatCompact } from '../shared/format';
+import { formatCompact } from '../../core/format';
 
 /**
  * The run's metrics as CSV (core/export/csv.ts defines the columns, shared with

@@ -11,7 +11,7 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from '../shared/format';
+} from '../../core/format';
 import { compareSortKeys, nextSortOf, type SortDirection } from '../shared/sorting';
 import { METRICS, type MetricSpec } from '../shared/metricVocabulary';
 

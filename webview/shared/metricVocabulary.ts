@@ -13,7 +13,7 @@ import {
   formatPercent,
   formatPercentTicks,
   formatSignificant,
-} from './format';
+} from '../../core/format';
 
 /**
  * How a metric's values behave:

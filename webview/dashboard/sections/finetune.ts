@@ -4,7 +4,7 @@
  * accuracy, per-layer flips against the source checkpoint, QE and dead-weight ratio).
  */
 import { el } from '../../shared/dom';
-import { formatPercent } from '../../shared/format';
+import { formatPercent } from '../../../core/format';
 import { METRICS, formatMetric } from '../../shared/metricVocabulary';
 import type { RunModel } from '../state';
 

@@ -13,7 +13,7 @@ import { METRICS, formatMetric } from '../../shared/metricVocabulary';
 import { LineChart } from '../../charts/lineChart';
 import { OverTimeChart, type OverTimeMode } from '../../charts/overTimeChart';
 import { el, setText } from '../../shared/dom';
-import { formatCompact, formatPercent, formatShape, formatSignificant } from '../../shared/format';
+import { formatCompact, formatPercent, formatShape, formatSignificant } from '../../../core/format';
 import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from '../state';
 import type { Palette } from '../../shared/theme';
 

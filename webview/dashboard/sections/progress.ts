@@ -1,6 +1,6 @@
 /** The progress bar and its line: epoch, step, backend, dataset and seed. */
 import { el, setText } from '../../shared/dom';
-import { formatInteger } from '../../shared/format';
+import { formatInteger } from '../../../core/format';
 import { progressOf, type RunModel } from '../state';
 
 export class ProgressSection {

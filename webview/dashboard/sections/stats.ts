@@ -8,7 +8,7 @@ import {
   formatLoss,
   formatPercent,
   formatSignificant,
-} from '../../shared/format';
+} from '../../../core/format';
 import { METRICS, formatMetric } from '../../shared/metricVocabulary';
 import type { SectionContext } from '../context';
 import { latestTestAccuracy, type EpochPoint, type RunModel } from '../state';

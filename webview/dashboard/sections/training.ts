@@ -6,7 +6,7 @@ import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/
 import { alignGroups, type ColumnGroup } from '../../charts/align';
 import { LineChart, type LineSeriesSpec } from '../../charts/lineChart';
 import { el, setText } from '../../shared/dom';
-import { formatLoss, formatPercent, formatSignificant } from '../../shared/format';
+import { formatLoss, formatPercent, formatSignificant } from '../../../core/format';
 import { METRICS, axisTitle, formatMetric, metricSpec } from '../../shared/metricVocabulary';
 import { chartFigure, lineExport } from '../chartFigure';
 import { SYNC_KEY, fitWidth, type ChartSection, type SectionContext } from '../context';

@@ -1,6 +1,8 @@
 /**
- * Number formatting for the dashboard. Locale-independent on purpose: the panel is compared
- * against `metrics.jsonl` and CLI output, so a value should read the same everywhere.
+ * The one number-formatting module: the dashboard, the inspector and the extension's views and
+ * status bar all format percentages, losses, counts and durations here. Locale-independent on
+ * purpose: the panels are compared against `metrics.jsonl` and CLI output, so a value should read
+ * the same everywhere. Pure (no DOM, no Node), so both the webviews and the host import it.
  */
 
 /** Shown wherever a value is missing or not finite. */
