@@ -26,6 +26,8 @@ import { log } from './log';
 import type { DashboardViewProvider } from './panels/DashboardViewProvider';
 import { DEPRECATED_EVERY_STEPS, METRICS_EVERY_STEPS, readRenamedSetting } from './renamedSetting';
 import type { RunItem, RunsTreeProvider } from './views/RunsTreeProvider';
+import { compareRuns, labelRun } from './views/compareRuns';
+import { writeRunLabel } from './views/runNames';
 
 export interface Ctx {
   engine: EngineClient;
@@ -43,6 +45,8 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Cmd> = {
   'bnnLab.showLog': () => () => log.show(),
   'bnnLab.openRun': (ctx) => (arg) => openRun(ctx, arg),
   'bnnLab.compareRun': (ctx) => (arg) => compareRun(ctx, arg),
+  'bnnLab.compareRuns': (ctx) => (arg) => compareRuns(ctx.runs, ctx.dashboard, runDirOf(arg)),
+  'bnnLab.labelRun': (ctx) => (arg) => labelRun(ctx.runs, ctx.dashboard, runDirOf(arg)),
   'bnnLab.refreshRuns': (ctx) => () => ctx.runs.refresh(),
   [FINETUNE_COMMAND]: (ctx) => (arg) => finetuneCheckpoint(ctx, arg),
 };
@@ -209,6 +213,10 @@ async function train(ctx: Ctx, arg?: unknown): Promise<void> {
   const threads = engineThreads(settings);
   const runDir = await createRunDir(runsRootFor(folder), config.preset, new Date());
   const runId = path.basename(runDir);
+  // The run is named after its config file in the Runs view and legends (views/runNames.ts).
+  if ('file' in picked) {
+    writeRunLabel(runDir, { configFile: path.relative(folder.uri.fsPath, picked.file.fsPath) });
+  }
   const backend = settings.get<BackendPreference>('engine.backend', 'auto');
   log.info(`run ${runId}: ${config.preset} on backend ${backend} in ${runDir}`);
   const ended = ctx.engine.startRun({ runId, config, runDir, backend, threads });

@@ -15,6 +15,7 @@ import { el } from '../shared/dom';
 import { readPalette, type Palette } from '../shared/theme';
 import type { Command, DashboardHost, SectionContext } from './context';
 import { BannerSection } from './sections/banners';
+import { ComparisonSection } from './sections/comparison';
 import { EmptyState } from './sections/emptyState';
 import { FinetuneSection } from './sections/finetune';
 import { HeaderSection } from './sections/header';
@@ -37,6 +38,7 @@ export class Dashboard implements SectionContext {
   private readonly banners: BannerSection;
   private readonly empty: EmptyState;
   private readonly stats: StatsSection;
+  private readonly comparison: ComparisonSection;
   private readonly training: TrainingSection;
   private readonly finetune: FinetuneSection;
   private readonly multiples: MultiplesSection;
@@ -82,6 +84,7 @@ export class Dashboard implements SectionContext {
     this.banners = new BannerSection(this);
     this.empty = new EmptyState(this);
     this.stats = new StatsSection(this);
+    this.comparison = new ComparisonSection(this);
     this.training = new TrainingSection(this);
     this.finetune = new FinetuneSection();
     this.multiples = new MultiplesSection(this);
@@ -90,6 +93,7 @@ export class Dashboard implements SectionContext {
     this.runView.append(
       this.stats.stats,
       this.stats.watch,
+      this.comparison.root,
       this.training.root,
       this.finetune.root,
       this.multiples.root,
@@ -174,6 +178,7 @@ export class Dashboard implements SectionContext {
   /** Recreates every chart with the current theme colours. */
   applyTheme(): void {
     this.palette = readPalette();
+    this.comparison.destroyCharts();
     this.training.destroyCharts();
     this.multiples.destroyCharts();
     this.rendered = new WeakMap();
@@ -186,6 +191,7 @@ export class Dashboard implements SectionContext {
     this.resizePending = true;
     requestAnimationFrame(() => {
       this.resizePending = false;
+      this.comparison.resize();
       this.training.resize();
       this.multiples.resize();
       this.layers.resize();
@@ -212,11 +218,12 @@ export class Dashboard implements SectionContext {
     }
     this.progress.render(run);
     this.stats.render(run);
+    this.comparison.render(run, model.compare, model.comparePinned);
     this.training.render(run, model.compare);
     this.finetune.render(run);
     this.multiples.render(run);
     this.table.render(run);
-    this.layers.render(run);
+    this.layers.render(run, model.compare);
     const layerCards = this.layers.cardNames();
     const renderedKey = `${run.runId}\n${run.status}\n${layerCards.join('\n')}`;
     if (renderedKey !== this.renderedKey) {

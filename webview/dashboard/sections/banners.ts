@@ -71,8 +71,8 @@ export class BannerSection {
           'open another run from the Runs view.',
       );
     }
-    if (model.compare?.missing) {
-      parts.push(`The compared run folder ${model.compare.dir} was deleted.`);
+    for (const gone of model.compare.filter((r) => r.missing)) {
+      parts.push(`The compared run folder ${gone.dir} was deleted.`);
     }
     const skipped = run && skippedNotice(run);
     if (skipped) parts.push(skipped);

@@ -6,6 +6,7 @@ import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vs
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import { el, setText } from '../../shared/dom';
 import type { Palette } from '../../shared/theme';
+import { runColor } from '../comparison';
 import type { SectionContext } from '../context';
 import type { RunModel } from '../state';
 import { LayerCard } from './layerCard';
@@ -87,7 +88,7 @@ export class LayersSection {
     for (const card of this.cards.values()) card.resize();
   }
 
-  render(run: RunModel): void {
+  render(run: RunModel, compare: readonly RunModel[] = []): void {
     const names = run.layers.map((l) => l.info.name);
     const key = `${run.runId}\n${names.join('\n')}`;
     if (key !== this.key) {
@@ -105,10 +106,19 @@ export class LayersSection {
     }
     this.grid.classList.toggle('single', selected !== '');
     const tau = run.config?.deadTau ?? 0.99;
+    const palette = this.ctx.palette;
     for (const layer of run.layers) {
       const card = this.cards.get(layer.info.name);
       if (!card) continue;
       card.root.hidden = selected !== '' && selected !== layer.info.name;
+      // The same layer of each compared run (by name), in the run's colour.
+      card.setComparison(
+        compare.map((r, i) => ({
+          name: r.name,
+          color: runColor(palette, i + 1),
+          layer: r.layers.find((l) => l.info.name === layer.info.name),
+        })),
+      );
       card.update(layer, tau, view.overTimeMode);
     }
   }

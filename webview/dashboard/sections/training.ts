@@ -1,8 +1,7 @@
 /**
- * The Training section: loss, accuracy, learning rate and the method's scalars over steps, and
- * the bar naming the run compared with (its curves dashed).
+ * The Training section: loss, accuracy, learning rate and the method's scalars over steps; while
+ * comparing, loss, accuracy and learning rate overlay every compared run (one colour per run).
  */
-import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import { alignGroups, type ColumnGroup } from '../../charts/align';
 import { LineChart, type LineSeriesSpec } from '../../charts/lineChart';
 import { el, setText } from '../../shared/dom';
@@ -10,7 +9,8 @@ import { formatLoss, formatPercent, formatSignificant } from '../../../core/form
 import { METRICS, axisTitle, formatMetric, metricSpec } from '../../shared/metricVocabulary';
 import { chartFigure, lineExport } from '../chartFigure';
 import { SYNC_KEY, fitWidth, type ChartSection, type SectionContext } from '../context';
-import { latestTestAccuracy, type RunModel } from '../state';
+import { runColor } from '../comparison';
+import type { RunModel } from '../state';
 
 const TRAINING_CHART_HEIGHT = 170;
 const SMALL_CHART_HEIGHT = 130;
@@ -27,9 +27,8 @@ function scalarLabel(key: string): string {
 
 export class TrainingSection implements ChartSection {
   readonly root = el('section', 'section');
-  private readonly compareBar = el('div', 'compare-bar');
-  private readonly compareText = el('span', 'compare-text');
-  private readonly compareClear = el('vscode-button') as VscodeButton;
+  /** Change-tracking slot of the compared runs. */
+  private readonly compareSlot = {};
   private readonly lossHost = el('div', 'chart-host');
   private readonly accuracyHost = el('div', 'chart-host');
   private readonly learningRateHost = el('div', 'chart-host');
@@ -44,12 +43,6 @@ export class TrainingSection implements ChartSection {
   private compareKey = '';
 
   constructor(private readonly ctx: SectionContext) {
-    this.compareClear.textContent = 'Stop comparing';
-    this.compareClear.secondary = true;
-    this.compareClear.addEventListener('click', () => ctx.host.post({ kind: 'clearComparison' }));
-    this.compareBar.append(this.compareText, el('span', 'spacer'), this.compareClear);
-    this.compareBar.hidden = true;
-
     this.methodFigure = chartFigure(
       ctx,
       'Method scalars',
@@ -84,7 +77,7 @@ export class TrainingSection implements ChartSection {
       this.methodFigure,
     );
     this.methodFigure.hidden = true;
-    this.root.append(el('h2', 'section-title', 'Training'), this.compareBar, grid);
+    this.root.append(el('h2', 'section-title', 'Training'), grid);
     for (const h of [this.lossHost, this.accuracyHost, this.learningRateHost, this.methodHost]) {
       ctx.observeSize(h);
       ctx.observeVisibility(h);
@@ -115,46 +108,44 @@ export class TrainingSection implements ChartSection {
     fitWidth(this.methodChart, this.methodHost);
   }
 
-  render(run: RunModel, compare: RunModel | undefined): void {
+  render(run: RunModel, compare: readonly RunModel[]): void {
     const ctx = this.ctx;
     const p = ctx.palette;
-    const compareKey = compare ? `${compare.runId}\n${compare.dir}` : '';
-    this.compareBar.hidden = !compare;
-    if (compare) {
-      setText(
-        this.compareText,
-        `Comparing with ${compare.runId} (dashed)${
-          latestTestAccuracy(compare) !== undefined
-            ? ` · test acc. ${formatPercent(latestTestAccuracy(compare))}`
-            : ''
-        }`,
-      );
-      this.compareText.title = compare.dir;
-    }
+    const comparing = compare.length > 0;
+    const runs = [run, ...compare];
+    const compareKey = comparing
+      ? runs.map((r) => `${r.runId}\n${r.dir}\n${r.name}`).join('\n')
+      : '';
     if (compareKey !== this.compareKey) {
       this.compareKey = compareKey;
       this.lossChart?.destroy();
       this.accuracyChart?.destroy();
+      this.learningRateChart?.destroy();
       this.lossChart = undefined;
       this.accuracyChart = undefined;
+      this.learningRateChart = undefined;
+      ctx.forget(this.learningRateHost);
     }
+    // One run: train and test in two colours. Comparing: one colour per run (the legend of the
+    // comparison section), train solid, test dots; compared runs dashed.
     const pair = (
       trainColor: string,
       testColor: string,
       format: (v: number) => string,
-    ): LineSeriesSpec[] => {
-      const series: LineSeriesSpec[] = [
-        { label: 'train', color: trainColor, format },
-        { label: 'test', color: testColor, format, sparse: true },
-      ];
-      if (compare) {
-        series.push(
-          { label: `${compare.runId} train`, color: trainColor, format, dash: [5, 4] },
-          { label: `${compare.runId} test`, color: testColor, format, sparse: true, dash: [5, 4] },
-        );
-      }
-      return series;
-    };
+    ): LineSeriesSpec[] =>
+      comparing
+        ? runs.flatMap((r, i): LineSeriesSpec[] => {
+            const color = runColor(p, i);
+            const dash = i === 0 ? undefined : [5, 4];
+            return [
+              { label: `${r.name} train`, color, format, dash },
+              { label: `${r.name} test`, color, format, sparse: true, dash },
+            ];
+          })
+        : [
+            { label: 'train', color: trainColor, format },
+            { label: 'test', color: testColor, format, sparse: true },
+          ];
     if (!this.lossChart) {
       this.lossChart = new LineChart(
         this.lossHost,
@@ -184,6 +175,7 @@ export class TrainingSection implements ChartSection {
       );
     }
     if (!this.learningRateChart) {
+      const format = (v: number): string => formatSignificant(v);
       this.learningRateChart = new LineChart(
         this.learningRateHost,
         {
@@ -192,9 +184,14 @@ export class TrainingSection implements ChartSection {
           ariaLabel: 'Learning rate over steps',
           syncKey: SYNC_KEY,
           y: { kind: 'number' },
-          series: [
-            { label: 'learning rate', color: p.purple, format: (v) => formatSignificant(v) },
-          ],
+          series: comparing
+            ? runs.map((r, i) => ({
+                label: r.name,
+                color: runColor(p, i),
+                format,
+                dash: i === 0 ? undefined : [5, 4],
+              }))
+            : [{ label: 'learning rate', color: p.purple, format }],
         },
         this.learningRateHost.clientWidth,
       );
@@ -217,18 +214,17 @@ export class TrainingSection implements ChartSection {
     const onScreen = ctx.visible(this.lossHost) || ctx.visible(this.accuracyHost);
     const trainingChanged = onScreen && ctx.changed(this.lossHost, run.training);
     const epochsChanged = onScreen && ctx.changed(this.accuracyHost, run.epochs);
-    const compareChanged = onScreen && ctx.changed(this.compareBar, compare);
+    const compareChanged = onScreen && ctx.changed(this.compareSlot, compare);
     if (trainingChanged || epochsChanged || compareChanged) {
-      const own = curves(run);
-      const other = compare ? curves(compare) : { loss: [], accuracy: [] };
-      this.lossChart.setData(alignGroups([...own.loss, ...other.loss]));
-      this.accuracyChart.setData(alignGroups([...own.accuracy, ...other.accuracy]));
+      const all = runs.map(curves);
+      this.lossChart.setData(alignGroups(all.flatMap((c) => c.loss)));
+      this.accuracyChart.setData(alignGroups(all.flatMap((c) => c.accuracy)));
     }
     if (
       ctx.visible(this.learningRateHost) &&
-      ctx.changed(this.learningRateHost, run.learningRate)
+      (ctx.changed(this.learningRateHost, run.learningRate) || compareChanged)
     ) {
-      this.learningRateChart.setData(alignGroups([run.learningRate]));
+      this.learningRateChart.setData(alignGroups(runs.map((r) => r.learningRate)));
     }
     this.renderMethod(run);
   }
