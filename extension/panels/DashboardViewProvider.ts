@@ -26,10 +26,10 @@ import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
 import { runRoots } from '../views/RunsTreeProvider';
 import { runNameOf } from '../views/runNames';
+import { ComparisonState } from './comparisonState';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
 
 type Snapshot = Extract<ToWebview, { kind: 'snapshot' }>;
-type Comparison = Extract<ToWebview, { kind: 'comparison' }>;
 
 const EXPORT_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   png: { 'PNG image': ['png'] },
@@ -68,11 +68,8 @@ export class DashboardViewProvider
   private readonly disposables: vscode.Disposable[] = [];
   /** A run opened from its folder (Runs view) that is not this window's current run. */
   private pinnedDir: string | undefined;
-  /**
-   * The runs overlaid for comparison, read once from their folders, and the run in view they
-   * were compared with. Unless pinned it ends when another run starts or is opened.
-   */
-  private comparison: (Comparison & { baseDir: string | undefined }) | undefined;
+  /** The runs overlaid for comparison, read once from their folders. */
+  private readonly comparison = new ComparisonState();
   /** Watchers for the folders in view, so a deletion is reported instead of going blank. */
   private folderWatchers: vscode.Disposable[] = [];
   private watchedKey = '';
@@ -217,11 +214,9 @@ export class DashboardViewProvider
         this.clearComparison();
         break;
       case 'pinComparison':
-        if (this.comparison) {
-          this.comparison.pinned = msg.pinned;
-          log.info(`dashboard: comparison ${msg.pinned ? 'pinned' : 'unpinned'}`);
-          this.broadcast(this.comparisonMessage());
-        }
+        this.comparison.pin(msg.pinned);
+        log.info(`dashboard: comparison ${this.comparison.isPinned ? 'pinned' : 'unpinned'}`);
+        this.broadcast(this.comparison.message());
         break;
       case 'export':
         void this.saveExport(msg); // saveExport reports its own errors
@@ -246,7 +241,7 @@ export class DashboardViewProvider
       this.pinnedDir = undefined;
       this.stopFollowing();
       // A comparison belongs to the runs it was made for, unless the user pinned it.
-      if (this.comparison && !this.comparison.pinned) this.clearComparison();
+      if (this.comparison.runStarted()) this.comparisonEnded();
     }
     // Without a page there is nothing to keep up to date: its `ready` will get a full snapshot.
     const surfaces = this.surfaces;
@@ -284,9 +279,7 @@ export class DashboardViewProvider
     this.pinnedDir = live?.dir === dir ? undefined : dir;
     if (this.follower?.dir !== dir) this.stopFollowing();
     // Opening another run ends an unpinned comparison made for a different one.
-    if (this.comparison && !this.comparison.pinned && this.comparison.baseDir !== dir) {
-      this.clearComparison();
-    }
+    if (this.comparison.runOpened(dir)) this.comparisonEnded();
     await this.reveal();
     // A page loaded just now answers its own `ready`; existing ones are refreshed here.
     const ready = this.surfaces.filter((s) => s.ready);
@@ -343,22 +336,17 @@ export class DashboardViewProvider
     }
     const runs: ComparedRun[] = [];
     for (const dir of list) runs.push(await this.comparedRun(dir));
-    this.comparison = {
-      kind: 'comparison',
-      runs,
-      pinned: this.comparison?.pinned ?? false,
-      baseDir: this.dirInView,
-    };
+    this.comparison.set(this.dirInView, runs);
     for (const dir of list) this.missing.delete(dir);
     log.info(`dashboard: comparing ${this.dirInView ?? 'the run in view'} with ${list.join(', ')}`);
     await this.reveal();
-    this.broadcast(this.comparisonMessage());
+    this.broadcast(this.comparison.message());
     this.watchFolders();
   }
 
   /** The runs compared now (folders), for tests and the extension's API. */
   get comparedDirs(): string[] {
-    return this.comparison?.runs.map((r) => r.run.dir) ?? [];
+    return this.comparison.dirs;
   }
 
   private async comparedRun(dir: string): Promise<ComparedRun> {
@@ -386,20 +374,9 @@ export class DashboardViewProvider
     };
   }
 
-  private comparisonMessage(): Comparison {
-    return {
-      kind: 'comparison',
-      runs: this.comparison?.runs ?? [],
-      pinned: this.comparison?.pinned ?? false,
-    };
-  }
-
   /** Re-reads the names (a run was labelled) and resends the run in view and the comparison. */
   async refreshNames(): Promise<void> {
-    if (this.comparison) {
-      for (const c of this.comparison.runs)
-        c.run = { ...c.run, name: runNameOf(c.run.dir, c.run.runId) };
-    }
+    this.comparison.rename(runNameOf);
     await this.sendSnapshot(this.surfaces.filter((s) => s.ready));
   }
 
@@ -410,9 +387,14 @@ export class DashboardViewProvider
   private newestDir: string | undefined;
 
   private clearComparison(): void {
-    if (this.comparison) log.info('dashboard: comparison ended');
-    this.comparison = undefined;
-    this.broadcast(this.comparisonMessage());
+    this.comparison.clear();
+    this.comparisonEnded();
+  }
+
+  /** Tells every page the comparison is over. */
+  private comparisonEnded(): void {
+    log.info('dashboard: comparison ended');
+    this.broadcast(this.comparison.message());
     this.watchFolders();
   }
 
@@ -425,7 +407,7 @@ export class DashboardViewProvider
   private sendSnapshotMessage(msg: Snapshot, targets: readonly Surface[]): void {
     for (const { feed } of targets) {
       feed.sendSnapshot(msg);
-      if (this.comparison) feed.send(this.comparisonMessage());
+      if (this.comparison.active) feed.send(this.comparison.message());
       for (const [dir, runId] of this.missing) feed.send({ kind: 'runMissing', runId, dir });
     }
     this.watchFolders();
@@ -560,7 +542,9 @@ export class DashboardViewProvider
         dir,
         this.engine.currentRun?.dir === dir ? this.engine.currentRun.runId : path.basename(dir),
       ]);
-    for (const { run } of this.comparison?.runs ?? []) inView.push([run.dir, run.runId]);
+    for (const dir of this.comparison.dirs) {
+      inView.push([dir, this.comparison.find(dir)?.run.runId ?? path.basename(dir)]);
+    }
     // Deleted folders no longer in view need no more notices.
     for (const gone of [...this.missing.keys()]) {
       if (!inView.some(([d]) => d === gone)) this.missing.delete(gone);
@@ -578,8 +562,7 @@ export class DashboardViewProvider
         false,
       );
       watcher.onDidDelete(() => {
-        const runId =
-          this.comparison?.runs.find((c) => c.run.dir === folder)?.run.runId ?? fallbackId;
+        const runId = this.comparison.find(folder)?.run.runId ?? fallbackId;
         log.warn(`dashboard: run folder ${folder} was deleted while open`);
         this.missing.set(folder, runId);
         this.broadcast({ kind: 'runMissing', runId, dir: folder });

@@ -39,7 +39,7 @@ export interface ConfigDifference {
 
 /**
  * The config fields whose values differ between `configs` (one per run, undefined when a run has
- * no config record), in the order they first appear. Missing fields read as ''.
+ * no config record), in the order they first appear. A field a config lacks reads as ''.
  */
 export function configDiff(configs: readonly (TrainConfig | undefined)[]): ConfigDifference[] {
   const flat = configs.map((c) => {
@@ -51,7 +51,12 @@ export function configDiff(configs: readonly (TrainConfig | undefined)[]): Confi
   for (const f of flat) for (const k of f.keys()) if (!fields.includes(k)) fields.push(k);
   return fields
     .map((field) => ({ field, values: flat.map((f) => f.get(field) ?? '') }))
-    .filter((d) => d.values.some((v) => v !== d.values[0]));
+    .filter((d) => {
+      // Runs without a config record (an external run's first lines lost) show '' and decide
+      // nothing: a field differs when the runs that have one disagree.
+      const known = d.values.filter((_, i) => configs[i] !== undefined);
+      return known.some((v) => v !== known[0]);
+    });
 }
 
 /**

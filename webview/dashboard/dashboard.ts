@@ -93,8 +93,8 @@ export class Dashboard implements SectionContext {
     this.runView.append(
       this.stats.stats,
       this.stats.watch,
-      this.comparison.root,
       this.training.root,
+      this.comparison.root,
       this.finetune.root,
       this.multiples.root,
       this.table.root,
