@@ -393,12 +393,18 @@ export function reduce(model: DashboardModel, msg: ToWebview): DashboardModel {
       if (!model.run || model.run.runId !== msg.runId) return model;
       return { ...model, run: { ...model.run, status: msg.status, message: msg.message } };
     }
-    case 'comparison':
-      return {
-        ...model,
-        compare: msg.runs.map((c) => runFromSnapshot(c.run, model.maxPoints, c.skipped)),
-        comparePinned: msg.pinned,
-      };
+    case 'comparison': {
+      // Legends tell runs apart by name: a name already taken (two runs of one config file)
+      // gets its run id.
+      const taken = new Set(model.run ? [model.run.name] : []);
+      const compare = msg.runs.map((c) => {
+        const r = runFromSnapshot(c.run, model.maxPoints, c.skipped);
+        if (taken.has(r.name)) r.name = `${r.name} (${r.runId})`;
+        taken.add(r.name);
+        return r;
+      });
+      return { ...model, compare, comparePinned: msg.pinned };
+    }
     case 'runMissing': {
       const gone = (r: RunModel): boolean => r.runId === msg.runId && r.dir === msg.dir;
       const run = model.run && gone(model.run) ? { ...model.run, missing: true } : model.run;

@@ -300,6 +300,18 @@ void describe('dashboard reducer', () => {
     const runGone = reduce(gone, { kind: 'runMissing', runId: run.runId, dir: DIR });
     assert.equal(runGone.run?.missing, true);
     assert.equal(reduce(runGone, { kind: 'runMissing', runId: 'zz', dir: '/zz' }), runGone);
+    const twins = reduce(model, {
+      kind: 'comparison',
+      pinned: false,
+      runs: ['t1', 't2'].map((runId) => ({
+        run: { runId, name: 'small', dir: `/runs/${runId}`, status: 'completed', records: [] },
+      })),
+    });
+    assert.deepEqual(
+      twins.compare.map((r) => r.name),
+      ['small', 'small (t2)'],
+      'two runs of one config file are told apart by run id',
+    );
     const pinned = reduce(model, { kind: 'comparison', runs: [], pinned: true });
     assert.equal(pinned.comparePinned, true);
     const ended = reduce(model, { kind: 'comparison', runs: [], pinned: false });
