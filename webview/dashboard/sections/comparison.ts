@@ -12,8 +12,8 @@ import { formatPercent, formatRunFacts } from '../../../core/format';
 import { alignGroups } from '../../charts/align';
 import { LineChart } from '../../charts/lineChart';
 import { el, setText } from '../../shared/dom';
-import { METRICS, axisTitle, formatMetric } from '../../shared/metricVocabulary';
-import { chartFigure, lineExport } from '../chartFigure';
+import { METRICS, formatMetric } from '../../shared/metricVocabulary';
+import { lineExport, metricFigure } from '../chartFigure';
 import { configDiff, layerMean, runColor } from '../comparison';
 import { SYNC_KEY, fitWidth, type ChartSection, type SectionContext } from '../context';
 import { latestTestAccuracy, type LayerChannel, type RunModel } from '../state';
@@ -58,22 +58,17 @@ export class ComparisonSection implements ChartSection {
     const grid = el('div', 'chart-grid');
     for (const channel of COMPARED_CHANNELS) {
       const spec = METRICS[channel];
-      const host = el('div', 'chart-host');
-      this.hosts.set(channel, host);
-      const figure = chartFigure(
+      const { figure, host } = metricFigure(
         ctx,
-        axisTitle(spec),
+        spec,
         `${spec.title}. One line per run: the mean over its binary layers, weighted by their parameters.`,
-        host,
         () => {
           const chart = this.charts.get(channel);
           return chart && lineExport(ctx, `${spec.label} by run`, chart);
         },
       );
-      figure.dataset.metric = channel;
+      this.hosts.set(channel, host);
       grid.append(figure);
-      ctx.observeSize(host);
-      ctx.observeVisibility(host);
     }
     this.root.append(
       el('h2', 'section-title', 'Run comparison'),

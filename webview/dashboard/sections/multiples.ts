@@ -3,9 +3,9 @@ import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-check
 import { alignGroups, decimate } from '../../charts/align';
 import { MultiplesChart } from '../../charts/multiplesChart';
 import { el } from '../../shared/dom';
-import { METRICS, axisTitle, formatMetric } from '../../shared/metricVocabulary';
+import { METRICS, formatMetric } from '../../shared/metricVocabulary';
 import { uplotExport } from '../chartExport';
-import { chartFigure } from '../chartFigure';
+import { metricFigure } from '../chartFigure';
 import { SYNC_KEY, fitWidth, type ChartSection, type SectionContext } from '../context';
 import { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel, type RunModel } from '../state';
 
@@ -46,13 +46,10 @@ export class MultiplesSection implements ChartSection {
     const grid = el('div', 'chart-grid multiples-grid');
     for (const channel of LAYER_CHANNELS) {
       const spec = METRICS[channel];
-      const host = el('div', 'chart-host');
-      this.hosts.set(channel, host);
-      const figure = chartFigure(
+      const { figure, host } = metricFigure(
         ctx,
-        axisTitle(spec),
+        spec,
         `${spec.title}. One line per binary layer. Click a line to open its layer.`,
-        host,
         () => {
           const chart = this.charts.get(channel);
           return (
@@ -64,12 +61,10 @@ export class MultiplesSection implements ChartSection {
           );
         },
       );
-      figure.dataset.metric = channel;
       figure.hidden = FINETUNE_CHANNELS.has(channel);
+      this.hosts.set(channel, host);
       this.figures.set(channel, figure);
       grid.append(figure);
-      ctx.observeSize(host);
-      ctx.observeVisibility(host);
     }
     this.root.append(head, grid);
   }
