@@ -71,9 +71,12 @@ export function describeRun(item: RunItem): {
     }
   }
   const facts = formatRunFacts(summary.config, summary.preset);
-  const description = [accText, state, summary.config ? facts : '']
-    .filter((s) => s !== '')
-    .join(' · ');
+  // The row's label already names the preset when the run has no name of its own.
+  const named = item.name !== undefined && item.name !== summary.runId;
+  const shortFacts = summary.config
+    ? formatRunFacts({ ...summary.config, preset: named ? summary.config.preset : '' })
+    : '';
+  const description = [accText, state, shortFacts].filter((s) => s !== '').join(' · ');
   const started =
     summary.startTime !== undefined ? new Date(summary.startTime).toLocaleString() : 'unknown';
   const tooltip = [
