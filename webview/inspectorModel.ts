@@ -19,7 +19,7 @@ import {
   formatSignificant,
 } from '../core/format';
 import { collator, compareSortKeys, nextSortOf, type SortDirection } from './shared/sorting';
-import { METRICS, type MetricSpec } from './shared/metricVocabulary';
+import { METRICS, metricColumn } from './shared/metricVocabulary';
 
 export type { SortDirection };
 
@@ -43,11 +43,6 @@ export interface SortState {
   direction: SortDirection;
 }
 
-/** A metric column's header and tooltip, from the one vocabulary (webview/shared). */
-function column(spec: MetricSpec): { label: string; title: string } {
-  return { label: spec.short, title: spec.title };
-}
-
 /** Header label and tooltip of each column (names as in docs/metrics.md). */
 export const INSPECTOR_COLUMN_LABELS: Record<InspectorColumn, { label: string; title: string }> = {
   name: { label: 'Tensor', title: 'Weight tensor name in the file' },
@@ -58,15 +53,15 @@ export const INSPECTOR_COLUMN_LABELS: Record<InspectorColumn, { label: string; t
     title: 'Binarized in the forward pass: yes, no or ? (unknown); hover a cell for the reason',
   },
   params: { label: 'Params', title: 'Elements of the tensor' },
-  absMean: column(METRICS.absMean),
-  quantizationError: column(METRICS.quantizationError),
-  deadWeightRatio: column(METRICS.deadWeightRatio),
+  absMean: metricColumn(METRICS.absMean),
+  quantizationError: metricColumn(METRICS.quantizationError),
+  deadWeightRatio: metricColumn(METRICS.deadWeightRatio),
   starvedWeightRatio: {
     label: METRICS.starvedWeightRatio.short,
     title: `${METRICS.starvedWeightRatio.title}; — when the clip is unknown`,
   },
-  signBalance: column(METRICS.signBalance),
-  signEntropyBits: column(METRICS.signEntropyBits),
+  signBalance: metricColumn(METRICS.signBalance),
+  signEntropyBits: metricColumn(METRICS.signEntropyBits),
 };
 
 /** Whether a column holds numbers (right-aligned, sorted descending first). */

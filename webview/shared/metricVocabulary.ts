@@ -230,3 +230,8 @@ export function metricRange(
 export function axisTitle(spec: MetricSpec): string {
   return spec.unit ? `${spec.label} (${spec.unit})` : spec.label;
 }
+
+/** A table column for this metric: its short label as header, its sentence as tooltip. */
+export function metricColumn(spec: MetricSpec): { label: string; title: string } {
+  return { label: spec.short, title: spec.title };
+}
