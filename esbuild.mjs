@@ -104,7 +104,7 @@ const configs = [
   },
   {
     ...common,
-    entryPoints: ['webview/main.ts'],
+    entryPoints: ['webview/dashboard/main.ts'],
     outfile: `${dist}/webview/main.js`,
     platform: 'browser',
     format: 'iife',

@@ -6,7 +6,7 @@ import './inspector.css';
 import { assertNever, isToInspector } from '../core/protocol';
 import { getViewState, postToHost, setViewState } from './inspectorApi';
 import { InspectorView } from './inspectorView';
-import { watchTheme } from './theme';
+import { watchTheme } from './shared/theme';
 
 function mount(): void {
   const root = document.getElementById('app');

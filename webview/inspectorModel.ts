@@ -17,8 +17,9 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from './format';
-import { collator, compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+} from '../core/format';
+import { collator, compareSortKeys, nextSortOf, type SortDirection } from './shared/sorting';
+import { METRICS, metricColumn } from './shared/metricVocabulary';
 
 export type { SortDirection };
 
@@ -52,19 +53,15 @@ export const INSPECTOR_COLUMN_LABELS: Record<InspectorColumn, { label: string; t
     title: 'Binarized in the forward pass: yes, no or ? (unknown); hover a cell for the reason',
   },
   params: { label: 'Params', title: 'Elements of the tensor' },
-  absMean: { label: 'mean|w|', title: 'absMean: mean |w| of the latent weights' },
-  quantizationError: {
-    label: 'QE',
-    title: 'quantizationError: Σ(W − α_c·sgn W)² / ΣW², channel-scaled',
-  },
-  deadWeightRatio: { label: 'Dead', title: 'deadWeightRatio: |w| > Q(τ) (ReCU)' },
+  absMean: metricColumn(METRICS.absMean),
+  quantizationError: metricColumn(METRICS.quantizationError),
+  deadWeightRatio: metricColumn(METRICS.deadWeightRatio),
   starvedWeightRatio: {
-    label: 'Starved',
-    title:
-      'starvedWeightRatio: |w| ≥ t_clip (no gradient through the STE); — when the clip is unknown',
+    label: METRICS.starvedWeightRatio.short,
+    title: `${METRICS.starvedWeightRatio.title}; — when the clip is unknown`,
   },
-  signBalance: { label: '+1', title: 'signBalance: fraction of binary weights equal to +1' },
-  signEntropyBits: { label: 'H', title: 'signEntropyBits: entropy of the signs, 1 bit = balanced' },
+  signBalance: metricColumn(METRICS.signBalance),
+  signEntropyBits: metricColumn(METRICS.signEntropyBits),
 };
 
 /** Whether a column holds numbers (right-aligned, sorted descending first). */

@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
-import { messageWithoutFile } from './runMessages';
+import { messageWithoutFile } from './shared/runMessages';
 import type {
   FromInspector,
   InspectLayer,
@@ -17,8 +17,8 @@ import type {
 } from '../core/protocol';
 import { BinaryChart } from './charts/binaryChart';
 import { HistogramChart } from './charts/histogramChart';
-import { el } from './dom';
-import { formatPercent, formatShape, formatSignificant } from './format';
+import { el } from './shared/dom';
+import { formatPercent, formatShape, formatSignificant } from '../core/format';
 import type { InspectorViewState } from './inspectorApi';
 import { AlphaChart, SeriesChart } from './inspectorCharts';
 import {
@@ -40,7 +40,8 @@ import {
   summaryItems,
   type SeriesMetric,
 } from './inspectorModel';
-import { readPalette, type Palette } from './theme';
+import { METRICS } from './shared/metricVocabulary';
+import { readPalette, type Palette } from './shared/theme';
 
 export interface InspectorHost {
   post(msg: FromInspector): void;
@@ -48,12 +49,13 @@ export interface InspectorHost {
   update(patch: Partial<InspectorViewState>): void;
 }
 
+/** Series titles from the one metric vocabulary; the sign balance names its unit (+1). */
 const METRIC_LABELS: Record<SeriesMetric, string> = {
-  quantizationError: 'Quantization error',
-  deadWeightRatio: 'Dead weights',
-  signBalance: 'Sign balance (+1)',
-  absMean: 'mean |w|',
-  starvedWeightRatio: 'Starved weights',
+  quantizationError: METRICS.quantizationError.label,
+  deadWeightRatio: METRICS.deadWeightRatio.label,
+  signBalance: `${METRICS.signBalance.label} (+1)`,
+  absMean: METRICS.absMean.label,
+  starvedWeightRatio: METRICS.starvedWeightRatio.label,
 };
 
 function basename(path: string): string {

@@ -16,6 +16,11 @@ export const DASHBOARD_HISTOGRAM_FRAMES = 240;
 /** What the dashboard needs to draw one run from scratch. */
 export interface RunSnapshot {
   runId: string;
+  /**
+   * What to call the run (legends, tooltips): the user's label, else its config file's name;
+   * absent means the run id.
+   */
+  name?: string;
   /** Run folder, absolute. */
   dir: string;
   status: RunStatus;
@@ -46,10 +51,19 @@ export type ToWebview =
   | { kind: 'records'; runId: string; records: MetricsRecord[] }
   /** The run in view changed state. */
   | { kind: 'status'; runId: string; status: RunStatus; message?: string }
-  /** A second run to overlay (dashed) for comparison, or `undefined` to stop comparing. */
-  | { kind: 'comparison'; run: RunSnapshot | undefined; skipped?: SkippedLines }
+  /**
+   * The runs overlaid on the one in view (one colour per run), none to stop comparing.
+   * `pinned`: the comparison stays when another run starts (docs/dashboard.md).
+   */
+  | { kind: 'comparison'; runs: ComparedRun[]; pinned: boolean }
   /** The folder of the run in view (or of the compared run) was deleted while open. */
   | { kind: 'runMissing'; runId: string; dir: string };
+
+/** A run overlaid for comparison, and what reading its `metrics.jsonl` left out. */
+export interface ComparedRun {
+  run: RunSnapshot;
+  skipped?: SkippedLines;
+}
 
 /** File formats the dashboard exports. */
 export type ExportFormat = 'png' | 'svg' | 'csv';
@@ -60,8 +74,10 @@ export type ToHost =
   | { kind: 'ready' }
   /** A button in the panel. */
   | { kind: 'command'; command: 'train' | 'stop' | 'showLog' }
-  /** The user stopped comparing with a second run. */
+  /** The user stopped comparing. */
   | { kind: 'clearComparison' }
+  /** The user pinned (kept across new runs) or unpinned the comparison. */
+  | { kind: 'pinComparison'; pinned: boolean }
   /**
    * Save a chart or the run's metrics: the host asks where (`showSaveDialog`) and writes the file.
    * `data` is base64 for `png`, text for `svg` and `csv`; `name` is a suggested file name.
@@ -101,6 +117,7 @@ export const isToHost = messageGuard<ToHost>({
   ready: anyFields,
   command: (m) => isOneOf(HOST_COMMANDS)(m.command),
   clearComparison: anyFields,
+  pinComparison: (m) => typeof m.pinned === 'boolean',
   export: (m) => isOneOf(EXPORT_FORMATS)(m.format) && isString(m.name) && isString(m.data),
   rendered: (m) =>
     isString(m.runId) &&

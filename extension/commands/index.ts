@@ -8,7 +8,8 @@ import { type Cmd, registerCommand } from '../errors';
 import { log } from '../log';
 import { FINETUNE_COMMAND, finetuneCheckpoint } from './finetune';
 import type { Ctx } from './launcher';
-import { compareRun, openRun, stopRun } from './runs';
+import { compareRuns, labelRun } from '../views/compareRuns';
+import { compareRun, openRun, runDirOf, stopRun } from './runs';
 import { TRAIN_COMMAND, train } from './train';
 
 export type { Ctx } from './launcher';
@@ -23,6 +24,8 @@ export const COMMANDS: Record<string, (ctx: Ctx) => Cmd> = {
   'bnnLab.showLog': () => () => log.show(),
   'bnnLab.openRun': (ctx) => (arg) => openRun(ctx, arg),
   'bnnLab.compareRun': (ctx) => (arg) => compareRun(ctx, arg),
+  'bnnLab.compareRuns': (ctx) => (arg) => compareRuns(ctx.runs, ctx.dashboard, runDirOf(arg)),
+  'bnnLab.labelRun': (ctx) => (arg) => labelRun(ctx.runs, ctx.dashboard, runDirOf(arg)),
   'bnnLab.refreshRuns': (ctx) => () => ctx.runs.refresh(),
   [FINETUNE_COMMAND]: (ctx) => (arg) => finetuneCheckpoint(ctx, arg),
 };

@@ -15,6 +15,7 @@ import { log } from '../log';
 import type { DashboardViewProvider } from '../panels/DashboardViewProvider';
 import { engineBackend, engineThreads, runsRoot } from '../settings';
 import type { RunsTreeProvider } from '../views/RunsTreeProvider';
+import { writeRunLabel } from '../views/runNames';
 
 /** What every command handler may use. */
 export interface Ctx {
@@ -77,6 +78,11 @@ export interface Launch {
   folder: vscode.WorkspaceFolder;
   /** The run folder's name before its timestamp: `mnist-cnn`, `mnist-cnn-finetune-lns`. */
   name: string;
+  /**
+   * The run config file, relative to the workspace folder, when the run came from one: the run is
+   * named after it in the Runs view and legends (views/runNames.ts).
+   */
+  configFile?: string;
   /** The run itself: a resolved config, or a fine-tune of a checkpoint. */
   job: { config: TrainConfig } | { finetune: FinetuneOptions };
   /** The notification of a completed run (with "Open Run Folder"). */
@@ -100,6 +106,7 @@ export async function launchRun(ctx: Ctx, launch: Launch): Promise<string | unde
   if (!(await stopActiveRunFor(ctx, launch.what))) return undefined;
   const runDir = await createRunDir(root, launch.name, new Date());
   const runId = path.basename(runDir);
+  if (launch.configFile) writeRunLabel(runDir, { configFile: launch.configFile });
   log.info(
     `run ${runId}: ${launch.what} on backend ${backend}, ${threads} thread(s), in ${runDir}: ${JSON.stringify(launch.job)}`,
   );

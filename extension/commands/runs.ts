@@ -8,7 +8,7 @@ import type { RunItem } from '../views/RunsTreeProvider';
 import type { Ctx } from './launcher';
 
 /** A run folder from a Runs view item, a path, or a URI (commands may be run with any). */
-function runDirOf(arg: unknown): string | undefined {
+export function runDirOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
   if (arg instanceof vscode.Uri) return arg.fsPath;
   const item = arg as Partial<RunItem> | undefined;

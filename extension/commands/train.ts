@@ -42,6 +42,9 @@ export async function train(ctx: Ctx, arg?: unknown): Promise<void> {
     what: `train ${config.preset}`,
     folder,
     name: config.preset,
+    ...(picked.kind === 'file'
+      ? { configFile: path.relative(folder.uri.fsPath, picked.file.fsPath) }
+      : {}),
     job: { config },
     completedMessage: trainDoneMessage,
     failedMessage: (message) => `BNN Lab: training failed: ${message}`,

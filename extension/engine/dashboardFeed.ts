@@ -51,9 +51,22 @@ export function thinSnapshotRecords(
   });
 }
 
-/** Records of a run shown only as a comparison: loss and accuracy, no per-layer telemetry. */
+/**
+ * Records of a run shown as a comparison: every figure the comparison overlays (loss, accuracy,
+ * learning rate, each layer's metrics) without the latent-weight histograms it never draws.
+ */
 export function comparisonRecords(records: readonly MetricsRecord[]): MetricsRecord[] {
-  return records.map((r) => (r.event === 'step' ? { ...r, layers: [] } : r));
+  return records.map((r) =>
+    r.event === 'step'
+      ? {
+          ...r,
+          layers: r.layers.map((l) => {
+            const { alpha: _alpha, ...rest } = l;
+            return { ...rest, histogram: { ...l.histogram, counts: [] } };
+          }),
+        }
+      : r,
+  );
 }
 
 export interface DashboardFeedOptions {

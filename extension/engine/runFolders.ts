@@ -5,7 +5,13 @@
  */
 import { appendFile, readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { MetricsRecord, RunSnapshot, RunStatus, SkippedLines } from '../../core/protocol';
+import type {
+  MetricsRecord,
+  RunSnapshot,
+  RunStatus,
+  SkippedLines,
+  TrainConfig,
+} from '../../core/protocol';
 import { METRICS_FILE, parseMetricsJsonl } from '../../core/io/runFolder';
 import { FILE_CAPS, openRegularFile, readBoundedText } from '../../core/io/boundedFile';
 
@@ -112,6 +118,8 @@ export interface RunSummary {
   testAccuracy: number | null;
   epochs: number;
   startTime: number | undefined;
+  /** The `start` record's config (seed, learning rate, limit…), when it could be read. */
+  config?: TrainConfig;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -154,6 +162,9 @@ export async function readRunSummary(dir: string): Promise<RunSummary> {
     summary.runId = typeof start.runId === 'string' ? start.runId : summary.runId;
     summary.preset = typeof start.preset === 'string' ? start.preset : '';
     summary.startTime = typeof start.time === 'number' ? start.time : undefined;
+    if (typeof start.config === 'object' && start.config !== null) {
+      summary.config = start.config as TrainConfig;
+    }
   }
   const lines = tail.split('\n');
   if (!tailStartsFile) lines.shift(); // starts mid-line

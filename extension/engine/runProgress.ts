@@ -2,6 +2,7 @@
  * What the progress notification and the status bar say about a run, computed from its metrics
  * records. Pure functions (no vscode) so the wording is unit-tested.
  */
+import { formatPercent as formatRatio } from '../../core/format';
 import type { BackendInfo, MetricsRecord } from '../../core/protocol';
 
 type StartRecord = Extract<MetricsRecord, { event: 'start' }>;
@@ -58,9 +59,9 @@ export function formatLoss(loss: number): string {
   return Math.abs(loss) >= 1 ? loss.toFixed(2) : loss.toPrecision(2);
 }
 
-/** `0.9812` → `98.1%`. */
+/** `0.9812` → `98.1%` (one decimal: the status bar is short). */
 export function formatPercent(fraction: number): string {
-  return `${(fraction * 100).toFixed(1)}%`;
+  return formatRatio(fraction, 1);
 }
 
 /** Status bar text while the run streams, e.g. `2/8 · 300/7500 · loss 0.31 · wasm`. */

@@ -12,8 +12,8 @@ import * as vscode from 'vscode';
 import {
   assertNever,
   isToHost,
+  type ComparedRun,
   type ExportFormat,
-  type RunSnapshot,
   type ToHost,
   type ToWebview,
   previewMessage,
@@ -25,10 +25,11 @@ import { isExternalRunInProgress, MetricsFollower } from '../engine/externalRun'
 import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
 import { runRoots } from '../views/RunsTreeProvider';
+import { runNameOf } from '../views/runNames';
+import { ComparisonState } from './comparisonState';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
 
 type Snapshot = Extract<ToWebview, { kind: 'snapshot' }>;
-type Comparison = Extract<ToWebview, { kind: 'comparison' }>;
 
 const EXPORT_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   png: { 'PNG image': ['png'] },
@@ -67,8 +68,8 @@ export class DashboardViewProvider
   private readonly disposables: vscode.Disposable[] = [];
   /** A run opened from its folder (Runs view) that is not this window's current run. */
   private pinnedDir: string | undefined;
-  /** The run overlaid for comparison, read once from its folder. */
-  private comparison: Comparison | undefined;
+  /** The runs overlaid for comparison, read once from their folders. */
+  private readonly comparison = new ComparisonState();
   /** Watchers for the folders in view, so a deletion is reported instead of going blank. */
   private folderWatchers: vscode.Disposable[] = [];
   private watchedKey = '';
@@ -212,6 +213,11 @@ export class DashboardViewProvider
       case 'clearComparison':
         this.clearComparison();
         break;
+      case 'pinComparison':
+        this.comparison.pin(msg.pinned);
+        log.info(`dashboard: comparison ${this.comparison.isPinned ? 'pinned' : 'unpinned'}`);
+        this.broadcast(this.comparison.message());
+        break;
       case 'export':
         void this.saveExport(msg); // saveExport reports its own errors
         break;
@@ -234,6 +240,8 @@ export class DashboardViewProvider
     if (event.kind === 'started') {
       this.pinnedDir = undefined;
       this.stopFollowing();
+      // A comparison belongs to the runs it was made for, unless the user pinned it.
+      if (this.comparison.runStarted()) this.comparisonEnded();
     }
     // Without a page there is nothing to keep up to date: its `ready` will get a full snapshot.
     const surfaces = this.surfaces;
@@ -270,6 +278,8 @@ export class DashboardViewProvider
     }
     this.pinnedDir = live?.dir === dir ? undefined : dir;
     if (this.follower?.dir !== dir) this.stopFollowing();
+    // Opening another run ends an unpinned comparison made for a different one.
+    if (this.comparison.runOpened(dir)) this.comparisonEnded();
     await this.reveal();
     // A page loaded just now answers its own `ready`; existing ones are refreshed here.
     const ready = this.surfaces.filter((s) => s.ready);
@@ -312,29 +322,62 @@ export class DashboardViewProvider
     this.follower = undefined;
   }
 
-  /** Overlays the run in `dir` on the one in view (dashed loss and accuracy). */
-  async compareWith(dir: string): Promise<void> {
-    const live = this.engine.currentRun;
-    let run: RunSnapshot | undefined;
-    let skipped;
-    if (live?.dir === dir) {
-      run = {
-        runId: live.runId,
-        dir,
-        status: live.status,
-        records: comparisonRecords(live.records),
-      };
-    } else {
-      const stored = await readRun(dir);
-      if (!stored) throw new Error(`no metrics.jsonl in ${dir}`);
-      run = { ...stored.snapshot, records: comparisonRecords(stored.snapshot.records) };
-      skipped = skippedOf(stored);
+  /**
+   * Overlays the runs in `dirs` on the one in view (one colour per run on every chart), replacing
+   * any comparison. @throws Error naming the folder when a run has no metrics.jsonl.
+   */
+  async compareWith(dirs: string | readonly string[]): Promise<void> {
+    const list = (typeof dirs === 'string' ? [dirs] : [...dirs]).filter(
+      (d, i, all) => all.indexOf(d) === i && d !== this.dirInView,
+    );
+    if (list.length === 0) {
+      this.clearComparison();
+      return;
     }
-    this.comparison = { kind: 'comparison', run, skipped };
-    this.missing.delete(dir);
+    const runs: ComparedRun[] = [];
+    for (const dir of list) runs.push(await this.comparedRun(dir));
+    this.comparison.set(this.dirInView, runs);
+    for (const dir of list) this.missing.delete(dir);
+    log.info(`dashboard: comparing ${this.dirInView ?? 'the run in view'} with ${list.join(', ')}`);
     await this.reveal();
-    this.broadcast(this.comparison);
+    this.broadcast(this.comparison.message());
     this.watchFolders();
+  }
+
+  /** The runs compared now (folders), for tests and the extension's API. */
+  get comparedDirs(): string[] {
+    return this.comparison.dirs;
+  }
+
+  private async comparedRun(dir: string): Promise<ComparedRun> {
+    const live = this.engine.currentRun;
+    if (live?.dir === dir) {
+      return {
+        run: {
+          runId: live.runId,
+          name: runNameOf(dir, live.runId),
+          dir,
+          status: live.status,
+          records: comparisonRecords(live.records),
+        },
+      };
+    }
+    const stored = await readRun(dir);
+    if (!stored) throw new Error(`no metrics.jsonl in ${dir}`);
+    return {
+      run: {
+        ...stored.snapshot,
+        name: runNameOf(dir, stored.snapshot.runId),
+        records: comparisonRecords(stored.snapshot.records),
+      },
+      skipped: skippedOf(stored),
+    };
+  }
+
+  /** Re-reads the names (a run was labelled) and resends the run in view and the comparison. */
+  async refreshNames(): Promise<void> {
+    this.comparison.rename(runNameOf);
+    await this.sendSnapshot(this.surfaces.filter((s) => s.ready));
   }
 
   /** The folder of the run in view, if any (for "Compare With…"). */
@@ -344,8 +387,14 @@ export class DashboardViewProvider
   private newestDir: string | undefined;
 
   private clearComparison(): void {
-    this.comparison = undefined;
-    this.broadcast({ kind: 'comparison', run: undefined });
+    this.comparison.clear();
+    this.comparisonEnded();
+  }
+
+  /** Tells every page the comparison is over. */
+  private comparisonEnded(): void {
+    log.info('dashboard: comparison ended');
+    this.broadcast(this.comparison.message());
     this.watchFolders();
   }
 
@@ -358,7 +407,7 @@ export class DashboardViewProvider
   private sendSnapshotMessage(msg: Snapshot, targets: readonly Surface[]): void {
     for (const { feed } of targets) {
       feed.sendSnapshot(msg);
-      if (this.comparison) feed.send(this.comparison);
+      if (this.comparison.active) feed.send(this.comparison.message());
       for (const [dir, runId] of this.missing) feed.send({ kind: 'runMissing', runId, dir });
     }
     this.watchFolders();
@@ -439,7 +488,11 @@ export class DashboardViewProvider
     this.sendSnapshotMessage(
       {
         kind: 'snapshot',
-        run: { ...stored.snapshot, records: thinSnapshotRecords(stored.snapshot.records) },
+        run: {
+          ...stored.snapshot,
+          name: runNameOf(dir, stored.snapshot.runId),
+          records: thinSnapshotRecords(stored.snapshot.records),
+        },
         trusted: vscode.workspace.isTrusted,
         skipped: skippedOf(stored),
       },
@@ -471,6 +524,7 @@ export class DashboardViewProvider
       kind: 'snapshot',
       run: run && {
         runId: run.runId,
+        name: runNameOf(run.dir, run.runId),
         dir: run.dir,
         status: run.status,
         records: thinSnapshotRecords(run.records),
@@ -488,8 +542,9 @@ export class DashboardViewProvider
         dir,
         this.engine.currentRun?.dir === dir ? this.engine.currentRun.runId : path.basename(dir),
       ]);
-    const compared = this.comparison?.run;
-    if (compared) inView.push([compared.dir, compared.runId]);
+    for (const dir of this.comparison.dirs) {
+      inView.push([dir, this.comparison.find(dir)?.run.runId ?? path.basename(dir)]);
+    }
     // Deleted folders no longer in view need no more notices.
     for (const gone of [...this.missing.keys()]) {
       if (!inView.some(([d]) => d === gone)) this.missing.delete(gone);
@@ -507,7 +562,7 @@ export class DashboardViewProvider
         false,
       );
       watcher.onDidDelete(() => {
-        const runId = this.comparison?.run?.dir === folder ? this.comparison.run.runId : fallbackId;
+        const runId = this.comparison.find(folder)?.run.runId ?? fallbackId;
         log.warn(`dashboard: run folder ${folder} was deleted while open`);
         this.missing.set(folder, runId);
         this.broadcast({ kind: 'runMissing', runId, dir: folder });

@@ -8,11 +8,15 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/EngineClient';
 import { listRunDirs, readRunSummary, type RunSummary } from '../engine/runFolders';
+import { formatPercent, formatRunFacts } from '../../core/format';
+import { runNameOf } from './runNames';
 import { log } from '../log';
 
 /** One run in the tree; `live` when this window's engine is training it right now. */
 export interface RunItem {
   summary: RunSummary;
+  /** Its label or config file's name (runNames.ts); the run id when it has neither. */
+  name?: string;
   live: boolean;
   /** Step reached, for a live run. */
   step?: number;
@@ -29,10 +33,6 @@ export function runRoots(): string[] {
     });
 }
 
-function percent(value: number): string {
-  return `${(value * 100).toFixed(2)}%`;
-}
-
 /** Icon, description and tooltip of a run (pure but for the vscode value types). */
 export function describeRun(item: RunItem): {
   icon: vscode.ThemeIcon;
@@ -41,7 +41,7 @@ export function describeRun(item: RunItem): {
 } {
   const { summary } = item;
   const acc = summary.testAccuracy;
-  const accText = acc === null ? '' : `test ${percent(acc)}`;
+  const accText = acc === null ? '' : `test ${formatPercent(acc)}`;
   const color = (id: string) => new vscode.ThemeColor(id);
   let icon: vscode.ThemeIcon;
   let state: string;
@@ -70,18 +70,33 @@ export function describeRun(item: RunItem): {
         state = 'did not finish';
     }
   }
-  const description = [accText, state].filter((s) => s !== '').join(' · ');
+  const facts = formatRunFacts(summary.config, summary.preset);
+  // The row's label already names the preset when the run has no name of its own.
+  const named = item.name !== undefined && item.name !== summary.runId;
+  const shortFacts = summary.config
+    ? formatRunFacts({ ...summary.config, preset: named ? summary.config.preset : '' })
+    : '';
+  const description = [accText, state, shortFacts].filter((s) => s !== '').join(' · ');
   const started =
     summary.startTime !== undefined ? new Date(summary.startTime).toLocaleString() : 'unknown';
   const tooltip = [
+    ...(item.name && item.name !== summary.runId ? [item.name] : []),
     `${summary.runId}${summary.preset ? ` (${summary.preset})` : ''}`,
+    ...(summary.config ? [facts] : []),
     `Status: ${item.live ? 'training' : summary.status}`,
-    `Test accuracy: ${acc === null ? 'not evaluated' : percent(acc)}`,
+    `Test accuracy: ${acc === null ? 'not evaluated' : formatPercent(acc)}`,
     `Epochs evaluated: ${summary.epochs}`,
     `Started: ${started}`,
     summary.dir,
   ].join('\n');
   return { icon, description, tooltip };
+}
+
+/** The run's row label: `lr-sweep · <run id>` (its name), else `mnist-cnn · <run id>`. */
+export function runLabel(item: RunItem): string {
+  const { summary } = item;
+  const name = item.name && item.name !== summary.runId ? item.name : summary.preset;
+  return name ? `${name} · ${summary.runId}` : summary.runId;
 }
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
@@ -152,7 +167,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
       try {
         const summary = await readRunSummary(dir);
         const isLive = live?.dir === dir && live.status === 'running';
-        const item: RunItem = { summary, live: isLive };
+        const item: RunItem = { summary, live: isLive, name: runNameOf(dir, summary.runId) };
         if (isLive) {
           const last = live.records.at(-1);
           item.step = last && 'step' in last ? last.step : undefined;
@@ -171,7 +186,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
 
   getTreeItem(item: RunItem): vscode.TreeItem {
     const { summary } = item;
-    const label = summary.preset ? `${summary.preset} · ${summary.runId}` : summary.runId;
+    const label = runLabel(item);
     const tree = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
     const { icon, description, tooltip } = describeRun(item);
     tree.id = summary.dir;

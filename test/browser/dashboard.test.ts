@@ -314,7 +314,7 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       await page.locator('vscode-radio[data-value="heatmap"]').click();
 
       // Log scale on the small multiples, and click-through from a line to its layer.
-      await page.locator('vscode-checkbox').click();
+      await page.locator('.section-head vscode-checkbox').click();
       await page.waitForFunction(
         () => document.querySelectorAll('.multiples-grid .uplot[data-log="true"]').length === 4,
       );
@@ -343,34 +343,110 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
           document.activeElement?.getAttribute('data-layer') === name,
         picked,
       );
-      await page.locator('vscode-checkbox').click();
+      await page.locator('.section-head vscode-checkbox').click();
       await page.locator('.overview tbody tr.selected').click();
       await page.waitForFunction(
         () => document.querySelectorAll('.layer-card:not([hidden])').length === 4,
       );
 
-      // A second run overlaid: dashed loss and accuracy lines, then cleared.
-      const other = syntheticRun({ testAccuracies: [0.9, 0.92] });
+      // Three runs overlaid on the one in view: every chart, one colour per run, a legend and
+      // the config diff; Pin and Stop comparing post to the host; an empty comparison ends it.
+      const compared = [
+        { runId: 'baseline', name: 'baseline', seed: 1, learningRate: 0.001, acc: [0.9, 0.92] },
+        { runId: 'r-lr', name: 'lr-sweep', seed: 42, learningRate: 0.01, acc: [0.8, 0.85] },
+        { runId: 'r-seed', name: 'r-seed', seed: 7, learningRate: 0.001, acc: [0.7, 0.75] },
+      ];
       await send(page, {
         kind: 'comparison',
-        run: {
-          runId: 'baseline',
-          dir: '/runs/baseline',
-          status: 'completed',
-          records: other.records,
-        },
+        pinned: false,
+        runs: compared.map((c) => {
+          const other = syntheticRun({ testAccuracies: c.acc });
+          const records = other.records.map((r) =>
+            r.event === 'start'
+              ? { ...r, config: { ...r.config, seed: c.seed, learningRate: c.learningRate } }
+              : r,
+          );
+          return {
+            run: {
+              runId: c.runId,
+              name: c.name,
+              dir: `/runs/${c.runId}`,
+              status: 'completed' as const,
+              records,
+            },
+          };
+        }),
       });
       await page.locator('.compare-bar').waitFor({ state: 'visible' });
-      assert.match(await page.locator('.compare-bar').innerText(), /Comparing with baseline/);
-      const compareLegend = await page.$$eval('.chart-card .uplot', (plots) =>
-        Array.from(plots[0].querySelectorAll('.u-series th'), (th) => th.textContent),
+      assert.match(
+        await page.locator('.compare-bar').innerText(),
+        /Comparing with baseline, r-lr, r-seed/,
       );
-      assert.deepEqual(compareLegend, ['step', 'train', 'test', 'baseline train', 'baseline test']);
+      const names = [run.runId, 'baseline', 'lr-sweep', 'r-seed'];
+      assert.deepEqual(
+        await page.$$eval('.compare-legend .compare-name', (items) =>
+          items.map((i) => i.textContent),
+        ),
+        [`${run.runId} (in view)`, 'baseline', 'lr-sweep', 'r-seed'],
+      );
+      const legendOf = (title: string): Promise<string[]> =>
+        page.$$eval(
+          '.chart-card',
+          (cards, t) => {
+            const card = cards.find((c) => c.querySelector('.chart-title-text')?.textContent === t);
+            return Array.from(card?.querySelectorAll('.u-series th') ?? [], (th) =>
+              (th.textContent ?? '').trim(),
+            );
+          },
+          title,
+        );
+      assert.deepEqual(await legendOf('Loss'), [
+        'step',
+        ...names.flatMap((n) => [`${n} train`, `${n} test`]),
+      ]);
+      assert.deepEqual(await legendOf('Accuracy (%)'), [
+        'step',
+        ...names.flatMap((n) => [`${n} train`, `${n} test`]),
+      ]);
+      assert.deepEqual(await legendOf('Learning rate'), ['step', ...names]);
+      for (const title of [
+        'Quantization error (%)',
+        'Dead weights (%)',
+        'Flip rate (%)',
+        'Frozen weights (%)',
+      ]) {
+        assert.deepEqual(await legendOf(title), ['step', ...names], `${title} overlays every run`);
+      }
+      // Each layer card overlays the same layer of every compared run.
+      const cardLegend = await page.$$eval('.layer-card', (cards) =>
+        Array.from(cards[0].querySelectorAll('.u-series th'), (th) =>
+          (th.textContent ?? '').trim(),
+        ),
+      );
+      for (const n of ['baseline', 'lr-sweep', 'r-seed']) {
+        assert.ok(cardLegend.includes(`${n} QE`), `the layer card overlays ${n}: ${cardLegend}`);
+        assert.ok(cardLegend.includes(`${n} Dead`));
+      }
+      const diff = await page.$$eval('.config-diff tbody tr', (rows) =>
+        rows.map((r) => Array.from((r as HTMLTableRowElement).cells, (c) => c.textContent)),
+      );
+      assert.deepEqual(
+        diff.map((r) => r[0]),
+        ['learningRate', 'seed'],
+        'the config diff lists the differing fields only',
+      );
+      assert.deepEqual(
+        diff.find((r) => r[0] === 'seed'),
+        ['seed', '42', '1', '42', '7'],
+      );
       await screenshot(page, 'dashboard-compare-light.png');
+      await page.locator('.compare-bar vscode-checkbox').click();
+      assert.deepEqual((await posted(page)).at(-1), { kind: 'pinComparison', pinned: true });
       await page.locator('.compare-bar vscode-button').click();
       assert.deepEqual((await posted(page)).at(-1), { kind: 'clearComparison' });
-      await send(page, { kind: 'comparison', run: undefined });
+      await send(page, { kind: 'comparison', runs: [], pinned: false });
       await page.locator('.compare-bar').waitFor({ state: 'hidden' });
+      assert.deepEqual(await legendOf('Loss'), ['step', 'train', 'test'], 'back to one run');
 
       await screenshot(page, 'dashboard-light.png');
       await page.setViewportSize({ width: 380, height: 900 });

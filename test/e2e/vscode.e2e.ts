@@ -594,6 +594,128 @@ function collectLogsOnFailure(data: string): void {
  * webview, and every image of README.md must have loaded there (the page's CSP allows only
  * https: and data: images, so a relative or unreachable one shows nothing), the icon included.
  */
+/** The chart legends of the dashboard: chart title → series labels (the step column left out). */
+async function chartLegends(frame: Frame): Promise<Record<string, string[]>> {
+  return frame.evaluate(() => {
+    const out: Record<string, string[]> = {};
+    for (const card of Array.from(document.querySelectorAll<HTMLElement>('.chart-card'))) {
+      if (card.closest('[hidden]')) continue;
+      const title = card.querySelector('.chart-title-text')?.textContent ?? '';
+      const labels = Array.from(card.querySelectorAll('.u-series th'))
+        .map((th) => (th.textContent ?? '').trim())
+        .filter((l) => l !== 'step');
+      const section = card.closest('section')?.querySelector('.section-title')?.textContent ?? '';
+      out[`${section} / ${title}`] = labels;
+    }
+    return out;
+  });
+}
+
+/**
+ * Issue 15's comparison check: with the followed run in view, "BNN Lab: Compare Runs…" picks
+ * the runs `others` (by run id); every chart (loss, accuracy, learning rate, the BNN metrics by
+ * run, the layer cards) then overlays all three with a legend. Train BNN then starts another
+ * run, and the comparison is gone.
+ */
+async function compareThreeRunsThenTrain(page: Page, others: readonly string[]): Promise<void> {
+  await runCommand(page, 'BNN Lab: Compare Runs…');
+  await page
+    .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Compare Runs' })
+    .waitFor({ state: 'visible', timeout: 30 * SECOND });
+  for (const runId of others) {
+    const row = page
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ hasText: runId })
+      .first();
+    await row.waitFor({ state: 'visible', timeout: 30 * SECOND });
+    await row.click(); // toggles its checkbox
+  }
+  await page.keyboard.press('Enter');
+  const shown = await until('three runs compared in the dashboard', MINUTE, async () => {
+    const frame = await dashboardFrame(page);
+    if (!frame) return undefined;
+    const state = await frame.evaluate(() => {
+      const bar = document.querySelector<HTMLElement>('.compare-bar');
+      const section = bar?.closest('section');
+      if (!bar || !section || section.hidden) return undefined;
+      // Layer cards draw their charts once on screen.
+      document.querySelector('article.layer-card')?.scrollIntoView();
+      return {
+        bar: bar.textContent ?? '',
+        legend: Array.from(document.querySelectorAll('.compare-legend .compare-name'), (n) =>
+          (n.textContent ?? '').replace(/ \(in view\)$/, ''),
+        ),
+        cardLegend: Array.from(
+          document.querySelectorAll('article.layer-card')[0]?.querySelectorAll('.u-series th') ??
+            [],
+          (th) => (th.textContent ?? '').trim(),
+        ),
+      };
+    });
+    if (!state || state.legend.length !== 3 || state.cardLegend.length === 0) return undefined;
+    return { ...state, legends: await chartLegends(frame) };
+  });
+  progress(`compare: ${shown.bar.trim()}; legend ${shown.legend.join(' | ')}`);
+  for (const runId of others) assert.match(shown.bar, new RegExp(runId));
+  const names = shown.legend;
+  const find = (title: string): string[] => {
+    const key = Object.keys(shown.legends).find((k) => k.endsWith(` / ${title}`));
+    assert.ok(key, `a chart titled ${title}: ${Object.keys(shown.legends).join(', ')}`);
+    return shown.legends[key];
+  };
+  for (const n of names) {
+    assert.ok(find('Loss').includes(`${n} train`), `Loss overlays ${n}`);
+    assert.ok(find('Accuracy (%)').includes(`${n} test`), `Accuracy overlays ${n}`);
+    assert.ok(find('Learning rate').includes(n), `Learning rate overlays ${n}`);
+  }
+  for (const [title, key] of [
+    ['Quantization error (%)', 'QE'],
+    ['Dead weights (%)', 'Dead'],
+    ['Flip rate (%)', 'Flip'],
+    ['Frozen weights (%)', 'Frozen'],
+  ]) {
+    const byRun = Object.entries(shown.legends).find(
+      ([k]) => k.startsWith('Run comparison / ') && k.endsWith(title),
+    );
+    assert.deepEqual(byRun?.[1], names, `${title}: one line per run`);
+    for (const n of names.slice(1)) {
+      assert.ok(shown.cardLegend.includes(`${n} ${key}`), `layer card overlays ${n} ${key}`);
+    }
+  }
+  await screenshot(page, '07b-compare-three');
+
+  // Another run starts: the comparison ends (it was not pinned).
+  await runCommand(page, 'BNN Lab: Train BNN');
+  await page
+    .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Train BNN' })
+    .waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await page.locator('.quick-input-widget .quick-input-box input').fill('small.bnn.json');
+  const configRow = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: 'small.bnn.json' }) })
+    .first();
+  await configRow.waitFor({ state: 'visible', timeout: 60 * SECOND });
+  await configRow.click();
+  const after = await until('the new run without the comparison', 3 * MINUTE, async () => {
+    const frame = await dashboardFrame(page);
+    if (!frame) return undefined;
+    const state = await frame.evaluate(() => {
+      const bar = document.querySelector<HTMLElement>('.compare-bar');
+      const compared = !!bar && !bar.closest<HTMLElement>('section')?.hidden;
+      return {
+        compared,
+        badge: document.querySelector('.status-badge')?.textContent ?? '',
+        runId: document.querySelector('.run-id')?.textContent ?? '',
+      };
+    });
+    return state.badge === 'completed' && !state.compared ? state : undefined;
+  });
+  const legends = await chartLegends((await dashboardFrame(page)) as Frame);
+  const loss = Object.entries(legends).find(([k]) => k.endsWith(' / Loss'))?.[1];
+  assert.deepEqual(loss, ['train', 'test'], 'the new run alone on the loss chart');
+  progress(`compare: a new run (${after.runId}) ended the comparison`);
+}
+
 async function checkDetailsPage(page: Page): Promise<void> {
   const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
   const expected = [...readme.matchAll(/!\[([^\]]*)\]\(/g)].map((m) => m[1]);
@@ -1314,6 +1436,12 @@ void test(
       assert.equal(followed.testAccuracy, String(externalDone.testAccuracy));
       progress(`followed an external run: ${followed.cards.length} cards, ${followed.badge}`);
       await screenshot(page, '07-follow-external');
+
+      // ── Run comparison (issue 15) ─────────────────────────────────────────────────────────
+      // "Compare Runs…" overlays the training run and the fine-tune on the followed run: three
+      // runs on every chart with a legend. Starting another run ends the (unpinned) comparison.
+      await compareThreeRunsThenTrain(page, [path.basename(dir), path.basename(tunedRun.dir)]);
+      // ── end of run comparison ─────────────────────────────────────────────────────────────
 
       // The extension as a user finds it: its details page, and its CLI in a terminal.
       await checkDetailsPage(page);

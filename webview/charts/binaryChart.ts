@@ -4,8 +4,8 @@
  * fraction of weights. Without per-channel α it shows the layer-wide `±mean|w|`.
  */
 import type { LayerTelemetry } from '../../core/protocol';
-import { formatPercent, formatSignificant } from '../format';
-import { withAlpha, type Palette } from '../theme';
+import { formatPercent, formatSignificant } from '../../core/format';
+import { withAlpha, type Palette } from '../shared/theme';
 import { CanvasChart } from './canvasChart';
 import { binarySpikes } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';

@@ -3,7 +3,7 @@
  * CSSOM (a strict CSP forbids style attributes in markup, not `element.style`), theme palette,
  * and export of what is on screen.
  */
-import type { Palette } from '../theme';
+import type { Palette } from '../shared/theme';
 
 export abstract class CanvasChart {
   protected readonly canvas: HTMLCanvasElement;

@@ -4,8 +4,8 @@
  * Hovering a bar reports its range and count through `onHover`.
  */
 import type { Histogram } from '../../core/protocol';
-import { formatCompact, formatSignificant } from '../format';
-import { withAlpha, type Palette } from '../theme';
+import { formatCompact, formatSignificant } from '../../core/format';
+import { withAlpha, type Palette } from '../shared/theme';
 import { CanvasChart } from './canvasChart';
 import { binIndexOf, histogramBins, niceTicks } from './histogramGeometry';
 

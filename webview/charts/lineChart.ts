@@ -3,8 +3,8 @@
  * compact axes, a live legend (uPlot's, with values at the cursor) and cursor sync across charts.
  */
 import uPlot from 'uplot';
-import { MISSING, formatCompact, formatNumberTicks, formatPercentTicks } from '../format';
-import { withAlpha, type Palette } from '../theme';
+import { MISSING, formatCompact, formatNumberTicks, formatPercentTicks } from '../../core/format';
+import { withAlpha, type Palette } from '../shared/theme';
 import type { AlignedColumns } from './align';
 
 /** One y channel. `sparse` series (one point per epoch) draw markers and span gaps. */

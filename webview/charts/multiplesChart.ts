@@ -5,9 +5,14 @@
  * layer. uPlot draws; this class only configures it.
  */
 import uPlot from 'uplot';
-import { MISSING, formatCompact } from '../format';
-import { formatMetric, metricRange, metricTicks, type MetricSpec } from '../metricVocabulary';
-import { mixRgb, toRgb, withAlpha, type Palette } from '../theme';
+import { MISSING, formatCompact } from '../../core/format';
+import {
+  formatMetric,
+  metricRange,
+  metricTicks,
+  type MetricSpec,
+} from '../shared/metricVocabulary';
+import { mixRgb, toRgb, withAlpha, type Palette } from '../shared/theme';
 import type { AlignedColumns } from './align';
 
 export interface MultiplesSpec {

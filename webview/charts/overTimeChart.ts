@@ -5,9 +5,9 @@
  * - `ridgeline`: up to 14 reports spread over the run, stacked oldest (top) to newest (bottom).
  * Hovering reports the step, value range and fraction through `onHover`.
  */
-import { formatCompact, formatPercent, formatSignificant } from '../format';
-import type { HistogramFrame } from '../histogramHistory';
-import { mixRgb, toRgb, withAlpha, type Palette } from '../theme';
+import { formatCompact, formatPercent, formatSignificant } from '../../core/format';
+import type { HistogramFrame } from '../dashboard/histogramHistory';
+import { mixRgb, toRgb, withAlpha, type Palette } from '../shared/theme';
 import { CanvasChart } from './canvasChart';
 import { heatmapMatrix, intensity, ridgeIndices, type HeatmapMatrix } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';

@@ -85,17 +85,19 @@ test('dashboard channel guards, every field of what the page sends', () => {
     snapshot: { kind: 'snapshot', run: undefined, trusted: true },
     records: { kind: 'records', runId: 'r', records: [] },
     status: { kind: 'status', runId: 'r', status: 'running' },
-    comparison: { kind: 'comparison', run: undefined },
+    comparison: { kind: 'comparison', runs: [], pinned: false },
     runMissing: { kind: 'runMissing', runId: 'r', dir: '/r' },
   });
   checkGuard<ToHost>(isToHost, {
     ready: { kind: 'ready' },
     command: { kind: 'command', command: 'stop' },
     clearComparison: { kind: 'clearComparison' },
+    pinComparison: { kind: 'pinComparison', pinned: true },
     export: { kind: 'export', format: 'csv', name: 'm.csv', data: 'a,b' },
     rendered: { kind: 'rendered', runId: 'r', status: 'completed', layerCards: ['conv1'] },
   });
   assert.ok(!isToHost({ kind: 'command', command: 'rm -rf' }));
+  assert.ok(!isToHost({ kind: 'pinComparison', pinned: 'yes' }));
   assert.ok(!isToHost({ kind: 'export', format: 'exe', name: 'x', data: '' }));
   assert.ok(!isToHost({ kind: 'export', format: 'png', name: 'x' }));
   assert.ok(!isToHost({ kind: 'rendered', runId: 'r', status: 'done', layerCards: [] }));

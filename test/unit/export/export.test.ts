@@ -28,8 +28,8 @@ import {
 } from '../../../core/training/checkpoint';
 import { resolveConfig } from '../../../core/training/config';
 import { evaluate, runTraining } from '../../../core/run/train';
-import { initialModel, reduce } from '../../../webview/state';
-import { runCsv } from '../../../webview/export';
+import { initialModel, reduce } from '../../../webview/dashboard/state';
+import { runCsv } from '../../../webview/dashboard/export';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 

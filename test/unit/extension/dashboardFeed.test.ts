@@ -115,7 +115,7 @@ void describe('DashboardFeed', () => {
       sent.map((m) => m.kind),
       ['records', 'runMissing'],
     );
-    feed.send({ kind: 'comparison', run: undefined });
+    feed.send({ kind: 'comparison', runs: [], pinned: false });
     assert.equal(sent.at(-1)?.kind, 'comparison', 'sent at once when connected');
   });
 });
@@ -145,10 +145,20 @@ void describe('snapshot thinning', () => {
     );
   });
 
-  void it('comparison records carry no layer telemetry', () => {
+  void it('comparison records keep every layer metric and drop the histograms', () => {
     const run = syntheticRun();
     const records = comparisonRecords(run.records);
-    assert.ok(records.every((r) => r.event !== 'step' || r.layers.length === 0));
     assert.equal(records.length, run.records.length);
+    records.forEach((r, i) => {
+      const original = run.records[i];
+      if (r.event !== 'step' || original.event !== 'step') return;
+      assert.equal(r.layers.length, original.layers.length);
+      r.layers.forEach((l, k) => {
+        assert.equal(l.histogram.counts.length, 0, 'no histogram');
+        assert.equal(l.alpha, undefined, 'no alpha');
+        assert.equal(l.deadWeightRatio, original.layers[k].deadWeightRatio);
+        assert.equal(l.quantizationError, original.layers[k].quantizationError);
+      });
+    });
   });
 });

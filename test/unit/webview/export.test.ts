@@ -8,8 +8,8 @@ import {
   lineChartSvg,
   runCsv,
   type ExportStyle,
-} from '../../../webview/export';
-import { initialModel, reduce } from '../../../webview/state';
+} from '../../../webview/dashboard/export';
+import { initialModel, reduce } from '../../../webview/dashboard/state';
 import { syntheticRun } from './syntheticRun';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.

@@ -9,7 +9,7 @@ import {
   rebinInto,
   ridgeIndices,
 } from '../../../webview/charts/heatmapGeometry';
-import { emptyHistory, pushFrame } from '../../../webview/histogramHistory';
+import { emptyHistory, pushFrame } from '../../../webview/dashboard/histogramHistory';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 

@@ -9,8 +9,8 @@ import {
   metricRange,
   metricSpec,
   metricTicks,
-} from '../../../webview/metricVocabulary';
-import { cancelledText, messageWithoutFile } from '../../../webview/runMessages';
+} from '../../../webview/shared/metricVocabulary';
+import { cancelledText, messageWithoutFile } from '../../../webview/shared/runMessages';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 

@@ -6,7 +6,7 @@ import {
   pushPointInPlace,
   rawPointCount,
   type Series,
-} from '../../../webview/series';
+} from '../../../webview/dashboard/series';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 

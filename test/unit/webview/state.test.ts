@@ -10,9 +10,9 @@ import {
   reduce,
   skippedNotice,
   type DashboardModel,
-} from '../../../webview/state';
+} from '../../../webview/dashboard/state';
 import { thinSnapshotRecords } from '../../../extension/engine/dashboardFeed';
-import { rawPointCount } from '../../../webview/series';
+import { rawPointCount } from '../../../webview/dashboard/series';
 import { syntheticRun } from './syntheticRun';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
@@ -254,24 +254,70 @@ void describe('dashboard reducer', () => {
     assert.equal(skippedNotice(clean), undefined);
   });
 
-  void it('holds a comparison run and marks deleted folders', () => {
+  void it('holds N compared runs with their names, pinning, and deleted folders', () => {
     let model = streamed(5);
-    const other = syntheticRun({ testAccuracies: [0.8, 0.85] });
+    assert.deepEqual(model.compare, []);
+    const others = [
+      syntheticRun({ testAccuracies: [0.8, 0.85] }),
+      syntheticRun({ testAccuracies: [0.7, 0.75] }),
+      syntheticRun({ testAccuracies: [0.6, 0.65] }),
+    ];
     model = reduce(model, {
       kind: 'comparison',
-      run: { runId: 'b', dir: '/runs/b', status: 'completed', records: other.records },
+      pinned: false,
+      runs: others.map((o, i) => ({
+        run: {
+          runId: `r${i}`,
+          name: i === 0 ? 'lr-sweep' : undefined,
+          dir: `/runs/r${i}`,
+          status: 'completed',
+          records: o.records,
+        },
+      })),
     });
-    assert.equal(model.compare?.runId, 'b');
-    assert.equal(model.compare?.training.x.length, 30);
-    assert.equal(model.compare && latestTestAccuracy(model.compare), 0.85);
-    assert.equal(model.compare?.layers.length, 0, 'layers are not kept for the overlay');
-    const gone = reduce(model, { kind: 'runMissing', runId: 'b', dir: '/runs/b' });
-    assert.equal(gone.compare?.missing, true);
+    assert.deepEqual(
+      model.compare.map((r) => r.runId),
+      ['r0', 'r1', 'r2'],
+    );
+    assert.deepEqual(
+      model.compare.map((r) => r.name),
+      ['lr-sweep', 'r1', 'r2'],
+      'named by label or config file, else by run id',
+    );
+    assert.deepEqual(
+      model.compare.map((r) => latestTestAccuracy(r)),
+      [0.85, 0.75, 0.65],
+    );
+    assert.equal(model.compare[0].training.x.length, 30);
+    assert.equal(model.compare[0].layers.length, 4, 'layer metrics are kept for the overlays');
+    assert.equal(model.comparePinned, false);
+    const gone = reduce(model, { kind: 'runMissing', runId: 'r1', dir: '/runs/r1' });
+    assert.deepEqual(
+      gone.compare.map((r) => r.missing),
+      [false, true, false],
+    );
     assert.equal(gone.run?.missing, false);
     const runGone = reduce(gone, { kind: 'runMissing', runId: run.runId, dir: DIR });
     assert.equal(runGone.run?.missing, true);
     assert.equal(reduce(runGone, { kind: 'runMissing', runId: 'zz', dir: '/zz' }), runGone);
-    assert.equal(reduce(model, { kind: 'comparison', run: undefined }).compare, undefined);
+    const twins = reduce(model, {
+      kind: 'comparison',
+      pinned: false,
+      runs: ['t1', 't2'].map((runId) => ({
+        run: { runId, name: 'small', dir: `/runs/${runId}`, status: 'completed', records: [] },
+      })),
+    });
+    assert.deepEqual(
+      twins.compare.map((r) => r.name),
+      ['small', 'small (t2)'],
+      'two runs of one config file are told apart by run id',
+    );
+    const pinned = reduce(model, { kind: 'comparison', runs: [], pinned: true });
+    assert.equal(pinned.comparePinned, true);
+    const ended = reduce(model, { kind: 'comparison', runs: [], pinned: false });
+    assert.deepEqual(ended.compare, [], 'an empty comparison ends it');
+    const next = reduce(ended, snapshot(run.records));
+    assert.deepEqual(next.compare, [], 'a new run shows no comparison');
   });
 
   void it('a thinned snapshot of a long run gives the histories of the full one', () => {

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LayerInfo, LayerTelemetry } from '../../../core/protocol';
-import { TABLE_COLUMNS, nextSort, rowCells, sortRows, type LayerRow } from '../../../webview/table';
+import {
+  TABLE_COLUMNS,
+  nextSort,
+  rowCells,
+  sortRows,
+  type LayerRow,
+} from '../../../webview/dashboard/table';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 

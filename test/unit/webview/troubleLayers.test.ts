@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LayerTelemetry } from '../../../core/protocol';
-import { troubleLayers } from '../../../webview/troubleLayers';
+import { troubleLayers } from '../../../webview/dashboard/troubleLayers';
 import { syntheticRun } from './syntheticRun';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.

@@ -2,8 +2,8 @@
  * "Watch": the binary layers most in trouble, one per BNN failure mode, for the line under the
  * stats strip (most useful in the narrow side view, where the cards are far down). Pure.
  */
-import type { LayerTelemetry } from '../core/protocol';
-import { METRICS, formatMetric, type MetricSpec } from './metricVocabulary';
+import type { LayerTelemetry } from '../../core/protocol';
+import { METRICS, formatMetric, type MetricSpec } from '../shared/metricVocabulary';
 
 export interface TroubleEntry {
   /** What the figure says: `most dead`, `most frozen`, `fewest flips`. */

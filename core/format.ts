@@ -1,7 +1,11 @@
 /**
- * Number formatting for the dashboard. Locale-independent on purpose: the panel is compared
- * against `metrics.jsonl` and CLI output, so a value should read the same everywhere.
+ * The one number-formatting module: the dashboard, the inspector and the extension's views and
+ * status bar all format percentages, losses, counts and durations here. Locale-independent on
+ * purpose: the panels are compared against `metrics.jsonl` and CLI output, so a value should read
+ * the same everywhere. Pure (no DOM, no Node), so both the webviews and the host import it.
  */
+
+import type { TrainConfig } from './protocol';
 
 /** Shown wherever a value is missing or not finite. */
 export const MISSING = '—';
@@ -111,4 +115,23 @@ export function formatPercentTicks(ratios: readonly number[]): string[] {
 /** Tick labels for a plain numeric axis: significant digits, no trailing zeros. */
 export function formatNumberTicks(values: readonly number[]): string[] {
   return values.map((v) => (isNumber(v) ? formatSignificant(v, 3) : ''));
+}
+
+/**
+ * What sets one run apart at a glance (Runs view, legends, tooltips):
+ * `mnist-cnn · seed 1 · lr 0.001 · limit 2,000` (`all examples` without a limit).
+ */
+export function formatRunFacts(
+  config: Pick<TrainConfig, 'preset' | 'seed' | 'learningRate' | 'limit'> | undefined,
+  preset = '',
+): string {
+  if (!config) return preset;
+  return [
+    config.preset || preset,
+    `seed ${config.seed}`,
+    `lr ${formatSignificant(config.learningRate)}`,
+    config.limit > 0 ? `limit ${formatInteger(config.limit)}` : 'all examples',
+  ]
+    .filter((p) => p !== '')
+    .join(' · ');
 }

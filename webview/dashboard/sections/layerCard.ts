@@ -3,23 +3,37 @@
  * histogram over time (heatmap or ridgeline) and the QE / dead / flip / frozen chart. Cards off
  * screen skip drawing and catch up when scrolled into view, so 50+ layers stay smooth.
  */
-import type { ToHost } from '../core/protocol';
-import { canvasExport, exportButtons } from './chartExport';
-import { alignGroups } from './charts/align';
-import { BinaryChart } from './charts/binaryChart';
-import { HistogramChart } from './charts/histogramChart';
-import { METRICS, formatMetric } from './metricVocabulary';
-import { LineChart } from './charts/lineChart';
-import { OverTimeChart, type OverTimeMode } from './charts/overTimeChart';
-import { el, setText } from './dom';
-import { formatCompact, formatPercent, formatShape, formatSignificant } from './format';
-import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from './state';
-import type { Palette } from './theme';
+import type { ToHost } from '../../../core/protocol';
+import { canvasExport, exportButtons } from '../chartExport';
+import { SYNC_KEY } from '../context';
+import { alignGroups } from '../../charts/align';
+import { BinaryChart } from '../../charts/binaryChart';
+import { HistogramChart } from '../../charts/histogramChart';
+import { METRICS, formatMetric } from '../../shared/metricVocabulary';
+import { LineChart } from '../../charts/lineChart';
+import { OverTimeChart, type OverTimeMode } from '../../charts/overTimeChart';
+import { el, setText } from '../../shared/dom';
+import { formatCompact, formatPercent, formatShape, formatSignificant } from '../../../core/format';
+import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from '../state';
+import type { Palette } from '../../shared/theme';
 
 const LAYER_CHART_HEIGHT = 120;
+
+/** This layer in a compared run (undefined when that run has no layer of this name). */
+export interface ComparedLayer {
+  name: string;
+  color: string;
+  layer: LayerModel | undefined;
+}
+
+/** The four training metrics of a layer's series, as chart columns. */
+function trainingMetrics(layer: LayerModel): { x: readonly number[]; y: number[][] } {
+  // The card plots the four training metrics; fine-tune channels have their own multiples.
+  const y = layer.metrics.y.filter((_, c) => !FINETUNE_CHANNELS.has(LAYER_CHANNELS[c]));
+  return { x: layer.metrics.x, y };
+}
 const HISTOGRAM_HEIGHT = 84;
 const OVER_TIME_HEIGHT = 110;
-const SYNC_KEY = 'bnnLab.steps';
 
 export class LayerCard {
   readonly root = el('article', 'layer-card');
@@ -44,6 +58,10 @@ export class LayerCard {
   private renderedMode: OverTimeMode | undefined;
   private tau = 0.99;
   private mode: OverTimeMode = 'heatmap';
+  /** The same layer in each compared run, overlaid on the metrics chart. */
+  private compared: readonly ComparedLayer[] = [];
+  private comparedKey = '';
+  private comparedDrawn: readonly ComparedLayer[] | undefined = [];
   /** Set by the dashboard's IntersectionObserver; charts are created on first sight. */
   private onScreen = false;
 
@@ -169,6 +187,17 @@ export class LayerCard {
             format: (v) => formatMetric(frozen, v),
             show: false,
           },
+          // Compared runs: the same four metrics in the run's colour, dashed; frozen hidden.
+          ...this.compared.flatMap((c) =>
+            [qe, dead, flip, frozen].map((spec) => ({
+              label: `${c.name} ${spec.short}`,
+              color: c.color,
+              dash: [5, 4],
+              scale: spec === flip ? ('y2' as const) : ('y' as const),
+              format: (v: number) => formatMetric(spec, v),
+              show: spec !== frozen,
+            })),
+          ),
         ],
       },
       this.chartHost.clientWidth,
@@ -217,8 +246,38 @@ export class LayerCard {
     if (this.pending) this.update(this.pending, this.tau, this.mode);
   }
 
+  /**
+   * Overlays this layer of the compared runs on the metrics chart (none: stop). The chart is
+   * rebuilt when the runs change, redrawn when their data does.
+   */
+  setComparison(compared: readonly ComparedLayer[]): void {
+    const key = compared.map((c) => `${c.name}\n${c.color}`).join('\n');
+    const same =
+      key === this.comparedKey &&
+      compared.length === this.compared.length &&
+      compared.every((c, i) => c.layer === this.compared[i].layer);
+    if (same) return;
+    this.compared = compared;
+    if (key !== this.comparedKey) {
+      this.comparedKey = key;
+      if (this.chart && this.palette) {
+        this.chart.destroy();
+        this.chart = undefined;
+        if (this.onScreen) this.createLineChart(this.palette);
+      }
+    }
+    // Redrawn by the next update, even if this layer's own data did not change.
+    this.comparedDrawn = undefined;
+  }
+
   update(layer: LayerModel, tau: number, mode: OverTimeMode): void {
-    if (layer === this.rendered && tau === this.tau && mode === this.renderedMode) return;
+    if (
+      layer === this.rendered &&
+      tau === this.tau &&
+      mode === this.renderedMode &&
+      this.comparedDrawn === this.compared
+    )
+      return;
     this.tau = tau;
     this.mode = mode;
     if (!this.onScreen || this.root.hidden) {
@@ -246,10 +305,16 @@ export class LayerCard {
         mode === 'heatmap' ? 'Over time · heatmap' : 'Over time · ridgeline',
       );
     }
-    if (layer.metrics !== this.rendered?.metrics) {
-      // The card plots the four training metrics; fine-tune channels have their own multiples.
-      const y = layer.metrics.y.filter((_, c) => !FINETUNE_CHANNELS.has(LAYER_CHANNELS[c]));
-      this.chart?.setData(alignGroups([{ x: layer.metrics.x, y }]));
+    if (layer.metrics !== this.rendered?.metrics || this.comparedDrawn !== this.compared) {
+      this.comparedDrawn = this.compared;
+      this.chart?.setData(
+        alignGroups([
+          trainingMetrics(layer),
+          ...this.compared.map((c) =>
+            c.layer ? trainingMetrics(c.layer) : { x: [], y: [[], [], [], []] },
+          ),
+        ]),
+      );
     }
     this.rendered = layer;
     this.renderedMode = mode;

@@ -5,7 +5,7 @@
  * stride points), so the heatmap's right edge is never stale. Pure: `pushFrame` returns a new
  * history and shares the (immutable) frames with the old one.
  */
-import { DASHBOARD_HISTOGRAM_FRAMES, type Histogram } from '../core/protocol';
+import { DASHBOARD_HISTOGRAM_FRAMES, type Histogram } from '../../core/protocol';
 
 /** One report's histogram; `index` counts reports of the layer from 0. */
 export interface HistogramFrame {

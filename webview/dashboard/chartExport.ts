@@ -5,12 +5,12 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type uPlot from 'uplot';
-import type { ToHost } from '../core/protocol';
-import type { CanvasChart } from './charts/canvasChart';
-import { el } from './dom';
+import type { ToHost } from '../../core/protocol';
+import type { CanvasChart } from '../charts/canvasChart';
+import { el } from '../shared/dom';
 import { exportFileName, lineChartSvg, rasterSvg, type ExportStyle } from './export';
-import { formatSignificant } from './format';
-import type { Palette } from './theme';
+import { formatSignificant } from '../../core/format';
+import type { Palette } from '../shared/theme';
 
 /** A chart that can be saved. */
 export interface ChartExport {

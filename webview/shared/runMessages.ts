@@ -1,7 +1,7 @@
 /**
  * Sentences the dashboard's banner shows about how a run ended. Pure, for unit tests.
  */
-import { formatInteger } from './format';
+import { formatInteger } from '../../core/format';
 
 /**
  * The banner of a cancelled run: `Run cancelled by the user at step 130.` The engine's own

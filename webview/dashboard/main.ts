@@ -4,10 +4,10 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './main.css';
-import { isToWebview } from '../core/protocol';
+import { isToWebview } from '../../core/protocol';
 import { Dashboard } from './dashboard';
 import { initialModel, reduce } from './state';
-import { watchTheme } from './theme';
+import { watchTheme } from '../shared/theme';
 import { getViewState, postToHost, setViewState, type ViewState } from './vscodeApi';
 
 /** Least time between two redraws caused by streamed records (the host batches as often). */

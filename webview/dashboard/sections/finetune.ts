@@ -3,10 +3,10 @@
  * extra charts mean; once it completes, the before/after table of its `done` record (test
  * accuracy, per-layer flips against the source checkpoint, QE and dead-weight ratio).
  */
-import { el } from './dom';
-import { formatPercent } from './format';
-import { METRICS, formatMetric } from './metricVocabulary';
-import type { RunModel } from './state';
+import { el } from '../../shared/dom';
+import { formatPercent } from '../../../core/format';
+import { METRICS, formatMetric } from '../../shared/metricVocabulary';
+import type { RunModel } from '../state';
 
 /** Parameters of each binary layer, for the parameter-weighted total of flips. */
 function paramsByLayer(run: RunModel): Map<string, number> {
@@ -87,4 +87,25 @@ export function renderFinetuneSummary(section: HTMLElement, run: RunModel): void
   const wrap = el('div', 'table-wrap');
   wrap.append(table);
   section.append(title, headline, source, wrap);
+}
+
+/** The fine-tune section: redrawn when the run, its status or its summary changes. */
+export class FinetuneSection {
+  readonly root = el('section', 'section finetune-summary');
+  private key = '';
+  private summary: unknown;
+
+  constructor() {
+    this.root.hidden = true;
+  }
+
+  render(run: RunModel): void {
+    // A running or cancelled fine-tune has no summary, like a training run: the key tells them
+    // apart.
+    const key = `${run.runId}\n${run.dir}\n${run.finetune}\n${run.status}`;
+    if (this.key === key && this.summary === run.finetuneSummary) return;
+    this.key = key;
+    this.summary = run.finetuneSummary;
+    renderFinetuneSummary(this.root, run);
+  }
 }

@@ -18,8 +18,8 @@ import type {
   SkippedLines,
   ToWebview,
   TrainConfig,
-} from '../core/protocol';
-import { assertNever } from '../core/protocol';
+} from '../../core/protocol';
+import { assertNever } from '../../core/protocol';
 import {
   cloneHistory,
   emptyHistory,
@@ -32,9 +32,9 @@ import { cloneSeries, emptySeries, pushPointInPlace, type Series } from './serie
 /** Channel order of {@link RunModel.training}. */
 export const TRAINING_CHANNELS = ['loss', 'accuracy'] as const;
 /** Channel order of {@link LayerModel.metrics} (shared with the CSV export, core/export/csv.ts). */
-import { LAYER_CHANNELS } from '../core/export/csv';
+import { LAYER_CHANNELS } from '../../core/export/csv';
 
-export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../core/export/csv';
+export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../../core/export/csv';
 
 /** One `epoch` record, as plotted. */
 export interface EpochPoint {
@@ -71,6 +71,8 @@ export interface LayerModel {
 /** Everything shown for the run in view. */
 export interface RunModel {
   runId: string;
+  /** What legends and tooltips call the run: its label or config file name, else the run id. */
+  name: string;
   dir: string;
   status: RunStatus;
   /** Failure or cancel message from `status` or the `done` record. */
@@ -118,20 +120,30 @@ export interface DashboardModel {
   /** Workspace trust; training is disabled when false. */
   trusted: boolean;
   run: RunModel | undefined;
-  /** A second run overlaid for comparison (its loss and accuracy are drawn dashed). */
-  compare: RunModel | undefined;
+  /** The runs overlaid for comparison on `run`, one colour each (empty when not comparing). */
+  compare: RunModel[];
+  /** The comparison stays when another run starts. */
+  comparePinned: boolean;
   /** Points kept per series before downsampling. */
   maxPoints: number;
 }
 
 /** The model before the host has answered `ready`. */
 export function initialModel(maxPoints = 1000): DashboardModel {
-  return { connected: false, trusted: true, run: undefined, compare: undefined, maxPoints };
+  return {
+    connected: false,
+    trusted: true,
+    run: undefined,
+    compare: [],
+    comparePinned: false,
+    maxPoints,
+  };
 }
 
 function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: number): RunModel {
   return {
     runId,
+    name: runId,
     dir,
     status,
     message: undefined,
@@ -348,6 +360,7 @@ function runFromSnapshot(
   skipped: SkippedLines | undefined,
 ): RunModel {
   const run = emptyRun(snapshot.runId, snapshot.dir, snapshot.status, maxPoints);
+  if (snapshot.name) run.name = snapshot.name;
   run.skipped =
     skipped && (skipped.badLines > 0 || skipped.truncatedLastLine) ? skipped : undefined;
   for (const r of snapshot.records) applyRecord(run, r, maxPoints);
@@ -381,18 +394,25 @@ export function reduce(model: DashboardModel, msg: ToWebview): DashboardModel {
       return { ...model, run: { ...model.run, status: msg.status, message: msg.message } };
     }
     case 'comparison': {
-      if (!msg.run) return { ...model, compare: undefined };
-      const compare = runFromSnapshot(msg.run, model.maxPoints, msg.skipped);
-      // Only loss and accuracy are overlaid: drop what the comparison never draws.
-      return { ...model, compare: { ...compare, layers: [] } };
+      // Legends tell runs apart by name: a name already taken (two runs of one config file)
+      // gets its run id.
+      const taken = new Set(model.run ? [model.run.name] : []);
+      const compare = msg.runs.map((c) => {
+        const r = runFromSnapshot(c.run, model.maxPoints, c.skipped);
+        if (taken.has(r.name)) r.name = `${r.name} (${r.runId})`;
+        taken.add(r.name);
+        return r;
+      });
+      return { ...model, compare, comparePinned: msg.pinned };
     }
     case 'runMissing': {
-      let { run, compare } = model;
-      if (run && run.runId === msg.runId && run.dir === msg.dir) run = { ...run, missing: true };
-      if (compare && compare.runId === msg.runId && compare.dir === msg.dir) {
-        compare = { ...compare, missing: true };
-      }
-      return run === model.run && compare === model.compare ? model : { ...model, run, compare };
+      const gone = (r: RunModel): boolean => r.runId === msg.runId && r.dir === msg.dir;
+      const run = model.run && gone(model.run) ? { ...model.run, missing: true } : model.run;
+      const changed = model.compare.some(gone);
+      const compare = changed
+        ? model.compare.map((r) => (gone(r) ? { ...r, missing: true } : r))
+        : model.compare;
+      return run === model.run && !changed ? model : { ...model, run, compare };
     }
     default:
       return assertNever(msg);

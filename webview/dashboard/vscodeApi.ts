@@ -2,7 +2,7 @@
  * The only door to the extension host. Every message goes through {@link postToHost}, typed
  * with `ToHost`, so a bare `postMessage({...})` never appears in the webview.
  */
-import type { ToHost } from '../core/protocol';
+import type { ToHost } from '../../core/protocol';
 import type { SortDirection, TableColumn } from './table';
 
 /** View state that survives the panel being hidden or the window reloading. */

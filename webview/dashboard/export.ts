@@ -3,12 +3,12 @@
  * run's metrics as CSV. The builders are pure (strings in, strings out) and unit-tested; the
  * dashboard posts their output to the host, which asks where to save it.
  */
-import { runCsvText } from '../core/export/csv';
+import { runCsvText } from '../../core/export/csv';
 import type { RunModel } from './state';
 
-export { csvField } from '../core/export/csv';
-import { niceTicks } from './charts/histogramGeometry';
-import { formatCompact } from './format';
+export { csvField } from '../../core/export/csv';
+import { niceTicks } from '../charts/histogramGeometry';
+import { formatCompact } from '../../core/format';
 
 /**
  * The run's metrics as CSV (core/export/csv.ts defines the columns, shared with

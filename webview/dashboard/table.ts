@@ -3,7 +3,7 @@
  * kernel shape, params, binary, quantizer) followed by the BNN Lab metrics of docs/metrics.md.
  * Pure: building rows and sorting them, so both are unit-tested without a DOM.
  */
-import type { LayerInfo, LayerTelemetry } from '../core/protocol';
+import type { LayerInfo, LayerTelemetry } from '../../core/protocol';
 import {
   MISSING,
   formatCompact,
@@ -11,9 +11,9 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from './format';
-import { compareSortKeys, nextSortOf, type SortDirection } from './sorting';
-import { METRICS, type MetricSpec } from './metricVocabulary';
+} from '../../core/format';
+import { compareSortKeys, nextSortOf, type SortDirection } from '../shared/sorting';
+import { METRICS, metricColumn } from '../shared/metricVocabulary';
 
 export type { SortDirection };
 
@@ -34,11 +34,6 @@ export const TABLE_COLUMNS = [
 ] as const;
 export type TableColumn = (typeof TABLE_COLUMNS)[number];
 
-/** A metric column's header and tooltip, from the one vocabulary. */
-function column(spec: MetricSpec): { label: string; title: string } {
-  return { label: spec.short, title: spec.title };
-}
-
 /** Header label and tooltip of each column (metric columns named as in docs/metrics.md). */
 export const COLUMN_LABELS: Record<TableColumn, { label: string; title: string }> = {
   name: { label: 'Layer', title: 'Layer name' },
@@ -47,15 +42,15 @@ export const COLUMN_LABELS: Record<TableColumn, { label: string; title: string }
     label: 'Kernel',
     title: 'Kernel shape in TF.js order ([kh, kw, cin, cout] or [in, out])',
   },
-  params: column(METRICS.params),
+  params: metricColumn(METRICS.params),
   binary: { label: 'Binary', title: 'Weights binarized in the forward pass' },
   quantizer: { label: 'Quantizer', title: 'Kernel quantizer' },
-  absMean: column(METRICS.absMean),
-  quantizationError: column(METRICS.quantizationError),
-  deadWeightRatio: column(METRICS.deadWeightRatio),
-  flipRate: column(METRICS.flipRate),
-  frozenRatio: column(METRICS.frozenRatio),
-  signBalance: column(METRICS.signBalance),
+  absMean: metricColumn(METRICS.absMean),
+  quantizationError: metricColumn(METRICS.quantizationError),
+  deadWeightRatio: metricColumn(METRICS.deadWeightRatio),
+  flipRate: metricColumn(METRICS.flipRate),
+  frozenRatio: metricColumn(METRICS.frozenRatio),
+  signBalance: metricColumn(METRICS.signBalance),
 };
 
 /** One table row: the layer's static info and its latest telemetry (binary layers only). */

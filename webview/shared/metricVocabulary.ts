@@ -13,7 +13,7 @@ import {
   formatPercent,
   formatPercentTicks,
   formatSignificant,
-} from './format';
+} from '../../core/format';
 
 /**
  * How a metric's values behave:
@@ -229,4 +229,9 @@ export function metricRange(
 /** Axis title: the label with its unit, `Dead weights (%)`. */
 export function axisTitle(spec: MetricSpec): string {
   return spec.unit ? `${spec.label} (${spec.unit})` : spec.label;
+}
+
+/** A table column for this metric: its short label as header, its sentence as tooltip. */
+export function metricColumn(spec: MetricSpec): { label: string; title: string } {
+  return { label: spec.short, title: spec.title };
 }

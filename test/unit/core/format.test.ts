@@ -11,7 +11,7 @@ import {
   formatPercentTicks,
   formatShape,
   formatSignificant,
-} from '../../../webview/format';
+} from '../../../core/format';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 
