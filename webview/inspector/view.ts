@@ -8,19 +8,19 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
-import { messageWithoutFile } from './runMessages';
+import { messageWithoutFile } from '../runMessages';
 import type {
   FromInspector,
   InspectLayer,
   InspectorContent,
   InspectReport,
-} from '../core/protocol';
-import { BinaryChart } from './charts/binaryChart';
-import { HistogramChart } from './charts/histogramChart';
-import { el } from './dom';
-import { formatPercent, formatShape, formatSignificant } from './format';
-import type { InspectorViewState } from './inspectorApi';
-import { AlphaChart, SeriesChart } from './inspectorCharts';
+} from '../../core/protocol';
+import { BinaryChart } from '../charts/binaryChart';
+import { HistogramChart } from '../charts/histogramChart';
+import { el } from '../dom';
+import { formatPercent, formatShape, formatSignificant } from '../format';
+import type { InspectorViewState } from './api';
+import { AlphaChart, SeriesChart } from './charts';
 import {
   INSPECTOR_COLUMNS,
   INSPECTOR_COLUMN_LABELS,
@@ -39,8 +39,8 @@ import {
   sortLayers,
   summaryItems,
   type SeriesMetric,
-} from './inspectorModel';
-import { readPalette, type Palette } from './theme';
+} from './model';
+import { readPalette, type Palette } from '../theme';
 
 export interface InspectorHost {
   post(msg: FromInspector): void;

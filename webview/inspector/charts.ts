@@ -2,10 +2,10 @@
  * Small canvas charts of the checkpoint inspector: α per output channel (bars) and one metric
  * over a checkpoint series (a line with points). Sizing and theme come from CanvasChart.
  */
-import { formatSignificant } from './format';
-import { CanvasChart } from './charts/canvasChart';
-import { niceTicks } from './charts/histogramGeometry';
-import { withAlpha, type Palette } from './theme';
+import { formatSignificant } from '../format';
+import { CanvasChart } from '../charts/canvasChart';
+import { niceTicks } from '../charts/histogramGeometry';
+import { withAlpha, type Palette } from '../theme';
 
 const AXIS_HEIGHT = 16;
 const LEFT_AXIS = 44;

@@ -2,8 +2,8 @@
  * The inspector page's only door to the extension host: messages typed `FromInspector`, and the
  * view state (selection, sort) that survives hide/show and reloads.
  */
-import type { FromInspector } from '../core/protocol';
-import type { SeriesMetric, SortState } from './inspectorModel';
+import type { FromInspector } from '../../core/protocol';
+import type { SeriesMetric, SortState } from './model';
 
 export interface InspectorViewState {
   /** Tensor name in focus, or `''`. */

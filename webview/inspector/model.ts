@@ -9,7 +9,7 @@ import type {
   InspectSummary,
   LayerTelemetry,
   SeriesReport,
-} from '../core/protocol';
+} from '../../core/protocol';
 import {
   MISSING,
   formatCompact,
@@ -17,8 +17,8 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from './format';
-import { collator, compareSortKeys, nextSortOf, type SortDirection } from './sorting';
+} from '../format';
+import { collator, compareSortKeys, nextSortOf, type SortDirection } from '../sorting';
 
 export type { SortDirection };
 

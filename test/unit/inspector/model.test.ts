@@ -21,7 +21,7 @@ import {
   seriesValues,
   sortLayers,
   summaryItems,
-} from '../../../webview/inspectorModel';
+} from '../../../webview/inspector/model';
 
 function stats(partial: Partial<InspectStats>): InspectStats {
   return {
