@@ -10,12 +10,27 @@ export interface InspectorViewState {
   selected: string;
   sort: SortState | undefined;
   seriesMetric: SeriesMetric;
+  /** The layer table's filter text. */
+  filter: string;
+  /** Batch-norm running statistics and counters shown in the table. */
+  showBuffers: boolean;
+  /** Tensors grouped by module. */
+  group: boolean;
+  /** Module groups the user collapsed. */
+  collapsed: string[];
+  /** Width of the details pane in CSS pixels (the user drags its edge). */
+  detailsWidth: number;
 }
 
 const DEFAULT_STATE: InspectorViewState = {
   selected: '',
   sort: undefined,
   seriesMetric: 'quantizationError',
+  filter: '',
+  showBuffers: false,
+  group: true,
+  collapsed: [],
+  detailsWidth: 340,
 };
 
 let api: ReturnType<typeof acquireVsCodeApi<InspectorViewState>> | undefined;

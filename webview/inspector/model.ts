@@ -18,6 +18,7 @@ import {
   formatShape,
   formatSignificant,
 } from '../format';
+import { METRICS } from '../metricVocabulary';
 import { collator, compareSortKeys, nextSortOf, type SortDirection } from '../sorting';
 
 export type { SortDirection };
@@ -42,6 +43,11 @@ export interface SortState {
   direction: SortDirection;
 }
 
+/** A metric column's header and tooltip, from the one vocabulary (webview/metricVocabulary.ts). */
+function metricColumn(key: keyof typeof METRICS): { label: string; title: string } {
+  return { label: METRICS[key].short, title: METRICS[key].title };
+}
+
 /** Header label and tooltip of each column (names as in docs/metrics.md). */
 export const INSPECTOR_COLUMN_LABELS: Record<InspectorColumn, { label: string; title: string }> = {
   name: { label: 'Tensor', title: 'Weight tensor name in the file' },
@@ -52,19 +58,15 @@ export const INSPECTOR_COLUMN_LABELS: Record<InspectorColumn, { label: string; t
     title: 'Binarized in the forward pass: yes, no or ? (unknown); hover a cell for the reason',
   },
   params: { label: 'Params', title: 'Elements of the tensor' },
-  absMean: { label: 'mean|w|', title: 'absMean: mean |w| of the latent weights' },
-  quantizationError: {
-    label: 'QE',
-    title: 'quantizationError: Σ(W − α_c·sgn W)² / ΣW², channel-scaled',
-  },
-  deadWeightRatio: { label: 'Dead', title: 'deadWeightRatio: |w| > Q(τ) (ReCU)' },
+  absMean: metricColumn('absMean'),
+  quantizationError: metricColumn('quantizationError'),
+  deadWeightRatio: metricColumn('deadWeightRatio'),
   starvedWeightRatio: {
-    label: 'Starved',
-    title:
-      'starvedWeightRatio: |w| ≥ t_clip (no gradient through the STE); — when the clip is unknown',
+    label: METRICS.starvedWeightRatio.short,
+    title: `${METRICS.starvedWeightRatio.title}; — when the clip is unknown`,
   },
-  signBalance: { label: '+1', title: 'signBalance: fraction of binary weights equal to +1' },
-  signEntropyBits: { label: 'H', title: 'signEntropyBits: entropy of the signs, 1 bit = balanced' },
+  signBalance: metricColumn('signBalance'),
+  signEntropyBits: metricColumn('signEntropyBits'),
 };
 
 /** Whether a column holds numbers (right-aligned, sorted descending first). */
@@ -226,11 +228,62 @@ export function alphaSummary(alpha: readonly number[]): string {
   return `${alpha.length} channels, α from ${formatSignificant(lo, 3)} to ${formatSignificant(hi, 3)} (mean ${formatSignificant(sum / alpha.length, 3)})`;
 }
 
-/** Compare table: one row per tensor, highest flip rate first, ties by name. */
-export function compareRows(report: CompareReport): { name: string; flipRate: string }[] {
+/** The compare page's name for the sign flips between two files (not the per-step flipRate). */
+export const COMPARE_METRIC = {
+  label: 'Signs flipped',
+  title: 'Fraction of the weights whose sign differs between the two files (zero counts as +)',
+};
+
+export interface CompareRow {
+  name: string;
+  flipRate: number;
+  /** `Signs flipped` as shown. */
+  text: string;
+  binary: boolean | null;
+}
+
+/** The compare page's tables: binary, full-precision and unmarked tensors apart. */
+export interface CompareSection {
+  id: 'binary' | 'full' | 'unknown';
+  title: string;
+  rows: CompareRow[];
+}
+
+const COMPARE_SECTIONS: { id: CompareSection['id']; title: string }[] = [
+  { id: 'binary', title: 'Binary tensors' },
+  { id: 'full', title: 'Full-precision tensors' },
+  { id: 'unknown', title: 'Tensors not marked binary or full precision' },
+];
+
+function sectionOf(binary: boolean | null | undefined): CompareSection['id'] {
+  return binary === true ? 'binary' : binary === false ? 'full' : 'unknown';
+}
+
+/** Compare rows, highest share of flipped signs first, ties by name. */
+export function compareRows(report: CompareReport): CompareRow[] {
   return [...report.layers]
     .sort((a, b) => b.flipRate - a.flipRate || collator.compare(a.name, b.name))
-    .map((l) => ({ name: l.name, flipRate: formatPercent(l.flipRate, 2) }));
+    .map((l) => ({
+      name: l.name,
+      flipRate: l.flipRate,
+      text: formatPercent(l.flipRate, 2),
+      binary: l.binary ?? null,
+    }));
+}
+
+/** {@link compareRows} split into sections (empty ones left out), binary tensors first. */
+export function compareSections(report: CompareReport): CompareSection[] {
+  const rows = compareRows(report);
+  return COMPARE_SECTIONS.map(({ id, title }) => ({
+    id,
+    title,
+    rows: rows.filter((r) => sectionOf(r.binary) === id),
+  })).filter((s) => s.rows.length > 0);
+}
+
+/** Mean share of flipped signs of some rows, weighting each tensor once. */
+export function meanFlipRate(rows: readonly CompareRow[]): number | undefined {
+  return rows.length ? rows.reduce((a, r) => a + r.flipRate, 0) / rows.length : undefined;
 }
 
 /** Metrics shown over a checkpoint series. */
@@ -286,6 +339,11 @@ export function seriesValues(
     const v = c.report.layers.find((l) => l.name === name)?.stats?.[metric];
     return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   });
+}
+
+/** A series metric's name as the page shows it (the one vocabulary). */
+export function seriesMetricLabel(metric: SeriesMetric): string {
+  return METRICS[metric].label;
 }
 
 /** A metric's value as the series view shows it. */

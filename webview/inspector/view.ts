@@ -8,7 +8,6 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import type { VscodeButton } from '@vscode-elements/elements/dist/vscode-button/vscode-button.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
-import { messageWithoutFile } from '../runMessages';
 import type {
   FromInspector,
   InspectLayer,
@@ -18,28 +17,41 @@ import type {
 import { BinaryChart } from '../charts/binaryChart';
 import { HistogramChart } from '../charts/histogramChart';
 import { el } from '../dom';
-import { formatPercent, formatShape, formatSignificant } from '../format';
+import {
+  formatCompact,
+  formatInteger,
+  formatPercent,
+  formatShape,
+  formatSignificant,
+} from '../format';
 import type { InspectorViewState } from './api';
-import { AlphaChart, SeriesChart } from './charts';
+import { AlphaChart, FlipChart, SeriesChart } from './charts';
+import { failurePage } from './failure';
 import {
   INSPECTOR_COLUMNS,
   INSPECTOR_COLUMN_LABELS,
   SERIES_METRICS,
   alphaSummary,
+  COMPARE_METRIC,
   binaryViewOf,
   compareRows,
+  compareSections,
   deadThreshold,
   formatBinary,
   formatSeriesValue,
   isNumericColumn,
   layerCells,
+  meanFlipRate,
   nextSort,
+  seriesMetricLabel,
   seriesTable,
   seriesValues,
   sortLayers,
   summaryItems,
   type SeriesMetric,
 } from './model';
+import { isBuffer, layerTree, matchesFilter, type TreeRow } from './tree';
+import { METRICS } from '../metricVocabulary';
 import { readPalette, type Palette } from '../theme';
 
 export interface InspectorHost {
@@ -48,13 +60,9 @@ export interface InspectorHost {
   update(patch: Partial<InspectorViewState>): void;
 }
 
-const METRIC_LABELS: Record<SeriesMetric, string> = {
-  quantizationError: 'Quantization error',
-  deadWeightRatio: 'Dead weights',
-  signBalance: 'Sign balance (+1)',
-  absMean: 'mean |w|',
-  starvedWeightRatio: 'Starved weights',
-};
+/** Bounds of the details pane's width (CSS px) while dragging its edge. */
+const DETAILS_MIN = 240;
+const DETAILS_MAX_SHARE = 0.6;
 
 function basename(path: string): string {
   const parts = path.split(/[\\/]/).filter((p) => p !== '');
@@ -67,6 +75,10 @@ export class InspectorView {
   private readonly body: HTMLElement;
   private rowsByName = new Map<string, HTMLTableRowElement>();
   private details: HTMLElement | undefined;
+  private tableBox: HTMLElement | undefined;
+  private countLine: HTMLElement | undefined;
+  /** Every module group of the current table (for Collapse All). */
+  private groupPaths: string[] = [];
   private charts: { resize(): void; setPalette(p: Palette): void; destroy(): void }[] = [];
 
   constructor(
@@ -86,23 +98,31 @@ export class InspectorView {
     this.root.setAttribute('aria-busy', 'true');
   }
 
-  /** One clear message naming the file and the problem, with Show Log and Retry. */
+  /**
+   * One clear message naming the file and the problem, with Show Log, and Retry where reading
+   * again can help (not for a pickle that asks to run code).
+   */
   showError(file: string, message: string): void {
     this.reset();
     this.root.setAttribute('aria-busy', 'false');
+    const page = failurePage(file, message);
     const box = el('div', 'error-state');
     box.setAttribute('role', 'alert');
-    box.append(el('h2', 'error-title', file ? `Cannot inspect ${basename(file)}` : 'Error'));
-    if (file) box.append(el('div', 'error-file', file));
-    // Messages usually start with the path the line above already shows.
-    box.append(el('p', 'error-message', messageWithoutFile(file, message)));
+    box.append(el('h2', 'error-title', page.title));
+    for (const path of page.paths) box.append(el('div', 'error-file', path));
+    box.append(el('p', 'error-message', page.message));
+    if (page.advice) box.append(el('p', 'error-advice', page.advice));
     const actions = el('div', 'actions');
     actions.append(
       this.button('Show Log', () =>
         this.host.post({ kind: 'inspectorCommand', command: 'showLog' }),
       ),
-      this.button('Retry', () => this.host.post({ kind: 'inspectorCommand', command: 'retry' })),
     );
+    if (page.retry) {
+      actions.append(
+        this.button('Retry', () => this.host.post({ kind: 'inspectorCommand', command: 'retry' })),
+      );
+    }
     box.append(actions);
     this.body.append(box);
   }
@@ -128,6 +148,7 @@ export class InspectorView {
   /** Selects a layer (from the table, or from the host's Layers view when `notify` is false). */
   select(name: string, notify: boolean): void {
     this.host.update({ selected: name });
+    this.revealInTable(name);
     for (const [rowName, row] of this.rowsByName) {
       const on = rowName === name;
       row.classList.toggle('selected', on);
@@ -136,6 +157,27 @@ export class InspectorView {
     }
     this.renderDetails();
     if (notify) this.host.post({ kind: 'layerSelected', name });
+  }
+
+  /**
+   * A tensor chosen elsewhere (the Layers view) but not in the table: open its groups, clear a
+   * filter that hides it, show buffers if it is one.
+   */
+  private revealInTable(name: string): void {
+    const content = this.content;
+    if (!name || content?.mode !== 'checkpoint' || this.rowsByName.has(name)) return;
+    if (!content.report.layers.some((l) => l.name === name)) return;
+    const state = this.host.state;
+    this.host.update({
+      collapsed: state.collapsed.filter((path) => !name.startsWith(path)),
+      filter: matchesFilter(name, state.filter) ? state.filter : '',
+      showBuffers: state.showBuffers || isBuffer(name),
+    });
+    const filter = this.body.querySelector<HTMLInputElement>('.filter-box');
+    if (filter) filter.value = this.host.state.filter;
+    const buffers = this.body.querySelector<HTMLInputElement>('.buffer-toggle input');
+    if (buffers) buffers.checked = this.host.state.showBuffers;
+    this.renderLayerTable(content.report.layers);
   }
 
   applyTheme(): void {
@@ -152,6 +194,8 @@ export class InspectorView {
     this.charts = [];
     this.rowsByName.clear();
     this.details = undefined;
+    this.tableBox = undefined;
+    this.countLine = undefined;
     this.content = undefined;
     this.body.replaceChildren();
   }
@@ -217,13 +261,13 @@ export class InspectorView {
         ),
       );
     }
-    const split = el('div', 'split');
+    this.body.append(this.layerToolbar(report.layers));
     const tableBox = el('div', 'table-box');
-    tableBox.append(this.layerTable(report.layers));
+    this.tableBox = tableBox;
+    this.renderLayerTable(report.layers);
     this.details = el('section', 'details');
     this.details.setAttribute('aria-live', 'polite');
-    split.append(tableBox, this.details);
-    this.body.append(split);
+    this.body.append(this.splitPane(tableBox, this.details));
     const selected = this.host.state.selected;
     const initial = report.layers.some((l) => l.name === selected)
       ? selected
@@ -233,9 +277,185 @@ export class InspectorView {
     this.select(initial, false);
   }
 
-  private layerTable(layers: readonly InspectLayer[]): HTMLTableElement {
+  /**
+   * The table and the details pane side by side, with a handle between them that the mouse
+   * drags and the arrow keys move; the pane's width is kept in the view state.
+   */
+  private splitPane(tableBox: HTMLElement, details: HTMLElement): HTMLElement {
+    const split = el('div', 'split');
+    const handle = el('div', 'split-handle');
+    handle.tabIndex = 0;
+    handle.setAttribute('role', 'separator');
+    handle.setAttribute('aria-orientation', 'vertical');
+    handle.setAttribute('aria-label', 'Width of the details pane');
+    handle.title = 'Drag (or focus and press ←/→) to resize the details pane';
+    const apply = (width: number): number => {
+      const max = Math.max(DETAILS_MIN, Math.floor(split.clientWidth * DETAILS_MAX_SHARE));
+      const w = Math.round(Math.min(max, Math.max(DETAILS_MIN, width)));
+      // CSSOM, not a style attribute: the page's CSP allows the former only.
+      split.style.setProperty('--details-width', `${w}px`);
+      handle.setAttribute('aria-valuenow', String(w));
+      return w;
+    };
+    const commit = (width: number): void => {
+      this.host.update({ detailsWidth: apply(width) });
+      this.resize();
+    };
+    handle.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      handle.setPointerCapture(e.pointerId);
+      const startX = e.clientX;
+      const startWidth = details.getBoundingClientRect().width;
+      const move = (m: PointerEvent): void => {
+        apply(startWidth - (m.clientX - startX));
+      };
+      const up = (u: PointerEvent): void => {
+        handle.removeEventListener('pointermove', move);
+        handle.removeEventListener('pointerup', up);
+        commit(startWidth - (u.clientX - startX));
+      };
+      handle.addEventListener('pointermove', move);
+      handle.addEventListener('pointerup', up);
+    });
+    handle.addEventListener('keydown', (e) => {
+      const stepPx = e.shiftKey ? 80 : 20;
+      if (e.key === 'ArrowLeft') commit(this.host.state.detailsWidth + stepPx);
+      else if (e.key === 'ArrowRight') commit(this.host.state.detailsWidth - stepPx);
+      else return;
+      e.preventDefault();
+    });
+    split.append(tableBox, handle, details);
+    // The first layout gives the split its width; until then the stored width stands.
+    split.style.setProperty('--details-width', `${this.host.state.detailsWidth}px`);
+    handle.setAttribute('aria-valuenow', String(this.host.state.detailsWidth));
+    return split;
+  }
+
+  /** Filter box, "Group by module", "Show buffers" and the count of what is shown. */
+  private layerToolbar(layers: readonly InspectLayer[]): HTMLElement {
+    const bar = el('div', 'table-toolbar');
+    const filter = el('input', 'filter-box');
+    filter.type = 'search';
+    filter.placeholder = 'Filter tensors (e.g. layer1 conv)';
+    filter.setAttribute('aria-label', 'Filter tensors by name');
+    filter.value = this.host.state.filter;
+    filter.addEventListener('input', () => {
+      this.host.update({ filter: filter.value });
+      this.renderLayerTable(layers);
+    });
+    filter.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && filter.value) {
+        e.preventDefault();
+        filter.value = '';
+        this.host.update({ filter: '' });
+        this.renderLayerTable(layers);
+      }
+    });
+    const toggle = (
+      cls: string,
+      label: string,
+      title: string,
+      checked: boolean,
+      onChange: (on: boolean) => void,
+    ): HTMLElement => {
+      const wrap = el('label', `toggle ${cls}`);
+      wrap.title = title;
+      const box = el('input');
+      box.type = 'checkbox';
+      box.checked = checked;
+      box.addEventListener('change', () => onChange(box.checked));
+      wrap.append(box, el('span', undefined, label));
+      return wrap;
+    };
+    const group = toggle(
+      'group-toggle',
+      'Group by module',
+      'Nest tensors under their module path (layer1 › layer1.0 › conv1.weight)',
+      this.host.state.group,
+      (on) => {
+        this.host.update({ group: on });
+        this.renderLayerTable(layers);
+      },
+    );
+    const buffers = toggle(
+      'buffer-toggle',
+      'Show buffers',
+      'Batch-norm running statistics (running_mean, running_var, moving_*) and num_batches_tracked: state the model keeps, not weights it learns',
+      this.host.state.showBuffers,
+      (on) => {
+        this.host.update({ showBuffers: on });
+        this.renderLayerTable(layers);
+      },
+    );
+    const expand = this.button(
+      'Expand All',
+      () => {
+        this.host.update({ collapsed: [] });
+        this.renderLayerTable(layers);
+      },
+      true,
+    );
+    expand.classList.add('expand-all');
+    const collapse = this.button(
+      'Collapse All',
+      () => {
+        this.host.update({ collapsed: this.groupPaths });
+        this.renderLayerTable(layers);
+      },
+      true,
+    );
+    collapse.classList.add('collapse-all');
+    this.countLine = el('span', 'table-count');
+    this.countLine.setAttribute('role', 'status');
+    bar.append(filter, group, buffers, expand, collapse, this.countLine);
+    return bar;
+  }
+
+  /** (Re)draws the layer table from the report, the sort, the filter and the toggles. */
+  private renderLayerTable(layers: readonly InspectLayer[]): void {
+    const box = this.tableBox;
+    if (!box) return;
+    const state = this.host.state;
+    const tree = layerTree(layers, {
+      order: sortLayers(layers, state.sort),
+      filter: state.filter,
+      showBuffers: state.showBuffers,
+      group: state.group,
+      collapsed: new Set(state.collapsed),
+    });
+    this.groupPaths = tree.groups;
+    if (this.countLine) {
+      const parts = [`${formatInteger(tree.shown)} of ${formatInteger(layers.length)} tensors`];
+      if (tree.hiddenBuffers > 0) {
+        parts.push(
+          `${formatInteger(tree.hiddenBuffers)} buffer${tree.hiddenBuffers === 1 ? '' : 's'} hidden`,
+        );
+      }
+      this.countLine.textContent = parts.join(' · ');
+    }
+    this.rowsByName.clear();
+    box.replaceChildren(this.layerTable(layers, tree.rows));
+    if (tree.shown === 0) {
+      box.append(
+        el(
+          'p',
+          'hint empty-filter',
+          state.filter ? `No tensor matches “${state.filter}”.` : 'No tensors to show.',
+        ),
+      );
+    }
+    const selected = this.rowsByName.get(state.selected);
+    if (selected) {
+      selected.classList.add('selected');
+      selected.setAttribute('aria-selected', 'true');
+    }
+  }
+
+  private layerTable(layers: readonly InspectLayer[], rows: readonly TreeRow[]): HTMLTableElement {
     const table = el('table', 'layer-table');
     table.setAttribute('aria-label', 'Weight tensors');
+    const colgroup = el('colgroup');
+    for (const column of INSPECTOR_COLUMNS) colgroup.append(el('col', `col-${column}`));
     const head = el('thead');
     const headRow = el('tr');
     const sort = this.host.state.sort;
@@ -256,46 +476,107 @@ export class InspectorView {
       b.type = 'button';
       b.addEventListener('click', () => {
         this.host.update({ sort: nextSort(this.host.state.sort, column) });
-        if (this.content) this.showContent(this.content);
+        this.renderLayerTable(layers);
       });
       th.append(b);
       headRow.append(th);
     }
     head.append(headRow);
     const tbody = el('tbody');
-    for (const index of sortLayers(layers, sort)) {
-      const layer = layers[index];
-      const tr = el('tr', layer.stats ? 'layer-row' : 'layer-row no-stats');
-      tr.tabIndex = 0;
-      tr.dataset.name = layer.name;
-      layerCells(layer).forEach((text, i) => {
-        const column = INSPECTOR_COLUMNS[i];
-        const td = el('td', isNumericColumn(column) ? 'num' : column, text);
-        if (column === 'binary') td.title = layer.binaryReason;
-        if (column === 'name') td.title = layer.name;
-        tr.append(td);
-      });
-      tr.addEventListener('click', () => this.select(layer.name, true));
-      tr.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter' || e.key === ' ') {
-          e.preventDefault();
-          this.select(layer.name, true);
-        } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-          e.preventDefault();
-          const next = (
-            e.key === 'ArrowDown' ? tr.nextElementSibling : tr.previousElementSibling
-          ) as HTMLTableRowElement | null;
-          if (next?.dataset.name !== undefined) {
-            next.focus();
-            this.select(next.dataset.name, true);
-          }
-        }
-      });
-      this.rowsByName.set(layer.name, tr);
-      tbody.append(tr);
+    for (const row of rows) {
+      tbody.append(row.kind === 'group' ? this.groupRow(layers, row) : this.tensorRow(layers, row));
     }
-    table.append(head, tbody);
+    table.append(colgroup, head, tbody);
     return table;
+  }
+
+  /** A module's row: a disclosure toggle, its name and tensor count, its params and binary count. */
+  private groupRow(
+    layers: readonly InspectLayer[],
+    row: Extract<TreeRow, { kind: 'group' }>,
+  ): HTMLTableRowElement {
+    const tr = el('tr', 'group-row');
+    tr.tabIndex = 0;
+    tr.dataset.group = row.path;
+    tr.dataset.depth = String(Math.min(row.depth, 8));
+    tr.setAttribute('aria-expanded', String(!row.collapsed));
+    const toggle = (): void => {
+      const collapsed = new Set(this.host.state.collapsed);
+      if (collapsed.has(row.path)) collapsed.delete(row.path);
+      else collapsed.add(row.path);
+      this.host.update({ collapsed: [...collapsed] });
+      this.renderLayerTable(layers);
+      this.tableBox
+        ?.querySelector<HTMLElement>(`tr[data-group="${CSS.escape(row.path)}"]`)
+        ?.focus();
+    };
+    for (const column of INSPECTOR_COLUMNS) {
+      const td = el('td', isNumericColumn(column) ? 'num' : column);
+      if (column === 'name') {
+        td.title = `${row.path}: ${row.tensors} tensors`;
+        td.append(
+          el('span', 'twisty', row.collapsed ? '▸' : '▾'),
+          el('span', 'tree-label', row.label),
+          el('span', 'group-count', ` ${row.tensors}`),
+        );
+      } else if (column === 'params') {
+        td.textContent = row.params >= 1e5 ? formatCompact(row.params) : formatInteger(row.params);
+      } else if (column === 'binary') {
+        td.textContent = row.binary > 0 ? `${row.binary}/${row.tensors}` : '';
+        td.title = `${row.binary} of ${row.tensors} tensors binary`;
+      }
+      tr.append(td);
+    }
+    tr.addEventListener('click', toggle);
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        toggle();
+      } else if (
+        (e.key === 'ArrowLeft' && !row.collapsed) ||
+        (e.key === 'ArrowRight' && row.collapsed)
+      ) {
+        e.preventDefault();
+        toggle();
+      } else moveFocus(tr, e);
+    });
+    return tr;
+  }
+
+  private tensorRow(
+    layers: readonly InspectLayer[],
+    row: Extract<TreeRow, { kind: 'tensor' }>,
+  ): HTMLTableRowElement {
+    const layer = layers[row.index];
+    const tr = el('tr', layer.stats ? 'layer-row' : 'layer-row no-stats');
+    tr.tabIndex = 0;
+    tr.dataset.name = layer.name;
+    tr.dataset.depth = String(Math.min(row.depth, 8));
+    layerCells(layer).forEach((text, i) => {
+      const column = INSPECTOR_COLUMNS[i];
+      const td = el('td', isNumericColumn(column) ? 'num' : column);
+      if (column === 'name') {
+        td.append(el('span', 'tree-label', row.label));
+        td.title = layer.name;
+      } else {
+        td.textContent = text;
+      }
+      if (column === 'binary') td.title = layer.binaryReason;
+      if (column === 'shape') td.title = `${text} · ${layer.dtype}`;
+      tr.append(td);
+    });
+    tr.addEventListener('click', () => this.select(layer.name, true));
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        this.select(layer.name, true);
+      } else {
+        const next = moveFocus(tr, e);
+        if (next?.dataset.name !== undefined) this.select(next.dataset.name, true);
+      }
+    });
+    this.rowsByName.set(layer.name, tr);
+    return tr;
   }
 
   private renderDetails(): void {
@@ -423,29 +704,88 @@ export class InspectorView {
       );
       return;
     }
-    const total = content.report.layers.length;
-    const mean = content.report.layers.reduce((a, l) => a + l.flipRate, 0) / total;
+    const sections = compareSections(content.report);
+    const summary = sections
+      .map((section) => {
+        const mean = meanFlipRate(section.rows);
+        return `${section.title.toLowerCase()}: ${section.rows.length}, ${formatPercent(mean, 2)} of signs flipped on average`;
+      })
+      .join('; ');
     this.body.append(
-      el('p', 'hint', `${total} tensors in both files; mean flip rate ${formatPercent(mean, 2)}.`),
+      el(
+        'p',
+        'hint compare-summary',
+        `${rows.length} tensors in both files (${summary}). Click a row to open the tensor in both files.`,
+      ),
     );
-    const table = el('table', 'layer-table compare-table');
-    table.setAttribute('aria-label', 'Flip rate per tensor');
-    const head = el('tr');
-    head.append(el('th', undefined, 'Tensor'), el('th', 'num', 'flipRate'));
-    head.lastElementChild?.setAttribute('title', 'Fraction of weights whose sign differs');
-    const thead = el('thead');
-    thead.append(head);
-    const tbody = el('tbody');
-    for (const row of rows) {
-      const tr = el('tr', 'layer-row');
-      tr.dataset.name = row.name;
-      tr.append(el('td', 'name', row.name), el('td', 'num', row.flipRate));
-      tbody.append(tr);
+    const chartBox = el('div', 'chart-block compare-chart');
+    chartBox.append(
+      el('h3', undefined, `${COMPARE_METRIC.label} per tensor`),
+      el(
+        'div',
+        'caption',
+        'One bar per tensor in file order; blue: binary, grey: full precision or not marked',
+      ),
+    );
+    const area = el('div', 'chart-area');
+    chartBox.append(area);
+    this.body.append(chartBox);
+    const chart = new FlipChart(area, this.palette, 110);
+    chart.setData(
+      content.report.layers.map((l) => ({ flipRate: l.flipRate, binary: l.binary ?? null })),
+      (v) => formatPercent(v, 1),
+    );
+    this.track(chart, area);
+    for (const section of sections) {
+      const block = el('section', `compare-section compare-${section.id}`);
+      block.append(el('h2', 'section-title', `${section.title} (${section.rows.length})`));
+      const table = el('table', 'layer-table compare-table');
+      table.setAttribute('aria-label', `${COMPARE_METRIC.label}: ${section.title}`);
+      const head = el('tr');
+      const th = (text: string, cls: string | undefined, title: string): HTMLElement => {
+        const cell = el('th', cls, text);
+        cell.title = title;
+        return cell;
+      };
+      head.append(
+        th('Tensor', undefined, 'Weight tensor name in both files'),
+        th(
+          INSPECTOR_COLUMN_LABELS.binary.label,
+          'binary',
+          'Binarized in the forward pass, as the inspector marks it in the first file',
+        ),
+        th(COMPARE_METRIC.label, 'num', COMPARE_METRIC.title),
+      );
+      const thead = el('thead');
+      thead.append(head);
+      const tbody = el('tbody');
+      for (const row of section.rows) {
+        const tr = el('tr', 'layer-row');
+        tr.tabIndex = 0;
+        tr.dataset.name = row.name;
+        tr.title = `Open ${row.name} in both files`;
+        tr.append(
+          el('td', 'name', row.name),
+          el('td', 'binary', formatBinary(row.binary)),
+          el('td', 'num', row.text),
+        );
+        const open = (): void => this.select(row.name, true);
+        tr.addEventListener('click', open);
+        tr.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter' || e.key === ' ') {
+            e.preventDefault();
+            open();
+          } else moveFocus(tr, e);
+        });
+        this.rowsByName.set(row.name, tr);
+        tbody.append(tr);
+      }
+      table.append(thead, tbody);
+      const box = el('div', 'table-box');
+      box.append(table);
+      block.append(box);
+      this.body.append(block);
     }
-    table.append(thead, tbody);
-    const box = el('div', 'table-box');
-    box.append(table);
-    this.body.append(box);
   }
 
   // ---- a folder ----------------------------------------------------------------------------
@@ -475,20 +815,26 @@ export class InspectorView {
     const checkpoints = el('p', 'hint', report.checkpoints.map((c) => c.name).join(' → '));
     this.body.append(checkpoints);
     const table = seriesTable(report);
-    const split = el('div', 'split');
+    this.body.append(
+      el(
+        'h2',
+        'section-title series-metric',
+        `${COMPARE_METRIC.label} between consecutive checkpoints, and ${METRICS.frozenRatio.label.toLowerCase()} over the series`,
+      ),
+    );
     const tableBox = el('div', 'table-box');
     const t = el('table', 'layer-table series-table');
-    t.setAttribute('aria-label', 'Flip rate between consecutive checkpoints');
+    t.setAttribute('aria-label', `${COMPARE_METRIC.label} between consecutive checkpoints`);
     const thead = el('thead');
     const hr = el('tr');
     hr.append(el('th', undefined, 'Tensor'));
     for (const pair of table.pairs) {
       const th = el('th', 'num', pair);
-      th.title = `flipRate ${pair}`;
+      th.title = `${COMPARE_METRIC.label} from ${pair.replace(' → ', ' to ')}: ${COMPARE_METRIC.title.toLowerCase()}`;
       hr.append(th);
     }
     const frozenTh = el('th', 'num', 'frozen');
-    frozenTh.title = 'frozenRatio: signs that never changed over the series';
+    frozenTh.title = `${METRICS.frozenRatio.label}: signs that never changed over the series`;
     hr.append(frozenTh);
     thead.append(hr);
     const tbody = el('tbody');
@@ -514,8 +860,7 @@ export class InspectorView {
     t.append(thead, tbody);
     tableBox.append(t);
     this.details = el('section', 'details');
-    split.append(tableBox, this.details);
-    this.body.append(split);
+    this.body.append(this.splitPane(tableBox, this.details));
     const selected = this.host.state.selected;
     this.select(
       table.rows.some((r) => r.name === selected) ? selected : (table.rows[0]?.name ?? ''),
@@ -536,7 +881,7 @@ export class InspectorView {
     const picker = el('vscode-single-select', 'metric-select') as VscodeSingleSelect;
     picker.setAttribute('aria-label', 'Metric');
     for (const metric of SERIES_METRICS) {
-      const option = el('vscode-option', undefined, METRIC_LABELS[metric]);
+      const option = el('vscode-option', undefined, seriesMetricLabel(metric));
       option.value = metric;
       option.selected = metric === this.host.state.seriesMetric;
       picker.append(option);
@@ -550,7 +895,11 @@ export class InspectorView {
     const metric = this.host.state.seriesMetric;
     const values = seriesValues(content.report, name, metric);
     const labels = content.report.checkpoints.map((c) => c.name);
-    const area = this.chartBlock(box, METRIC_LABELS[metric], 'one point per checkpoint');
+    const area = this.chartBlock(
+      box,
+      seriesMetricLabel(metric),
+      `${seriesMetricLabel(metric)} of ${name}, one point per checkpoint`,
+    );
     const chart = new SeriesChart(area, this.palette, 140);
     chart.setData(values, labels, (v) => formatSeriesValue(metric, v));
     this.track(chart, area);
@@ -574,4 +923,15 @@ function isBnnLabCheckpoint(file: string, report: InspectReport): boolean {
     basename(file) === 'model.json' &&
     report.layers.some((l) => l.binary === true && l.binaryReason.includes('bnnLab'))
   );
+}
+
+/** Up/Down moves the focus between table rows; returns the row focused, if any. */
+function moveFocus(tr: HTMLTableRowElement, e: KeyboardEvent): HTMLTableRowElement | undefined {
+  if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return undefined;
+  e.preventDefault();
+  const next = (
+    e.key === 'ArrowDown' ? tr.nextElementSibling : tr.previousElementSibling
+  ) as HTMLTableRowElement | null;
+  next?.focus();
+  return next ?? undefined;
 }
