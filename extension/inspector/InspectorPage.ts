@@ -126,6 +126,11 @@ export class InspectorPage implements vscode.Disposable {
     }
   }
 
+  /** What the page shows (a file, two files, a folder). */
+  get currentSource(): InspectorSource {
+    return this.source;
+  }
+
   get currentContent(): InspectorContent | undefined {
     return this.content;
   }
