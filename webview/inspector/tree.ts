@@ -165,9 +165,11 @@ export function layerTree(layers: readonly InspectLayer[], options: TreeOptions)
     }
     return { tensors, params, binary };
   };
-  const walk = (node: Node, parentPath: string, depth: number): void => {
+  // `emit` false: inside a collapsed group, where only the group paths are collected.
+  const walk = (node: Node, parentPath: string, depth: number, emit = true): void => {
     for (const item of node.items) {
       if ('leaf' in item) {
+        if (!emit) continue;
         const name = layers[item.leaf].name;
         rows.push({
           kind: 'tensor',
@@ -185,20 +187,22 @@ export function layerTree(layers: readonly InspectLayer[], options: TreeOptions)
       const s = stats(child);
       if (s.tensors === 1 && child.children.size === 0) {
         // A module with a single tensor: the tensor alone, labelled from the parent.
-        walk(child, parentPath, depth);
+        walk(child, parentPath, depth, emit);
         continue;
       }
       groups.push(child.path);
       const collapsed = !filtering && options.collapsed.has(child.path);
-      rows.push({
-        kind: 'group',
-        path: child.path,
-        label: parentPath ? child.path.slice(parentPath.length + 1) : child.path,
-        depth,
-        collapsed,
-        ...s,
-      });
-      if (!collapsed) walk(child, child.path, depth + 1);
+      if (emit) {
+        rows.push({
+          kind: 'group',
+          path: child.path,
+          label: parentPath ? child.path.slice(parentPath.length + 1) : child.path,
+          depth,
+          collapsed,
+          ...s,
+        });
+      }
+      walk(child, child.path, depth + 1, emit && !collapsed);
     }
   };
   walk(root, '', 0);
