@@ -298,7 +298,7 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
         assert.equal(await page.locator('.layer-row[data-name^="layer1."]').count(), 0);
         await page.locator('tr.group-row[data-group="layer1"]').click();
         // Two blocks × (conv1, bn1 weight and bias, conv2, bn2 weight and bias).
-      assert.equal(await page.locator('.layer-row[data-name^="layer1."]').count(), 12);
+        assert.equal(await page.locator('.layer-row[data-name^="layer1."]').count(), 12);
 
         // The filter keeps matching tensors (all terms), with their groups open.
         await page.locator('.filter-box').fill('layer2 conv');
