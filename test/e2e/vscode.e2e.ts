@@ -37,6 +37,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { BINARY_LAYERS, BINARY_PARAMS, RUN_CONFIG } from './scenario';
+import { addPthToWorkspace, checkExplorerOpensInspector } from './explorerInspector';
 
 const REPO = path.resolve(__dirname, '../../..');
 const SETUP = path.join(REPO, 'tools', 'vscode-e2e', 'setup-code-server.sh');
@@ -269,6 +270,7 @@ function prepareFolders(tmp: string): { workspace: string; ext: string; data: st
   const ext = path.join(tmp, 'ext');
   const data = path.join(tmp, 'data');
   writeJson(path.join(workspace, 'small.bnn.json'), RUN_CONFIG);
+  addPthToWorkspace(REPO, workspace); // issue 15: the Explorer opens it in the inspector
   // Workspace settings that change nothing for the run: trust comes from the server flag.
   writeJson(path.join(workspace, '.vscode', 'settings.json'), {
     'files.exclude': { '**/.bnn-lab': false },
@@ -817,6 +819,9 @@ void test(
         .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
         .waitFor({ state: 'visible', timeout: 2 * MINUTE });
       progress('workbench is up');
+      // ---- issue 15: double-clicking a .pth in the Explorer opens the inspector ----
+      await checkExplorerOpensInspector(page, { until, inspectorFrame, progress, screenshot });
+      // ---- end of the issue 15 block ----
       // The run config in the editor, beside the dashboard in the screenshots.
       await page
         .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
