@@ -175,6 +175,7 @@ export class InspectorPage implements vscode.Disposable {
             source.a,
             source.b,
             timeoutForBytes(bytes),
+            settings.options,
           );
           content = { mode: 'compare', fileA: source.a, fileB: source.b, report };
           break;
