@@ -264,6 +264,15 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
             assert.ok(th && th.width >= 30, `${column} has room`);
             assert.ok(th.x >= box.x && th.x + th.width <= box.x + box.width + 0.5, column);
           }
+          // No metric value is cut short (ellipsized) either.
+          const cut = await page
+            .locator('.layer-row td.num')
+            .evaluateAll((cells) =>
+              cells
+                .filter((c) => c.scrollWidth > c.clientWidth)
+                .map((c) => `${c.parentElement?.dataset.name}: ${c.textContent}`),
+            );
+          assert.deepEqual(cut, [], 'metric cells shown in full');
           const overflow = await page
             .locator('.table-box')
             .evaluate((el) => el.scrollWidth - el.clientWidth);

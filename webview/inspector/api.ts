@@ -30,7 +30,7 @@ const DEFAULT_STATE: InspectorViewState = {
   showBuffers: false,
   group: true,
   collapsed: [],
-  detailsWidth: 340,
+  detailsWidth: 300,
 };
 
 let api: ReturnType<typeof acquireVsCodeApi<InspectorViewState>> | undefined;

@@ -517,7 +517,7 @@ export class InspectorView {
         td.append(
           el('span', 'twisty', row.collapsed ? '▸' : '▾'),
           el('span', 'tree-label', row.label),
-          el('span', 'group-count', ` ${row.tensors}`),
+          el('span', 'group-count', ` (${row.tensors})`),
         );
       } else if (column === 'params') {
         td.textContent = row.params >= 1e5 ? formatCompact(row.params) : formatInteger(row.params);
