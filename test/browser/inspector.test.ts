@@ -305,7 +305,13 @@ void test('inspector page shows a checkpoint, a comparison and a series in Chrom
           'false',
         );
         assert.equal(await page.locator('.layer-row[data-name^="layer1."]').count(), 0);
-        await page.locator('tr.group-row[data-group="layer1"]').click();
+        // The Layers view selecting a tensor inside a collapsed group opens the group.
+        await send(page, { kind: 'selectLayer', name: 'layer1.1.conv2.weight' });
+        await page.locator('.layer-row.selected[data-name="layer1.1.conv2.weight"]').waitFor();
+        assert.equal(
+          await page.locator('tr.group-row[data-group="layer1"]').getAttribute('aria-expanded'),
+          'true',
+        );
         // Two blocks × (conv1, bn1 weight and bias, conv2, bn2 weight and bias).
         assert.equal(await page.locator('.layer-row[data-name^="layer1."]').count(), 12);
 

@@ -75,4 +75,8 @@ export async function checkExplorerOpensInspector(page: Page, h: E2eHelpers): Pr
   await h.until('the .pth tab to close', 30_000, async () =>
     (await tab.count()) === 0 ? true : undefined,
   );
+  // Its webview gone too, so that later look-ups of a webview page find the dashboard's.
+  await h.until('the inspector webview to go', 30_000, async () =>
+    (await h.inspectorFrame(page)) ? undefined : true,
+  );
 }

@@ -169,7 +169,9 @@ export class InspectorView {
     if (!content.report.layers.some((l) => l.name === name)) return;
     const state = this.host.state;
     this.host.update({
-      collapsed: state.collapsed.filter((path) => !name.startsWith(path)),
+      collapsed: state.collapsed.filter(
+        (path) => !name.startsWith(`${path}.`) && !name.startsWith(`${path}/`),
+      ),
       filter: matchesFilter(name, state.filter) ? state.filter : '',
       showBuffers: state.showBuffers || isBuffer(name),
     });
