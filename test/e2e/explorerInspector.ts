@@ -1,6 +1,7 @@
 /**
  * Issue 15: a checkpoint opened from the Explorer opens the inspector, not VS Code's "binary
- * file" page. Part of vscode.e2e.ts, in its own file so the block is easy to find and merge.
+ * file" page; a row of Compare Checkpoints opens the tensor in both files. Part of
+ * vscode.e2e.ts, in its own file so the block is easy to find and merge.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
@@ -9,13 +10,19 @@ import type { Frame, Page } from 'playwright-core';
 
 /** The PyTorch state dict the e2e workspace holds (a copy of a checkpoint fixture). */
 export const WORKSPACE_PTH = 'weights.pth';
+/** A second copy, to compare with. */
+const SECOND_PTH = 'weights-b.pth';
+/** A tensor of both. */
+const TENSOR = 'features.1.conv.weight';
 
-/** Puts {@link WORKSPACE_PTH} in the workspace (called while the folders are prepared). */
+/** Puts {@link WORKSPACE_PTH} and a copy in the workspace (while the folders are prepared). */
 export function addPthToWorkspace(repo: string, workspace: string): void {
-  copyFileSync(
-    path.join(repo, 'test', 'fixtures', 'checkpoints', 'torch_state.pt'),
-    path.join(workspace, WORKSPACE_PTH),
-  );
+  for (const name of [WORKSPACE_PTH, SECOND_PTH]) {
+    copyFileSync(
+      path.join(repo, 'test', 'fixtures', 'checkpoints', 'torch_state.pt'),
+      path.join(workspace, name),
+    );
+  }
 }
 
 /** What the check needs from the e2e: its polling, the inspector's frame, progress lines. */
@@ -24,13 +31,92 @@ export interface E2eHelpers {
   inspectorFrame(page: Page): Promise<Frame | undefined>;
   progress(message: string): void;
   screenshot(page: Page, name: string): Promise<string>;
+  runCommand(page: Page, title: string): Promise<void>;
+  answerFileDialog(page: Page, title: string, value: string, okLabel: string): Promise<void>;
+}
+
+/** Every inspector page in the workbench (each two iframes deep), with what it shows. */
+async function inspectorPages(
+  page: Page,
+): Promise<{ title: string; selected: string; compareRows: number }[]> {
+  const found: { title: string; selected: string; compareRows: number }[] = [];
+  for (const outer of page.frames()) {
+    for (const inner of outer.childFrames()) {
+      if (inner.isDetached()) continue;
+      const state = await inner
+        .evaluate(() =>
+          document.querySelector('.inspector')
+            ? {
+                title: document.querySelector('.inspector-title')?.textContent ?? '',
+                selected:
+                  document.querySelector<HTMLElement>('.layer-row.selected')?.dataset.name ?? '',
+                compareRows: document.querySelectorAll('.compare-table .layer-row').length,
+              }
+            : undefined,
+        )
+        .catch(() => undefined);
+      if (state) found.push(state);
+    }
+  }
+  return found;
+}
+
+/**
+ * Compare Checkpoints on the two copies from the palette (code-server's file dialog takes one
+ * file at a time), then a click on a row: both files open in the inspector with that tensor
+ * selected. Closes every editor after.
+ */
+async function checkCompareOpensBoth(page: Page, workspace: string, h: E2eHelpers): Promise<void> {
+  await h.runCommand(page, 'BNN Lab: Compare Checkpoints');
+  await h.answerFileDialog(
+    page,
+    'BNN Lab: Compare Checkpoints',
+    path.join(workspace, WORKSPACE_PTH),
+    'Compare',
+  );
+  await h.answerFileDialog(
+    page,
+    `BNN Lab: Compare ${WORKSPACE_PTH} With`,
+    path.join(workspace, SECOND_PTH),
+    'Compare',
+  );
+  const frame = await h.until('the comparison page', 120_000, async () => {
+    for (const outer of page.frames()) {
+      for (const inner of outer.childFrames()) {
+        if (inner.isDetached()) continue;
+        const rows = await inner.$$('.compare-table .layer-row').catch(() => []);
+        if (rows.length > 0) return inner;
+      }
+    }
+    return undefined;
+  });
+  const headers = await frame.locator('.compare-table th').allInnerTexts();
+  assert.deepEqual(headers.slice(0, 3), ['Tensor', 'Binary', 'Signs flipped']);
+  await frame.locator(`.compare-table .layer-row[data-name="${TENSOR}"]`).click();
+  const opened = await h.until('both files in the inspector with the tensor', 120_000, async () => {
+    const pages = await inspectorPages(page);
+    const titles = pages.filter((p) => p.selected === TENSOR).map((p) => p.title);
+    return [WORKSPACE_PTH, SECOND_PTH].every((name) => titles.some((t) => t.startsWith(name)))
+      ? titles
+      : undefined;
+  });
+  h.progress(`compare: a row opened ${TENSOR} in ${opened.join(' and ')}`);
+  await h.screenshot(page, '01c-compare-opens-both');
+  await h.runCommand(page, 'View: Close All Editor Groups');
+  await h.until('every inspector page to close', 30_000, async () =>
+    (await inspectorPages(page)).length === 0 ? true : undefined,
+  );
 }
 
 /**
  * Double-clicks {@link WORKSPACE_PTH} in the Explorer: the tab must be the inspector with the
  * file's tensors (buffers hidden), with no "binary file" placeholder. Closes the tab after.
  */
-export async function checkExplorerOpensInspector(page: Page, h: E2eHelpers): Promise<void> {
+export async function checkExplorerOpensInspector(
+  page: Page,
+  workspace: string,
+  h: E2eHelpers,
+): Promise<void> {
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: WORKSPACE_PTH });
   await row.waitFor({ state: 'visible', timeout: 60_000 });
   await row.dblclick();
@@ -79,4 +165,5 @@ export async function checkExplorerOpensInspector(page: Page, h: E2eHelpers): Pr
   await h.until('the inspector webview to go', 30_000, async () =>
     (await h.inspectorFrame(page)) ? undefined : true,
   );
+  await checkCompareOpensBoth(page, workspace, h);
 }

@@ -819,8 +819,16 @@ void test(
         .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
         .waitFor({ state: 'visible', timeout: 2 * MINUTE });
       progress('workbench is up');
-      // ---- issue 15: double-clicking a .pth in the Explorer opens the inspector ----
-      await checkExplorerOpensInspector(page, { until, inspectorFrame, progress, screenshot });
+      // ---- issue 15: a .pth double-clicked in the Explorer opens the inspector; a compare row
+      // opens the tensor in both files ----
+      await checkExplorerOpensInspector(page, folders.workspace, {
+        until,
+        inspectorFrame,
+        progress,
+        screenshot,
+        runCommand,
+        answerFileDialog,
+      });
       // ---- end of the issue 15 block ----
       // The run config in the editor, beside the dashboard in the screenshots.
       await page
