@@ -95,13 +95,16 @@ async function checkCompareOpensBoth(page: Page, workspace: string, h: E2eHelper
   await frame.locator(`.compare-table .layer-row[data-name="${TENSOR}"]`).click();
   const opened = await h.until('both files in the inspector with the tensor', 120_000, async () => {
     const pages = await inspectorPages(page);
-    const titles = pages.filter((p) => p.selected === TENSOR).map((p) => p.title);
+    // The inspector pages of the two files (not the comparison, which names both).
+    const titles = pages
+      .filter((p) => p.compareRows === 0 && p.selected === TENSOR)
+      .map((p) => p.title);
     return [WORKSPACE_PTH, SECOND_PTH].every((name) => titles.some((t) => t.startsWith(name)))
       ? titles
       : undefined;
   });
   h.progress(`compare: a row opened ${TENSOR} in ${opened.join(' and ')}`);
-  await h.screenshot(page, '01c-compare-opens-both');
+  await h.screenshot(page, '10-compare-opens-both');
   await h.runCommand(page, 'View: Close All Editor Groups');
   await h.until('every inspector page to close', 30_000, async () =>
     (await inspectorPages(page)).length === 0 ? true : undefined,
@@ -117,6 +120,7 @@ export async function checkExplorerOpensInspector(
   workspace: string,
   h: E2eHelpers,
 ): Promise<void> {
+  await h.runCommand(page, 'View: Show Explorer');
   const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: WORKSPACE_PTH });
   await row.waitFor({ state: 'visible', timeout: 60_000 });
   await row.dblclick();
@@ -155,7 +159,7 @@ export async function checkExplorerOpensInspector(
   h.progress(
     `explorer: ${WORKSPACE_PTH} opened in the inspector (${shown.rows.length} rows, ${shown.count})`,
   );
-  await h.screenshot(page, '01b-explorer-pth-inspector');
+  await h.screenshot(page, '09-explorer-pth-inspector');
   await tab.hover();
   await tab.locator('.tab-actions .action-label').first().click();
   await h.until('the .pth tab to close', 30_000, async () =>

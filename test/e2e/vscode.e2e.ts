@@ -819,17 +819,6 @@ void test(
         .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
         .waitFor({ state: 'visible', timeout: 2 * MINUTE });
       progress('workbench is up');
-      // ---- issue 15: a .pth double-clicked in the Explorer opens the inspector; a compare row
-      // opens the tensor in both files ----
-      await checkExplorerOpensInspector(page, folders.workspace, {
-        until,
-        inspectorFrame,
-        progress,
-        screenshot,
-        runCommand,
-        answerFileDialog,
-      });
-      // ---- end of the issue 15 block ----
       // The run config in the editor, beside the dashboard in the screenshots.
       await page
         .locator('.explorer-folders-view .monaco-list-row', { hasText: 'small.bnn.json' })
@@ -1309,6 +1298,17 @@ void test(
         },
       );
       progress(`reload: the dashboard tab is back, showing ${restored}`);
+      // ---- issue 15: a .pth double-clicked in the Explorer opens the inspector; a compare row
+      // opens the tensor in both files ----
+      await checkExplorerOpensInspector(page, folders.workspace, {
+        until,
+        inspectorFrame,
+        progress,
+        screenshot,
+        runCommand,
+        answerFileDialog,
+      });
+      // ---- end of the issue 15 block ----
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(

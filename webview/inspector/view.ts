@@ -153,7 +153,8 @@ export class InspectorView {
       const on = rowName === name;
       row.classList.toggle('selected', on);
       row.setAttribute('aria-selected', String(on));
-      if (on && !notify) row.scrollIntoView({ block: 'nearest' });
+      // `inline: 'start'` keeps the names in view where the table scrolls sideways (narrow panes).
+      if (on && !notify) row.scrollIntoView({ block: 'nearest', inline: 'start' });
     }
     this.renderDetails();
     if (notify) this.host.post({ kind: 'layerSelected', name });
