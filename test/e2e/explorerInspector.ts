@@ -16,7 +16,7 @@ const SECOND_PTH = 'weights-c.pth';
 /** A tensor of both. */
 const TENSOR = 'features.1.conv.weight';
 
-/** Puts {@link WORKSPACE_PTH} and a copy in the workspace (while the folders are prepared). */
+/** Puts {@link WORKSPACE_PTH} and two copies in the workspace (while the folders are prepared). */
 export function addPthToWorkspace(repo: string, workspace: string): void {
   for (const name of [WORKSPACE_PTH, FIRST_PTH, SECOND_PTH]) {
     copyFileSync(
