@@ -95,7 +95,7 @@ const configs = [
   {
     // The checkpoint inspector's page (custom editor and compare/series panels).
     ...common,
-    entryPoints: ['webview/inspector.ts'],
+    entryPoints: ['webview/inspector/main.ts'],
     outfile: `${dist}/webview/inspector.js`,
     platform: 'browser',
     format: 'iife',

@@ -173,6 +173,26 @@ function summarize(layers: InspectLayer[]): InspectSummary {
   };
 }
 
+/** {@link classifyTensor} for one model: the user's or built-in patterns and a detected profile. */
+function classifierFor(
+  model: CheckpointModel,
+  options: Pick<InspectOptions, 'binaryPatterns'>,
+): ((tensor: CheckpointTensor) => ReturnType<typeof classifyTensor>) & {
+  profile: CheckpointProfile | undefined;
+} {
+  const patterns = compilePatterns(options.binaryPatterns ?? DEFAULT_BINARY_PATTERNS);
+  // Files that record binarization themselves need no profile.
+  const detected = model.binarySource === undefined ? detectProfile(model.tensors) : undefined;
+  const profile = detected && {
+    userPatterns: options.binaryPatterns !== undefined,
+    profile: detected,
+  };
+  return Object.assign(
+    (tensor: CheckpointTensor) => classifyTensor(tensor, patterns, model.binarySource, profile),
+    { profile: detected },
+  );
+}
+
 /**
  * Inspects an opened model; `visit` sees each weight tensor's values once (used by series).
  */
@@ -181,13 +201,7 @@ async function inspectModel(
   options: InspectOptions,
   visit?: (tensor: CheckpointTensor, values: Float32Array) => void,
 ): Promise<InspectReport> {
-  const patterns = compilePatterns(options.binaryPatterns ?? DEFAULT_BINARY_PATTERNS);
-  // Files that record binarization themselves need no profile.
-  const detected = model.binarySource === undefined ? detectProfile(model.tensors) : undefined;
-  const profile = detected && {
-    userPatterns: options.binaryPatterns !== undefined,
-    profile: detected,
-  };
+  const classify = classifierFor(model, options);
   const deadTau = options.deadTau ?? DEFAULT_DEAD_TAU;
   if (!(deadTau > 0.5 && deadTau < 1)) {
     throw new UserError(`inspect: ${fieldName('deadTau')} must be in (0.5, 1), got ${deadTau}`);
@@ -196,7 +210,7 @@ async function inspectModel(
   // Statistics of views shared by several tensors (tied weights), computed once.
   const shared = new Map<string, InspectStats>();
   for (const tensor of model.tensors) {
-    const decision = classifyTensor(tensor, patterns, model.binarySource, profile);
+    const decision = classify(tensor);
     let stats: InspectStats | null = null;
     if (isWeightTensor(tensor)) {
       const key =
@@ -224,7 +238,7 @@ async function inspectModel(
     });
   }
   const report: InspectReport = { format: model.format, layers, summary: summarize(layers) };
-  if (detected) report.profile = detected.info;
+  if (classify.profile) report.profile = classify.profile.info;
   return report;
 }
 
@@ -249,19 +263,25 @@ export async function inspectCheckpoint(
  * Sign flips between two checkpoints: for every float weight tensor of rank 2 or 4 present in
  * both with the same shape, the fraction of elements whose sign differs (zero counts as +).
  */
-export async function compareCheckpoints(a: string, b: string): Promise<CompareReport> {
+export async function compareCheckpoints(
+  a: string,
+  b: string,
+  options: Pick<InspectOptions, 'binaryPatterns'> = {},
+): Promise<CompareReport> {
   const first = await openCheckpoint(a);
   try {
     const second = await openCheckpoint(b);
     try {
       const byName = new Map(second.tensors.map((t) => [t.name, t]));
+      const classify = classifierFor(first, options);
       const layers: CompareReport['layers'] = [];
       for (const tensor of first.tensors) {
         const other = byName.get(tensor.name);
         if (!other || !isWeightTensor(tensor) || !isWeightTensor(other)) continue;
         if (other.shape.join(',') !== tensor.shape.join(',')) continue;
         const flipRate = flipRateBetween(await tensor.data(), await other.data());
-        layers.push({ name: tensor.name, flipRate });
+        // Binary as the inspector marks it in the first file (for the page's two sections).
+        layers.push({ name: tensor.name, flipRate, binary: classify(tensor).binary });
       }
       return { layers };
     } finally {

@@ -18,7 +18,7 @@ export type ToAnalysis =
   /** Inspect one checkpoint (`inspectCheckpoint`). */
   | { kind: 'inspect'; id: number; path: string; options: AnalysisOptions }
   /** Sign flips between two checkpoints (`compareCheckpoints`). */
-  | { kind: 'compare'; id: number; a: string; b: string }
+  | { kind: 'compare'; id: number; a: string; b: string; options?: AnalysisOptions }
   /** Every checkpoint of a folder, flips between consecutive ones, frozenRatio (`checkpointSeries`). */
   | { kind: 'series'; id: number; folder: string; options: AnalysisOptions };
 

@@ -359,7 +359,8 @@ export interface InspectReport {
 
 /** `bnn-lab compare A B --json`: flip rates of the weight tensors both files hold with one shape. */
 export interface CompareReport {
-  layers: { name: string; flipRate: number }[];
+  /** `binary`: as the inspector marks the tensor in the first file (absent in older reports). */
+  layers: { name: string; flipRate: number; binary?: boolean | null }[];
 }
 
 /** `bnn-lab series DIR --json`. */

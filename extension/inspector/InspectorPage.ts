@@ -126,6 +126,11 @@ export class InspectorPage implements vscode.Disposable {
     }
   }
 
+  /** What the page shows (a file, two files, a folder). */
+  get currentSource(): InspectorSource {
+    return this.source;
+  }
+
   get currentContent(): InspectorContent | undefined {
     return this.content;
   }
@@ -170,6 +175,7 @@ export class InspectorPage implements vscode.Disposable {
             source.a,
             source.b,
             timeoutForBytes(bytes),
+            settings.options,
           );
           content = { mode: 'compare', fileA: source.a, fileB: source.b, report };
           break;

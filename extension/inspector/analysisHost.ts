@@ -150,8 +150,13 @@ export class AnalysisHost {
     return this.request({ kind: 'inspect', path, options }, timeoutMs);
   }
 
-  compare(a: string, b: string, timeoutMs?: number): Promise<CompareReport> {
-    return this.request({ kind: 'compare', a, b }, timeoutMs);
+  compare(
+    a: string,
+    b: string,
+    timeoutMs?: number,
+    options?: AnalysisOptions,
+  ): Promise<CompareReport> {
+    return this.request({ kind: 'compare', a, b, options }, timeoutMs);
   }
 
   series(folder: string, options: AnalysisOptions, timeoutMs?: number): Promise<SeriesReport> {

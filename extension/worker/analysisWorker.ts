@@ -45,7 +45,11 @@ async function answer(msg: ToAnalysis): Promise<void> {
         });
         break;
       case 'compare':
-        post({ kind: 'compared', id: msg.id, report: await compareCheckpoints(msg.a, msg.b) });
+        post({
+          kind: 'compared',
+          id: msg.id,
+          report: await compareCheckpoints(msg.a, msg.b, msg.options),
+        });
         break;
       case 'series':
         post({

@@ -128,6 +128,7 @@ export const THEMES: Record<
       errorForeground: '#f48771',
       focusBorder: '#f38518',
       contrastBorder: '#6fc3df',
+      contrastActiveBorder: '#f38518',
       'sideBar-background': '#000000',
       'editor-background': '#000000',
       'editorWidget-background': '#0c141f',

@@ -37,6 +37,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { BINARY_LAYERS, BINARY_PARAMS, RUN_CONFIG } from './scenario';
+import { addPthToWorkspace, checkExplorerOpensInspector } from './explorerInspector';
 
 const REPO = path.resolve(__dirname, '../../..');
 const SETUP = path.join(REPO, 'tools', 'vscode-e2e', 'setup-code-server.sh');
@@ -275,6 +276,7 @@ function prepareFolders(tmp: string): { workspace: string; ext: string; data: st
     ...RUN_CONFIG,
     dataset: { name: 'idx', path: 'no-such-folder' },
   });
+  addPthToWorkspace(REPO, workspace); // issue 15: the Explorer opens it in the inspector
   // Workspace settings that change nothing for the run: trust comes from the server flag.
   writeJson(path.join(workspace, '.vscode', 'settings.json'), {
     'files.exclude': { '**/.bnn-lab': false },
@@ -1474,6 +1476,17 @@ void test(
         },
       );
       progress(`reload: the dashboard tab is back, showing ${restored}`);
+      // ---- issue 15: a .pth double-clicked in the Explorer opens the inspector; a compare row
+      // opens the tensor in both files ----
+      await checkExplorerOpensInspector(page, folders.workspace, {
+        until,
+        inspectorFrame,
+        progress,
+        screenshot,
+        runCommand,
+        answerFileDialog,
+      });
+      // ---- end of the issue 15 block ----
       assert.deepEqual(pageErrors, [], 'no uncaught errors in the workbench page');
       for (const line of failedLoads) progress(`failed load: ${line}`);
       assert.deepEqual(

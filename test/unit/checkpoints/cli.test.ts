@@ -126,7 +126,15 @@ describe('inspect CLI', () => {
     assert.equal(json.code, 0);
     const report = JSON.parse(json.lines[0]);
     assert.deepEqual(Object.keys(report), ['layers']);
-    assert.deepEqual(Object.keys(report.layers[0]).sort(), ['flipRate', 'name']);
+    assert.deepEqual(Object.keys(report.layers[0]).sort(), ['binary', 'flipRate', 'name']);
+    // `binary` as the inspector marks the tensor (the BNN Lab model.json records it).
+    assert.deepEqual(
+      report.layers.map((l: { name: string; binary: boolean | null }) => [l.name, l.binary]),
+      [
+        ['binary_conv/kernel', true],
+        ['dense/kernel', false],
+      ],
+    );
     const table = await capture('compare', [a, b]);
     assert.ok(table.lines.some((l) => /^binary_conv\/kernel\s+\d\.\d{4}$/.test(l)));
     assert.equal((await capture('compare', [a])).code, 2);

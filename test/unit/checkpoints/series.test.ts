@@ -5,6 +5,7 @@ import {
   checkpointSeries,
   compareCheckpoints,
   findCheckpoints,
+  inspectCheckpoint,
 } from '../../../core/checkpoints/inspect';
 import { EXPECTED, assertClose, fixture } from './helpers';
 
@@ -21,6 +22,23 @@ describe('compare and series', () => {
       report.layers.some((l) => l.flipRate > 0),
       'the fixture has flips',
     );
+  });
+
+  it('compare marks each tensor binary as the inspector does in the first file', async () => {
+    for (const [a, b, patterns] of [
+      [fixture('series', 'epoch-1', 'model.json'), fixture('series', 'epoch-2'), undefined],
+      [fixture('torch_state.pt'), fixture('torch_state.pt'), undefined],
+      [fixture('torch_state.pt'), fixture('torch_state.pt'), ['classifier']],
+    ] as const) {
+      const options = patterns ? { binaryPatterns: [...patterns] } : {};
+      const compared = await compareCheckpoints(a, b, options);
+      const inspected = await inspectCheckpoint(a, options);
+      const binary = new Map(inspected.layers.map((l) => [l.name, l.binary]));
+      assert.ok(compared.layers.length > 0);
+      for (const layer of compared.layers) {
+        assert.equal(layer.binary, binary.get(layer.name), `${a} ${layer.name}`);
+      }
+    }
   });
 
   it('compare of a file with itself is all zeros; tensors of other shapes are left out', async () => {

@@ -2,10 +2,10 @@
  * Small canvas charts of the checkpoint inspector: α per output channel (bars) and one metric
  * over a checkpoint series (a line with points). Sizing and theme come from CanvasChart.
  */
-import { formatSignificant } from '../core/format';
-import { CanvasChart } from './charts/canvasChart';
-import { niceTicks } from './charts/histogramGeometry';
-import { withAlpha, type Palette } from './shared/theme';
+import { formatSignificant } from '../../core/format';
+import { CanvasChart } from '../charts/canvasChart';
+import { niceTicks } from '../charts/histogramGeometry';
+import { withAlpha, type Palette } from '../shared/theme';
 
 const AXIS_HEIGHT = 16;
 const LEFT_AXIS = 44;
@@ -149,5 +149,54 @@ export class SeriesChart extends CanvasChart {
       const last = this.labels[n - 1] ?? '';
       ctx.fillText(last, width - ctx.measureText(last).width, bottom + 3);
     }
+  }
+}
+
+/**
+ * Compare page: the share of flipped signs per tensor in file order, one bar each; binary
+ * tensors in the theme's blue, full-precision ones in its muted colour (the caption says which).
+ */
+export class FlipChart extends CanvasChart {
+  private bars: readonly { flipRate: number; binary: boolean | null }[] = [];
+  private format: (v: number) => string = (v) => formatSignificant(v, 3);
+
+  constructor(container: HTMLElement, palette: Palette, height: number) {
+    super(container, 'flip-canvas', palette, height, 'Signs flipped per tensor, in file order');
+  }
+
+  setData(
+    bars: readonly { flipRate: number; binary: boolean | null }[],
+    format: (v: number) => string,
+  ): void {
+    this.bars = bars;
+    this.format = format;
+    this.canvas.dataset.bars = String(bars.length);
+    this.draw();
+  }
+
+  protected draw(): void {
+    const ctx = this.context();
+    if (!ctx) return;
+    const { palette: p, width, height, bars } = this;
+    if (bars.length === 0) return;
+    const hi = Math.max(...bars.map((b) => b.flipRate)) || 0.01;
+    const bottom = height - AXIS_HEIGHT;
+    const yOf = yAxis(ctx, p, 0, hi, TOP_PAD, bottom, width, this.format);
+    const step = (width - LEFT_AXIS) / bars.length;
+    bars.forEach((b, i) => {
+      ctx.fillStyle = b.binary === true ? withAlpha(p.blue, 0.9) : withAlpha(p.muted, 0.7);
+      const y = yOf(b.flipRate);
+      ctx.fillRect(
+        LEFT_AXIS + i * step,
+        y,
+        Math.max(1, step - (step > 3 ? 1 : 0)),
+        Math.max(1, bottom - y),
+      );
+    });
+    ctx.fillStyle = p.muted;
+    ctx.textBaseline = 'top';
+    ctx.fillText('first tensor', LEFT_AXIS, bottom + 3);
+    const last = `tensor ${bars.length}`;
+    ctx.fillText(last, width - ctx.measureText(last).width, bottom + 3);
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Checkpoint inspector webview entry (dist/webview/inspector.js): host messages → view.
- * The host owns the data; the page keeps only the selection and sort (inspectorApi.ts).
+ * The host owns the data; the page keeps only the selection and sort (api.ts).
  */
 import './inspector.css';
-import { assertNever, isToInspector } from '../core/protocol';
-import { getViewState, postToHost, setViewState } from './inspectorApi';
-import { InspectorView } from './inspectorView';
-import { watchTheme } from './shared/theme';
+import { assertNever, isToInspector } from '../../core/protocol';
+import { watchTheme } from '../shared/theme';
+import { getViewState, postToHost, setViewState } from './api';
+import { InspectorView } from './view';
 
 function mount(): void {
   const root = document.getElementById('app');

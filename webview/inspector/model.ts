@@ -9,7 +9,7 @@ import type {
   InspectSummary,
   LayerTelemetry,
   SeriesReport,
-} from '../core/protocol';
+} from '../../core/protocol';
 import {
   MISSING,
   formatCompact,
@@ -17,9 +17,9 @@ import {
   formatPercent,
   formatShape,
   formatSignificant,
-} from '../core/format';
-import { collator, compareSortKeys, nextSortOf, type SortDirection } from './shared/sorting';
-import { METRICS, metricColumn } from './shared/metricVocabulary';
+} from '../../core/format';
+import { collator, compareSortKeys, nextSortOf, type SortDirection } from '../shared/sorting';
+import { METRICS, metricColumn } from '../shared/metricVocabulary';
 
 export type { SortDirection };
 
@@ -223,11 +223,62 @@ export function alphaSummary(alpha: readonly number[]): string {
   return `${alpha.length} channels, α from ${formatSignificant(lo, 3)} to ${formatSignificant(hi, 3)} (mean ${formatSignificant(sum / alpha.length, 3)})`;
 }
 
-/** Compare table: one row per tensor, highest flip rate first, ties by name. */
-export function compareRows(report: CompareReport): { name: string; flipRate: string }[] {
+/** The compare page's name for the sign flips between two files (not the per-step flipRate). */
+export const COMPARE_METRIC = {
+  label: 'Signs flipped',
+  title: 'Fraction of the weights whose sign differs between the two files (zero counts as +)',
+};
+
+export interface CompareRow {
+  name: string;
+  flipRate: number;
+  /** `Signs flipped` as shown. */
+  text: string;
+  binary: boolean | null;
+}
+
+/** The compare page's tables: binary, full-precision and unmarked tensors apart. */
+export interface CompareSection {
+  id: 'binary' | 'full' | 'unknown';
+  title: string;
+  rows: CompareRow[];
+}
+
+const COMPARE_SECTIONS: { id: CompareSection['id']; title: string }[] = [
+  { id: 'binary', title: 'Binary tensors' },
+  { id: 'full', title: 'Full-precision tensors' },
+  { id: 'unknown', title: 'Tensors not marked binary or full precision' },
+];
+
+function sectionOf(binary: boolean | null | undefined): CompareSection['id'] {
+  return binary === true ? 'binary' : binary === false ? 'full' : 'unknown';
+}
+
+/** Compare rows, highest share of flipped signs first, ties by name. */
+export function compareRows(report: CompareReport): CompareRow[] {
   return [...report.layers]
     .sort((a, b) => b.flipRate - a.flipRate || collator.compare(a.name, b.name))
-    .map((l) => ({ name: l.name, flipRate: formatPercent(l.flipRate, 2) }));
+    .map((l) => ({
+      name: l.name,
+      flipRate: l.flipRate,
+      text: formatPercent(l.flipRate, 2),
+      binary: l.binary ?? null,
+    }));
+}
+
+/** {@link compareRows} split into sections (empty ones left out), binary tensors first. */
+export function compareSections(report: CompareReport): CompareSection[] {
+  const rows = compareRows(report);
+  return COMPARE_SECTIONS.map(({ id, title }) => ({
+    id,
+    title,
+    rows: rows.filter((r) => sectionOf(r.binary) === id),
+  })).filter((s) => s.rows.length > 0);
+}
+
+/** Mean share of flipped signs of some rows, weighting each tensor once. */
+export function meanFlipRate(rows: readonly CompareRow[]): number | undefined {
+  return rows.length ? rows.reduce((a, r) => a + r.flipRate, 0) / rows.length : undefined;
 }
 
 /** Metrics shown over a checkpoint series. */
@@ -283,6 +334,11 @@ export function seriesValues(
     const v = c.report.layers.find((l) => l.name === name)?.stats?.[metric];
     return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
   });
+}
+
+/** A series metric's name as the page shows it (the one vocabulary). */
+export function seriesMetricLabel(metric: SeriesMetric): string {
+  return METRICS[metric].label;
 }
 
 /** A metric's value as the series view shows it. */

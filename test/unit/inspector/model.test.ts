@@ -12,16 +12,20 @@ import {
   INSPECTOR_COLUMNS,
   alphaSummary,
   binaryViewOf,
+  COMPARE_METRIC,
   compareRows,
+  compareSections,
   deadThreshold,
   formatBytes,
   layerCells,
+  meanFlipRate,
   nextSort,
+  seriesMetricLabel,
   seriesTable,
   seriesValues,
   sortLayers,
   summaryItems,
-} from '../../../webview/inspectorModel';
+} from '../../../webview/inspector/model';
 
 function stats(partial: Partial<InspectStats>): InspectStats {
   return {
@@ -166,17 +170,46 @@ test('compare rows: highest flip rate first, ties by name', () => {
   assert.deepEqual(
     compareRows({
       layers: [
-        { name: 'b', flipRate: 0.1 },
+        { name: 'b', flipRate: 0.1, binary: true },
         { name: 'a', flipRate: 0.1 },
-        { name: 'c', flipRate: 0.25 },
+        { name: 'c', flipRate: 0.25, binary: false },
       ],
-    }),
+    }).map((r) => [r.name, r.text, r.binary]),
     [
-      { name: 'c', flipRate: '25.00%' },
-      { name: 'a', flipRate: '10.00%' },
-      { name: 'b', flipRate: '10.00%' },
+      ['c', '25.00%', false],
+      ['a', '10.00%', null],
+      ['b', '10.00%', true],
     ],
   );
+});
+
+test('compare sections: binary tensors first, then full precision, then unmarked; empty ones left out', () => {
+  const sections = compareSections({
+    layers: [
+      { name: 'fc.weight', flipRate: 0.01, binary: false },
+      { name: 'layer1.0.conv1.weight', flipRate: 0.2, binary: true },
+      { name: 'layer1.0.conv2.weight', flipRate: 0.4, binary: true },
+      { name: 'conv1.weight', flipRate: 0.03, binary: false },
+    ],
+  });
+  assert.deepEqual(
+    sections.map((s) => [s.id, s.title, s.rows.map((r) => r.name)]),
+    [
+      ['binary', 'Binary tensors', ['layer1.0.conv2.weight', 'layer1.0.conv1.weight']],
+      ['full', 'Full-precision tensors', ['conv1.weight', 'fc.weight']],
+    ],
+  );
+  assert.ok(Math.abs((meanFlipRate(sections[0].rows) ?? NaN) - 0.3) < 1e-12);
+  assert.equal(meanFlipRate([]), undefined);
+  // The page names the metric in words, not by its JSON name.
+  assert.equal(COMPARE_METRIC.label, 'Signs flipped');
+  assert.doesNotMatch(COMPARE_METRIC.label, /flipRate/);
+});
+
+test('series metrics are named as in the metric vocabulary', () => {
+  assert.equal(seriesMetricLabel('quantizationError'), 'Quantization error');
+  assert.equal(seriesMetricLabel('deadWeightRatio'), 'Dead weights');
+  assert.equal(seriesMetricLabel('absMean'), 'Mean |w|');
 });
 
 const SERIES: SeriesReport = {

@@ -1,0 +1,81 @@
+/**
+ * The Layers view's commands: select a tensor in the active inspector page, and "Mark as
+ * Binary", which adds a name pattern to `bnnLab.inspect.binaryPatterns`.
+ */
+import * as vscode from 'vscode';
+import { DEFAULT_BINARY_PATTERNS } from '../../core/checkpoints/inspect';
+import { log } from '../log';
+import type { InspectorPages } from './inspectorPages';
+import type { LayerItem } from './layerItems';
+import { patternForTensor, withPattern } from './settings';
+
+/** `bnnLab.selectLayer name`: the tensor selected in the active page. */
+export function selectLayer(pages: InspectorPages, arg?: unknown): void {
+  if (typeof arg === 'string') pages.active?.selectLayer(arg);
+}
+
+/** The input box's check: a non-empty, valid regular expression. */
+function patternProblem(text: string): string | undefined {
+  if (text.trim() === '') return 'Enter a regular expression';
+  try {
+    new RegExp(text, 'i');
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Where the pattern is saved: the resource's workspace folder, the workspace, or the user. */
+function settingsTarget(resource: vscode.Uri): vscode.ConfigurationTarget {
+  if (vscode.workspace.getWorkspaceFolder(resource)) {
+    return vscode.ConfigurationTarget.WorkspaceFolder;
+  }
+  return vscode.workspace.workspaceFolders
+    ? vscode.ConfigurationTarget.Workspace
+    : vscode.ConfigurationTarget.Global;
+}
+
+/** The list the new pattern joins: the value at `target`, or the one it inherits. */
+function patternsAt(
+  inspected:
+    | { globalValue?: string[]; workspaceValue?: string[]; workspaceFolderValue?: string[] }
+    | undefined,
+  target: vscode.ConfigurationTarget,
+): string[] | undefined {
+  switch (target) {
+    case vscode.ConfigurationTarget.WorkspaceFolder:
+      return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+    case vscode.ConfigurationTarget.Workspace:
+      return inspected?.workspaceValue ?? inspected?.globalValue;
+    default:
+      return inspected?.globalValue;
+  }
+}
+
+/**
+ * Layers view → "Mark as Binary": adds a name pattern for the tensor to the workspace's
+ * `bnnLab.inspect.binaryPatterns` (the issue's "saved in workspace settings"); the setting
+ * change re-analyses every open page.
+ */
+export async function markLayerBinary(pages: InspectorPages, arg?: unknown): Promise<void> {
+  const name = typeof arg === 'string' ? arg : (arg as Partial<LayerItem> | undefined)?.name;
+  const active = pages.active;
+  if (typeof name !== 'string' || !active) return;
+  const pattern = await vscode.window.showInputBox({
+    title: 'BNN Lab: Mark as Binary',
+    prompt: `Regular expression (case-insensitive) for tensors to mark binary; widen it to mark similar layers`,
+    value: patternForTensor(name),
+    validateInput: patternProblem,
+  });
+  if (!pattern) return;
+  const resource = vscode.Uri.file(active.target);
+  const target = settingsTarget(resource);
+  const config = vscode.workspace.getConfiguration('bnnLab', resource);
+  const current = patternsAt(config.inspect<string[]>('inspect.binaryPatterns'), target);
+  await config.update(
+    'inspect.binaryPatterns',
+    withPattern(current, pattern, DEFAULT_BINARY_PATTERNS),
+    target,
+  );
+  log.info(`inspector: added binary pattern /${pattern}/ (${vscode.ConfigurationTarget[target]})`);
+}
