@@ -17,8 +17,8 @@ import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } fro
 import type { Palette } from './theme';
 
 const LAYER_CHART_HEIGHT = 120;
-const HISTOGRAM_HEIGHT = 84;
-const OVER_TIME_HEIGHT = 110;
+const HISTOGRAM_HEIGHT = 100;
+const OVER_TIME_HEIGHT = 124;
 const SYNC_KEY = 'bnnLab.steps';
 
 export class LayerCard {
@@ -150,8 +150,8 @@ export class LayerCard {
         palette,
         ariaLabel: `Quantization error, dead-weight ratio, frozen ratio and flip rate of ${this.name}`,
         syncKey: SYNC_KEY,
-        y: { kind: 'percent' },
-        y2: { kind: 'percent', color: palette.purple },
+        y: { kind: 'percent', title: 'QE, dead, frozen (%)' },
+        y2: { kind: 'percent', metric: 'flipRate', color: palette.purple },
         series: [
           { label: qe.short, color: palette.blue, format: (v) => formatMetric(qe, v) },
           { label: dead.short, color: palette.red, format: (v) => formatMetric(dead, v) },

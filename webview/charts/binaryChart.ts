@@ -6,7 +6,7 @@
 import type { LayerTelemetry } from '../../core/protocol';
 import { formatPercent, formatSignificant } from '../format';
 import { withAlpha, type Palette } from '../theme';
-import { CanvasChart } from './canvasChart';
+import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
 import { binarySpikes } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
 
@@ -43,13 +43,16 @@ export class BinaryChart extends CanvasChart {
     const ctx = this.context();
     if (!ctx) return;
     const { palette: p, width, height } = this;
-    const plotH = height - AXIS_HEIGHT - TOP_PAD;
+    const plotH = height - AXIS_HEIGHT - TITLE_ROW - TOP_PAD;
     const baseY = TOP_PAD + plotH;
     ctx.strokeStyle = withAlpha(p.grid, 0.9);
     ctx.beginPath();
     ctx.moveTo(0, baseY + 0.5);
     ctx.lineTo(width, baseY + 0.5);
     ctx.stroke();
+    drawAxisTitles(ctx, p, { left: 0, top: TOP_PAD, width, height: plotH }, height, {
+      x: 'binary weight ±α',
+    });
     const t = this.telemetry;
     if (!t) return;
     const spikes = binarySpikes(t.alpha, t.absMean, t.signBalance);

@@ -8,16 +8,18 @@
 import { formatCompact, formatPercent, formatSignificant } from '../format';
 import type { HistogramFrame } from '../histogramHistory';
 import { mixRgb, toRgb, withAlpha, type Palette } from '../theme';
-import { CanvasChart } from './canvasChart';
+import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
 import { heatmapMatrix, intensity, ridgeIndices, type HeatmapMatrix } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
 
 export type OverTimeMode = 'heatmap' | 'ridgeline';
 
 const ROWS = 64;
-const LEFT = 38;
-const BOTTOM = 16;
+const LEFT = 38 + TITLE_ROW;
+const BOTTOM = 16 + TITLE_ROW;
 const TOP = 4;
+/** Room right of the heatmap for its colour scale: two bars (−1 orange, +1 blue) and labels. */
+const SCALE_WIDTH = 48;
 const MAX_RIDGES = 14;
 
 export class OverTimeChart extends CanvasChart {
@@ -57,13 +59,25 @@ export class OverTimeChart extends CanvasChart {
   }
 
   private plotBox(): { x: number; y: number; w: number; h: number } {
-    return { x: LEFT, y: TOP, w: Math.max(1, this.width - LEFT), h: this.height - TOP - BOTTOM };
+    const right = this.mode === 'heatmap' ? SCALE_WIDTH : 0;
+    return {
+      x: LEFT,
+      y: TOP,
+      w: Math.max(1, this.width - LEFT - right),
+      h: this.height - TOP - BOTTOM,
+    };
   }
 
   private hover(offsetX: number, offsetY: number): void {
     if (this.frames.length === 0 || this.mode !== 'heatmap') return;
     const m = this.getMatrix();
     const box = this.plotBox();
+    if (offsetX > box.x + box.w) {
+      this.onHover(
+        `colour: share of the layer’s weights in one value row (square-root scale, 0 to ${formatPercent(m.max, 1)}); orange w < 0 (binary −1), blue w ≥ 0 (+1)`,
+      );
+      return;
+    }
     const col = Math.floor(((offsetX - box.x) / box.w) * m.columns);
     const row = Math.floor(((box.y + box.h - offsetY) / box.h) * m.rows);
     if (col < 0 || col >= m.columns || row < 0 || row >= m.rows) {
@@ -90,9 +104,20 @@ export class OverTimeChart extends CanvasChart {
       return;
     }
     const m = this.getMatrix();
-    if (this.mode === 'heatmap') this.drawHeatmap(ctx, m, box);
-    else this.drawRidgeline(ctx, m, box);
+    if (this.mode === 'heatmap') {
+      this.drawHeatmap(ctx, m, box);
+      this.drawColourScale(ctx, m, box);
+    } else this.drawRidgeline(ctx, m, box);
     this.drawAxes(ctx, m, box);
+    drawAxisTitles(
+      ctx,
+      this.palette,
+      { left: box.x, top: box.y, width: box.w, height: box.h },
+      this.height,
+      this.mode === 'heatmap'
+        ? { x: 'step', y: 'latent weight w' }
+        : { x: 'latent weight w', y: 'step' },
+    );
   }
 
   private drawHeatmap(
@@ -137,6 +162,44 @@ export class OverTimeChart extends CanvasChart {
       ctx.stroke();
       ctx.setLineDash([]);
     }
+  }
+
+  /**
+   * The heatmap's colour scale: one bar per hue (orange: w < 0, blue: w ≥ 0) from the background
+   * (no weights) to full colour (the largest share), on the same square-root scale as the cells.
+   */
+  private drawColourScale(
+    ctx: CanvasRenderingContext2D,
+    m: HeatmapMatrix,
+    box: { x: number; y: number; w: number; h: number },
+  ): void {
+    const p = this.palette;
+    const bg = toRgb(p.background) ?? [0, 0, 0];
+    const hues = [toRgb(p.orange) ?? [209, 134, 22], toRgb(p.blue) ?? [55, 148, 255]];
+    const x0 = box.x + box.w + 6;
+    const barW = 5;
+    hues.forEach((hue, k) => {
+      const gradient = ctx.createLinearGradient(0, box.y + box.h, 0, box.y);
+      for (let i = 0; i <= 8; i++) {
+        const [r, g, b] = mixRgb(bg, hue, i / 8);
+        gradient.addColorStop(i / 8, `rgb(${r}, ${g}, ${b})`);
+      }
+      ctx.fillStyle = gradient;
+      ctx.fillRect(x0 + k * (barW + 1), box.y, barW, box.h);
+    });
+    ctx.strokeStyle = withAlpha(p.grid, 0.9);
+    ctx.strokeRect(x0 - 0.5, box.y - 0.5, 2 * barW + 2, box.h + 1);
+    ctx.save();
+    ctx.font = `10px ${p.fontFamily}`;
+    ctx.fillStyle = p.muted;
+    const lx = x0 + 2 * barW + 4;
+    ctx.textBaseline = 'top';
+    ctx.fillText(formatPercent(m.max, 1), lx, box.y);
+    ctx.textBaseline = 'bottom';
+    ctx.fillText('0%', lx, box.y + box.h);
+    ctx.restore();
+    // The scale's range, for tests and accessibility tools.
+    this.canvas.dataset.colourScale = `0,${m.max}`;
   }
 
   private drawRidgeline(
@@ -208,7 +271,7 @@ export class OverTimeChart extends CanvasChart {
         ctx.fillText(label, box.x - ctx.measureText(label).width - 4, y);
       }
       ctx.textBaseline = 'top';
-      const first = `step ${formatCompact(this.frames[0].step)}`;
+      const first = formatCompact(this.frames[0].step);
       const last = formatCompact(this.frames[this.frames.length - 1].step);
       ctx.fillText(first, box.x, bottom + 3);
       ctx.fillText(last, box.x + box.w - ctx.measureText(last).width, bottom + 3);
