@@ -18,8 +18,10 @@ const ROWS = 64;
 const LEFT = 38 + TITLE_ROW;
 const BOTTOM = 16 + TITLE_ROW;
 const TOP = 4;
-/** Room right of the heatmap for its colour scale: two bars (−1 orange, +1 blue) and labels. */
-const SCALE_WIDTH = 48;
+/** Room right of the heatmap for its colour scale: gap, two 5 px bars, gap, then the labels. */
+const SCALE_BARS = 6 + 11 + 4;
+/** Room for a colour-scale label such as `25.4%` in 10 px text (measured when drawing). */
+const SCALE_LABEL = 34;
 const MAX_RIDGES = 14;
 
 export class OverTimeChart extends CanvasChart {
@@ -27,6 +29,8 @@ export class OverTimeChart extends CanvasChart {
   private mode: OverTimeMode = 'heatmap';
   private matrix: HeatmapMatrix | undefined;
   private readonly image = document.createElement('canvas');
+  /** Width of the colour scale's widest label, measured on the last draw. */
+  private scaleLabelWidth = SCALE_LABEL;
 
   constructor(
     container: HTMLElement,
@@ -59,7 +63,7 @@ export class OverTimeChart extends CanvasChart {
   }
 
   private plotBox(): { x: number; y: number; w: number; h: number } {
-    const right = this.mode === 'heatmap' ? SCALE_WIDTH : 0;
+    const right = this.mode === 'heatmap' ? SCALE_BARS + this.scaleLabelWidth : 0;
     return {
       x: LEFT,
       y: TOP,
@@ -95,7 +99,7 @@ export class OverTimeChart extends CanvasChart {
   protected draw(): void {
     const ctx = this.context();
     if (!ctx) return;
-    const box = this.plotBox();
+    let box = this.plotBox();
     ctx.font = this.palette.font;
     if (this.frames.length === 0) {
       ctx.fillStyle = this.palette.muted;
@@ -105,6 +109,14 @@ export class OverTimeChart extends CanvasChart {
     }
     const m = this.getMatrix();
     if (this.mode === 'heatmap') {
+      ctx.save();
+      ctx.font = `10px ${this.palette.fontFamily}`;
+      const measured = Math.ceil(ctx.measureText(formatPercent(m.max, 1)).width) + 2;
+      ctx.restore();
+      if (measured !== this.scaleLabelWidth) {
+        this.scaleLabelWidth = measured;
+        box = this.plotBox();
+      }
       this.drawHeatmap(ctx, m, box);
       this.drawColourScale(ctx, m, box);
     } else this.drawRidgeline(ctx, m, box);
