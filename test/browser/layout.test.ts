@@ -159,7 +159,10 @@ async function colouredPixels(page: Page, metric: string): Promise<number> {
   }, metric);
 }
 
-/** A screenshot under out/screenshots, and in docs/images when BNN_LAB_DOC_SCREENSHOTS is set. */
+/**
+ * A screenshot under out/screenshots; the dark and light ones also in docs/images when
+ * BNN_LAB_DOC_SCREENSHOTS is set (how the README's pictures are made).
+ */
 async function screenshot(
   page: Page,
   name: string,
@@ -171,7 +174,7 @@ async function screenshot(
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(400);
   await page.screenshot({ path: join(SCREENSHOTS, name) });
-  if (process.env.BNN_LAB_DOC_SCREENSHOTS) {
+  if (process.env.BNN_LAB_DOC_SCREENSHOTS && /-(dark|light)\.png$/.test(name)) {
     await page.screenshot({ path: join(ROOT, 'docs', 'images', name) });
   }
   if (before) await page.setViewportSize(before);
@@ -355,7 +358,7 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
         await showRun(page, plain.runId, plain.records);
         assert.deepEqual(await overflows(page), [], 'training run');
         assert.deepEqual(await chartsExplained(page, theme), [], 'charts explain themselves');
-        if ((theme === 'dark' || theme === 'light') && layout === 'panel') {
+        if (layout === 'panel') {
           await screenshot(page, `dashboard-tab-${theme}.png`, { width, height: 1400 });
         }
         await showRun(page, lns.runId, lns.records);
@@ -369,7 +372,7 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
           assert.equal(tops[0], tops[1], 'the first two layer cards share a row');
         }
         assert.deepEqual(await chartsExplained(page, theme), [], 'charts explain themselves (LNS)');
-        if ((theme === 'dark' || theme === 'light') && layout === 'side') {
+        if (layout === 'side') {
           await screenshot(page, `dashboard-side-300-${theme}.png`, { width, height: 1400 });
         }
         if (theme === 'dark' && layout === 'panel') await zoomAndSmoothing(page);

@@ -9,6 +9,7 @@ import { withAlpha, type Palette } from '../theme';
 import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
 import { binarySpikes } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
+import { signColors } from './seriesStyle';
 
 const AXIS_HEIGHT = 16;
 const TOP_PAD = 4;
@@ -64,10 +65,11 @@ export class BinaryChart extends CanvasChart {
       const x = Math.round(xOf(s.value));
       columns.set(x, (columns.get(x) ?? 0) + s.fraction);
     }
+    const signs = signColors(p);
     const maxFraction = Math.max(1e-9, ...columns.values());
     for (const [x, fraction] of columns) {
       const h = Math.max(1, (fraction / maxFraction) * plotH);
-      ctx.fillStyle = x < xOf(0) ? p.orange : p.blue;
+      ctx.fillStyle = x < xOf(0) ? signs.negative : signs.positive;
       ctx.fillRect(x - 1, baseY - h, 2, h);
     }
     ctx.font = p.font;

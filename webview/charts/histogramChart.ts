@@ -7,6 +7,7 @@ import type { Histogram } from '../../core/protocol';
 import { formatCompact, formatSignificant } from '../format';
 import { withAlpha, type Palette } from '../theme';
 import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
+import { signColors } from './seriesStyle';
 import { binIndexOf, histogramBins, niceTicks } from './histogramGeometry';
 
 const AXIS_HEIGHT = 16;
@@ -106,13 +107,14 @@ export class HistogramChart extends CanvasChart {
     const hi = h.max > h.min ? h.max : h.max + 1;
     const xOf = (v: number): number => left + ((v - lo) / (hi - lo)) * plotW;
     const bins = histogramBins(h);
+    const signs = signColors(palette);
     bins.forEach((bin, i) => {
       if (bin.count === 0) return;
       const x0 = xOf(bin.lo);
       const x1 = Math.max(x0 + 1, xOf(bin.hi));
       const barH = Math.max(1, (bin.count / maxCount) * plotH);
       const centre = (bin.lo + bin.hi) / 2;
-      const color = centre < 0 ? palette.orange : palette.blue;
+      const color = centre < 0 ? signs.negative : signs.positive;
       ctx.fillStyle = i === this.hoverBin ? palette.foreground : withAlpha(color, 0.85);
       // A hairline gap keeps neighbouring bars distinct when there are many bins.
       const gap = x1 - x0 > 3 ? 0.5 : 0;

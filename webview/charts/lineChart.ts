@@ -11,6 +11,7 @@ import { withAlpha, type Palette } from '../theme';
 import type { AlignedColumns } from './align';
 import { ChartControls, ZOOM_HINT } from './chartControls';
 import { metricScale, scaleRange, scaleTicks, type MetricScale } from './metricScale';
+import { resolveCollisions } from './seriesStyle';
 import { emaSmooth } from './smoothing';
 
 /** One y channel. `sparse` series (one point per epoch) draw markers and span gaps. */
@@ -137,6 +138,7 @@ export class LineChart {
   private readonly controls: ChartControls;
   private raw: AlignedColumns = [[]];
   private smoothing = 0;
+  private readonly colors: string[];
 
   constructor(
     container: HTMLElement,
@@ -164,6 +166,8 @@ export class LineChart {
         this.draw(false);
       },
     });
+    const colors = resolveCollisions(spec.series, palette);
+    this.colors = colors;
     const opts: uPlot.Options = {
       width: Math.max(120, width),
       height: spec.height,
@@ -179,16 +183,16 @@ export class LineChart {
       },
       series: [
         { label: 'step', value: legendValue((v) => formatCompact(v)) },
-        ...spec.series.map((s): uPlot.Series => ({
+        ...spec.series.map((s, i): uPlot.Series => ({
           label: s.label,
           scale: s.scale ?? 'y',
-          stroke: s.color,
+          stroke: colors[i],
           width: palette.highContrast ? 2 : 1.5,
           dash: s.dash,
           show: s.show ?? true,
           spanGaps: s.sparse ?? false,
           points: s.sparse
-            ? { show: true, size: 6, stroke: s.color, fill: palette.background, width: 1.5 }
+            ? { show: true, size: 6, stroke: colors[i], fill: palette.background, width: 1.5 }
             : { show: false },
           value: legendValue(s.format),
         })),
@@ -247,7 +251,7 @@ export class LineChart {
       const x = this.raw[0];
       const y = this.raw[i + 1];
       const scale = s.scale ?? 'y';
-      ctx.strokeStyle = withAlpha(s.color, 0.3);
+      ctx.strokeStyle = withAlpha(this.colors[i] ?? s.color, 0.3);
       ctx.beginPath();
       let pen = false;
       for (let j = 0; j < x.length; j++) {

@@ -75,9 +75,13 @@ export const METRIC_SCALES: Readonly<Record<string, MetricScale>> = {
   tau: scale('tau', 'bounded', 'τ', 'quantile', 3, [0, 1]),
 };
 
-/** The scale of `key`; an unknown name (a method's own loss) is a signed, unitless value. */
+/**
+ * The scale of `key`; a method's loss may come as `loss:<name>` (the method-scalar stream), and an
+ * unknown name is a signed, unitless value.
+ */
 export function metricScale(key: string): MetricScale {
-  return METRIC_SCALES[key] ?? scale(key, 'signed', key, '', 3);
+  const name = key.startsWith('loss:') ? key.slice(5) : key;
+  return METRIC_SCALES[name] ?? scale(name, 'signed', name, '', 3);
 }
 
 /** One value for a readout: `97.42%`, `-67,012`, `12,345`, `0.2931`. */

@@ -9,6 +9,7 @@ import { formatCompact, formatPercent, formatSignificant } from '../format';
 import type { HistogramFrame } from '../histogramHistory';
 import { mixRgb, toRgb, withAlpha, type Palette } from '../theme';
 import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
+import { signColors } from './seriesStyle';
 import { heatmapMatrix, intensity, ridgeIndices, type HeatmapMatrix } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
 
@@ -139,8 +140,9 @@ export class OverTimeChart extends CanvasChart {
   ): void {
     const p = this.palette;
     const bg = toRgb(p.background) ?? [0, 0, 0];
-    const neg = toRgb(p.orange) ?? [209, 134, 22];
-    const pos = toRgb(p.blue) ?? [55, 148, 255];
+    const signs = signColors(p);
+    const neg = toRgb(signs.negative) ?? [209, 134, 22];
+    const pos = toRgb(signs.positive) ?? [55, 148, 255];
     this.image.width = m.columns;
     this.image.height = m.rows;
     const ictx = this.image.getContext('2d');
@@ -187,7 +189,8 @@ export class OverTimeChart extends CanvasChart {
   ): void {
     const p = this.palette;
     const bg = toRgb(p.background) ?? [0, 0, 0];
-    const hues = [toRgb(p.orange) ?? [209, 134, 22], toRgb(p.blue) ?? [55, 148, 255]];
+    const signs = signColors(p);
+    const hues = [toRgb(signs.negative) ?? [209, 134, 22], toRgb(signs.positive) ?? [55, 148, 255]];
     const x0 = box.x + box.w + 6;
     const barW = 5;
     hues.forEach((hue, k) => {

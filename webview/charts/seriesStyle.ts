@@ -64,3 +64,43 @@ export function layerStyle(palette: Palette, i: number, n: number): LineStyle {
     dash: DASHES[Math.floor(i / k) % DASHES.length],
   };
 }
+
+/**
+ * The two colours of a weight's sign: orange for w < 0 (binary −1), blue for w ≥ 0 (+1). Where the
+ * theme gives both the same colour (Light HC), the negative side takes the first chart colour that
+ * differs from blue and from red (red marks ±Q(τ)).
+ */
+export function signColors(palette: Palette): { negative: string; positive: string } {
+  const id = (c: string): string => toRgb(c)?.join(',') ?? c.toLowerCase();
+  const taken = new Set([id(palette.blue), id(palette.red)]);
+  const negative =
+    [palette.orange, palette.yellow, palette.purple, palette.green, palette.foreground].find(
+      (c) => !taken.has(id(c)),
+    ) ?? palette.orange;
+  return { negative, positive: palette.blue };
+}
+
+/**
+ * Series colours with collisions resolved: a series whose colour and dash repeat an earlier
+ * series' (Light HC draws train loss in blue and test loss in "orange", the same dark blue) takes
+ * the first of the palette's distinct colours that no series uses yet.
+ */
+export function resolveCollisions(
+  series: readonly { color: string; dash?: readonly number[] }[],
+  palette: Palette,
+): string[] {
+  const id = (c: string): string => toRgb(c)?.join(',') ?? c.toLowerCase();
+  const used = new Set(series.map((s) => id(s.color)));
+  const spare = distinctColors(palette).filter((c) => !used.has(id(c)));
+  const seen = new Set<string>();
+  return series.map((s) => {
+    const key = `${id(s.color)}/${s.dash?.join(' ') ?? ''}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      return s.color;
+    }
+    const replacement = spare.shift() ?? s.color;
+    seen.add(`${id(replacement)}/${s.dash?.join(' ') ?? ''}`);
+    return replacement;
+  });
+}

@@ -8,7 +8,13 @@ import {
   scaleRange,
   scaleTicks,
 } from '../../../webview/charts/metricScale';
-import { DASHES, distinctColors, layerStyle } from '../../../webview/charts/seriesStyle';
+import {
+  DASHES,
+  distinctColors,
+  layerStyle,
+  resolveCollisions,
+  signColors,
+} from '../../../webview/charts/seriesStyle';
 import { emaSmooth } from '../../../webview/charts/smoothing';
 import {
   clampRange,
@@ -53,6 +59,7 @@ void describe('metric scales', () => {
   });
 
   void it('an unknown metric (a method’s own loss) is signed and never clamped', () => {
+    assert.equal(metricScale('loss:lnsAux'), METRIC_SCALES.lnsAux, 'method-scalar stream name');
     const s = metricScale('myLoss');
     assert.equal(s.kind, 'signed');
     const [lo, hi] = scaleRange(s, -5, -1);
@@ -234,6 +241,42 @@ void describe('per-layer line styles', () => {
     const p = palette({ background: '#000000', foreground: '#ffffff' }, true);
     const styles = [0, 1, 2].map((i) => layerStyle(p, i, 3).color);
     assert.equal(new Set(styles).size, 3);
+  });
+});
+
+void describe('sign colours and colliding series', () => {
+  const hcLight = palette(
+    {
+      foreground: '#292929',
+      blue: '#0f4a85',
+      orange: '#0f4a85',
+      red: '#b5200d',
+      yellow: '#895503',
+    },
+    true,
+  );
+
+  void it('w < 0 and w ≥ 0 get different colours even where orange is blue', () => {
+    assert.deepEqual(signColors(palette({}, false)), { negative: '#d18616', positive: '#3794ff' });
+    const { negative, positive } = signColors(hcLight);
+    assert.notEqual(negative, positive);
+    assert.notEqual(negative, hcLight.red, 'red stays the ±Q(τ) colour');
+  });
+
+  void it('a series that repeats an earlier colour and dash gets a spare colour', () => {
+    const train = { color: hcLight.blue };
+    const test = { color: hcLight.orange };
+    const [a, b] = resolveCollisions([train, test], hcLight);
+    assert.equal(a, hcLight.blue);
+    assert.notEqual(b, hcLight.blue);
+    // A compared run drawn dashed in the same colour is meant to match: left alone.
+    const dashed = { color: hcLight.blue, dash: [5, 4] };
+    assert.deepEqual(resolveCollisions([train, dashed], hcLight), [hcLight.blue, hcLight.blue]);
+    const p = palette({}, false);
+    assert.deepEqual(resolveCollisions([{ color: p.blue }, { color: p.orange }], p), [
+      p.blue,
+      p.orange,
+    ]);
   });
 });
 
