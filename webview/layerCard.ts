@@ -16,7 +16,7 @@ import { formatCompact, formatPercent, formatShape, formatSignificant } from './
 import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from './state';
 import type { Palette } from './theme';
 
-const LAYER_CHART_HEIGHT = 120;
+const LAYER_CHART_HEIGHT = 140;
 const HISTOGRAM_HEIGHT = 100;
 const OVER_TIME_HEIGHT = 124;
 const SYNC_KEY = 'bnnLab.steps';

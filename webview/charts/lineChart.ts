@@ -10,7 +10,7 @@ import { MISSING, formatCompact } from '../format';
 import { withAlpha, type Palette } from '../theme';
 import type { AlignedColumns } from './align';
 import { ChartControls, ZOOM_HINT } from './chartControls';
-import { metricScale, scaleRange, scaleTicks, type MetricScale } from './metricScale';
+import { fitTitle, metricScale, scaleRange, scaleTicks, type MetricScale } from './metricScale';
 import { resolveCollisions } from './seriesStyle';
 import { emaSmooth } from './smoothing';
 
@@ -92,9 +92,28 @@ function yAxis(spec: AxisSpec, palette: Palette, scale: string, side: 1 | 3): uP
     grid: side === 3 ? { stroke: withAlpha(palette.grid, 0.55), width: 1 } : { show: false },
     values: (_u, splits) => scaleTicks(s, splits),
     ...(title
-      ? { label: title, labelSize: TITLE_SIZE, labelFont: titleFont(palette), labelGap: 0 }
+      ? {
+          label: (u: uPlot) => fitTitle(title, plotHeight(u)),
+          labelSize: TITLE_SIZE,
+          labelFont: titleFont(palette),
+          labelGap: 0,
+        }
       : {}),
   };
+}
+
+/** The plot's height and width in CSS px (what a rotated or horizontal axis title may span). */
+export function plotHeight(u: uPlot): number {
+  return u.bbox.height / (window.devicePixelRatio || 1);
+}
+export function plotWidth(u: uPlot): number {
+  return u.bbox.width / (window.devicePixelRatio || 1);
+}
+
+/** The full axis titles of a spec, for `data-axes` (the canvas may show them shortened). */
+export function axisTitles(spec: { y: AxisSpec; y2?: AxisSpec }): string[] {
+  const title = (a: AxisSpec): string => a.title ?? axisScale(a).title;
+  return [metricScale('step').title, title(spec.y), ...(spec.y2 ? [title(spec.y2)] : [])];
 }
 
 /** The step axis every line chart shares. */
@@ -107,7 +126,7 @@ export function stepAxis(palette: Palette, title = metricScale('step').title): u
     ticks: { show: true, stroke: withAlpha(palette.grid, 0.9), size: 3 },
     grid: { stroke: withAlpha(palette.grid, 0.35), width: 1 },
     values: (_u, splits) => splits.map((v) => formatCompact(v)),
-    label: title,
+    label: (u: uPlot) => fitTitle(title, plotWidth(u)),
     labelSize: TITLE_SIZE,
     labelFont: titleFont(palette),
     labelGap: 0,
@@ -205,9 +224,7 @@ export class LineChart {
     this.plot = new uPlot(opts, [[], ...spec.series.map(() => [])], container);
     this.plot.root.setAttribute('role', 'img');
     // The axis titles (drawn on the canvas), readable without pixels.
-    this.plot.root.dataset.axes = opts.axes
-      ?.map((a) => (typeof a.label === 'string' ? a.label : ''))
-      .join(' | ');
+    this.plot.root.dataset.axes = axisTitles(spec).join(' | ');
     this.plot.root.setAttribute('aria-label', `${spec.ariaLabel}. ${ZOOM_HINT}`);
     this.smoothing = this.controls.attach(this.plot);
   }

@@ -145,3 +145,19 @@ export function scaleRange(
   if (!(hi > lo)) hi = lo + 1e-4;
   return [lo, hi];
 }
+
+/**
+ * An axis title that fits `roomPx` (about `charPx` per character of the 10 px title font): the
+ * full title, else the title without its parenthesised unit (`Loss (cross-entropy, nats)` →
+ * `Loss`), else that cut at a word boundary. Never wider than the plot it labels.
+ */
+export function fitTitle(title: string, roomPx: number, charPx = 5.8): string {
+  const fits = (t: string): boolean => t.length * charPx <= roomPx;
+  if (fits(title)) return title;
+  const bare = title.replace(/\s*\([^)]*\)\s*$/, '');
+  if (fits(bare)) return bare;
+  const words = bare.split(' ');
+  const joined = (): string => words.join(' ').replace(/,$/, '');
+  while (words.length > 1 && !fits(joined())) words.pop();
+  return joined();
+}

@@ -12,8 +12,8 @@ import { MISSING, formatCompact } from '../format';
 import { withAlpha, type Palette } from '../theme';
 import type { AlignedColumns } from './align';
 import { ChartControls, ZOOM_HINT } from './chartControls';
-import { TITLE_SIZE, stepAxis } from './lineChart';
-import { formatScaled, metricScale, scaleRange, scaleTicks } from './metricScale';
+import { TITLE_SIZE, plotHeight, stepAxis } from './lineChart';
+import { fitTitle, formatScaled, metricScale, scaleRange, scaleTicks } from './metricScale';
 import { layerStyle, type LineStyle } from './seriesStyle';
 
 export { depthColor } from './seriesStyle';
@@ -78,6 +78,7 @@ export class MultiplesChart {
     const scale = metricScale(spec.metric.key);
     const styles = spec.layers.map((_, i) => layerStyle(palette, i, spec.layers.length));
     const lineWidth = palette.highContrast ? 1.5 : 1;
+    const yTitle = spec.log ? `${scale.title}, log` : scale.title;
     this.readout = document.createElement('div');
     this.readout.className = 'multiples-readout';
     this.readout.textContent = ' ';
@@ -111,7 +112,7 @@ export class MultiplesChart {
           grid: { stroke: withAlpha(palette.grid, 0.55), width: 1 },
           values: (_u, splits) =>
             spec.log ? splits.map((v) => formatScaled(scale, v)) : scaleTicks(scale, splits),
-          label: spec.log ? `${scale.title}, log` : scale.title,
+          label: (u) => fitTitle(yTitle, plotHeight(u)),
           labelSize: TITLE_SIZE,
           labelFont: `10px ${palette.fontFamily}`,
           labelGap: 0,
@@ -146,9 +147,7 @@ export class MultiplesChart {
     this.plot = new uPlot(opts, [[], ...spec.layers.map(() => [])], container);
     this.plot.root.setAttribute('role', 'img');
     // The axis titles (drawn on the canvas), readable without pixels.
-    this.plot.root.dataset.axes = opts.axes
-      ?.map((a) => (typeof a.label === 'string' ? a.label : ''))
-      .join(' | ');
+    this.plot.root.dataset.axes = `${metricScale('step').title} | ${yTitle}`;
     this.plot.root.setAttribute('aria-label', `${spec.ariaLabel}. ${ZOOM_HINT}`);
     this.plot.root.dataset.layers = String(spec.layers.length);
     this.plot.root.dataset.log = String(spec.log);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { thresholdLabel } from '../../../webview/charts/histogramChart';
 import {
   METRIC_SCALES,
+  fitTitle,
   formatScaled,
   metricScale,
   scaleRange,
@@ -100,6 +101,15 @@ void describe('metric scales', () => {
     assert.deepEqual(scaleTicks(metricScale('lnsAux'), [-67_000, -66_500]), ['-67k', '-66.5k']);
     assert.deepEqual(scaleTicks(metricScale('auxLoss'), [-3000, -2000]), ['-3,000', '-2,000']);
     assert.deepEqual(scaleTicks(metricScale('loss'), [0.5, 1, 1.5]), ['0.5', '1', '1.5']);
+  });
+
+  void it('shortens an axis title to the room the plot gives it', () => {
+    const t = metricScale('loss').title;
+    assert.equal(fitTitle(t, 400), 'Loss (cross-entropy, nats)');
+    assert.equal(fitTitle(t, 60), 'Loss');
+    assert.equal(fitTitle('QE, dead, frozen (%)', 100), 'QE, dead, frozen');
+    assert.equal(fitTitle('QE, dead, frozen (%)', 50), 'QE, dead');
+    assert.equal(fitTitle('Quantization', 10), 'Quantization', 'one word is kept whole');
   });
 
   void it('formats readouts per kind', () => {
