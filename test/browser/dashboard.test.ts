@@ -184,7 +184,7 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
 
       // Hovering a histogram bar names its range and count.
       const hist = page.locator('.layer-card').first().locator('canvas.hist-canvas');
-      await hist.hover({ position: { x: 20, y: 70 } });
+      await hist.hover({ position: { x: 60, y: 70 } }); // right of the count axis
       await page.waitForFunction(() =>
         / weights$/.test(document.querySelector('.layer-card .hist-caption')?.textContent ?? ''),
       );

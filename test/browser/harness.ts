@@ -18,7 +18,7 @@ export const SCREENSHOTS = join(ROOT, 'out', 'screenshots');
 
 /** A few of VS Code's theme variables (Light Modern / Dark Modern), as the host would inject. */
 export const THEMES: Record<
-  'light' | 'dark' | 'hc',
+  'light' | 'dark' | 'hc' | 'hcLight',
   { bodyClass: string; vars: Record<string, string> }
 > = {
   light: {
@@ -157,6 +157,47 @@ export const THEMES: Record<
       'testing-iconPassed': '#73c991',
     },
   },
+  // High Contrast Light: VS Code resolves charts.blue and charts.orange to the same dark blue.
+  hcLight: {
+    bodyClass: 'vscode-high-contrast vscode-high-contrast-light',
+    vars: {
+      'font-family': '"Segoe WPC", "Segoe UI", "Ubuntu", "Droid Sans", sans-serif',
+      'font-size': '13px',
+      'editor-font-family': '"Droid Sans Mono", "DejaVu Sans Mono", monospace',
+      foreground: '#292929',
+      descriptionForeground: '#292929',
+      errorForeground: '#b5200d',
+      focusBorder: '#006bbd',
+      contrastBorder: '#0f4a85',
+      contrastActiveBorder: '#006bbd',
+      'sideBar-background': '#ffffff',
+      'editor-background': '#ffffff',
+      'editorWidget-background': '#ffffff',
+      'editorWidget-border': '#0f4a85',
+      'widget-border': '#0f4a85',
+      'charts-blue': '#0f4a85',
+      'charts-red': '#b5200d',
+      'charts-green': '#374e06',
+      'charts-yellow': '#895503',
+      'charts-orange': '#0f4a85',
+      'charts-purple': '#652d90',
+      'button-background': '#0f4a85',
+      'button-foreground': '#ffffff',
+      'button-border': '#0f4a85',
+      'badge-background': '#0f4a85',
+      'badge-foreground': '#ffffff',
+      'progressBar-background': '#0f4a85',
+      'textLink-foreground': '#0f4a85',
+      'textLink-activeForeground': '#0f4a85',
+      'list-hoverBackground': '#ffffff',
+      'list-activeSelectionBackground': '#ffffff',
+      'settings-dropdownBackground': '#ffffff',
+      'settings-dropdownBorder': '#0f4a85',
+      'settings-dropdownForeground': '#292929',
+      'settings-dropdownListBorder': '#0f4a85',
+      'testing-iconPassed': '#374e06',
+    },
+  },
 };
 
 export type ThemeName = keyof typeof THEMES;
@@ -205,7 +246,7 @@ export async function startServer(): Promise<{ server: Server; origin: string }>
       res.writeHead(204).end();
       return;
     }
-    const themeMatch = /^\/theme-(light|dark|hc)\.css$/.exec(url.pathname);
+    const themeMatch = /^\/theme-(light|dark|hc|hcLight)\.css$/.exec(url.pathname);
     if (themeMatch) {
       res.writeHead(200, { 'content-type': 'text/css; charset=utf-8' });
       res.end(themeCss(themeMatch[1] as ThemeName));

@@ -110,6 +110,15 @@ async function overflows(page: Page): Promise<string[]> {
         problems.push(`${describe(e)} is ellipsized`);
       }
     }
+    // Nor clipped without an ellipsis: a leaf label wider than its own box under overflow:hidden.
+    for (const e of Array.from(document.querySelectorAll<HTMLElement>('.app *'))) {
+      if (e.closest('.overview') || e.children.length > 0 || !e.textContent?.trim()) continue;
+      const style = getComputedStyle(e);
+      if (style.overflowX === 'visible' || e.clientWidth === 0) continue;
+      if (e.scrollWidth > e.clientWidth + 1) {
+        problems.push(`${describe(e)} is clipped (${e.scrollWidth} > ${e.clientWidth})`);
+      }
+    }
     const title = document.querySelector('.run-title')?.getBoundingClientRect();
     const runId = document.querySelector('.run-id')?.getBoundingClientRect();
     const badge = document.querySelector('.status-badge')?.getBoundingClientRect();
@@ -150,6 +159,181 @@ async function colouredPixels(page: Page, metric: string): Promise<number> {
   }, metric);
 }
 
+/**
+ * A screenshot under out/screenshots; the dark and light ones also in docs/images when
+ * BNN_LAB_DOC_SCREENSHOTS is set (how the README's pictures are made).
+ */
+async function screenshot(
+  page: Page,
+  name: string,
+  size: { width: number; height: number },
+): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const before = page.viewportSize();
+  await page.setViewportSize(size);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: join(SCREENSHOTS, name) });
+  if (process.env.BNN_LAB_DOC_SCREENSHOTS && /-(dark|light)\.png$/.test(name)) {
+    await page.screenshot({ path: join(ROOT, 'docs', 'images', name) });
+  }
+  if (before) await page.setViewportSize(before);
+}
+
+/**
+ * What makes a chart readable on its own, as problems (empty when none): every step chart names
+ * both axes, every drawn histogram has a count axis, every drawn heatmap a colour scale, every
+ * per-layer chart a legend entry per line with a style of its own (in high contrast themes, more
+ * than one colour), and charts are outlined in high contrast. `full`: the page must show the
+ * training charts, the small multiples and a layer card (the editor tab does; a compact side view
+ * need not, and is checked for whatever charts it has).
+ */
+async function chartsExplained(page: Page, theme: ThemeName, full: boolean): Promise<string[]> {
+  // Layer cards draw only on screen: bring the first one into view.
+  const card = page.locator('.layer-card:not([hidden])').first();
+  if ((await card.count()) > 0) await card.scrollIntoViewIfNeeded();
+  await page.waitForTimeout(700); // the small multiples redraw at most twice a second
+  return page.evaluate(
+    ([hc, full]) => {
+      const problems: string[] = [];
+      const plots = Array.from(document.querySelectorAll<HTMLElement>('.app .uplot'));
+      if (full && plots.length < 7) problems.push(`only ${plots.length} step charts`);
+      for (const u of plots) {
+        const titles = (u.dataset.axes ?? '').split(' | ').filter((t) => t.trim() !== '');
+        if (titles.length < 2) {
+          problems.push(
+            `${(u.getAttribute('aria-label') ?? '').split('.')[0]}: axis titles ${JSON.stringify(titles)}`,
+          );
+        }
+        if (hc && getComputedStyle(u).outlineStyle === 'none') {
+          problems.push(
+            `${(u.getAttribute('aria-label') ?? '').split('.')[0]}: no outline in high contrast`,
+          );
+        }
+      }
+      // A canvas gets its CSS size when first drawn (CanvasChart.context).
+      const drawn = (c: HTMLCanvasElement): boolean =>
+        c.style.width !== '' && !c.closest('[hidden]');
+      const hists = Array.from(document.querySelectorAll<HTMLCanvasElement>('.hist-canvas'));
+      if (full && !hists.some(drawn)) problems.push('no histogram drawn');
+      for (const c of hists.filter(drawn)) {
+        if (!/count/.test(c.dataset.axes ?? '')) problems.push(`histogram axes: ${c.dataset.axes}`);
+      }
+      const heatmaps = Array.from(
+        document.querySelectorAll<HTMLCanvasElement>('.over-time-canvas[data-mode="heatmap"]'),
+      ).filter((c) => drawn(c) && Number(c.dataset.frames) > 0);
+      if (full && heatmaps.length === 0) problems.push('no heatmap drawn');
+      for (const c of heatmaps) {
+        if (!c.dataset.colourScale) problems.push('a heatmap without a colour scale');
+      }
+      for (const u of Array.from(
+        document.querySelectorAll<HTMLElement>('.multiples-grid .uplot'),
+      )) {
+        const host = u.parentElement;
+        const items = Array.from(host?.querySelectorAll<HTMLElement>('.chart-legend-item') ?? []);
+        const layers = Number(u.dataset.layers);
+        const metric = u.dataset.metric ?? '?';
+        if (items.length !== layers) {
+          problems.push(`${metric}: ${items.length} legend entries for ${layers} lines`);
+        }
+        const styles = new Set(items.map((i) => `${i.dataset.color}/${i.dataset.dash}`));
+        if (styles.size !== items.length) problems.push(`${metric}: two layers drawn alike`);
+        const colours = new Set(items.map((i) => i.dataset.color));
+        if (hc && items.length > 1 && colours.size < Math.min(items.length, 3)) {
+          problems.push(`${metric}: ${colours.size} colours for ${items.length} layers`);
+        }
+      }
+      return problems;
+    },
+    [theme === 'hc' || theme === 'hcLight', full] as const,
+  );
+}
+
+/** The zoom window of every step chart (`''` when showing every step). */
+async function zooms(page: Page): Promise<string[]> {
+  return page.$$eval('.app .uplot', (plots) =>
+    plots.map((u) => (u as HTMLElement).dataset.zoom ?? ''),
+  );
+}
+
+/** Zoom, pan and smoothing on the loss and accuracy charts, shared by every step chart. */
+async function zoomAndSmoothing(page: Page): Promise<void> {
+  const loss = page.locator('.uplot[aria-label^="Training and test loss"]');
+  const accuracy = page.locator('.uplot[aria-label^="Training and test accuracy"]');
+  await loss.scrollIntoViewIfNeeded();
+  // Keyboard: + zooms in about the centre, → pans, 0 shows every step again.
+  await loss.focus();
+  await page.keyboard.press('+');
+  const zoomed = await zooms(page);
+  assert.ok(zoomed[0] !== '', 'the loss chart zooms in');
+  assert.ok(
+    zoomed.every((z) => z === zoomed[0]),
+    `every step chart follows: ${zoomed.join(' ; ')}`,
+  );
+  const [lo, hi] = zoomed[0].split(',').map(Number);
+  assert.ok(hi - lo < 600 * 0.85, `narrower than all 600 steps: ${zoomed[0]}`);
+  await page.keyboard.press('ArrowRight');
+  const [lo2] = (await zooms(page))[0].split(',').map(Number);
+  assert.ok(lo2 > lo, 'ArrowRight pans to later steps');
+  await page.keyboard.press('0');
+  assert.ok(
+    (await zooms(page)).every((z) => z === ''),
+    '0 shows every step',
+  );
+
+  // Mouse: drag across a third of the plot zooms into those steps; double-click resets.
+  const over = accuracy.locator('.u-over');
+  const box = await over.boundingBox();
+  assert.ok(box);
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.3, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, y, { steps: 4 });
+  await page.mouse.move(box.x + box.width * 0.63, y, { steps: 4 });
+  await page.mouse.up();
+  const dragged = (await zooms(page))[0].split(',').map(Number);
+  assert.equal(dragged.length, 2, 'the drag zoomed in');
+  assert.ok(dragged[1] - dragged[0] < 600 * 0.5, `the window is the dragged third: ${dragged}`);
+  assert.equal(await accuracy.locator('.chart-reset').count(), 0); // the button is beside it
+  assert.ok(await page.locator('.chart-reset:not([hidden])').first().isVisible());
+  await over.dblclick();
+  assert.ok(
+    (await zooms(page)).every((z) => z === ''),
+    'double-click shows every step',
+  );
+
+  // Ctrl+wheel zooms about the pointer; "Show all steps" resets.
+  await page.mouse.move(box.x + box.width * 0.8, y);
+  await page.keyboard.down('Control');
+  await page.mouse.wheel(0, -200);
+  await page.keyboard.up('Control');
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll<HTMLElement>('.app .uplot')).every((u) => u.dataset.zoom),
+  );
+  await page.locator('.chart-reset:not([hidden])').first().click();
+  assert.ok(
+    (await zooms(page)).every((z) => z === ''),
+    '"Show all steps" resets',
+  );
+
+  // Smoothing: the loss slider smooths the train curve, and the accuracy slider follows.
+  const trainValue = loss.locator('.u-series').nth(1).locator('.u-value');
+  const raw = await trainValue.innerText();
+  await page.mouse.move(0, 0);
+  await loss.locator('xpath=..').locator('.chart-smoothing-slider').fill('0.9');
+  await page.waitForFunction(
+    (el) => (el as HTMLInputElement).value === '0.9',
+    await accuracy.locator('xpath=..').locator('.chart-smoothing-slider').elementHandle(),
+  );
+  const smoothed = await trainValue.innerText();
+  assert.notEqual(smoothed, raw, `the legend shows the smoothed value (${raw} → ${smoothed})`);
+  assert.equal(
+    await loss.locator('xpath=..').locator('.chart-smoothing-value').innerText(),
+    '0.90',
+  );
+  await loss.locator('xpath=..').locator('.chart-smoothing-slider').fill('0');
+}
+
 void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`${CHROMIUM} is not installed; install Debian's chromium package to run this test`);
@@ -166,27 +350,23 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
     browser = await launchChromium();
     const plain = syntheticRun();
     const lns = lnsRun();
-    const cases: [ThemeName, number, 'side' | 'panel'][] = [
-      ['dark', 300, 'side'],
-      ['dark', 1200, 'panel'],
-      ['light', 300, 'side'],
-      ['hc', 1200, 'panel'],
-    ];
+    const themes: ThemeName[] = ['dark', 'light', 'hc', 'hcLight'];
+    const cases: [ThemeName, number, 'side' | 'panel'][] = themes.flatMap((theme) => [
+      [theme, 300, 'side'] as [ThemeName, number, 'side'],
+      [theme, 1200, 'panel'] as [ThemeName, number, 'panel'],
+    ]);
     for (const [theme, width, layout] of cases) {
       await t.test(`${layout} at ${width} px (${theme})`, async () => {
         const page = await openDashboard(browser!, origin, theme, errors, width, undefined, layout);
         await showRun(page, plain.runId, plain.records);
         assert.deepEqual(await overflows(page), [], 'training run');
-        if (theme === 'dark' && layout === 'panel') {
-          mkdirSync(SCREENSHOTS, { recursive: true });
-          await page.setViewportSize({ width, height: 1400 });
-          await page.evaluate(() => window.scrollTo(0, 0));
-          await page.waitForTimeout(300);
-          await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-tab-dark.png') });
-          if (process.env.BNN_LAB_DOC_SCREENSHOTS) {
-            await page.screenshot({ path: join(ROOT, 'docs', 'images', 'dashboard-tab.png') });
-          }
-          await page.setViewportSize({ width, height: 900 });
+        assert.deepEqual(
+          await chartsExplained(page, theme, layout === 'panel'),
+          [],
+          'charts explain themselves',
+        );
+        if (layout === 'panel') {
+          await screenshot(page, `dashboard-tab-${theme}.png`, { width, height: 1400 });
         }
         await showRun(page, lns.runId, lns.records);
         assert.deepEqual(await overflows(page), [], 'LNS fine-tune');
@@ -198,11 +378,15 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
           assert.equal(tops.length, 2);
           assert.equal(tops[0], tops[1], 'the first two layer cards share a row');
         }
-        if (theme === 'dark' && layout === 'side') {
-          mkdirSync(SCREENSHOTS, { recursive: true });
-          await page.evaluate(() => window.scrollTo(0, 0));
-          await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-side-300-dark.png') });
+        assert.deepEqual(
+          await chartsExplained(page, theme, layout === 'panel'),
+          [],
+          'charts explain themselves (LNS)',
+        );
+        if (layout === 'side') {
+          await screenshot(page, `dashboard-side-300-${theme}.png`, { width, height: 1400 });
         }
+        if (theme === 'dark' && layout === 'panel') await zoomAndSmoothing(page);
         // The auxiliary loss (about −900 to −3,600) draws one line per layer.
         assert.ok(
           (await colouredPixels(page, 'auxLoss')) > 100,

@@ -6,9 +6,10 @@
 import type { LayerTelemetry } from '../../core/protocol';
 import { formatPercent, formatSignificant } from '../../core/format';
 import { withAlpha, type Palette } from '../shared/theme';
-import { CanvasChart } from './canvasChart';
+import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
 import { binarySpikes } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
+import { signColors } from './seriesStyle';
 
 const AXIS_HEIGHT = 16;
 const TOP_PAD = 4;
@@ -43,13 +44,16 @@ export class BinaryChart extends CanvasChart {
     const ctx = this.context();
     if (!ctx) return;
     const { palette: p, width, height } = this;
-    const plotH = height - AXIS_HEIGHT - TOP_PAD;
+    const plotH = height - AXIS_HEIGHT - TITLE_ROW - TOP_PAD;
     const baseY = TOP_PAD + plotH;
     ctx.strokeStyle = withAlpha(p.grid, 0.9);
     ctx.beginPath();
     ctx.moveTo(0, baseY + 0.5);
     ctx.lineTo(width, baseY + 0.5);
     ctx.stroke();
+    drawAxisTitles(ctx, p, { left: 0, top: TOP_PAD, width, height: plotH }, height, {
+      x: 'binary weight ±α',
+    });
     const t = this.telemetry;
     if (!t) return;
     const spikes = binarySpikes(t.alpha, t.absMean, t.signBalance);
@@ -61,10 +65,11 @@ export class BinaryChart extends CanvasChart {
       const x = Math.round(xOf(s.value));
       columns.set(x, (columns.get(x) ?? 0) + s.fraction);
     }
+    const signs = signColors(p);
     const maxFraction = Math.max(1e-9, ...columns.values());
     for (const [x, fraction] of columns) {
       const h = Math.max(1, (fraction / maxFraction) * plotH);
-      ctx.fillStyle = x < xOf(0) ? p.orange : p.blue;
+      ctx.fillStyle = x < xOf(0) ? signs.negative : signs.positive;
       ctx.fillRect(x - 1, baseY - h, 2, h);
     }
     ctx.font = p.font;

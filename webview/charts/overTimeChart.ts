@@ -8,16 +8,21 @@
 import { formatCompact, formatPercent, formatSignificant } from '../../core/format';
 import type { HistogramFrame } from '../dashboard/histogramHistory';
 import { mixRgb, toRgb, withAlpha, type Palette } from '../shared/theme';
-import { CanvasChart } from './canvasChart';
+import { CanvasChart, TITLE_ROW, drawAxisTitles } from './canvasChart';
+import { signColors } from './seriesStyle';
 import { heatmapMatrix, intensity, ridgeIndices, type HeatmapMatrix } from './heatmapGeometry';
 import { niceTicks } from './histogramGeometry';
 
 export type OverTimeMode = 'heatmap' | 'ridgeline';
 
 const ROWS = 64;
-const LEFT = 38;
-const BOTTOM = 16;
+const LEFT = 38 + TITLE_ROW;
+const BOTTOM = 16 + TITLE_ROW;
 const TOP = 4;
+/** Room right of the heatmap for its colour scale: gap, two 5 px bars, gap, then the labels. */
+const SCALE_BARS = 6 + 11 + 4;
+/** Room for a colour-scale label such as `25.4%` in 10 px text (measured when drawing). */
+const SCALE_LABEL = 34;
 const MAX_RIDGES = 14;
 
 export class OverTimeChart extends CanvasChart {
@@ -25,6 +30,8 @@ export class OverTimeChart extends CanvasChart {
   private mode: OverTimeMode = 'heatmap';
   private matrix: HeatmapMatrix | undefined;
   private readonly image = document.createElement('canvas');
+  /** Width of the colour scale's widest label, measured on the last draw. */
+  private scaleLabelWidth = SCALE_LABEL;
 
   constructor(
     container: HTMLElement,
@@ -57,13 +64,25 @@ export class OverTimeChart extends CanvasChart {
   }
 
   private plotBox(): { x: number; y: number; w: number; h: number } {
-    return { x: LEFT, y: TOP, w: Math.max(1, this.width - LEFT), h: this.height - TOP - BOTTOM };
+    const right = this.mode === 'heatmap' ? SCALE_BARS + this.scaleLabelWidth : 0;
+    return {
+      x: LEFT,
+      y: TOP,
+      w: Math.max(1, this.width - LEFT - right),
+      h: this.height - TOP - BOTTOM,
+    };
   }
 
   private hover(offsetX: number, offsetY: number): void {
     if (this.frames.length === 0 || this.mode !== 'heatmap') return;
     const m = this.getMatrix();
     const box = this.plotBox();
+    if (offsetX > box.x + box.w) {
+      this.onHover(
+        `colour: share of the layer’s weights in one value row (square-root scale, 0 to ${formatPercent(m.max, 1)}); orange w < 0 (binary −1), blue w ≥ 0 (+1)`,
+      );
+      return;
+    }
     const col = Math.floor(((offsetX - box.x) / box.w) * m.columns);
     const row = Math.floor(((box.y + box.h - offsetY) / box.h) * m.rows);
     if (col < 0 || col >= m.columns || row < 0 || row >= m.rows) {
@@ -81,7 +100,7 @@ export class OverTimeChart extends CanvasChart {
   protected draw(): void {
     const ctx = this.context();
     if (!ctx) return;
-    const box = this.plotBox();
+    let box = this.plotBox();
     ctx.font = this.palette.font;
     if (this.frames.length === 0) {
       ctx.fillStyle = this.palette.muted;
@@ -90,9 +109,28 @@ export class OverTimeChart extends CanvasChart {
       return;
     }
     const m = this.getMatrix();
-    if (this.mode === 'heatmap') this.drawHeatmap(ctx, m, box);
-    else this.drawRidgeline(ctx, m, box);
+    if (this.mode === 'heatmap') {
+      ctx.save();
+      ctx.font = `10px ${this.palette.fontFamily}`;
+      const measured = Math.ceil(ctx.measureText(formatPercent(m.max, 1)).width) + 2;
+      ctx.restore();
+      if (measured !== this.scaleLabelWidth) {
+        this.scaleLabelWidth = measured;
+        box = this.plotBox();
+      }
+      this.drawHeatmap(ctx, m, box);
+      this.drawColourScale(ctx, m, box);
+    } else this.drawRidgeline(ctx, m, box);
     this.drawAxes(ctx, m, box);
+    drawAxisTitles(
+      ctx,
+      this.palette,
+      { left: box.x, top: box.y, width: box.w, height: box.h },
+      this.height,
+      this.mode === 'heatmap'
+        ? { x: 'step', y: 'latent weight w' }
+        : { x: 'latent weight w', y: 'step' },
+    );
   }
 
   private drawHeatmap(
@@ -102,8 +140,9 @@ export class OverTimeChart extends CanvasChart {
   ): void {
     const p = this.palette;
     const bg = toRgb(p.background) ?? [0, 0, 0];
-    const neg = toRgb(p.orange) ?? [209, 134, 22];
-    const pos = toRgb(p.blue) ?? [55, 148, 255];
+    const signs = signColors(p);
+    const neg = toRgb(signs.negative) ?? [209, 134, 22];
+    const pos = toRgb(signs.positive) ?? [55, 148, 255];
     this.image.width = m.columns;
     this.image.height = m.rows;
     const ictx = this.image.getContext('2d');
@@ -137,6 +176,45 @@ export class OverTimeChart extends CanvasChart {
       ctx.stroke();
       ctx.setLineDash([]);
     }
+  }
+
+  /**
+   * The heatmap's colour scale: one bar per hue (orange: w < 0, blue: w ≥ 0) from the background
+   * (no weights) to full colour (the largest share), on the same square-root scale as the cells.
+   */
+  private drawColourScale(
+    ctx: CanvasRenderingContext2D,
+    m: HeatmapMatrix,
+    box: { x: number; y: number; w: number; h: number },
+  ): void {
+    const p = this.palette;
+    const bg = toRgb(p.background) ?? [0, 0, 0];
+    const signs = signColors(p);
+    const hues = [toRgb(signs.negative) ?? [209, 134, 22], toRgb(signs.positive) ?? [55, 148, 255]];
+    const x0 = box.x + box.w + 6;
+    const barW = 5;
+    hues.forEach((hue, k) => {
+      const gradient = ctx.createLinearGradient(0, box.y + box.h, 0, box.y);
+      for (let i = 0; i <= 8; i++) {
+        const [r, g, b] = mixRgb(bg, hue, i / 8);
+        gradient.addColorStop(i / 8, `rgb(${r}, ${g}, ${b})`);
+      }
+      ctx.fillStyle = gradient;
+      ctx.fillRect(x0 + k * (barW + 1), box.y, barW, box.h);
+    });
+    ctx.strokeStyle = withAlpha(p.grid, 0.9);
+    ctx.strokeRect(x0 - 0.5, box.y - 0.5, 2 * barW + 2, box.h + 1);
+    ctx.save();
+    ctx.font = `10px ${p.fontFamily}`;
+    ctx.fillStyle = p.muted;
+    const lx = x0 + 2 * barW + 4;
+    ctx.textBaseline = 'top';
+    ctx.fillText(formatPercent(m.max, 1), lx, box.y);
+    ctx.textBaseline = 'bottom';
+    ctx.fillText('0%', lx, box.y + box.h);
+    ctx.restore();
+    // The scale's range, for tests and accessibility tools.
+    this.canvas.dataset.colourScale = `0,${m.max}`;
   }
 
   private drawRidgeline(
@@ -208,7 +286,7 @@ export class OverTimeChart extends CanvasChart {
         ctx.fillText(label, box.x - ctx.measureText(label).width - 4, y);
       }
       ctx.textBaseline = 'top';
-      const first = `step ${formatCompact(this.frames[0].step)}`;
+      const first = formatCompact(this.frames[0].step);
       const last = formatCompact(this.frames[this.frames.length - 1].step);
       ctx.fillText(first, box.x, bottom + 3);
       ctx.fillText(last, box.x + box.w - ctx.measureText(last).width, bottom + 3);

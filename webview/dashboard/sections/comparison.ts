@@ -129,7 +129,7 @@ export class ComparisonSection implements ChartSection {
               palette: p,
               ariaLabel: `${spec.label} of each compared run over steps`,
               syncKey: SYNC_KEY,
-              y: { kind: 'percent' },
+              y: { kind: 'percent', metric: channel },
               series: runs.map((r, i) => ({
                 label: r.name,
                 color: runColor(p, i),

@@ -17,7 +17,7 @@ import { formatCompact, formatPercent, formatShape, formatSignificant } from '..
 import { deadThreshold, FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerModel } from '../state';
 import type { Palette } from '../../shared/theme';
 
-const LAYER_CHART_HEIGHT = 120;
+const LAYER_CHART_HEIGHT = 140;
 
 /** This layer in a compared run (undefined when that run has no layer of this name). */
 export interface ComparedLayer {
@@ -32,8 +32,8 @@ function trainingMetrics(layer: LayerModel): { x: readonly number[]; y: number[]
   const y = layer.metrics.y.filter((_, c) => !FINETUNE_CHANNELS.has(LAYER_CHANNELS[c]));
   return { x: layer.metrics.x, y };
 }
-const HISTOGRAM_HEIGHT = 84;
-const OVER_TIME_HEIGHT = 110;
+const HISTOGRAM_HEIGHT = 100;
+const OVER_TIME_HEIGHT = 124;
 
 export class LayerCard {
   readonly root = el('article', 'layer-card');
@@ -168,8 +168,8 @@ export class LayerCard {
         palette,
         ariaLabel: `Quantization error, dead-weight ratio, frozen ratio and flip rate of ${this.name}`,
         syncKey: SYNC_KEY,
-        y: { kind: 'percent' },
-        y2: { kind: 'percent', color: palette.purple },
+        y: { kind: 'percent', title: 'QE, dead, frozen (%)' },
+        y2: { kind: 'percent', metric: 'flipRate', color: palette.purple },
         series: [
           { label: qe.short, color: palette.blue, format: (v) => formatMetric(qe, v) },
           { label: dead.short, color: palette.red, format: (v) => formatMetric(dead, v) },

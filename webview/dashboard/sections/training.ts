@@ -154,7 +154,8 @@ export class TrainingSection implements ChartSection {
           palette: p,
           ariaLabel: 'Training and test loss over steps',
           syncKey: SYNC_KEY,
-          y: { kind: 'number' },
+          y: { kind: 'number', metric: 'loss' },
+          smoothing: true,
           series: pair(p.blue, p.orange, formatLoss),
         },
         this.lossHost.clientWidth,
@@ -168,7 +169,8 @@ export class TrainingSection implements ChartSection {
           palette: p,
           ariaLabel: 'Training and test accuracy over steps',
           syncKey: SYNC_KEY,
-          y: { kind: 'percent' },
+          y: { kind: 'percent', metric: 'accuracy' },
+          smoothing: true,
           series: pair(p.blue, p.green, (v) => formatPercent(v)),
         },
         this.accuracyHost.clientWidth,
@@ -183,7 +185,7 @@ export class TrainingSection implements ChartSection {
           palette: p,
           ariaLabel: 'Learning rate over steps',
           syncKey: SYNC_KEY,
-          y: { kind: 'number' },
+          y: { kind: 'number', metric: 'learningRate' },
           series: comparing
             ? runs.map((r, i) => ({
                 label: r.name,
@@ -254,11 +256,11 @@ export class TrainingSection implements ChartSection {
           palette: p,
           ariaLabel: `Method scalars over steps: ${names.map(scalarLabel).join(', ')}`,
           syncKey: SYNC_KEY,
-          y: { kind: 'number' },
+          y: { kind: 'number', metric: names.find((n) => n !== 'tau') ?? names[0] },
           // τ lives on its own axis: it is a threshold, not a loss.
           y2:
             names.includes('tau') && names.length > 1
-              ? { kind: 'number', color: p.red }
+              ? { kind: 'number', metric: 'tau', color: p.red }
               : undefined,
           series: names.map((name, i) => ({
             label: scalarLabel(name),
