@@ -33,6 +33,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   cKernelsAvailable,
   conv2dInC,
+  conv2dXnorInC,
   maxPoolGradInC,
   registerBnnKernels,
   type PaddedConvGeometry,
@@ -289,6 +290,9 @@ function conv2d(args: {
     return runStockKernel('Conv2D', args);
   }
   const info = convInfo(x.shape, filter.shape, attrs);
+  // A binary layer's convolution (sign input, sign filter) as XNOR-popcount, exactly equal.
+  const xnor = conv2dXnorInC(backend, x, filter, info);
+  if (xnor !== undefined) return xnor;
   const padded = paddedInput(backend, x, info);
   const out = backend.makeOutput(info.outShape, 'float32');
   conv2dInC(backend, 'bnn_conv2d_forward', padded, filter, out, paddedGeometry(info, padded));
