@@ -3,7 +3,7 @@
  *
  *   npx tsc -p test && node out/test/bench/kernels.js [repeats]
  *   node out/test/bench/kernels.js --train-step [steps]
- *   node out/test/bench/kernels.js --xnor [repeats]
+ *   node out/test/bench/kernels.js --xnor [repeats] [preset,preset,...]
  *
  * The first form times, for each layer shape of a small MNIST BNN and of mnist-cnn (batch 64,
  * 3x3 filters, 'same' padding), the forward convolution, the input gradient and the filter
@@ -403,7 +403,7 @@ function timeXnorOnOff(repeats: number, run: () => void): { on: number; off: num
   return { on: median(times[0]), off: median(times[1]) };
 }
 
-async function benchXnor(repeats: number): Promise<void> {
+async function benchXnor(repeats: number, models: string[]): Promise<void> {
   registerWasmTrainingKernels();
   const backend = tf.engine().backend as BackendWasm;
   const conv2d = kernel('Conv2D').kernelFunc;
@@ -479,13 +479,9 @@ async function benchXnor(repeats: number): Promise<void> {
 
   console.log('\nwhole model, XNOR path on / off, median CPU time');
   const modelRows = [['model, batch', 'pass', 'XNOR off', 'XNOR on', 'speed-up']];
-  for (const [name, batch] of [
-    ['mnist-cnn', 64],
-    ['mnist-resnete', 64],
-    ['cifar10-resnete18', 32],
-    ['cifar10-bdn28', 32],
-  ] as const) {
+  for (const name of models) {
     const preset = getPreset(name);
+    const batch = preset.inputShape[0] > 28 ? 32 : 64;
     const model = preset.build(1);
     fuseBatchNorm(model);
     const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
@@ -506,6 +502,9 @@ async function benchXnor(repeats: number): Promise<void> {
       ['evaluation (predict)', evaluation],
       ['training step', train],
     ] as const) {
+      console.log(
+        `${name}, ${batch}: ${pass}: XNOR off ${ms(t.off)}, on ${ms(t.on)}: ${(t.off / t.on).toFixed(2)}x`,
+      );
       modelRows.push([
         `${name}, ${batch}`,
         pass,
@@ -532,7 +531,8 @@ async function main(): Promise<void> {
   setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
   await tf.setBackend('wasm');
   if (process.argv[2] === '--xnor') {
-    await benchXnor(Number(process.argv[3] ?? 7));
+    const models = process.argv[4] ?? 'mnist-cnn,mnist-resnete,cifar10-resnete18,cifar10-bdn28';
+    await benchXnor(Number(process.argv[3] ?? 7), models.split(','));
   } else if (process.argv[2] === '--train-step') {
     const stockConfigs = new Map(stockForBaseline.map((name) => [name, kernel(name)]));
     registerWasmTrainingKernels();
