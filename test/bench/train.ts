@@ -156,6 +156,11 @@ interface RunResult {
   ratio?: number;
   /** Matrix rows: PyTorch's row it is compared with (median ms). */
   torchMs?: number;
+  /**
+   * Matrix rows: the same ratio in CPU time of the process (all threads). On a loaded machine the
+   * 1-thread CPU ratio is the one that holds; wall time counts the waits for a core.
+   */
+  cpuRatio?: number;
 }
 
 interface MemoryCheck {
@@ -956,6 +961,7 @@ async function runMatrix(
         if (!bnn.skipped && !torch.skipped) {
           bnn.torchMs = torch.medianMs;
           bnn.ratio = bnn.medianMs / torch.medianMs;
+          bnn.cpuRatio = bnn.medianCpuMs / torch.medianCpuMs;
         }
       }
     }
@@ -1114,6 +1120,7 @@ async function parent(options: Options): Promise<void> {
         'step ms',
         'CPU ms/step',
         'x torch',
+        'x torch (CPU)',
         'peak RSS MB',
       ],
     ];
@@ -1130,6 +1137,7 @@ async function parent(options: Options): Promise<void> {
           '',
           '',
           '',
+          '',
         ]);
         continue;
       }
@@ -1142,6 +1150,7 @@ async function parent(options: Options): Promise<void> {
         fixed(r.medianMs),
         fixed(r.medianCpuMs),
         r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`,
+        r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(2)}x`,
         fixed(r.maxRssMb, 0),
       ]);
     }
