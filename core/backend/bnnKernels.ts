@@ -155,6 +155,51 @@ interface BnnExports {
   bnn_conv2d_forward: ConvolutionExport;
   bnn_conv2d_input_grad: ConvolutionExport;
   bnn_conv2d_filter_grad: ConvolutionExport;
+  /** Returns 1, or 0 when a value of x is not exactly +1 or -1. */
+  bnn_pack_signs(
+    x: number,
+    xp: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    inChannels: number,
+    padHeight: number,
+    padWidth: number,
+    padTop: number,
+    padLeft: number,
+    words: number,
+  ): number;
+  bnn_pack_filter_signs(
+    w: number,
+    wp: number,
+    filterHeight: number,
+    filterWidth: number,
+    inChannels: number,
+    outChannels: number,
+    words: number,
+  ): number;
+  bnn_conv2d_forward_xnor(
+    xp: number,
+    wp: number,
+    y: number,
+    batch: number,
+    padHeight: number,
+    padWidth: number,
+    inChannels: number,
+    outHeight: number,
+    outWidth: number,
+    outChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    dilationHeight: number,
+    dilationWidth: number,
+    inHeight: number,
+    inWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
 }
 
 /** Where the .wasm may be: beside the bundle (dist/wasm), or in the source tree (tests, bench). */
@@ -658,6 +703,136 @@ export function conv2dInC(
     g.dilationHeight,
     g.dilationWidth,
   );
+}
+
+/** The XNOR-popcount forward path: on unless `BNN_LAB_XNOR=0`; `setXnorForward` for tests. */
+let xnorForward = !/^(0|false|off|no)$/i.test((process.env.BNN_LAB_XNOR ?? '').trim());
+
+/**
+ * Turns the bit-packed forward convolution on or off (tests and benchmarks compare the two);
+ * returns the previous setting.
+ */
+let xnorCalls = 0;
+/** How many convolutions the XNOR path computed so far (tests check that it was taken). */
+export function xnorForwardCalls(): number {
+  return xnorCalls;
+}
+
+export function setXnorForward(on: boolean): boolean {
+  const previous = xnorForward;
+  xnorForward = on;
+  return previous;
+}
+
+/** The geometry `conv2dXnorInC` needs, a subset of tfjs' Conv2DInfo. */
+export interface XnorConvGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padInfo: { top: number; bottom: number; left: number; right: number };
+  outShape: number[];
+}
+
+/**
+ * A float32 NHWC convolution as XNOR-popcount when its filter and its input are both signs
+ * (every value exactly +1 or -1), as a binary layer's are: the filter, then x, are packed into
+ * bits (1 per sign, padding pixels as zero bits, corrected for in the kernel: padding is a zero,
+ * not a sign), and `bnn_conv2d_forward_xnor` computes each output as n - 2 * popcount(x XOR w).
+ * The result equals the float convolution exactly (both are the same small integers). Returns
+ * undefined, having written nothing, when the XNOR path is off, the C kernels are not in use,
+ * or a value of the filter or x is not a sign: the caller then runs the float kernel. Packing
+ * stops at the first value that is not a sign, so a real-valued layer pays for a few reads.
+ */
+export function conv2dXnorInC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: XnorConvGeometry,
+): TensorInfo | undefined {
+  if (!xnorForward || !cKernelsInUse || x.dtype !== 'float32' || filter.dtype !== 'float32') {
+    return undefined;
+  }
+  if (util.sizeFromShape(x.shape) === 0 || util.sizeFromShape(g.outShape) === 0) return undefined;
+  const words = Math.ceil(g.inChannels / 64);
+  const top = Math.max(g.padInfo.top, 0);
+  const left = Math.max(g.padInfo.left, 0);
+  const padHeight = g.inHeight + top + Math.max(g.padInfo.bottom, 0);
+  const padWidth = g.inWidth + left + Math.max(g.padInfo.right, 0);
+  const kernels = kernelsFor(backend);
+  // u64 words as pairs of int32 (tfjs' heap allocations are 8-byte aligned).
+  const wp = backend.makeOutput(
+    [2 * g.outChannels * g.filterHeight * g.filterWidth * words],
+    'int32',
+  );
+  const packedFilter = kernels.bnn_pack_filter_signs(
+    heapOffset(backend, filter),
+    heapOffset(backend, wp),
+    g.filterHeight,
+    g.filterWidth,
+    g.inChannels,
+    g.outChannels,
+    words,
+  );
+  if (!packedFilter) {
+    backend.disposeData(wp.dataId);
+    return undefined;
+  }
+  const xp = backend.makeOutput([2 * g.batchSize * padHeight * padWidth * words], 'int32');
+  const packedInput = kernels.bnn_pack_signs(
+    heapOffset(backend, x),
+    heapOffset(backend, xp),
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    padHeight,
+    padWidth,
+    top,
+    left,
+    words,
+  );
+  if (!packedInput) {
+    backend.disposeData(wp.dataId);
+    backend.disposeData(xp.dataId);
+    return undefined;
+  }
+  const out = backend.makeOutput(g.outShape, 'float32');
+  kernels.bnn_conv2d_forward_xnor(
+    heapOffset(backend, xp),
+    heapOffset(backend, wp),
+    heapOffset(backend, out),
+    g.batchSize,
+    padHeight,
+    padWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.dilationHeight,
+    g.dilationWidth,
+    g.inHeight,
+    g.inWidth,
+    top,
+    left,
+  );
+  backend.disposeData(wp.dataId);
+  backend.disposeData(xp.dataId);
+  xnorCalls++;
+  return out;
 }
 
 /** Removes the C kernels again (benchmarks compare steps with and without them). */

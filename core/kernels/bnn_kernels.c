@@ -708,6 +708,194 @@ void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batc
 #undef DX_BASE
 
 /*
+ * Bit-packed binary convolution (XNOR-popcount), forward pass.
+ *
+ * When a convolution's input and filter are both signs (every value +1 or -1), each product is
+ * +1 or -1 and a sum of `n` of them is n - 2 * (number of disagreeing pairs). With the signs as
+ * bits (1 for -1, 0 for +1), the disagreements of 64 pairs are popcount(x XOR w): one i64.popcnt
+ * for 64 multiply-adds. (V8 lowers i64.popcnt to one x64 POPCNT; SIMD128's i8x16.popcnt becomes a
+ * PSHUFB table sequence of about eight instructions without AVX-512 BITALG, so 64-bit words are
+ * as fast here and need no reduction of byte counters.)
+ *
+ * Exactness against the float path: every partial sum of +-1 products is an integer far below
+ * 2^24, so the float kernel's result is that integer exactly, and so is this one's.
+ *
+ * Padding is a zero, not a sign. Padding pixels are packed as all-zero bits (read as +1), so a
+ * window over padding counts, for each padding tap, sum over ci of w[tap, ci] instead of 0; the
+ * kernel subtracts exactly that (in_c - 2 * popcount(w bits of the tap)) for the windows that
+ * reach into the padding. Unused high bits of a pixel's last word are zero in x and w (XOR 0).
+ *
+ * Layouts: xp is [batch, pad_h, pad_w, words] u64 (the padded input, words = ceil(in_c / 64)),
+ * wp is [out_c, filter_h, filter_w, words] u64, y is [batch, out_h, out_w, out_c] float32.
+ */
+static inline u32 pop64(u64 v) { return (u32)__builtin_popcountll(v); }
+
+/*
+ * Packs x [batch, in_h, in_w, in_c] (float32 signs) into xp [batch, pad_h, pad_w, words] with
+ * pad_top / pad_left padding pixels of zero bits. Returns 1, or 0 as soon as a value of x is not
+ * exactly +1 or -1 (then xp is partly written and must not be used).
+ */
+EXPORT(bnn_pack_signs)
+u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 pad_h,
+                   u32 pad_w, u32 pad_top, u32 pad_left, u32 words) {
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(xp, count4(batch, pad_h, pad_w, words), 8) && words == (in_c + 63) / 64 &&
+          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w);
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  for (u32 b = 0; b < batch; b++) {
+    for (u32 ph = 0; ph < pad_h; ph++) {
+      for (u32 pw = 0; pw < pad_w; pw++) {
+        u64 *dst = xp + ((b * pad_h + ph) * pad_w + pw) * words;
+        const u32 ih = ph - pad_top, iw = pw - pad_left; /* wrap past in_h / in_w when < 0 */
+        if (ih >= in_h || iw >= in_w) {
+          for (u32 k = 0; k < words; k++) dst[k] = 0;
+          continue;
+        }
+        const float *src = x + ((b * in_h + ih) * in_w + iw) * in_c;
+        u32 ok = 1;
+        for (u32 k = 0; k < words; k++) {
+          const u32 start = 64 * k, end = start + 64 < in_c ? start + 64 : in_c;
+          u64 bits = 0;
+          u32 ci = start;
+          for (; ci + 4 <= end; ci += 4) {
+            const v128_t v = wasm_v128_load(src + ci);
+            ok &= wasm_i32x4_all_true(wasm_f32x4_eq(wasm_f32x4_abs(v), one));
+            bits |= (u64)wasm_i32x4_bitmask(v) << (ci - start);
+          }
+          for (; ci < end; ci++) {
+            const float v = src[ci];
+            ok &= (v == 1.0f) | (v == -1.0f);
+            bits |= (u64)(v < 0.0f) << (ci - start);
+          }
+          dst[k] = bits;
+        }
+        if (!ok) return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/*
+ * Packs a filter w [filter_h, filter_w, in_c, out_c] (float32 signs) into wp [out_c, filter_h,
+ * filter_w, words]. Returns 1, or 0 when a value is not exactly +1 or -1.
+ */
+EXPORT(bnn_pack_filter_signs)
+u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u32 in_c, u32 out_c,
+                          u32 words) {
+  REQUIRE(inside(w, count4(filter_h, filter_w, in_c, out_c), 4) &&
+          inside(wp, count4(out_c, filter_h, filter_w, words), 8) && words == (in_c + 63) / 64);
+  const u32 taps = filter_h * filter_w;
+  u32 ok = 1;
+  for (u32 tap = 0; tap < taps; tap++) {
+    for (u32 k = 0; k < words; k++) {
+      const u32 start = 64 * k, end = start + 64 < in_c ? start + 64 : in_c;
+      for (u32 co = 0; co < out_c; co++) {
+        const float *src = w + tap * in_c * out_c + co;
+        u64 bits = 0;
+        for (u32 ci = start; ci < end; ci++) {
+          const float v = src[ci * out_c];
+          ok &= (v == 1.0f) | (v == -1.0f);
+          bits |= (u64)(v < 0.0f) << (ci - start);
+        }
+        wp[(co * taps + tap) * words + k] = bits;
+      }
+      if (!ok) return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+ * y[b, oh, ow, co] = sum over the window's taps inside the (unpadded) input of x * w, from the
+ * packed signs. pad_h, pad_w: the padded input's size; in_h, in_w, pad_top, pad_left: where the
+ * real input lies in it. Four output channels at a time share each load of x.
+ */
+EXPORT(bnn_conv2d_forward_xnor)
+void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, u32 pad_h, u32 pad_w,
+                             u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h, u32 filter_w,
+                             u32 stride_h, u32 stride_w, u32 dil_h, u32 dil_w, u32 in_h, u32 in_w,
+                             u32 pad_top, u32 pad_left) {
+  const u32 words = (in_c + 63) / 64;
+  REQUIRE(inside(xp, count4(batch, pad_h, pad_w, words), 8) &&
+          inside(wp, count4(out_c, filter_h, filter_w, words), 8) &&
+          inside(y, count4(batch, out_h, out_w, out_c), 4) &&
+          taps_inside(out_h, stride_h, filter_h, dil_h, pad_h) &&
+          taps_inside(out_w, stride_w, filter_w, dil_w, pad_w) &&
+          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w);
+  const u32 taps = filter_h * filter_w;
+  const int full = (int)(taps * in_c);
+  /* With dil_w = 1 a filter row's taps (kw, word) are contiguous in xp and in wp. */
+  const u32 row_len = dil_w == 1 ? filter_w * words : words;
+  const u32 row_steps = dil_w == 1 ? 1 : filter_w;
+  const u32 w_stride = taps * words; /* one output channel of wp */
+  for (u32 b = 0; b < batch; b++) {
+    for (u32 oh = 0; oh < out_h; oh++) {
+      const u32 ih0 = oh * stride_h;
+      const int rows_inside =
+          ih0 >= pad_top && ih0 + (filter_h - 1) * dil_h < pad_top + in_h;
+      for (u32 ow = 0; ow < out_w; ow++) {
+        const u32 iw0 = ow * stride_w;
+        const int border = !(rows_inside && iw0 >= pad_left &&
+                             iw0 + (filter_w - 1) * dil_w < pad_left + in_w);
+        const u64 *xw = xp + ((b * pad_h + ih0) * pad_w + iw0) * words;
+        float *yp = y + ((b * out_h + oh) * out_w + ow) * out_c;
+        u32 co = 0;
+        for (; co + 4 <= out_c; co += 4) {
+          u32 c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+          const u64 *w0 = wp + co * w_stride;
+          for (u32 kh = 0; kh < filter_h; kh++) {
+            for (u32 kw = 0; kw < row_steps; kw++) {
+              const u64 *xr = xw + (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u64 *wr = w0 + (kh * filter_w + kw) * words;
+              for (u32 j = 0; j < row_len; j++) {
+                const u64 xv = xr[j];
+                c0 += pop64(xv ^ wr[j]);
+                c1 += pop64(xv ^ wr[j + w_stride]);
+                c2 += pop64(xv ^ wr[j + 2 * w_stride]);
+                c3 += pop64(xv ^ wr[j + 3 * w_stride]);
+              }
+            }
+          }
+          yp[co] = (float)(full - 2 * (int)c0);
+          yp[co + 1] = (float)(full - 2 * (int)c1);
+          yp[co + 2] = (float)(full - 2 * (int)c2);
+          yp[co + 3] = (float)(full - 2 * (int)c3);
+        }
+        for (; co < out_c; co++) {
+          u32 c0 = 0;
+          const u64 *w0 = wp + co * w_stride;
+          for (u32 kh = 0; kh < filter_h; kh++) {
+            for (u32 kw = 0; kw < row_steps; kw++) {
+              const u64 *xr = xw + (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u64 *wr = w0 + (kh * filter_w + kw) * words;
+              for (u32 j = 0; j < row_len; j++) c0 += pop64(xr[j] ^ wr[j]);
+            }
+          }
+          yp[co] = (float)(full - 2 * (int)c0);
+        }
+        if (!border) continue;
+        /* Padding taps counted sum over ci of w[tap, ci]; take it off again. */
+        for (u32 kh = 0; kh < filter_h; kh++) {
+          const u32 ih = ih0 + kh * dil_h;
+          const int row_pad = ih < pad_top || ih >= pad_top + in_h;
+          for (u32 kw = 0; kw < filter_w; kw++) {
+            const u32 iw = iw0 + kw * dil_w;
+            if (!row_pad && iw >= pad_left && iw < pad_left + in_w) continue;
+            const u64 *wt = wp + (kh * filter_w + kw) * words;
+            for (u32 c = 0; c < out_c; c++) {
+              u32 ones = 0;
+              for (u32 k = 0; k < words; k++) ones += pop64(wt[c * w_stride + k]);
+              yp[c] -= (float)((int)in_c - 2 * (int)ones);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
  * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
  * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per
  * round, no memory access. Its rate is the practical peak of wasm SIMD128 (no FMA, 4 lanes) on

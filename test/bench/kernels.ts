@@ -3,6 +3,7 @@
  *
  *   npx tsc -p test && node out/test/bench/kernels.js [repeats]
  *   node out/test/bench/kernels.js --train-step [steps]
+ *   node out/test/bench/kernels.js --xnor [repeats] [preset,preset,...]
  *
  * The first form times, for each layer shape of a small MNIST BNN and of mnist-cnn (batch 64,
  * 3x3 filters, 'same' padding), the forward convolution, the input gradient and the filter
@@ -14,12 +15,25 @@
  *
  * The second profiles whole training steps of a small binary CNN and prints the time per kernel
  * from tf.profile (wall time, as tfjs measures it), averaged over the steps.
+ *
+ * The third compares the bit-packed (XNOR-popcount) forward convolution with the float C kernel
+ * on sign inputs and sign filters, per binary layer shape of cifar10-resnete18 (batch 32) and
+ * mnist-cnn (batch 64); then whole evaluation passes (`model.predict`) and training steps of
+ * the presets with the XNOR path on and off, called in turns. Medians of CPU time.
  */
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '../../core/tf';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { registerBnnKernels, unregisterBnnKernels } from '../../core/backend/bnnKernels';
+import {
+  registerBnnKernels,
+  setXnorForward,
+  unregisterBnnKernels,
+  xnorForwardCalls,
+} from '../../core/backend/bnnKernels';
+import { getPreset } from '../../core/bnn/presets';
+import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
+import { createOptimizer } from '../../core/training/optimizers';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 
 type Shape4 = [number, number, number, number];
@@ -366,11 +380,160 @@ async function profileTrainStep(
   optimizer.dispose();
 }
 
+/** Signs (+1 / -1) with a fixed seed. */
+function signs(shape: number[], seed: number): tf.Tensor {
+  return tf.tidy(() =>
+    tf.sign(tf.add(tf.sign(tf.randomUniform(shape, -1, 1, 'float32', seed)), 0.1)),
+  );
+}
+
+/** Median CPU ms of `run` with the XNOR path on and off, in turns after 2 warm-up rounds. */
+function timeXnorOnOff(repeats: number, run: () => void): { on: number; off: number } {
+  const times: number[][] = [[], []];
+  for (let round = -2; round < repeats; round++) {
+    [true, false].forEach((on, i) => {
+      const previous = setXnorForward(on);
+      const start = cpuMs();
+      run();
+      const duration = cpuMs() - start;
+      setXnorForward(previous);
+      if (round >= 0) times[i].push(duration);
+    });
+  }
+  return { on: median(times[0]), off: median(times[1]) };
+}
+
+async function benchXnor(repeats: number, models: string[]): Promise<void> {
+  registerWasmTrainingKernels();
+  const backend = tf.engine().backend as BackendWasm;
+  const conv2d = kernel('Conv2D').kernelFunc;
+  const shapes: (LayerShape & { pad: 'same' | 'valid' })[] = [
+    ...(
+      [
+        [32, 64, 64, 1],
+        [32, 64, 128, 2],
+        [16, 128, 128, 1],
+        [16, 128, 256, 2],
+        [8, 256, 256, 1],
+        [8, 256, 512, 2],
+        [4, 512, 512, 1],
+      ] as const
+    ).map(([size, cin, cout, strides]) => ({
+      label: `resnete18 ${size}x${size}x${cin}->${cout}${strides === 2 ? ' s2' : ''}`,
+      xShape: [32, size, size, cin] as Shape4,
+      filterShape: [3, 3, cin, cout] as Shape4,
+      strides,
+      pad: 'same' as const,
+    })),
+    {
+      label: 'mnist-cnn 13x13x32->64 valid',
+      xShape: [64, 13, 13, 32],
+      filterShape: [3, 3, 32, 64],
+      strides: 1,
+      pad: 'valid',
+    },
+    {
+      label: 'mnist-cnn 5x5x64->64 valid',
+      xShape: [64, 5, 5, 64],
+      filterShape: [3, 3, 64, 64],
+      strides: 1,
+      pad: 'valid',
+    },
+  ];
+  console.log(
+    `bit-packed forward convolution vs the float C kernel, sign inputs and filters, median CPU time of ${repeats} calls; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const rows = [['layer (batch x HxWxCin->Cout)', 'float C', 'XNOR', 'speed-up', 'XNOR GMAC/s']];
+  for (const layer of shapes) {
+    const x = signs(layer.xShape, 1);
+    const filter = signs(layer.filterShape, 2);
+    const attrs = { strides: layer.strides, pad: layer.pad, dataFormat: 'NHWC', dilations: 1 };
+    const calls = xnorForwardCalls();
+    const times = timeXnorOnOff(repeats, () => {
+      const out = conv2d({ inputs: { x, filter }, backend, attrs }) as tf.TensorInfo;
+      backend.disposeData(out.dataId);
+    });
+    if (xnorForwardCalls() === calls) throw new Error('bench: the XNOR path did not run');
+    const info = tf.backend_util.computeConv2DInfo(
+      layer.xShape,
+      layer.filterShape,
+      layer.strides,
+      1,
+      layer.pad,
+    );
+    const macs =
+      info.batchSize * info.outHeight * info.outWidth * info.outChannels * 9 * info.inChannels;
+    rows.push([
+      `${layer.label} (${layer.xShape[0]})`,
+      ms(times.off),
+      ms(times.on),
+      `${(times.off / times.on).toFixed(2)}x`,
+      (macs / (times.on * 1e6)).toFixed(1),
+    ]);
+    tf.dispose([x, filter]);
+  }
+  printTable(rows);
+
+  console.log('\nwhole model, XNOR path on / off, median CPU time');
+  const modelRows = [['model, batch', 'pass', 'XNOR off', 'XNOR on', 'speed-up']];
+  for (const name of models) {
+    const preset = getPreset(name);
+    const batch = preset.inputShape[0] > 28 ? 32 : 64;
+    const model = preset.build(1);
+    fuseBatchNorm(model);
+    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
+    const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 5), 10);
+    const evaluation = timeXnorOnOff(Math.max(3, Math.floor(repeats / 2)), () => {
+      tf.tidy(() => (model.predict(images) as tf.Tensor).dataSync());
+    });
+    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
+    const train = timeXnorOnOff(Math.max(3, Math.floor(repeats / 2)), () => {
+      const loss = optimizer.minimize(() => {
+        const logits = model.apply(images, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+      }, true) as tf.Scalar;
+      loss.dataSync();
+      loss.dispose();
+    });
+    for (const [pass, t] of [
+      ['evaluation (predict)', evaluation],
+      ['training step', train],
+    ] as const) {
+      console.log(
+        `${name}, ${batch}: ${pass}: XNOR off ${ms(t.off)}, on ${ms(t.on)}: ${(t.off / t.on).toFixed(2)}x`,
+      );
+      modelRows.push([
+        `${name}, ${batch}`,
+        pass,
+        ms(t.off),
+        ms(t.on),
+        `${(t.off / t.on).toFixed(2)}x`,
+      ]);
+    }
+    optimizer.dispose();
+    tf.dispose([images, labels]);
+    model.dispose();
+  }
+  printTable(modelRows);
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+}
+
 async function main(): Promise<void> {
   const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
   await tf.setBackend('wasm');
-  if (process.argv[2] === '--train-step') {
+  if (process.argv[2] === '--xnor') {
+    const models = process.argv[4] ?? 'mnist-cnn,mnist-resnete,cifar10-resnete18,cifar10-bdn28';
+    await benchXnor(Number(process.argv[3] ?? 7), models.split(','));
+  } else if (process.argv[2] === '--train-step') {
     const stockConfigs = new Map(stockForBaseline.map((name) => [name, kernel(name)]));
     registerWasmTrainingKernels();
     await profileTrainStep(Number(process.argv[3] ?? 5), stockConfigs);

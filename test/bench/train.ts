@@ -1,41 +1,48 @@
 /**
- * Training-step benchmark (issue #4; not a test: no thresholds).
+ * Training-step benchmark (issues #4 and #11; not a test: no thresholds).
  *
  *   npm run bench:train -- [options]
- *   (= npm run build && tsc -p test && node out/test/bench/train.js [options])
+ *   (= tsc -p test && node out/test/bench/train.js [options])
  *
- * For each model (the default preset `mnist-cnn` and `mnist-resnete`), batch 64, Adam, softmax
- * cross-entropy on one fixed random batch, it reports the median step time after warm-up of:
+ * The matrix (default): every preset family at its real input shape (mnist-cnn, mnist-resnete
+ * 28x28x1; cifar10-resnete18, cifar10-bdn28 32x32x3), at batch 32 and 128, on 1 thread and on
+ * every core, BNN Lab against PyTorch (test/bench/train_torch.py under /usr/bin/python3: the same
+ * architecture, sgn with a clipped straight-through gradient, batch norm, Adam, latent clip) in
+ * the same run, on one fixed synthetic batch. BNN Lab's 1-thread row is the engine's own thread
+ * (`bnn-lab train --threads 1`), the others data-parallel replicas (core/parallel), as the trainer
+ * runs them. Every row has `ratio` = its median step time over PyTorch's at the same preset,
+ * batch and threads; `speedups` gives the most-thread speed-up over 1 thread per preset and
+ * batch. A batch over the wasm memory estimate (core/training/batchLimit.ts) is a skipped row.
  *
- * - BNN Lab's wasm path (one thread), with BNN Lab's C SIMD binarization kernels and without
- *   them (steps alternate between the two in one process, so load from other processes skews
- *   both alike);
- * - tfjs' stock cpu backend (a few steps only: it is very slow);
- * - tfjs-node, when `@tensorflow/tfjs-node` loads;
- * - webgpu (Dawn), when an adapter exists; on a software adapter (llvmpipe) only 3 steps, marked
- *   as a correctness run: its first-step loss must equal the wasm row's, its time means nothing;
- * - PyTorch on the CPU (test/bench/train_torch.py under /usr/bin/python3, when `import torch`
- *   works) with 1 thread and with all cores.
+ * With --engines, also the per-engine comparison of issue #4 at batch 64: BNN Lab's wasm path
+ * with and without its C kernels (alternating steps in one process), data-parallel on 1 and all
+ * threads, webgpu (a correctness run on a software adapter), tfjs-node when it loads, tfjs' cpu
+ * backend (a few steps: it is very slow), PyTorch; and the binarization kernels alone.
  *
  * Every configuration runs in its own child process, so its peak RSS
- * (`process.resourceUsage().maxRSS`, `getrusage` in Python) is its own. Ratios are to PyTorch
- * with the same thread count (1). Step times are wall time; the CPU time of the process per step
- * is shown too, which is the fairer number on a loaded machine for the one-thread runs.
+ * (`process.resourceUsage().maxRSS`, `getrusage` in Python) is its own. Step times are wall
+ * time; the CPU time of the process (all threads) per step is shown too.
  *
  * Options:
  *   --json                 one JSON document on stdout instead of the table
  *   --json-file PATH       also write that JSON document to PATH
- *   --models a,b           models (default mnist-cnn,mnist-resnete)
- *   --steps N              timed steps per configuration (default 20), after --warmup N (50):
- *                          V8 optimizes tfjs' JavaScript over the first tens of steps, in every
- *                          replica thread separately, so short warm-ups overstate step times
- *   --cpu-steps N          timed steps on the stock cpu backend (default 1, no warm-up: a step
- *                          takes tens of seconds; 0 skips it)
+ *   --presets a,b          presets (default all four; --models is the same)
+ *   --batches 32,128       batch sizes of the matrix
+ *   --threads 1,2          thread counts of the matrix ("all" = every core; default 1,all)
+ *   --steps N              timed steps per configuration, after --warmup N; defaults 20 and 50
+ *                          for the MNIST presets (V8 optimizes tfjs' JavaScript over the first
+ *                          tens of steps, in every replica thread separately), 5 and 3 for the
+ *                          CIFAR presets (a step takes seconds)
+ *   --no-matrix            skip the matrix (e.g. with --engines or --profile alone)
+ *   --engines              the per-engine comparison above
+ *   --cpu-steps N          timed steps on the stock cpu backend (default 1, no warm-up; 0 skips)
  *   --steps-memory N       also run N steps of mnist-cnn on wasm and report tf.memory().numTensors
  *                          before and after (and its range): it must stay constant
- *   --profile N            per-kernel CPU-time profile of N wasm steps of each model, with the
+ *   --profile N            per-kernel CPU-time profile of N wasm steps of each preset at the
+ *                          first batch of --batches (convolutions split by layer shape), with the
  *                          FLOP rate of the convolutions and matrix products against the
  *                          measured SIMD128 peak
+ *   --real-data            data-parallel rows read the preset's dataset instead of synthetic
  *   --no-torch, --no-cpu   skip those runs
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -56,7 +63,10 @@ import { DataParallel } from '../../core/parallel/dataParallel';
 import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
 import { loadDataset } from '../../core/data/datasets';
 import { resolveConfig } from '../../core/training/config';
-import { createOptimizer } from '../../core/training/optimizers';
+import { clipLatentWeights, createOptimizer } from '../../core/training/optimizers';
+import { isBinaryLayer } from '../../core/bnn/layers';
+import { maxWasmBatchSize } from '../../core/training/batchLimit';
+import type { Dataset } from '../../core/data/datasets';
 import { createStepSetup } from '../../core/training/stepSetup';
 import { timeBackend, type BackendTiming } from './backendSteps';
 
@@ -104,8 +114,26 @@ interface Options {
   profile: number;
   torch: boolean;
   cpu: boolean;
-  /** Replica threads of a `parallel` child. */
+  /** Replica threads of a `parallel` child; in the parent the first of `threadCounts`. */
   threads: number;
+  /** The matrix: batch sizes and thread counts per preset. */
+  batches: number[];
+  threadCounts: number[];
+  /** Also run the per-engine comparison at batch 64 (C kernels / tfjs ops / cpu / webgpu). */
+  engines: boolean;
+  /** Rows of each profile table printed (all are in the JSON). */
+  profileRows: number;
+  /** Run the matrix (off with --no-matrix, e.g. for --engines alone). */
+  matrix: boolean;
+  /** Batch of a child (the matrix's, or 64 for the engine comparison). */
+  batch: number;
+  /** The data-parallel child reads the preset's real dataset instead of synthetic images. */
+  realData: boolean;
+  /** The wasm child times only the C-kernel path (the matrix's 1-thread rows). */
+  onlyC: boolean;
+  /** Whether --steps / --warmup were given (else each preset gets its own default). */
+  stepsGiven: boolean;
+  warmupGiven: boolean;
 }
 
 /** What one configuration (one child process) reports. */
@@ -116,12 +144,23 @@ interface RunResult {
   /** Variant within the engine, e.g. 'C kernels' / 'tfjs ops'. */
   variant?: string;
   threads: number;
+  /** Batch size (the engine comparison's rows: 64). */
+  batch?: number;
   steps: number;
   medianMs: number;
   medianCpuMs: number;
   maxRssMb: number;
   params?: number;
   skipped?: string;
+  /** Matrix rows: this step time over PyTorch's at the same preset, batch and threads. */
+  ratio?: number;
+  /** Matrix rows: PyTorch's row it is compared with (median ms). */
+  torchMs?: number;
+  /**
+   * Matrix rows: the same ratio in CPU time of the process (all threads). On a loaded machine the
+   * 1-thread CPU ratio is the one that holds; wall time counts the waits for a core.
+   */
+  cpuRatio?: number;
 }
 
 interface MemoryCheck {
@@ -146,7 +185,7 @@ interface KernelProfile {
 function parseOptions(argv: string[]): Options {
   const options: Options = {
     json: false,
-    models: ['mnist-cnn', 'mnist-resnete'],
+    models: ['mnist-cnn', 'mnist-resnete', 'cifar10-resnete18', 'cifar10-bdn28'],
     steps: 20,
     warmup: 50,
     cpuSteps: 1,
@@ -155,6 +194,25 @@ function parseOptions(argv: string[]): Options {
     torch: true,
     cpu: true,
     threads: 1,
+    batches: [32, 128],
+    threadCounts: [1, os.availableParallelism()],
+    engines: false,
+    matrix: true,
+    profileRows: 40,
+    batch: BATCH,
+    realData: false,
+    onlyC: false,
+    stepsGiven: false,
+    warmupGiven: false,
+  };
+  const list = (i: number, name: string) => {
+    const values = (argv[i + 1] ?? '')
+      .split(',')
+      .map((v) => (v === 'all' ? os.availableParallelism() : Number(v)));
+    if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new Error(`${name} needs a comma-separated list of positive integers`);
+    }
+    return values;
   };
   const number = (i: number, name: string) => {
     const value = Number(argv[i + 1]);
@@ -170,13 +228,34 @@ function parseOptions(argv: string[]): Options {
         options.jsonFile = argv[++i];
         break;
       case '--models':
+      case '--presets':
         options.models = (argv[++i] ?? '').split(',').filter(Boolean);
         break;
       case '--steps':
         options.steps = Math.max(1, number(i++, '--steps'));
+        options.stepsGiven = true;
         break;
       case '--warmup':
         options.warmup = number(i++, '--warmup');
+        options.warmupGiven = true;
+        break;
+      case '--batches':
+        options.batches = list(i++, '--batches');
+        break;
+      case '--batch':
+        options.batch = Math.max(1, number(i++, '--batch'));
+        break;
+      case '--engines':
+        options.engines = true;
+        break;
+      case '--no-matrix':
+        options.matrix = false;
+        break;
+      case '--real-data':
+        options.realData = true;
+        break;
+      case '--only-c':
+        options.onlyC = true;
         break;
       case '--cpu-steps':
         options.cpuSteps = number(i++, '--cpu-steps');
@@ -188,7 +267,8 @@ function parseOptions(argv: string[]): Options {
         options.profile = number(i++, '--profile');
         break;
       case '--threads':
-        options.threads = Math.max(1, number(i++, '--threads'));
+        options.threadCounts = list(i++, '--threads');
+        options.threads = options.threadCounts[0];
         break;
       case '--no-torch':
         options.torch = false;
@@ -226,17 +306,50 @@ async function useWasm(): Promise<void> {
   registerWasmTrainingKernels();
 }
 
+/** The latent (real-valued) kernels of a model's binary layers, which latentClip clips. */
+function latentKernelsOf(model: tf.LayersModel): tf.Variable[] {
+  return model.layers.filter(isBinaryLayer).map((l) => l.latentKernel().read() as tf.Variable);
+}
+
+/**
+ * A synthetic training split of the preset's input shape (uniform noise, random labels): the
+ * work of a step does not depend on the values, and no dataset has to be on disk.
+ */
+function syntheticDataset(modelName: string, count: number): Dataset {
+  const preset = getPreset(modelName);
+  const [h, w, c] = preset.inputShape;
+  const images = new Float32Array(count * h * w * c);
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (let i = 0; i < images.length; i++) images[i] = random();
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) labels[i] = Math.floor(((random() + 1) / 2) * preset.classes);
+  return {
+    name: 'synthetic',
+    source: 'random',
+    shape: [h, w, c],
+    classes: preset.classes,
+    train: { images, labels, count },
+    test: { images: new Float32Array(0), labels: new Uint8Array(0), count: 0 },
+  };
+}
+
 /** A model, an optimizer and a fixed batch; `step()` is one training step as in trainer.ts. */
-function makeTrainer(modelName: string) {
-  const model = getPreset(modelName).build(1);
+function makeTrainer(modelName: string, batch = BATCH) {
+  const preset = getPreset(modelName);
+  const model = preset.build(1);
   // As trainer.ts does in the engine's thread: batch norm through the C kernels (the "tfjs ops"
   // variant, with the C kernels unregistered, runs the same batch norm as tfjs ops).
   fuseBatchNorm(model);
   // The trainer's optimizer: Adam, fused into one C kernel per variable while the C kernels are
   // registered (the "tfjs ops" variant unregisters them, so it runs tfjs' own Adam).
   const optimizer = createOptimizer({ learningRate: LEARNING_RATE, optimizer: 'adam' });
-  const images = tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 4);
-  const labels = tf.tidy(() => tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32', 5), 10));
+  const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
+  const labels = tf.tidy(() =>
+    tf.oneHot(tf.randomUniform([batch], 0, preset.classes, 'int32', 5), preset.classes),
+  );
+  // As trainer.ts does after every step in the engine's thread.
+  const latentClip = preset.defaults.latentClip ?? 0;
   const step = () => {
     const loss = optimizer.minimize(() => {
       const logits = model.apply(images, { training: true }) as tf.Tensor;
@@ -244,6 +357,7 @@ function makeTrainer(modelName: string) {
     }, true) as tf.Scalar;
     const value = loss.dataSync()[0];
     loss.dispose();
+    if (latentClip > 0) clipLatentWeights(latentKernelsOf(model), latentClip);
     return value;
   };
   const params = model.trainableWeights.reduce(
@@ -284,7 +398,7 @@ function timeVariants(
 async function childWasm(modelName: string, options: Options): Promise<RunResult[]> {
   await useWasm();
   const cKernels = bnnKernelsRegistered();
-  const trainer = makeTrainer(modelName);
+  const trainer = makeTrainer(modelName, options.batch);
   const variants = [
     {
       name: 'C kernels',
@@ -293,7 +407,9 @@ async function childWasm(modelName: string, options: Options): Promise<RunResult
       },
     },
   ];
-  if (cKernels) variants.push({ name: 'tfjs ops', enter: () => unregisterBnnKernels() });
+  if (cKernels && !options.onlyC) {
+    variants.push({ name: 'tfjs ops', enter: () => unregisterBnnKernels() });
+  }
   const times = timeVariants(trainer.step, variants, options.warmup, options.steps);
   registerBnnKernels();
   trainer.dispose();
@@ -302,6 +418,7 @@ async function childWasm(modelName: string, options: Options): Promise<RunResult
     engine: 'bnn-lab wasm',
     variant: cKernels ? variant.name : 'tfjs ops; C kernels not registered',
     threads: 1,
+    batch: options.batch,
     steps: options.steps,
     medianMs: median(times[i].wall),
     medianCpuMs: median(times[i].cpu),
@@ -325,15 +442,25 @@ async function childParallel(
   const config = resolveConfig(
     {
       preset: modelName,
-      batchSize: BATCH,
+      batchSize: options.batch,
       learningRate: LEARNING_RATE,
       optimizer: 'adam',
       epochs: 1,
+      // The PyTorch reference does not augment; the CIFAR presets would crop and flip.
+      augment: false,
+      // A CIFAR config must name a folder; the replicas get the synthetic split below instead.
+      ...(getPreset(modelName).dataset.name === 'cifar10' && !options.realData
+        ? { dataset: { name: 'cifar10', path: '(synthetic)' } }
+        : {}),
     },
     'bench',
   );
   const setup = createStepSetup(config, getPreset(modelName));
-  const dataset = loadDataset(config.dataset, { limit: 0, testLimit: 1 });
+  // MNIST when --mnist-data is given (what the rows measured before the CIFAR presets came),
+  // else synthetic images of the preset's input shape: 4 batches' worth.
+  const dataset = options.realData
+    ? loadDataset(config.dataset, { limit: 0, testLimit: 1 })
+    : syntheticDataset(modelName, 4 * options.batch);
   const pool = await DataParallel.start({
     dataset,
     config,
@@ -369,6 +496,7 @@ async function childParallel(
     engine: 'bnn-lab wasm',
     variant: 'data-parallel',
     threads,
+    batch: options.batch,
     steps: options.steps,
     medianMs: median(wall),
     medianCpuMs: median(cpu),
@@ -532,6 +660,32 @@ function kernelFlops(name: string, shapes: number[][], out: number[][]): number 
 }
 
 /**
+ * A convolution kernel's profile key with its layer shape (input HxWxCin -> Cout, kernel size,
+ * stride), so the profile splits the convolutions by layer shape; other kernels by name.
+ */
+function convShapeKey(name: string, args: Parameters<tf.KernelFunc>[0]): string {
+  const attrs = args.attrs as Record<string, unknown> | undefined;
+  const stride = (attrs?.strides as number | number[] | undefined) ?? 1;
+  const s = Array.isArray(stride) ? stride[0] : stride;
+  let x: readonly number[] | undefined;
+  let filter: readonly number[] | undefined;
+  if (name === 'Conv2D' || name === 'FusedConv2D') {
+    x = args.inputs.x?.shape;
+    filter = args.inputs.filter?.shape;
+  } else if (name === 'Conv2DBackpropInput') {
+    x = attrs?.inputShape as number[] | undefined;
+    filter = args.inputs.filter?.shape;
+  } else if (name === 'Conv2DBackpropFilter') {
+    x = args.inputs.x?.shape;
+    filter = attrs?.filterShape as number[] | undefined;
+  } else {
+    return name;
+  }
+  if (!x || !filter) return name;
+  return `${name} ${x[1]}x${x[2]}x${filter[2]}->${filter[3]} k${filter[0]} s${s}`;
+}
+
+/**
  * Per-kernel CPU time of training steps on wasm. Every registered wasm kernel is wrapped to
  * read the process's CPU time before and after it (kernels that BNN Lab's kernels call
  * internally count towards the outer kernel), so the numbers hold on a loaded machine, unlike
@@ -542,9 +696,10 @@ async function childProfile(
   modelName: string,
   steps: number,
   warmup: number,
+  batch: number,
 ): Promise<KernelProfile> {
   await useWasm();
-  const trainer = makeTrainer(modelName);
+  const trainer = makeTrainer(modelName, batch);
   // Warm up before wrapping the kernels, as the timed runs do (V8 optimizes the step's code).
   for (let i = 0; i < Math.max(1, warmup); i++) trainer.step();
   const perKernel = new Map<string, { ms: number; calls: number; flops: number }>();
@@ -567,7 +722,8 @@ async function childProfile(
       const shapes = Object.values(args.inputs)
         .filter((t): t is tf.TensorInfo => t !== undefined)
         .map((t) => t.shape);
-      const entry = perKernel.get(config.kernelName) ?? { ms: 0, calls: 0, flops: 0 };
+      const key = convShapeKey(config.kernelName, args);
+      const entry = perKernel.get(key) ?? { ms: 0, calls: 0, flops: 0 };
       entry.ms += ms;
       entry.calls += 1;
       entry.flops +=
@@ -576,7 +732,7 @@ async function childProfile(
           shapes,
           outs.map((t) => t.shape),
         ) ?? 0;
-      perKernel.set(config.kernelName, entry);
+      perKernel.set(key, entry);
       return out;
     };
     tf.unregisterKernel(config.kernelName, 'wasm');
@@ -674,7 +830,7 @@ function torchProbe(): string | undefined {
   }
 }
 
-function runTorch(model: string, threads: string, options: Options): RunResult {
+function runTorch(model: string, threads: string, options: Options, batch = BATCH): RunResult {
   const script = path.join(__dirname, '..', '..', '..', 'test', 'bench', 'train_torch.py');
   const stdout = execFileSync(
     PYTHON,
@@ -685,7 +841,7 @@ function runTorch(model: string, threads: string, options: Options): RunResult {
       '--threads',
       threads,
       '--batch',
-      String(BATCH),
+      String(batch),
       '--steps',
       String(options.steps),
       '--warmup',
@@ -708,6 +864,7 @@ function runTorch(model: string, threads: string, options: Options): RunResult {
     engine: 'pytorch',
     variant: r.version,
     threads: r.threads,
+    batch,
     steps: options.steps,
     medianMs: r.median_ms,
     medianCpuMs: r.median_cpu_ms,
@@ -725,6 +882,133 @@ function printTable(rows: string[][]): void {
 
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
+/** Timed and warm-up steps of a preset: --steps/--warmup, else 20/50 (MNIST) or 5/3 (CIFAR). */
+function stepsFor(model: string, options: Options): { steps: number; warmup: number } {
+  const large = getPreset(model).inputShape[0] > 28;
+  return {
+    steps: options.stepsGiven ? options.steps : large ? 5 : options.steps,
+    warmup: options.warmupGiven ? options.warmup : large ? 3 : options.warmup,
+  };
+}
+
+/**
+ * The matrix of issue 11: every preset at every batch on every thread count, BNN Lab (the
+ * engine's own thread on 1 thread, as `bnn-lab train --threads 1` runs; data-parallel replicas
+ * on more) and PyTorch in the same run, each row with its ratio to PyTorch's at the same
+ * preset, batch and threads. A batch over the wasm memory estimate (core/training/batchLimit.ts)
+ * is reported as skipped rather than run into an out-of-memory trap.
+ */
+async function runMatrix(
+  options: Options,
+  torchMissing: string | undefined,
+  log: (message: string) => void,
+): Promise<RunResult[]> {
+  // The parent builds each model once, on the cpu backend, for the memory estimate only.
+  await tf.setBackend('cpu');
+  const rows: RunResult[] = [];
+  for (const model of options.models) {
+    const { steps, warmup } = stepsFor(model, options);
+    const built = getPreset(model).build(1);
+    const perThread = maxWasmBatchSize(built, 1);
+    built.dispose();
+    const args = ['--steps', String(steps), '--warmup', String(warmup)];
+    if (options.realData) args.push('--real-data');
+    for (const batch of options.batches) {
+      for (const threads of options.threadCounts) {
+        const label = `${model}, batch ${batch}, ${threads} thread(s)`;
+        let bnn: RunResult;
+        if (batch > perThread * threads) {
+          bnn = skippedRun(
+            model,
+            'bnn-lab wasm',
+            `batch ${batch} over the wasm memory estimate (${perThread} per thread)`,
+          );
+        } else {
+          log(`${label}: BNN Lab (${warmup} warm-up, ${steps} timed steps)`);
+          const batchArgs = ['--batch', String(batch), ...args];
+          try {
+            bnn =
+              threads === 1
+                ? (runChild(['wasm', model, '--only-c', ...batchArgs]) as RunResult[])[0]
+                : (runChild([
+                    'parallel',
+                    model,
+                    '--threads',
+                    String(threads),
+                    ...batchArgs,
+                  ]) as RunResult);
+          } catch (e) {
+            // The child's first error line (its stack is left out of the table).
+            const lines = (e instanceof Error ? e.message : String(e)).split('\n');
+            const first = lines.find((l) => /error/i.test(l) && !/bench child/.test(l));
+            bnn = skippedRun(model, 'bnn-lab wasm', `failed: ${(first ?? lines[0]).trim()}`);
+          }
+        }
+        bnn.threads = threads;
+        bnn.batch = batch;
+        bnn.variant = threads === 1 ? 'engine thread' : 'data-parallel';
+        rows.push(bnn);
+        let torch: RunResult;
+        if (torchMissing !== undefined) {
+          torch = skippedRun(model, 'pytorch', torchMissing);
+        } else {
+          log(`${label}: PyTorch`);
+          torch = runTorch(model, String(threads), { ...options, steps, warmup }, batch);
+        }
+        torch.threads = threads;
+        torch.batch = batch;
+        rows.push(torch);
+        if (!bnn.skipped && !torch.skipped) {
+          bnn.torchMs = torch.medianMs;
+          bnn.ratio = bnn.medianMs / torch.medianMs;
+          bnn.cpuRatio = bnn.medianCpuMs / torch.medianCpuMs;
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+/** 2-thread (or most-thread) speed-up over 1 thread per preset and batch, both engines. */
+function speedups(rows: RunResult[]): {
+  model: string;
+  batch: number;
+  threads: number;
+  bnnLab?: number;
+  pytorch?: number;
+}[] {
+  const out: ReturnType<typeof speedups> = [];
+  const keys = new Set(rows.map((r) => `${r.model}|${r.batch}`));
+  for (const key of keys) {
+    const [model, batchText] = key.split('|');
+    const batch = Number(batchText);
+    const at = (engine: string, threads: number) =>
+      rows.find(
+        (r) =>
+          r.model === model &&
+          r.batch === batch &&
+          r.engine === engine &&
+          r.threads === threads &&
+          !r.skipped,
+      );
+    const most = Math.max(...rows.filter((r) => r.model === model).map((r) => r.threads));
+    if (most <= 1) continue;
+    const ratio = (engine: string) => {
+      const one = at(engine, 1);
+      const many = at(engine, most);
+      return one && many ? one.medianMs / many.medianMs : undefined;
+    };
+    out.push({
+      model,
+      batch,
+      threads: most,
+      bnnLab: ratio('bnn-lab wasm'),
+      pytorch: ratio('pytorch'),
+    });
+  }
+  return out;
+}
+
 async function parent(options: Options): Promise<void> {
   const started = new Date();
   const loadBefore = os.loadavg();
@@ -735,7 +1019,8 @@ async function parent(options: Options): Promise<void> {
     if (!options.json) process.stderr.write(`${message}\n`);
   };
   const torchMissing = options.torch ? torchProbe() : '--no-torch';
-  for (const model of options.models) {
+  const matrix = options.matrix ? await runMatrix(options, torchMissing, log) : [];
+  for (const model of options.engines ? options.models : []) {
     log(`${model}: BNN Lab wasm`);
     runs.push(...(runChild(['wasm', model, ...optionArgs]) as RunResult[]));
     const cores = os.availableParallelism();
@@ -762,8 +1047,11 @@ async function parent(options: Options): Promise<void> {
       runs.push(...(runChild(['cpu', model, ...optionArgs]) as RunResult[]));
     }
   }
-  log('binarization kernels');
-  const binarize = runChild(['binarize', '-']) as BinarizeTiming;
+  let binarize: BinarizeTiming | undefined;
+  if (options.engines) {
+    log('binarization kernels');
+    binarize = runChild(['binarize', '-']) as BinarizeTiming;
+  }
   let memory: MemoryCheck | undefined;
   if (options.stepsMemory > 0) {
     log(`memory: ${options.stepsMemory} steps of mnist-cnn`);
@@ -773,7 +1061,9 @@ async function parent(options: Options): Promise<void> {
   const profiles: KernelProfile[] = [];
   if (options.profile > 0) {
     for (const model of options.models) {
-      log(`${model}: profile of ${options.profile} steps`);
+      const batch = options.batches[0];
+      const { warmup } = stepsFor(model, options);
+      log(`${model}: profile of ${options.profile} steps at batch ${batch}`);
       profiles.push(
         runChild([
           'profile',
@@ -781,7 +1071,9 @@ async function parent(options: Options): Promise<void> {
           '--profile',
           String(options.profile),
           '--warmup',
-          String(options.warmup),
+          String(warmup),
+          '--batch',
+          String(batch),
         ]) as KernelProfile,
       );
     }
@@ -797,6 +1089,8 @@ async function parent(options: Options): Promise<void> {
     loadAverageAfter: os.loadavg(),
     batch: BATCH,
     peakGflops,
+    matrix,
+    speedups: speedups(matrix),
     runs,
     binarize,
     memory,
@@ -808,12 +1102,78 @@ async function parent(options: Options): Promise<void> {
     return;
   }
   console.log(
-    `batch ${BATCH}, Adam, median of ${options.steps} steps after ${options.warmup} warm-up ` +
-      `(tfjs cpu: ${options.cpuSteps}, no warm-up); ${report.machine.cores} cores (${report.machine.cpu}); ` +
+    `Adam, softmax cross-entropy, one fixed synthetic batch; ${report.machine.cores} cores (${report.machine.cpu}); ` +
       `load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ` +
       `${report.loadAverageAfter.map((l) => l.toFixed(1)).join(' ')} after`,
   );
-  for (const model of options.models) {
+  if (matrix.length > 0) {
+    console.log(
+      '\nstep time (wall, median after warm-up) against PyTorch at the same batch and threads',
+    );
+    const table = [
+      [
+        'preset',
+        'batch',
+        'threads',
+        'engine',
+        'steps',
+        'step ms',
+        'CPU ms/step',
+        'x torch',
+        'x torch (CPU)',
+        'peak RSS MB',
+      ],
+    ];
+    for (const r of matrix) {
+      const name = r.variant ? `${r.engine} (${r.variant})` : r.engine;
+      if (r.skipped) {
+        table.push([
+          r.model,
+          String(r.batch),
+          String(r.threads),
+          name,
+          '-',
+          `skipped: ${r.skipped}`,
+          '',
+          '',
+          '',
+          '',
+        ]);
+        continue;
+      }
+      table.push([
+        r.model,
+        String(r.batch),
+        String(r.threads),
+        name,
+        String(r.steps),
+        fixed(r.medianMs),
+        fixed(r.medianCpuMs),
+        r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`,
+        r.cpuRatio === undefined ? '' : `${r.cpuRatio.toFixed(2)}x`,
+        fixed(r.maxRssMb, 0),
+      ]);
+    }
+    printTable(table);
+    console.log('\nspeed-up of the most threads over 1 thread');
+    printTable([
+      ['preset', 'batch', 'threads', 'BNN Lab', 'PyTorch'],
+      ...report.speedups.map((u) => [
+        u.model,
+        String(u.batch),
+        String(u.threads),
+        u.bnnLab === undefined ? '-' : `${u.bnnLab.toFixed(2)}x`,
+        u.pytorch === undefined ? '-' : `${u.pytorch.toFixed(2)}x`,
+      ]),
+    ]);
+  }
+  if (options.engines) {
+    console.log(
+      `\nengines, batch ${BATCH}, median of ${options.steps} steps after ${options.warmup} warm-up ` +
+        `(tfjs cpu: ${options.cpuSteps}, no warm-up)`,
+    );
+  }
+  for (const model of options.engines ? options.models : []) {
     const rows = runs.filter((r) => r.model === model);
     const torch1 = rows.find((r) => r.engine === 'pytorch' && r.threads === 1 && !r.skipped);
     const table = [
@@ -850,20 +1210,22 @@ async function parent(options: Options): Promise<void> {
     console.log(`\n${model}`);
     printTable(table);
   }
-  console.log(
-    `\nbinarization on ${binarize.shape.join('x')}, median CPU time of 21 calls (wasm, one thread)` +
-      (binarize.skipped ? `: skipped, ${binarize.skipped}` : ''),
-  );
-  if (!binarize.skipped) {
-    printTable([
-      ['op', 'tfjs ops', 'C kernel', 'ops / kernel'],
-      ...binarize.rows.map((r) => [
-        r.op,
-        `${fixed(r.opsMs, 2)} ms`,
-        `${fixed(r.kernelMs, 2)} ms`,
-        `${fixed(r.opsMs / r.kernelMs)}x`,
-      ]),
-    ]);
+  if (binarize) {
+    console.log(
+      `\nbinarization on ${binarize.shape.join('x')}, median CPU time of 21 calls (wasm, one thread)` +
+        (binarize.skipped ? `: skipped, ${binarize.skipped}` : ''),
+    );
+    if (!binarize.skipped) {
+      printTable([
+        ['op', 'tfjs ops', 'C kernel', 'ops / kernel'],
+        ...binarize.rows.map((r) => [
+          r.op,
+          `${fixed(r.opsMs, 2)} ms`,
+          `${fixed(r.kernelMs, 2)} ms`,
+          `${fixed(r.opsMs / r.kernelMs)}x`,
+        ]),
+      ]);
+    }
   }
   if (memory) {
     console.log(
@@ -878,7 +1240,7 @@ async function parent(options: Options): Promise<void> {
         `GFLOPS = 2 x multiply-adds / kernel time; wasm SIMD128 peak measured ${fixed(peakGflops)} GFLOPS on one core`,
     );
     const table = [['kernel', 'CPU ms/step', 'share', 'calls/step', 'GFLOPS', '% of peak']];
-    for (const k of profile.kernels.slice(0, 16)) {
+    for (const k of profile.kernels.slice(0, options.profileRows)) {
       table.push([
         k.name,
         fixed(k.msPerStep, 2),
@@ -928,7 +1290,7 @@ async function child(argv: string[]): Promise<void> {
       result = await childBinarize();
       break;
     case 'profile':
-      result = await childProfile(model, options.profile, options.warmup);
+      result = await childProfile(model, options.profile, options.warmup, options.batch);
       break;
     default:
       throw new Error(`unknown child kind ${kind}`);

@@ -123,11 +123,14 @@ class ResNetEBlock(nn.Module):
 class ResNetE(nn.Module):
     """BNN Lab's ResNetE (core/bnn/architectures.ts) as in the mnist-resnete preset: stem conv
     3x3 1->32, BN, ReLU, BN; stages 32/64/128 x 2 blocks, the first block of stages 2 and 3 at
-    stride 2 with an AvgPool + 1x1 conv + BN shortcut; ReLU, global average pool, dense."""
+    stride 2 with an AvgPool + 1x1 conv + BN shortcut; ReLU, global average pool, dense.
+    cifar10-resnete18: 3 input channels, stem 64, stages 64/128/256/512 x 4 blocks."""
 
-    def __init__(self, stem=32, stages=(32, 64, 128), blocks=(2, 2, 2), classes=10, clip=1.25):
+    def __init__(
+        self, stem=32, stages=(32, 64, 128), blocks=(2, 2, 2), classes=10, clip=1.25, cin=1
+    ):
         super().__init__()
-        conv = nn.Conv2d(1, stem, 3, padding=1, bias=False)
+        conv = nn.Conv2d(cin, stem, 3, padding=1, bias=False)
         glorot(conv.weight)
         self.stem = nn.Sequential(conv, bn2d(stem), nn.ReLU(), bn2d(stem))
         layers, channels = [], stem
@@ -146,7 +149,79 @@ class ResNetE(nn.Module):
         return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-MODELS = {"mnist-cnn": MnistCnn, "mnist-resnete": ResNetE}
+def transition_channels(channels, reduction, unit):
+    """core/bnn/architectureSpec.ts' transitionChannels: round-half-even((C // r) / unit) * unit."""
+    return round((channels // reduction) / unit) * unit
+
+
+class BinaryDenseNet(nn.Module):
+    """BNN Lab's BinaryDenseNet (core/bnn/architectures.ts) as in the cifar10-bdn28 preset: stem
+    conv 3x3 3->64, BN, ReLU; dense blocks of 6/6/6/5 layers (BN, binary conv 3x3 -> 64,
+    concatenate); transitions BN, max pool 2, ReLU, 1x1 conv (full precision) to
+    round((C // r) / 32) * 32 channels; BN, ReLU, global average pool, dense."""
+
+    def __init__(
+        self,
+        initial=64,
+        growth=64,
+        blocks=(6, 6, 6, 5),
+        reductions=(2.7, 2.7, 2.2),
+        unit=32,
+        classes=10,
+        clip=1.3,
+        cin=3,
+    ):
+        super().__init__()
+        conv = nn.Conv2d(cin, initial, 3, padding=1, bias=False)
+        glorot(conv.weight)
+        self.stem = nn.Sequential(conv, bn2d(initial), nn.ReLU())
+        self.layers = nn.ModuleList()
+        self.plan = []
+        channels = initial
+        for block, count in enumerate(blocks):
+            for _ in range(count):
+                self.layers.append(
+                    nn.Sequential(bn2d(channels), BinaryConv2d(channels, growth, 1, 1, clip))
+                )
+                self.plan.append("dense")
+                channels += growth
+            if block == len(blocks) - 1:
+                break
+            out = transition_channels(channels, reductions[block], unit)
+            conv = nn.Conv2d(channels, out, 1, bias=False)
+            glorot(conv.weight)
+            self.layers.append(
+                nn.Sequential(bn2d(channels), nn.MaxPool2d(2, 2, ceil_mode=True), nn.ReLU(), conv)
+            )
+            self.plan.append("transition")
+            channels = out
+        self.head_bn = bn2d(channels)
+        self.head = nn.Linear(channels, classes)
+        glorot(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for kind, layer in zip(self.plan, self.layers):
+            x = torch.cat([x, layer(x)], 1) if kind == "dense" else layer(x)
+        x = F.relu(self.head_bn(x))
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def resnete18():
+    return ResNetE(stem=64, stages=(64, 128, 256, 512), blocks=(4, 4, 4, 4), clip=1.25, cin=3)
+
+
+MODELS = {
+    "mnist-cnn": MnistCnn,
+    "mnist-resnete": ResNetE,
+    "cifar10-resnete18": resnete18,
+    "cifar10-bdn28": BinaryDenseNet,
+}
+# Input shape (channels, height, width) per model; the CIFAR presets' real 3x32x32.
+INPUT_SHAPES = {"cifar10-resnete18": (3, 32, 32), "cifar10-bdn28": (3, 32, 32)}
+# The presets' latentClip: latent binary weights clipped to [-c, c] after every step.
+LATENT_CLIP = {"mnist-resnete": 1.25, "cifar10-resnete18": 1.25, "cifar10-bdn28": 1.3}
 
 
 def main():
@@ -168,7 +243,9 @@ def main():
     model.train()
     # tfjs' Adam: beta1 0.9, beta2 0.999, epsilon 1e-7.
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, eps=1e-7)
-    images = torch.rand(args.batch, 1, 28, 28).to(device)
+    images = torch.rand(args.batch, *INPUT_SHAPES.get(args.model, (1, 28, 28))).to(device)
+    latent = [m.weight for m in model.modules() if isinstance(m, (BinaryConv2d, BinaryDense))]
+    latent_clip = LATENT_CLIP.get(args.model, 0)
     labels = torch.randint(0, 10, (args.batch,)).to(device)
 
     def step():
@@ -176,6 +253,10 @@ def main():
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
         optimizer.step()
+        if latent_clip > 0:
+            with torch.no_grad():
+                for w in latent:
+                    w.clamp_(-latent_clip, latent_clip)
         return loss.item()
 
     for _ in range(args.warmup):

@@ -116,3 +116,67 @@ test('batch norm and max-pool gradient: rows × channels past the memory trap', 
     { trapped: true, changed: false },
   );
 });
+
+test('bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap', () => {
+  // batch 2, 6×6×1 signs packed into 6×6 words, 3×3×1→8 filter, 4×4×8 output: fits.
+  const ok = [0, 4096, 8192, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1, 6, 6, 0, 0];
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward_xnor(...ok)),
+    {
+      trapped: false,
+      changed: true,
+    },
+  );
+  const huge = [...ok];
+  huge[3] = 2 ** 26;
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward_xnor(...huge)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+  // An output of 5×5 from a 6×6 padded input with a 3×3 window reads past it.
+  const past = [...ok];
+  past[7] = 5;
+  past[8] = 5;
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward_xnor(...past)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+  // The real input placed past the padded one (pad_top + in_h > pad_h).
+  const outside = [...ok];
+  outside[18] = 1;
+  assert.deepEqual(
+    run(() => kernels.bnn_conv2d_forward_xnor(...outside)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+  // Packing: a batch whose sizes wrap, and a word count that does not match the channels.
+  assert.deepEqual(
+    run(() => kernels.bnn_pack_signs(0, 8192, 2 ** 26, 6, 6, 1, 6, 6, 0, 0, 1)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+  assert.deepEqual(
+    run(() => kernels.bnn_pack_signs(0, 8192, 2, 6, 6, 65, 6, 6, 0, 0, 1)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+  assert.deepEqual(
+    run(() => kernels.bnn_pack_filter_signs(0, 8192, 3, 3, 2 ** 20, 2 ** 12, 2 ** 14)),
+    {
+      trapped: true,
+      changed: false,
+    },
+  );
+});

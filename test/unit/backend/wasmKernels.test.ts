@@ -695,6 +695,52 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('split like the cpu backend on every axis, and give concatenate its gradient', async () => {
+    const cases: [number[], number[] | number, number][] = [
+      [[2, 3, 4, 10], [7, 3], 3],
+      [[2, 3, 4, 10], [2, 0, 5, 3], -1],
+      [[2, 3, 4, 10], [1, 2], 1],
+      [[2, 3, 4, 10], 2, 0],
+      [[6, 5], [4, 1], 1],
+      [[9], 3, 0],
+    ];
+    for (const [i, [shape, splits, axis]] of cases.entries()) {
+      const values = randomValues(tf.util.sizeFromShape(shape), 950 + i);
+      for (const dtype of ['float32', 'int32'] as const) {
+        const run = () =>
+          tf.tidy(() => {
+            const x = tf.tensor(
+              Array.from(values, (v) => Math.round(v * 100)),
+              shape,
+              dtype,
+            );
+            return tf
+              .split(x, splits, axis)
+              .map((part) => [part.shape, Array.from(part.dataSync())]);
+          });
+        const expected = await onBackend('cpu', run);
+        const actual = await onBackend('wasm', run);
+        assert.deepEqual(
+          actual,
+          expected,
+          `split ${dtype} [${shape}] by ${String(splits)} on ${axis}`,
+        );
+      }
+    }
+    // concatenate's gradient is SplitV of dy: a DenseNet layer's channels.
+    const grads = () =>
+      tf.tidy(() => {
+        const a = tf.tensor4d(randomValues(2 * 3 * 3 * 5, 960), [2, 3, 3, 5]);
+        const b = tf.tensor4d(randomValues(2 * 3 * 3 * 3, 961), [2, 3, 3, 3]);
+        const weights = tf.tensor4d(randomValues(2 * 3 * 3 * 8, 962), [2, 3, 3, 8]);
+        const g = tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+          tf.sum(tf.mul(tf.concat([p, q], 3), weights)),
+        )([a, b]);
+        return g.map((t) => Array.from(t.dataSync()));
+      });
+    assert.deepEqual(await onBackend('wasm', grads), await onBackend('cpu', grads));
+  });
+
   void it('route maxPool gradients like the cpu backend, ties included', async () => {
     const cases: [Shape4, number | [number, number], number, 'same' | 'valid'][] = [
       [[2, 8, 8, 3], 2, 2, 'valid'],

@@ -1,0 +1,89 @@
+/**
+ * Measured memory of a training step on wasm against the batch-size estimate of
+ * core/training/batchLimit.ts (a benchmark, not a test: it prints numbers).
+ *
+ *   npx tsc -p test && node out/test/bench/stepMemory.js [preset:batch ...]
+ *
+ * For each preset and batch: the tensors resident after one step (weights, Adam's slots), the
+ * peak above them during the next step (tf.profile's peakBytes, which counts every tensor the
+ * backend allocates, C-kernel temporaries included), and the estimate
+ * (`stepBytesPerExample` x batch). The per-example slope between two batches of one preset is
+ * what the estimate has to bound.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '../../core/tf';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
+import { getPreset } from '../../core/bnn/presets';
+import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
+import { createOptimizer } from '../../core/training/optimizers';
+import { maxWasmBatchSize, stepBytesPerExample } from '../../core/training/batchLimit';
+
+const MB = 2 ** 20;
+
+async function main(): Promise<void> {
+  const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  registerWasmTrainingKernels();
+  const cases = process.argv.slice(2).length
+    ? process.argv.slice(2)
+    : ['mnist-cnn:16', 'mnist-cnn:64', 'mnist-resnete:16', 'mnist-resnete:64'];
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  console.log(
+    'preset, batch, resident MB, step peak above resident MB, estimate MB, max batch/thread',
+  );
+  for (const item of cases) {
+    const [name, batchText] = item.split(':');
+    const batch = Number(batchText);
+    const preset = getPreset(name);
+    const model = preset.build(1);
+    fuseBatchNorm(model);
+    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
+    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 1);
+    const labels = tf.oneHot(
+      tf.randomUniform([batch], 0, preset.classes, 'int32', 2),
+      preset.classes,
+    );
+    const step = () => {
+      const loss = optimizer.minimize(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            labels,
+            model.apply(images, { training: true }) as tf.Tensor,
+          ) as tf.Scalar,
+        true,
+      ) as tf.Scalar;
+      loss.dataSync();
+      loss.dispose();
+    };
+    step();
+    const resident = tf.memory().numBytes;
+    const info = await tf.profile(step);
+    const estimate = stepBytesPerExample(model) * batch;
+    console.log(
+      [
+        name,
+        batch,
+        (resident / MB).toFixed(1),
+        ((info.peakBytes - resident) / MB).toFixed(1),
+        (estimate / MB).toFixed(1),
+        maxWasmBatchSize(model, 1),
+      ].join(', '),
+    );
+    tf.dispose([images, labels]);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
