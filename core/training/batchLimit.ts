@@ -57,12 +57,16 @@ export function checkWasmBatchSize(
 ): void {
   const max = maxWasmBatchSize(model, threads);
   if (batchSize <= max) return;
-  const perExample = Math.ceil(stepBytesPerExample(model) / 2 ** 10);
+  const perExample = stepBytesPerExample(model);
+  const perThread = Math.ceil(batchSize / threads);
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
   throw new UserError(
     `batchSize ${configured}${configured !== batchSize ? ` (${batchSize} examples, the whole training set)` : ''} is too large for the wasm backend: a step of ${preset} needs about ` +
-      `${perExample} KiB per example and each thread's wasm memory holds at most 4 GiB, ` +
+      `${gib(perExample * perThread)} per thread for ${perThread} examples ` +
+      `(${Math.ceil(perExample / 2 ** 20)} MiB each), and each thread's wasm memory holds at most 4 GiB, ` +
       `addressed with 32-bit offsets` +
       `${threads > 1 ? ` (the batch is shared by ${threads} threads)` : ''}; lower batchSize to ` +
-      `${max} or less (${fieldName('batchSize')})`,
+      `${max} or less (${fieldName('batchSize')})` +
+      `${threads === 1 ? ', or train on more threads, each holding its share of the batch' : ''}`,
   );
 }

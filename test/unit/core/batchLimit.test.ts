@@ -65,7 +65,7 @@ test(
     assert.equal(result.status, 'failed');
     assert.match(
       result.message ?? '',
-      /^batchSize 16384 is too large for the wasm backend: .* \(the batch is shared by 2 threads\); lower batchSize to 10900 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
+      /^batchSize 16384 is too large for the wasm backend: a step of mnist-cnn needs about 5\.6 GiB per thread for 8192 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 10900 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
     );
     assert.deepEqual(
       records.map((r) => r.event),
