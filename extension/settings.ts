@@ -1,8 +1,9 @@
 /**
- * Every `bnnLab.*` setting the commands and the engine read, in one module: each read names its
+ * Every `bnnLab.*` setting the extension reads or writes, in one module: each read names its
  * scope (the workspace folder or file it applies to) and validates the value, so an error names
- * the setting. The inspector's and the Runs view's own reads are in
- * extension/inspector/ and extension/views/.
+ * the setting. The inspector's settings are parsed by the vscode-free
+ * extension/inspector/settings.ts; test/unit/extension/settingsReads.test.ts keeps every
+ * `getConfiguration` call in this file.
  */
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -64,6 +65,62 @@ export function nativeModulePath(): string | undefined {
 /** Writes a user-level (global) setting, e.g. after installing native TensorFlow. */
 export async function updateGlobalSetting(key: string, value: unknown): Promise<void> {
   await settings().update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+/**
+ * The inspector's settings for a checkpoint, as set (`bnnLab.inspect.binaryPatterns`,
+ * `bnnLab.metrics.deadTau`): `analysisSettings` in extension/inspector/settings.ts checks them.
+ */
+export function inspectorSettings(resource: vscode.Uri): {
+  binaryPatterns: unknown;
+  deadTau: unknown;
+} {
+  const s = settings(resource);
+  return {
+    binaryPatterns: s.get<unknown>('inspect.binaryPatterns'),
+    deadTau: s.get<unknown>('metrics.deadTau'),
+  };
+}
+
+/** Where a setting about `resource` is saved: its workspace folder, the workspace, or the user. */
+function resourceTarget(resource: vscode.Uri): vscode.ConfigurationTarget {
+  if (vscode.workspace.getWorkspaceFolder(resource)) {
+    return vscode.ConfigurationTarget.WorkspaceFolder;
+  }
+  return vscode.workspace.workspaceFolders
+    ? vscode.ConfigurationTarget.Workspace
+    : vscode.ConfigurationTarget.Global;
+}
+
+/** The value a write at `target` starts from: the value set there, or the one it inherits. */
+function valueAt<T>(
+  inspected: { globalValue?: T; workspaceValue?: T; workspaceFolderValue?: T } | undefined,
+  target: vscode.ConfigurationTarget,
+): T | undefined {
+  switch (target) {
+    case vscode.ConfigurationTarget.WorkspaceFolder:
+      return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+    case vscode.ConfigurationTarget.Workspace:
+      return inspected?.workspaceValue ?? inspected?.globalValue;
+    default:
+      return inspected?.globalValue;
+  }
+}
+
+/**
+ * Rewrites `bnnLab.inspect.binaryPatterns` where `resource`'s settings live (its workspace
+ * folder, else the workspace, else the user): `update` gets the list in effect there.
+ * @returns the target written, for the log.
+ */
+export async function updateBinaryPatterns(
+  resource: vscode.Uri,
+  update: (current: string[] | undefined) => string[],
+): Promise<vscode.ConfigurationTarget> {
+  const s = settings(resource);
+  const target = resourceTarget(resource);
+  const current = valueAt(s.inspect<string[]>('inspect.binaryPatterns'), target);
+  await s.update('inspect.binaryPatterns', update(current), target);
+  return target;
 }
 
 /** Run-config fields that the metrics settings supply, by field. */

@@ -20,6 +20,7 @@ import {
   type CommandContext,
 } from './args';
 import { percent } from './progress';
+import { nameTable } from './table';
 import {
   BACKEND_OPTION,
   backendOption,
@@ -43,14 +44,9 @@ export function finetuneTable(summary: FinetuneSummary): string {
     percent(l.deadWeightRatioBefore),
     percent(l.deadWeightRatioAfter),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [
     `test accuracy ${percent(summary.testAccuracyBefore)} → ${percent(summary.testAccuracyAfter)} (${summary.method})`,
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    ...nameTable(header, rows),
   ].join('\n');
 }
 

@@ -17,6 +17,7 @@ import {
   type OptionSpec,
   type OptionValues,
 } from './args';
+import { alignTable } from './table';
 
 const TAU_OPTION: OptionSpec = {
   name: 'tau',
@@ -53,17 +54,6 @@ function cell(value: number | null | undefined, digits = 3): string {
   if (value === null || value === undefined) return '–';
   if (!Number.isFinite(value)) return String(value);
   return value.toFixed(digits);
-}
-
-/** Left-aligns text columns and right-aligns numeric ones. */
-export function alignTable(header: string[], rows: string[][], numeric: boolean[]): string[] {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (r: string[]) =>
-    r
-      .map((v, c) => (numeric[c] ? v.padStart(widths[c]) : v.padEnd(widths[c])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 function binaryCell(binary: boolean | null): string {

@@ -23,6 +23,7 @@ import {
   type OptionValues,
 } from './args';
 import { backendLine, formatDuration, layerSummary, percent, TrainProgress } from './progress';
+import { nameTable } from './table';
 
 /** The per-layer table printed at the end of a run. */
 export function layerTable(layers: LayerTelemetry[]): string {
@@ -37,10 +38,7 @@ export function layerTable(layers: LayerTelemetry[]): string {
     percent(l.frozenRatio),
     percent(l.signBalance),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return nameTable(header, rows).join('\n');
 }
 
 /** `--lr`'s help, from the presets' schedules (cosine decay to 0, step decay or constant). */

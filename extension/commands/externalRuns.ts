@@ -56,7 +56,7 @@ async function copyTelemetrySnippet(context: vscode.ExtensionContext): Promise<v
   if (choice) await vscode.commands.executeCommand(FOLLOW_EXTERNAL_RUN);
 }
 
-/** Registers both commands behind the error wrapper of commands.ts. */
+/** Registers both commands behind the error wrapper of extension/errors.ts. */
 export function registerExternalRunCommands(
   context: vscode.ExtensionContext,
   dashboard: DashboardViewProvider,

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { log } from '../log';
+import { inspectorSettings } from '../settings';
 import type { AnalysisHost } from './analysisHost';
 import { InspectorPage, type InspectorSource, type PageContext } from './InspectorPage';
 import { LayersTreeProvider } from './LayersTreeProvider';
@@ -37,11 +38,7 @@ export class InspectorPages implements PageContext, vscode.Disposable {
   }
 
   settings(resource: vscode.Uri): ParsedAnalysisSettings {
-    const config = vscode.workspace.getConfiguration('bnnLab', resource);
-    const parsed = analysisSettings({
-      binaryPatterns: config.get<unknown>('inspect.binaryPatterns'),
-      deadTau: config.get<unknown>('metrics.deadTau'),
-    });
+    const parsed = analysisSettings(inspectorSettings(resource));
     for (const problem of parsed.problems) {
       if (this.warned.has(problem)) continue;
       this.warned.add(problem);

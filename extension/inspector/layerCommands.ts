@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_BINARY_PATTERNS } from '../../core/checkpoints/inspect';
 import { log } from '../log';
+import { updateBinaryPatterns } from '../settings';
 import type { InspectorPages } from './inspectorPages';
 import type { LayerItem } from './layerItems';
 import { patternForTensor, withPattern } from './settings';
@@ -25,33 +26,6 @@ function patternProblem(text: string): string | undefined {
   }
 }
 
-/** Where the pattern is saved: the resource's workspace folder, the workspace, or the user. */
-function settingsTarget(resource: vscode.Uri): vscode.ConfigurationTarget {
-  if (vscode.workspace.getWorkspaceFolder(resource)) {
-    return vscode.ConfigurationTarget.WorkspaceFolder;
-  }
-  return vscode.workspace.workspaceFolders
-    ? vscode.ConfigurationTarget.Workspace
-    : vscode.ConfigurationTarget.Global;
-}
-
-/** The list the new pattern joins: the value at `target`, or the one it inherits. */
-function patternsAt(
-  inspected:
-    | { globalValue?: string[]; workspaceValue?: string[]; workspaceFolderValue?: string[] }
-    | undefined,
-  target: vscode.ConfigurationTarget,
-): string[] | undefined {
-  switch (target) {
-    case vscode.ConfigurationTarget.WorkspaceFolder:
-      return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
-    case vscode.ConfigurationTarget.Workspace:
-      return inspected?.workspaceValue ?? inspected?.globalValue;
-    default:
-      return inspected?.globalValue;
-  }
-}
-
 /**
  * Layers view → "Mark as Binary": adds a name pattern for the tensor to the workspace's
  * `bnnLab.inspect.binaryPatterns` (the issue's "saved in workspace settings"); the setting
@@ -68,14 +42,8 @@ export async function markLayerBinary(pages: InspectorPages, arg?: unknown): Pro
     validateInput: patternProblem,
   });
   if (!pattern) return;
-  const resource = vscode.Uri.file(active.target);
-  const target = settingsTarget(resource);
-  const config = vscode.workspace.getConfiguration('bnnLab', resource);
-  const current = patternsAt(config.inspect<string[]>('inspect.binaryPatterns'), target);
-  await config.update(
-    'inspect.binaryPatterns',
+  const target = await updateBinaryPatterns(vscode.Uri.file(active.target), (current) =>
     withPattern(current, pattern, DEFAULT_BINARY_PATTERNS),
-    target,
   );
   log.info(`inspector: added binary pattern /${pattern}/ (${vscode.ConfigurationTarget[target]})`);
 }

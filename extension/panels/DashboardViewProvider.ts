@@ -24,7 +24,7 @@ import type { EngineClient, RunEvent } from '../engine/EngineClient';
 import { isExternalRunInProgress, MetricsFollower } from '../engine/externalRun';
 import { findNewestRunDir, readRun, skippedOf } from '../engine/runFolders';
 import { log } from '../log';
-import { runRoots } from '../views/RunsTreeProvider';
+import { workspaceRunsRoots } from '../settings';
 import { runNameOf } from '../views/runNames';
 import { ComparisonState } from './comparisonState';
 import { dashboardHtml, makeNonce } from './dashboardHtml';
@@ -440,7 +440,7 @@ export class DashboardViewProvider
         this.sendLive(targets);
         return;
       }
-      const dir = await findNewestRunDir(runRoots());
+      const dir = await findNewestRunDir(workspaceRunsRoots());
       // A run may have started while the disk was read; it wins.
       if (this.engine.currentRun) {
         this.sendLive(targets);

@@ -4,13 +4,13 @@
  * "Compare With…" overlays a second run. The list follows the disk (file system watchers on the
  * runs folders) and the engine (a run starting, ending, finishing an epoch).
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/EngineClient';
 import { listRunDirs, readRunSummary, type RunSummary } from '../engine/runFolders';
 import { formatPercent, formatRunFacts } from '../../core/format';
 import { runNameOf } from './runNames';
 import { log } from '../log';
+import { workspaceRunsRoots } from '../settings';
 
 /** One run in the tree; `live` when this window's engine is training it right now. */
 export interface RunItem {
@@ -21,16 +21,6 @@ export interface RunItem {
   /** Step reached, for a live run. */
   step?: number;
   totalSteps?: number;
-}
-
-/** Absolute runs folders of the workspace's (local) folders, from `bnnLab.runs.folder`. */
-export function runRoots(): string[] {
-  return (vscode.workspace.workspaceFolders ?? [])
-    .filter((f) => f.uri.scheme === 'file')
-    .map((f) => {
-      const folder = vscode.workspace.getConfiguration('bnnLab', f.uri).get<string>('runs.folder');
-      return path.resolve(f.uri.fsPath, folder || '.bnn-lab/runs');
-    });
 }
 
 /** Icon, description and tooltip of a run (pure but for the vscode value types). */
@@ -142,7 +132,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
   private rewatch(): void {
     for (const w of this.watchers) w.dispose();
     this.watchers = [];
-    for (const root of runRoots()) {
+    for (const root of workspaceRunsRoots()) {
       const base = vscode.Uri.file(root);
       // Run folders appearing or disappearing, and their metrics.jsonl changing.
       for (const glob of ['*', '*/metrics.jsonl']) {
@@ -161,7 +151,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem>, vscod
   async getChildren(element?: RunItem): Promise<RunItem[]> {
     if (element) return [];
     const live = this.engine.currentRun;
-    const dirs = await listRunDirs(runRoots());
+    const dirs = await listRunDirs(workspaceRunsRoots());
     const items: RunItem[] = [];
     for (const dir of dirs) {
       try {

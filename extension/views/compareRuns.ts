@@ -1,6 +1,6 @@
 /**
  * "Compare Runs…" (several runs at once) and "Label Run…" on the Runs view. "Compare With…"
- * (one run) stays in commands.ts; both end in DashboardViewProvider.compareWith.
+ * (one run) is in commands/runs.ts; both end in DashboardViewProvider.compareWith.
  */
 import * as vscode from 'vscode';
 import { formatPercent, formatRunFacts } from '../../core/format';

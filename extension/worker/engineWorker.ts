@@ -1,7 +1,7 @@
 /**
  * Engine worker entry (worker_threads, bundled to dist/worker.js): runs training off the
  * extension-host thread. Imports core, never vscode. Speaks only the `ToWorker`/`FromWorker`
- * unions of core/protocol.ts.
+ * unions of core/protocol/engine.ts.
  */
 import { parentPort } from 'node:worker_threads';
 import { setNativeModulePath } from '../../core/backend/backends';

@@ -7,6 +7,7 @@
  * narrow side view. Charts of one `syncKey` share zoom and smoothing (charts/chartGroup.ts).
  */
 import type uPlot from 'uplot';
+import { el } from '../shared/dom';
 import type { Palette } from '../shared/theme';
 import {
   joinGroup,
@@ -30,17 +31,6 @@ import {
 /** What the controls do, in words (tooltips, aria-label, docs). */
 export const ZOOM_HINT =
   'Drag across the plot to zoom into those steps, Shift+drag or ←/→ to pan, Ctrl+wheel or +/− to zoom, double-click or 0 to show all steps';
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export interface ControlsOptions {
   syncKey?: string;

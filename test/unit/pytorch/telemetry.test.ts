@@ -76,7 +76,7 @@ const LAYER_KEYS = [
   'std',
 ];
 
-/** The record shapes of core/protocol.ts, field by field. */
+/** The record shapes of core/protocol/schema.ts, field by field. */
 function checkShapes(all: MetricsRecord[]): void {
   const start = all[0];
   assert.equal(start.event, 'start');

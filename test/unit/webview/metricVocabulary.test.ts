@@ -10,7 +10,7 @@ import {
   metricSpec,
   metricTicks,
 } from '../../../webview/shared/metricVocabulary';
-import { cancelledText, messageWithoutFile } from '../../../webview/shared/runMessages';
+import { cancelledText } from '../../../webview/shared/runMessages';
 
 // node:test schedules suites and tests itself; their returned promises are voided on purpose.
 
@@ -94,18 +94,6 @@ void describe('run messages', () => {
       cancelledText(1500, 'worker stopped'),
       'Run cancelled at step 1,500. Worker stopped.',
     );
-  });
-
-  void it('names the file of an error once', () => {
-    assert.equal(
-      messageWithoutFile('/w/a.pth', '/w/a.pth: not a PyTorch checkpoint'),
-      'Not a PyTorch checkpoint',
-    );
-    assert.equal(
-      messageWithoutFile('/w/a.pth', 'cannot read /w/a.pth (permission denied)'),
-      'cannot read a.pth (permission denied)',
-    );
-    assert.equal(messageWithoutFile('', 'x'), 'x');
   });
 });
 
