@@ -5,7 +5,7 @@
  * the same everywhere. Pure (no DOM, no Node), so both the webviews and the host import it.
  */
 
-import type { TrainConfig } from './protocol';
+import type { RunPhase, TrainConfig } from './protocol';
 
 /** Shown wherever a value is missing or not finite. */
 export const MISSING = '—';
@@ -134,4 +134,19 @@ export function formatRunFacts(
   ]
     .filter((p) => p !== '')
     .join(' · ');
+}
+
+/**
+ * What a `phase` record says the run is doing, in the words every front end uses (dashboard,
+ * progress notification, CLI): `warming up the LNS mappers, step 120/200`,
+ * `evaluating the checkpoint before fine-tuning, 4,000/10,000 test images`.
+ */
+export function formatPhase(phase: { phase: RunPhase; done: number; total: number }): string {
+  const of = `${formatInteger(phase.done)}/${formatInteger(phase.total)}`;
+  switch (phase.phase) {
+    case 'mapperWarmup':
+      return `warming up the LNS mappers, step ${of}`;
+    case 'evaluateSource':
+      return `evaluating the checkpoint before fine-tuning, ${of} test images`;
+  }
 }

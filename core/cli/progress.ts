@@ -4,10 +4,12 @@
  * as the terminal or wider would wrap and leave a copy behind at every update); elsewhere (a
  * pipe, a file, CI logs) plain lines are printed every {@link PLAIN_EVERY_MS} instead.
  */
+import { formatPhase } from '../format';
 import type { BackendInfo, LayerTelemetry, MetricsRecord } from '../protocol';
 import type { ProgressStream } from './args';
 
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
+type PhaseRecord = Extract<MetricsRecord, { event: 'phase' }>;
 
 /** A plain progress line (not a terminal) at most this often. */
 export const PLAIN_EVERY_MS = 15_000;
@@ -100,6 +102,8 @@ export class TrainProgress {
   private shown = false;
   private lastPlain = -Infinity;
   private lastStep: StepRecord | undefined;
+  private startTime = 0;
+  private lastPhasePlain = -Infinity;
 
   constructor(
     private readonly stream: ProgressStream,
@@ -121,6 +125,33 @@ export class TrainProgress {
     this.stepsPerEpoch = record.stepsPerEpoch;
     // Not record.config.epochs: a fine-tune's start record carries its source run's config.
     this.epochs = Math.round(record.totalSteps / Math.max(1, record.stepsPerEpoch));
+    this.startTime = this.now();
+  }
+
+  /**
+   * The line for a `phase` record (work before the first step), with the time since the run
+   * started: `warming up the LNS mappers, step 120/200 · 6s`, fitted to {@link width}.
+   */
+  phaseLine(record: PhaseRecord): string {
+    return fitParts(
+      [
+        { text: formatPhase(record), priority: 0 },
+        { text: `· ${formatDuration(this.now() - this.startTime)}`, priority: 1 },
+      ],
+      this.width,
+    );
+  }
+
+  /** A `phase` record: redraws the line (terminal) or prints one at the plain cadence. */
+  phase(record: PhaseRecord): void {
+    const line = this.phaseLine(record);
+    if (this.tty) {
+      this.stream.write(`${CLEAR_LINE}${line}`);
+      this.shown = true;
+    } else if (this.now() - this.lastPhasePlain >= PLAIN_EVERY_MS || record.done === 0) {
+      this.stream.write(`${line}\n`);
+      this.lastPhasePlain = this.now();
+    }
   }
 
   /** The step line for `record`, fitted to {@link width}. */

@@ -113,6 +113,9 @@ export class TextReport {
         );
         break;
       }
+      case 'phase':
+        this.progress.phase(record);
+        break;
       case 'step':
         this.progress.step(record);
         break;

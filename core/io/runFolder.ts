@@ -22,7 +22,7 @@ import {
 import { join } from 'node:path';
 import { fieldName, UserError } from '../errors';
 import { FILE_CAPS, readBoundedTextSync } from './boundedFile';
-import type { MetricsRecord, TrainConfig } from '../protocol';
+import { isMetricsEvent, type MetricsRecord, type TrainConfig } from '../protocol';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const CONFIG_FILE = 'config.json';
@@ -274,8 +274,6 @@ export class RunFolder {
   }
 }
 
-const EVENTS: ReadonlySet<string> = new Set(['start', 'step', 'epoch', 'done']);
-
 /**
  * Parses `metrics.jsonl`. A last line without its newline is a write cut short (the window was
  * reloaded mid-append) and is dropped silently; any other unreadable line is skipped and counted.
@@ -299,7 +297,7 @@ function parseRecord(line: string): MetricsRecord | undefined {
     const value: unknown = JSON.parse(line);
     if (typeof value !== 'object' || value === null) return undefined;
     const event = (value as { event?: unknown }).event;
-    return typeof event === 'string' && EVENTS.has(event) ? (value as MetricsRecord) : undefined;
+    return isMetricsEvent(event) ? (value as MetricsRecord) : undefined;
   } catch {
     return undefined;
   }

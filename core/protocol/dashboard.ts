@@ -73,7 +73,7 @@ export type ToHost =
   /** Sent once the webview has mounted; the host answers with `snapshot`. */
   | { kind: 'ready' }
   /** A button in the panel. */
-  | { kind: 'command'; command: 'train' | 'stop' | 'showLog' }
+  | { kind: 'command'; command: 'train' | 'stop' | 'showLog' | 'openDashboard' }
   /** The user stopped comparing. */
   | { kind: 'clearComparison' }
   /** The user pinned (kept across new runs) or unpinned the comparison. */
@@ -107,10 +107,12 @@ const EXPORT_FORMATS = { png: true, svg: true, csv: true } as const satisfies Re
   ExportFormat,
   true
 >;
-const HOST_COMMANDS = { train: true, stop: true, showLog: true } as const satisfies Record<
-  Extract<ToHost, { kind: 'command' }>['command'],
-  true
->;
+const HOST_COMMANDS = {
+  train: true,
+  stop: true,
+  showLog: true,
+  openDashboard: true,
+} as const satisfies Record<Extract<ToHost, { kind: 'command' }>['command'], true>;
 
 /** Runtime check of a message received from the webview: its kind and every field. */
 export const isToHost = messageGuard<ToHost>({

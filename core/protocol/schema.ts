@@ -173,6 +173,20 @@ export type MetricsRecord =
       checkpoint: string | null;
       time: number;
     }
+  /**
+   * Work before the first step that takes a while, so a front end can say what the run is doing:
+   * a fine-tune's evaluation of its source checkpoint and its LNS mapper warm-up. `done` of
+   * `total` units (test examples evaluated, warm-up steps made); written when a phase begins
+   * (`done` 0), about every tenth of it, and when it ends (`done` = `total`). Readers that only
+   * plot metrics skip it.
+   */
+  | {
+      event: 'phase';
+      phase: RunPhase;
+      done: number;
+      total: number;
+      time: number;
+    }
   /** Last record of a run. */
   | {
       event: 'done';
@@ -185,6 +199,37 @@ export type MetricsRecord =
     };
 
 export type MetricsEvent = MetricsRecord['event'];
+
+/** Every record kind of `metrics.jsonl`, for readers that check a line's `event`. */
+export const METRICS_EVENTS = {
+  start: true,
+  phase: true,
+  step: true,
+  epoch: true,
+  done: true,
+} as const satisfies Record<MetricsEvent, true>;
+
+/** Whether `event` names a record kind of `metrics.jsonl` ({@link MetricsRecord}). */
+export function isMetricsEvent(event: unknown): event is MetricsEvent {
+  return typeof event === 'string' && Object.hasOwn(METRICS_EVENTS, event);
+}
+
+/**
+ * What a `phase` record says the engine is doing: `evaluateSource`, a fine-tune's test-set
+ * evaluation of its source checkpoint (units: test examples); `mapperWarmup`, the LNS mappers
+ * fitted to sgn(W) before fine-tuning (units: warm-up steps).
+ */
+export type RunPhase = 'evaluateSource' | 'mapperWarmup';
+
+export const RUN_PHASES = {
+  evaluateSource: true,
+  mapperWarmup: true,
+} as const satisfies Record<RunPhase, true>;
+
+/** Whether `phase` is a {@link RunPhase}. */
+export function isRunPhase(phase: unknown): phase is RunPhase {
+  return typeof phase === 'string' && Object.hasOwn(RUN_PHASES, phase);
+}
 
 /**
  * Dataset the engine reads; `idx` is any folder of IDX pairs (MNIST layout, optionally `.gz`),

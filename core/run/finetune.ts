@@ -17,6 +17,7 @@ import type {
   FinetuneLayerSummary,
   FinetuneOptions,
   FinetuneSummary,
+  RunPhase,
   TrainConfig,
 } from '../protocol';
 import type { RunHooks, RunResult } from '../training/api';
@@ -213,11 +214,13 @@ class FinetuneMethodRun implements RunMethod {
     dataset,
     hooks,
     resume,
+    phase,
   }: {
     setup: StepSetup;
     dataset: Dataset;
     hooks: RunHooks;
     resume?: ResumePoint;
+    phase: (phase: RunPhase, total: number) => (done: number) => void;
   }): Promise<void> {
     const { source, meta } = this;
     const { model } = setup;
@@ -262,7 +265,13 @@ class FinetuneMethodRun implements RunMethod {
     // A resume restores the mappers and the weights; its state holds the source's accuracy.
     if (resume) return;
     setup.lns?.redirect(false);
-    const before = await evaluate(model, dataset, dataset.test, hooks.isCancelled);
+    const before = await evaluate(
+      model,
+      dataset,
+      dataset.test,
+      hooks.isCancelled,
+      phase('evaluateSource', dataset.test.count),
+    );
     this.testAccuracyBefore = before.accuracy;
     hooks.log(
       'info',
@@ -274,11 +283,17 @@ class FinetuneMethodRun implements RunMethod {
     const latentByLayer = new Map(
       setup.binaryLayers.map((l) => [l.name, l.latentKernel().read() as tf.Tensor]),
     );
+    const warmup = phase('mapperWarmup', this.settings.mapperWarmupSteps);
     const warm = await warmUpMappers(
       mappers,
       latentByLayer,
       this.settings.rho,
       this.settings.mapperWarmupSteps,
+      undefined,
+      (done) => {
+        warmup(done);
+        if (hooks.isCancelled()) throw new CancelledError();
+      },
     );
     if (hooks.isCancelled()) throw new CancelledError();
     hooks.log(

@@ -33,6 +33,7 @@ import type {
   LayerInfo,
   LayerTelemetry,
   MetricsRecord,
+  RunPhase,
   TrainConfig,
 } from '../protocol';
 import { FAILURE_LOG_PREFIX, failureMessage, type RunHooks, type RunResult } from '../training/api';
@@ -74,6 +75,29 @@ export function describeLayers(model: tf.LayersModel): LayerInfo[] {
     });
   }
   return out;
+}
+
+/**
+ * The `phase` records of a phase of `total` units, as a function of the units done: one when it
+ * begins (`done` 0), one each time `done` passes another tenth of `total`, one when it ends.
+ * Begins at once.
+ */
+export function phaseReporter(
+  emit: (record: MetricsRecord) => void,
+  phase: RunPhase,
+  total: number,
+): (done: number) => void {
+  const tenth = Math.max(1, Math.ceil(total / 10));
+  let last = 0;
+  const report = (done: number) => emit({ event: 'phase', phase, done, total, time: Date.now() });
+  report(0);
+  return (done) => {
+    if (done <= last) return;
+    if (done >= total || Math.floor(done / tenth) > Math.floor(last / tenth)) {
+      last = done;
+      report(Math.min(done, total));
+    }
+  };
 }
 
 /**
@@ -199,14 +223,16 @@ export interface RunMethod {
   /** Files beside config.json. */
   writeFiles?(folder: RunFolder): void;
   /**
-   * After the setup is built and before a resume restores it: puts the starting weights in (a
-   * fine-tune's source checkpoint) and reads what the method needs.
+   * After the setup is built and the `start` record written, before a resume restores it: puts
+   * the starting weights in (a fine-tune's source checkpoint) and reads what the method needs.
+   * Work that takes a while reports its progress through `phase` (see `phaseReporter`).
    */
   initialize?(context: {
     setup: StepSetup;
     dataset: Dataset;
     hooks: RunHooks;
     resume?: ResumePoint;
+    phase: (phase: RunPhase, total: number) => (done: number) => void;
   }): Promise<void>;
   /** ReCU's τ of an epoch, when the method schedules it. */
   tau(epoch: number): number | undefined;
@@ -355,21 +381,41 @@ export async function runLoop(
     const totalSteps = stepsPerEpoch * config.epochs;
     setup = createStepSetup(config, preset, method.lns);
     const { model, binaryLayers, optimizer } = setup;
-    await method.initialize?.({ setup, dataset, hooks, resume });
     const world = dataParallelWorld(request.threads ?? 1, batchSize, backend.name, hooks.log);
     usedBatch = batchSize;
     usedThreads = world;
     if (backend.name === 'wasm')
       checkWasmBatchSize(model, preset.name, batchSize, world, config.batchSize);
+    if (resume && resume.state.step !== resume.state.epoch * stepsPerEpoch) {
+      throw new UserError(
+        `cannot resume from ${resume.dir}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
+      );
+    }
+    backend.threads = world;
+    // Written before the method's setup (a fine-tune's evaluation and mapper warm-up take
+    // seconds), so front ends show the run and its `phase` records from the start.
+    emit({
+      event: 'start',
+      runId: request.runId,
+      preset: preset.name,
+      config,
+      layers: describeLayers(model),
+      backend,
+      stepsPerEpoch,
+      totalSteps,
+      time: Date.now(),
+    });
+    await method.initialize?.({
+      setup,
+      dataset,
+      hooks,
+      resume,
+      phase: (phase, total) => phaseReporter(emit, phase, total),
+    });
 
     let firstEpoch = 1;
     let step = 0;
     if (resume) {
-      if (resume.state.step !== resume.state.epoch * stepsPerEpoch) {
-        throw new UserError(
-          `cannot resume from ${resume.dir}: it reached step ${resume.state.step} in ${resume.state.epoch} epochs, this run makes ${stepsPerEpoch} steps per epoch; resume with the run's own batchSize, limit and dataset`,
-        );
-      }
       await restoreStepSetup(setup, resume.dir, resume.arrays, manifest);
       firstEpoch = resume.state.epoch + 1;
       step = resume.state.step;
@@ -393,7 +439,6 @@ export async function runLoop(
       if (fuseBatchNorm(model)) hooks.log('info', 'batch norm: fused C kernels');
       stepper = new LocalStepper(setup, config, dataset, batchSize);
     }
-    backend.threads = world;
     const tracked: TrackedLayer[] = [];
     for (const layer of binaryLayers) {
       const latest = (await layer.latentKernel().read().data()) as Float32Array;
@@ -413,17 +458,6 @@ export async function runLoop(
         auxSteps: 0,
       });
     }
-    emit({
-      event: 'start',
-      runId: request.runId,
-      preset: preset.name,
-      config,
-      layers: describeLayers(model),
-      backend,
-      stepsPerEpoch,
-      totalSteps,
-      time: Date.now(),
-    });
 
     if (resume && record?.kind === 'missing') {
       const evaluationStart = Date.now();

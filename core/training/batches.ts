@@ -55,12 +55,16 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Test-set loss and accuracy, in batches of 500 with inference-mode batch norm. */
+/**
+ * Test-set loss and accuracy, in batches of 500 with inference-mode batch norm; `onProgress`
+ * hears the examples evaluated so far after each batch.
+ */
 export async function evaluate(
   model: tf.LayersModel,
   dataset: Dataset,
   split: Split,
   isCancelled: () => boolean = () => false,
+  onProgress?: (done: number) => void,
 ): Promise<{ loss: number; accuracy: number }> {
   const batch = 500;
   let lossSum = 0;
@@ -78,6 +82,7 @@ export async function evaluate(
     lossSum += (await lossT.data())[0];
     correct += (await correctT.data())[0];
     tf.dispose([xs, ys, lossT, correctT]);
+    onProgress?.(start + size);
     await yieldToEventLoop();
   }
   return { loss: lossSum / split.count, accuracy: correct / split.count };

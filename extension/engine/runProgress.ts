@@ -2,18 +2,21 @@
  * What the progress notification and the status bar say about a run, computed from its metrics
  * records. Pure functions (no vscode) so the wording is unit-tested.
  */
-import { formatPercent as formatRatio } from '../../core/format';
+import { formatDuration, formatPhase, formatPercent as formatRatio } from '../../core/format';
 import type { BackendInfo, MetricsRecord } from '../../core/protocol';
 
 type StartRecord = Extract<MetricsRecord, { event: 'start' }>;
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
 type EpochRecord = Extract<MetricsRecord, { event: 'epoch' }>;
+type PhaseRecord = Extract<MetricsRecord, { event: 'phase' }>;
 
 /** Progress so far, folded from a run's records in order. */
 export interface RunProgress {
   start?: StartRecord;
   lastStep?: StepRecord;
   lastEpoch?: EpochRecord;
+  /** What the run does before its first step (a fine-tune's evaluation, mapper warm-up). */
+  phase?: PhaseRecord;
   /** Fraction of `totalSteps` done, in [0, 1]. */
   fraction: number;
 }
@@ -25,8 +28,15 @@ export function advance(progress: RunProgress, record: MetricsRecord): RunProgre
   switch (record.event) {
     case 'start':
       return { start: record, fraction: 0 };
+    case 'phase':
+      return { ...progress, phase: record };
     case 'step':
-      return { ...progress, lastStep: record, fraction: fractionAt(progress.start, record.step) };
+      return {
+        ...progress,
+        phase: undefined,
+        lastStep: record,
+        fraction: fractionAt(progress.start, record.step),
+      };
     case 'epoch':
       return { ...progress, lastEpoch: record, fraction: fractionAt(progress.start, record.step) };
     case 'done':
@@ -39,10 +49,15 @@ function fractionAt(start: StartRecord | undefined, step: number): number {
   return Math.min(1, Math.max(0, step / start.totalSteps));
 }
 
-/** `epoch 2/8 · step 300/7500 · loss 0.31`, or `starting…` before the first step report. */
+/**
+ * `epoch 2/8 · step 300/7500 · loss 0.31`; before the first step report, what the run does and
+ * the time since it started (`warming up the LNS mappers, step 120/200 · 6.2 s`), or `loading`.
+ */
 export function progressMessage(progress: RunProgress): string {
-  const { start, lastStep, lastEpoch } = progress;
+  const { start, lastStep, lastEpoch, phase } = progress;
   if (!start) return 'starting…';
+  if (!lastStep && phase)
+    return `${formatPhase(phase)} · ${formatDuration(phase.time - start.time)}`;
   if (!lastStep) return `epoch 1/${start.config.epochs} · step 0/${start.totalSteps} · loading`;
   const parts = [
     `epoch ${lastStep.epoch}/${start.config.epochs}`,
@@ -69,6 +84,11 @@ export function statusBarText(progress: RunProgress): string {
   const { start, lastStep } = progress;
   if (!start) return 'starting…';
   const backend = start.backend.name;
+  if (!lastStep && progress.phase) {
+    const { phase } = progress;
+    const what = phase.phase === 'mapperWarmup' ? 'LNS warm-up' : 'evaluating checkpoint';
+    return `${what} ${phase.done}/${phase.total} · ${backend}`;
+  }
   if (!lastStep) return `0/${start.totalSteps} · ${backend}`;
   return (
     `${lastStep.epoch}/${start.config.epochs} · ${lastStep.step}/${start.totalSteps} · ` +

@@ -638,6 +638,8 @@ function commandId(command: Extract<ToHost, { kind: 'command' }>['command']): st
       return 'bnnLab.stop';
     case 'showLog':
       return 'bnnLab.showLog';
+    case 'openDashboard':
+      return 'bnnLab.openDashboard';
     default: {
       const unknown: never = command;
       log.warn(`dashboard: ignored an unknown command ${previewMessage(unknown)}`);

@@ -528,6 +528,52 @@ void test('dashboard renders a streamed run in Chromium', async (t) => {
       await page.locator('.toolbar vscode-button.action-button').click();
       assert.deepEqual((await posted(page)).at(-1), { kind: 'command', command: 'stop' });
 
+      // A fine-tune before its first step: what it does, and the time since it started.
+      const start = run.records[0];
+      const phase = (name: string, done: number, total: number, dt: number) =>
+        ({ event: 'phase', phase: name, done, total, time: start.time + dt }) as MetricsRecord;
+      await send(page, {
+        kind: 'snapshot',
+        trusted: true,
+        run: {
+          runId: 'ft',
+          dir: '/tmp/ft',
+          status: 'running',
+          records: [start, phase('evaluateSource', 4000, 10000, 3000)],
+        },
+      });
+      const progressText = page.locator('.progress-text');
+      await page.waitForFunction(() =>
+        document.querySelector('.progress-text')?.textContent?.startsWith('Evaluating'),
+      );
+      assert.match(
+        await progressText.innerText(),
+        /^Evaluating the checkpoint before fine-tuning, 4,000\/10,000 test images · step 0 \/ /,
+      );
+      await send(page, {
+        kind: 'records',
+        runId: 'ft',
+        records: [phase('mapperWarmup', 120, 200, 9000)],
+      });
+      await page.waitForFunction(
+        () => document.querySelector('.progress')?.getAttribute('data-phase') === 'mapperWarmup',
+      );
+      assert.match(
+        await progressText.innerText(),
+        /^Warming up the LNS mappers, step 120\/200 · step 0 \/ /,
+      );
+      assert.equal(await page.locator('[data-metric="elapsed"] .stat-value').innerText(), '9.0 s');
+      const firstStep = run.records.find((r) => r.event === 'step')!;
+      await send(page, {
+        kind: 'records',
+        runId: 'ft',
+        records: [{ ...firstStep, time: start.time + 13_000 }],
+      });
+      await page.waitForFunction(() =>
+        document.querySelector('.progress-text')?.textContent?.startsWith('Epoch 1'),
+      );
+      assert.equal(await page.locator('.progress').getAttribute('data-phase'), '');
+
       // A run that fails mid-way: error banner with the message and a Show Log link.
       const partial = run.records.slice(0, 12);
       await send(page, {

@@ -19,6 +19,7 @@ import {
   SCREENSHOTS,
   launchChromium,
   openDashboard,
+  posted,
   send,
   startServer,
   type ThemeName,
@@ -360,6 +361,33 @@ void test('dashboard layout: side view at 300 px, editor tab at 1,200 px', async
         const page = await openDashboard(browser!, origin, theme, errors, width, undefined, layout);
         await showRun(page, plain.runId, plain.records);
         assert.deepEqual(await overflows(page), [], 'training run');
+        const summary = page.locator('.side-summary');
+        if (layout === 'side') {
+          // The side view's live summary: a loss and accuracy sparkline with their latest
+          // values, and a button that moves to the editor tab.
+          assert.equal(await summary.isVisible(), true, 'the side view shows its summary');
+          const lines = await summary
+            .locator('polyline')
+            .evaluateAll((ls) => ls.map((l) => (l.getAttribute('points') ?? '').split(' ').length));
+          assert.equal(lines.length, 2, 'loss and accuracy lines');
+          assert.ok(
+            lines.every((n) => n > 10),
+            `both lines drawn through the reports: ${lines.join(', ')}`,
+          );
+          const box = await summary.locator('svg.sparkline').boundingBox();
+          assert.ok(box && box.width > 200, `the sparkline spans the side bar: ${box?.width}`);
+          assert.match(
+            await summary.locator('.sparkline-caption').innerText(),
+            /^loss \d[\d.]* · train accuracy \d+\.\d\d%$/,
+          );
+          await summary.locator('vscode-button.open-editor').click();
+          assert.deepEqual((await posted(page)).at(-1), {
+            kind: 'command',
+            command: 'openDashboard',
+          });
+        } else {
+          assert.equal(await summary.isVisible(), false, 'the editor tab has the charts instead');
+        }
         assert.deepEqual(
           await chartsExplained(page, theme, layout === 'panel'),
           [],

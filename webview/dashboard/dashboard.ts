@@ -24,6 +24,7 @@ import { ModelTableSection } from './sections/modelTable';
 import { MultiplesSection } from './sections/multiples';
 import { ProgressSection } from './sections/progress';
 import { StatsSection } from './sections/stats';
+import { SummarySection } from './sections/summary';
 import { TrainingSection } from './sections/training';
 import type { DashboardModel } from './state';
 
@@ -38,6 +39,7 @@ export class Dashboard implements SectionContext {
   private readonly banners: BannerSection;
   private readonly empty: EmptyState;
   private readonly stats: StatsSection;
+  private readonly summary: SummarySection;
   private readonly comparison: ComparisonSection;
   private readonly training: TrainingSection;
   private readonly finetune: FinetuneSection;
@@ -84,6 +86,7 @@ export class Dashboard implements SectionContext {
     this.banners = new BannerSection(this);
     this.empty = new EmptyState(this);
     this.stats = new StatsSection(this);
+    this.summary = new SummarySection(this);
     this.comparison = new ComparisonSection(this);
     this.training = new TrainingSection(this);
     this.finetune = new FinetuneSection();
@@ -103,6 +106,7 @@ export class Dashboard implements SectionContext {
     this.root.append(
       this.header.root,
       this.progress.root,
+      this.summary.root,
       this.banners.banner,
       this.banners.notice,
       this.empty.root,
@@ -207,6 +211,7 @@ export class Dashboard implements SectionContext {
     this.empty.root.hidden = !model.connected || run !== undefined;
     this.runView.hidden = run === undefined;
     this.progress.root.hidden = run === undefined;
+    this.summary.render(model.connected ? run : undefined);
     if (!model.connected) {
       this.root.setAttribute('aria-busy', 'true');
       return;

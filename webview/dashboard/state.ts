@@ -14,12 +14,13 @@ import type {
   LayerTelemetry,
   MetricsRecord,
   RunSnapshot,
+  RunPhase,
   RunStatus,
   SkippedLines,
   ToWebview,
   TrainConfig,
 } from '../../core/protocol';
-import { assertNever } from '../../core/protocol';
+import { assertNever, isRunPhase } from '../../core/protocol';
 import {
   cloneHistory,
   emptyHistory,
@@ -84,6 +85,11 @@ export interface RunModel {
   totalSteps: number;
   startTime: number | undefined;
   lastTime: number | undefined;
+  /**
+   * What the run is doing before its first step (a `phase` record: a fine-tune's evaluation of
+   * its source, the LNS mapper warm-up); cleared by the next step, epoch or `done` record.
+   */
+  phase: { phase: RunPhase; done: number; total: number } | undefined;
   latest: StepPoint | undefined;
   /** Loss and train accuracy per report, channels in {@link TRAINING_CHANNELS} order. */
   training: Series;
@@ -154,6 +160,7 @@ function emptyRun(runId: string, dir: string, status: RunStatus, maxPoints: numb
     totalSteps: 0,
     startTime: undefined,
     lastTime: undefined,
+    phase: undefined,
     latest: undefined,
     training: emptySeries(TRAINING_CHANNELS.length, maxPoints),
     epochs: [],
@@ -210,6 +217,8 @@ export function isUsableRecord(record: MetricsRecord): boolean {
   switch (record.event) {
     case 'start':
       return Array.isArray(r.layers);
+    case 'phase':
+      return isRunPhase(r.phase) && isNumber(r.done) && isNumber(r.total);
     case 'step':
       return isNumber(r.step) && Array.isArray(r.layers);
     case 'epoch':
@@ -257,6 +266,7 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       run.totalSteps = record.totalSteps;
       run.startTime = record.time;
       run.lastTime = record.time;
+      run.phase = undefined;
       run.latest = undefined;
       run.training = emptySeries(TRAINING_CHANNELS.length, maxPoints);
       run.epochs = [];
@@ -266,7 +276,12 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       run.allLayers = record.layers;
       run.layers = record.layers.filter((l) => l.binary).map((info) => emptyLayer(info, maxPoints));
       return;
+    case 'phase':
+      run.phase = { phase: record.phase, done: record.done, total: record.total };
+      if (isNumber(record.time)) run.lastTime = record.time;
+      return;
     case 'step': {
+      run.phase = undefined;
       run.latest = {
         epoch: record.epoch,
         step: record.step,
@@ -336,10 +351,12 @@ function applyRecord(run: RunModel, record: MetricsRecord, maxPoints: number): v
       const i = run.epochs.findIndex((e) => e.epoch === record.epoch);
       if (i >= 0) run.epochs[i] = point;
       else run.epochs.push(point);
+      run.phase = undefined;
       run.lastTime = record.time;
       return;
     }
     case 'done':
+      run.phase = undefined;
       run.status = record.status;
       run.message = record.message;
       run.finalTestAccuracy = record.testAccuracy;

@@ -240,7 +240,8 @@ export function layerAuxTerms(
 /**
  * Fits the mappers to `sgn(W)` alone (W fixed) with the corrected loss, so that fine-tuning starts
  * from (nearly) the checkpoint's own binary weights instead of a random mapper's. Returns the
- * disagreement of each layer afterwards.
+ * disagreement of each layer afterwards. `onStep` hears the steps made so far after each step
+ * (and may throw, e.g. a `CancelledError`, to stop).
  */
 export async function warmUpMappers(
   mappers: LnsMappers,
@@ -248,6 +249,7 @@ export async function warmUpMappers(
   rho: number,
   steps: number,
   learningRate = 0.01,
+  onStep?: (done: number) => void,
 ): Promise<Map<string, number>> {
   const optimizer = tf.train.adam(learningRate);
   // On webgpu, wait for each step's GPU work (by reading its cost): hundreds of steps queued
@@ -271,6 +273,7 @@ export async function warmUpMappers(
       );
       if (cost && sync) await cost.data();
       cost?.dispose();
+      onStep?.(s + 1);
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {

@@ -126,6 +126,43 @@ describe('progress line', () => {
     for (const line of screenLines(t.text())) assert.ok(width(line) < 80, line);
   });
 
+  it('before the first step it says what the run does, with the time since it started', () => {
+    const phase = (name: 'evaluateSource' | 'mapperWarmup', done: number, total: number) =>
+      ({ event: 'phase', phase: name, done, total, time: 0 }) as Extract<
+        MetricsRecord,
+        { event: 'phase' }
+      >;
+    const t = fakeTerminal(80);
+    t.progress.start(start);
+    t.advance(3000);
+    t.progress.phase(phase('evaluateSource', 4000, 10000));
+    t.advance(3200);
+    t.progress.phase(phase('mapperWarmup', 120, 200));
+    const lines = screenLines(t.text());
+    assert.equal(lines.at(-1), 'warming up the LNS mappers, step 120/200 · 6s');
+    assert.match(
+      t.text(),
+      /evaluating the checkpoint before fine-tuning, 4,000\/10,000 test images · 3s/,
+    );
+    for (const line of lines) assert.ok(width(line) < 80, line);
+    // The first step replaces the phase on the same line.
+    t.progress.step(step(10));
+    assert.match(screenLines(t.text()).at(-1) ?? '', /epoch 1\/12 step 10\/112500/);
+    // Not a terminal: a line when each phase begins, then at the plain cadence.
+    const plain = fakeTerminal(80, false);
+    plain.progress.start(start);
+    plain.progress.phase(phase('mapperWarmup', 0, 200));
+    plain.advance(1000);
+    plain.progress.phase(phase('mapperWarmup', 20, 200));
+    plain.advance(PLAIN_EVERY_MS);
+    plain.progress.phase(phase('mapperWarmup', 200, 200));
+    assert.deepEqual(plain.text().split('\n'), [
+      'warming up the LNS mappers, step 0/200 · 0s',
+      'warming up the LNS mappers, step 200/200 · 16s',
+      '',
+    ]);
+  });
+
   it('a very narrow terminal drops the bar and the least important parts', () => {
     const t = fakeTerminal(40);
     t.progress.start(start);

@@ -5,6 +5,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../../core/cli/main';
+import { readMetrics } from '../../../core/io/runFolder';
 import { loadDataset } from '../../../core/data/datasets';
 import type { MetricsRecord } from '../../../core/protocol';
 import { loadCheckpointModel } from '../../../core/training/checkpoint';
@@ -105,6 +106,31 @@ for (const method of ['lns', 'plain'] as const) {
       ['bconv2', 'bconv3', 'bdense4'],
     );
     for (const l of summary.layers) assert.ok(l.flipFromStart >= 0 && l.flipFromStart <= 1);
+    // Before its first step the fine-tune says what it does: the source's evaluation, then (LNS)
+    // the mapper warm-up, each from 0 to its total in at most a dozen reports.
+    const firstStep = rs.findIndex((r) => r.event === 'step');
+    const phases = rs.flatMap((r, i) => (r.event === 'phase' ? [{ ...r, i }] : []));
+    assert.ok(phases.every((p) => p.i > rs.indexOf(start) && p.i < firstStep));
+    const of = (name: string) => phases.filter((p) => p.phase === name);
+    const evaluation = of('evaluateSource');
+    const warmup = of('mapperWarmup');
+    assert.deepEqual(
+      [evaluation[0]?.done, evaluation.at(-1)?.done, evaluation.at(-1)?.total],
+      [0, TEST_LIMIT, TEST_LIMIT],
+    );
+    if (method === 'lns') {
+      assert.deepEqual(
+        warmup.map((p) => p.done),
+        [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40],
+        'warm-up progress every tenth of its 40 steps',
+      );
+      assert.ok(warmup.every((p) => p.total === 40));
+      assert.ok(evaluation.at(-1)!.i < warmup[0].i, 'evaluation, then warm-up');
+    } else assert.deepEqual(warmup, []);
+    // metrics.jsonl holds the same records, and its reader accepts every line.
+    const onDisk = readMetrics(join(start.runId, 'metrics.jsonl'));
+    assert.equal(onDisk.badLines, 0);
+    assert.equal(onDisk.records.filter((r) => r.event === 'phase').length, phases.length);
     const steps = rs.filter((r) => r.event === 'step');
     assert.ok(steps.length > 0);
     for (const s of steps) {
@@ -154,6 +180,36 @@ test('a cancelled fine-tune ends as cancelled and leaves no checkpoint', async (
   assert.equal(result.checkpoint, undefined);
   assert.deepEqual(readdirSync(join(runDir, 'checkpoints')), []);
   assert.deepEqual(hashes(source), before);
+});
+
+test('a fine-tune cancelled during the mapper warm-up stops there, before any step', async () => {
+  const runDir = join(root, 'cancelled-warmup');
+  const seen: MetricsRecord[] = [];
+  const result = await runFinetune(
+    {
+      runId: 'w',
+      checkpoint: source,
+      runDir,
+      backend: 'wasm',
+      method: 'lns',
+      limit: 256,
+      testLimit: TEST_LIMIT,
+      mapperWarmupSteps: 1000,
+    },
+    {
+      onRecord: (r) => seen.push(r),
+      log: () => {},
+      isCancelled: () => seen.some((r) => r.event === 'phase' && r.phase === 'mapperWarmup'),
+    },
+  );
+  assert.equal(result.status, 'cancelled');
+  assert.equal(seen.filter((r) => r.event === 'step').length, 0);
+  const warmup = seen.filter((r) => r.event === 'phase' && r.phase === 'mapperWarmup');
+  // Cancelled at the first warm-up step, not after the thousand.
+  assert.deepEqual(
+    warmup.map((r) => r.event === 'phase' && r.done),
+    [0],
+  );
 });
 
 test('bad settings and checkpoints fail with a message naming the field or the fix', async () => {

@@ -115,6 +115,7 @@ test('webview message guards check every field, and kinds are own keys only', ()
   assert.ok(!isToHost({ kind: 'export', format: 'toString', name: 'a', data: 'x' }));
   assert.ok(!isToHost({ kind: 'export', format: 'png', name: 1, data: 'x' }));
   assert.ok(!isToHost({ kind: 'command', command: 'deleteEverything' }));
+  assert.ok(isToHost({ kind: 'command', command: 'openDashboard' })); // the side view's button
   assert.ok(isToHost({ kind: 'rendered', runId: 'r', status: 'completed', layerCards: ['a'] }));
   assert.ok(!isToHost({ kind: 'rendered', runId: 'r', status: 'completed', layerCards: [1] }));
   assert.ok(!isToHost({ kind: 'hasOwnProperty' }));

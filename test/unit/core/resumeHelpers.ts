@@ -14,10 +14,16 @@ export function hooks(cancelAfterEpoch = Infinity): RunHooks {
   };
 }
 
-/** Records after `epoch`, without wall-clock fields. */
+/**
+ * Records after `epoch`, without wall-clock fields. `phase` records (a fine-tune's setup before
+ * its first epoch, which a resume skips) are not among them.
+ */
 export function comparable(records: MetricsRecord[], afterEpoch: number): unknown[] {
   return records
-    .filter((r) => r.event !== 'start' && (!('epoch' in r) || r.epoch > afterEpoch))
+    .filter(
+      (r) =>
+        r.event !== 'start' && r.event !== 'phase' && (!('epoch' in r) || r.epoch > afterEpoch),
+    )
     .map((r) => {
       const { time: _t, ...rest } = r as Record<string, unknown>;
       delete rest.examplesPerSecond;

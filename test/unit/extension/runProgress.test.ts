@@ -52,6 +52,25 @@ void describe('run progress text', () => {
     );
   });
 
+  void it('before the first step says what the run does and the time since it started', () => {
+    const phase = (name: string, done: number, total: number, time: number) =>
+      ({ event: 'phase', phase: name, done, total, time }) as MetricsRecord;
+    const begun = advance(EMPTY_PROGRESS, { ...start, time: 1000 } as MetricsRecord);
+    const evaluating = advance(begun, phase('evaluateSource', 4000, 10000, 4000));
+    assert.equal(
+      progressMessage(evaluating),
+      'evaluating the checkpoint before fine-tuning, 4,000/10,000 test images · 3.0 s',
+    );
+    assert.equal(statusBarText(evaluating), 'evaluating checkpoint 4000/10000 · wasm');
+    const warming = advance(evaluating, phase('mapperWarmup', 120, 200, 13_500));
+    assert.equal(progressMessage(warming), 'warming up the LNS mappers, step 120/200 · 13 s');
+    assert.equal(statusBarText(warming), 'LNS warm-up 120/200 · wasm');
+    assert.equal(warming.fraction, 0);
+    // The first step report replaces the phase.
+    const stepped = advance(warming, step(10, 0.5, 1));
+    assert.equal(progressMessage(stepped), 'epoch 1/8 · step 10/7500 · loss 0.50');
+  });
+
   void it('shows epoch, step and loss and tracks the fraction done', () => {
     const p = advance(advance(EMPTY_PROGRESS, start), step(300, 0.3141));
     assert.equal(progressMessage(p), 'epoch 2/8 · step 300/7500 · loss 0.31');

@@ -401,6 +401,34 @@ void describe('fine-tune runs', () => {
     assert.equal(layer.metrics.y[c('auxLoss')].at(-1), 6);
   });
 
+  void it('holds the phase before the first step, counts elapsed time, drops it at the step', () => {
+    const [start, firstStep] = [run.records[0], run.records.find((r) => r.event === 'step')!];
+    const t0 = start.time;
+    const phase = (name: string, done: number, total: number, dt: number) =>
+      ({ event: 'phase', phase: name, done, total, time: t0 + dt }) as MetricsRecord;
+    let model = reduce(initialModel(), snapshot([start]));
+    const records = (rs: MetricsRecord[]) => {
+      model = reduce(model, { kind: 'records', runId: run.runId, records: rs });
+      return model.run!;
+    };
+    let r = records([
+      phase('evaluateSource', 0, 10000, 200),
+      phase('evaluateSource', 4000, 10000, 5000),
+    ]);
+    assert.deepEqual(r.phase, { phase: 'evaluateSource', done: 4000, total: 10000 });
+    assert.equal(r.lastTime! - r.startTime!, 5000, 'elapsed counts from the start record');
+    r = records([phase('mapperWarmup', 120, 200, 9000)]);
+    assert.deepEqual(r.phase, { phase: 'mapperWarmup', done: 120, total: 200 });
+    assert.equal(r.lastTime! - r.startTime!, 9000);
+    assert.equal(r.invalidRecords, 0);
+    // A phase record a reader cannot use (an unknown phase) is counted, not shown.
+    r = records([phase('defragmenting', 1, 2, 9100)]);
+    assert.equal(r.invalidRecords, 1);
+    assert.equal(r.phase?.phase, 'mapperWarmup');
+    r = records([{ ...firstStep, time: t0 + 13_000 }]);
+    assert.equal(r.phase, undefined);
+  });
+
   void it('a training run is not a fine-tune: its fine-tune channels are empty (NaN)', () => {
     const model = reduce(initialModel(), snapshot(run.records, 'completed'));
     const r = model.run!;

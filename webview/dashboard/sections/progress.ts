@@ -1,6 +1,9 @@
-/** The progress bar and its line: epoch, step, backend, dataset and seed. */
+/**
+ * The progress bar and its line: epoch, step, backend, dataset and seed; before the first step,
+ * what the run is doing (a fine-tune's evaluation of its source, the LNS mapper warm-up).
+ */
 import { el, setText } from '../../shared/dom';
-import { formatInteger } from '../../../core/format';
+import { formatInteger, formatPhase } from '../../../core/format';
 import { progressOf, type RunModel } from '../state';
 
 export class ProgressSection {
@@ -21,8 +24,14 @@ export class ProgressSection {
     this.root.dataset.status = run.status;
     const epochs = run.config?.epochs;
     const epoch = run.latest?.epoch ?? run.epochs.at(-1)?.epoch;
+    const phase = run.phase && !run.latest ? formatPhase(run.phase) : undefined;
+    this.root.dataset.phase = phase ? run.phase?.phase : '';
     const parts = [
-      epoch !== undefined ? `Epoch ${epoch}${epochs ? ` / ${epochs}` : ''}` : 'Starting…',
+      epoch !== undefined
+        ? `Epoch ${epoch}${epochs ? ` / ${epochs}` : ''}`
+        : phase
+          ? `${phase.charAt(0).toUpperCase()}${phase.slice(1)}`
+          : 'Starting…',
       `step ${formatInteger(step)}${run.totalSteps ? ` / ${formatInteger(run.totalSteps)}` : ''}`,
     ];
     const adapter = run.backend?.adapter;
