@@ -173,6 +173,8 @@ async function screenshot(
   const before = page.viewportSize();
   await page.setViewportSize(size);
   await page.evaluate(() => window.scrollTo(0, 0));
+  // The resting page: no hover left on the last control a check clicked.
+  await page.mouse.move(0, 0);
   await page.waitForTimeout(400);
   await page.screenshot({ path: join(SCREENSHOTS, name) });
   if (process.env.BNN_LAB_DOC_SCREENSHOTS && /-(dark|light)\.png$/.test(name)) {
