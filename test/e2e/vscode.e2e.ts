@@ -1285,8 +1285,9 @@ void test(
       const compared = await until('the comparison bar', MINUTE, async () => {
         const frame = await dashboardFrame(page);
         const text = await frame?.evaluate(() => {
+          // The comparison section hides, not its bar: wait for the section to show.
           const bar = document.querySelector<HTMLElement>('.compare-bar');
-          return bar && !bar.hidden ? (bar.textContent ?? '') : '';
+          return bar && !bar.closest<HTMLElement>('section')?.hidden ? (bar.textContent ?? '') : '';
         });
         return text ? text : undefined;
       });
