@@ -17,8 +17,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 import { getPreset } from '../../core/bnn/presets';
 import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
-import { createOptimizer } from '../../core/training/optimizers';
 import { maxWasmBatchSize, stepBytesPerExample } from '../../core/training/batchLimit';
+import { stepMemory } from '../unit/backend/stepMemory';
 
 const MB = 2 ** 20;
 
@@ -45,40 +45,23 @@ async function main(): Promise<void> {
     const preset = getPreset(name);
     const model = preset.build(1);
     fuseBatchNorm(model);
-    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
-    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 1);
-    const labels = tf.oneHot(
-      tf.randomUniform([batch], 0, preset.classes, 'int32', 2),
+    const { resident, peakAboveResident } = await stepMemory(
+      model,
+      preset.inputShape,
       preset.classes,
+      batch,
     );
-    const step = () => {
-      const loss = optimizer.minimize(
-        () =>
-          tf.losses.softmaxCrossEntropy(
-            labels,
-            model.apply(images, { training: true }) as tf.Tensor,
-          ) as tf.Scalar,
-        true,
-      ) as tf.Scalar;
-      loss.dataSync();
-      loss.dispose();
-    };
-    step();
-    const resident = tf.memory().numBytes;
-    const info = await tf.profile(step);
     const estimate = stepBytesPerExample(model) * batch;
     console.log(
       [
         name,
         batch,
         (resident / MB).toFixed(1),
-        ((info.peakBytes - resident) / MB).toFixed(1),
+        (peakAboveResident / MB).toFixed(1),
         (estimate / MB).toFixed(1),
         maxWasmBatchSize(model, 1),
       ].join(', '),
     );
-    tf.dispose([images, labels]);
-    optimizer.dispose();
     model.dispose();
   }
 }

@@ -13,32 +13,12 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
 import { getPreset } from '../../../core/bnn/presets';
 import { fuseBatchNorm } from '../../../core/parallel/syncBatchNorm';
-import { createOptimizer } from '../../../core/training/optimizers';
 import { stepBytesPerExample } from '../../../core/training/batchLimit';
+import { stepMemory } from './stepMemory';
 
 /** Peak bytes above the resident tensors during one training step of `batch` examples. */
 async function stepPeak(model: tf.LayersModel, shape: number[], batch: number): Promise<number> {
-  const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
-  const images = tf.randomUniform([batch, ...shape], 0, 1, 'float32', 1);
-  const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10);
-  const step = () => {
-    const loss = optimizer.minimize(
-      () =>
-        tf.losses.softmaxCrossEntropy(
-          labels,
-          model.apply(images, { training: true }) as tf.Tensor,
-        ) as tf.Scalar,
-      true,
-    ) as tf.Scalar;
-    loss.dataSync();
-    loss.dispose();
-  };
-  step(); // Adam's slots exist from here on: they are resident, not per step
-  const resident = tf.memory().numBytes;
-  const info = await tf.profile(step);
-  tf.dispose([images, labels]);
-  optimizer.dispose();
-  return info.peakBytes - resident;
+  return (await stepMemory(model, shape, 10, batch)).peakAboveResident;
 }
 
 void describe('wasm batch-size estimate against measured step memory', () => {
