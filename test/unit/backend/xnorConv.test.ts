@@ -14,22 +14,15 @@ import {
   xnorForwardCalls,
 } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
+import { mulberry32 } from '../../../core/training/random';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
 /** Deterministic signs (+1 / -1) from a mulberry32 stream, so failures reproduce. */
 function randomSigns(size: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    values[i] = ((t ^ (t >>> 14)) >>> 0) & 1 ? 1 : -1;
-  }
-  return values;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => (next() < 0.5 ? -1 : 1));
 }
 
 /** `tf.conv2d` on wasm with the XNOR path on or off; asserts whether the XNOR path ran. */
