@@ -25,6 +25,17 @@ const SCALE_BARS = 6 + 11 + 4;
 const SCALE_LABEL = 34;
 const MAX_RIDGES = 14;
 
+/** The heatmap's background and sign colours as RGB, shared by its cells and its colour scale. */
+type Rgb = [number, number, number];
+function heatmapRgb(p: Palette): { bg: Rgb; neg: Rgb; pos: Rgb } {
+  const signs = signColors(p);
+  return {
+    bg: toRgb(p.background) ?? [0, 0, 0],
+    neg: toRgb(signs.negative) ?? [209, 134, 22],
+    pos: toRgb(signs.positive) ?? [55, 148, 255],
+  };
+}
+
 export class OverTimeChart extends CanvasChart {
   private frames: readonly HistogramFrame[] = [];
   private mode: OverTimeMode = 'heatmap';
@@ -139,10 +150,7 @@ export class OverTimeChart extends CanvasChart {
     box: { x: number; y: number; w: number; h: number },
   ): void {
     const p = this.palette;
-    const bg = toRgb(p.background) ?? [0, 0, 0];
-    const signs = signColors(p);
-    const neg = toRgb(signs.negative) ?? [209, 134, 22];
-    const pos = toRgb(signs.positive) ?? [55, 148, 255];
+    const { bg, neg, pos } = heatmapRgb(p);
     this.image.width = m.columns;
     this.image.height = m.rows;
     const ictx = this.image.getContext('2d');
@@ -188,9 +196,8 @@ export class OverTimeChart extends CanvasChart {
     box: { x: number; y: number; w: number; h: number },
   ): void {
     const p = this.palette;
-    const bg = toRgb(p.background) ?? [0, 0, 0];
-    const signs = signColors(p);
-    const hues = [toRgb(signs.negative) ?? [209, 134, 22], toRgb(signs.positive) ?? [55, 148, 255]];
+    const { bg, neg, pos } = heatmapRgb(p);
+    const hues = [neg, pos];
     const x0 = box.x + box.w + 6;
     const barW = 5;
     hues.forEach((hue, k) => {
