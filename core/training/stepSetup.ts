@@ -5,6 +5,7 @@
  */
 import * as tf from '../tf';
 import { isBinaryLayer, type BinaryLayer } from '../bnn/layers';
+import { applyForTraining } from '../bnn/trainingForward';
 import type { Preset } from '../bnn/presets';
 import type { TrainConfig } from '../protocol';
 import {
@@ -122,9 +123,9 @@ export function createStepSetup(config: TrainConfig, preset: Preset, lns?: LnsOp
       let logits: tf.Tensor;
       let features: tf.Tensor | undefined;
       if (featureModel) {
-        [features, logits] = featureModel.apply(xs, { training: true }) as tf.Tensor[];
+        [features, logits] = applyForTraining(featureModel, xs) as tf.Tensor[];
       } else {
-        logits = model.apply(xs, { training: true }) as tf.Tensor;
+        logits = applyForTraining(model, xs) as tf.Tensor;
       }
       lnsBinding?.endForward();
       parts.hits = tf.keep(tf.sum(tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)))) as tf.Scalar;
