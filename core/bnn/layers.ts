@@ -11,6 +11,7 @@ import {
   type QuantizerConfig,
 } from './quantizers';
 import { recuActivations, recuWeights } from './recu';
+import { isPlainSign, signInputConv2d } from './signConv';
 
 /**
  * Scaling of a binary layer's output, per output channel:
@@ -228,9 +229,18 @@ export class BinaryConv2D extends BinaryBase implements BinaryLayer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const a = this.quantizedInput(x, kwargs?.training === true);
-      const w = this.binaryKernel();
-      const y = tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, this.strides, this.padding);
+      const training = kwargs?.training === true;
+      const w = this.binaryKernel() as tf.Tensor4D;
+      const q = this.inputQuantizer;
+      let y: tf.Tensor;
+      if (training && q && isPlainSign(q)) {
+        // One op that saves x, not x and its signs, for the backward pass (signConv.ts).
+        const a = (this.recu ? recuActivations(x) : x) as tf.Tensor4D;
+        y = signInputConv2d(a, w, q, this.strides, this.padding);
+      } else {
+        const a = this.quantizedInput(x, training);
+        y = tf.conv2d(a as tf.Tensor4D, w, this.strides, this.padding);
+      }
       return this.scaleOutput(y);
     });
   }

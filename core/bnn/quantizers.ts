@@ -118,7 +118,7 @@ function signGradient(x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
 }
 
 /** `dy · ∂q/∂x`, in one fused C kernel on wasm for the clipped STE and ApproxSign. */
-function signGradientTimes(dy: tf.Tensor, x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
+export function signGradientTimes(dy: tf.Tensor, x: tf.Tensor, q: QuantizerConfig): tf.Tensor {
   const steKind = q.kind === 'ste_sign' || q.kind === 'magnitude_aware_sign';
   if (steKind && q.clip !== null && useKernel('BnnSteGrad', dy, x)) {
     return tf.engine().runKernel('BnnSteGrad', { dy, x }, { clip: q.clip }) as tf.Tensor;

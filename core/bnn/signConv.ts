@@ -1,0 +1,62 @@
+/**
+ * A binary convolution's `conv2d(q(x), w)` as one op whose backward pass keeps `x` only.
+ *
+ * Built from tfjs ops, `q(x)` and `conv2d` each save their input for the backward pass: `x` for
+ * the quantizer's gradient and the signs `q(x)`, a second float32 tensor of the same size, for
+ * the filter gradient. The signs are `sgn(x)` again, one cheap pass, so this op saves `x` and `w`
+ * and recomputes the signs in the backward pass: a binary layer's saved activations halve. The
+ * kernels, their inputs and the order of the sums are those of the two ops, so values and
+ * gradients are identical (test/unit/bnn/signConv.test.ts).
+ */
+import * as tf from '../tf';
+import { signForward, signGradientTimes, type QuantizerConfig } from './quantizers';
+
+/** True when `q`'s forward is plain `sgn` (every kind but magnitude_aware_sign, which scales). */
+export function isPlainSign(q: QuantizerConfig): boolean {
+  return q.kind !== 'magnitude_aware_sign';
+}
+
+/**
+ * `conv2d(q(x), w, strides, padding)` with `q` a plain-sign quantizer (`isPlainSign`), the
+ * gradient to `x` through `q`'s backward and the gradient to `w` as `conv2d`'s.
+ */
+export function signInputConv2d(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  q: QuantizerConfig,
+  strides: number,
+  padding: 'same' | 'valid',
+): tf.Tensor4D {
+  const attrs = { strides, pad: padding, dataFormat: 'NHWC' };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, filter] = args as tf.Tensor4D[];
+    const save = args[2] as tf.GradSaveFunc;
+    save([input, filter]);
+    const value = tf.tidy(() =>
+      tf.conv2d(signForward(input) as tf.Tensor4D, filter, strides, padding),
+    );
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as tf.Tensor4D[];
+        const engine = tf.engine();
+        const dSigns = engine.runKernel(
+          'Conv2DBackpropInput',
+          { dy, filter: ws },
+          { ...attrs, inputShape: xs.shape },
+        ) as tf.Tensor;
+        const signs = signForward(xs);
+        const dw = engine.runKernel(
+          'Conv2DBackpropFilter',
+          { x: signs, dy },
+          { ...attrs, filterShape: ws.shape },
+        ) as tf.Tensor;
+        signs.dispose();
+        const dx = signGradientTimes(dSigns, xs, q);
+        dSigns.dispose();
+        return [dx, dw];
+      },
+    };
+  });
+  return op(x, w) as tf.Tensor4D;
+}
