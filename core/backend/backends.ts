@@ -15,6 +15,7 @@ import {
   type BackendName,
   type BackendPreference,
 } from '../protocol';
+import { installEarlyFreeGradients } from './earlyFreeGradients';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { describeAdapter, initWebGpu, resetWebGpuAfterFailure, webgpuAdapter } from './webgpu';
 import { besideBundle, inPackage } from '../io/shipped';
@@ -134,6 +135,8 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
  */
 export async function initBackend(preference: BackendPreference, log: Log): Promise<BackendInfo> {
   quietTfjs();
+  // Every backend trains with the backward pass that frees gradients and saved tensors early.
+  installEarlyFreeGradients();
   resetWebGpuAfterFailure();
   const skipped: BackendInfo['skipped'] = [];
   const order: BackendName[] = preference === 'auto' ? [...BACKEND_NAMES] : [preference];

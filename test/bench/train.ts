@@ -56,8 +56,10 @@ import {
   registerBnnKernels,
   unregisterBnnKernels,
 } from '../../core/backend/bnnKernels';
+import { installEarlyFreeGradients } from '../../core/backend/earlyFreeGradients';
 import { registerWasmTrainingKernels } from '../../core/backend/wasmKernels';
 import { getPreset } from '../../core/bnn/presets';
+import { applyForTraining } from '../../core/bnn/trainingForward';
 import { initBackend } from '../../core/backend/backends';
 import { DataParallel } from '../../core/parallel/dataParallel';
 import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
@@ -304,6 +306,8 @@ async function useWasm(): Promise<void> {
   setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialize');
   registerWasmTrainingKernels();
+  // As initBackend does for the engine.
+  installEarlyFreeGradients();
 }
 
 /** The latent (real-valued) kernels of a model's binary layers, which latentClip clips. */
@@ -352,7 +356,8 @@ function makeTrainer(modelName: string, batch = BATCH) {
   const latentClip = preset.defaults.latentClip ?? 0;
   const step = () => {
     const loss = optimizer.minimize(() => {
-      const logits = model.apply(images, { training: true }) as tf.Tensor;
+      // The trainer's forward pass (core/training/stepSetup.ts), which frees layer outputs early.
+      const logits = applyForTraining(model, images) as tf.Tensor;
       return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
     }, true) as tf.Scalar;
     const value = loss.dataSync()[0];

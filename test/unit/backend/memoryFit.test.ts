@@ -16,9 +16,27 @@ import { fuseBatchNorm } from '../../../core/parallel/syncBatchNorm';
 import { stepBytesPerExample } from '../../../core/training/batchLimit';
 import { stepMemory } from './stepMemory';
 
+type Forward = Parameters<typeof stepMemory>[4];
+
 /** Peak bytes above the resident tensors during one training step of `batch` examples. */
-async function stepPeak(model: tf.LayersModel, shape: number[], batch: number): Promise<number> {
-  return (await stepMemory(model, shape, 10, batch)).peakAboveResident;
+async function stepPeak(
+  model: tf.LayersModel,
+  shape: number[],
+  batch: number,
+  forward?: Forward,
+): Promise<number> {
+  return (await stepMemory(model, shape, 10, batch, forward)).peakAboveResident;
+}
+
+/** Bytes per example a training step adds: the peak's growth from 4 to 20 examples. */
+async function perExample(name: string, forward?: Forward): Promise<number> {
+  const preset = getPreset(name);
+  const model = preset.build(1);
+  fuseBatchNorm(model);
+  const small = await stepPeak(model, preset.inputShape, 4, forward);
+  const large = await stepPeak(model, preset.inputShape, 20, forward);
+  model.dispose();
+  return (large - small) / 16;
 }
 
 void describe('wasm batch-size estimate against measured step memory', () => {
@@ -31,15 +49,11 @@ void describe('wasm batch-size estimate against measured step memory', () => {
 
   for (const name of ['mnist-cnn', 'mnist-resnete']) {
     void it(`bounds ${name}'s measured bytes per example from above, within 2x`, async () => {
-      const preset = getPreset(name);
-      const model = preset.build(1);
-      fuseBatchNorm(model);
-      const small = await stepPeak(model, preset.inputShape, 4);
-      const large = await stepPeak(model, preset.inputShape, 20);
+      const model = getPreset(name).build(1);
       const estimate = stepBytesPerExample(model);
       model.dispose();
-      const measured = (large - small) / 16;
-      assert.ok(measured > 0, `${name}: peak grows with the batch (${small} -> ${large})`);
+      const measured = await perExample(name);
+      assert.ok(measured > 0, `${name}: peak grows with the batch (${measured} B/example)`);
       assert.ok(
         estimate >= measured,
         `${name}: estimate ${estimate} B/example below the measured ${measured.toFixed(0)}`,
@@ -50,4 +64,16 @@ void describe('wasm batch-size estimate against measured step memory', () => {
       );
     });
   }
+
+  void it("the engine's forward pass, freeing layer outputs early, needs a fifth less per example", async () => {
+    const early = await perExample('mnist-resnete');
+    const stock = await perExample(
+      'mnist-resnete',
+      (m, x) => m.apply(x, { training: true }) as tf.Tensor,
+    );
+    assert.ok(
+      early <= 0.8 * stock,
+      `${early.toFixed(0)} B/example with applyForTraining, ${stock.toFixed(0)} with model.apply`,
+    );
+  });
 });

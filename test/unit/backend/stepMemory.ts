@@ -3,6 +3,8 @@
  * (memoryFit.test.ts) and its benchmark (test/bench/stepMemory.ts).
  */
 import * as tf from '../../../core/tf';
+import { installEarlyFreeGradients } from '../../../core/backend/earlyFreeGradients';
+import { applyForTraining } from '../../../core/bnn/trainingForward';
 import { createOptimizer } from '../../../core/training/optimizers';
 
 export interface StepMemory {
@@ -12,23 +14,25 @@ export interface StepMemory {
   peakAboveResident: number;
 }
 
-/** Runs two Adam steps of `batch` random examples through `model` and measures the second. */
+/**
+ * Runs two Adam steps of `batch` random examples through `model` and measures the second, with
+ * the engine's forward and backward passes (both free tensors early).
+ */
 export async function stepMemory(
   model: tf.LayersModel,
   inputShape: readonly number[],
   classes: number,
   batch: number,
+  forward: (model: tf.LayersModel, x: tf.Tensor) => tf.Tensor = (m, x) =>
+    applyForTraining(m, x) as tf.Tensor,
 ): Promise<StepMemory> {
+  installEarlyFreeGradients();
   const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
   const images = tf.randomUniform([batch, ...inputShape], 0, 1, 'float32', 1);
   const labels = tf.oneHot(tf.randomUniform([batch], 0, classes, 'int32', 2), classes);
   const step = () => {
     const loss = optimizer.minimize(
-      () =>
-        tf.losses.softmaxCrossEntropy(
-          labels,
-          model.apply(images, { training: true }) as tf.Tensor,
-        ) as tf.Scalar,
+      () => tf.losses.softmaxCrossEntropy(labels, forward(model, images)) as tf.Scalar,
       true,
     ) as tf.Scalar;
     loss.dataSync();
