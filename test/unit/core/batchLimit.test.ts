@@ -24,13 +24,20 @@ before(async () => {
   await useCpuBackend();
 });
 
-test('mnist-cnn: 46,170 output values per example, so 5,450 examples per thread', () => {
+test('mnist-cnn: 46,170 output values per example, so 10,901 examples per thread', () => {
   // conv1 26×26×32 (+ its batch norm and activation), pool 13×13×32, conv2 11×11×64 (+ 2), …
   const model = getPreset('mnist-cnn').build(0);
   assert.equal(outputValuesPerExample(model), 46_170);
-  assert.equal(maxWasmBatchSize(model, 1), Math.floor(MAX_STEP_BYTES / (16 * 46_170)));
-  assert.equal(maxWasmBatchSize(model, 1), 5450);
-  assert.equal(maxWasmBatchSize(model, 2), 10_900);
+  assert.equal(maxWasmBatchSize(model, 1), Math.floor(MAX_STEP_BYTES / (8 * 46_170)));
+  assert.equal(maxWasmBatchSize(model, 1), 10_901);
+  assert.equal(maxWasmBatchSize(model, 2), 21_802);
+  model.dispose();
+});
+
+test("cifar10-resnete18 takes the papers' batch sizes: 256 on one thread, 512 on two", () => {
+  const model = getPreset('cifar10-resnete18').build(0);
+  assert.ok(maxWasmBatchSize(model, 1) >= 256, `${maxWasmBatchSize(model, 1)} per thread`);
+  assert.ok(maxWasmBatchSize(model, 2) >= 512, `${maxWasmBatchSize(model, 2)} on two threads`);
   model.dispose();
 });
 
@@ -48,14 +55,14 @@ test("every preset's default batch size is allowed on one thread", () => {
 });
 
 test(
-  'batchSize 16384 on 2 threads (which crashed a replica) is refused before training',
+  'batchSize 32768 on 2 threads is refused before training',
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
   async () => {
     const records: MetricsRecord[] = [];
     const result = await runTraining(
       {
         runId: 'big',
-        config: resolveConfig({ preset: 'mnist-cnn', batchSize: 16384, epochs: 1 }, 'test'),
+        config: resolveConfig({ preset: 'mnist-cnn', batchSize: 32768, epochs: 1 }, 'test'),
         runDir: join(mkdtempSync(join(tmpdir(), 'bnn-batch-')), 'run'),
         backend: 'wasm',
         threads: 2,
@@ -65,7 +72,7 @@ test(
     assert.equal(result.status, 'failed');
     assert.match(
       result.message ?? '',
-      /^batchSize 16384 is too large for the wasm backend: a step of mnist-cnn needs about 5\.6 GiB per thread for 8192 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 10900 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
+      /^batchSize 32768 is too large for the wasm backend: a step of mnist-cnn needs about 5\.6 GiB per thread for 16384 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 21802 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
     );
     assert.deepEqual(
       records.map((r) => r.event),
