@@ -7,6 +7,7 @@
 import * as tf from '../tf';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/backends';
+import { copyValuesInto } from '../backend/copyValues';
 import { batchArrays, batchTensors } from '../training/batches';
 import { getPreset } from '../bnn/presets';
 import { clipLatentWeights, setLearningRate } from '../training/optimizers';
@@ -98,7 +99,7 @@ async function main(init: ReplicaInit): Promise<void> {
     let offset = 0;
     for (const v of variables) {
       const g = grads[v.name];
-      if (g) slot.set(g.dataSync() as Float32Array, offset);
+      if (g) copyValuesInto(g, slot, offset);
       else slot.fill(0, offset, offset + v.size);
       offset += v.size;
     }
@@ -127,7 +128,10 @@ async function main(init: ReplicaInit): Promise<void> {
     const summed: tf.NamedTensorMap = {};
     offset = 0;
     for (const v of variables) {
-      summed[v.name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
+      // The sum lives in shared memory the next step overwrites: tensors copy it (wasm copies
+      // into its heap; the cpu backend would keep the view, so it gets a copy).
+      const values = sum.subarray(offset, offset + v.size);
+      summed[v.name] = tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), v.shape);
       offset += v.size;
     }
     optimizer.applyGradients(summed);
@@ -136,7 +140,7 @@ async function main(init: ReplicaInit): Promise<void> {
     if (rank === 0) {
       let at = 0;
       for (const k of latentKernels) {
-        views.latents.set(k.dataSync() as Float32Array, at);
+        copyValuesInto(k, views.latents, at);
         at += k.size;
       }
     }

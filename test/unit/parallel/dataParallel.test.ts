@@ -4,7 +4,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMetrics } from '../../../core/io/runFolder';
+import { sumSlots } from '../../../core/parallel/shared';
 import { shardOf, threadCountProblem } from '../../../core/parallel/shards';
+import { mulberry32 } from '../../../core/training/random';
 import type { MetricsRecord } from '../../../core/protocol';
 
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
@@ -32,6 +34,28 @@ test('shards split a batch into sizes that differ by at most one, covering it on
     );
     const sizes = shards.map((s) => s.size);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${batch} over ${world}: ${sizes}`);
+  }
+});
+
+test("the replicas' gradient sum, split in ranges, is the float64 sum in rank order rounded once", () => {
+  const next = mulberry32(3);
+  for (const world of [2, 3]) {
+    const floats = 1001;
+    const data = Float32Array.from({ length: world * floats }, () => (next() - 0.5) * 1e3);
+    const whole = new Float32Array(floats);
+    const split = new Float32Array(floats);
+    sumSlots(data, world, floats, whole);
+    // As the replicas do: each its own range of one shared output.
+    const part = Math.ceil(floats / world);
+    for (let r = 0; r < world; r++) {
+      sumSlots(data, world, floats, split, r * part, Math.min(floats, (r + 1) * part));
+    }
+    assert.deepEqual(split, whole);
+    for (let i = 0; i < floats; i++) {
+      let sum = 0;
+      for (let r = 0; r < world; r++) sum += data[r * floats + i];
+      assert.equal(whole[i], Math.fround(sum), `value ${i}, ${world} replicas`);
+    }
   }
 });
 
