@@ -7,6 +7,11 @@
  * - `BnnSteGrad` (`dy`, `x`, attr `clip` → `dy · 1[|x| ≤ clip]`): the clipped straight-through
  *   gradient, in one pass instead of Abs, LessEqual, Cast and Multiply;
  * - `BnnApproxSignGrad` (`dy`, `x` → `dy · max(0, 2 − 2|x|)`): ApproxSign's gradient;
+ * - `BnnPackSte` (`x`, attr `clip` → int32 `[⌈n/16⌉]`), `BnnUnpackSigns` (`bits`, attr `shape`
+ *   → `sgn(x)`) and `BnnSteGradPacked` (`dy`, `bits` → `dy · 1[|x| ≤ clip]`): a binary
+ *   convolution's input kept for the backward pass as 2 bits per value (its sign and whether the
+ *   clipped straight-through gradient passes), and the two things the backward pass needs from
+ *   it, equal to `BnnSign` and `BnnSteGrad` on `x` (signConv.ts);
  * - `BnnAdam`: one Adam step of one variable (optimizers.ts' `FusedAdam` calls it);
  * - `BnnChannelSums`, `BnnChannelSqDev`, `BnnBatchNormForward`, `BnnBatchNormGradSums` and
  *   `BnnBatchNormBackward`: the synchronized batch norm's statistics, normalization and
@@ -59,10 +64,16 @@ export const BNN_CHANNEL_SQ_DEV = 'BnnChannelSqDev';
 export const BNN_BN_FORWARD = 'BnnBatchNormForward';
 export const BNN_BN_GRAD_SUMS = 'BnnBatchNormGradSums';
 export const BNN_BN_BACKWARD = 'BnnBatchNormBackward';
+export const BNN_PACK_STE = 'BnnPackSte';
+export const BNN_UNPACK_SIGNS = 'BnnUnpackSigns';
+export const BNN_STE_GRAD_PACKED = 'BnnSteGradPacked';
 export const BNN_KERNEL_NAMES = [
   BNN_SIGN,
   BNN_STE_GRAD,
   BNN_APPROX_SIGN_GRAD,
+  BNN_PACK_STE,
+  BNN_UNPACK_SIGNS,
+  BNN_STE_GRAD_PACKED,
   BNN_ADAM,
   BNN_CHANNEL_SUMS,
   BNN_CHANNEL_SQ_DEV,
@@ -77,6 +88,9 @@ interface BnnExports {
   bnn_sign(x: number, out: number, n: number): void;
   bnn_ste_grad(dy: number, x: number, out: number, n: number, clip: number): void;
   bnn_approx_sign_grad(dy: number, x: number, out: number, n: number): void;
+  bnn_pack_ste(x: number, bits: number, n: number, clip: number): void;
+  bnn_unpack_signs(bits: number, out: number, n: number): void;
+  bnn_ste_grad_packed(dy: number, bits: number, out: number, n: number): void;
   bnn_channel_sums(x: number, rows: number, channels: number, acc: number, out: number): void;
   bnn_channel_sq_dev(
     x: number,
@@ -326,6 +340,63 @@ function bnnSteGrad({ inputs, backend, attrs }: Args): TensorInfo {
   return out;
 }
 
+/** Words of `BnnPackSte`'s output for `n` values: 16 values (2 bits each) per int32. */
+export const packedSteWords = (n: number) => Math.ceil(n / 16);
+
+function bnnPackSte({ inputs, backend, attrs }: Args): TensorInfo {
+  const x = floatInput(BNN_PACK_STE, inputs, 'x');
+  const clip = attrs.clip;
+  if (typeof clip !== 'number') {
+    throw new Error(`${BNN_PACK_STE} (wasm): attr 'clip' must be a number, got ${String(clip)}`);
+  }
+  const n = util.sizeFromShape(x.shape);
+  const bits = backend.makeOutput([packedSteWords(n)], 'int32');
+  if (n > 0) {
+    // Compared in float32, as BnnSteGrad does.
+    const offsets = [heapOffset(backend, x), heapOffset(backend, bits)] as const;
+    kernelsFor(backend).bnn_pack_ste(offsets[0], offsets[1], n, Math.fround(clip));
+  }
+  return bits;
+}
+
+function packedInput(kernelName: string, inputs: NamedTensorInfoMap, n: number): TensorInfo {
+  const bits = inputs.bits;
+  if (bits === undefined) throw new Error(`${kernelName} (wasm): missing input 'bits'`);
+  if (bits.dtype !== 'int32' || util.sizeFromShape(bits.shape) !== packedSteWords(n)) {
+    throw new Error(
+      `${kernelName} (wasm): 'bits' must be ${packedSteWords(n)} int32 words for ${n} values`,
+    );
+  }
+  return bits;
+}
+
+function bnnUnpackSigns({ inputs, backend, attrs }: Args): TensorInfo {
+  const shape = attrs.shape as number[];
+  const n = util.sizeFromShape(shape);
+  const bits = packedInput(BNN_UNPACK_SIGNS, inputs, n);
+  const out = backend.makeOutput(shape, 'float32');
+  if (n > 0) {
+    kernelsFor(backend).bnn_unpack_signs(heapOffset(backend, bits), heapOffset(backend, out), n);
+  }
+  return out;
+}
+
+function bnnSteGradPacked({ inputs, backend }: Args): TensorInfo {
+  const dy = floatInput(BNN_STE_GRAD_PACKED, inputs, 'dy');
+  const n = util.sizeFromShape(dy.shape);
+  const bits = packedInput(BNN_STE_GRAD_PACKED, inputs, n);
+  const out = backend.makeOutput(dy.shape, 'float32');
+  if (n > 0) {
+    kernelsFor(backend).bnn_ste_grad_packed(
+      heapOffset(backend, dy),
+      heapOffset(backend, bits),
+      heapOffset(backend, out),
+      n,
+    );
+  }
+  return out;
+}
+
 function bnnApproxSignGrad({ inputs, backend }: Args): TensorInfo {
   const dy = floatInput(BNN_APPROX_SIGN_GRAD, inputs, 'dy');
   const x = floatInput(BNN_APPROX_SIGN_GRAD, inputs, 'x');
@@ -548,6 +619,17 @@ const bnnKernelConfigs: KernelConfig[] = [
     backendName: BACKEND,
     kernelFunc: bnnApproxSignGrad as unknown as KernelFunc,
   },
+  ...(
+    [
+      [BNN_PACK_STE, bnnPackSte],
+      [BNN_UNPACK_SIGNS, bnnUnpackSigns],
+      [BNN_STE_GRAD_PACKED, bnnSteGradPacked],
+    ] as const
+  ).map(([kernelName, fn]) => ({
+    kernelName,
+    backendName: BACKEND,
+    kernelFunc: fn as unknown as KernelFunc,
+  })),
 ];
 
 /** False when `BNN_LAB_C_KERNELS=0` (or `false`/`off`) is set: the quantizers use tfjs ops. */

@@ -4,9 +4,13 @@
  * Built from tfjs ops, `q(x)` and `conv2d` each save their input for the backward pass: `x` for
  * the quantizer's gradient and the signs `q(x)`, a second float32 tensor of the same size, for
  * the filter gradient. The signs are `sgn(x)` again, one cheap pass, so this op saves `x` and `w`
- * and recomputes the signs in the backward pass: a binary layer's saved activations halve. The
- * kernels, their inputs and the order of the sums are those of the two ops, so values and
- * gradients are identical (test/unit/bnn/signConv.test.ts).
+ * and recomputes the signs in the backward pass: a binary layer's saved activations halve. With
+ * the clipped straight-through estimator (`ste_sign` with a clip, every preset's input quantizer)
+ * on the wasm backend with BNN Lab's C kernels, even `x` is not kept: the backward pass needs only
+ * each value's sign and whether `|x| ≤ clip`, so the op saves those as 2 bits per value
+ * (`BnnPackSte`, core/backend/bnnKernels.ts), 16× less than float32. The kernels, their inputs and
+ * the order of the sums are those of the two ops, so values and gradients are identical
+ * (test/unit/core/signConv.test.ts).
  */
 import * as tf from '../tf';
 import { signForward, signGradientTimes, type QuantizerConfig } from './quantizers';
@@ -14,6 +18,16 @@ import { signForward, signGradientTimes, type QuantizerConfig } from './quantize
 /** True when `q`'s forward is plain `sgn` (every kind but magnitude_aware_sign, which scales). */
 export function isPlainSign(q: QuantizerConfig): boolean {
   return q.kind !== 'magnitude_aware_sign';
+}
+
+/** True when `x` is kept as bits: a clipped `ste_sign` and the C kernels on this backend. */
+export function keepsBits(q: QuantizerConfig, x: tf.Tensor): boolean {
+  return (
+    q.kind === 'ste_sign' &&
+    q.clip !== null &&
+    x.dtype === 'float32' &&
+    tf.getKernel('BnnPackSte', tf.getBackend()) !== undefined
+  );
 }
 
 /**
@@ -28,10 +42,18 @@ export function signInputConv2d(
   padding: 'same' | 'valid',
 ): tf.Tensor4D {
   const attrs = { strides, pad: padding, dataFormat: 'NHWC' };
+  const engine = tf.engine();
+  const bits = keepsBits(q, x);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, filter] = args as tf.Tensor4D[];
     const save = args[2] as tf.GradSaveFunc;
-    save([input, filter]);
+    if (bits) {
+      const packed = engine.runKernel('BnnPackSte', { x: input }, { clip: q.clip as number }) as tf.Tensor;
+      save([packed, filter]);
+      packed.dispose();
+    } else {
+      save([input, filter]);
+    }
     const value = tf.tidy(() =>
       tf.conv2d(signForward(input) as tf.Tensor4D, filter, strides, padding),
     );
@@ -39,20 +61,23 @@ export function signInputConv2d(
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor4D[];
-        const engine = tf.engine();
         const dSigns = engine.runKernel(
           'Conv2DBackpropInput',
           { dy, filter: ws },
-          { ...attrs, inputShape: xs.shape },
+          { ...attrs, inputShape: x.shape },
         ) as tf.Tensor;
-        const signs = signForward(xs);
+        const signs = bits
+          ? (engine.runKernel('BnnUnpackSigns', { bits: xs }, { shape: x.shape }) as tf.Tensor)
+          : signForward(xs);
         const dw = engine.runKernel(
           'Conv2DBackpropFilter',
           { x: signs, dy },
           { ...attrs, filterShape: ws.shape },
         ) as tf.Tensor;
         signs.dispose();
-        const dx = signGradientTimes(dSigns, xs, q);
+        const dx = bits
+          ? (engine.runKernel('BnnSteGradPacked', { dy: dSigns, bits: xs }, {}) as tf.Tensor)
+          : signGradientTimes(dSigns, xs, q);
         dSigns.dispose();
         return [dx, dw];
       },

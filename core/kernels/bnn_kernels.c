@@ -93,6 +93,84 @@ void bnn_ste_grad(const float *dy, const float *x, float *out, u32 n, float clip
   }
 }
 
+/*
+ * The clipped straight-through estimator's input, kept for the backward pass as bits: per 16
+ * values one u32, bit k (k < 16) set when value k is negative (sgn = -1; -0 and NaN are +1, as in
+ * bnn_sign) and bit 16 + k when |value k| <= clip (the gradient passes; false for NaN, as in
+ * bnn_ste_grad). 2 bits per value instead of a float32.
+ */
+EXPORT(bnn_pack_ste)
+void bnn_pack_ste(const float *x, u32 *bits, u32 n, float clip) {
+  const u32 words = n / 16 + (n % 16 != 0);
+  REQUIRE(inside(x, n, 4) && inside(bits, words, 4));
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const v128_t limit = wasm_f32x4_splat(clip);
+  u32 i = 0;
+  u32 w = 0;
+  for (; i + 16 <= n; i += 16, w++) {
+    u32 negative = 0;
+    u32 passes = 0;
+    for (u32 j = 0; j < 4; j++) {
+      v128_t v = wasm_v128_load(x + i + 4 * j);
+      negative |= (u32)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << (4 * j);
+      passes |= (u32)wasm_i32x4_bitmask(wasm_f32x4_le(wasm_f32x4_abs(v), limit)) << (4 * j);
+    }
+    bits[w] = negative | (passes << 16);
+  }
+  if (i < n) {
+    u32 negative = 0;
+    u32 passes = 0;
+    for (u32 k = 0; i + k < n; k++) {
+      float v = x[i + k];
+      negative |= (u32)(v < 0.0f) << k;
+      passes |= (u32)(__builtin_fabsf(v) <= clip) << k;
+    }
+    bits[w] = negative | (passes << 16);
+  }
+}
+
+/* Lanes whose bit is set in the low 4 bits of `nibble`: all-ones, the others zero. */
+static inline v128_t nibble_mask(u32 nibble) {
+  const v128_t lanes = wasm_i32x4_make(1, 2, 4, 8);
+  return wasm_i32x4_ne(wasm_v128_and(wasm_i32x4_splat((int)nibble), lanes), wasm_i32x4_splat(0));
+}
+
+/* sgn(x) from bnn_pack_ste's bits: the values bnn_sign gives for the packed x. */
+EXPORT(bnn_unpack_signs)
+void bnn_unpack_signs(const u32 *bits, float *out, u32 n) {
+  const u32 words = n / 16 + (n % 16 != 0);
+  REQUIRE(inside(bits, words, 4) && inside(out, n, 4));
+  const v128_t plus = wasm_f32x4_splat(1.0f);
+  const v128_t minus = wasm_f32x4_splat(-1.0f);
+  u32 i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const u32 b = bits[i / 16];
+    for (u32 j = 0; j < 4; j++) {
+      v128_t negative = nibble_mask((b >> (4 * j)) & 15u);
+      wasm_v128_store(out + i + 4 * j, wasm_v128_bitselect(minus, plus, negative));
+    }
+  }
+  for (; i < n; i++) out[i] = (bits[i / 16] >> (i % 16)) & 1u ? -1.0f : 1.0f;
+}
+
+/* dy * 1[|x| <= clip] from bnn_pack_ste's bits: what bnn_ste_grad gives for the packed x. */
+EXPORT(bnn_ste_grad_packed)
+void bnn_ste_grad_packed(const float *dy, const u32 *bits, float *out, u32 n) {
+  const u32 words = n / 16 + (n % 16 != 0);
+  REQUIRE(inside(dy, n, 4) && inside(bits, words, 4) && inside(out, n, 4));
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  u32 i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const u32 b = bits[i / 16] >> 16;
+    for (u32 j = 0; j < 4; j++) {
+      /* all-ones lanes keep 1.0f, the others become +0.0f */
+      v128_t mask = wasm_v128_and(nibble_mask((b >> (4 * j)) & 15u), one);
+      wasm_v128_store(out + i + 4 * j, wasm_f32x4_mul(wasm_v128_load(dy + i + 4 * j), mask));
+    }
+  }
+  for (; i < n; i++) out[i] = dy[i] * ((bits[i / 16] >> (16 + i % 16)) & 1u ? 1.0f : 0.0f);
+}
+
 EXPORT(bnn_approx_sign_grad)
 void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
   REQUIRE(inside(dy, n, 4) && inside(x, n, 4) && inside(out, n, 4));

@@ -3,12 +3,16 @@
  * (core/bnn/signConv.ts): values and gradients must equal `conv2d(quantize(x), w)` exactly.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../../../core/tf';
+import { bnnKernelsRegistered } from '../../../core/backend/bnnKernels';
+import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
 import { BinaryConv2D } from '../../../core/bnn/layers';
 import { quantize, type QuantizerConfig } from '../../../core/bnn/quantizers';
 import { recuActivations } from '../../../core/bnn/recu';
-import { isPlainSign, signInputConv2d } from '../../../core/bnn/signConv';
+import { isPlainSign, keepsBits, signInputConv2d } from '../../../core/bnn/signConv';
 import { mulberry32 } from '../../../core/training/random';
 
 function randomTensor(shape: number[], seed: number, scale: number): tf.Tensor4D {
@@ -108,5 +112,58 @@ test('a BinaryConv2D trains through the fused op with the gradients of the two o
     assert.deepEqual(fused, plain, `recu ${recu}`);
     tf.dispose([x, dy]);
     layer.dispose();
+  }
+});
+
+test('on wasm with the C kernels the clipped STE keeps x as 2 bits per value, with the same gradients', async () => {
+  const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+  await tf.setBackend('wasm');
+  registerWasmTrainingKernels();
+  assert.equal(bnnKernelsRegistered(), true);
+  try {
+    let seed = 40;
+    // Sizes around the 16 values of one packed word: 2·5·5·3 = 150, 1·4·4·16 = 256, 1·3·3·1 = 9.
+    for (const [shape, strides, padding] of [
+      [[2, 5, 5, 3], 1, 'same'],
+      [[1, 4, 4, 16], 2, 'same'],
+      [[1, 3, 3, 1], 1, 'valid'],
+    ] as const) {
+      const q: QuantizerConfig = { kind: 'ste_sign', clip: 1.25 };
+      const x = randomTensor([...shape], seed++, 2);
+      // Values exactly at ±clip, −0 and NaN-free: the inclusive bound and the sign of zero.
+      const edges = tf.tidy(() => {
+        const values = Float32Array.from(x.dataSync());
+        values[1] = 1.25;
+        values[2] = -1.25;
+        values[3] = -0;
+        return tf.tensor4d(values, x.shape);
+      });
+      const w = tf.tidy(
+        () =>
+          tf.sign(
+            tf.add(tf.sign(randomTensor([3, 3, shape[3], 2], seed++, 1)), 0.5),
+          ) as tf.Tensor4D,
+      );
+      assert.equal(keepsBits(q, edges), true);
+      const fused = valueAndGrads(
+        (a, b) => signInputConv2d(a, b, q, strides, padding),
+        edges,
+        w,
+        7,
+      );
+      const plain = valueAndGrads(
+        (a, b) => tf.conv2d(quantize(a, q) as tf.Tensor4D, b, strides, padding),
+        edges,
+        w,
+        7,
+      );
+      for (const [i, part] of ['value', 'dx', 'dw'].entries()) {
+        assert.deepEqual(fused[i], plain[i], `${shape.join('x')}: ${part}`);
+      }
+      tf.dispose([x, edges, w]);
+    }
+  } finally {
+    await tf.setBackend('cpu');
   }
 });
