@@ -162,7 +162,7 @@ const CATALOG: readonly PresetInfo[] = [
     classes: 10,
     defaults: {
       epochs: 100,
-      // Larq Zoo's batch; the wasm backend holds up to 266 examples per thread (docs/performance.md).
+      // Larq Zoo's batch; the wasm backend holds up to 354 examples per thread (docs/performance.md).
       batchSize: 128,
       learningRate: 0.002,
       ...RESNETE_QUANTIZERS,
@@ -184,7 +184,7 @@ const CATALOG: readonly PresetInfo[] = [
     classes: 10,
     defaults: {
       epochs: 120,
-      // The paper's 128 needs two threads on the wasm backend (79 examples per thread fit, its
+      // The paper's 128 needs two threads on the wasm backend (105 examples per thread fit, its
       // concatenations keep every layer's input); 64 trains on any thread count.
       batchSize: 64,
       learningRate: 0.004,

@@ -5,11 +5,11 @@
  * trap, "memory access out of bounds") instead of failing an allocation, and an offset past
  * 2 GiB can wrap. So the step's working set must fit: what the backward pass keeps of the
  * forward pass, plus the gradients in flight. With the engine's forward pass that frees layer
- * outputs early (bnn/trainingForward.ts), binary convolutions that keep their real-valued input
- * but not its signs (bnn/signConv.ts) and the backward pass that frees gradients and saved tensors
- * as it goes (backend/earlyFreeGradients.ts), that measured 4.8–5.5 bytes per value of the sum of
- * the layer outputs (mnist-cnn, mnist-resnete, cifar10-resnete18, cifar10-bdn28; docs/performance.md
- * "Memory") and is counted here as 8 (two float32 per output value). That bound also keeps every
+ * outputs early (bnn/trainingForward.ts), binary convolutions that keep their input as 2 bits per
+ * value (bnn/signConv.ts) and the backward pass that frees gradients and saved tensors as it goes
+ * (backend/earlyFreeGradients.ts), that measured 4.2–4.6 bytes per value of the sum of the layer
+ * outputs (mnist-cnn, mnist-resnete, cifar10-resnete18, cifar10-bdn28; docs/performance.md
+ * "Memory") and is counted here as 6 (1.5 float32 per output value). That bound also keeps every
  * single tensor under 1 GiB, well inside 32-bit offsets; the C kernels check their buffers against
  * the memory as a last line (core/kernels/bnn_kernels.c).
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
@@ -20,7 +20,7 @@ import { fieldName, UserError } from '../errors';
 /** Bytes a replica's step may use: the 4 GiB of wasm32 less room for the weights and the code. */
 export const MAX_STEP_BYTES = 4 * 2 ** 30 - 256 * 2 ** 20;
 /** A step's working set per example, in multiples of the sum of its layer outputs (see above). */
-const WORKING_SET_FACTOR = 2;
+const WORKING_SET_FACTOR = 1.5;
 
 function shapesOf(shape: tf.Shape | tf.Shape[]): tf.Shape[] {
   return Array.isArray(shape[0]) ? (shape as tf.Shape[]) : [shape as tf.Shape];
