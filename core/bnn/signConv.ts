@@ -48,7 +48,11 @@ export function signInputConv2d(
     const [input, filter] = args as tf.Tensor4D[];
     const save = args[2] as tf.GradSaveFunc;
     if (bits) {
-      const packed = engine.runKernel('BnnPackSte', { x: input }, { clip: q.clip as number }) as tf.Tensor;
+      const packed = engine.runKernel(
+        'BnnPackSte',
+        { x: input },
+        { clip: q.clip as number },
+      ) as tf.Tensor;
       save([packed, filter]);
       packed.dispose();
     } else {
