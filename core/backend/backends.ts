@@ -136,7 +136,9 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
 export async function initBackend(preference: BackendPreference, log: Log): Promise<BackendInfo> {
   quietTfjs();
   // Every backend trains with the backward pass that frees gradients and saved tensors early.
-  installEarlyFreeGradients();
+  if (!installEarlyFreeGradients()) {
+    log('warn', "tfjs-core is not the pinned 4.22: training uses tfjs' own backward pass");
+  }
   resetWebGpuAfterFailure();
   const skipped: BackendInfo['skipped'] = [];
   const order: BackendName[] = preference === 'auto' ? [...BACKEND_NAMES] : [preference];

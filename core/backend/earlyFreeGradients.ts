@@ -163,9 +163,19 @@ function earlyFreeGradients(
   });
 }
 
-/** Puts the early-freeing backward pass in place of tfjs' (idempotent). */
-export function installEarlyFreeGradients(): void {
-  engine().gradients = earlyFreeGradients;
+/**
+ * Puts the early-freeing backward pass in place of tfjs' (idempotent). Returns false, leaving
+ * tfjs' own, when the engine does not have the internals this file was written against (another
+ * tfjs-core than the pinned 4.22).
+ */
+export function installEarlyFreeGradients(): boolean {
+  const e = engine() as Partial<EngineInternals>;
+  const internals = [e.startTape, e.endTape, e.scopedRun, e.tidy, e.gradients];
+  if (!internals.every((f) => typeof f === 'function') || typeof e.state !== 'object') {
+    return false;
+  }
+  (e as EngineInternals).gradients = earlyFreeGradients;
+  return true;
 }
 
 /** Restores tfjs' own backward pass. */
