@@ -341,7 +341,7 @@ function bnnSteGrad({ inputs, backend, attrs }: Args): TensorInfo {
 }
 
 /** Words of `BnnPackSte`'s output for `n` values: 16 values (2 bits each) per int32. */
-export const packedSteWords = (n: number) => Math.ceil(n / 16);
+const packedSteWords = (n: number) => Math.ceil(n / 16);
 
 function bnnPackSte({ inputs, backend, attrs }: Args): TensorInfo {
   const x = floatInput(BNN_PACK_STE, inputs, 'x');
@@ -353,8 +353,8 @@ function bnnPackSte({ inputs, backend, attrs }: Args): TensorInfo {
   const bits = backend.makeOutput([packedSteWords(n)], 'int32');
   if (n > 0) {
     // Compared in float32, as BnnSteGrad does.
-    const offsets = [heapOffset(backend, x), heapOffset(backend, bits)] as const;
-    kernelsFor(backend).bnn_pack_ste(offsets[0], offsets[1], n, Math.fround(clip));
+    const [xAt, bitsAt] = [heapOffset(backend, x), heapOffset(backend, bits)];
+    kernelsFor(backend).bnn_pack_ste(xAt, bitsAt, n, Math.fround(clip));
   }
   return bits;
 }

@@ -47,32 +47,27 @@ export function signInputConv2d(
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, filter] = args as tf.Tensor4D[];
     const save = args[2] as tf.GradSaveFunc;
-    if (bits) {
-      const packed = engine.runKernel(
-        'BnnPackSte',
-        { x: input },
-        { clip: q.clip as number },
-      ) as tf.Tensor;
-      save([packed, filter]);
-      packed.dispose();
-    } else {
-      save([input, filter]);
-    }
+    // What the backward pass reads of x: its 2-bit packing, or x itself.
+    const kept = bits
+      ? (engine.runKernel('BnnPackSte', { x: input }, { clip: q.clip as number }) as tf.Tensor)
+      : input;
+    save([kept, filter]);
+    if (kept !== input) kept.dispose();
     const value = tf.tidy(() =>
       tf.conv2d(signForward(input) as tf.Tensor4D, filter, strides, padding),
     );
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as tf.Tensor4D[];
+        const [xKept, ws] = saved as tf.Tensor4D[];
         const dSigns = engine.runKernel(
           'Conv2DBackpropInput',
           { dy, filter: ws },
           { ...attrs, inputShape: x.shape },
         ) as tf.Tensor;
         const signs = bits
-          ? (engine.runKernel('BnnUnpackSigns', { bits: xs }, { shape: x.shape }) as tf.Tensor)
-          : signForward(xs);
+          ? (engine.runKernel('BnnUnpackSigns', { bits: xKept }, { shape: x.shape }) as tf.Tensor)
+          : signForward(xKept);
         const dw = engine.runKernel(
           'Conv2DBackpropFilter',
           { x: signs, dy },
@@ -80,8 +75,8 @@ export function signInputConv2d(
         ) as tf.Tensor;
         signs.dispose();
         const dx = bits
-          ? (engine.runKernel('BnnSteGradPacked', { dy: dSigns, bits: xs }, {}) as tf.Tensor)
-          : signGradientTimes(dSigns, xs, q);
+          ? (engine.runKernel('BnnSteGradPacked', { dy: dSigns, bits: xKept }, {}) as tf.Tensor)
+          : signGradientTimes(dSigns, xKept, q);
         dSigns.dispose();
         return [dx, dw];
       },
