@@ -37,16 +37,11 @@ import { LAYER_CHANNELS } from '../../core/export/csv';
 
 export { FINETUNE_CHANNELS, LAYER_CHANNELS, type LayerChannel } from '../../core/export/csv';
 
-/** One `epoch` record, as plotted. */
-export interface EpochPoint {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-  durationMs: number;
-}
+/** One `epoch` record, as plotted: its numbers without the checkpoint folder and time. */
+export type EpochPoint = Omit<
+  Extract<MetricsRecord, { event: 'epoch' }>,
+  'event' | 'checkpoint' | 'time'
+>;
 
 /** Latest values of the last `step` report. */
 export interface StepPoint {
