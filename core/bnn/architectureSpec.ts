@@ -1,49 +1,15 @@
 /**
- * Architecture parameters of the ResNetE and BinaryDenseNet families (bnn-methods.md §4.2, §4.3)
- * and their validation, without TensorFlow.js: run configs are checked in the extension host
+ * Validation of the ResNetE and BinaryDenseNet families' architecture parameters (bnn-methods.md
+ * §4.2, §4.3; their types, `ResNetESpec` and `DenseNetSpec`, are the run config's, in
+ * protocol/schema.ts), without TensorFlow.js: run configs are checked in the extension host
  * before a worker starts. The builders live in architectures.ts.
  */
 import { ConfigError } from '../errors';
+import type { ArchitectureParameters } from '../protocol/schema';
 
-/**
- * ResNetE: a full-precision 3×3 stem, then stages of single-conv blocks
- * `x ← BN(BinConv3×3(sgn(x))) + shortcut(x)`; the first block of every stage after the first
- * halves the resolution (shortcut AvgPool 2×2 → FP 1×1 conv → BN).
- */
-export interface ResNetESpec {
-  kind: 'resnete';
-  /** Filters of the full-precision 3×3 stem conv. */
-  stemFilters: number;
-  /** Stride of the stem conv: 1 (default) or 2, which quarters the cost on a CPU. */
-  stemStrides?: number;
-  /** Filters per stage, e.g. [64, 128, 256, 512] for ResNetE-18. */
-  stageFilters: number[];
-  /** Binary 3×3 convs (blocks) per stage; ResNetE-18 has 4 (two basic blocks of two). */
-  blocksPerStage: number[];
-}
-
-/**
- * BinaryDenseNet: a full-precision 3×3 stem, dense blocks of `concat(x, BinConv3×3(sgn(BN(x))))`
- * with growth rate k, and transitions `BN → MaxPool 2×2 → ReLU → FP 1×1 conv` to
- * `round((C // r) / channelRound) · channelRound` channels.
- */
-export interface DenseNetSpec {
-  kind: 'densenet';
-  /** Filters of the full-precision stem conv (64 in the paper). */
-  initialFilters: number;
-  /** Stride of the stem conv: 1 (default) or 2. */
-  stemStrides?: number;
-  /** Growth rate k: filters of every binary conv (64 in the paper). */
-  growthRate: number;
-  /** Binary convs per dense block, e.g. [6, 6, 6, 5] for BDN-28. */
-  blocks: number[];
-  /** Reduction rate r of each transition (one fewer than blocks), e.g. [2.7, 2.7, 2.2]. */
-  reductions: number[];
-  /** Channel rounding unit of the transitions: 32 in the official code. */
-  channelRound: number;
-}
-
-export type ArchitectureSpec = ResNetESpec | DenseNetSpec;
+export type { DenseNetSpec, ResNetESpec } from '../protocol/schema';
+/** ResNetE or BinaryDenseNet parameters, as a run config's `architecture` holds them. */
+export type ArchitectureSpec = ArchitectureParameters;
 
 /** Keys a config's `architecture` object may override, per family. */
 export const ARCHITECTURE_KEYS: Record<ArchitectureSpec['kind'], readonly string[]> = {

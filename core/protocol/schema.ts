@@ -305,24 +305,46 @@ export interface TrainConfig {
   layerPrecision?: Record<string, 'binary' | 'full'>;
 }
 
-/** ResNetE or BinaryDenseNet parameters (core/bnn/architectureSpec.ts). */
-export type ArchitectureParameters =
-  | {
-      kind: 'resnete';
-      stemFilters: number;
-      stemStrides?: number;
-      stageFilters: number[];
-      blocksPerStage: number[];
-    }
-  | {
-      kind: 'densenet';
-      initialFilters: number;
-      stemStrides?: number;
-      growthRate: number;
-      blocks: number[];
-      reductions: number[];
-      channelRound: number;
-    };
+/**
+ * ResNetE: a full-precision 3×3 stem, then stages of single-conv blocks
+ * `x ← BN(BinConv3×3(sgn(x))) + shortcut(x)`; the first block of every stage after the first
+ * halves the resolution (shortcut AvgPool 2×2 → FP 1×1 conv → BN).
+ */
+export interface ResNetESpec {
+  kind: 'resnete';
+  /** Filters of the full-precision 3×3 stem conv. */
+  stemFilters: number;
+  /** Stride of the stem conv: 1 (default) or 2, which quarters the cost on a CPU. */
+  stemStrides?: number;
+  /** Filters per stage, e.g. [64, 128, 256, 512] for ResNetE-18. */
+  stageFilters: number[];
+  /** Binary 3×3 convs (blocks) per stage; ResNetE-18 has 4 (two basic blocks of two). */
+  blocksPerStage: number[];
+}
+
+/**
+ * BinaryDenseNet: a full-precision 3×3 stem, dense blocks of `concat(x, BinConv3×3(sgn(BN(x))))`
+ * with growth rate k, and transitions `BN → MaxPool 2×2 → ReLU → FP 1×1 conv` to
+ * `round((C // r) / channelRound) · channelRound` channels.
+ */
+export interface DenseNetSpec {
+  kind: 'densenet';
+  /** Filters of the full-precision stem conv (64 in the paper). */
+  initialFilters: number;
+  /** Stride of the stem conv: 1 (default) or 2. */
+  stemStrides?: number;
+  /** Growth rate k: filters of every binary conv (64 in the paper). */
+  growthRate: number;
+  /** Binary convs per dense block, e.g. [6, 6, 6, 5] for BDN-28. */
+  blocks: number[];
+  /** Reduction rate r of each transition (one fewer than blocks), e.g. [2.7, 2.7, 2.2]. */
+  reductions: number[];
+  /** Channel rounding unit of the transitions: 32 in the official code. */
+  channelRound: number;
+}
+
+/** ResNetE or BinaryDenseNet parameters (validated in core/bnn/architectureSpec.ts). */
+export type ArchitectureParameters = ResNetESpec | DenseNetSpec;
 
 /**
  * What a fine-tune changes relative to its source run (`bnn-lab finetune`, the command "Fine-tune
