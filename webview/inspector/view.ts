@@ -501,7 +501,7 @@ export class InspectorView {
     const tr = el('tr', 'group-row');
     tr.tabIndex = 0;
     tr.dataset.group = row.path;
-    tr.dataset.depth = String(Math.min(row.depth, 8));
+    setDepth(tr, row.depth);
     tr.setAttribute('aria-expanded', String(!row.collapsed));
     const toggle = (): void => {
       const collapsed = new Set(this.host.state.collapsed);
@@ -554,7 +554,7 @@ export class InspectorView {
     const tr = el('tr', layer.stats ? 'layer-row' : 'layer-row no-stats');
     tr.tabIndex = 0;
     tr.dataset.name = layer.name;
-    tr.dataset.depth = String(Math.min(row.depth, 8));
+    setDepth(tr, row.depth);
     layerCells(layer).forEach((text, i) => {
       const column = INSPECTOR_COLUMNS[i];
       const td = el('td', isNumericColumn(column) ? 'num' : column);
@@ -937,4 +937,11 @@ function moveFocus(tr: HTMLTableRowElement, e: KeyboardEvent): HTMLTableRowEleme
   ) as HTMLTableRowElement | null;
   next?.focus();
   return next ?? undefined;
+}
+
+/** A table row's nesting level, capped at 8: `data-depth` and the `--depth` its indent uses. */
+function setDepth(tr: HTMLTableRowElement, depth: number): void {
+  const level = String(Math.min(depth, 8));
+  tr.dataset.depth = level;
+  tr.style.setProperty('--depth', level);
 }
