@@ -83,6 +83,24 @@ export const BNN_KERNEL_NAMES = [
 ] as const;
 
 type ConvolutionExport = (a: number, b: number, out: number, ...geometry: number[]) => void;
+type WinogradExport = (
+  a: number,
+  b: number,
+  out: number,
+  scratch0: number,
+  scratch1: number,
+  scratch2: number,
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  inChannels: number,
+  outHeight: number,
+  outWidth: number,
+  outChannels: number,
+  padTop: number,
+  padLeft: number,
+  block: number,
+) => void;
 
 interface BnnExports {
   bnn_sign(x: number, out: number, n: number): void;
@@ -169,6 +187,10 @@ interface BnnExports {
   bnn_conv2d_forward: ConvolutionExport;
   bnn_conv2d_input_grad: ConvolutionExport;
   bnn_conv2d_filter_grad: ConvolutionExport;
+  /** (dy, filter, dx, u, v, m, then the 10 numbers of `WinogradGeometry`): see `conv2dWinogradInC`. */
+  bnn_winograd_input_grad: WinogradExport;
+  /** (x, dy, dw, xHat, dyHat, m, then the 10 numbers of `WinogradGeometry`). */
+  bnn_winograd_filter_grad: WinogradExport;
   /** Returns 1, or 0 when a value of x is not exactly +1 or -1. */
   bnn_pack_signs(
     x: number,
@@ -785,6 +807,145 @@ export function conv2dInC(
     g.dilationHeight,
     g.dilationWidth,
   );
+}
+
+/**
+ * The Winograd gradients of 3x3 stride-1 convolutions: on unless `BNN_LAB_WINOGRAD=0`;
+ * `setWinogradGradients` for tests and benchmarks.
+ */
+let winogradGradients = !/^(0|false|off|no)$/i.test((process.env.BNN_LAB_WINOGRAD ?? '').trim());
+let winogradCalls = 0;
+
+/** Turns the Winograd gradients on or off; returns the previous setting. */
+export function setWinogradGradients(on: boolean): boolean {
+  const previous = winogradGradients;
+  winogradGradients = on;
+  return previous;
+}
+
+let winogradBlockOverride: number | undefined;
+/**
+ * Tiles per block of the Winograd kernels (undefined: about 256 kB of one point's tiles per
+ * channel axis); tests set a small block to run several blocks and a partial last one.
+ */
+export function setWinogradBlock(tiles: number | undefined): void {
+  winogradBlockOverride = tiles;
+}
+
+/** How many gradients the Winograd kernels computed so far (tests check that they ran). */
+export function winogradGradientCalls(): number {
+  return winogradCalls;
+}
+
+/** The geometry of a convolution as tfjs' Conv2DInfo gives it (unpadded input). */
+export interface WinogradGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/**
+ * Channels from which the Winograd kernels are used: below, the transforms cost more than the
+ * 2.25x fewer multiplies save (see docs/performance.md, "Winograd gradients").
+ */
+export const WINOGRAD_MIN_CHANNELS = 16;
+
+/** True when `conv2dWinogradInC` takes this convolution (3x3, stride 1, no dilation). */
+export function winogradApplies(g: WinogradGeometry): boolean {
+  return (
+    winogradGradients &&
+    cKernelsInUse &&
+    g.filterHeight === 3 &&
+    g.filterWidth === 3 &&
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.dilationHeight === 1 &&
+    g.dilationWidth === 1 &&
+    g.padInfo.top >= 0 &&
+    g.padInfo.top <= 2 &&
+    g.padInfo.left >= 0 &&
+    g.padInfo.left <= 2 &&
+    Math.min(g.inChannels, g.outChannels) >= WINOGRAD_MIN_CHANNELS &&
+    g.batchSize * g.inHeight * g.inWidth * g.outHeight * g.outWidth > 0
+  );
+}
+
+/**
+ * A gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (`bnn_winograd_*` in
+ * bnn_kernels.c): 16 multiplies per 2x2 block of outputs and channel pair instead of 36. Equal to
+ * the direct kernels up to float rounding. The caller checks `winogradApplies(g)` first.
+ * - `input` (dy, filter → dx `[batch, inHeight, inWidth, inChannels]`);
+ * - `filter` (x, dy → dw `[3, 3, inChannels, outChannels]`).
+ * Both take the unpadded tensors; the padding is read as zeros. Scratch buffers (the transformed
+ * tiles, `block` tiles at a time so that one point's share stays in L2) are freed before return.
+ */
+export function conv2dWinogradInC(
+  backend: BackendWasm,
+  gradient: 'input' | 'filter',
+  a: TensorInfo,
+  b: TensorInfo,
+  g: WinogradGeometry,
+): TensorInfo {
+  const round = (n: number, k: number) => Math.ceil(n / k) * k;
+  const [ci4, co4, ci8, co8] = [
+    round(g.inChannels, 4),
+    round(g.outChannels, 4),
+    round(g.inChannels, 8),
+    round(g.outChannels, 8),
+  ];
+  // 2x2 tiles of dx (input gradient) or of dy (filter gradient).
+  const [h, w] = gradient === 'input' ? [g.inHeight, g.inWidth] : [g.outHeight, g.outWidth];
+  const tiles = g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
+  // About 256 kB of one point's transformed tiles per channel axis.
+  const block =
+    winogradBlockOverride ??
+    Math.max(4, Math.min(tiles, Math.floor(65536 / Math.max(ci8, co8) / 4) * 4));
+  const scratch =
+    gradient === 'input'
+      ? [16 * g.outChannels * ci8, 16 * block * co4, 16 * block * ci8]
+      : [16 * block * ci4, 16 * block * co8, 16 * ci4 * co8];
+  const buffers = scratch.map((size) => backend.makeOutput([size], 'float32'));
+  const out = backend.makeOutput(
+    gradient === 'input'
+      ? [g.batchSize, g.inHeight, g.inWidth, g.inChannels]
+      : [3, 3, g.inChannels, g.outChannels],
+    'float32',
+  );
+  const kernels = kernelsFor(backend);
+  const run =
+    gradient === 'input' ? kernels.bnn_winograd_input_grad : kernels.bnn_winograd_filter_grad;
+  run(
+    heapOffset(backend, a),
+    heapOffset(backend, b),
+    heapOffset(backend, out),
+    heapOffset(backend, buffers[0]),
+    heapOffset(backend, buffers[1]),
+    heapOffset(backend, buffers[2]),
+    g.batchSize,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outHeight,
+    g.outWidth,
+    g.outChannels,
+    g.padInfo.top,
+    g.padInfo.left,
+    block,
+  );
+  for (const buffer of buffers) backend.disposeData(buffer.dataId);
+  winogradCalls++;
+  return out;
 }
 
 /** The XNOR-popcount forward path: on unless `BNN_LAB_XNOR=0`; `setXnorForward` for tests. */

@@ -973,6 +973,419 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
   }
 }
 
+
+/*
+ * Winograd F(2x2, 3x3) gradients of a 3x3 convolution with stride 1 and no dilation (Lavin and
+ * Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), NHWC float32.
+ *
+ * In one dimension, two outputs of a 3-tap correlation y_i = sum_k d[i + k] g[k] take four
+ * multiplies instead of six: y = A' [(G g) * (B' d)] with
+ *   B' = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A' = [1 1 1 0; 0 1 -1 -1].
+ * Nested over rows and columns, a 2x2 block of outputs takes 16 multiplies per channel pair
+ * instead of 36 (2.25x fewer), and over channels the 16 products become 16 independent matrix
+ * products, one per point xi of the 4x4 transform: that is where the time goes, in the same 4x8
+ * register blocks as the direct kernels above.
+ *
+ * Input gradient: dx[b, y, x, ci] = sum over kh, kw, co of dy[b, y + pad_top - kh, x + pad_left -
+ * kw, co] * w[kh, kw, ci, co], dy read as zero outside its bounds: a correlation of dy with the
+ * flipped filter, over 2x2 tiles of dx.
+ * Filter gradient: dw[kh, kw, ci, co] = sum over b, oh, ow of x[b, oh - pad_top + kh, ow -
+ * pad_left + kw, ci] * dy[b, oh, ow, co], x read as zero outside its bounds. By the transposition
+ * of the same bilinear form, over 2x2 tiles of dy: dw = G' [sum over tiles of (B' X B) * (A DY A')] G.
+ *
+ * The results equal the direct kernels' up to float rounding: the transforms of x and of a +-1
+ * filter are exact (sums of at most four signs, halved), those of dy round as any reordered sum.
+ *
+ * Scratch (float32, owned by the caller, the tfjs heap): tiles are taken `block` at a time,
+ * across images, so that one point's transformed tiles (block x channels) stay in L2 while its
+ * matrix product runs. Channel axes in the scratch are padded to c4 = a multiple of 4.
+ */
+#define WG_ZERO wasm_f32x4_splat(0.0f)
+
+/* The first n (1..4) floats at p, zero above. */
+static inline v128_t load_lanes(const float *p, u32 n) {
+  if (n >= 4) return wasm_v128_load(p);
+  v128_t v = wasm_f32x4_replace_lane(WG_ZERO, 0, p[0]);
+  if (n > 1) v = wasm_f32x4_replace_lane(v, 1, p[1]);
+  if (n > 2) v = wasm_f32x4_replace_lane(v, 2, p[2]);
+  return v;
+}
+/* Stores the first n (1..4) lanes of v at p. */
+static inline void store_lanes(float *p, v128_t v, u32 n) {
+  if (n >= 4) {
+    wasm_v128_store(p, v);
+    return;
+  }
+  p[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
+}
+/* Channels [c, c + n) of pixel (y, x) of an h x w image with `ch` channels; zero outside it. */
+static inline v128_t pixel_lanes(const float *img, int y, int x, u32 h, u32 w, u32 ch, u32 c,
+                                 u32 n) {
+  if (n == 0 || y < 0 || x < 0 || (u32)y >= h || (u32)x >= w) return WG_ZERO;
+  return load_lanes(img + ((u32)y * w + (u32)x) * ch + c, n);
+}
+
+#define F4_ADD wasm_f32x4_add
+#define F4_SUB wasm_f32x4_sub
+#define F4_HALF(v) wasm_f32x4_mul(v, wasm_f32x4_splat(0.5f))
+/* (o0..o3) = B' (a0..a3). */
+#define WG_BT(o0, o1, o2, o3, a0, a1, a2, a3) \
+  do {                                        \
+    o0 = F4_SUB(a0, a2);                      \
+    o1 = F4_ADD(a1, a2);                      \
+    o2 = F4_SUB(a2, a1);                      \
+    o3 = F4_SUB(a1, a3);                      \
+  } while (0)
+/* (o0..o3) = G (a0, a1, a2). */
+#define WG_G(o0, o1, o2, o3, a0, a1, a2)         \
+  do {                                           \
+    const v128_t s_ = F4_ADD(a0, a2);            \
+    o0 = a0;                                     \
+    o1 = F4_HALF(F4_ADD(s_, a1));                \
+    o2 = F4_HALF(F4_SUB(s_, a1));                \
+    o3 = a2;                                     \
+  } while (0)
+/* (o0, o1) = A' (a0..a3). */
+#define WG_AT(o0, o1, a0, a1, a2, a3) \
+  do {                                \
+    o0 = F4_ADD(F4_ADD(a0, a1), a2);  \
+    o1 = F4_SUB(F4_SUB(a1, a2), a3);  \
+  } while (0)
+/* (o0..o3) = A (a0, a1). */
+#define WG_A(o0, o1, o2, o3, a0, a1) \
+  do {                               \
+    o0 = a0;                         \
+    o1 = F4_ADD(a0, a1);             \
+    o2 = F4_SUB(a0, a1);             \
+    o3 = F4_SUB(WG_ZERO, a1);        \
+  } while (0)
+/* (o0, o1, o2) = G' (a0..a3). */
+#define WG_GT(o0, o1, o2, a0, a1, a2, a3)      \
+  do {                                         \
+    const v128_t h_ = F4_HALF(F4_ADD(a1, a2)); \
+    o0 = F4_ADD(a0, h_);                       \
+    o1 = F4_HALF(F4_SUB(a1, a2));              \
+    o2 = F4_ADD(h_, a3);                       \
+  } while (0)
+
+/* A 4x4 tile d00..d33 (row, column) in the caller's locals, transformed in place to B' d B. */
+#define WG_TILE_BT()                                        \
+  do {                                                      \
+    v128_t t0_, t1_, t2_, t3_;                              \
+    WG_BT(t0_, t1_, t2_, t3_, d00, d10, d20, d30);          \
+    d00 = t0_, d10 = t1_, d20 = t2_, d30 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d01, d11, d21, d31);          \
+    d01 = t0_, d11 = t1_, d21 = t2_, d31 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d02, d12, d22, d32);          \
+    d02 = t0_, d12 = t1_, d22 = t2_, d32 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d03, d13, d23, d33);          \
+    d03 = t0_, d13 = t1_, d23 = t2_, d33 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d00, d01, d02, d03);          \
+    d00 = t0_, d01 = t1_, d02 = t2_, d03 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d10, d11, d12, d13);          \
+    d10 = t0_, d11 = t1_, d12 = t2_, d13 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d20, d21, d22, d23);          \
+    d20 = t0_, d21 = t1_, d22 = t2_, d23 = t3_;             \
+    WG_BT(t0_, t1_, t2_, t3_, d30, d31, d32, d33);          \
+    d30 = t0_, d31 = t1_, d32 = t2_, d33 = t3_;             \
+  } while (0)
+/* Stores the tile's 16 points at p, point xi = 4 row + column at p + xi * stride. */
+#define WG_TILE_STORE(p, stride)                                                             \
+  do {                                                                                       \
+    wasm_v128_store((p), d00), wasm_v128_store((p) + (stride), d01);                         \
+    wasm_v128_store((p) + 2 * (stride), d02), wasm_v128_store((p) + 3 * (stride), d03);      \
+    wasm_v128_store((p) + 4 * (stride), d10), wasm_v128_store((p) + 5 * (stride), d11);      \
+    wasm_v128_store((p) + 6 * (stride), d12), wasm_v128_store((p) + 7 * (stride), d13);      \
+    wasm_v128_store((p) + 8 * (stride), d20), wasm_v128_store((p) + 9 * (stride), d21);      \
+    wasm_v128_store((p) + 10 * (stride), d22), wasm_v128_store((p) + 11 * (stride), d23);    \
+    wasm_v128_store((p) + 12 * (stride), d30), wasm_v128_store((p) + 13 * (stride), d31);    \
+    wasm_v128_store((p) + 14 * (stride), d32), wasm_v128_store((p) + 15 * (stride), d33);    \
+  } while (0)
+#define WG_TILE_LOAD(p, stride)                                                              \
+  v128_t d00 = wasm_v128_load((p)), d01 = wasm_v128_load((p) + (stride));                    \
+  v128_t d02 = wasm_v128_load((p) + 2 * (stride)), d03 = wasm_v128_load((p) + 3 * (stride)); \
+  v128_t d10 = wasm_v128_load((p) + 4 * (stride)), d11 = wasm_v128_load((p) + 5 * (stride)); \
+  v128_t d12 = wasm_v128_load((p) + 6 * (stride)), d13 = wasm_v128_load((p) + 7 * (stride)); \
+  v128_t d20 = wasm_v128_load((p) + 8 * (stride)), d21 = wasm_v128_load((p) + 9 * (stride)); \
+  v128_t d22 = wasm_v128_load((p) + 10 * (stride)), d23 = wasm_v128_load((p) + 11 * (stride)); \
+  v128_t d30 = wasm_v128_load((p) + 12 * (stride)), d31 = wasm_v128_load((p) + 13 * (stride)); \
+  v128_t d32 = wasm_v128_load((p) + 14 * (stride)), d33 = wasm_v128_load((p) + 15 * (stride))
+
+/* Loads the 4x4 tile of `img` (h x w x ch) at rows y..y+3, columns x..x+3, channels [c, c+n). */
+#define WG_TILE_FROM_IMAGE(img, y, x, h, w, ch, c, n)                                         \
+  v128_t d00 = pixel_lanes(img, y, x, h, w, ch, c, n);                                        \
+  v128_t d01 = pixel_lanes(img, y, x + 1, h, w, ch, c, n);                                    \
+  v128_t d02 = pixel_lanes(img, y, x + 2, h, w, ch, c, n);                                    \
+  v128_t d03 = pixel_lanes(img, y, x + 3, h, w, ch, c, n);                                    \
+  v128_t d10 = pixel_lanes(img, y + 1, x, h, w, ch, c, n);                                    \
+  v128_t d11 = pixel_lanes(img, y + 1, x + 1, h, w, ch, c, n);                                \
+  v128_t d12 = pixel_lanes(img, y + 1, x + 2, h, w, ch, c, n);                                \
+  v128_t d13 = pixel_lanes(img, y + 1, x + 3, h, w, ch, c, n);                                \
+  v128_t d20 = pixel_lanes(img, y + 2, x, h, w, ch, c, n);                                    \
+  v128_t d21 = pixel_lanes(img, y + 2, x + 1, h, w, ch, c, n);                                \
+  v128_t d22 = pixel_lanes(img, y + 2, x + 2, h, w, ch, c, n);                                \
+  v128_t d23 = pixel_lanes(img, y + 2, x + 3, h, w, ch, c, n);                                \
+  v128_t d30 = pixel_lanes(img, y + 3, x, h, w, ch, c, n);                                    \
+  v128_t d31 = pixel_lanes(img, y + 3, x + 1, h, w, ch, c, n);                                \
+  v128_t d32 = pixel_lanes(img, y + 3, x + 2, h, w, ch, c, n);                                \
+  v128_t d33 = pixel_lanes(img, y + 3, x + 3, h, w, ch, c, n)
+
+static inline u32 round4(u32 n) { return (n + 3) & ~3u; }
+static inline u32 round8(u32 n) { return (n + 7) & ~7u; }
+/* Lanes of channels [c, c + 4) that exist among `channels`: 4, fewer at the end, 0 past it. */
+static inline u32 lanes(u32 channels, u32 c) {
+  return c >= channels ? 0 : channels - c < 4 ? channels - c : 4;
+}
+
+/*
+ * out[xi][t][j] = sum over k < depth of a[xi][t][k] * b[xi][k][j] for the 16 points xi, t < rows
+ * and j < cols (a multiple of 8). a's rows are a_stride apart; b is packed in panels of 8
+ * columns, [xi][j / 8][k][8], so that the panel the inner loop reads is contiguous (16 kB for
+ * 512 rows: it stays in L1 while every block of 4 rows of a runs over it).
+ */
+static void wg_products(const float *a, const float *b, float *out, u32 rows, u32 depth,
+                        u32 a_stride, u32 cols, u32 a_point, u32 out_point) {
+  for (u32 xi = 0; xi < 16; xi++) {
+    const float *ax = a + xi * a_point;
+    const float *bx = b + xi * depth * cols;
+    float *ox = out + xi * out_point;
+    for (u32 j = 0; j < cols; j += 8) {
+      const float *panel = bx + j * depth;
+      u32 t = 0;
+      for (; t + 4 <= rows; t += 4) {
+        const float *g0 = ax + t * a_stride, *g1 = g0 + a_stride, *g2 = g1 + a_stride;
+        const float *g3 = g2 + a_stride;
+        v128_t a0 = WG_ZERO, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        const float *bc = panel;
+        for (u32 k = 0; k < depth; k++, bc += 8) {
+          const v128_t w0 = wasm_v128_load(bc), w1 = wasm_v128_load(bc + 4);
+          MAC_4X8(g0 + k, g1 + k, g2 + k, g3 + k, w0, w1);
+        }
+        float *o = ox + t * cols + j;
+        wasm_v128_store(o, a0), wasm_v128_store(o + 4, b0);
+        wasm_v128_store(o + cols, a1), wasm_v128_store(o + cols + 4, b1);
+        wasm_v128_store(o + 2 * cols, a2), wasm_v128_store(o + 2 * cols + 4, b2);
+        wasm_v128_store(o + 3 * cols, a3), wasm_v128_store(o + 3 * cols + 4, b3);
+      }
+      for (; t < rows; t++) {
+        const float *g0 = ax + t * a_stride;
+        v128_t a0 = WG_ZERO, b0 = a0;
+        const float *bc = panel;
+        for (u32 k = 0; k < depth; k++, bc += 8) {
+          MAC_ROW_8(a0, b0, g0 + k, wasm_v128_load(bc), wasm_v128_load(bc + 4));
+        }
+        wasm_v128_store(ox + t * cols + j, a0), wasm_v128_store(ox + t * cols + j + 4, b0);
+      }
+    }
+  }
+}
+
+EXPORT(bnn_winograd_input_grad)
+void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
+                             float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
+                             u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+  const u32 ci8 = round8(in_c), co4 = round4(out_c);
+  const u32 tiles_h = (in_h + 1) / 2, tiles_w = (in_w + 1) / 2;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(w, count4(3, 3, in_c, out_c), 4) &&
+          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(u, count4(16, out_c, ci8, 1), 4) && inside(v, count4(16, block, co4, 1), 4) &&
+          inside(m, count4(16, block, ci8, 1), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  /*
+   * u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for g[j][k] = w[2 - j, 2 - k, ci, co], the flipped
+   * filter; zero for the channels ci past in_c that fill the last panel of 8.
+   */
+  const u32 u_point = out_c * ci8;
+  for (u32 ci = 0; ci < ci8; ci++) {
+    for (u32 co = 0; co < out_c; co += 4) {
+      const u32 n = lanes(out_c, co);
+      float *uc = u + (ci / 8 * out_c + co) * 8 + ci % 8;
+      if (ci >= in_c) {
+        for (u32 xi = 0; xi < 16; xi++) {
+          for (u32 l = 0; l < n; l++) uc[xi * u_point + l * 8] = 0.0f;
+        }
+        continue;
+      }
+#define W_TAP(kh, kw) load_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, n)
+      /* Rows of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
+      v128_t r00, r10, r20, r30, r01, r11, r21, r31, r02, r12, r22, r32;
+      WG_G(r00, r10, r20, r30, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
+      WG_G(r01, r11, r21, r31, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
+      WG_G(r02, r12, r22, r32, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
+#undef W_TAP
+      v128_t d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
+      WG_G(d00, d01, d02, d03, r00, r01, r02);
+      WG_G(d10, d11, d12, d13, r10, r11, r12);
+      WG_G(d20, d21, d22, d23, r20, r21, r22);
+      WG_G(d30, d31, d32, d33, r30, r31, r32);
+#define U_POINT(xi, value)                                   \
+  do {                                                       \
+    float *p_ = uc + (xi) * u_point;                         \
+    p_[0] = wasm_f32x4_extract_lane(value, 0);               \
+    if (n > 1) p_[8] = wasm_f32x4_extract_lane(value, 1);    \
+    if (n > 2) p_[16] = wasm_f32x4_extract_lane(value, 2);   \
+    if (n > 3) p_[24] = wasm_f32x4_extract_lane(value, 3);   \
+  } while (0)
+      U_POINT(0, d00); U_POINT(1, d01); U_POINT(2, d02); U_POINT(3, d03);
+      U_POINT(4, d10); U_POINT(5, d11); U_POINT(6, d12); U_POINT(7, d13);
+      U_POINT(8, d20); U_POINT(9, d21); U_POINT(10, d22); U_POINT(11, d23);
+      U_POINT(12, d30); U_POINT(13, d31); U_POINT(14, d32); U_POINT(15, d33);
+#undef U_POINT
+    }
+  }
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    /* v[xi][t][co]: B' d B of the 4x4 tile of dy that dx's 2x2 tile t reads. */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      const float *img = dy + b * out_h * out_w * out_c;
+      const int y = (int)(2 * ty + pad_top) - 2, x = (int)(2 * tx + pad_left) - 2;
+      for (u32 co = 0; co < co4; co += 4) {
+        const u32 n = lanes(out_c, co);
+        WG_TILE_FROM_IMAGE(img, y, x, out_h, out_w, out_c, co, n);
+        WG_TILE_BT();
+        WG_TILE_STORE(v + t * co4 + co, block * co4);
+      }
+    }
+    wg_products(v, u, m, rows, out_c, co4, ci8, block * co4, block * ci8);
+    /* dx's 2x2 tile = A' m A. */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      float *img = dx + b * in_h * in_w * in_c;
+      const u32 y = 2 * ty, x = 2 * tx;
+      for (u32 ci = 0; ci < in_c; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+        WG_TILE_LOAD(m + t * ci8 + ci, block * ci8);
+        v128_t s00, s10, s01, s11, s02, s12, s03, s13;
+        WG_AT(s00, s10, d00, d10, d20, d30);
+        WG_AT(s01, s11, d01, d11, d21, d31);
+        WG_AT(s02, s12, d02, d12, d22, d32);
+        WG_AT(s03, s13, d03, d13, d23, d33);
+        v128_t o00, o01, o10, o11;
+        WG_AT(o00, o01, s00, s01, s02, s03);
+        WG_AT(o10, o11, s10, s11, s12, s13);
+        float *p = img + (y * in_w + x) * in_c + ci;
+        store_lanes(p, o00, n);
+        if (x + 1 < in_w) store_lanes(p + in_c, o01, n);
+        if (y + 1 < in_h) {
+          store_lanes(p + in_w * in_c, o10, n);
+          if (x + 1 < in_w) store_lanes(p + (in_w + 1) * in_c, o11, n);
+        }
+      }
+    }
+  }
+}
+
+EXPORT(bnn_winograd_filter_grad)
+void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
+                              float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
+                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+  const u32 ci4 = round4(in_c), co8 = round8(out_c);
+  const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(dw, count4(3, 3, in_c, out_c), 4) &&
+          inside(xh, count4(16, block, ci4, 1), 4) && inside(dh, count4(16, block, co8, 1), 4) &&
+          inside(m, count4(16, ci4, co8, 1), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  for (u32 i = 0; i < 16 * ci4 * co8; i += 4) wasm_v128_store(m + i, WG_ZERO);
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      /* xh[xi][ci / 4][t][ci % 4]: B' X B of the 4x4 tile of x under dy's 2x2 tile t. */
+      const float *img = x + b * in_h * in_w * in_c;
+      const int y = (int)(2 * ty) - (int)pad_top, xc = (int)(2 * tx) - (int)pad_left;
+      for (u32 ci = 0; ci < ci4; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+        WG_TILE_FROM_IMAGE(img, y, xc, in_h, in_w, in_c, ci, n);
+        WG_TILE_BT();
+        WG_TILE_STORE(xh + (ci / 4 * block + t) * 4, block * ci4);
+      }
+      /* dh[xi][co / 8][t][co % 8]: A DY A' of dy's 2x2 tile t. */
+      const float *gimg = dy + b * out_h * out_w * out_c;
+      for (u32 co = 0; co < co8; co += 4) {
+        const u32 n = lanes(out_c, co);
+        const int gy = (int)(2 * ty), gx = (int)(2 * tx);
+        const v128_t e00 = pixel_lanes(gimg, gy, gx, out_h, out_w, out_c, co, n);
+        const v128_t e01 = pixel_lanes(gimg, gy, gx + 1, out_h, out_w, out_c, co, n);
+        const v128_t e10 = pixel_lanes(gimg, gy + 1, gx, out_h, out_w, out_c, co, n);
+        const v128_t e11 = pixel_lanes(gimg, gy + 1, gx + 1, out_h, out_w, out_c, co, n);
+        v128_t r00, r10, r20, r30, r01, r11, r21, r31;
+        WG_A(r00, r10, r20, r30, e00, e10);
+        WG_A(r01, r11, r21, r31, e01, e11);
+        v128_t d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
+        WG_A(d00, d01, d02, d03, r00, r01);
+        WG_A(d10, d11, d12, d13, r10, r11);
+        WG_A(d20, d21, d22, d23, r20, r21);
+        WG_A(d30, d31, d32, d33, r30, r31);
+        WG_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8);
+      }
+    }
+    /*
+     * m[xi][ci][co] += sum over the block's tiles t of xh[xi][t][ci] * dh[xi][t][co], both read
+     * as contiguous panels (4 channels of xh, 8 of dh per tile).
+     */
+    for (u32 xi = 0; xi < 16; xi++) {
+      const float *xs = xh + xi * block * ci4;
+      const float *ds = dh + xi * block * co8;
+      float *mm = m + xi * ci4 * co8;
+      for (u32 ci = 0; ci < ci4; ci += 4) {
+        float *w0 = mm + ci * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
+        for (u32 co = 0; co < co8; co += 8) {
+          v128_t a0 = wasm_v128_load(w0 + co), b0 = wasm_v128_load(w0 + co + 4);
+          v128_t a1 = wasm_v128_load(w1 + co), b1 = wasm_v128_load(w1 + co + 4);
+          v128_t a2 = wasm_v128_load(w2 + co), b2 = wasm_v128_load(w2 + co + 4);
+          v128_t a3 = wasm_v128_load(w3 + co), b3 = wasm_v128_load(w3 + co + 4);
+          const float *p = xs + ci * block, *q = ds + co * block;
+          for (u32 t = 0; t < rows; t++, p += 4, q += 8) {
+            const v128_t g0 = wasm_v128_load(q), g1 = wasm_v128_load(q + 4);
+            MAC_4X8(p, p + 1, p + 2, p + 3, g0, g1);
+          }
+          wasm_v128_store(w0 + co, a0), wasm_v128_store(w0 + co + 4, b0);
+          wasm_v128_store(w1 + co, a1), wasm_v128_store(w1 + co + 4, b1);
+          wasm_v128_store(w2 + co, a2), wasm_v128_store(w2 + co + 4, b2);
+          wasm_v128_store(w3 + co, a3), wasm_v128_store(w3 + co + 4, b3);
+        }
+      }
+    }
+  }
+  /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+  for (u32 ci = 0; ci < in_c; ci++) {
+    for (u32 co = 0; co < out_c; co += 4) {
+      const u32 n = lanes(out_c, co);
+      WG_TILE_LOAD(m + ci * co8 + co, ci4 * co8);
+      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
+      WG_GT(s00, s10, s20, d00, d10, d20, d30);
+      WG_GT(s01, s11, s21, d01, d11, d21, d31);
+      WG_GT(s02, s12, s22, d02, d12, d22, d32);
+      WG_GT(s03, s13, s23, d03, d13, d23, d33);
+      v128_t o0, o1, o2;
+      float *p = dw + ci * out_c + co;
+      const u32 tap = in_c * out_c;
+      WG_GT(o0, o1, o2, s00, s01, s02, s03);
+      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+      WG_GT(o0, o1, o2, s10, s11, s12, s13);
+      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+      store_lanes(p + 5 * tap, o2, n);
+      WG_GT(o0, o1, o2, s20, s21, s22, s23);
+      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+      store_lanes(p + 8 * tap, o2, n);
+    }
+  }
+}
+
 /*
  * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
  * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per

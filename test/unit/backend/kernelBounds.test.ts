@@ -180,3 +180,36 @@ test('bit-packed convolution: sizes that wrap, padding outside the input or wind
     },
   );
 });
+
+test('Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap', () => {
+  // batch 1, 4×4×16 → 4×4×16 ('same'), 2×2 tiles of 2×2, a block of 4 tiles: fits.
+  const inputOk = [0, 4096, 16384, 20480, 40960, 49152, 1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
+  const filterOk = [0, 4096, 8192, 20480, 24576, 32768, 1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
+  for (const [name, ok] of [
+    ['bnn_winograd_input_grad', inputOk],
+    ['bnn_winograd_filter_grad', filterOk],
+  ] as const) {
+    assert.deepEqual(
+      run(() => kernels[name](...ok)),
+      { trapped: false, changed: true },
+      name,
+    );
+    const huge = [...ok];
+    huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
+    const bigBlock = [...ok];
+    bigBlock[15] = 2 ** 20; // scratch for 2^20 tiles ends past the memory
+    const pad = [...ok];
+    pad[13] = 3; // a 3×3 filter reaches at most 2 rows into the padding
+    for (const [what, args] of [
+      ['huge batch', huge],
+      ['block', bigBlock],
+      ['padding', pad],
+    ] as const) {
+      assert.deepEqual(
+        run(() => kernels[name](...args)),
+        { trapped: true, changed: false },
+        `${name}: ${what}`,
+      );
+    }
+  }
+});

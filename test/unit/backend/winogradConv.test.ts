@@ -1,0 +1,197 @@
+/**
+ * The Winograd F(2x2, 3x3) gradients of core/kernels/bnn_kernels.c: `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` of a 3x3 stride-1 convolution on wasm take them from 16 channels on.
+ * They must give the gradients of the cpu backend and of the direct C kernels up to float
+ * rounding, over odd image sizes, channel counts that are not a multiple of 4, every padding a
+ * 3x3 filter allows, one block of tiles or several with a partial last one.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '../../../core/tf';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import {
+  bnnKernelsRegistered,
+  setWinogradBlock,
+  setWinogradGradients,
+  WINOGRAD_MIN_CHANNELS,
+  winogradGradientCalls,
+} from '../../../core/backend/bnnKernels';
+import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
+import { mulberry32 } from '../../../core/training/random';
+
+type Shape4 = [number, number, number, number];
+type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+function uniform(size: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => 2 * next() - 1);
+}
+
+function signs(size: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: size }, () => (next() < 0.5 ? -1 : 1));
+}
+
+/** Largest |actual - expected| over the largest |expected| (at least 1). */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let scale = 1;
+  let error = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    const e = Math.abs(actual[i] - expected[i]);
+    error = Number.isNaN(e) ? Infinity : Math.max(error, e);
+  }
+  return error / scale;
+}
+
+interface Case {
+  x: Shape4;
+  outChannels: number;
+  pad: Padding;
+  block?: number;
+}
+
+/** dx and dW from the registered gradient kernels of the current backend. */
+function kernelGradients(
+  xShape: Shape4,
+  filterShape: Shape4,
+  pad: Padding,
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+  strides = 1,
+  dilations = 1,
+): Float32Array[] {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, dilations, pad);
+    const attrs = { strides, pad, dataFormat: 'NHWC', dilations };
+    const dyTensor = tf.tensor4d(dy, info.outShape as Shape4);
+    const engine = tf.engine();
+    const dx = engine.runKernel(
+      'Conv2DBackpropInput',
+      { dy: dyTensor, filter: tf.tensor4d(w, filterShape) },
+      { ...attrs, inputShape: xShape },
+    ) as tf.Tensor;
+    const dw = engine.runKernel(
+      'Conv2DBackpropFilter',
+      { x: tf.tensor4d(x, xShape), dy: dyTensor },
+      { ...attrs, filterShape },
+    ) as tf.Tensor;
+    return [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
+  });
+}
+
+function gradients(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): Float32Array[] {
+  return kernelGradients(c.x, [3, 3, c.x[3], c.outChannels], c.pad, x, w, dy);
+}
+
+const explicit = (top: number, bottom: number, left: number, right: number): Padding => [
+  [0, 0],
+  [top, bottom],
+  [left, right],
+  [0, 0],
+];
+
+const cases: Case[] = [
+  { x: [2, 8, 8, 16], outChannels: 16, pad: 'same' },
+  // Odd height and width (partial tiles), channels past a multiple of 4 on both axes.
+  { x: [1, 7, 9, 17], outChannels: 19, pad: 'same' },
+  { x: [2, 6, 5, 21], outChannels: 33, pad: 'valid' },
+  { x: [1, 9, 8, 16], outChannels: 24, pad: explicit(1, 2, 0, 1) },
+  { x: [1, 5, 6, 18], outChannels: 16, pad: explicit(2, 0, 2, 2) },
+  { x: [3, 4, 4, 64], outChannels: 64, pad: 'same' },
+  { x: [2, 1, 1, 16], outChannels: 20, pad: 'same' },
+  // Several blocks of tiles, the last one partial and not a multiple of the 4-tile micro-block.
+  { x: [2, 7, 9, 20], outChannels: 24, pad: 'same', block: 6 },
+  { x: [3, 8, 8, 16], outChannels: 17, pad: 'valid', block: 5 },
+];
+
+function label(c: Case): string {
+  const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
+  return `x[${c.x}] -> ${c.outChannels} ${pad}${c.block ? ` block ${c.block}` : ''}`;
+}
+
+void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)', () => {
+  before(async () => {
+    const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+    setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
+    await tf.setBackend('wasm');
+    registerWasmTrainingKernels();
+    assert.ok(bnnKernelsRegistered(), 'the C kernels are registered');
+  });
+
+  void it('equal the cpu backend and the direct C kernels up to rounding', async () => {
+    for (const [i, c] of cases.entries()) {
+      const filterShape: Shape4 = [3, 3, c.x[3], c.outChannels];
+      const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, 1, 1, c.pad);
+      // Real-valued x and filter, and the binary layer's case: sign input, sign filter.
+      for (const binary of [false, true]) {
+        const make = binary ? signs : uniform;
+        const x = make(tf.util.sizeFromShape(c.x), 10 * i + 1);
+        const w = make(tf.util.sizeFromShape(filterShape), 10 * i + 2);
+        const dy = uniform(tf.util.sizeFromShape(info.outShape), 10 * i + 3);
+        const name = `${label(c)}${binary ? ' signs' : ''}`;
+
+        await tf.setBackend('cpu');
+        const cpu = gradients(c, x, w, dy);
+        await tf.setBackend('wasm');
+        setWinogradBlock(c.block);
+        const before = winogradGradientCalls();
+        const winograd = gradients(c, x, w, dy);
+        assert.equal(winogradGradientCalls() - before, 2, `${name}: both gradients by Winograd`);
+        setWinogradBlock(undefined);
+        const previous = setWinogradGradients(false);
+        const direct = gradients(c, x, w, dy);
+        setWinogradGradients(previous);
+
+        for (const [k, what] of ['dx', 'dW'].entries()) {
+          const toCpu = relativeError(winograd[k], cpu[k]);
+          const toDirect = relativeError(winograd[k], direct[k]);
+          assert.ok(toCpu < 1e-5, `${name} ${what}: ${toCpu} from the cpu backend`);
+          assert.ok(toDirect < 1e-5, `${name} ${what}: ${toDirect} from the direct C kernel`);
+          // And the comparison is not vacuous: the gradient is not all zero.
+          assert.ok(
+            cpu[k].some((v) => v !== 0),
+            `${name} ${what}: a gradient with nonzero values`,
+          );
+        }
+      }
+    }
+  });
+
+  void it('are not used below 16 channels, for strides, dilations or other filter sizes', async () => {
+    await tf.setBackend('wasm');
+    const notTaken: [Shape4, Shape4, number, number][] = [
+      [[1, 6, 6, WINOGRAD_MIN_CHANNELS - 1], [3, 3, WINOGRAD_MIN_CHANNELS - 1, 32], 1, 1],
+      [[1, 6, 6, 32], [3, 3, 32, WINOGRAD_MIN_CHANNELS - 1], 1, 1],
+      [[1, 8, 8, 16], [3, 3, 16, 16], 2, 1],
+      [[1, 8, 8, 16], [3, 3, 16, 16], 1, 2],
+      [[1, 8, 8, 16], [1, 1, 16, 16], 1, 1],
+      [[1, 8, 8, 16], [5, 5, 16, 16], 1, 1],
+    ];
+    for (const [xShape, filterShape, strides, dilations] of notTaken) {
+      const before = winogradGradientCalls();
+      const info = tf.backend_util.computeConv2DInfo(
+        xShape,
+        filterShape,
+        strides,
+        dilations,
+        'same',
+      );
+      const [dx, dw] = kernelGradients(
+        xShape,
+        filterShape,
+        'same',
+        uniform(tf.util.sizeFromShape(xShape), 7),
+        uniform(tf.util.sizeFromShape(filterShape), 8),
+        uniform(tf.util.sizeFromShape(info.outShape), 9),
+        strides,
+        dilations,
+      );
+      assert.ok(dx.length > 0 && dw.length > 0);
+      assert.equal(winogradGradientCalls(), before, `x[${xShape}] w[${filterShape}]`);
+    }
+  });
+});
