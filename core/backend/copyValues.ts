@@ -7,12 +7,21 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '../tf';
 
-/** Writes `t`'s float32 values into `target` from `offset` on. */
-export function copyValuesInto(t: tf.Tensor, target: Float32Array, offset = 0): void {
-  if (t.dtype === 'float32' && tf.getBackend() === 'wasm') {
-    const backend = tf.backend() as unknown as BackendWasm;
-    target.set(backend.typedArrayFromHeap(t) as Float32Array, offset);
-  } else {
-    target.set(t.dataSync() as Float32Array, offset);
-  }
+/**
+ * Writes `t`'s float32 values into `target` from `offset` on; with `from`/`to`, only the values
+ * `from..to` of `t` (flat order), to `target[offset + from]` on.
+ */
+export function copyValuesInto(
+  t: tf.Tensor,
+  target: Float32Array,
+  offset = 0,
+  from = 0,
+  to = t.size,
+): void {
+  if (to <= from) return;
+  const values =
+    t.dtype === 'float32' && tf.getBackend() === 'wasm'
+      ? ((tf.backend() as unknown as BackendWasm).typedArrayFromHeap(t) as Float32Array)
+      : (t.dataSync() as Float32Array);
+  target.set(from === 0 && to === t.size ? values : values.subarray(from, to), offset + from);
 }

@@ -44,6 +44,12 @@ async function main(init: ReplicaInit): Promise<void> {
   const batchSize = Math.min(config.batchSize, dataset.train.count);
   const shard = shardOf(batchSize, world, rank);
   const weight = shard.size / batchSize;
+  const latentFloats = latentKernels.reduce((n, k) => n + k.size, 0);
+  const latentPart = Math.ceil(latentFloats / world);
+  const latentRange = {
+    start: Math.min(latentFloats, rank * latentPart),
+    end: Math.min(latentFloats, (rank + 1) * latentPart),
+  };
   post({ kind: 'ready', rank });
 
   let epochShown = -1;
@@ -137,12 +143,14 @@ async function main(init: ReplicaInit): Promise<void> {
     optimizer.applyGradients(summed);
     tf.dispose(Object.values(summed));
     if ((config.latentClip ?? 0) > 0) clipLatentWeights(latentKernels, config.latentClip ?? 0);
-    if (rank === 0) {
-      let at = 0;
-      for (const k of latentKernels) {
-        copyValuesInto(k, views.latents, at);
-        at += k.size;
-      }
+    // Every replica publishes its 1/world of the latent weights (all hold the same values), so
+    // that no replica waits for one to copy all of them.
+    let at = 0;
+    for (const k of latentKernels) {
+      const from = Math.max(0, latentRange.start - at);
+      const to = Math.min(k.size, latentRange.end - at);
+      copyValuesInto(k, views.latents, at, from, to);
+      at += k.size;
     }
     finish(views.ctrl);
   }

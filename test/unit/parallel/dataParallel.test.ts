@@ -117,6 +117,21 @@ test(
         `step ${a.step} loss ${a.loss} vs ${b.loss}`,
       );
       assert.equal(a.accuracy, b.accuracy, `step ${a.step} accuracy`);
+      // The telemetry reads the latent weights the replicas publish, each its own range: every
+      // layer's statistics match the 1-thread run's (a range left out would show as zeros).
+      assert.equal(a.layers.length, b.layers.length);
+      for (const [j, layer] of a.layers.entries()) {
+        const other = b.layers[j];
+        const where = `step ${a.step} ${layer.name}`;
+        assert.equal(layer.params, other.params, `${where} params`);
+        for (const key of ['absMean', 'std', 'min', 'max', 'signBalance'] as const) {
+          assert.ok(
+            Math.abs(layer[key] - other[key]) <= 1e-3 * Math.max(1e-3, Math.abs(layer[key])),
+            `${where} ${key}: ${layer[key]} vs ${other[key]}`,
+          );
+        }
+        assert.ok(Math.abs(layer.flipRate - other.flipRate) < 1e-3, `${where} flipRate`);
+      }
     }
     const [w1, w2] = runs.map((r) => checkpointWeights(r.dir, 1));
     assert.equal(w1.length, w2.length);
