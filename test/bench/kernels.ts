@@ -4,6 +4,7 @@
  *   npx tsc -p test && node out/test/bench/kernels.js [repeats]
  *   node out/test/bench/kernels.js --train-step [steps]
  *   node out/test/bench/kernels.js --xnor [repeats] [preset,preset,...]
+ *   node out/test/bench/kernels.js --winograd [repeats] [preset,preset,...]
  *
  * The first form times, for each layer shape of a small MNIST BNN and of mnist-cnn (batch 64,
  * 3x3 filters, 'same' padding), the forward convolution, the input gradient and the filter
@@ -20,6 +21,11 @@
  * on sign inputs and sign filters, per binary layer shape of cifar10-resnete18 (batch 32) and
  * mnist-cnn (batch 64); then whole evaluation passes (`model.predict`) and training steps of
  * the presets with the XNOR path on and off, called in turns. Medians of CPU time.
+ *
+ * The fourth compares the Winograd F(2x2, 3x3) gradients with the direct C kernels, per 3x3
+ * stride-1 layer shape of the presets (the input gradient and the filter gradient, and the
+ * largest difference between the two results relative to the largest value), then whole training
+ * steps of the presets with Winograd on and off, in turns. Medians of CPU time.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -27,8 +33,10 @@ import * as tf from '../../core/tf';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   registerBnnKernels,
+  setWinogradGradients,
   setXnorForward,
   unregisterBnnKernels,
+  winogradGradientCalls,
   xnorForwardCalls,
 } from '../../core/backend/bnnKernels';
 import { getPreset } from '../../core/bnn/presets';
@@ -387,20 +395,151 @@ function signs(shape: number[], seed: number): tf.Tensor {
   );
 }
 
-/** Median CPU ms of `run` with the XNOR path on and off, in turns after 2 warm-up rounds. */
-function timeXnorOnOff(repeats: number, run: () => void): { on: number; off: number } {
+/**
+ * Median CPU ms of `run` with a path on and off (`set` switches it and returns the previous
+ * setting), in turns after 2 warm-up rounds.
+ */
+function timeOnOff(
+  set: (on: boolean) => boolean,
+  repeats: number,
+  run: () => void,
+): { on: number; off: number } {
   const times: number[][] = [[], []];
   for (let round = -2; round < repeats; round++) {
     [true, false].forEach((on, i) => {
-      const previous = setXnorForward(on);
+      const previous = set(on);
       const start = cpuMs();
       run();
       const duration = cpuMs() - start;
-      setXnorForward(previous);
+      set(previous);
       if (round >= 0) times[i].push(duration);
     });
   }
   return { on: median(times[0]), off: median(times[1]) };
+}
+
+function timeXnorOnOff(repeats: number, run: () => void): { on: number; off: number } {
+  return timeOnOff(setXnorForward, repeats, run);
+}
+
+/** Median CPU ms of a training step of each preset with `set`'s path on and off, in turns. */
+function trainStepsOnOff(
+  set: (on: boolean) => boolean,
+  repeats: number,
+  models: string[],
+): string[][] {
+  const rows: string[][] = [];
+  for (const name of models) {
+    const preset = getPreset(name);
+    const batch = preset.inputShape[0] > 28 ? 32 : 64;
+    const model = preset.build(1);
+    fuseBatchNorm(model);
+    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
+    const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 5), 10);
+    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
+    const t = timeOnOff(set, repeats, () => {
+      const loss = optimizer.minimize(() => {
+        const logits = model.apply(images, { training: true }) as tf.Tensor;
+        return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+      }, true) as tf.Scalar;
+      loss.dataSync();
+      loss.dispose();
+    });
+    console.log(`${name}, ${batch}: training step: off ${ms(t.off)}, on ${ms(t.on)}`);
+    rows.push([`${name}, ${batch}`, ms(t.off), ms(t.on), `${(t.off / t.on).toFixed(2)}x`]);
+    optimizer.dispose();
+    tf.dispose([images, labels]);
+    model.dispose();
+  }
+  return rows;
+}
+
+/** Largest |a - b| over the largest |b| (at least 1). */
+function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 1;
+  let difference = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]));
+    difference = Math.max(difference, Math.abs(a[i] - b[i]));
+  }
+  return difference / scale;
+}
+
+async function benchWinograd(repeats: number, models: string[]): Promise<void> {
+  registerWasmTrainingKernels();
+  const backend = tf.engine().backend as BackendWasm;
+  const layers: [string, Shape4, number, 'same' | 'valid'][] = [
+    ['resnete18', [32, 32, 32, 64], 64, 'same'],
+    ['resnete18', [32, 16, 16, 128], 128, 'same'],
+    ['resnete18', [32, 8, 8, 256], 256, 'same'],
+    ['resnete18', [32, 4, 4, 512], 512, 'same'],
+    ['bdn28', [32, 32, 32, 384], 64, 'same'],
+    ['bdn28', [32, 16, 16, 480], 64, 'same'],
+    ['bdn28', [32, 8, 8, 512], 64, 'same'],
+    ['mnist-cnn', [64, 13, 13, 32], 64, 'valid'],
+    ['mnist-resnete', [64, 14, 14, 32], 32, 'same'],
+  ];
+  console.log(
+    `Winograd F(2x2, 3x3) gradients vs the direct C kernels, median CPU time of ${repeats} calls; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const rows = [
+    ['layer (batch x HxWxCin->Cout)', 'gradient', 'direct', 'Winograd', 'speed-up', 'difference'],
+  ];
+  for (const [model, xShape, outChannels, pad] of layers) {
+    const filterShape: Shape4 = [3, 3, xShape[3], outChannels];
+    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 1, 1, pad);
+    const x = signs(xShape, 1);
+    const filter = signs(filterShape, 2);
+    const dy = tf.randomUniform(info.outShape, -1, 1, 'float32', 3);
+    const attrs = { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 };
+    const label = `${model} ${xShape.slice(1, 3).join('x')}x${xShape[3]}->${outChannels} (${xShape[0]})`;
+    for (const [gradient, name, inputs, extra] of [
+      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }],
+      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }],
+    ] as const) {
+      const run = kernel(name).kernelFunc;
+      const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
+      const values = (on: boolean): Float32Array => {
+        const previous = setWinogradGradients(on);
+        const out = call();
+        setWinogradGradients(previous);
+        const data = backend.readSync(out.dataId) as Float32Array;
+        backend.disposeData(out.dataId);
+        return data;
+      };
+      const calls = winogradGradientCalls();
+      const difference = relativeDifference(values(true), values(false));
+      if (winogradGradientCalls() === calls) throw new Error('bench: Winograd did not run');
+      const times = timeOnOff(setWinogradGradients, repeats, () => {
+        backend.disposeData(call().dataId);
+      });
+      rows.push([
+        label,
+        gradient,
+        ms(times.off),
+        ms(times.on),
+        `${(times.off / times.on).toFixed(2)}x`,
+        difference.toExponential(1),
+      ]);
+    }
+    tf.dispose([x, filter, dy]);
+  }
+  printTable(rows);
+  console.log('\nwhole training step, Winograd off / on, median CPU time');
+  const modelRows = [['model, batch', 'direct', 'Winograd', 'speed-up']];
+  modelRows.push(
+    ...trainStepsOnOff(setWinogradGradients, Math.max(3, Math.floor(repeats / 2)), models),
+  );
+  printTable(modelRows);
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 async function benchXnor(repeats: number, models: string[]): Promise<void> {
@@ -533,6 +672,9 @@ async function main(): Promise<void> {
   if (process.argv[2] === '--xnor') {
     const models = process.argv[4] ?? 'mnist-cnn,mnist-resnete,cifar10-resnete18,cifar10-bdn28';
     await benchXnor(Number(process.argv[3] ?? 7), models.split(','));
+  } else if (process.argv[2] === '--winograd') {
+    const models = process.argv[4] ?? 'mnist-cnn,mnist-resnete,cifar10-resnete18,cifar10-bdn28';
+    await benchWinograd(Number(process.argv[3] ?? 7), models.split(','));
   } else if (process.argv[2] === '--train-step') {
     const stockConfigs = new Map(stockForBaseline.map((name) => [name, kernel(name)]));
     registerWasmTrainingKernels();
