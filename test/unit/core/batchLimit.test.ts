@@ -4,7 +4,7 @@
  * replica; every preset's default batch size is allowed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -57,13 +57,15 @@ test("every preset's default batch size is allowed on one thread", () => {
 test(
   'batchSize 32768 on 2 threads is refused before training',
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
-  async () => {
+  async (t) => {
     const records: MetricsRecord[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'bnn-batch-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const result = await runTraining(
       {
         runId: 'big',
         config: resolveConfig({ preset: 'mnist-cnn', batchSize: 32768, epochs: 1 }, 'test'),
-        runDir: join(mkdtempSync(join(tmpdir(), 'bnn-batch-')), 'run'),
+        runDir: join(dir, 'run'),
         backend: 'wasm',
         threads: 2,
       },
