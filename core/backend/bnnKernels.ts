@@ -736,10 +736,9 @@ export function maxPoolGradInC(
   return true;
 }
 
-/** Geometry of a convolution whose input is already padded (every filter tap lands inside). */
-export interface PaddedConvGeometry {
+/** The sizes of a 2-D convolution, named as in tfjs' Conv2DInfo (which has them all). */
+export interface ConvGeometry {
   batchSize: number;
-  /** Height and width of the padded input. */
   inHeight: number;
   inWidth: number;
   inChannels: number;
@@ -753,6 +752,12 @@ export interface PaddedConvGeometry {
   dilationHeight: number;
   dilationWidth: number;
 }
+
+/**
+ * Geometry of a convolution whose input is already padded (every filter tap lands inside):
+ * `inHeight` and `inWidth` are those of the padded input.
+ */
+export type PaddedConvGeometry = ConvGeometry;
 
 /** True when wasmKernels.ts may hand work to the C module (same switch as the C kernels). */
 export function cKernelsAvailable(): boolean {
@@ -837,21 +842,8 @@ export function winogradGradientCalls(): number {
   return winogradCalls;
 }
 
-/** The geometry of a convolution as tfjs' Conv2DInfo gives it (unpadded input). */
-export interface WinogradGeometry {
-  batchSize: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
+/** The geometry the Winograd kernels take: tfjs' Conv2DInfo (unpadded input) and its padding. */
+export interface WinogradGeometry extends ConvGeometry {
   padInfo: { top: number; left: number };
 }
 
@@ -968,20 +960,7 @@ export function setXnorForward(on: boolean): boolean {
 }
 
 /** The geometry `conv2dXnorInC` needs, a subset of tfjs' Conv2DInfo. */
-export interface XnorConvGeometry {
-  batchSize: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
-  outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  dilationHeight: number;
-  dilationWidth: number;
+export interface XnorConvGeometry extends ConvGeometry {
   padInfo: { top: number; bottom: number; left: number; right: number };
   outShape: number[];
 }
