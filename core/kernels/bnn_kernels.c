@@ -1031,13 +1031,12 @@ static inline v128_t pixel_lanes(const float *img, int y, int x, u32 h, u32 w, u
 #define F4_ADD wasm_f32x4_add
 #define F4_SUB wasm_f32x4_sub
 #define F4_HALF(v) wasm_f32x4_mul(v, wasm_f32x4_splat(0.5f))
-/* (o0..o3) = B' (a0..a3). */
-#define WG_BT(o0, o1, o2, o3, a0, a1, a2, a3) \
-  do {                                        \
-    o0 = F4_SUB(a0, a2);                      \
-    o1 = F4_ADD(a1, a2);                      \
-    o2 = F4_SUB(a2, a1);                      \
-    o3 = F4_SUB(a1, a3);                      \
+/* (a0..a3) = B' (a0..a3), in place. */
+#define WG_BT(a0, a1, a2, a3)                                   \
+  do {                                                          \
+    const v128_t b0_ = F4_SUB(a0, a2), b1_ = F4_ADD(a1, a2);    \
+    const v128_t b2_ = F4_SUB(a2, a1), b3_ = F4_SUB(a1, a3);    \
+    a0 = b0_, a1 = b1_, a2 = b2_, a3 = b3_;                     \
   } while (0)
 /* (o0..o3) = G (a0, a1, a2). */
 #define WG_G(o0, o1, o2, o3, a0, a1, a2)         \
@@ -1072,25 +1071,16 @@ static inline v128_t pixel_lanes(const float *img, int y, int x, u32 h, u32 w, u
   } while (0)
 
 /* A 4x4 tile d00..d33 (row, column) in the caller's locals, transformed in place to B' d B. */
-#define WG_TILE_BT()                                        \
-  do {                                                      \
-    v128_t t0_, t1_, t2_, t3_;                              \
-    WG_BT(t0_, t1_, t2_, t3_, d00, d10, d20, d30);          \
-    d00 = t0_, d10 = t1_, d20 = t2_, d30 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d01, d11, d21, d31);          \
-    d01 = t0_, d11 = t1_, d21 = t2_, d31 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d02, d12, d22, d32);          \
-    d02 = t0_, d12 = t1_, d22 = t2_, d32 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d03, d13, d23, d33);          \
-    d03 = t0_, d13 = t1_, d23 = t2_, d33 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d00, d01, d02, d03);          \
-    d00 = t0_, d01 = t1_, d02 = t2_, d03 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d10, d11, d12, d13);          \
-    d10 = t0_, d11 = t1_, d12 = t2_, d13 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d20, d21, d22, d23);          \
-    d20 = t0_, d21 = t1_, d22 = t2_, d23 = t3_;             \
-    WG_BT(t0_, t1_, t2_, t3_, d30, d31, d32, d33);          \
-    d30 = t0_, d31 = t1_, d32 = t2_, d33 = t3_;             \
+#define WG_TILE_BT()                    \
+  do {                                  \
+    WG_BT(d00, d10, d20, d30);          \
+    WG_BT(d01, d11, d21, d31);          \
+    WG_BT(d02, d12, d22, d32);          \
+    WG_BT(d03, d13, d23, d33);          \
+    WG_BT(d00, d01, d02, d03);          \
+    WG_BT(d10, d11, d12, d13);          \
+    WG_BT(d20, d21, d22, d23);          \
+    WG_BT(d30, d31, d32, d33);          \
   } while (0)
 /* Stores the tile's 16 points at p, point xi = 4 row + column at p + xi * stride. */
 #define WG_TILE_STORE(p, stride)                                                             \
