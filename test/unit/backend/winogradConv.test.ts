@@ -6,10 +6,8 @@
  * 3x3 filter allows, one block of tiles or several with a partial last one.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '../../../core/tf';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   bnnKernelsRegistered,
   setWinogradBlock,
@@ -17,21 +15,11 @@ import {
   WINOGRAD_MIN_CHANNELS,
   winogradGradientCalls,
 } from '../../../core/backend/bnnKernels';
-import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
-import { mulberry32 } from '../../../core/training/random';
+import { initBackend } from '../../../core/backend/backends';
+import { randomSigns, randomUniform } from './testValues';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-
-function uniform(size: number, seed: number): Float32Array {
-  const next = mulberry32(seed);
-  return Float32Array.from({ length: size }, () => 2 * next() - 1);
-}
-
-function signs(size: number, seed: number): Float32Array {
-  const next = mulberry32(seed);
-  return Float32Array.from({ length: size }, () => (next() < 0.5 ? -1 : 1));
-}
 
 /** Largest |actual - expected| over the largest |expected| (at least 1). */
 function relativeError(actual: Float32Array, expected: Float32Array): number {
@@ -115,10 +103,7 @@ function label(c: Case): string {
 
 void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)', () => {
   before(async () => {
-    const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
-    setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
-    await tf.setBackend('wasm');
-    registerWasmTrainingKernels();
+    await initBackend('wasm', () => {});
     assert.ok(bnnKernelsRegistered(), 'the C kernels are registered');
   });
 
@@ -128,10 +113,10 @@ void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)
       const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, 1, 1, c.pad);
       // Real-valued x and filter, and the binary layer's case: sign input, sign filter.
       for (const binary of [false, true]) {
-        const make = binary ? signs : uniform;
+        const make = binary ? randomSigns : randomUniform;
         const x = make(tf.util.sizeFromShape(c.x), 10 * i + 1);
         const w = make(tf.util.sizeFromShape(filterShape), 10 * i + 2);
-        const dy = uniform(tf.util.sizeFromShape(info.outShape), 10 * i + 3);
+        const dy = randomUniform(tf.util.sizeFromShape(info.outShape), 10 * i + 3);
         const name = `${label(c)}${binary ? ' signs' : ''}`;
 
         await tf.setBackend('cpu');
@@ -184,9 +169,9 @@ void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)
         xShape,
         filterShape,
         'same',
-        uniform(tf.util.sizeFromShape(xShape), 7),
-        uniform(tf.util.sizeFromShape(filterShape), 8),
-        uniform(tf.util.sizeFromShape(info.outShape), 9),
+        randomUniform(tf.util.sizeFromShape(xShape), 7),
+        randomUniform(tf.util.sizeFromShape(filterShape), 8),
+        randomUniform(tf.util.sizeFromShape(info.outShape), 9),
         strides,
         dilations,
       );

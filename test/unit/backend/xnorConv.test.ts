@@ -14,16 +14,10 @@ import {
   xnorForwardCalls,
 } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
-import { mulberry32 } from '../../../core/training/random';
+import { randomSigns } from './testValues';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-
-/** Deterministic signs (+1 / -1) from a mulberry32 stream, so failures reproduce. */
-function randomSigns(size: number, seed: number): Float32Array {
-  const next = mulberry32(seed);
-  return Float32Array.from({ length: size }, () => (next() < 0.5 ? -1 : 1));
-}
 
 /** `tf.conv2d` on wasm with the XNOR path on or off; asserts whether the XNOR path ran. */
 function convWith(
