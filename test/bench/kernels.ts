@@ -422,36 +422,65 @@ function timeXnorOnOff(repeats: number, run: () => void): { on: number; off: num
   return timeOnOff(setXnorForward, repeats, run);
 }
 
+/** The 1-, 5- and 15-minute load averages, as the benches print them. */
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+}
+
+interface PresetBatch {
+  model: tf.LayersModel;
+  images: tf.Tensor;
+  labels: tf.Tensor;
+  batch: number;
+}
+
+/**
+ * Runs `run` on preset `name`'s model (batch norms fused, as training runs them) and one fixed
+ * synthetic batch (32 at CIFAR size, 64 below), then disposes them.
+ */
+function withPresetBatch<T>(name: string, run: (p: PresetBatch) => T): T {
+  const preset = getPreset(name);
+  const batch = preset.inputShape[0] > 28 ? 32 : 64;
+  const model = preset.build(1);
+  fuseBatchNorm(model);
+  const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
+  const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 5), 10);
+  try {
+    return run({ model, images, labels, batch });
+  } finally {
+    tf.dispose([images, labels]);
+    model.dispose();
+  }
+}
+
+/** One Adam step of softmax cross-entropy on the batch, read back (a timed training step). */
+function trainingStep(p: PresetBatch, optimizer: tf.Optimizer): void {
+  const loss = optimizer.minimize(() => {
+    const logits = p.model.apply(p.images, { training: true }) as tf.Tensor;
+    return tf.losses.softmaxCrossEntropy(p.labels, logits) as tf.Scalar;
+  }, true) as tf.Scalar;
+  loss.dataSync();
+  loss.dispose();
+}
+
 /** Median CPU ms of a training step of each preset with `set`'s path on and off, in turns. */
 function trainStepsOnOff(
   set: (on: boolean) => boolean,
   repeats: number,
   models: string[],
 ): string[][] {
-  const rows: string[][] = [];
-  for (const name of models) {
-    const preset = getPreset(name);
-    const batch = preset.inputShape[0] > 28 ? 32 : 64;
-    const model = preset.build(1);
-    fuseBatchNorm(model);
-    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
-    const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 5), 10);
-    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
-    const t = timeOnOff(set, repeats, () => {
-      const loss = optimizer.minimize(() => {
-        const logits = model.apply(images, { training: true }) as tf.Tensor;
-        return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-      }, true) as tf.Scalar;
-      loss.dataSync();
-      loss.dispose();
-    });
-    console.log(`${name}, ${batch}: training step: off ${ms(t.off)}, on ${ms(t.on)}`);
-    rows.push([`${name}, ${batch}`, ms(t.off), ms(t.on), `${(t.off / t.on).toFixed(2)}x`]);
-    optimizer.dispose();
-    tf.dispose([images, labels]);
-    model.dispose();
-  }
-  return rows;
+  return models.map((name) =>
+    withPresetBatch(name, (p) => {
+      const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
+      const t = timeOnOff(set, repeats, () => trainingStep(p, optimizer));
+      optimizer.dispose();
+      console.log(`${name}, ${p.batch}: training step: off ${ms(t.off)}, on ${ms(t.on)}`);
+      return [`${name}, ${p.batch}`, ms(t.off), ms(t.on), `${(t.off / t.on).toFixed(2)}x`];
+    }),
+  );
 }
 
 /** Largest |a - b| over the largest |b| (at least 1). */
@@ -480,10 +509,7 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     ['mnist-resnete', [64, 14, 14, 32], 32, 'same'],
   ];
   console.log(
-    `Winograd F(2x2, 3x3) gradients vs the direct C kernels, median CPU time of ${repeats} calls; load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
+    `Winograd F(2x2, 3x3) gradients vs the direct C kernels, median CPU time of ${repeats} calls; load average ${loadAverage()}`,
   );
   const rows = [
     ['layer (batch x HxWxCin->Cout)', 'gradient', 'direct', 'Winograd', 'speed-up', 'difference'],
@@ -534,12 +560,7 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     ...trainStepsOnOff(setWinogradGradients, Math.max(3, Math.floor(repeats / 2)), models),
   );
   printTable(modelRows);
-  console.log(
-    `load average after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average after: ${loadAverage()}`);
 }
 
 async function benchXnor(repeats: number, models: string[]): Promise<void> {
@@ -580,10 +601,7 @@ async function benchXnor(repeats: number, models: string[]): Promise<void> {
     },
   ];
   console.log(
-    `bit-packed forward convolution vs the float C kernel, sign inputs and filters, median CPU time of ${repeats} calls; load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
+    `bit-packed forward convolution vs the float C kernel, sign inputs and filters, median CPU time of ${repeats} calls; load average ${loadAverage()}`,
   );
   const rows = [['layer (batch x HxWxCin->Cout)', 'float C', 'XNOR', 'speed-up', 'XNOR GMAC/s']];
   for (const layer of shapes) {
@@ -619,50 +637,33 @@ async function benchXnor(repeats: number, models: string[]): Promise<void> {
   console.log('\nwhole model, XNOR path on / off, median CPU time');
   const modelRows = [['model, batch', 'pass', 'XNOR off', 'XNOR on', 'speed-up']];
   for (const name of models) {
-    const preset = getPreset(name);
-    const batch = preset.inputShape[0] > 28 ? 32 : 64;
-    const model = preset.build(1);
-    fuseBatchNorm(model);
-    const images = tf.randomUniform([batch, ...preset.inputShape], 0, 1, 'float32', 4);
-    const labels = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 5), 10);
-    const evaluation = timeXnorOnOff(Math.max(3, Math.floor(repeats / 2)), () => {
-      tf.tidy(() => (model.predict(images) as tf.Tensor).dataSync());
+    withPresetBatch(name, (p) => {
+      const repeatsPerPass = Math.max(3, Math.floor(repeats / 2));
+      const evaluation = timeXnorOnOff(repeatsPerPass, () => {
+        tf.tidy(() => (p.model.predict(p.images) as tf.Tensor).dataSync());
+      });
+      const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
+      const train = timeXnorOnOff(repeatsPerPass, () => trainingStep(p, optimizer));
+      optimizer.dispose();
+      for (const [pass, t] of [
+        ['evaluation (predict)', evaluation],
+        ['training step', train],
+      ] as const) {
+        console.log(
+          `${name}, ${p.batch}: ${pass}: XNOR off ${ms(t.off)}, on ${ms(t.on)}: ${(t.off / t.on).toFixed(2)}x`,
+        );
+        modelRows.push([
+          `${name}, ${p.batch}`,
+          pass,
+          ms(t.off),
+          ms(t.on),
+          `${(t.off / t.on).toFixed(2)}x`,
+        ]);
+      }
     });
-    const optimizer = createOptimizer({ learningRate: 0.002, optimizer: 'adam' });
-    const train = timeXnorOnOff(Math.max(3, Math.floor(repeats / 2)), () => {
-      const loss = optimizer.minimize(() => {
-        const logits = model.apply(images, { training: true }) as tf.Tensor;
-        return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
-      }, true) as tf.Scalar;
-      loss.dataSync();
-      loss.dispose();
-    });
-    for (const [pass, t] of [
-      ['evaluation (predict)', evaluation],
-      ['training step', train],
-    ] as const) {
-      console.log(
-        `${name}, ${batch}: ${pass}: XNOR off ${ms(t.off)}, on ${ms(t.on)}: ${(t.off / t.on).toFixed(2)}x`,
-      );
-      modelRows.push([
-        `${name}, ${batch}`,
-        pass,
-        ms(t.off),
-        ms(t.on),
-        `${(t.off / t.on).toFixed(2)}x`,
-      ]);
-    }
-    optimizer.dispose();
-    tf.dispose([images, labels]);
-    model.dispose();
   }
   printTable(modelRows);
-  console.log(
-    `load average after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average after: ${loadAverage()}`);
 }
 
 async function main(): Promise<void> {
