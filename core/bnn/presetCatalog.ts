@@ -162,7 +162,7 @@ const CATALOG: readonly PresetInfo[] = [
     classes: 10,
     defaults: {
       epochs: 100,
-      // Larq Zoo's batch; the wasm backend holds up to 354 examples per thread (docs/performance.md).
+      // Larq Zoo's batch; the wasm backend holds up to 479 examples per thread (docs/performance.md).
       batchSize: 128,
       learningRate: 0.002,
       ...RESNETE_QUANTIZERS,
@@ -184,9 +184,8 @@ const CATALOG: readonly PresetInfo[] = [
     classes: 10,
     defaults: {
       epochs: 120,
-      // The paper's 128 needs two threads on the wasm backend (105 examples per thread fit, its
-      // concatenations keep every layer's input); 64 trains on any thread count.
-      batchSize: 64,
+      // The paper's batch; up to 177 examples per thread fit the wasm backend's memory.
+      batchSize: 128,
       learningRate: 0.004,
       schedule: 'step',
       stepMilestones: [100, 110],

@@ -7,9 +7,12 @@
  * forward pass, plus the gradients in flight. With the engine's forward pass that frees layer
  * outputs early (bnn/trainingForward.ts), binary convolutions that keep their input as 2 bits per
  * value (bnn/signConv.ts) and the backward pass that frees gradients and saved tensors as it goes
- * (backend/earlyFreeGradients.ts), that measured 4.2–4.6 bytes per value of the sum of the layer
- * outputs (mnist-cnn, mnist-resnete, cifar10-resnete18, cifar10-bdn28; docs/performance.md
- * "Memory") and is counted here as 6 (1.5 float32 per output value). That bound also keeps every
+ * (backend/earlyFreeGradients.ts), and concatenations and additions whose gradients keep no
+ * input (trainingForward.ts), that measured 2.6–4.6 bytes per value of the sum of the layer outputs
+ * other than those merges (mnist-cnn, mnist-resnete, cifar10-resnete18, cifar10-bdn28;
+ * docs/performance.md "Memory") and is counted here as 6 (1.5 float32 per value). A merge's
+ * output is read by the next layers and freed: nothing of it waits for the backward pass (on
+ * BinaryDenseNet the concatenations are 40% of all output values). That bound also keeps every
  * single tensor under 1 GiB, well inside 32-bit offsets; the C kernels check their buffers against
  * the memory as a last line (core/kernels/bnn_kernels.c).
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
@@ -26,10 +29,17 @@ function shapesOf(shape: tf.Shape | tf.Shape[]): tf.Shape[] {
   return Array.isArray(shape[0]) ? (shape as tf.Shape[]) : [shape as tf.Shape];
 }
 
-/** Float32 values of every layer's outputs for one example (the batch axis left out). */
+/** Layers whose outputs the training step does not keep (trainingForward.ts). */
+const TRANSIENT_OUTPUTS = new Set(['Concatenate', 'Add']);
+
+/**
+ * Float32 values of the layer outputs a training step keeps for one example (the batch axis left
+ * out): every layer's but the concatenations' and additions'.
+ */
 export function outputValuesPerExample(model: tf.LayersModel): number {
   let values = 0;
   for (const layer of model.layers) {
+    if (TRANSIENT_OUTPUTS.has(layer.getClassName())) continue;
     for (const s of shapesOf(layer.outputShape)) {
       values += s.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
     }

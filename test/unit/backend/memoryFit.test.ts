@@ -2,8 +2,10 @@
  * The wasm batch-size limit (core/training/batchLimit.ts) against measured memory: the bytes a
  * training step allocates per example on the wasm backend (tf.profile's peak at two batch sizes,
  * the difference over the difference in examples) must not exceed the estimate, or a batch the
- * check lets through could run out of the 4 GiB mid-step; and the estimate must stay within 2x
- * of it, or the check would refuse batches that fit.
+ * check lets through could run out of the 4 GiB mid-step; and the estimate must stay within 2.5x
+ * of it, or the check would refuse batches that fit. (One factor per value serves every
+ * architecture: it is 1.3x the measured bytes on mnist-cnn and BinaryDenseNet, 2.1x on ResNetE,
+ * whose additions no longer keep their summands.)
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -47,8 +49,8 @@ void describe('wasm batch-size estimate against measured step memory', () => {
     registerWasmTrainingKernels();
   });
 
-  for (const name of ['mnist-cnn', 'mnist-resnete']) {
-    void it(`bounds ${name}'s measured bytes per example from above, within 2x`, async () => {
+  for (const name of ['mnist-cnn', 'mnist-resnete', 'fmnist-bdn']) {
+    void it(`bounds ${name}'s measured bytes per example from above, within 2.5x`, async () => {
       const model = getPreset(name).build(1);
       const estimate = stepBytesPerExample(model);
       model.dispose();
@@ -59,21 +61,25 @@ void describe('wasm batch-size estimate against measured step memory', () => {
         `${name}: estimate ${estimate} B/example below the measured ${measured.toFixed(0)}`,
       );
       assert.ok(
-        estimate <= 2 * measured,
-        `${name}: estimate ${estimate} B/example over twice the measured ${measured.toFixed(0)}`,
+        estimate <= 2.5 * measured,
+        `${name}: estimate ${estimate} B/example over 2.5x the measured ${measured.toFixed(0)}`,
       );
     });
   }
 
-  void it("the engine's forward pass, freeing layer outputs early, needs a fifth less per example", async () => {
-    const early = await perExample('mnist-resnete');
-    const stock = await perExample(
-      'mnist-resnete',
-      (m, x) => m.apply(x, { training: true }) as tf.Tensor,
-    );
-    assert.ok(
-      early <= 0.8 * stock,
-      `${early.toFixed(0)} B/example with applyForTraining, ${stock.toFixed(0)} with model.apply`,
-    );
-  });
+  // model.apply keeps every layer output until the forward pass ends, and tfjs' gradients of
+  // concatenations and additions keep their inputs; applyForTraining does neither.
+  for (const [name, share] of [
+    ['mnist-resnete', 0.4],
+    ['fmnist-bdn', 0.4],
+  ] as const) {
+    void it(`the engine's forward pass needs at most ${share}x of model.apply's memory per example on ${name}`, async () => {
+      const early = await perExample(name);
+      const stock = await perExample(name, (m, x) => m.apply(x, { training: true }) as tf.Tensor);
+      assert.ok(
+        early <= share * stock,
+        `${early.toFixed(0)} B/example with applyForTraining, ${stock.toFixed(0)} with model.apply`,
+      );
+    });
+  }
 });
