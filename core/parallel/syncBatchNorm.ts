@@ -16,6 +16,7 @@ import {
   BNN_CHANNEL_SQ_DEV,
   BNN_CHANNEL_SUMS,
 } from '../backend/bnnKernels';
+import type { ForwardShared, PartsBatchNorm } from '../bnn/trainingForward';
 import { allocateShared, ReplicaComm, sharedViews } from './shared';
 
 /** The fields of tfjs-layers' BatchNormalization that the replacement reads. */
@@ -58,7 +59,193 @@ export function synchronizeBatchNorm(model: tf.LayersModel, comm: ReplicaComm): 
       }
       return syncBatchNormTraining(bn, x, comm);
     };
+    (bn as unknown as PartsBatchNorm).trainOverParts = (parts, shared) =>
+      fusedKernels() && bn.axis === -1 ? batchNormOverParts(bn, parts, comm, shared) : undefined;
   }
+}
+
+/** True when BNN Lab's batch-norm C kernels run on the current backend. */
+function fusedKernels(): boolean {
+  return tf.getBackend() === 'wasm' && tf.getKernel(BNN_BN_FORWARD, 'wasm') !== undefined;
+}
+
+function runKernel(name: string, inputs: tf.NamedTensorMap): tf.Tensor | tf.Tensor[] {
+  return tf.engine().runKernel(name, inputs, {}) as tf.Tensor | tf.Tensor[];
+}
+
+/** A tensor standardized with its batch statistics: x̂ = (x − mean) / √(variance + ε). */
+interface Standardized {
+  xHat: tf.Tensor;
+  mean: Float32Array;
+  variance: Float32Array;
+}
+
+/** The standardized versions of one tensor, by ε, shared by the layers of one forward pass. */
+class StandardizedByEpsilon extends Map<number, Standardized> {
+  dispose(): void {
+    for (const s of this.values()) s.xHat.dispose();
+  }
+}
+
+/**
+ * `x` standardized per channel with the whole batch's statistics (all-reduced over the
+ * replicas), as an op whose backward pass is batch norm's with γ = 1:
+ * dx = (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) / √(variance + ε), the means over the whole batch.
+ * With the fused C kernels only (wasm).
+ */
+function standardize(x: tf.Tensor, epsilon: number, comm: ReplicaComm): Standardized {
+  const channels = x.shape[x.rank - 1] as number;
+  const localCount = x.size / channels;
+  const mean = new Float32Array(channels);
+  const variance = new Float32Array(channels);
+  const op = tf.customGrad((input, save) => {
+    const xIn = input as tf.Tensor;
+    const totals = comm.allReduce([
+      ...(runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor).dataSync(),
+      localCount,
+    ]);
+    const count = totals[channels];
+    for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
+    const meanT = tf.tensor1d(mean);
+    const squares = comm.allReduce(
+      (runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor).dataSync(),
+    );
+    const invStd = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) {
+      variance[c] = squares[c] / count;
+      invStd[c] = 1 / Math.sqrt(variance[c] + epsilon);
+    }
+    const invStdT = tf.tensor1d(invStd);
+    const [normed] = runKernel(BNN_BN_FORWARD, {
+      x: xIn,
+      mean: meanT,
+      invStd: invStdT,
+      gamma: tf.ones([channels]),
+      beta: tf.zeros([channels]),
+    }) as tf.Tensor[];
+    (save as tf.GradSaveFunc)([normed, invStdT]);
+    return {
+      value: normed,
+      gradFunc: (dxHat: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xHat, invStdSaved] = saved;
+          const [sumD, sumDX] = runKernel(BNN_BN_GRAD_SUMS, { dy: dxHat, xHat }) as tf.Tensor[];
+          const sums = comm.allReduce([...sumD.dataSync(), ...sumDX.dataSync()]);
+          const meanD = new Float32Array(channels);
+          const meanDX = new Float32Array(channels);
+          for (let c = 0; c < channels; c++) {
+            meanD[c] = sums[c] / count;
+            meanDX[c] = sums[channels + c] / count;
+          }
+          return runKernel(BNN_BN_BACKWARD, {
+            dy: dxHat,
+            xHat,
+            meanDy: tf.tensor1d(meanD),
+            meanDyXHat: tf.tensor1d(meanDX),
+            scale: invStdSaved,
+          }) as tf.Tensor;
+        }),
+    };
+  });
+  return { xHat: op(x), mean, variance };
+}
+
+/**
+ * `y = concat(x̂ parts) · γ + β` as one op whose backward pass keeps the parts' x̂ (which every
+ * later layer of a dense block shares) and γ: dγ = Σ dy · x̂, dβ = Σ dy, dx̂ = dy · γ per part.
+ */
+function scaleParts(xHats: tf.Tensor[], gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+  const n = xHats.length;
+  const axis = xHats[0].rank - 1;
+  const sizes = xHats.map((t) => t.shape[axis] as number);
+  return tf.customGrad((...args) => {
+    const hats = args.slice(0, n) as tf.Tensor[];
+    const [g, b] = args.slice(n, n + 2) as tf.Tensor[];
+    (args[n + 2] as tf.GradSaveFunc)([...hats, g]);
+    return {
+      value: tf.tidy(() => tf.add(tf.mul(n > 1 ? tf.concat(hats, axis) : hats[0], g), b)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const dys = n > 1 ? tf.split(dy, sizes, axis) : [dy];
+          const gammas = n > 1 ? tf.split(saved[n], sizes, 0) : [saved[n]];
+          const sums = dys.map(
+            (d, i) => runKernel(BNN_BN_GRAD_SUMS, { dy: d, xHat: saved[i] }) as tf.Tensor[],
+          );
+          return [
+            ...dys.map((d, i) => tf.mul(d, gammas[i])),
+            tf.concat(
+              sums.map(([, dGamma]) => dGamma),
+              0,
+            ),
+            tf.concat(
+              sums.map(([dBeta]) => dBeta),
+              0,
+            ),
+          ];
+        }),
+    };
+  })(...xHats, gamma, beta);
+}
+
+/**
+ * The synchronized batch norm of `concat(parts)` without the concatenation. Batch norm in
+ * training standardizes each channel with the batch's statistics, which do not depend on the
+ * layer: in a DenseNet block every layer's batch norm standardizes the same earlier parts again,
+ * and tfjs keeps each layer's x̂ of the whole concatenation for its backward pass (10.5 MB per
+ * CIFAR example on BinaryDenseNet-28). Here each part is standardized once per forward pass
+ * (`shared`) and each layer keeps only its scale and shift over the shared x̂: the same values,
+ * and the gradients to float rounding (test/unit/parallel/syncBatchNorm.test.ts).
+ */
+function batchNormOverParts(
+  bn: BatchNormLayer,
+  parts: tf.Tensor[],
+  comm: ReplicaComm,
+  shared: ForwardShared,
+): tf.Tensor {
+  const standardized = parts.map((part) => {
+    let byEpsilon = shared.get(part) as StandardizedByEpsilon | undefined;
+    if (!byEpsilon) shared.set(part, (byEpsilon = new StandardizedByEpsilon()));
+    let s = byEpsilon.get(bn.epsilon);
+    if (!s) byEpsilon.set(bn.epsilon, (s = standardize(part, bn.epsilon, comm)));
+    return s;
+  });
+  const channels = standardized.reduce((n, s) => n + s.mean.length, 0);
+  const y = scaleParts(
+    standardized.map((s) => s.xHat),
+    bn.gamma ? bn.gamma.read() : tf.ones([channels]),
+    bn.beta ? bn.beta.read() : tf.zeros([channels]),
+  );
+  const join = (pick: (s: Standardized) => Float32Array) => {
+    const joined = new Float32Array(channels);
+    let at = 0;
+    for (const s of standardized) {
+      joined.set(pick(s), at);
+      at += pick(s).length;
+    }
+    return joined;
+  };
+  updateMovingAverages(
+    bn,
+    join((s) => s.mean),
+    join((s) => s.variance),
+  );
+  return y;
+}
+
+/** The moving averages as tfjs-layers updates them: m ← m − (m − batch)·(1 − momentum). */
+function updateMovingAverages(
+  bn: BatchNormLayer,
+  batchMean: Float32Array,
+  batchVariance: Float32Array,
+): void {
+  const decay = 1 - bn.momentum;
+  const update = (variable: tf.LayerVariable, batch: Float32Array) =>
+    tf.tidy(() => {
+      const current = variable.read();
+      variable.write(tf.sub(current, tf.mul(tf.sub(current, tf.tensor1d(batch)), decay)));
+    });
+  update(bn.movingMean, batchMean);
+  update(bn.movingVariance, batchVariance);
 }
 
 /**
@@ -89,16 +276,14 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
 
   // BNN Lab's C kernels do each pass below in one kernel, with the same float32 operations; the
   // tfjs ops are the reference and the path on other backends or without the C kernels.
-  const fused = tf.getBackend() === 'wasm' && tf.getKernel(BNN_BN_FORWARD, 'wasm') !== undefined;
-  const run = (name: string, inputs: tf.NamedTensorMap) =>
-    tf.engine().runKernel(name, inputs, {}) as tf.Tensor | tf.Tensor[];
+  const fused = fusedKernels();
 
   const normalize = tf.customGrad((input, g, b, save) => {
     const xIn = input as tf.Tensor;
     // Pass 1: the batch mean; pass 2: the batch variance around it (two passes, as tf.moments,
     // rather than E[x²] − E[x]², which cancels badly when the mean is large).
     const localSums = fused
-      ? (run(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor)
+      ? (runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor)
       : tf.tidy(() => tf.sum(xIn, axes));
     const totals = comm.allReduce([...localSums.dataSync(), localCount]);
     const count = totals[channels];
@@ -108,7 +293,7 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
     const centred = fused ? undefined : tf.sub(xIn, meanT);
     const localSquares = centred
       ? tf.tidy(() => tf.sum(tf.square(centred), axes))
-      : (run(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor);
+      : (runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor);
     const squares = comm.allReduce(localSquares.dataSync());
     const variance = new Float32Array(channels);
     const invStd = new Float32Array(channels);
@@ -132,7 +317,7 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
         gamma: g,
         beta: b,
       } as tf.NamedTensorMap;
-      [normed, value] = run(BNN_BN_FORWARD, inputs) as tf.Tensor[];
+      [normed, value] = runKernel(BNN_BN_FORWARD, inputs) as tf.Tensor[];
     }
     (save as tf.GradSaveFunc)([normed, g as tf.Tensor, invStdT]);
     return {
@@ -140,7 +325,7 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xHat, gammaT, invStdSaved] = saved;
         const [dBeta, dGamma] = fused
-          ? (run(BNN_BN_GRAD_SUMS, { dy, xHat }) as tf.Tensor[])
+          ? (runKernel(BNN_BN_GRAD_SUMS, { dy, xHat }) as tf.Tensor[])
           : [tf.sum(dy, axes), tf.sum(tf.mul(dy, xHat), axes)];
         // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)), the means over the whole batch.
         const sums = comm.allReduce([...dBeta.dataSync(), ...dGamma.dataSync()]);
@@ -152,7 +337,7 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
         }
         const scale = tf.mul(gammaT, invStdSaved);
         const dx = fused
-          ? (run(BNN_BN_BACKWARD, {
+          ? (runKernel(BNN_BN_BACKWARD, {
               dy,
               xHat,
               meanDy: tf.tensor1d(meanDy),
@@ -169,16 +354,6 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
   });
 
   const y = normalize(x, gamma, beta);
-  if (batchMean && batchVariance) {
-    // The moving averages as tfjs-layers updates them: m ← m − (m − batch)·(1 − momentum).
-    const decay = 1 - bn.momentum;
-    const update = (variable: tf.LayerVariable, batch: Float32Array) =>
-      tf.tidy(() => {
-        const current = variable.read();
-        variable.write(tf.sub(current, tf.mul(tf.sub(current, tf.tensor1d(batch)), decay)));
-      });
-    update(bn.movingMean, batchMean);
-    update(bn.movingVariance, batchVariance);
-  }
+  if (batchMean && batchVariance) updateMovingAverages(bn, batchMean, batchVariance);
   return y;
 }

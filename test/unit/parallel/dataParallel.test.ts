@@ -146,6 +146,54 @@ test(
 );
 
 test(
+  "a DenseNet (batch norms over its concatenations' parts, synchronized) takes the same step on 2 threads as on 1",
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async (t) => {
+    // One step of batch 16: every batch norm of fmnist-bdn standardizes each part of a dense
+    // block once, with the statistics all-reduced over the replicas. (One step: over several,
+    // Adam turns rounding differences in gradients near zero into opposite steps, and a binary
+    // net turns those into sign flips, which says nothing about the batch norms.)
+    const config = resolveConfig(
+      {
+        preset: 'fmnist-bdn',
+        epochs: 1,
+        batchSize: 16,
+        limit: 16,
+        testLimit: 20,
+        seed: 5,
+        telemetryEverySteps: 1,
+      },
+      'test',
+    );
+    const runs: { dir: string; loss: number }[] = [];
+    for (const threads of [1, 2]) {
+      const dir = tempRun();
+      const result = await runTraining(
+        { runId: `bdn${threads}`, config, runDir: dir, backend: 'wasm', threads },
+        quiet,
+      );
+      assert.equal(result.status, 'completed', result.message);
+      const steps = readMetrics(join(dir, 'metrics.jsonl')).records.filter(
+        (x): x is StepRecord => x.event === 'step',
+      );
+      assert.equal(steps.length, 1);
+      runs.push({ dir, loss: steps[0].loss });
+    }
+    assert.ok(Math.abs(runs[0].loss - runs[1].loss) < 1e-5, `${runs[0].loss} vs ${runs[1].loss}`);
+    // Weights, moving means and variances after the step.
+    const [w1, w2] = runs.map((r) => checkpointWeights(r.dir, 1));
+    assert.equal(w1.length, w2.length);
+    let apart = 0;
+    for (let i = 0; i < w1.length; i++) if (Math.abs(w1[i] - w2[i]) > 1e-5) apart++;
+    t.diagnostic(`${apart} of ${w1.length} weights differ by more than 1e-5`);
+    assert.ok(
+      apart <= w1.length * 1e-3,
+      `${apart} of ${w1.length} weights differ by more than 1e-5`,
+    );
+  },
+);
+
+test(
   'a replica thread that dies mid-step fails the run with its message, without a hang, and the next run trains',
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
   async () => {

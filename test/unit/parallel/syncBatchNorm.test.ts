@@ -9,6 +9,7 @@ import {
   unregisterBnnKernels,
 } from '../../../core/backend/bnnKernels';
 import { getPreset } from '../../../core/bnn/presets';
+import { applyForTraining } from '../../../core/bnn/trainingForward';
 import { fuseBatchNorm } from '../../../core/parallel/syncBatchNorm';
 
 /** One Adam step of mnist-cnn on a fixed batch; returns the loss and every weight afterwards. */
@@ -80,9 +81,16 @@ test('synchronized batch norm on one replica trains exactly like tfjs batch norm
   synced.dispose();
 });
 
-/** Calls of the wasm kernels `names` while `fn` runs (counted by wrapping their kernelFunc). */
-function countKernelCalls<T>(names: string[], fn: () => T): { result: T; calls: number[] } {
+/**
+ * Calls of the wasm kernels `names` while `fn` runs, and the values of their input `x` in all
+ * (counted by wrapping their kernelFunc).
+ */
+function countKernelCalls<T>(
+  names: string[],
+  fn: () => T,
+): { result: T; calls: number[]; values: number[] } {
   const calls = names.map(() => 0);
+  const values = names.map(() => 0);
   const originals = names.map((name) => tf.getKernel(name, 'wasm'));
   names.forEach((name, i) => {
     const config = originals[i];
@@ -92,12 +100,14 @@ function countKernelCalls<T>(names: string[], fn: () => T): { result: T; calls: 
       ...config,
       kernelFunc: (args) => {
         calls[i]++;
+        const x = args.inputs['x'];
+        if (x) values[i] += tf.util.sizeFromShape(x.shape);
         return config.kernelFunc(args);
       },
     });
   });
   try {
-    return { result: fn(), calls };
+    return { result: fn(), calls, values };
   } finally {
     names.forEach((name, i) => {
       const config = originals[i];
@@ -155,4 +165,61 @@ test('synchronized batch norm gives the same gradients with and without the C ke
     });
   compare(a.grads, b.grads, 'gradient');
   compare(a.weights, b.weights, 'weight');
+});
+
+test("a DenseNet's batch norms over the parts of its concatenations: the same loss and moving statistics, gradients to rounding, no tensor left", async () => {
+  await initBackend('wasm', () => {});
+  // Two identical models: one trains through model.apply (each batch norm normalizes the
+  // concatenation), the other through the engine's forward pass, which never makes the dense
+  // blocks' concatenations and standardizes each part once (batchNormOverParts).
+  const viaConcat = getPreset('fmnist-bdn').build(3);
+  const viaParts = getPreset('fmnist-bdn').build(3);
+  assert.ok(fuseBatchNorm(viaConcat) && fuseBatchNorm(viaParts));
+  const xs = tf.randomUniform([6, 28, 28, 1], 0, 1, 'float32', 3);
+  const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5], 'int32'), 10);
+  const step = (model: tf.LayersModel, forward: (x: tf.Tensor) => tf.Tensor) => {
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const tensors = tf.memory().numTensors;
+    const { result, calls, values } = countKernelCalls([BNN_BN_FORWARD], () =>
+      tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(ys, forward(xs)) as tf.Scalar,
+        variables,
+      ),
+    );
+    const out = {
+      loss: result.value.dataSync()[0],
+      grads: variables.map((v) => result.grads[v.name].dataSync() as Float32Array),
+      calls: calls[0],
+      values: values[0],
+    };
+    tf.dispose([result.value, ...Object.values(result.grads)]);
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor left behind');
+    return out;
+  };
+  const a = step(viaConcat, (x) => viaConcat.apply(x, { training: true }) as tf.Tensor);
+  const b = step(viaParts, (x) => applyForTraining(viaParts, x) as tf.Tensor);
+  // fmnist-bdn has 16 batch norms (the stem's, 3 blocks of 4 layers, 2 transitions, the head's),
+  // 13 of them over concatenations of 2-5 parts. model.apply normalizes each layer's whole
+  // input; the parts path standardizes the stem's output and each block's 5 parts once, shared by
+  // every batch norm that reads them: a third of the values.
+  assert.equal(a.calls, 16, 'model.apply: one pass per batch norm');
+  assert.equal(b.calls, 1 + 3 * 5, 'parts: one pass per part');
+  assert.ok(b.values < a.values / 2.5, `${b.values} values standardized, ${a.values} by apply`);
+  assert.equal(b.loss, a.loss, 'the forward pass computes the same values');
+  viaConcat.weights.forEach((w, i) =>
+    assert.deepEqual(
+      viaParts.weights[i].read().dataSync(),
+      w.read().dataSync(),
+      `${w.originalName} after the step`,
+    ),
+  );
+  viaConcat.trainableWeights.forEach((w, i) => {
+    const [g, h] = [a.grads[i], b.grads[i]];
+    const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const worst = g.reduce((m, v, j) => Math.max(m, Math.abs(v - h[j])), 0);
+    assert.ok(worst <= 1e-4 * scale + 1e-7, `${w.originalName}: ${worst} apart, largest ${scale}`);
+  });
+  tf.dispose([xs, ys]);
+  viaConcat.dispose();
+  viaParts.dispose();
 });
