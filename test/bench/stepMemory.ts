@@ -5,8 +5,8 @@
  *   npx tsc -p test && node out/test/bench/stepMemory.js [preset:batch ...]
  *
  * For each preset and batch: the tensors resident after one step (weights, Adam's slots), the
- * peak above them during the next step (tf.profile's peakBytes, which counts every tensor the
- * backend allocates, C-kernel temporaries included), and the estimate
+ * peak above them during the next step (the wasm heap's allocations, every tensor buffer and
+ * C-kernel scratch once: test/unit/backend/stepMemory.ts), and the estimate
  * (`stepBytesPerExample` x batch). The per-example slope between two batches of one preset is
  * what the estimate has to bound.
  */

@@ -30,15 +30,18 @@ async function stepPeak(
   return (await stepMemory(model, shape, 10, batch, forward)).peakAboveResident;
 }
 
-/** Bytes per example a training step adds: the peak's growth from 4 to 20 examples. */
+/**
+ * Bytes per example a training step adds: the peak's growth from 32 to 128 examples. (Below ~32
+ * the C kernels' scratch still grows with the batch, up to its fixed cap.)
+ */
 async function perExample(name: string, forward?: Forward): Promise<number> {
   const preset = getPreset(name);
   const model = preset.build(1);
   fuseBatchNorm(model);
-  const small = await stepPeak(model, preset.inputShape, 4, forward);
-  const large = await stepPeak(model, preset.inputShape, 20, forward);
+  const small = await stepPeak(model, preset.inputShape, 32, forward);
+  const large = await stepPeak(model, preset.inputShape, 128, forward);
   model.dispose();
-  return (large - small) / 16;
+  return (large - small) / 96;
 }
 
 void describe('wasm batch-size estimate against measured step memory', () => {
@@ -49,7 +52,13 @@ void describe('wasm batch-size estimate against measured step memory', () => {
     registerWasmTrainingKernels();
   });
 
-  for (const name of ['mnist-cnn', 'mnist-resnete', 'fmnist-bdn']) {
+  for (const name of [
+    'mnist-cnn',
+    'mnist-resnete',
+    'fmnist-resnete-recu',
+    'fmnist-resnete-bonn',
+    'fmnist-bdn',
+  ]) {
     void it(`bounds ${name}'s measured bytes per example from above, within 2.5x`, async () => {
       const model = getPreset(name).build(1);
       const estimate = stepBytesPerExample(model);
@@ -70,8 +79,8 @@ void describe('wasm batch-size estimate against measured step memory', () => {
   // model.apply keeps every layer output until the forward pass ends, and tfjs' gradients of
   // concatenations and additions keep their inputs; applyForTraining does neither.
   for (const [name, share] of [
-    ['mnist-resnete', 0.4],
-    ['fmnist-bdn', 0.4],
+    ['mnist-resnete', 0.65],
+    ['fmnist-bdn', 0.45],
   ] as const) {
     void it(`the engine's forward pass needs at most ${share}x of model.apply's memory per example on ${name}`, async () => {
       const early = await perExample(name);

@@ -1,5 +1,5 @@
 /**
- * Memory of one training step on the current backend, shared by the batch-size estimate's test
+ * Memory of one training step on the wasm backend, shared by the batch-size estimate's test
  * (memoryFit.test.ts) and its benchmark (test/bench/stepMemory.ts).
  */
 import * as tf from '../../../core/tf';
@@ -10,13 +10,61 @@ import { createOptimizer } from '../../../core/training/optimizers';
 export interface StepMemory {
   /** Bytes of the tensors resident after one step (weights and Adam's slots). */
   resident: number;
-  /** Peak bytes above `resident` during the next step (tf.profile's peakBytes). */
+  /** Peak bytes above `resident` during the next step. */
   peakAboveResident: number;
 }
 
+/** The parts of tfjs' Emscripten module that allocate tensor buffers on its heap. */
+interface WasmHeap {
+  _malloc(bytes: number): number;
+  _free(offset: number): void;
+}
+
 /**
- * Runs two Adam steps of `batch` random examples through `model` and measures the second, with
- * the engine's forward and backward passes (both free tensors early).
+ * Counts the wasm backend's heap allocations from now until `stop()`: the bytes allocated and not
+ * yet freed (`live`) and their high-water mark since `resetPeak()`. This is what the 4 GiB of
+ * wasm memory must hold: every tensor buffer and every C kernel's scratch, each once. (tf.memory()
+ * and tf.profile add up tensors instead: a clone that shares its buffer, as every tensor saved for
+ * the backward pass is, counts again, and scratch that is not a tensor does not count.) Buffers
+ * allocated before the count started are not known, so frees of them are not subtracted.
+ */
+function countHeap(): { live(): number; peak(): number; resetPeak(): void; stop(): void } {
+  const heap = (tf.backend() as unknown as { wasm: WasmHeap }).wasm;
+  // Emscripten binds `_malloc` on its first call, replacing the property: bind it first.
+  heap._free(heap._malloc(16));
+  const { _malloc: malloc, _free: free } = heap;
+  const sizes = new Map<number, number>();
+  let live = 0;
+  let peak = 0;
+  heap._malloc = (bytes: number) => {
+    const offset = malloc(bytes);
+    sizes.set(offset, bytes);
+    live += bytes;
+    peak = Math.max(peak, live);
+    return offset;
+  };
+  heap._free = (offset: number) => {
+    live -= sizes.get(offset) ?? 0;
+    sizes.delete(offset);
+    free(offset);
+  };
+  return {
+    live: () => live,
+    peak: () => peak,
+    resetPeak: () => {
+      peak = live;
+    },
+    stop: () => {
+      heap._malloc = malloc;
+      heap._free = free;
+    },
+  };
+}
+
+/**
+ * Runs two Adam steps of `batch` random examples through `model` on the wasm backend, with the
+ * engine's forward and backward passes (both free tensors early), and measures the second: the
+ * peak of its heap allocations above those live when it starts (`countHeap`).
  */
 export async function stepMemory(
   model: tf.LayersModel,
@@ -38,10 +86,17 @@ export async function stepMemory(
     loss.dataSync();
     loss.dispose();
   };
-  step(); // Adam's slots exist from here on: they are resident, not per step
-  const resident = tf.memory().numBytes;
-  const info = await tf.profile(step);
-  tf.dispose([images, labels]);
-  optimizer.dispose();
-  return { resident, peakAboveResident: info.peakBytes - resident };
+  const heap = countHeap();
+  try {
+    step(); // Adam's slots exist from here on: they are resident, not per step
+    const resident = tf.memory().numBytes;
+    heap.resetPeak();
+    const start = heap.live();
+    step();
+    return { resident, peakAboveResident: heap.peak() - start };
+  } finally {
+    heap.stop();
+    tf.dispose([images, labels]);
+    optimizer.dispose();
+  }
 }
