@@ -8,17 +8,20 @@
  * outputs early (bnn/trainingForward.ts), binary convolutions that keep their input as 2 bits per
  * value (bnn/signConv.ts) and the backward pass that frees gradients and saved tensors as it goes
  * (backend/earlyFreeGradients.ts), and concatenations and additions whose gradients keep no
- * input (trainingForward.ts), that measured 2.6–4.6 bytes per value of the sum of the layer outputs
- * other than those merges (mnist-cnn, mnist-resnete, cifar10-resnete18, cifar10-bdn28;
- * docs/performance.md "Memory") and is counted here as 6 (1.5 float32 per value). A merge's
- * output is read by the next layers and freed: nothing of it waits for the backward pass (on
- * BinaryDenseNet the concatenations are 40% of all output values). That bound also keeps every
+ * input (trainingForward.ts), that is counted here as 6 bytes per value of the layer outputs other
+ * than those merges (1.5 float32 per value), plus 24 per input value of each binary layer that
+ * keeps its input as floats. A merge's output is read by the next layers and freed: nothing of it
+ * waits for the backward pass (on BinaryDenseNet the concatenations are 40% of all output values).
+ * Measured as the growth of the wasm heap's peak allocations per example, every preset needs
+ * 0.48–0.84 of this estimate (docs/performance.md "Memory"; test/unit/backend/memoryFit.test.ts
+ * checks five of them). That bound also keeps every
  * single tensor under 1 GiB, well inside 32-bit offsets; the C kernels check their buffers against
  * the memory as a last line (core/kernels/bnn_kernels.c).
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
  */
 import type * as tf from '../tf';
 import { fieldName, UserError } from '../errors';
+import type { QuantizerConfig } from '../bnn/quantizers';
 
 /** Bytes a replica's step may use: the 4 GiB of wasm32 less room for the weights and the code. */
 export const MAX_STEP_BYTES = 4 * 2 ** 30 - 256 * 2 ** 20;
@@ -47,9 +50,44 @@ export function outputValuesPerExample(model: tf.LayersModel): number {
   return values;
 }
 
+/**
+ * Bytes a binary layer keeps per value of its input when the input is not packed as 2 bits: the
+ * float32 input for its quantizer's gradient, and with ReCU the normalized activations and their
+ * statistics (measured ~18 on fmnist-resnete-recu, docs/performance.md "Memory"; counted as 24).
+ */
+const FLOAT_INPUT_BYTES = 24;
+
+/** The fields of BNN Lab's binary layers (bnn/layers.ts) that decide what they keep. */
+interface BinaryLayerFields {
+  inputQuantizer: QuantizerConfig | null;
+  recu: boolean;
+}
+
+/**
+ * Float32 values per example of the inputs of binary layers that keep them as floats: every
+ * binary layer's but a convolution's whose input quantizer is a clipped `ste_sign` without ReCU,
+ * which keeps 2 bits per value (bnn/signConv.ts).
+ */
+export function floatInputValuesPerExample(model: tf.LayersModel): number {
+  let values = 0;
+  for (const layer of model.layers) {
+    const kind = layer.getClassName();
+    if (kind !== 'BinaryConv2D' && kind !== 'BinaryDense') continue;
+    const { inputQuantizer: q, recu } = layer as unknown as BinaryLayerFields;
+    const bits = kind === 'BinaryConv2D' && q?.kind === 'ste_sign' && q.clip !== null && !recu;
+    if (bits) continue;
+    const input = layer.input as tf.SymbolicTensor;
+    values += input.shape.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
+  }
+  return values;
+}
+
 /** Estimated bytes of a training step per example on the wasm backend. */
 export function stepBytesPerExample(model: tf.LayersModel): number {
-  return 4 * WORKING_SET_FACTOR * outputValuesPerExample(model);
+  return (
+    4 * WORKING_SET_FACTOR * outputValuesPerExample(model) +
+    FLOAT_INPUT_BYTES * floatInputValuesPerExample(model)
+  );
 }
 
 /** The largest batch size a step of `model` can take on the wasm backend over `threads` replicas. */

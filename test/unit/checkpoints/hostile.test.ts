@@ -597,7 +597,7 @@ describe('hostile runs: one clear error, bounded memory, the process exits', () 
           t,
           runCase('batch-limit', path, '1'),
           `batchSize ${batchSize}`,
-          /is too large for the wasm backend: .*; lower batchSize to 14535 or less/,
+          /is too large for the wasm backend: .*; lower batchSize to 13844 or less/,
         );
       });
     }

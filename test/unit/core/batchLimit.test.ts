@@ -13,6 +13,7 @@ import { getPresetInfo } from '../../../core/bnn/presetCatalog';
 import { getPreset, listPresets } from '../../../core/bnn/presets';
 import type { MetricsRecord } from '../../../core/protocol';
 import {
+  floatInputValuesPerExample,
   MAX_STEP_BYTES,
   maxWasmBatchSize,
   outputValuesPerExample,
@@ -24,14 +25,26 @@ before(async () => {
   await useCpuBackend();
 });
 
-test('mnist-cnn: 46,170 output values per example, so 14,535 examples per thread', () => {
-  // conv1 26×26×32 (+ its batch norm and activation), pool 13×13×32, conv2 11×11×64 (+ 2), …
+test('mnist-cnn: 46,170 output values and 576 float binary inputs per example, so 13,844 examples per thread', () => {
+  // conv1 26×26×32 (+ its batch norm and activation), pool 13×13×32, conv2 11×11×64 (+ 2), …;
+  // the binary convolution keeps its input as bits, the binary dense layer its 576 inputs.
   const model = getPreset('mnist-cnn').build(0);
   assert.equal(outputValuesPerExample(model), 46_170);
-  assert.equal(maxWasmBatchSize(model, 1), Math.floor(MAX_STEP_BYTES / (6 * 46_170)));
-  assert.equal(maxWasmBatchSize(model, 1), 14_535);
-  assert.equal(maxWasmBatchSize(model, 2), 29_070);
+  assert.equal(floatInputValuesPerExample(model), 576);
+  assert.equal(maxWasmBatchSize(model, 1), Math.floor(MAX_STEP_BYTES / (6 * 46_170 + 24 * 576)));
+  assert.equal(maxWasmBatchSize(model, 1), 13_844);
+  assert.equal(maxWasmBatchSize(model, 2), 27_688);
   model.dispose();
+});
+
+test('a binary layer that keeps its input as floats (ReCU, ApproxSign) counts it', () => {
+  const stePreset = getPreset('fmnist-resnete').build(0);
+  const recuPreset = getPreset('fmnist-resnete-recu').build(0);
+  assert.equal(floatInputValuesPerExample(stePreset), 0, 'clipped ste_sign: 2 bits per value');
+  assert.ok(floatInputValuesPerExample(recuPreset) > 0);
+  assert.ok(maxWasmBatchSize(recuPreset, 1) < maxWasmBatchSize(stePreset, 1) / 2);
+  stePreset.dispose();
+  recuPreset.dispose();
 });
 
 test("cifar10-resnete18 takes the papers' batch sizes: 256 on one thread, 512 on two", () => {
@@ -74,7 +87,7 @@ test(
     assert.equal(result.status, 'failed');
     assert.match(
       result.message ?? '',
-      /^batchSize 32768 is too large for the wasm backend: a step of mnist-cnn needs about 4\.2 GiB per thread for 16384 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 29070 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
+      /^batchSize 32768 is too large for the wasm backend: a step of mnist-cnn needs about 4\.4 GiB per thread for 16384 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 27688 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
     );
     assert.deepEqual(
       records.map((r) => r.event),
