@@ -73,6 +73,27 @@ function runKernel(name: string, inputs: tf.NamedTensorMap): tf.Tensor | tf.Tens
   return tf.engine().runKernel(name, inputs, {}) as tf.Tensor | tf.Tensor[];
 }
 
+/**
+ * The whole batch's means of two per-channel sums of this replica's shard: each summed over the
+ * replicas (one all-reduce for both) and divided by the batch's `count` of rows.
+ */
+function batchMeans(
+  comm: ReplicaComm,
+  a: tf.Tensor,
+  b: tf.Tensor,
+  count: number,
+): [Float32Array, Float32Array] {
+  const channels = a.size;
+  const sums = comm.allReduce([...a.dataSync(), ...b.dataSync()]);
+  const first = new Float32Array(channels);
+  const second = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    first[c] = sums[c] / count;
+    second[c] = sums[channels + c] / count;
+  }
+  return [first, second];
+}
+
 /** A tensor standardized with its batch statistics: x̂ = (x − mean) / √(variance + ε). */
 interface Standardized {
   xHat: tf.Tensor;
@@ -130,13 +151,7 @@ function standardize(x: tf.Tensor, epsilon: number, comm: ReplicaComm): Standard
         tf.tidy(() => {
           const [xHat, invStdSaved] = saved;
           const [sumD, sumDX] = runKernel(BNN_BN_GRAD_SUMS, { dy: dxHat, xHat }) as tf.Tensor[];
-          const sums = comm.allReduce([...sumD.dataSync(), ...sumDX.dataSync()]);
-          const meanD = new Float32Array(channels);
-          const meanDX = new Float32Array(channels);
-          for (let c = 0; c < channels; c++) {
-            meanD[c] = sums[c] / count;
-            meanDX[c] = sums[channels + c] / count;
-          }
+          const [meanD, meanDX] = batchMeans(comm, sumD, sumDX, count);
           return runKernel(BNN_BN_BACKWARD, {
             dy: dxHat,
             xHat,
@@ -328,13 +343,7 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
           ? (runKernel(BNN_BN_GRAD_SUMS, { dy, xHat }) as tf.Tensor[])
           : [tf.sum(dy, axes), tf.sum(tf.mul(dy, xHat), axes)];
         // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)), the means over the whole batch.
-        const sums = comm.allReduce([...dBeta.dataSync(), ...dGamma.dataSync()]);
-        const meanDy = new Float32Array(channels);
-        const meanDyXHat = new Float32Array(channels);
-        for (let c = 0; c < channels; c++) {
-          meanDy[c] = sums[c] / count;
-          meanDyXHat[c] = sums[channels + c] / count;
-        }
+        const [meanDy, meanDyXHat] = batchMeans(comm, dBeta, dGamma, count);
         const scale = tf.mul(gammaT, invStdSaved);
         const dx = fused
           ? (runKernel(BNN_BN_BACKWARD, {

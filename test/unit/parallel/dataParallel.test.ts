@@ -7,7 +7,7 @@ import { readMetrics } from '../../../core/io/runFolder';
 import { sumSlots } from '../../../core/parallel/shared';
 import { shardOf, threadCountProblem } from '../../../core/parallel/shards';
 import { mulberry32 } from '../../../core/training/random';
-import type { MetricsRecord } from '../../../core/protocol';
+import type { MetricsRecord, TrainConfig } from '../../../core/protocol';
 
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
 import type { RunHooks } from '../../../core/training/api';
@@ -70,6 +70,23 @@ test('a thread count below 1, above the cores or fractional is refused by name',
   }
 });
 
+/** Trains `config` on 1 and on 2 threads: each run's folder and metrics records. */
+async function onOneAndTwoThreads(
+  config: TrainConfig,
+): Promise<{ dir: string; records: MetricsRecord[] }[]> {
+  const runs: { dir: string; records: MetricsRecord[] }[] = [];
+  for (const threads of [1, 2]) {
+    const dir = tempRun();
+    const result = await runTraining(
+      { runId: `t${threads}`, config, runDir: dir, backend: 'wasm', threads },
+      quiet,
+    );
+    assert.equal(result.status, 'completed', result.message);
+    runs.push({ dir, records: readMetrics(join(dir, 'metrics.jsonl')).records });
+  }
+  return runs;
+}
+
 /** The latent-weight bytes of every binary layer and the BN statistics of a checkpoint. */
 function checkpointWeights(runDir: string, epoch: number): Float32Array {
   const dir = join(runDir, 'checkpoints', `epoch-${epoch}`);
@@ -94,16 +111,7 @@ test(
       },
       'test',
     );
-    const runs: { dir: string; records: MetricsRecord[] }[] = [];
-    for (const threads of [1, 2]) {
-      const dir = tempRun();
-      const result = await runTraining(
-        { runId: `t${threads}`, config, runDir: dir, backend: 'wasm', threads },
-        quiet,
-      );
-      assert.equal(result.status, 'completed', result.message);
-      runs.push({ dir, records: readMetrics(join(dir, 'metrics.jsonl')).records });
-    }
+    const runs = await onOneAndTwoThreads(config);
     const steps = runs.map((r) => r.records.filter((x): x is StepRecord => x.event === 'step'));
     assert.equal(steps[0].length, 10);
     assert.equal(steps[1].length, 10);
@@ -165,20 +173,11 @@ test(
       },
       'test',
     );
-    const runs: { dir: string; loss: number }[] = [];
-    for (const threads of [1, 2]) {
-      const dir = tempRun();
-      const result = await runTraining(
-        { runId: `bdn${threads}`, config, runDir: dir, backend: 'wasm', threads },
-        quiet,
-      );
-      assert.equal(result.status, 'completed', result.message);
-      const steps = readMetrics(join(dir, 'metrics.jsonl')).records.filter(
-        (x): x is StepRecord => x.event === 'step',
-      );
+    const runs = (await onOneAndTwoThreads(config)).map(({ dir, records }) => {
+      const steps = records.filter((x): x is StepRecord => x.event === 'step');
       assert.equal(steps.length, 1);
-      runs.push({ dir, loss: steps[0].loss });
-    }
+      return { dir, loss: steps[0].loss };
+    });
     assert.ok(Math.abs(runs[0].loss - runs[1].loss) < 1e-5, `${runs[0].loss} vs ${runs[1].loss}`);
     // Weights, moving means and variances after the step.
     const [w1, w2] = runs.map((r) => checkpointWeights(r.dir, 1));
