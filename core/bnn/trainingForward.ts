@@ -24,8 +24,6 @@ interface Step {
   layer: tf.layers.Layer;
   inputs: string[];
   output: string;
-  /** The layers that read `output`. */
-  readers: tf.layers.Layer[];
 }
 
 interface Plan {
@@ -96,7 +94,6 @@ function planFor(model: tf.LayersModel): Plan | null {
         layer: t.sourceLayer,
         inputs: t.inputs.map((i) => i.name),
         output: t.name,
-        readers: readers.get(t.name) ?? [],
       }));
       const concatenated = new Set(
         steps.filter((step) => concatenatesChannels(step.layer)).flatMap((step) => step.inputs),
@@ -244,11 +241,12 @@ export function applyForTraining(model: tf.LayersModel, x: tf.Tensor): tf.Tensor
     const inputs = step.inputs.map((id) => values.get(id) as Value);
     // A channel concatenation read only by layers that take parts is never made: each dense
     // layer of a DenseNet would otherwise copy the whole concatenation so far.
+    const readers = plan.readers.get(step.output) ?? [];
     const asParts =
       concatenatesChannels(step.layer) &&
       !kept.has(step.output) &&
-      step.readers.length > 0 &&
-      step.readers.every(takesParts);
+      readers.length > 0 &&
+      readers.every(takesParts);
     // A batch norm of a tensor that a concatenation reads too (a dense block's input) shares
     // its standardization with the batch norms of that concatenation.
     const shares = inputs.length === 1 && plan.concatenated.has(step.inputs[0]);

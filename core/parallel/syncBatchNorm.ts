@@ -94,6 +94,46 @@ function batchMeans(
   return [first, second];
 }
 
+/** A batch's per-channel statistics, all-reduced over the replicas. */
+interface BatchStatistics {
+  /** Rows (values per channel) in the whole batch. */
+  count: number;
+  mean: Float32Array;
+  variance: Float32Array;
+  meanT: tf.Tensor;
+  /** 1 / √(variance + ε). */
+  invStdT: tf.Tensor;
+}
+
+/**
+ * The whole batch's mean and variance from this replica's per-channel `localSums` over
+ * `localCount` rows and its sums of squared deviations from the batch mean (`localSquares`):
+ * two passes, as tf.moments, rather than E[x²] − E[x]², which cancels badly when the mean is
+ * large; each pass one all-reduce.
+ */
+function batchStatistics(
+  comm: ReplicaComm,
+  localSums: tf.Tensor,
+  localCount: number,
+  epsilon: number,
+  localSquares: (meanT: tf.Tensor) => tf.Tensor,
+): BatchStatistics {
+  const channels = localSums.size;
+  const totals = comm.allReduce([...localSums.dataSync(), localCount]);
+  const count = totals[channels];
+  const mean = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
+  const meanT = tf.tensor1d(mean);
+  const squares = comm.allReduce(localSquares(meanT).dataSync());
+  const variance = new Float32Array(channels);
+  const invStd = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    variance[c] = squares[c] / count;
+    invStd[c] = 1 / Math.sqrt(variance[c] + epsilon);
+  }
+  return { count, mean, variance, meanT, invStdT: tf.tensor1d(invStd) };
+}
+
 /** A tensor standardized with its batch statistics: x̂ = (x − mean) / √(variance + ε). */
 interface Standardized {
   xHat: tf.Tensor;
@@ -116,27 +156,17 @@ class StandardizedByEpsilon extends Map<number, Standardized> {
  */
 function standardize(x: tf.Tensor, epsilon: number, comm: ReplicaComm): Standardized {
   const channels = x.shape[x.rank - 1] as number;
-  const localCount = x.size / channels;
-  const mean = new Float32Array(channels);
-  const variance = new Float32Array(channels);
+  let stats: BatchStatistics | undefined;
   const op = tf.customGrad((input, save) => {
     const xIn = input as tf.Tensor;
-    const totals = comm.allReduce([
-      ...(runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor).dataSync(),
-      localCount,
-    ]);
-    const count = totals[channels];
-    for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
-    const meanT = tf.tensor1d(mean);
-    const squares = comm.allReduce(
-      (runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor).dataSync(),
+    stats = batchStatistics(
+      comm,
+      runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor,
+      xIn.size / channels,
+      epsilon,
+      (mean) => runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean }) as tf.Tensor,
     );
-    const invStd = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) {
-      variance[c] = squares[c] / count;
-      invStd[c] = 1 / Math.sqrt(variance[c] + epsilon);
-    }
-    const invStdT = tf.tensor1d(invStd);
+    const { count, meanT, invStdT } = stats;
     const [normed] = runKernel(BNN_BN_FORWARD, {
       x: xIn,
       mean: meanT,
@@ -162,7 +192,9 @@ function standardize(x: tf.Tensor, epsilon: number, comm: ReplicaComm): Standard
         }),
     };
   });
-  return { xHat: op(x), mean, variance };
+  const xHat = op(x);
+  const { mean, variance } = stats as BatchStatistics;
+  return { xHat, mean, variance };
 }
 
 /**
@@ -230,15 +262,8 @@ function batchNormOverParts(
     bn.gamma ? bn.gamma.read() : tf.ones([channels]),
     bn.beta ? bn.beta.read() : tf.zeros([channels]),
   );
-  const join = (pick: (s: Standardized) => Float32Array) => {
-    const joined = new Float32Array(channels);
-    let at = 0;
-    for (const s of standardized) {
-      joined.set(pick(s), at);
-      at += pick(s).length;
-    }
-    return joined;
-  };
+  const join = (pick: (s: Standardized) => Float32Array) =>
+    Float32Array.from(standardized.flatMap((s) => Array.from(pick(s))));
   updateMovingAverages(
     bn,
     join((s) => s.mean),
@@ -295,30 +320,22 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
 
   const normalize = tf.customGrad((input, g, b, save) => {
     const xIn = input as tf.Tensor;
-    // Pass 1: the batch mean; pass 2: the batch variance around it (two passes, as tf.moments,
-    // rather than E[x²] − E[x]², which cancels badly when the mean is large).
-    const localSums = fused
-      ? (runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor)
-      : tf.tidy(() => tf.sum(xIn, axes));
-    const totals = comm.allReduce([...localSums.dataSync(), localCount]);
-    const count = totals[channels];
-    const mean = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
-    const meanT = tf.tensor1d(mean);
-    const centred = fused ? undefined : tf.sub(xIn, meanT);
-    const localSquares = centred
-      ? tf.tidy(() => tf.sum(tf.square(centred), axes))
-      : (runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: meanT }) as tf.Tensor);
-    const squares = comm.allReduce(localSquares.dataSync());
-    const variance = new Float32Array(channels);
-    const invStd = new Float32Array(channels);
-    for (let c = 0; c < channels; c++) {
-      variance[c] = squares[c] / count;
-      invStd[c] = 1 / Math.sqrt(variance[c] + bn.epsilon);
-    }
+    let centred: tf.Tensor | undefined;
+    const { count, mean, variance, meanT, invStdT } = batchStatistics(
+      comm,
+      fused
+        ? (runKernel(BNN_CHANNEL_SUMS, { x: xIn }) as tf.Tensor)
+        : tf.tidy(() => tf.sum(xIn, axes)),
+      localCount,
+      bn.epsilon,
+      (m) => {
+        if (fused) return runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: m }) as tf.Tensor;
+        centred = tf.sub(xIn, m);
+        return tf.tidy(() => tf.sum(tf.square(centred as tf.Tensor), axes));
+      },
+    );
     batchMean = mean;
     batchVariance = variance;
-    const invStdT = tf.tensor1d(invStd);
     let normed: tf.Tensor;
     let value: tf.Tensor;
     if (centred) {
