@@ -94,6 +94,9 @@ export class InspectorPage implements vscode.Disposable {
   private disposed = false;
   /** Tensor selected in the page, mirrored in the Layers view. */
   selectedLayer = '';
+  private markLoaded: () => void = () => {};
+  /** Resolves when the webview's script has first run (its `inspectorReady`). */
+  readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -224,6 +227,7 @@ export class InspectorPage implements vscode.Disposable {
     }
     switch (msg.kind) {
       case 'inspectorReady':
+        this.markLoaded();
         // A page hidden and shown again is a fresh page: replay what it shows.
         if (this.content) this.post({ kind: 'content', content: this.content });
         else if (this.failure) this.post({ kind: 'failed', ...this.failure });

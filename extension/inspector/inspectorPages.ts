@@ -4,6 +4,7 @@
  * custom editor's, or a panel for a comparison or a folder series).
  */
 import * as path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import * as vscode from 'vscode';
 import { log } from '../log';
 import { inspectorSettings } from '../settings';
@@ -14,6 +15,9 @@ import type { LayerItem } from './layerItems';
 import { analysisSettings, type ParsedAnalysisSettings } from './settings';
 import { ANALYSIS_PANEL_TYPE, inspectorViewTypeFor } from './viewTypes';
 
+/** How long a comparison's row waits for each file's page to open and then to load. */
+const PAGE_WAIT_MS = 5000;
+
 export class InspectorPages implements PageContext, vscode.Disposable {
   readonly layers = new LayersTreeProvider();
   readonly tree: vscode.TreeView<LayerItem>;
@@ -21,6 +25,15 @@ export class InspectorPages implements PageContext, vscode.Disposable {
   private activePage: InspectorPage | undefined;
   /** Setting problems already shown (each once until the settings change). */
   private readonly warned = new Set<string>();
+  /**
+   * A tensor to select in a file's page once it opens (a row clicked in a comparison), and who
+   * waits for the page: whether `vscode.openWith` resolves before or after the custom editor's
+   * page exists is VS Code's business, so the selection waits here for whichever comes first.
+   */
+  private readonly pendingSelection = new Map<
+    string,
+    { name: string; opened: (page: InspectorPage) => void }
+  >();
 
   constructor(
     readonly analysis: AnalysisHost,
@@ -82,6 +95,12 @@ export class InspectorPages implements PageContext, vscode.Disposable {
     const page = new InspectorPage(panel, source, this);
     this.pages.add(page);
     this.showInTree(page);
+    const pending = source.kind === 'checkpoint' && this.pendingSelection.get(source.path);
+    if (pending) {
+      this.pendingSelection.delete(source.path);
+      page.selectLayer(pending.name);
+      pending.opened(page);
+    }
     return page;
   }
 
@@ -99,23 +118,48 @@ export class InspectorPages implements PageContext, vscode.Disposable {
 
   /**
    * A row clicked in a comparison: both files in the inspector, side by side next to the
-   * comparison, with that tensor selected.
+   * comparison, with that tensor selected. One after the other: opening the second editor while
+   * the first one's webview still loads can leave one of them blank until it is shown again
+   * (seen in code-server), so the second waits until the first page has loaded, a few seconds
+   * at most.
    */
   async openLayerInBoth(a: string, b: string, name: string): Promise<void> {
     for (const file of [a, b]) {
-      await vscode.commands.executeCommand(
-        'vscode.openWith',
-        vscode.Uri.file(file),
-        inspectorViewTypeFor(file),
-        { viewColumn: vscode.ViewColumn.Beside, preview: false },
-      );
-      for (const page of this.pages) {
-        if (page.currentSource.kind === 'checkpoint' && page.target === file) {
-          page.selectLayer(name);
-        }
-      }
+      const page = await Promise.race([this.openWithSelection(file, name), delay(PAGE_WAIT_MS)]);
+      if (page) await Promise.race([page.loaded, delay(PAGE_WAIT_MS)]);
     }
     log.info(`inspector: opened ${name} in ${path.basename(a)} and ${path.basename(b)}`);
+  }
+
+  /** Opens `file` in the inspector with `name` selected; the page, once it exists. */
+  private openWithSelection(file: string, name: string): Promise<InspectorPage> {
+    return new Promise((resolve, reject) => {
+      this.pendingSelection.set(file, { name, opened: resolve });
+      const options = { viewColumn: vscode.ViewColumn.Beside, preview: false };
+      const uri = vscode.Uri.file(file);
+      vscode.commands
+        .executeCommand('vscode.openWith', uri, inspectorViewTypeFor(file), options)
+        .then(
+          () => {
+            let found: InspectorPage | undefined;
+            for (const page of this.pages) {
+              if (page.currentSource.kind === 'checkpoint' && page.target === file) {
+                page.selectLayer(name);
+                found = page;
+              }
+            }
+            // Not there yet: the page is still being made, and open() selects and resolves.
+            if (found) {
+              this.pendingSelection.delete(file);
+              resolve(found);
+            }
+          },
+          (e: unknown) => {
+            this.pendingSelection.delete(file);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        );
+    });
   }
 
   private showInTree(page: InspectorPage | undefined): void {

@@ -95,16 +95,27 @@ async function checkCompareOpensBoth(page: Page, workspace: string, h: E2eHelper
   const headers = await frame.locator('.compare-table th').allInnerTexts();
   assert.deepEqual(headers.slice(0, 3), ['Tensor', 'Binary', 'Signs flipped']);
   await frame.locator(`.compare-table .layer-row[data-name="${TENSOR}"]`).click();
-  const opened = await h.until('both files in the inspector with the tensor', 120_000, async () => {
-    const pages = await inspectorPages(page);
-    // The inspector pages of the two files (not the comparison, which names both).
-    const titles = pages
-      .filter((p) => p.compareRows === 0 && p.selected === TENSOR)
-      .map((p) => p.title);
-    return [FIRST_PTH, SECOND_PTH].every((name) => titles.some((t) => t.startsWith(name)))
-      ? titles
-      : undefined;
-  });
+  let seen: { title: string; selected: string; compareRows: number }[] = [];
+  const opened = await h
+    .until('both files in the inspector with the tensor', 120_000, async () => {
+      seen = await inspectorPages(page);
+      // The inspector pages of the two files (not the comparison, which names both).
+      const titles = seen
+        .filter((p) => p.compareRows === 0 && p.selected === TENSOR)
+        .map((p) => p.title);
+      return [FIRST_PTH, SECOND_PTH].every((name) => titles.some((t) => t.startsWith(name)))
+        ? titles
+        : undefined;
+    })
+    .catch((e: unknown) => {
+      // What the pages showed instead, for the next reader of a failed run.
+      const shown = seen.map(
+        (p) => `"${p.title}" selected "${p.selected}" (${p.compareRows} compare rows)`,
+      );
+      throw new Error(
+        `${e instanceof Error ? e.message : String(e)}; inspector pages: ${shown.join('; ') || 'none'}`,
+      );
+    });
   h.progress(`compare: a row opened ${TENSOR} in ${opened.join(' and ')}`);
   await h.screenshot(page, '10-compare-opens-both');
 }
