@@ -14,7 +14,10 @@
  * waits for the backward pass (on BinaryDenseNet the concatenations are 40% of all output values).
  * Measured as the growth of the wasm heap's peak allocations per example, every preset needs
  * 0.48–0.84 of this estimate (docs/performance.md "Memory"; test/unit/backend/memoryFit.test.ts
- * checks five of them). That bound also keeps every
+ * checks five of them). The slack is needed: the wasm memory grows further than the live
+ * allocations peak, as freed tensors of one size leave holes that tensors of another do not
+ * fill. cifar10-bdn28 at batch 256 on one thread, whose allocations peak at about 2.9 GB, ran out
+ * of the 4 GiB (a trap), where the estimate allows 177 per thread. That bound also keeps every
  * single tensor under 1 GiB, well inside 32-bit offsets; the C kernels check their buffers against
  * the memory as a last line (core/kernels/bnn_kernels.c).
  * Checked before training, so a too-large batch is one message, not a trap mid-step.
@@ -112,10 +115,11 @@ export function checkWasmBatchSize(
   const perExample = stepBytesPerExample(model);
   const perThread = Math.ceil(batchSize / threads);
   const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 2 : 0)} MiB`;
   throw new UserError(
     `batchSize ${configured}${configured !== batchSize ? ` (${batchSize} examples, the whole training set)` : ''} is too large for the wasm backend: a step of ${preset} needs about ` +
       `${gib(perExample * perThread)} per thread for ${perThread} examples ` +
-      `(${Math.ceil(perExample / 2 ** 20)} MiB each), and each thread's wasm memory holds at most 4 GiB, ` +
+      `(${mib(perExample)} each), and each thread's wasm memory holds at most 4 GiB, ` +
       `addressed with 32-bit offsets` +
       `${threads > 1 ? ` (the batch is shared by ${threads} threads)` : ''}; lower batchSize to ` +
       `${max} or less (${fieldName('batchSize')})` +

@@ -1,6 +1,6 @@
 /**
  * The wasm batch-size limit (core/training/batchLimit.ts) against measured memory: the bytes a
- * training step allocates per example on the wasm backend (tf.profile's peak at two batch sizes,
+ * training step allocates per example on the wasm backend (the wasm heap's peak at two batch sizes,
  * the difference over the difference in examples) must not exceed the estimate, or a batch the
  * check lets through could run out of the 4 GiB mid-step; and the estimate must stay within 2.5x
  * of it, or the check would refuse batches that fit. (One factor per value serves every

@@ -87,7 +87,7 @@ test(
     assert.equal(result.status, 'failed');
     assert.match(
       result.message ?? '',
-      /^batchSize 32768 is too large for the wasm backend: a step of mnist-cnn needs about 4\.4 GiB per thread for 16384 examples \(1 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 27688 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
+      /^batchSize 32768 is too large for the wasm backend: a step of mnist-cnn needs about 4\.4 GiB per thread for 16384 examples \(0\.28 MiB each\), .* \(the batch is shared by 2 threads\); lower batchSize to 27688 or less \("batchSize" in the run config, --batch-size on the command line\)$/,
     );
     assert.deepEqual(
       records.map((r) => r.event),
