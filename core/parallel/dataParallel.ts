@@ -25,12 +25,13 @@ import {
   CTRL,
   OP,
   PARAM,
+  publishRegion,
   SCALAR,
   sharedViews,
   type SharedLayout,
   type SharedViews,
 } from './shared';
-import { batchNormWidth } from './syncBatchNorm';
+import { batchNormReduceValues } from './syncBatchNorm';
 
 /** Where the replica entry lives: dist/replica.js beside a bundle, or the compiled module. */
 export function replicaScript(): string {
@@ -118,6 +119,8 @@ type WaitAsync = (
 
 export class DataParallel {
   private commands = 0;
+  /** The number of the last step command, whose region holds the latest latent weights. */
+  private lastStep = 0;
   private failure: Error | undefined;
   private stopping = false;
   private snapshotWaiter: ((m: Extract<FromReplica, { kind: 'snapshot' }>) => void) | undefined;
@@ -164,7 +167,7 @@ export class DataParallel {
       world,
       gradientFloats: setup.variables.reduce((n, v) => n + v.size, 0),
       latentFloats: setup.latentKernels.reduce((n, v) => n + v.size, 0),
-      reduceWidth: Math.max(1, batchNormWidth(setup.model)) + 1,
+      reduceWidth: batchNormReduceValues(setup.model),
       lnsLayers: options.lns ? setup.binaryLayers.length : 0,
     };
     const buffer = allocateShared(layout);
@@ -245,6 +248,7 @@ export class DataParallel {
     p[PARAM.tau] = params.tau ?? Number.NaN;
     const started = performance.now();
     await this.command(OP.step);
+    this.lastStep = this.commands;
     this.stepTimesMs.push(performance.now() - started);
     if (this.stepTimesMs.length > 101) this.stepTimesMs.shift();
     const { scalars } = this.views;
@@ -260,27 +264,35 @@ export class DataParallel {
     return { loss, hits, methods };
   }
 
-  /** A copy of binary layer `index`'s latent kernel after the last step (`sizes` in order). */
+  /**
+   * Each binary layer's latent kernel after the last step (`sizes` in order): views of shared
+   * memory, not copies, which hold until the step after next (the next step writes the other
+   * region), so that they can be read while the next step runs.
+   */
   latents(sizes: number[]): Float32Array[] {
-    return this.latentsOf(this.views.latents, sizes);
+    return this.latentsOf(this.views.latents[publishRegion(this.lastStep)], sizes);
   }
 
   private latentsOf(view: Float32Array, sizes: number[]): Float32Array[] {
     const out: Float32Array[] = [];
     let at = 0;
     for (const n of sizes) {
-      out.push(view.slice(at, at + n));
+      out.push(view.subarray(at, at + n));
       at += n;
     }
     return out;
   }
 
-  /** LNS: each binary layer's terms of the last step (`sizes`: latent kernel sizes, in order). */
+  /**
+   * LNS: each binary layer's terms of the last step (`sizes`: latent kernel sizes, in order);
+   * the binary weights are views that hold as long as {@link latents}'.
+   */
   layerTerms(sizes: number[]): LayerTerms[] {
-    const binary = this.latentsOf(this.views.binary, sizes);
+    const region = publishRegion(this.lastStep);
+    const binary = this.latentsOf(this.views.binary[region], sizes);
     return binary.map((b, i) => ({
-      aux: this.views.layerTerms[2 * i],
-      disagreement: this.views.layerTerms[2 * i + 1],
+      aux: this.views.layerTerms[region][2 * i],
+      disagreement: this.views.layerTerms[region][2 * i + 1],
       binary: b,
     }));
   }

@@ -21,7 +21,16 @@ import {
   type StepParts,
 } from '../training/stepSetup';
 import type { FromReplica, ReplicaInit } from './protocol';
-import { AbortedError, CTRL, OP, PARAM, ReplicaComm, SCALAR, sharedViews } from './shared';
+import {
+  AbortedError,
+  CTRL,
+  OP,
+  PARAM,
+  publishRegion,
+  ReplicaComm,
+  SCALAR,
+  sharedViews,
+} from './shared';
 import { shardOf } from './shards';
 import { synchronizeBatchNorm } from './syncBatchNorm';
 
@@ -117,13 +126,14 @@ async function main(init: ReplicaInit): Promise<void> {
       const t = parts.methods?.[name];
       scalars[SCALAR.firstMethod + i] = t ? t.dataSync()[0] * weight : 0;
     });
+    const region = publishRegion(seen);
     if (rank === 0 && parts.layers) {
       // LNS: each layer's terms and the binary weights this step's forward used.
       let at = 0;
       for (const [i, terms] of parts.layers.entries()) {
-        views.layerTerms[2 * i] = terms.aux.dataSync()[0];
-        views.layerTerms[2 * i + 1] = terms.disagreement.dataSync()[0];
-        views.binary.set(terms.signs.dataSync() as Float32Array, at);
+        views.layerTerms[region][2 * i] = terms.aux.dataSync()[0];
+        views.layerTerms[region][2 * i + 1] = terms.disagreement.dataSync()[0];
+        views.binary[region].set(terms.signs.dataSync() as Float32Array, at);
         at += terms.signs.size;
       }
     }
@@ -149,7 +159,7 @@ async function main(init: ReplicaInit): Promise<void> {
     for (const k of latentKernels) {
       const from = Math.max(0, latentRange.start - at);
       const to = Math.min(k.size, latentRange.end - at);
-      copyValuesInto(k, views.latents, at, from, to);
+      copyValuesInto(k, views.latents[region], at, from, to);
       at += k.size;
     }
     finish(views.ctrl);

@@ -45,7 +45,7 @@ export interface SharedLayout {
   gradientFloats: number;
   /** Floats of all latent kernels, in binary-layer order (rank 0 publishes them each step). */
   latentFloats: number;
-  /** Widest batch-norm channel count (its all-reduce slots hold 2 values per channel). */
+  /** Most values one all-reduce sums (`batchNormReduceValues`: 3 per batch-norm channel + 1). */
   reduceWidth: number;
   /**
    * LNS runs: the number of binary layers, whose step terms (auxiliary loss, disagreement) and
@@ -59,17 +59,27 @@ export interface SharedViews {
   params: Float64Array;
   /** `world × SCALAR.size`. */
   scalars: Float64Array;
-  /** Two alternating regions of `world × 2·reduceWidth`: batch-norm all-reduces. */
+  /** Two alternating regions of `world × reduceWidth`: batch-norm all-reduces. */
   reduce: Float64Array;
   /** `world × gradientFloats`. */
   gradients: Float32Array;
   /** `gradientFloats`: the summed gradients, each replica writing its own range. */
   sums: Float32Array;
-  latents: Float32Array;
-  /** LNS: per binary layer its auxiliary loss and disagreement (`2 × lnsLayers`). */
-  layerTerms: Float64Array;
-  /** LNS: the binary weights of the last step's forward, laid out as `latents` (else empty). */
-  binary: Float32Array;
+  /**
+   * The latent kernels after a step, in two regions that steps take in turns (a command's
+   * number modulo 2, `publishRegion`): the trainer's thread reads one step's latent weights
+   * while the replicas run the next step and write the other region.
+   */
+  latents: [Float32Array, Float32Array];
+  /** LNS: per binary layer its auxiliary loss and disagreement (`2 × lnsLayers`), two regions. */
+  layerTerms: [Float64Array, Float64Array];
+  /** LNS: the binary weights of a step's forward, laid out as `latents` (else empty), two regions. */
+  binary: [Float32Array, Float32Array];
+}
+
+/** Which of the two regions of `latents`, `layerTerms` and `binary` command `command` writes. */
+export function publishRegion(command: number): 0 | 1 {
+  return (command % 2) as 0 | 1;
 }
 
 /** Allocates the buffer for `layout`. */
@@ -79,9 +89,9 @@ export function allocateShared(layout: SharedLayout): SharedArrayBuffer {
 
 function sharedBytes(l: SharedLayout): number {
   const lns = l.lnsLayers ?? 0;
-  const f64 = PARAM.size + l.world * SCALAR.size + 2 * l.world * 2 * l.reduceWidth + 2 * lns;
+  const f64 = PARAM.size + l.world * SCALAR.size + 2 * l.world * l.reduceWidth + 2 * 2 * lns;
   const binary = lns > 0 ? l.latentFloats : 0;
-  const floats = (l.world + 1) * l.gradientFloats + l.latentFloats + binary;
+  const floats = (l.world + 1) * l.gradientFloats + 2 * (l.latentFloats + binary);
   return CTRL.size * 4 + f64 * 8 + floats * 4;
 }
 
@@ -99,12 +109,20 @@ export function sharedViews(buffer: SharedArrayBuffer, l: SharedLayout): SharedV
   const ctrl = take(i32, CTRL.size, 4);
   const params = take(f64, PARAM.size, 8);
   const scalars = take(f64, l.world * SCALAR.size, 8);
-  const reduce = take(f64, 2 * l.world * 2 * l.reduceWidth, 8);
-  const layerTerms = take(f64, 2 * (l.lnsLayers ?? 0), 8);
+  const reduce = take(f64, 2 * l.world * l.reduceWidth, 8);
+  const lns = l.lnsLayers ?? 0;
+  const layerTerms: [Float64Array, Float64Array] = [take(f64, 2 * lns, 8), take(f64, 2 * lns, 8)];
   const gradients = take(f32, l.world * l.gradientFloats, 4);
   const sums = take(f32, l.gradientFloats, 4);
-  const latents = take(f32, l.latentFloats, 4);
-  const binary = take(f32, (l.lnsLayers ?? 0) > 0 ? l.latentFloats : 0, 4);
+  const latents: [Float32Array, Float32Array] = [
+    take(f32, l.latentFloats, 4),
+    take(f32, l.latentFloats, 4),
+  ];
+  const binaryFloats = lns > 0 ? l.latentFloats : 0;
+  const binary: [Float32Array, Float32Array] = [
+    take(f32, binaryFloats, 4),
+    take(f32, binaryFloats, 4),
+  ];
   return { ctrl, params, scalars, reduce, gradients, sums, latents, layerTerms, binary };
 }
 
@@ -160,10 +178,10 @@ export class ReplicaComm {
    */
   allReduce(values: ArrayLike<number>): Float64Array {
     const n = values.length;
-    if (n > 2 * this.reduceWidth) {
-      throw new Error(`all-reduce of ${n} values exceeds the ${2 * this.reduceWidth} reserved`);
+    if (n > this.reduceWidth) {
+      throw new Error(`all-reduce of ${n} values exceeds the ${this.reduceWidth} reserved`);
     }
-    const stride = 2 * this.reduceWidth;
+    const stride = this.reduceWidth;
     const region = (this.reduceCalls++ % 2) * this.world * stride;
     const { reduce } = this.views;
     const mine = region + this.rank * stride;

@@ -44,6 +44,14 @@ export function batchNormWidth(model: tf.LayersModel): number {
 }
 
 /**
+ * Most values one all-reduce of `model`'s batch norms sums: the statistics of the widest, three
+ * sums per channel and the count (see `batchStatistics`).
+ */
+export function batchNormReduceValues(model: tf.LayersModel): number {
+  return 3 * Math.max(1, batchNormWidth(model)) + 1;
+}
+
+/**
  * Replaces the training-mode `call` of every batch-norm layer of `model` by the synchronized one.
  * @throws Error for a batch norm over another axis than the last (no preset has one).
  */
@@ -107,9 +115,13 @@ interface BatchStatistics {
 
 /**
  * The whole batch's mean and variance from this replica's per-channel `localSums` over
- * `localCount` rows and its sums of squared deviations from the batch mean (`localSquares`):
- * two passes, as tf.moments, rather than E[x²] − E[x]², which cancels badly when the mean is
- * large; each pass one all-reduce.
+ * `localCount` rows and its sums of squared deviations from a mean (`localSquares`): two passes
+ * over the values, as tf.moments, rather than E[x²] − E[x]², which cancels badly when the mean is
+ * large. On one replica the deviations are from the batch mean. On several, each replica's are
+ * from its own mean, so that one all-reduce serves the step instead of two (each all-reduce is a
+ * barrier, and every batch norm takes one in the forward pass and one in the backward pass): the
+ * replicas' sums of squared deviations M2ᵣ combine as M2 = Σ M2ᵣ + Σ nᵣ·meanᵣ² − N·mean² (Chan,
+ * Golub and LeVeque), in float64, where only the means cancel, not the values.
  */
 function batchStatistics(
   comm: ReplicaComm,
@@ -119,18 +131,43 @@ function batchStatistics(
   localSquares: (meanT: tf.Tensor) => tf.Tensor,
 ): BatchStatistics {
   const channels = localSums.size;
-  const totals = comm.allReduce([...localSums.dataSync(), localCount]);
-  const count = totals[channels];
+  const sums = localSums.dataSync();
   const mean = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) mean[c] = totals[c] / count;
-  const meanT = tf.tensor1d(mean);
-  const squares = comm.allReduce(localSquares(meanT).dataSync());
   const variance = new Float32Array(channels);
-  const invStd = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
-    variance[c] = squares[c] / count;
-    invStd[c] = 1 / Math.sqrt(variance[c] + epsilon);
+  let count: number;
+  let meanT: tf.Tensor;
+  if (comm.world === 1) {
+    count = localCount;
+    for (let c = 0; c < channels; c++) mean[c] = sums[c] / count;
+    meanT = tf.tensor1d(mean);
+    const squares = localSquares(meanT).dataSync();
+    for (let c = 0; c < channels; c++) variance[c] = squares[c] / count;
+  } else {
+    const localMean = new Float32Array(channels);
+    for (let c = 0; c < channels; c++) localMean[c] = sums[c] / localCount;
+    const localMeanT = tf.tensor1d(localMean);
+    const squares = localSquares(localMeanT).dataSync();
+    localMeanT.dispose();
+    const local = new Float64Array(3 * channels + 1);
+    for (let c = 0; c < channels; c++) {
+      local[c] = sums[c];
+      // The deviations are from the float32 mean: the float64 one would add n·(its rounding)².
+      local[channels + c] = squares[c];
+      local[2 * channels + c] = localCount * localMean[c] * localMean[c];
+    }
+    local[3 * channels] = localCount;
+    const totals = comm.allReduce(local);
+    count = totals[3 * channels];
+    for (let c = 0; c < channels; c++) {
+      const m = totals[c] / count;
+      mean[c] = m;
+      const m2 = totals[channels + c] + totals[2 * channels + c] - count * m * m;
+      variance[c] = Math.max(0, m2) / count;
+    }
+    meanT = tf.tensor1d(mean);
   }
+  const invStd = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt(variance[c] + epsilon);
   return { count, mean, variance, meanT, invStdT: tf.tensor1d(invStd) };
 }
 
@@ -297,10 +334,12 @@ function updateMovingAverages(
  * equivalent ones. Returns whether it replaced anything.
  */
 export function fuseBatchNorm(model: tf.LayersModel): boolean {
-  const width = batchNormWidth(model);
-  if (width === 0 || tf.getKernel(BNN_BN_FORWARD, tf.getBackend()) === undefined) return false;
-  const layout = { world: 1, gradientFloats: 0, latentFloats: 0, reduceWidth: width + 1 };
-  const comm = new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, width + 1);
+  const width = batchNormReduceValues(model);
+  if (batchNormWidth(model) === 0 || tf.getKernel(BNN_BN_FORWARD, tf.getBackend()) === undefined) {
+    return false;
+  }
+  const layout = { world: 1, gradientFloats: 0, latentFloats: 0, reduceWidth: width };
+  const comm = new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, width);
   synchronizeBatchNorm(model, comm);
   return true;
 }
@@ -334,6 +373,11 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
         return tf.tidy(() => tf.sum(tf.square(centred as tf.Tensor), axes));
       },
     );
+    if (centred && comm.world > 1) {
+      // It was centred on this replica's own mean (see batchStatistics).
+      centred.dispose();
+      centred = tf.sub(xIn, meanT);
+    }
     batchMean = mean;
     batchVariance = variance;
     let normed: tf.Tensor;

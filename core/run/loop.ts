@@ -493,11 +493,24 @@ export async function runLoop(
       let reportExamples = 0;
       const reportMethods: Record<string, number> = {};
       let reportStart = Date.now();
+      // A step's bookkeeping (sign trackers, telemetry), which runs while the next step computes
+      // when the stepper's replicas leave this thread free (ParallelStepper), else right away.
+      let pending: (() => void) | undefined;
+      const runPending = () => {
+        const work = pending;
+        pending = undefined;
+        work?.();
+      };
       for (let b = 0; b < stepsPerEpoch; b++) {
-        if (hooks.isCancelled()) throw new CancelledError();
+        if (hooks.isCancelled()) {
+          runPending();
+          throw new CancelledError();
+        }
         const learningRate = learningRateAt(config, epoch, step, stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        const outcome = await stepper.step({ epoch, batchIndex: b, learningRate, tau });
+        const previous = pending;
+        pending = undefined;
+        const outcome = await stepper.step({ epoch, batchIndex: b, learningRate, tau }, previous);
         const { loss, hits } = outcome;
         if (backend.name === 'webgpu') {
           await injectWebGpuFault(step + 1);
@@ -506,54 +519,61 @@ export async function runLoop(
         }
         if (!Number.isFinite(loss)) throw new UserError(method.diverged(loss, step + 1));
         step++;
-        for (const [i, t] of tracked.entries()) {
-          t.latest = outcome.latents[i];
-          const terms = outcome.layers?.[i];
-          if (terms) {
-            t.binary = terms.binary;
-            t.auxSum += terms.aux;
-            t.auxSteps++;
-            t.disagreement = terms.disagreement;
-          } else t.binary = t.latest;
-          t.tracker.update(t.binary);
-        }
-        epochLoss += loss;
-        epochCorrect += hits;
-        reportLoss += loss;
-        reportCorrect += hits;
-        reportExamples += batchSize;
-        for (const [name, v] of Object.entries(outcome.methods)) {
-          reportMethods[name] = (reportMethods[name] ?? 0) + v;
-        }
-        if (step % config.telemetryEverySteps === 0 || b === stepsPerEpoch - 1) {
-          const steps = reportExamples / batchSize;
-          const now = Date.now();
-          const methodLosses = Object.keys(reportMethods).length
-            ? Object.fromEntries(Object.entries(reportMethods).map(([k, v]) => [k, v / steps]))
-            : undefined;
-          emit({
-            event: 'step',
-            epoch,
-            step,
-            loss: reportLoss / steps,
-            accuracy: reportCorrect / reportExamples,
-            learningRate,
-            examplesPerSecond: (reportExamples * 1000) / Math.max(1, now - reportStart),
-            layers: layerTelemetry(tracked, config, method),
-            ...(tau !== undefined ? { tau } : {}),
-            ...(methodLosses ? { methodLosses } : {}),
-            time: now,
-          });
-          for (const t of tracked) {
-            t.auxSum = 0;
-            t.auxSteps = 0;
+        const stepNumber = step;
+        const lastOfEpoch = b === stepsPerEpoch - 1;
+        const bookkeeping = () => {
+          for (const [i, t] of tracked.entries()) {
+            t.latest = outcome.latents[i];
+            const terms = outcome.layers?.[i];
+            if (terms) {
+              t.binary = terms.binary;
+              t.auxSum += terms.aux;
+              t.auxSteps++;
+              t.disagreement = terms.disagreement;
+            } else t.binary = t.latest;
+            t.tracker.update(t.binary);
           }
-          reportLoss = 0;
-          reportCorrect = 0;
-          reportExamples = 0;
-          for (const k of Object.keys(reportMethods)) delete reportMethods[k];
-          reportStart = now;
-        }
+          epochLoss += loss;
+          epochCorrect += hits;
+          reportLoss += loss;
+          reportCorrect += hits;
+          reportExamples += batchSize;
+          for (const [name, v] of Object.entries(outcome.methods)) {
+            reportMethods[name] = (reportMethods[name] ?? 0) + v;
+          }
+          if (stepNumber % config.telemetryEverySteps === 0 || lastOfEpoch) {
+            const steps = reportExamples / batchSize;
+            const now = Date.now();
+            const methodLosses = Object.keys(reportMethods).length
+              ? Object.fromEntries(Object.entries(reportMethods).map(([k, v]) => [k, v / steps]))
+              : undefined;
+            emit({
+              event: 'step',
+              epoch,
+              step: stepNumber,
+              loss: reportLoss / steps,
+              accuracy: reportCorrect / reportExamples,
+              learningRate,
+              examplesPerSecond: (reportExamples * 1000) / Math.max(1, now - reportStart),
+              layers: layerTelemetry(tracked, config, method),
+              ...(tau !== undefined ? { tau } : {}),
+              ...(methodLosses ? { methodLosses } : {}),
+              time: now,
+            });
+            for (const t of tracked) {
+              t.auxSum = 0;
+              t.auxSteps = 0;
+            }
+            reportLoss = 0;
+            reportCorrect = 0;
+            reportExamples = 0;
+            for (const k of Object.keys(reportMethods)) delete reportMethods[k];
+            reportStart = now;
+          }
+        };
+        // The epoch's last step is kept before the evaluation and the checkpoint.
+        if (stepper.overlaps && !lastOfEpoch) pending = bookkeeping;
+        else bookkeeping();
         await yieldToEventLoop();
       }
       await stepper.sync();

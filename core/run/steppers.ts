@@ -36,7 +36,14 @@ export interface StepOutcome {
 export interface Stepper {
   /** Threads that share each batch. */
   readonly threads: number;
-  step(params: StepParams): Promise<StepOutcome>;
+  /**
+   * Whether `whileRunning` runs while the step computes (on other threads), so that the run
+   * loop's bookkeeping of the previous step is off the critical path; its outcome's arrays then
+   * hold until the step after next.
+   */
+  readonly overlaps: boolean;
+  /** One step; `whileRunning` (the previous step's bookkeeping) runs once, before it ends. */
+  step(params: StepParams, whileRunning?: () => void): Promise<StepOutcome>;
   /** Brings the run loop's own setup up to date (before an evaluation or checkpoint). */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +52,7 @@ export interface Stepper {
 /** Trains `setup` in this thread. */
 export class LocalStepper implements Stepper {
   readonly threads = 1;
+  readonly overlaps = false;
   private epoch = -1;
   private order: Uint32Array = new Uint32Array(0);
   private augment: (() => number) | null = null;
@@ -56,7 +64,8 @@ export class LocalStepper implements Stepper {
     private readonly batchSize: number,
   ) {}
 
-  async step({ epoch, batchIndex }: StepParams): Promise<StepOutcome> {
+  async step({ epoch, batchIndex }: StepParams, whileRunning?: () => void): Promise<StepOutcome> {
+    whileRunning?.(); // one thread: before the step, not beside it
     const { setup, config, dataset, batchSize } = this;
     if (epoch !== this.epoch) {
       this.order = shuffledIndices(dataset.train.count, shuffleSeed(config.seed, epoch));
@@ -119,12 +128,24 @@ export class ParallelStepper implements Stepper {
     this.sizes = setup.latentKernels.map((k) => k.size);
   }
 
+  readonly overlaps = true;
+
   get threads(): number {
     return this.pool.world;
   }
 
-  async step(params: StepParams): Promise<StepOutcome> {
-    const result = await this.pool.step(params);
+  async step(params: StepParams, whileRunning?: () => void): Promise<StepOutcome> {
+    // pool.step signals the replicas before it first waits: this thread is free meanwhile.
+    const running = this.pool.step(params);
+    if (whileRunning) {
+      try {
+        whileRunning();
+      } catch (e) {
+        await running.catch(() => undefined);
+        throw e;
+      }
+    }
+    const result = await running;
     const methods: Record<string, number> = {};
     for (const name of this.setup.methodLosses) {
       methods[name] = result.methods[METHOD_LOSSES.indexOf(name)];

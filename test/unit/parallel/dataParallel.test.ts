@@ -13,6 +13,11 @@ type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
 import type { RunHooks } from '../../../core/training/api';
 import { resolveConfig } from '../../../core/training/config';
 import { runTraining } from '../../../core/run/train';
+import { initBackend } from '../../../core/backend/backends';
+import { getPreset } from '../../../core/bnn/presets';
+import { loadDataset } from '../../../core/data/datasets';
+import { DataParallel } from '../../../core/parallel/dataParallel';
+import { createStepSetup } from '../../../core/training/stepSetup';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-parallel-')), 'run');
 const quiet: RunHooks = { onRecord: () => {}, log: () => {}, isCancelled: () => false };
@@ -224,6 +229,46 @@ test(
       quiet,
     );
     assert.equal(next.status, 'completed', next.message);
+  },
+);
+
+test(
+  "a step's published latent weights hold while the next step runs and after it",
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async (t) => {
+    // The run loop reads a step's latent weights (sign flips, telemetry) while the replicas run
+    // the next step, so that step must publish into the other of the two regions.
+    const config = resolveConfig(
+      { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 320, testLimit: 50, seed: 5 },
+      'test',
+    );
+    await initBackend('wasm', () => {});
+    const setup = createStepSetup(config, getPreset('mnist-cnn'));
+    const dataset = loadDataset(config.dataset, { limit: config.limit, testLimit: 50 });
+    const pool = await DataParallel.start({
+      config,
+      world: 2,
+      backend: 'wasm',
+      setup,
+      dataset,
+      sendState: false,
+      log: () => {},
+    });
+    t.after(() => pool.close());
+    const sizes = setup.latentKernels.map((k) => k.size);
+    const params = { epoch: 1, learningRate: 1e-3 };
+    await pool.step({ ...params, batchIndex: 0 });
+    const first = pool.latents(sizes);
+    const firstValues = first.map((v) => v.slice());
+    const second = pool.step({ ...params, batchIndex: 1 });
+    // Read while the second step runs, as the run loop does, and again after it.
+    assert.deepEqual(first, firstValues);
+    await second;
+    assert.deepEqual(first, firstValues, "the second step did not write the first step's region");
+    const after = pool.latents(sizes);
+    assert.notDeepEqual(after, firstValues, 'the second step published its own weights');
+    assert.equal(after.length, first.length);
+    setup.model.dispose();
   },
 );
 
