@@ -334,12 +334,12 @@ function updateMovingAverages(
  * equivalent ones. Returns whether it replaced anything.
  */
 export function fuseBatchNorm(model: tf.LayersModel): boolean {
-  const width = batchNormReduceValues(model);
   if (batchNormWidth(model) === 0 || tf.getKernel(BNN_BN_FORWARD, tf.getBackend()) === undefined) {
     return false;
   }
-  const layout = { world: 1, gradientFloats: 0, latentFloats: 0, reduceWidth: width };
-  const comm = new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, width);
+  const reduceWidth = batchNormReduceValues(model);
+  const layout = { world: 1, gradientFloats: 0, latentFloats: 0, reduceWidth };
+  const comm = new ReplicaComm(sharedViews(allocateShared(layout), layout), 0, 1, reduceWidth);
   synchronizeBatchNorm(model, comm);
   return true;
 }
@@ -359,7 +359,6 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
 
   const normalize = tf.customGrad((input, g, b, save) => {
     const xIn = input as tf.Tensor;
-    let centred: tf.Tensor | undefined;
     const { count, mean, variance, meanT, invStdT } = batchStatistics(
       comm,
       fused
@@ -367,17 +366,13 @@ function syncBatchNormTraining(bn: BatchNormLayer, x: tf.Tensor, comm: ReplicaCo
         : tf.tidy(() => tf.sum(xIn, axes)),
       localCount,
       bn.epsilon,
-      (m) => {
-        if (fused) return runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: m }) as tf.Tensor;
-        centred = tf.sub(xIn, m);
-        return tf.tidy(() => tf.sum(tf.square(centred as tf.Tensor), axes));
-      },
+      (m) =>
+        fused
+          ? (runKernel(BNN_CHANNEL_SQ_DEV, { x: xIn, mean: m }) as tf.Tensor)
+          : tf.tidy(() => tf.sum(tf.square(tf.sub(xIn, m)), axes)),
     );
-    if (centred && comm.world > 1) {
-      // It was centred on this replica's own mean (see batchStatistics).
-      centred.dispose();
-      centred = tf.sub(xIn, meanT);
-    }
+    // Without the C kernels, centred on the batch mean (the squares may be about a replica's own).
+    const centred = fused ? undefined : tf.sub(xIn, meanT);
     batchMean = mean;
     batchVariance = variance;
     let normed: tf.Tensor;

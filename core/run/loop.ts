@@ -496,21 +496,22 @@ export async function runLoop(
       // A step's bookkeeping (sign trackers, telemetry), which runs while the next step computes
       // when the stepper's replicas leave this thread free (ParallelStepper), else right away.
       let pending: (() => void) | undefined;
-      const runPending = () => {
+      const takePending = () => {
         const work = pending;
         pending = undefined;
-        work?.();
+        return work;
       };
       for (let b = 0; b < stepsPerEpoch; b++) {
         if (hooks.isCancelled()) {
-          runPending();
+          takePending()?.();
           throw new CancelledError();
         }
         const learningRate = learningRateAt(config, epoch, step, stepsPerEpoch);
         setLearningRate(optimizer, learningRate);
-        const previous = pending;
-        pending = undefined;
-        const outcome = await stepper.step({ epoch, batchIndex: b, learningRate, tau }, previous);
+        const outcome = await stepper.step(
+          { epoch, batchIndex: b, learningRate, tau },
+          takePending(),
+        );
         const { loss, hits } = outcome;
         if (backend.name === 'webgpu') {
           await injectWebGpuFault(step + 1);

@@ -36,11 +36,16 @@ export interface E2eHelpers {
   answerFileDialog(page: Page, title: string, value: string, okLabel: string): Promise<void>;
 }
 
+/** What an inspector page shows: its title, the selected tensor, a comparison's rows. */
+interface PageState {
+  title: string;
+  selected: string;
+  compareRows: number;
+}
+
 /** Every inspector page in the workbench (each two iframes deep), with what it shows. */
-async function inspectorPages(
-  page: Page,
-): Promise<{ title: string; selected: string; compareRows: number }[]> {
-  const found: { title: string; selected: string; compareRows: number }[] = [];
+async function inspectorPages(page: Page): Promise<PageState[]> {
+  const found: PageState[] = [];
   for (const outer of page.frames()) {
     for (const inner of outer.childFrames()) {
       if (inner.isDetached()) continue;
@@ -95,7 +100,7 @@ async function checkCompareOpensBoth(page: Page, workspace: string, h: E2eHelper
   const headers = await frame.locator('.compare-table th').allInnerTexts();
   assert.deepEqual(headers.slice(0, 3), ['Tensor', 'Binary', 'Signs flipped']);
   await frame.locator(`.compare-table .layer-row[data-name="${TENSOR}"]`).click();
-  let seen: { title: string; selected: string; compareRows: number }[] = [];
+  let seen: PageState[] = [];
   const opened = await h
     .until('both files in the inspector with the tensor', 120_000, async () => {
       seen = await inspectorPages(page);
