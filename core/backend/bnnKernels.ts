@@ -191,6 +191,9 @@ interface BnnExports {
   bnn_winograd_input_grad: WinogradExport;
   /** (x, dy, dw, xHat, dyHat, m, then the 10 numbers of `WinogradGeometry`). */
   bnn_winograd_filter_grad: WinogradExport;
+  /** The same over 4x4 tiles, F(4x4, 3x3): 36 points for 16. */
+  bnn_winograd4_input_grad: WinogradExport;
+  bnn_winograd4_filter_grad: WinogradExport;
   /** Returns 1, or 0 when a value of x is not exactly +1 or -1. */
   bnn_pack_signs(
     x: number,
@@ -816,9 +819,11 @@ export function conv2dInC(
 
 /**
  * The Winograd gradients of 3x3 stride-1 convolutions: on unless `BNN_LAB_WINOGRAD=0`;
- * `setWinogradGradients` for tests and benchmarks.
+ * `BNN_LAB_WINOGRAD=2` keeps them to F(2x2, 3x3) tiles, which round less than F(4x4, 3x3)'s;
+ * `setWinogradGradients` and `setWinogradTile` for tests and benchmarks.
  */
-let winogradGradients = !/^(0|false|off|no)$/i.test((process.env.BNN_LAB_WINOGRAD ?? '').trim());
+const winogradSetting = (process.env.BNN_LAB_WINOGRAD ?? '').trim();
+let winogradGradients = !/^(0|false|off|no)$/i.test(winogradSetting);
 let winogradCalls = 0;
 
 /** Turns the Winograd gradients on or off; returns the previous setting. */
@@ -837,9 +842,34 @@ export function setWinogradBlock(tiles: number | undefined): void {
   winogradBlockOverride = tiles;
 }
 
-/** How many gradients the Winograd kernels computed so far (tests check that they ran). */
-export function winogradGradientCalls(): number {
-  return winogradCalls;
+/** Winograd tile sizes: F(2x2, 3x3) and F(4x4, 3x3). */
+export type WinogradTile = 2 | 4;
+let winogradTileOverride: WinogradTile | undefined = winogradSetting === '2' ? 2 : undefined;
+/**
+ * Forces one tile size (undefined: `winogradTile` picks the one that multiplies least; tests
+ * check both on every shape, benchmarks time both).
+ */
+export function setWinogradTile(tile: WinogradTile | undefined): void {
+  winogradTileOverride = tile;
+}
+const winogradTileCalls = { 2: 0, 4: 0 };
+
+/** How many gradients the Winograd kernels computed so far, in all or of one tile size. */
+export function winogradGradientCalls(tile?: WinogradTile): number {
+  return tile === undefined ? winogradCalls : winogradTileCalls[tile];
+}
+
+/**
+ * The tile size whose products take fewer multiplies over an h x w gradient: 16 per 2x2 tile or
+ * 36 per 4x4 tile (a partial tile at the edge costs a whole one). F(4x4, 3x3) from 3 pixels a
+ * side (e.g. 32x32: 2,304 against 4,096 per channel pair); F(2x2, 3x3) for 1 or 2, and on a tie
+ * (5 or 6), where its transforms are cheaper and round less.
+ */
+export function winogradTile(h: number, w: number): WinogradTile {
+  if (winogradTileOverride !== undefined) return winogradTileOverride;
+  const f2 = 16 * Math.ceil(h / 2) * Math.ceil(w / 2);
+  const f4 = 36 * Math.ceil(h / 4) * Math.ceil(w / 4);
+  return f4 < f2 ? 4 : 2;
 }
 
 /** The geometry the Winograd kernels take: tfjs' Conv2DInfo (unpadded input) and its padding. */
@@ -874,9 +904,11 @@ export function winogradApplies(g: WinogradGeometry): boolean {
 }
 
 /**
- * A gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (`bnn_winograd_*` in
- * bnn_kernels.c): 16 multiplies per 2x2 block of outputs and channel pair instead of 36. Equal to
- * the direct kernels up to float rounding. The caller checks `winogradApplies(g)` first.
+ * A gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) or F(4x4, 3x3)
+ * (`bnn_winograd_*`, `bnn_winograd4_*` in bnn_kernels.c, tile size by `winogradTile`): 16
+ * multiplies per 2x2 block of outputs and channel pair, or 36 per 4x4 block, instead of 36 or
+ * 144. Equal to the direct kernels up to float rounding. The caller checks `winogradApplies(g)`
+ * first.
  * - `input` (dy, filter → dx `[batch, inHeight, inWidth, inChannels]`);
  * - `filter` (x, dy → dw `[3, 3, inChannels, outChannels]`).
  * Both take the unpadded tensors; the padding is read as zeros. Scratch buffers (the transformed
@@ -896,17 +928,23 @@ export function conv2dWinogradInC(
     round(g.inChannels, 8),
     round(g.outChannels, 8),
   ];
-  // 2x2 tiles of dx (input gradient) or of dy (filter gradient).
+  // Tiles of dx (input gradient) or of dy (filter gradient).
   const [h, w] = gradient === 'input' ? [g.inHeight, g.inWidth] : [g.outHeight, g.outWidth];
-  const tiles = g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
-  // About 256 kB of one point's transformed tiles per channel axis.
+  const tile = winogradTile(h, w);
+  const points = (tile + 2) ** 2;
+  const tiles = g.batchSize * Math.ceil(h / tile) * Math.ceil(w / tile);
+  // About 4 MB of transformed tiles per channel axis, all points together: 256 kB a point for
+  // F(2x2, 3x3), 114 kB for F(4x4, 3x3) (so the scratch, and the step's peak memory, stay the
+  // same whichever tile size runs).
   const block =
     winogradBlockOverride ??
-    Math.max(4, Math.min(tiles, Math.floor(65536 / Math.max(ci8, co8) / 4) * 4));
-  const scratch =
+    Math.max(4, Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4));
+  // Each point's panel and WG_SKEW (16) floats, as bnn_kernels.c lays them out.
+  const panels =
     gradient === 'input'
-      ? [16 * g.outChannels * ci8, 16 * block * co4, 16 * block * ci8]
-      : [16 * block * ci4, 16 * block * co8, 16 * ci4 * co8];
+      ? [g.outChannels * ci8, block * co4, block * ci8]
+      : [block * ci4, block * co8, ci4 * co8];
+  const scratch = panels.map((panel) => points * (panel + 16));
   const buffers = scratch.map((size) => backend.makeOutput([size], 'float32'));
   const out = backend.makeOutput(
     gradient === 'input'
@@ -916,7 +954,13 @@ export function conv2dWinogradInC(
   );
   const kernels = kernelsFor(backend);
   const run =
-    gradient === 'input' ? kernels.bnn_winograd_input_grad : kernels.bnn_winograd_filter_grad;
+    tile === 2
+      ? gradient === 'input'
+        ? kernels.bnn_winograd_input_grad
+        : kernels.bnn_winograd_filter_grad
+      : gradient === 'input'
+        ? kernels.bnn_winograd4_input_grad
+        : kernels.bnn_winograd4_filter_grad;
   run(
     heapOffset(backend, a),
     heapOffset(backend, b),
@@ -937,6 +981,7 @@ export function conv2dWinogradInC(
   );
   for (const buffer of buffers) backend.disposeData(buffer.dataId);
   winogradCalls++;
+  winogradTileCalls[tile]++;
   return out;
 }
 

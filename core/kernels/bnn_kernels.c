@@ -1021,6 +1021,15 @@ static inline void store_lanes(float *p, v128_t v, u32 n) {
   if (n > 1) p[1] = wasm_f32x4_extract_lane(v, 1);
   if (n > 2) p[2] = wasm_f32x4_extract_lane(v, 2);
 }
+/* p[0], p[stride], … for the first n (0..4) lanes, zero above: 4 input channels of one tap. */
+static inline v128_t channel_lanes(const float *p, u32 stride, u32 n) {
+  v128_t v = WG_ZERO;
+  if (n > 0) v = wasm_f32x4_replace_lane(v, 0, p[0]);
+  if (n > 1) v = wasm_f32x4_replace_lane(v, 1, p[stride]);
+  if (n > 2) v = wasm_f32x4_replace_lane(v, 2, p[2 * stride]);
+  if (n > 3) v = wasm_f32x4_replace_lane(v, 3, p[3 * stride]);
+  return v;
+}
 /* Channels [c, c + n) of pixel (y, x) of an h x w image with `ch` channels; zero outside it. */
 static inline v128_t pixel_lanes(const float *img, int y, int x, u32 h, u32 w, u32 ch, u32 c,
                                  u32 n) {
@@ -1124,6 +1133,17 @@ static inline v128_t pixel_lanes(const float *img, int y, int x, u32 h, u32 w, u
   v128_t d33 = pixel_lanes(img, y + 3, x + 3, h, w, ch, c, n)
 
 static inline u32 round4(u32 n) { return (n + 3) & ~3u; }
+/*
+ * The points of a transform lie `point` floats apart in the scratch, one point's panel plus
+ * WG_SKEW: the panels' sizes are multiples of 4 kB, and without the skew a tile's 16 or 36 points
+ * would fall into one cache set (thrashing the 8 ways of L1 and L2 as a transform stores or
+ * loads them). bnnKernels.ts sizes the scratch with the same skew.
+ */
+#define WG_SKEW 16u
+/* Floats of `points` skewed panels of a x b floats each, saturated as count4. */
+static inline u64 skewed_points(u32 points, u32 a, u32 b) {
+  return mul_cap(mul_cap(a, b) + WG_SKEW, points);
+}
 static inline u32 round8(u32 n) { return (n + 7) & ~7u; }
 /* Lanes of channels [c, c + 4) that exist among `channels`: 4, fewer at the end, 0 past it. */
 static inline u32 lanes(u32 channels, u32 c) {
@@ -1131,16 +1151,17 @@ static inline u32 lanes(u32 channels, u32 c) {
 }
 
 /*
- * out[xi][t][j] = sum over k < depth of a[xi][t][k] * b[xi][k][j] for the 16 points xi, t < rows
+ * out[xi][t][j] = sum over k < depth of a[xi][t][k] * b[xi][k][j] for the points xi, t < rows
  * and j < cols (a multiple of 8). a's rows are a_stride apart; b is packed in panels of 8
  * columns, [xi][j / 8][k][8], so that the panel the inner loop reads is contiguous (16 kB for
  * 512 rows: it stays in L1 while every block of 4 rows of a runs over it).
  */
-static void wg_products(const float *a, const float *b, float *out, u32 rows, u32 depth,
-                        u32 a_stride, u32 cols, u32 a_point, u32 out_point) {
-  for (u32 xi = 0; xi < 16; xi++) {
+static void wg_products(const float *a, const float *b, float *out, u32 points, u32 rows,
+                        u32 depth, u32 a_stride, u32 cols, u32 a_point, u32 b_point,
+                        u32 out_point) {
+  for (u32 xi = 0; xi < points; xi++) {
     const float *ax = a + xi * a_point;
-    const float *bx = b + xi * depth * cols;
+    const float *bx = b + xi * b_point;
     float *ox = out + xi * out_point;
     for (u32 j = 0; j < cols; j += 8) {
       const float *panel = bx + j * depth;
@@ -1173,6 +1194,43 @@ static void wg_products(const float *a, const float *b, float *out, u32 rows, u3
   }
 }
 
+/*
+ * m[xi][ci][co] += sum over a block's tiles t < rows of xh[xi][t][ci] * dh[xi][t][co] for the
+ * points xi, both read as contiguous panels (4 channels of xh, 8 of dh per tile); the first block
+ * (`first`) sets m instead, so that m needs no zeroing pass.
+ */
+static void wg_accumulate(const float *xh, const float *dh, float *m, u32 points, u32 rows,
+                          u32 block, u32 ci4, u32 co8, int first) {
+  const u32 xh_point = block * ci4 + WG_SKEW, dh_point = block * co8 + WG_SKEW;
+  const u32 m_point = ci4 * co8 + WG_SKEW;
+  for (u32 xi = 0; xi < points; xi++) {
+    const float *xs = xh + xi * xh_point;
+    const float *ds = dh + xi * dh_point;
+    float *mm = m + xi * m_point;
+    for (u32 ci = 0; ci < ci4; ci += 4) {
+      float *w0 = mm + ci * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
+      for (u32 co = 0; co < co8; co += 8) {
+        v128_t a0 = WG_ZERO, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        if (!first) {
+          a0 = wasm_v128_load(w0 + co), b0 = wasm_v128_load(w0 + co + 4);
+          a1 = wasm_v128_load(w1 + co), b1 = wasm_v128_load(w1 + co + 4);
+          a2 = wasm_v128_load(w2 + co), b2 = wasm_v128_load(w2 + co + 4);
+          a3 = wasm_v128_load(w3 + co), b3 = wasm_v128_load(w3 + co + 4);
+        }
+        const float *p = xs + ci * block, *q = ds + co * block;
+        for (u32 t = 0; t < rows; t++, p += 4, q += 8) {
+          const v128_t g0 = wasm_v128_load(q), g1 = wasm_v128_load(q + 4);
+          MAC_4X8(p, p + 1, p + 2, p + 3, g0, g1);
+        }
+        wasm_v128_store(w0 + co, a0), wasm_v128_store(w0 + co + 4, b0);
+        wasm_v128_store(w1 + co, a1), wasm_v128_store(w1 + co + 4, b1);
+        wasm_v128_store(w2 + co, a2), wasm_v128_store(w2 + co + 4, b2);
+        wasm_v128_store(w3 + co, a3), wasm_v128_store(w3 + co + 4, b3);
+      }
+    }
+  }
+}
+
 EXPORT(bnn_winograd_input_grad)
 void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
                              float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
@@ -1183,25 +1241,20 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
   REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
           inside(w, count4(3, 3, in_c, out_c), 4) &&
           inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, count4(16, out_c, ci8, 1), 4) && inside(v, count4(16, block, co4, 1), 4) &&
-          inside(m, count4(16, block, ci8, 1), 4) && block > 0 && pad_top <= 2 &&
+          inside(u, skewed_points(16, out_c, ci8), 4) &&
+          inside(v, skewed_points(16, block, co4), 4) &&
+          inside(m, skewed_points(16, block, ci8), 4) && block > 0 && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   /*
    * u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for g[j][k] = w[2 - j, 2 - k, ci, co], the flipped
    * filter; zero for the channels ci past in_c that fill the last panel of 8.
    */
-  const u32 u_point = out_c * ci8;
-  for (u32 ci = 0; ci < ci8; ci++) {
-    for (u32 co = 0; co < out_c; co += 4) {
-      const u32 n = lanes(out_c, co);
-      float *uc = u + (ci / 8 * out_c + co) * 8 + ci % 8;
-      if (ci >= in_c) {
-        for (u32 xi = 0; xi < 16; xi++) {
-          for (u32 l = 0; l < n; l++) uc[xi * u_point + l * 8] = 0.0f;
-        }
-        continue;
-      }
-#define W_TAP(kh, kw) load_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, n)
+  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
+  for (u32 ci = 0; ci < ci8; ci += 4) {
+    const u32 n = lanes(in_c, ci);
+    for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
       /* Rows of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
       v128_t r00, r10, r20, r30, r01, r11, r21, r31, r02, r12, r22, r32;
       WG_G(r00, r10, r20, r30, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
@@ -1213,19 +1266,7 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
       WG_G(d10, d11, d12, d13, r10, r11, r12);
       WG_G(d20, d21, d22, d23, r20, r21, r22);
       WG_G(d30, d31, d32, d33, r30, r31, r32);
-#define U_POINT(xi, value)                                   \
-  do {                                                       \
-    float *p_ = uc + (xi) * u_point;                         \
-    p_[0] = wasm_f32x4_extract_lane(value, 0);               \
-    if (n > 1) p_[8] = wasm_f32x4_extract_lane(value, 1);    \
-    if (n > 2) p_[16] = wasm_f32x4_extract_lane(value, 2);   \
-    if (n > 3) p_[24] = wasm_f32x4_extract_lane(value, 3);   \
-  } while (0)
-      U_POINT(0, d00); U_POINT(1, d01); U_POINT(2, d02); U_POINT(3, d03);
-      U_POINT(4, d10); U_POINT(5, d11); U_POINT(6, d12); U_POINT(7, d13);
-      U_POINT(8, d20); U_POINT(9, d21); U_POINT(10, d22); U_POINT(11, d23);
-      U_POINT(12, d30); U_POINT(13, d31); U_POINT(14, d32); U_POINT(15, d33);
-#undef U_POINT
+      WG_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
     }
   }
   const u32 image_tiles = tiles_h * tiles_w;
@@ -1241,10 +1282,10 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
         const u32 n = lanes(out_c, co);
         WG_TILE_FROM_IMAGE(img, y, x, out_h, out_w, out_c, co, n);
         WG_TILE_BT();
-        WG_TILE_STORE(v + t * co4 + co, block * co4);
+        WG_TILE_STORE(v + t * co4 + co, v_point);
       }
     }
-    wg_products(v, u, m, rows, out_c, co4, ci8, block * co4, block * ci8);
+    wg_products(v, u, m, 16, rows, out_c, co4, ci8, v_point, u_point, m_point);
     /* dx's 2x2 tile = A' m A. */
     for (u32 t = 0; t < rows; t++) {
       const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
@@ -1253,7 +1294,7 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
       const u32 y = 2 * ty, x = 2 * tx;
       for (u32 ci = 0; ci < in_c; ci += 4) {
         const u32 n = lanes(in_c, ci);
-        WG_TILE_LOAD(m + t * ci8 + ci, block * ci8);
+        WG_TILE_LOAD(m + t * ci8 + ci, m_point);
         v128_t s00, s10, s01, s11, s02, s12, s03, s13;
         WG_AT(s00, s10, d00, d10, d20, d30);
         WG_AT(s01, s11, d01, d11, d21, d31);
@@ -1284,10 +1325,10 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
   REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
           inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
           inside(dw, count4(3, 3, in_c, out_c), 4) &&
-          inside(xh, count4(16, block, ci4, 1), 4) && inside(dh, count4(16, block, co8, 1), 4) &&
-          inside(m, count4(16, ci4, co8, 1), 4) && block > 0 && pad_top <= 2 &&
+          inside(xh, skewed_points(16, block, ci4), 4) &&
+          inside(dh, skewed_points(16, block, co8), 4) &&
+          inside(m, skewed_points(16, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
-  for (u32 i = 0; i < 16 * ci4 * co8; i += 4) wasm_v128_store(m + i, WG_ZERO);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1301,7 +1342,7 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
         const u32 n = lanes(in_c, ci);
         WG_TILE_FROM_IMAGE(img, y, xc, in_h, in_w, in_c, ci, n);
         WG_TILE_BT();
-        WG_TILE_STORE(xh + (ci / 4 * block + t) * 4, block * ci4);
+        WG_TILE_STORE(xh + (ci / 4 * block + t) * 4, block * ci4 + WG_SKEW);
       }
       /* dh[xi][co / 8][t][co % 8]: A DY A' of dy's 2x2 tile t. */
       const float *gimg = dy + b * out_h * out_w * out_c;
@@ -1320,42 +1361,16 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
         WG_A(d10, d11, d12, d13, r10, r11);
         WG_A(d20, d21, d22, d23, r20, r21);
         WG_A(d30, d31, d32, d33, r30, r31);
-        WG_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8);
+        WG_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    /*
-     * m[xi][ci][co] += sum over the block's tiles t of xh[xi][t][ci] * dh[xi][t][co], both read
-     * as contiguous panels (4 channels of xh, 8 of dh per tile).
-     */
-    for (u32 xi = 0; xi < 16; xi++) {
-      const float *xs = xh + xi * block * ci4;
-      const float *ds = dh + xi * block * co8;
-      float *mm = m + xi * ci4 * co8;
-      for (u32 ci = 0; ci < ci4; ci += 4) {
-        float *w0 = mm + ci * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
-        for (u32 co = 0; co < co8; co += 8) {
-          v128_t a0 = wasm_v128_load(w0 + co), b0 = wasm_v128_load(w0 + co + 4);
-          v128_t a1 = wasm_v128_load(w1 + co), b1 = wasm_v128_load(w1 + co + 4);
-          v128_t a2 = wasm_v128_load(w2 + co), b2 = wasm_v128_load(w2 + co + 4);
-          v128_t a3 = wasm_v128_load(w3 + co), b3 = wasm_v128_load(w3 + co + 4);
-          const float *p = xs + ci * block, *q = ds + co * block;
-          for (u32 t = 0; t < rows; t++, p += 4, q += 8) {
-            const v128_t g0 = wasm_v128_load(q), g1 = wasm_v128_load(q + 4);
-            MAC_4X8(p, p + 1, p + 2, p + 3, g0, g1);
-          }
-          wasm_v128_store(w0 + co, a0), wasm_v128_store(w0 + co + 4, b0);
-          wasm_v128_store(w1 + co, a1), wasm_v128_store(w1 + co + 4, b1);
-          wasm_v128_store(w2 + co, a2), wasm_v128_store(w2 + co + 4, b2);
-          wasm_v128_store(w3 + co, a3), wasm_v128_store(w3 + co + 4, b3);
-        }
-      }
-    }
+    wg_accumulate(xh, dh, m, 16, rows, block, ci4, co8, t0 == 0);
   }
   /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
   for (u32 ci = 0; ci < in_c; ci++) {
     for (u32 co = 0; co < out_c; co += 4) {
       const u32 n = lanes(out_c, co);
-      WG_TILE_LOAD(m + ci * co8 + co, ci4 * co8);
+      WG_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
       v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
       WG_GT(s00, s10, s20, d00, d10, d20, d30);
       WG_GT(s01, s11, s21, d01, d11, d21, d31);
@@ -1370,6 +1385,317 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
       store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
       store_lanes(p + 5 * tap, o2, n);
       WG_GT(o0, o1, o2, s20, s21, s22, s23);
+      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+      store_lanes(p + 8 * tap, o2, n);
+    }
+  }
+}
+
+/*
+ * Winograd F(4x4, 3x3): the same gradients over 4x4 tiles, 36 multiplies per 4x4 block of outputs
+ * and channel pair instead of 144 (4x fewer than direct, against F(2x2, 3x3)'s 2.25x), for images
+ * of 3 pixels and more a side (the caller, bnnKernels.ts, picks the tile size that multiplies
+ * least). The points are 0, 1, -1, 2, -2 and infinity:
+ *   B' = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A' = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+ * Its transforms weigh values by up to 100 (B' d B) and by as little as 1/576 (G g G'), so the
+ * results round about ten times more than F(2x2, 3x3)'s (1e-5 of the largest value at 512
+ * channels, against 1e-6), still far below a gradient's noise; winogradConv.test.ts bounds both
+ * against the cpu backend. The layouts are F(2x2, 3x3)'s with 36 points for 16.
+ */
+#define F4_MUL(v, c) wasm_f32x4_mul(v, wasm_f32x4_splat(c))
+/* (a0..a5) = B' (a0..a5), in place. */
+#define WG4_BT(a0, a1, a2, a3, a4, a5)                                               \
+  do {                                                                               \
+    const v128_t p_ = F4_SUB(a4, a2), q_ = F4_MUL(F4_SUB(a3, a1), 2.0f);             \
+    const v128_t r_ = F4_ADD(a3, a4), s_ = F4_MUL(F4_ADD(a1, a2), 4.0f);             \
+    const v128_t t_ = F4_SUB(a4, a3), u_ = F4_MUL(F4_SUB(a1, a2), 4.0f);             \
+    const v128_t b0_ = F4_ADD(F4_SUB(F4_MUL(a0, 4.0f), F4_MUL(a2, 5.0f)), a4);       \
+    const v128_t b5_ = F4_ADD(F4_SUB(F4_MUL(a1, 4.0f), F4_MUL(a3, 5.0f)), a5);       \
+    a0 = b0_, a1 = F4_SUB(r_, s_), a2 = F4_ADD(t_, u_), a3 = F4_ADD(p_, q_);         \
+    a4 = F4_SUB(p_, q_), a5 = b5_;                                                   \
+  } while (0)
+/* (o0..o5) = G (a0, a1, a2). */
+#define WG4_G(o0, o1, o2, o3, o4, o5, a0, a1, a2)                                   \
+  do {                                                                              \
+    const v128_t s_ = F4_ADD(a0, a2), e_ = F4_ADD(F4_MUL(a0, 0.25f), a2);           \
+    o0 = F4_MUL(a0, 0.25f);                                                         \
+    o1 = F4_MUL(F4_ADD(s_, a1), -1.0f / 6.0f);                                      \
+    o2 = F4_MUL(F4_SUB(s_, a1), -1.0f / 6.0f);                                      \
+    o3 = F4_MUL(F4_ADD(e_, F4_MUL(a1, 0.5f)), 1.0f / 6.0f);                          \
+    o4 = F4_MUL(F4_SUB(e_, F4_MUL(a1, 0.5f)), 1.0f / 6.0f);                          \
+    o5 = a2;                                                                        \
+  } while (0)
+/* (o0..o3) = A' (a0..a5). */
+#define WG4_AT(o0, o1, o2, o3, a0, a1, a2, a3, a4, a5)                     \
+  do {                                                                     \
+    const v128_t s_ = F4_ADD(a1, a2), d_ = F4_SUB(a1, a2);                 \
+    const v128_t t_ = F4_ADD(a3, a4), e_ = F4_SUB(a3, a4);                 \
+    o0 = F4_ADD(F4_ADD(a0, s_), t_);                                       \
+    o1 = F4_ADD(d_, F4_MUL(e_, 2.0f));                                     \
+    o2 = F4_ADD(s_, F4_MUL(t_, 4.0f));                                     \
+    o3 = F4_ADD(F4_ADD(d_, F4_MUL(e_, 8.0f)), a5);                         \
+  } while (0)
+/* (o0..o5) = A (a0..a3). */
+#define WG4_A(o0, o1, o2, o3, o4, o5, a0, a1, a2, a3)                      \
+  do {                                                                     \
+    const v128_t s_ = F4_ADD(a0, a2), d_ = F4_ADD(a1, a3);                 \
+    const v128_t t_ = F4_ADD(a0, F4_MUL(a2, 4.0f));                        \
+    const v128_t e_ = F4_ADD(F4_MUL(a1, 2.0f), F4_MUL(a3, 8.0f));          \
+    o0 = a0, o1 = F4_ADD(s_, d_), o2 = F4_SUB(s_, d_);                     \
+    o3 = F4_ADD(t_, e_), o4 = F4_SUB(t_, e_), o5 = a3;                     \
+  } while (0)
+/* (o0, o1, o2) = G' (a0..a5). */
+#define WG4_GT(o0, o1, o2, a0, a1, a2, a3, a4, a5)                                  \
+  do {                                                                              \
+    const v128_t s_ = F4_ADD(a1, a2), d_ = F4_SUB(a1, a2);                          \
+    const v128_t t_ = F4_ADD(a3, a4), e_ = F4_SUB(a3, a4);                          \
+    o0 = F4_ADD(F4_ADD(F4_MUL(a0, 0.25f), F4_MUL(s_, -1.0f / 6.0f)),                \
+                F4_MUL(t_, 1.0f / 24.0f));                                          \
+    o1 = F4_ADD(F4_MUL(d_, -1.0f / 6.0f), F4_MUL(e_, 1.0f / 12.0f));                \
+    o2 = F4_ADD(F4_MUL(F4_SUB(t_, s_), 1.0f / 6.0f), a5);                           \
+  } while (0)
+
+/* A 6x6 tile d00..d55 (row, column) in the caller's locals, transformed in place to B' d B. */
+#define WG4_TILE_BT()                              \
+  do {                                             \
+    WG4_BT(d00, d10, d20, d30, d40, d50);          \
+    WG4_BT(d01, d11, d21, d31, d41, d51);          \
+    WG4_BT(d02, d12, d22, d32, d42, d52);          \
+    WG4_BT(d03, d13, d23, d33, d43, d53);          \
+    WG4_BT(d04, d14, d24, d34, d44, d54);          \
+    WG4_BT(d05, d15, d25, d35, d45, d55);          \
+    WG4_BT(d00, d01, d02, d03, d04, d05);          \
+    WG4_BT(d10, d11, d12, d13, d14, d15);          \
+    WG4_BT(d20, d21, d22, d23, d24, d25);          \
+    WG4_BT(d30, d31, d32, d33, d34, d35);          \
+    WG4_BT(d40, d41, d42, d43, d44, d45);          \
+    WG4_BT(d50, d51, d52, d53, d54, d55);          \
+  } while (0)
+/* Row r of the tile: stores its 6 points (xi = 6 r + column) at p + xi * stride. */
+#define WG4_ROW_STORE(r, p, stride)                                                           \
+  wasm_v128_store((p) + (6 * r) * (stride), d##r##0),                                         \
+      wasm_v128_store((p) + (6 * r + 1) * (stride), d##r##1),                                 \
+      wasm_v128_store((p) + (6 * r + 2) * (stride), d##r##2),                                 \
+      wasm_v128_store((p) + (6 * r + 3) * (stride), d##r##3),                                 \
+      wasm_v128_store((p) + (6 * r + 4) * (stride), d##r##4),                                 \
+      wasm_v128_store((p) + (6 * r + 5) * (stride), d##r##5)
+#define WG4_TILE_STORE(p, stride)                                                  \
+  do {                                                                             \
+    WG4_ROW_STORE(0, p, stride), WG4_ROW_STORE(1, p, stride);                      \
+    WG4_ROW_STORE(2, p, stride), WG4_ROW_STORE(3, p, stride);                      \
+    WG4_ROW_STORE(4, p, stride), WG4_ROW_STORE(5, p, stride);                      \
+  } while (0)
+#define WG4_ROW_LOAD(r, p, stride)                                                            \
+  v128_t d##r##0 = wasm_v128_load((p) + (6 * r) * (stride));                                  \
+  v128_t d##r##1 = wasm_v128_load((p) + (6 * r + 1) * (stride));                              \
+  v128_t d##r##2 = wasm_v128_load((p) + (6 * r + 2) * (stride));                              \
+  v128_t d##r##3 = wasm_v128_load((p) + (6 * r + 3) * (stride));                              \
+  v128_t d##r##4 = wasm_v128_load((p) + (6 * r + 4) * (stride));                              \
+  v128_t d##r##5 = wasm_v128_load((p) + (6 * r + 5) * (stride))
+#define WG4_TILE_LOAD(p, stride)                                                   \
+  WG4_ROW_LOAD(0, p, stride);                                                      \
+  WG4_ROW_LOAD(1, p, stride);                                                      \
+  WG4_ROW_LOAD(2, p, stride);                                                      \
+  WG4_ROW_LOAD(3, p, stride);                                                      \
+  WG4_ROW_LOAD(4, p, stride);                                                      \
+  WG4_ROW_LOAD(5, p, stride)
+/* Row r of the 6x6 tile of `img` (h x w x ch) at rows y.., columns x.., channels [c, c+n). */
+#define WG4_ROW_FROM_IMAGE(r, img, y, x, h, w, ch, c, n)                                       \
+  v128_t d##r##0 = pixel_lanes(img, (y) + r, x, h, w, ch, c, n);                               \
+  v128_t d##r##1 = pixel_lanes(img, (y) + r, (x) + 1, h, w, ch, c, n);                         \
+  v128_t d##r##2 = pixel_lanes(img, (y) + r, (x) + 2, h, w, ch, c, n);                         \
+  v128_t d##r##3 = pixel_lanes(img, (y) + r, (x) + 3, h, w, ch, c, n);                         \
+  v128_t d##r##4 = pixel_lanes(img, (y) + r, (x) + 4, h, w, ch, c, n);                         \
+  v128_t d##r##5 = pixel_lanes(img, (y) + r, (x) + 5, h, w, ch, c, n)
+#define WG4_TILE_FROM_IMAGE(img, y, x, h, w, ch, c, n) \
+  WG4_ROW_FROM_IMAGE(0, img, y, x, h, w, ch, c, n);    \
+  WG4_ROW_FROM_IMAGE(1, img, y, x, h, w, ch, c, n);    \
+  WG4_ROW_FROM_IMAGE(2, img, y, x, h, w, ch, c, n);    \
+  WG4_ROW_FROM_IMAGE(3, img, y, x, h, w, ch, c, n);    \
+  WG4_ROW_FROM_IMAGE(4, img, y, x, h, w, ch, c, n);    \
+  WG4_ROW_FROM_IMAGE(5, img, y, x, h, w, ch, c, n)
+
+EXPORT(bnn_winograd4_input_grad)
+void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
+                              float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
+                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+  const u32 ci8 = round8(in_c), co4 = round4(out_c);
+  const u32 tiles_h = (in_h + 3) / 4, tiles_w = (in_w + 3) / 4;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(w, count4(3, 3, in_c, out_c), 4) &&
+          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(u, skewed_points(36, out_c, ci8), 4) &&
+          inside(v, skewed_points(36, block, co4), 4) &&
+          inside(m, skewed_points(36, block, ci8), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  /* u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for the flipped filter, as in F(2x2, 3x3). */
+  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
+  for (u32 ci = 0; ci < ci8; ci += 4) {
+    const u32 n = lanes(in_c, ci);
+    for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
+      /* Columns of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
+      v128_t r00, r10, r20, r30, r40, r50, r01, r11, r21, r31, r41, r51;
+      v128_t r02, r12, r22, r32, r42, r52;
+      WG4_G(r00, r10, r20, r30, r40, r50, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
+      WG4_G(r01, r11, r21, r31, r41, r51, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
+      WG4_G(r02, r12, r22, r32, r42, r52, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
+#undef W_TAP
+      v128_t d00, d01, d02, d03, d04, d05, d10, d11, d12, d13, d14, d15;
+      v128_t d20, d21, d22, d23, d24, d25, d30, d31, d32, d33, d34, d35;
+      v128_t d40, d41, d42, d43, d44, d45, d50, d51, d52, d53, d54, d55;
+      WG4_G(d00, d01, d02, d03, d04, d05, r00, r01, r02);
+      WG4_G(d10, d11, d12, d13, d14, d15, r10, r11, r12);
+      WG4_G(d20, d21, d22, d23, d24, d25, r20, r21, r22);
+      WG4_G(d30, d31, d32, d33, d34, d35, r30, r31, r32);
+      WG4_G(d40, d41, d42, d43, d44, d45, r40, r41, r42);
+      WG4_G(d50, d51, d52, d53, d54, d55, r50, r51, r52);
+      WG4_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
+    }
+  }
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    /* v[xi][t][co]: B' d B of the 6x6 tile of dy that dx's 4x4 tile t reads. */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      const float *img = dy + b * out_h * out_w * out_c;
+      const int y = (int)(4 * ty + pad_top) - 2, x = (int)(4 * tx + pad_left) - 2;
+      for (u32 co = 0; co < co4; co += 4) {
+        const u32 n = lanes(out_c, co);
+        WG4_TILE_FROM_IMAGE(img, y, x, out_h, out_w, out_c, co, n);
+        WG4_TILE_BT();
+        WG4_TILE_STORE(v + t * co4 + co, v_point);
+      }
+    }
+    wg_products(v, u, m, 36, rows, out_c, co4, ci8, v_point, u_point, m_point);
+    /* dx's 4x4 tile = A' m A. */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      float *img = dx + b * in_h * in_w * in_c;
+      const u32 y = 4 * ty, x = 4 * tx;
+      const u32 nh = in_h - y < 4 ? in_h - y : 4, nw = in_w - x < 4 ? in_w - x : 4;
+      for (u32 ci = 0; ci < in_c; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+        WG4_TILE_LOAD(m + t * ci8 + ci, m_point);
+        v128_t s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32;
+        v128_t s03, s13, s23, s33, s04, s14, s24, s34, s05, s15, s25, s35;
+        WG4_AT(s00, s10, s20, s30, d00, d10, d20, d30, d40, d50);
+        WG4_AT(s01, s11, s21, s31, d01, d11, d21, d31, d41, d51);
+        WG4_AT(s02, s12, s22, s32, d02, d12, d22, d32, d42, d52);
+        WG4_AT(s03, s13, s23, s33, d03, d13, d23, d33, d43, d53);
+        WG4_AT(s04, s14, s24, s34, d04, d14, d24, d34, d44, d54);
+        WG4_AT(s05, s15, s25, s35, d05, d15, d25, d35, d45, d55);
+        float *p = img + (y * in_w + x) * in_c + ci;
+#define DX_ROW(r)                                                              \
+  if (r < nh) {                                                                \
+    v128_t o0, o1, o2, o3;                                                     \
+    WG4_AT(o0, o1, o2, o3, s##r##0, s##r##1, s##r##2, s##r##3, s##r##4, s##r##5); \
+    float *q_ = p + r * in_w * in_c;                                           \
+    store_lanes(q_, o0, n);                                                    \
+    if (nw > 1) store_lanes(q_ + in_c, o1, n);                                 \
+    if (nw > 2) store_lanes(q_ + 2 * in_c, o2, n);                             \
+    if (nw > 3) store_lanes(q_ + 3 * in_c, o3, n);                             \
+  }
+        DX_ROW(0) DX_ROW(1) DX_ROW(2) DX_ROW(3)
+#undef DX_ROW
+      }
+    }
+  }
+}
+
+EXPORT(bnn_winograd4_filter_grad)
+void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
+                               float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
+                               u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+  const u32 ci4 = round4(in_c), co8 = round8(out_c);
+  const u32 tiles_h = (out_h + 3) / 4, tiles_w = (out_w + 3) / 4;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(dw, count4(3, 3, in_c, out_c), 4) &&
+          inside(xh, skewed_points(36, block, ci4), 4) &&
+          inside(dh, skewed_points(36, block, co8), 4) &&
+          inside(m, skewed_points(36, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      /* xh[xi][ci / 4][t][ci % 4]: B' X B of the 6x6 tile of x under dy's 4x4 tile t. */
+      const float *img = x + b * in_h * in_w * in_c;
+      const int y = (int)(4 * ty) - (int)pad_top, xc = (int)(4 * tx) - (int)pad_left;
+      for (u32 ci = 0; ci < ci4; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+        WG4_TILE_FROM_IMAGE(img, y, xc, in_h, in_w, in_c, ci, n);
+        WG4_TILE_BT();
+        WG4_TILE_STORE(xh + (ci / 4 * block + t) * 4, block * ci4 + WG_SKEW);
+      }
+      /* dh[xi][co / 8][t][co % 8]: A DY A' of dy's 4x4 tile t. */
+      const float *gimg = dy + b * out_h * out_w * out_c;
+      const int gy = (int)(4 * ty), gx = (int)(4 * tx);
+      for (u32 co = 0; co < co8; co += 4) {
+        const u32 n = lanes(out_c, co);
+#define E_ROW(r)                                                                     \
+  const v128_t e##r##0 = pixel_lanes(gimg, gy + r, gx, out_h, out_w, out_c, co, n);     \
+  const v128_t e##r##1 = pixel_lanes(gimg, gy + r, gx + 1, out_h, out_w, out_c, co, n); \
+  const v128_t e##r##2 = pixel_lanes(gimg, gy + r, gx + 2, out_h, out_w, out_c, co, n); \
+  const v128_t e##r##3 = pixel_lanes(gimg, gy + r, gx + 3, out_h, out_w, out_c, co, n)
+        E_ROW(0);
+        E_ROW(1);
+        E_ROW(2);
+        E_ROW(3);
+#undef E_ROW
+        v128_t r00, r10, r20, r30, r40, r50, r01, r11, r21, r31, r41, r51;
+        v128_t r02, r12, r22, r32, r42, r52, r03, r13, r23, r33, r43, r53;
+        WG4_A(r00, r10, r20, r30, r40, r50, e00, e10, e20, e30);
+        WG4_A(r01, r11, r21, r31, r41, r51, e01, e11, e21, e31);
+        WG4_A(r02, r12, r22, r32, r42, r52, e02, e12, e22, e32);
+        WG4_A(r03, r13, r23, r33, r43, r53, e03, e13, e23, e33);
+        v128_t d00, d01, d02, d03, d04, d05, d10, d11, d12, d13, d14, d15;
+        v128_t d20, d21, d22, d23, d24, d25, d30, d31, d32, d33, d34, d35;
+        v128_t d40, d41, d42, d43, d44, d45, d50, d51, d52, d53, d54, d55;
+        WG4_A(d00, d01, d02, d03, d04, d05, r00, r01, r02, r03);
+        WG4_A(d10, d11, d12, d13, d14, d15, r10, r11, r12, r13);
+        WG4_A(d20, d21, d22, d23, d24, d25, r20, r21, r22, r23);
+        WG4_A(d30, d31, d32, d33, d34, d35, r30, r31, r32, r33);
+        WG4_A(d40, d41, d42, d43, d44, d45, r40, r41, r42, r43);
+        WG4_A(d50, d51, d52, d53, d54, d55, r50, r51, r52, r53);
+        WG4_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
+      }
+    }
+    wg_accumulate(xh, dh, m, 36, rows, block, ci4, co8, t0 == 0);
+  }
+  /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+  for (u32 ci = 0; ci < in_c; ci++) {
+    for (u32 co = 0; co < out_c; co += 4) {
+      const u32 n = lanes(out_c, co);
+      WG4_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
+      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22;
+      v128_t s03, s13, s23, s04, s14, s24, s05, s15, s25;
+      WG4_GT(s00, s10, s20, d00, d10, d20, d30, d40, d50);
+      WG4_GT(s01, s11, s21, d01, d11, d21, d31, d41, d51);
+      WG4_GT(s02, s12, s22, d02, d12, d22, d32, d42, d52);
+      WG4_GT(s03, s13, s23, d03, d13, d23, d33, d43, d53);
+      WG4_GT(s04, s14, s24, d04, d14, d24, d34, d44, d54);
+      WG4_GT(s05, s15, s25, d05, d15, d25, d35, d45, d55);
+      float *p = dw + ci * out_c + co;
+      const u32 tap = in_c * out_c;
+      v128_t o0, o1, o2;
+      WG4_GT(o0, o1, o2, s00, s01, s02, s03, s04, s05);
+      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+      WG4_GT(o0, o1, o2, s10, s11, s12, s13, s14, s15);
+      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+      store_lanes(p + 5 * tap, o2, n);
+      WG4_GT(o0, o1, o2, s20, s21, s22, s23, s24, s25);
       store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
       store_lanes(p + 8 * tap, o2, n);
     }

@@ -22,10 +22,11 @@
  * mnist-cnn (batch 64); then whole evaluation passes (`model.predict`) and training steps of
  * the presets with the XNOR path on and off, called in turns. Medians of CPU time.
  *
- * The fourth compares the Winograd F(2x2, 3x3) gradients with the direct C kernels, per 3x3
- * stride-1 layer shape of the presets (the input gradient and the filter gradient, and the
- * largest difference between the two results relative to the largest value), then whole training
- * steps of the presets with Winograd on and off, in turns. Medians of CPU time.
+ * The fourth compares the Winograd gradients, F(2x2, 3x3) and F(4x4, 3x3), with the direct C
+ * kernels, per 3x3 stride-1 layer shape of the presets (the input gradient and the filter
+ * gradient, and the largest difference of each tile size's result from the direct one relative to
+ * the largest value), then whole training steps of the presets with Winograd off and on, and
+ * with F(2x2, 3x3) only against the tile size BNN Lab picks, in turns. Medians of CPU time.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,7 @@ import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   registerBnnKernels,
   setWinogradGradients,
+  setWinogradTile,
   setXnorForward,
   unregisterBnnKernels,
   winogradGradientCalls,
@@ -509,11 +511,30 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     ['mnist-resnete', [64, 14, 14, 32], 32, 'same'],
   ];
   console.log(
-    `Winograd F(2x2, 3x3) gradients vs the direct C kernels, median CPU time of ${repeats} calls; load average ${loadAverage()}`,
+    `Winograd F(2x2, 3x3) and F(4x4, 3x3) gradients vs the direct C kernels, median CPU time of ${repeats} calls in turns; load average ${loadAverage()}`,
   );
   const rows = [
-    ['layer (batch x HxWxCin->Cout)', 'gradient', 'direct', 'Winograd', 'speed-up', 'difference'],
+    [
+      'layer (batch x HxWxCin->Cout)',
+      'gradient',
+      'direct',
+      'F(2x2)',
+      'F(4x4)',
+      'F(4x4) vs direct',
+      'F(4x4) vs F(2x2)',
+      'difference F(2x2), F(4x4)',
+    ],
   ];
+  // The three ways in turns: direct (Winograd off), then each tile size forced.
+  const ways: (() => void)[] = [
+    () => setWinogradGradients(false),
+    () => setWinogradTile(2),
+    () => setWinogradTile(4),
+  ];
+  const reset = () => {
+    setWinogradGradients(true);
+    setWinogradTile(undefined);
+  };
   for (const [model, xShape, outChannels, pad] of layers) {
     const filterShape: Shape4 = [3, 3, xShape[3], outChannels];
     const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 1, 1, pad);
@@ -528,38 +549,53 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     ] as const) {
       const run = kernel(name).kernelFunc;
       const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
-      const values = (on: boolean): Float32Array => {
-        const previous = setWinogradGradients(on);
+      const values = ways.map((way) => {
+        way();
         const out = call();
-        setWinogradGradients(previous);
+        reset();
         const data = backend.readSync(out.dataId) as Float32Array;
         backend.disposeData(out.dataId);
         return data;
-      };
-      const calls = winogradGradientCalls();
-      const difference = relativeDifference(values(true), values(false));
-      if (winogradGradientCalls() === calls) throw new Error('bench: Winograd did not run');
-      const times = timeOnOff(setWinogradGradients, repeats, () => {
-        backend.disposeData(call().dataId);
       });
+      const calls = winogradGradientCalls();
+      const times = timeInTurns(
+        repeats,
+        ways.map((way) => () => {
+          way();
+          const out = call();
+          reset();
+          return out;
+        }),
+      );
+      if (winogradGradientCalls() === calls) throw new Error('bench: Winograd did not run');
       rows.push([
         label,
         gradient,
-        ms(times.off),
-        ms(times.on),
-        `${(times.off / times.on).toFixed(2)}x`,
-        difference.toExponential(1),
+        ...times.map(ms),
+        `${(times[0] / times[2]).toFixed(2)}x`,
+        `${(times[1] / times[2]).toFixed(2)}x`,
+        `${relativeDifference(values[1], values[0]).toExponential(1)}, ${relativeDifference(values[2], values[0]).toExponential(1)}`,
       ]);
     }
     tf.dispose([x, filter, dy]);
   }
   printTable(rows);
+  const stepRepeats = Math.max(3, Math.floor(repeats / 2));
   console.log('\nwhole training step, Winograd off / on, median CPU time');
   const modelRows = [['model, batch', 'direct', 'Winograd', 'speed-up']];
-  modelRows.push(
-    ...trainStepsOnOff(setWinogradGradients, Math.max(3, Math.floor(repeats / 2)), models),
-  );
+  modelRows.push(...trainStepsOnOff(setWinogradGradients, stepRepeats, models));
   printTable(modelRows);
+  console.log('\nwhole training step, F(2x2, 3x3) only / the tile size picked, median CPU time');
+  let picked = true;
+  const setPicked = (on: boolean): boolean => {
+    const previous = picked;
+    picked = on;
+    setWinogradTile(on ? undefined : 2);
+    return previous;
+  };
+  const tileRows = [['model, batch', 'F(2x2) only', 'picked', 'speed-up']];
+  tileRows.push(...trainStepsOnOff(setPicked, stepRepeats, models));
+  printTable(tileRows);
   console.log(`load average after: ${loadAverage()}`);
 }
 

@@ -182,18 +182,56 @@ test('bit-packed convolution: sizes that wrap, padding outside the input or wind
 });
 
 test('Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap', () => {
-  // batch 1, 4×4×16 → 4×4×16 ('same'), 2×2 tiles of 2×2, a block of 4 tiles: fits.
-  const inputOk = [0, 4096, 16384, 20480, 40960, 49152, 1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
-  const filterOk = [0, 4096, 8192, 20480, 24576, 32768, 1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
-  for (const [name, ok] of [
-    ['bnn_winograd_input_grad', inputOk],
-    ['bnn_winograd_filter_grad', filterOk],
+  // batch 1, 4×4×16 → 4×4×16 ('same'), a block of 4 tiles: fits. Scratch buffers hold 16 (F(2x2,
+  // 3x3)) or 36 (F(4x4, 3x3)) points of a panel plus 16 floats of skew each: u, v, m of the input
+  // gradient (16x16, 4x16, 4x16 floats a panel), xHat, dyHat, m of the filter gradient (4x16,
+  // 4x16, 16x16); each buffer starts where the one before it ends.
+  const at = (points: number, start: number, panels: number[]) => {
+    const offsets = [start];
+    for (const panel of panels)
+      offsets.push(offsets[offsets.length - 1] + points * (panel + 16) * 4);
+    return offsets.slice(0, 3);
+  };
+  const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
+  // dy (or x) at 0, the filter (or dy) at 4096, dx at 16384 (dw at 8192); scratch from 20480.
+  const inputOk = (points: number) => [
+    0,
+    4096,
+    16384,
+    ...at(points, 20480, [256, 64, 64]),
+    ...geometry,
+  ];
+  const filterOk = (points: number) => [
+    0,
+    4096,
+    8192,
+    ...at(points, 20480, [64, 64, 256]),
+    ...geometry,
+  ];
+  // The last scratch buffer's bytes: m of the input gradient (4x16 a panel), of the filter
+  // gradient (16x16).
+  const lastBytes = (points: number, panel: number) => points * (panel + 16) * 4;
+  for (const [name, ok, last] of [
+    ['bnn_winograd_input_grad', inputOk(16), lastBytes(16, 64)],
+    ['bnn_winograd_filter_grad', filterOk(16), lastBytes(16, 256)],
+    ['bnn_winograd4_input_grad', inputOk(36), lastBytes(36, 64)],
+    ['bnn_winograd4_filter_grad', filterOk(36), lastBytes(36, 256)],
   ] as const) {
     assert.deepEqual(
       run(() => kernels[name](...ok)),
       { trapped: false, changed: true },
       name,
     );
+    // The last buffer ending at the memory's last byte fits; one float further does not.
+    const atEnd = [...ok];
+    atEnd[5] = PAGES * 65536 - last;
+    assert.deepEqual(
+      run(() => kernels[name](...atEnd)),
+      { trapped: false, changed: true },
+      name,
+    );
+    const pastEnd = [...ok];
+    pastEnd[5] = atEnd[5] + 4;
     const huge = [...ok];
     huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
     const bigBlock = [...ok];
@@ -204,6 +242,7 @@ test('Winograd gradients: sizes that wrap, scratch past the memory or padding pa
       ['huge batch', huge],
       ['block', bigBlock],
       ['padding', pad],
+      ['last scratch buffer one float past the memory', pastEnd],
     ] as const) {
       assert.deepEqual(
         run(() => kernels[name](...args)),

@@ -1,9 +1,10 @@
 /**
- * The Winograd F(2x2, 3x3) gradients of core/kernels/bnn_kernels.c: `Conv2DBackpropInput` and
- * `Conv2DBackpropFilter` of a 3x3 stride-1 convolution on wasm take them from 16 channels on.
- * They must give the gradients of the cpu backend and of the direct C kernels up to float
- * rounding, over odd image sizes, channel counts that are not a multiple of 4, every padding a
- * 3x3 filter allows, one block of tiles or several with a partial last one.
+ * The Winograd F(2x2, 3x3) and F(4x4, 3x3) gradients of core/kernels/bnn_kernels.c:
+ * `Conv2DBackpropInput` and `Conv2DBackpropFilter` of a 3x3 stride-1 convolution on wasm take
+ * them from 16 channels on. Each tile size must give the gradients of the cpu backend and of the
+ * direct C kernels up to float rounding, over odd image sizes (partial tiles), channel counts that
+ * are not a multiple of 4, every padding a 3x3 filter allows, one block of tiles or several with
+ * a partial last one.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -12,8 +13,10 @@ import {
   bnnKernelsRegistered,
   setWinogradBlock,
   setWinogradGradients,
+  setWinogradTile,
   WINOGRAD_MIN_CHANNELS,
   winogradGradientCalls,
+  winogradTile,
 } from '../../../core/backend/bnnKernels';
 import { initBackend } from '../../../core/backend/backends';
 import { randomSigns, randomUniform } from './testValues';
@@ -94,7 +97,18 @@ const cases: Case[] = [
   // Several blocks of tiles, the last one partial and not a multiple of the 4-tile micro-block.
   { x: [2, 7, 9, 20], outChannels: 24, pad: 'same', block: 6 },
   { x: [3, 8, 8, 16], outChannels: 17, pad: 'valid', block: 5 },
+  // A CIFAR stage's size: whole 4x4 tiles, several blocks.
+  { x: [2, 16, 16, 32], outChannels: 32, pad: 'same', block: 12 },
+  { x: [1, 11, 10, 16], outChannels: 16, pad: explicit(0, 2, 2, 0), block: 3 },
 ];
+
+/**
+ * How far each tile size may round from the direct sums, relative to the largest value. F(4x4,
+ * 3x3)'s transforms scale values by up to 100 (B' d B) and 1/576 (G g G'), so it rounds about ten
+ * times more than F(2x2, 3x3): up to 6e-6 on these cases (1e-6 for F(2x2)), 1.5e-5 at
+ * ResNetE-18's 4x4x512 (docs/performance.md). A wrong transform is off by far more than either.
+ */
+const ROUNDING = { 2: 1e-5, 4: 3e-5 };
 
 function label(c: Case): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
@@ -122,28 +136,45 @@ void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)
         await tf.setBackend('cpu');
         const cpu = gradients(c, x, w, dy);
         await tf.setBackend('wasm');
-        setWinogradBlock(c.block);
-        const before = winogradGradientCalls();
-        const winograd = gradients(c, x, w, dy);
-        assert.equal(winogradGradientCalls() - before, 2, `${name}: both gradients by Winograd`);
-        setWinogradBlock(undefined);
         const previous = setWinogradGradients(false);
         const direct = gradients(c, x, w, dy);
         setWinogradGradients(previous);
-
-        for (const [k, what] of ['dx', 'dW'].entries()) {
-          const toCpu = relativeError(winograd[k], cpu[k]);
-          const toDirect = relativeError(winograd[k], direct[k]);
-          assert.ok(toCpu < 1e-5, `${name} ${what}: ${toCpu} from the cpu backend`);
-          assert.ok(toDirect < 1e-5, `${name} ${what}: ${toDirect} from the direct C kernel`);
-          // And the comparison is not vacuous: the gradient is not all zero.
-          assert.ok(
-            cpu[k].some((v) => v !== 0),
-            `${name} ${what}: a gradient with nonzero values`,
-          );
+        for (const tile of [2, 4] as const) {
+          setWinogradBlock(c.block);
+          setWinogradTile(tile);
+          const before = winogradGradientCalls(tile);
+          const winograd = gradients(c, x, w, dy);
+          setWinogradTile(undefined);
+          setWinogradBlock(undefined);
+          const ran = winogradGradientCalls(tile) - before;
+          assert.equal(ran, 2, `${name}: both gradients by F(${tile}x${tile}, 3x3)`);
+          for (const [k, what] of ['dx', 'dW'].entries()) {
+            const toCpu = relativeError(winograd[k], cpu[k]);
+            const toDirect = relativeError(winograd[k], direct[k]);
+            const where = `${name} F(${tile}x${tile}) ${what}`;
+            const bound = ROUNDING[tile];
+            assert.ok(toCpu < bound, `${where}: ${toCpu} from the cpu backend`);
+            assert.ok(toDirect < bound, `${where}: ${toDirect} from the direct C kernel`);
+            // And the comparison is not vacuous: the gradient is not all zero.
+            assert.ok(
+              cpu[k].some((v) => v !== 0),
+              `${name} ${what}: a gradient with nonzero values`,
+            );
+          }
         }
       }
     }
+  });
+
+  void it('take the tile size that multiplies least: 4x4 from 3 pixels a side', () => {
+    assert.equal(winogradTile(32, 32), 4);
+    assert.equal(winogradTile(4, 4), 4);
+    assert.equal(winogradTile(7, 7), 4);
+    assert.equal(winogradTile(3, 3), 4);
+    assert.equal(winogradTile(2, 2), 2);
+    assert.equal(winogradTile(1, 1), 2);
+    assert.equal(winogradTile(6, 6), 2); // 9 tiles of 16 against 4 of 36: a tie
+    assert.equal(winogradTile(32, 2), 2);
   });
 
   void it('are not used below 16 channels, for strides, dilations or other filter sizes', async () => {

@@ -17,6 +17,7 @@ import { initBackend } from '../../../core/backend/backends';
 import { getPreset } from '../../../core/bnn/presets';
 import { loadDataset } from '../../../core/data/datasets';
 import { DataParallel } from '../../../core/parallel/dataParallel';
+import { setWinogradTile } from '../../../core/backend/bnnKernels';
 import { createStepSetup } from '../../../core/training/stepSetup';
 
 const tempRun = () => join(mkdtempSync(join(tmpdir(), 'bnn-parallel-')), 'run');
@@ -104,6 +105,21 @@ test(
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
   async (t) => {
     // 50 steps of batch 32, mnist-cnn (batch norm after every conv), telemetry every 5 steps.
+    // With F(2x2, 3x3) gradients: the two runs' batch norms sum in different orders, and a
+    // kernel's rounding then differs between them by its own rounding error, not by that of the
+    // sums; over tens of steps a binary net turns such differences into sign flips and different
+    // losses. F(4x4, 3x3) rounds about ten times more, and this seed's runs part at step 45 with
+    // it (at step 15 with 960 examples); F(2x2) keeps them within 1e-7 in loss, so that the test
+    // still sees an error in the data-parallel path that small. (winogradConv.test.ts checks
+    // both tile sizes against the direct kernels.) The replicas read BNN_LAB_WINOGRAD.
+    const previousSetting = process.env.BNN_LAB_WINOGRAD;
+    process.env.BNN_LAB_WINOGRAD = '2';
+    setWinogradTile(2);
+    t.after(() => {
+      if (previousSetting === undefined) delete process.env.BNN_LAB_WINOGRAD;
+      else process.env.BNN_LAB_WINOGRAD = previousSetting;
+      setWinogradTile(undefined);
+    });
     const config = resolveConfig(
       {
         preset: 'mnist-cnn',
