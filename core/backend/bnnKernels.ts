@@ -166,6 +166,23 @@ interface BnnExports {
     negLearningRate: number,
     epsilon: number,
   ): void;
+  /** (dy, dx, then batch, in H, W, channels, out H, W, filter H, W, stride H, W, pad top, left). */
+  bnn_avg_pool_grad(
+    dy: number,
+    dx: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
   bnn_max_pool_grad(
     x: number,
     dy: number,
@@ -692,6 +709,54 @@ export function registerBnnKernels(): string | undefined {
 }
 
 /**
+ * `AvgPoolGrad` in C for wasmKernels.ts (2-D, no dilation): returns `dx` (shape `xShape`), or
+ * undefined when the C kernels are not in use (the caller then runs the stock kernel). As tfjs
+ * defines it: every input pixel of a window gets the window's dy over the whole window's size.
+ */
+export function avgPoolGradInC(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  xShape: number[],
+  info: PoolGeometry,
+): TensorInfo | undefined {
+  if (!cKernelsInUse || dy.dtype !== 'float32') return undefined;
+  if (info.padInfo.top < 0 || info.padInfo.left < 0) return undefined;
+  const dx = backend.makeOutput(xShape, 'float32');
+  kernelsFor(backend).bnn_avg_pool_grad(
+    heapOffset(backend, dy),
+    heapOffset(backend, dx),
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  );
+  return dx;
+}
+
+/** The geometry of a 2-D pool, as tfjs' `computePool2DInfo` gives it. */
+export interface PoolGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/**
  * `MaxPoolGrad` in C for wasmKernels.ts: fills `dx` (already allocated, shape of `x`) and
  * returns true, or returns false when the C kernels are not in use (the caller then runs its
  * JavaScript loop). Same result as that loop: the first maximum of each window gets dy.
@@ -701,19 +766,7 @@ export function maxPoolGradInC(
   x: TensorInfo,
   dy: TensorInfo,
   dx: TensorInfo,
-  info: {
-    batchSize: number;
-    inHeight: number;
-    inWidth: number;
-    inChannels: number;
-    outHeight: number;
-    outWidth: number;
-    filterHeight: number;
-    filterWidth: number;
-    strideHeight: number;
-    strideWidth: number;
-    padInfo: { top: number; left: number };
-  },
+  info: PoolGeometry,
 ): boolean {
   if (!cKernelsInUse || x.dtype !== 'float32' || dy.dtype !== 'float32') return false;
   if (info.padInfo.top < 0 || info.padInfo.left < 0) return false;

@@ -191,6 +191,52 @@ void bnn_approx_sign_grad(const float *dy, const float *x, float *out, u32 n) {
 }
 
 /*
+ * Gradient of a 2-D average pool, NHWC float32, as tfjs defines it: each dy[b, oh, ow, c] times
+ * 1 / (filter_h * filter_w) (the whole window's size, padding included) goes to every input pixel
+ * of its window that lies inside the input, added into dx, which this kernel zeroes first. Windows
+ * may overlap and be cut by the padding. Four channels at a time.
+ */
+EXPORT(bnn_avg_pool_grad)
+void bnn_avg_pool_grad(const float *dy, float *dx, u32 batch, u32 in_h, u32 in_w, u32 channels,
+                       u32 out_h, u32 out_w, u32 filter_h, u32 filter_w, u32 stride_h,
+                       u32 stride_w, u32 pad_top, u32 pad_left) {
+  const u64 in_n = count4(batch, in_h, in_w, channels);
+  REQUIRE(inside(dx, in_n, 4) && inside(dy, count4(batch, out_h, out_w, channels), 4));
+  REQUIRE(in_h < (1u << 30) && in_w < (1u << 30) && filter_h > 0 && filter_w > 0);
+  u32 i = 0;
+  for (; i + 4 <= (u32)in_n; i += 4) wasm_v128_store(dx + i, wasm_f32x4_splat(0.0f));
+  for (; i < (u32)in_n; i++) dx[i] = 0.0f;
+  const float scale = 1.0f / (float)(filter_h * filter_w);
+  const v128_t scale4 = wasm_f32x4_splat(scale);
+  for (u32 b = 0; b < batch; b++) {
+    for (u32 oh = 0; oh < out_h; oh++) {
+      const int row_start = (int)(oh * stride_h) - (int)pad_top;
+      const int row_begin = row_start < 0 ? 0 : row_start;
+      int row_end = row_start + (int)filter_h;
+      if (row_end > (int)in_h) row_end = (int)in_h;
+      for (u32 ow = 0; ow < out_w; ow++) {
+        const int col_start = (int)(ow * stride_w) - (int)pad_left;
+        const int col_begin = col_start < 0 ? 0 : col_start;
+        int col_end = col_start + (int)filter_w;
+        if (col_end > (int)in_w) col_end = (int)in_w;
+        const float *g = dy + ((b * out_h + oh) * out_w + ow) * channels;
+        for (int r = row_begin; r < row_end; r++) {
+          for (int q = col_begin; q < col_end; q++) {
+            float *d = dx + ((b * in_h + (u32)r) * in_w + (u32)q) * channels;
+            u32 c = 0;
+            for (; c + 4 <= channels; c += 4) {
+              const v128_t v = wasm_f32x4_mul(wasm_v128_load(g + c), scale4);
+              wasm_v128_store(d + c, wasm_f32x4_add(wasm_v128_load(d + c), v));
+            }
+            for (; c < channels; c++) d[c] += g[c] * scale;
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
  * Gradient of a 2-D max pool, NHWC float32: for each pooling window and channel, dy goes to the
  * first maximum of x in row-major window order (strict >, so ties go to the first, and a window
  * whose values are all NaN or all -inf passes no gradient), added into dx, which the caller

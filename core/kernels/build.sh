@@ -58,7 +58,7 @@ if grep -qE 'global\.(get|set)' "$tmp/disasm.txt"; then
   grep -nE 'global\.(get|set)' "$tmp/disasm.txt" >&2
   exit 1
 fi
-for f in bnn_winograd_input_grad bnn_winograd_filter_grad bnn_winograd4_input_grad bnn_winograd4_filter_grad bnn_sign bnn_ste_grad bnn_approx_sign_grad bnn_pack_ste bnn_unpack_signs bnn_ste_grad_packed bnn_max_pool_grad bnn_peak_probe; do
+for f in bnn_winograd_input_grad bnn_winograd_filter_grad bnn_winograd4_input_grad bnn_winograd4_filter_grad bnn_sign bnn_ste_grad bnn_approx_sign_grad bnn_pack_ste bnn_unpack_signs bnn_ste_grad_packed bnn_max_pool_grad bnn_avg_pool_grad bnn_peak_probe; do
   grep -q "<$f>:" "$tmp/disasm.txt" || { echo "build.sh: $f is missing" >&2; exit 1; }
 done
 

@@ -316,6 +316,69 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
     }
   });
 
+  void it('AvgPoolGrad in C matches the stock wasm kernel and the cpu backend (padding, overlap)', () => {
+    const cases: {
+      shape: [number, number, number, number];
+      size: number;
+      stride: number;
+      pad: 'valid' | 'same';
+    }[] = [
+      // ResNetE's shortcut: 2x2/2 on an even image, channels a multiple of 4.
+      { shape: [2, 8, 8, 16], size: 2, stride: 2, pad: 'valid' },
+      { shape: [3, 7, 9, 5], size: 2, stride: 2, pad: 'same' },
+      { shape: [2, 9, 7, 6], size: 3, stride: 2, pad: 'same' },
+      { shape: [1, 6, 6, 3], size: 3, stride: 1, pad: 'same' },
+      { shape: [2, 5, 5, 9], size: 3, stride: 1, pad: 'valid' },
+      { shape: [1, 7, 7, 2], size: 2, stride: 2, pad: 'valid' },
+    ];
+    for (const [n, { shape, size, stride, pad }] of cases.entries()) {
+      const values = randomValues(
+        shape.reduce((a, b) => a * b, 1),
+        300 + n,
+      );
+      const grad = (on: string) => {
+        const previous = tf.getBackend();
+        void tf.setBackend(on);
+        try {
+          return tf.tidy(() => {
+            const x = tf.tensor4d(values, shape);
+            const pooled = tf.avgPool(x, size, stride, pad);
+            const dy = tf.tensor4d(randomValues(pooled.size, 400 + n), pooled.shape);
+            return tf
+              .grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, size, stride, pad))(x, dy)
+              .dataSync()
+              .slice() as Float32Array;
+          });
+        } finally {
+          void tf.setBackend(previous);
+        }
+      };
+      const label = `avgPoolGrad ${shape.join('x')} ${size}/${stride} ${pad}`;
+      const inC = grad('wasm');
+      unregisterBnnKernels();
+      const stock = grad('wasm');
+      registerBnnKernels();
+      const onCpu = grad('cpu');
+      for (const [other, name] of [
+        [stock, 'stock wasm kernel'],
+        [onCpu, 'cpu backend'],
+      ] as const) {
+        assert.equal(inC.length, other.length);
+        for (let i = 0; i < other.length; i++) {
+          // Windows that overlap sum in another order; apart, the values are the same bits.
+          const bound = stride >= size ? 0 : 1e-6 * Math.max(1, Math.abs(other[i]));
+          if (!(Math.abs(inC[i] - other[i]) <= bound)) {
+            assert.fail(`${label}: element ${i} is ${inC[i]}, ${name} ${other[i]}`);
+          }
+        }
+      }
+      assert.ok(
+        inC.some((v) => v !== 0),
+        `${label}: a gradient with nonzero values`,
+      );
+    }
+  });
+
   void it('keep the tensor count and the wasm heap use flat over repeated gradient steps', () => {
     const w = tf.variable(tf.randomUniform([3, 3, 16, 32], -1.5, 1.5, 'float32', 7));
     const a = tf.randomUniform([8, 12, 12, 16], -2, 2, 'float32', 8);

@@ -102,7 +102,7 @@ test('convolutions: a batch whose tensor sizes wrap, or windows past the input, 
   );
 });
 
-test('batch norm and max-pool gradient: rows × channels past the memory trap', () => {
+test('batch norm and pooling gradients: rows × channels past the memory trap', () => {
   assert.deepEqual(
     run(() => kernels.bnn_channel_sums(0, 2 ** 20, 2 ** 12, 8192, 4096)),
     { trapped: true, changed: false },
@@ -115,6 +115,29 @@ test('batch norm and max-pool gradient: rows × channels past the memory trap', 
     run(() => kernels.bnn_max_pool_grad(0, 0, 4096, 2 ** 20, 64, 64, 64, 32, 32, 2, 2, 2, 2, 0, 0)),
     { trapped: true, changed: false },
   );
+  // Average pool: 2×8×8×4 → 2×4×4×4 fits (dy at 0, dx at 4096); a batch past the memory, or dx
+  // ending one float past it, traps.
+  const avgOk = [0, 4096, 2, 8, 8, 4, 4, 4, 2, 2, 2, 2, 0, 0];
+  assert.deepEqual(
+    run(() => kernels.bnn_avg_pool_grad(...avgOk)),
+    {
+      trapped: false,
+      changed: true,
+    },
+  );
+  const avgHuge = [...avgOk];
+  avgHuge[2] = 2 ** 20;
+  const avgPast = [...avgOk];
+  avgPast[1] = PAGES * 65536 - 2 * 8 * 8 * 4 * 4 + 4;
+  for (const args of [avgHuge, avgPast]) {
+    assert.deepEqual(
+      run(() => kernels.bnn_avg_pool_grad(...args)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+  }
 });
 
 test('bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap', () => {
