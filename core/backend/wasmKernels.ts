@@ -926,9 +926,18 @@ function avgPoolGrad(args: {
   backend: BackendWasm;
   attrs: NamedAttrMap;
 }): TensorInfo {
-  const { inputs, backend, attrs } = args;
-  const dy = requireInput('AvgPoolGrad', inputs, 'dy');
-  const input = requireInput('AvgPoolGrad', inputs, 'input');
+  const { dy, input, info } = poolGradInputs('AvgPoolGrad', args.inputs, args.attrs);
+  return avgPoolGradInC(args.backend, dy, input.shape, info) ?? runStockKernel('AvgPoolGrad', args);
+}
+
+/** A 2-D pool gradient's `dy`, forward `input` and geometry, `dy` checked against it. */
+function poolGradInputs(
+  kernelName: string,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap,
+): { dy: TensorInfo; input: TensorInfo; info: backend_util.Conv2DInfo } {
+  const dy = requireInput(kernelName, inputs, 'dy');
+  const input = requireInput(kernelName, inputs, 'input');
   const info = backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
     attrs.filterSize as number | Pair,
@@ -937,8 +946,8 @@ function avgPoolGrad(args: {
     attrs.pad as Padding,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
-  assertShape('AvgPoolGrad', 'dy', dy.shape, info.outShape);
-  return avgPoolGradInC(backend, dy, input.shape, info) ?? runStockKernel('AvgPoolGrad', args);
+  assertShape(kernelName, 'dy', dy.shape, info.outShape);
+  return { dy, input, info };
 }
 
 /**
@@ -956,18 +965,8 @@ function maxPoolGrad(args: {
   backend: BackendWasm;
   attrs: NamedAttrMap;
 }): TensorInfo {
-  const { inputs, backend, attrs } = args;
-  const dy = requireInput('MaxPoolGrad', inputs, 'dy');
-  const input = requireInput('MaxPoolGrad', inputs, 'input');
-  const info = backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize as number | Pair,
-    attrs.strides as number | Pair,
-    1,
-    attrs.pad as Padding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
-  assertShape('MaxPoolGrad', 'dy', dy.shape, info.outShape);
+  const { backend } = args;
+  const { dy, input, info } = poolGradInputs('MaxPoolGrad', args.inputs, args.attrs);
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = info;
   const out = backend.makeOutput(input.shape, 'float32');
   if (maxPoolGradInC(backend, input, dy, out, info)) {

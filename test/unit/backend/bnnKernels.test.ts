@@ -125,6 +125,39 @@ before(async () => {
   registerWasmTrainingKernels();
 });
 
+/** A 2-D pooling's shape, window, stride and padding, as the pool-gradient tests run them. */
+interface PoolCase {
+  shape: [number, number, number, number];
+  size: number;
+  stride: number;
+  pad: 'valid' | 'same';
+}
+
+/** The gradient of `pool` at `values` for a random dy (seed `dySeed`), computed on `backend`. */
+function poolGradient(
+  backend: string,
+  pool: typeof tf.maxPool,
+  values: Float32Array,
+  { shape, size, stride, pad }: PoolCase,
+  dySeed: number,
+): Float32Array {
+  const previous = tf.getBackend();
+  void tf.setBackend(backend);
+  try {
+    return tf.tidy(() => {
+      const x = tf.tensor4d(values, shape);
+      const pooled = pool(x, size, stride, pad);
+      const dy = tf.tensor4d(randomValues(pooled.size, dySeed), pooled.shape);
+      return tf
+        .grad((t: tf.Tensor) => pool(t as tf.Tensor4D, size, stride, pad))(x, dy)
+        .dataSync()
+        .slice() as Float32Array;
+    });
+  } finally {
+    void tf.setBackend(previous);
+  }
+}
+
 void describe('BNN Lab C kernels on the wasm backend', () => {
   void it('are registered by registerWasmTrainingKernels', () => {
     assert.equal(bnnKernelsRegistered(), true);
@@ -262,12 +295,7 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
   });
 
   void it('MaxPoolGrad in C matches the JavaScript loop and the cpu backend (ties, NaN, -inf, padding, overlap)', () => {
-    const cases: {
-      shape: [number, number, number, number];
-      size: number;
-      stride: number;
-      pad: 'valid' | 'same';
-    }[] = [
+    const cases: PoolCase[] = [
       { shape: [2, 8, 8, 4], size: 2, stride: 2, pad: 'valid' },
       { shape: [3, 7, 9, 5], size: 2, stride: 2, pad: 'same' },
       { shape: [2, 9, 7, 6], size: 3, stride: 2, pad: 'same' },
@@ -281,25 +309,7 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
       const values = randomValues(count, 100 + n).map((v) => Math.round(v * 2) / 2 - 0.75);
       for (let i = 0; i < count; i += 11) values[i] = NaN;
       for (let i = 5; i < count; i += 13) values[i] = -Infinity;
-      const grad = (on: string) => {
-        const previous = tf.getBackend();
-        void tf.setBackend(on);
-        try {
-          return tf.tidy(() => {
-            const x = tf.tensor4d(values, shape);
-            const dy = tf.tensor4d(
-              randomValues(tf.maxPool(x, size, stride, pad).size, 200 + n),
-              tf.maxPool(x, size, stride, pad).shape,
-            );
-            return tf
-              .grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, size, stride, pad))(x, dy)
-              .dataSync()
-              .slice() as Float32Array;
-          });
-        } finally {
-          void tf.setBackend(previous);
-        }
-      };
+      const grad = (on: string) => poolGradient(on, tf.maxPool, values, cases[n], 200 + n);
       const inC = grad('wasm');
       unregisterBnnKernels();
       const inJs = grad('wasm');
@@ -317,12 +327,7 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
   });
 
   void it('AvgPoolGrad in C matches the stock wasm kernel and the cpu backend (padding, overlap)', () => {
-    const cases: {
-      shape: [number, number, number, number];
-      size: number;
-      stride: number;
-      pad: 'valid' | 'same';
-    }[] = [
+    const cases: PoolCase[] = [
       // ResNetE's shortcut: 2x2/2 on an even image, channels a multiple of 4.
       { shape: [2, 8, 8, 16], size: 2, stride: 2, pad: 'valid' },
       { shape: [3, 7, 9, 5], size: 2, stride: 2, pad: 'same' },
@@ -336,23 +341,7 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
         shape.reduce((a, b) => a * b, 1),
         300 + n,
       );
-      const grad = (on: string) => {
-        const previous = tf.getBackend();
-        void tf.setBackend(on);
-        try {
-          return tf.tidy(() => {
-            const x = tf.tensor4d(values, shape);
-            const pooled = tf.avgPool(x, size, stride, pad);
-            const dy = tf.tensor4d(randomValues(pooled.size, 400 + n), pooled.shape);
-            return tf
-              .grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, size, stride, pad))(x, dy)
-              .dataSync()
-              .slice() as Float32Array;
-          });
-        } finally {
-          void tf.setBackend(previous);
-        }
-      };
+      const grad = (on: string) => poolGradient(on, tf.avgPool, values, cases[n], 400 + n);
       const label = `avgPoolGrad ${shape.join('x')} ${size}/${stride} ${pad}`;
       const inC = grad('wasm');
       unregisterBnnKernels();
