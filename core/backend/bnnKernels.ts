@@ -211,6 +211,9 @@ interface BnnExports {
   /** The same over 4x4 tiles, F(4x4, 3x3): 36 points for 16. */
   bnn_winograd4_input_grad: WinogradExport;
   bnn_winograd4_filter_grad: WinogradExport;
+  /** 3x3 stride-2 convolutions by their phases: 25 points per 4x4 block of the input. */
+  bnn_winograd_s2_input_grad: WinogradExport;
+  bnn_winograd_s2_filter_grad: WinogradExport;
   /** Returns 1, or 0 when a value of x is not exactly +1 or -1. */
   bnn_pack_signs(
     x: number,
@@ -871,13 +874,24 @@ export function conv2dInC(
 }
 
 /**
- * The Winograd gradients of 3x3 stride-1 convolutions: on unless `BNN_LAB_WINOGRAD=0`;
- * `BNN_LAB_WINOGRAD=2` keeps them to F(2x2, 3x3) tiles, which round less than F(4x4, 3x3)'s;
- * `setWinogradGradients` and `setWinogradTile` for tests and benchmarks.
+ * The Winograd gradients of 3x3 convolutions of stride 1 and 2: on unless `BNN_LAB_WINOGRAD=0`;
+ * `BNN_LAB_WINOGRAD=2` keeps stride 1 to F(2x2, 3x3) tiles, which round less than F(4x4, 3x3)'s;
+ * `setWinogradGradients`, `setWinogradTile` and `setWinogradStride2` for tests and benchmarks.
  */
 const winogradSetting = (process.env.BNN_LAB_WINOGRAD ?? '').trim();
 let winogradGradients = !/^(0|false|off|no)$/i.test(winogradSetting);
 let winogradCalls = 0;
+let winogradStride2 = true;
+
+/**
+ * Turns the stride-2 Winograd gradients on or off (off: the direct kernels, as before they
+ * existed); returns the previous setting.
+ */
+export function setWinogradStride2(on: boolean): boolean {
+  const previous = winogradStride2;
+  winogradStride2 = on;
+  return previous;
+}
 
 /** Turns the Winograd gradients on or off; returns the previous setting. */
 export function setWinogradGradients(on: boolean): boolean {
@@ -905,11 +919,13 @@ let winogradTileOverride: WinogradTile | undefined = winogradSetting === '2' ? 2
 export function setWinogradTile(tile: WinogradTile | undefined): void {
   winogradTileOverride = tile;
 }
-const winogradTileCalls = { 2: 0, 4: 0 };
+/** The Winograd kernels: stride 1 by tile size, and stride 2. */
+export type WinogradKernel = WinogradTile | 'stride2';
+const winogradKernelCalls: Record<WinogradKernel, number> = { 2: 0, 4: 0, stride2: 0 };
 
-/** How many gradients the Winograd kernels computed so far, in all or of one tile size. */
-export function winogradGradientCalls(tile?: WinogradTile): number {
-  return tile === undefined ? winogradCalls : winogradTileCalls[tile];
+/** How many gradients the Winograd kernels computed so far, in all or of one kernel. */
+export function winogradGradientCalls(kernel?: WinogradKernel): number {
+  return kernel === undefined ? winogradCalls : winogradKernelCalls[kernel];
 }
 
 /**
@@ -936,15 +952,19 @@ export interface WinogradGeometry extends ConvGeometry {
  */
 export const WINOGRAD_MIN_CHANNELS = 16;
 
-/** True when `conv2dWinogradInC` takes this convolution (3x3, stride 1, no dilation). */
+/**
+ * True when `conv2dWinogradInC` takes this convolution: 3x3, stride 1 or 2 (the same along both
+ * axes), no dilation.
+ */
 export function winogradApplies(g: WinogradGeometry): boolean {
+  const stride = g.strideHeight;
   return (
     winogradGradients &&
     cKernelsInUse &&
     g.filterHeight === 3 &&
     g.filterWidth === 3 &&
-    g.strideHeight === 1 &&
-    g.strideWidth === 1 &&
+    g.strideWidth === stride &&
+    (stride === 1 || (stride === 2 && winogradStride2)) &&
     g.dilationHeight === 1 &&
     g.dilationWidth === 1 &&
     g.padInfo.top >= 0 &&
@@ -957,11 +977,12 @@ export function winogradApplies(g: WinogradGeometry): boolean {
 }
 
 /**
- * A gradient of a 3x3 stride-1 convolution by Winograd F(2x2, 3x3) or F(4x4, 3x3)
- * (`bnn_winograd_*`, `bnn_winograd4_*` in bnn_kernels.c, tile size by `winogradTile`): 16
+ * A gradient of a 3x3 convolution by Winograd: stride 1 by F(2x2, 3x3) or F(4x4, 3x3)
+ * (`bnn_winograd_*`, `bnn_winograd4_*` in bnn_kernels.c, tile size by `winogradTile`), 16
  * multiplies per 2x2 block of outputs and channel pair, or 36 per 4x4 block, instead of 36 or
- * 144. Equal to the direct kernels up to float rounding. The caller checks `winogradApplies(g)`
- * first.
+ * 144; stride 2 by its phases (`bnn_winograd_s2_*`), 25 multiplies per 4x4 block of the input
+ * instead of 36. Equal to the direct kernels up to float rounding. The caller checks
+ * `winogradApplies(g)` first.
  * - `input` (dy, filter → dx `[batch, inHeight, inWidth, inChannels]`);
  * - `filter` (x, dy → dw `[3, 3, inChannels, outChannels]`).
  * Both take the unpadded tensors; the padding is read as zeros. Scratch buffers (the transformed
@@ -981,14 +1002,20 @@ export function conv2dWinogradInC(
     round(g.inChannels, 8),
     round(g.outChannels, 8),
   ];
-  // Tiles of dx (input gradient) or of dy (filter gradient).
+  // Tiles of dx (input gradient) or of dy (filter gradient). Stride 2: 4x4 tiles of the padded
+  // input (the input gradient) or 2x2 tiles of dy (the filter gradient), 25 points.
   const [h, w] = gradient === 'input' ? [g.inHeight, g.inWidth] : [g.outHeight, g.outWidth];
-  const tile = winogradTile(h, w);
-  const points = (tile + 2) ** 2;
-  const tiles = g.batchSize * Math.ceil(h / tile) * Math.ceil(w / tile);
+  const kernel: WinogradKernel = g.strideHeight === 2 ? 'stride2' : winogradTile(h, w);
+  const points = kernel === 'stride2' ? 25 : (kernel + 2) ** 2;
+  const tiles =
+    kernel !== 'stride2'
+      ? g.batchSize * Math.ceil(h / kernel) * Math.ceil(w / kernel)
+      : gradient === 'input'
+        ? g.batchSize * Math.ceil((h + g.padInfo.top) / 4) * Math.ceil((w + g.padInfo.left) / 4)
+        : g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
   // About 4 MB of transformed tiles per channel axis, all points together: 256 kB a point for
-  // F(2x2, 3x3), 114 kB for F(4x4, 3x3) (so the scratch, and the step's peak memory, stay the
-  // same whichever tile size runs).
+  // F(2x2, 3x3), 164 kB for stride 2, 114 kB for F(4x4, 3x3) (so the scratch, and the step's peak
+  // memory, stay the same whichever kernel runs).
   const block =
     winogradBlockOverride ??
     Math.max(4, Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4));
@@ -1006,14 +1033,18 @@ export function conv2dWinogradInC(
     'float32',
   );
   const kernels = kernelsFor(backend);
-  const run =
-    tile === 2
-      ? gradient === 'input'
-        ? kernels.bnn_winograd_input_grad
-        : kernels.bnn_winograd_filter_grad
-      : gradient === 'input'
-        ? kernels.bnn_winograd4_input_grad
-        : kernels.bnn_winograd4_filter_grad;
+  const run = {
+    input: {
+      2: kernels.bnn_winograd_input_grad,
+      4: kernels.bnn_winograd4_input_grad,
+      stride2: kernels.bnn_winograd_s2_input_grad,
+    },
+    filter: {
+      2: kernels.bnn_winograd_filter_grad,
+      4: kernels.bnn_winograd4_filter_grad,
+      stride2: kernels.bnn_winograd_s2_filter_grad,
+    },
+  }[gradient][kernel];
   run(
     heapOffset(backend, a),
     heapOffset(backend, b),
@@ -1034,7 +1065,7 @@ export function conv2dWinogradInC(
   );
   for (const buffer of buffers) backend.disposeData(buffer.dataId);
   winogradCalls++;
-  winogradTileCalls[tile]++;
+  winogradKernelCalls[kernel]++;
   return out;
 }
 

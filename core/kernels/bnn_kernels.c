@@ -1749,6 +1749,298 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
 }
 
 /*
+ * Winograd gradients of 3x3 stride-2 convolutions (the downsampling convolutions of ResNetE-18's
+ * stages), by splitting the transposed convolution into its phases. Along one axis, with the
+ * padded coordinate s = y + pad = 2 i + k (input pixel y, output pixel i, tap k), an even s takes
+ * taps 0 and 2 (a 2-tap filter over the outputs) and an odd s takes tap 1 alone. Over 4
+ * consecutive s (2 even, 2 odd) the 2-tap part is F(2, 2): 3 multiplies for 4, the 1-tap part 2;
+ * so 5 "points" for 6 multiplies, and in 2-D 25 points for a 4x4 block of the input instead of
+ * 36 multiplies (1.44x fewer) per channel pair. Every transform only adds and subtracts, so the
+ * results equal the direct kernels' up to the rounding of a reordered sum.
+ *
+ * Input gradient, tile = dx at s = 4T..4T+3, from dy at i = 2T-1, 2T, 2T+1 (d0, d1, d2):
+ *   points: (d0 - d1) w2, d1 (w0 + w2), (d2 - d1) w0, d1 w1, d2 w1;
+ *   dx(4T) = p0 + p1, dx(4T+1) = p3, dx(4T+2) = p1 + p2, dx(4T+3) = p4.
+ * Filter gradient, tile = dy at i = 2T, 2T+1 (g0, g1), from x at s = 4T..4T+4 (x0..x4):
+ *   points: (x0 - x2) g0, x2 (g0 + g1), (x4 - x2) g1, x1 g0, x3 g1;
+ *   dw0 = q0 + q1, dw1 = q3 + q4, dw2 = q1 + q2, summed over the tiles.
+ * The layouts, blocks and products are the stride-1 kernels' with 25 points.
+ */
+/* (o0..o4) = the input gradient's transform of dy (a0, a1, a2). */
+#define S2_BT(o0, o1, o2, o3, o4, a0, a1, a2) \
+  do {                                        \
+    o0 = F4_SUB(a0, a1), o1 = a1;             \
+    o2 = F4_SUB(a2, a1), o3 = a1, o4 = a2;    \
+  } while (0)
+/* (o0..o4) = the input gradient's transform of the taps (a0, a1, a2). */
+#define S2_G(o0, o1, o2, o3, o4, a0, a1, a2) \
+  do {                                       \
+    o0 = a2, o1 = F4_ADD(a0, a2), o2 = a0;   \
+    o3 = a1, o4 = a1;                        \
+  } while (0)
+/* (o0..o3) = the input gradient's 4 outputs of the points (a0..a4). */
+#define S2_AT(o0, o1, o2, o3, a0, a1, a2, a3, a4) \
+  do {                                            \
+    o0 = F4_ADD(a0, a1), o1 = a3;                 \
+    o2 = F4_ADD(a1, a2), o3 = a4;                 \
+  } while (0)
+/* (o0..o4) = the filter gradient's transform of x (a0..a4). */
+#define S2_XT(o0, o1, o2, o3, o4, a0, a1, a2, a3, a4) \
+  do {                                                \
+    o0 = F4_SUB(a0, a2), o1 = a2;                     \
+    o2 = F4_SUB(a4, a2), o3 = a1, o4 = a3;            \
+  } while (0)
+/* (o0..o4) = the filter gradient's transform of dy (a0, a1). */
+#define S2_DT(o0, o1, o2, o3, o4, a0, a1)  \
+  do {                                     \
+    o0 = a0, o1 = F4_ADD(a0, a1), o2 = a1; \
+    o3 = a0, o4 = a1;                      \
+  } while (0)
+/* (o0, o1, o2) = the filter gradient's 3 taps of the points (a0..a4). */
+#define S2_FT(o0, o1, o2, a0, a1, a2, a3, a4) \
+  do {                                        \
+    o0 = F4_ADD(a0, a1), o1 = F4_ADD(a3, a4); \
+    o2 = F4_ADD(a1, a2);                      \
+  } while (0)
+/* The 25 points d00..d44 (point 5 p + q) at p + point * stride. */
+#define S2_TILE_STORE(p, stride) \
+  do { \
+    wasm_v128_store((p), d00), wasm_v128_store((p) + 1 * (stride), d01); \
+    wasm_v128_store((p) + 2 * (stride), d02), wasm_v128_store((p) + 3 * (stride), d03); \
+    wasm_v128_store((p) + 4 * (stride), d04), wasm_v128_store((p) + 5 * (stride), d10); \
+    wasm_v128_store((p) + 6 * (stride), d11), wasm_v128_store((p) + 7 * (stride), d12); \
+    wasm_v128_store((p) + 8 * (stride), d13), wasm_v128_store((p) + 9 * (stride), d14); \
+    wasm_v128_store((p) + 10 * (stride), d20), wasm_v128_store((p) + 11 * (stride), d21); \
+    wasm_v128_store((p) + 12 * (stride), d22), wasm_v128_store((p) + 13 * (stride), d23); \
+    wasm_v128_store((p) + 14 * (stride), d24), wasm_v128_store((p) + 15 * (stride), d30); \
+    wasm_v128_store((p) + 16 * (stride), d31), wasm_v128_store((p) + 17 * (stride), d32); \
+    wasm_v128_store((p) + 18 * (stride), d33), wasm_v128_store((p) + 19 * (stride), d34); \
+    wasm_v128_store((p) + 20 * (stride), d40), wasm_v128_store((p) + 21 * (stride), d41); \
+    wasm_v128_store((p) + 22 * (stride), d42), wasm_v128_store((p) + 23 * (stride), d43); \
+    wasm_v128_store((p) + 24 * (stride), d44); \
+  } while (0)
+#define S2_TILE_LOAD(p, stride) \
+  v128_t d00 = wasm_v128_load((p)), d01 = wasm_v128_load((p) + 1 * (stride)), d02 = wasm_v128_load((p) + 2 * (stride)); \
+  v128_t d03 = wasm_v128_load((p) + 3 * (stride)), d04 = wasm_v128_load((p) + 4 * (stride)), d10 = wasm_v128_load((p) + 5 * (stride)); \
+  v128_t d11 = wasm_v128_load((p) + 6 * (stride)), d12 = wasm_v128_load((p) + 7 * (stride)), d13 = wasm_v128_load((p) + 8 * (stride)); \
+  v128_t d14 = wasm_v128_load((p) + 9 * (stride)), d20 = wasm_v128_load((p) + 10 * (stride)), d21 = wasm_v128_load((p) + 11 * (stride)); \
+  v128_t d22 = wasm_v128_load((p) + 12 * (stride)), d23 = wasm_v128_load((p) + 13 * (stride)), d24 = wasm_v128_load((p) + 14 * (stride)); \
+  v128_t d30 = wasm_v128_load((p) + 15 * (stride)), d31 = wasm_v128_load((p) + 16 * (stride)), d32 = wasm_v128_load((p) + 17 * (stride)); \
+  v128_t d33 = wasm_v128_load((p) + 18 * (stride)), d34 = wasm_v128_load((p) + 19 * (stride)), d40 = wasm_v128_load((p) + 20 * (stride)); \
+  v128_t d41 = wasm_v128_load((p) + 21 * (stride)), d42 = wasm_v128_load((p) + 22 * (stride)), d43 = wasm_v128_load((p) + 23 * (stride)); \
+  v128_t d44 = wasm_v128_load((p) + 24 * (stride))
+
+EXPORT(bnn_winograd_s2_input_grad)
+void bnn_winograd_s2_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
+                                float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
+                                u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+  const u32 ci8 = round8(in_c), co4 = round4(out_c);
+  const u32 tiles_h = (in_h + pad_top + 3) / 4, tiles_w = (in_w + pad_left + 3) / 4;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(w, count4(3, 3, in_c, out_c), 4) &&
+          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(u, skewed_points(25, out_c, ci8), 4) &&
+          inside(v, skewed_points(25, block, co4), 4) &&
+          inside(m, skewed_points(25, block, ci8), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  /* u[xi][ci / 8][co][ci % 8]: the taps' transform along kh (p), then kw (q). */
+  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
+  for (u32 ci = 0; ci < ci8; ci += 4) {
+    const u32 n = lanes(in_c, ci);
+    for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
+      const v128_t w00 = W_TAP(0, 0), w01 = W_TAP(0, 1), w02 = W_TAP(0, 2);
+      const v128_t w10 = W_TAP(1, 0), w11 = W_TAP(1, 1), w12 = W_TAP(1, 2);
+      const v128_t w20 = W_TAP(2, 0), w21 = W_TAP(2, 1), w22 = W_TAP(2, 2);
+#undef W_TAP
+      v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41, r02, r12, r22, r32, r42;
+      S2_G(r00, r10, r20, r30, r40, w00, w10, w20);
+      S2_G(r01, r11, r21, r31, r41, w01, w11, w21);
+      S2_G(r02, r12, r22, r32, r42, w02, w12, w22);
+      v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
+      v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
+      S2_G(d00, d01, d02, d03, d04, r00, r01, r02);
+      S2_G(d10, d11, d12, d13, d14, r10, r11, r12);
+      S2_G(d20, d21, d22, d23, d24, r20, r21, r22);
+      S2_G(d30, d31, d32, d33, d34, r30, r31, r32);
+      S2_G(d40, d41, d42, d43, d44, r40, r41, r42);
+      S2_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
+    }
+  }
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    /* v[xi][t][co]: the transform of dy's 3x3 tile at rows 2 ty - 1.., columns 2 tx - 1... */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      const float *img = dy + b * out_h * out_w * out_c;
+      const int y = (int)(2 * ty) - 1, x = (int)(2 * tx) - 1;
+      for (u32 co = 0; co < co4; co += 4) {
+        const u32 n = lanes(out_c, co);
+#define E_ROW(r)                                                                      \
+  const v128_t e##r##0 = pixel_lanes(img, y + r, x, out_h, out_w, out_c, co, n);     \
+  const v128_t e##r##1 = pixel_lanes(img, y + r, x + 1, out_h, out_w, out_c, co, n); \
+  const v128_t e##r##2 = pixel_lanes(img, y + r, x + 2, out_h, out_w, out_c, co, n)
+        E_ROW(0);
+        E_ROW(1);
+        E_ROW(2);
+#undef E_ROW
+        v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41, r02, r12, r22, r32, r42;
+        S2_BT(r00, r10, r20, r30, r40, e00, e10, e20);
+        S2_BT(r01, r11, r21, r31, r41, e01, e11, e21);
+        S2_BT(r02, r12, r22, r32, r42, e02, e12, e22);
+        v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
+        v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
+        S2_BT(d00, d01, d02, d03, d04, r00, r01, r02);
+        S2_BT(d10, d11, d12, d13, d14, r10, r11, r12);
+        S2_BT(d20, d21, d22, d23, d24, r20, r21, r22);
+        S2_BT(d30, d31, d32, d33, d34, r30, r31, r32);
+        S2_BT(d40, d41, d42, d43, d44, r40, r41, r42);
+        S2_TILE_STORE(v + t * co4 + co, v_point);
+      }
+    }
+    wg_products(v, u, m, 25, rows, out_c, co4, ci8, v_point, u_point, m_point);
+    /* dx's 4x4 tile at padded rows 4 ty.., columns 4 tx..: the outputs of the points. */
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      float *img = dx + b * in_h * in_w * in_c;
+      const int y = (int)(4 * ty) - (int)pad_top, x = (int)(4 * tx) - (int)pad_left;
+      for (u32 ci = 0; ci < in_c; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+        S2_TILE_LOAD(m + t * ci8 + ci, m_point);
+        v128_t s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32;
+        v128_t s03, s13, s23, s33, s04, s14, s24, s34;
+        S2_AT(s00, s10, s20, s30, d00, d10, d20, d30, d40);
+        S2_AT(s01, s11, s21, s31, d01, d11, d21, d31, d41);
+        S2_AT(s02, s12, s22, s32, d02, d12, d22, d32, d42);
+        S2_AT(s03, s13, s23, s33, d03, d13, d23, d33, d43);
+        S2_AT(s04, s14, s24, s34, d04, d14, d24, d34, d44);
+#define DX_ROW(r)                                                                 \
+  if (y + r >= 0 && (u32)(y + r) < in_h) {                                        \
+    v128_t o0, o1, o2, o3;                                                        \
+    S2_AT(o0, o1, o2, o3, s##r##0, s##r##1, s##r##2, s##r##3, s##r##4);            \
+    float *q_ = img + (u32)(y + r) * in_w * in_c + ci;                            \
+    if (x >= 0 && (u32)x < in_w) store_lanes(q_ + (u32)x * in_c, o0, n);           \
+    if (x + 1 >= 0 && (u32)(x + 1) < in_w) store_lanes(q_ + (u32)(x + 1) * in_c, o1, n); \
+    if (x + 2 >= 0 && (u32)(x + 2) < in_w) store_lanes(q_ + (u32)(x + 2) * in_c, o2, n); \
+    if (x + 3 >= 0 && (u32)(x + 3) < in_w) store_lanes(q_ + (u32)(x + 3) * in_c, o3, n); \
+  }
+        DX_ROW(0) DX_ROW(1) DX_ROW(2) DX_ROW(3)
+#undef DX_ROW
+      }
+    }
+  }
+}
+
+EXPORT(bnn_winograd_s2_filter_grad)
+void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, float *xh,
+                                 float *dh, float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c,
+                                 u32 out_h, u32 out_w, u32 out_c, u32 pad_top, u32 pad_left,
+                                 u32 block) {
+  const u32 ci4 = round4(in_c), co8 = round8(out_c);
+  const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
+  const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
+          inside(dw, count4(3, 3, in_c, out_c), 4) &&
+          inside(xh, skewed_points(25, block, ci4), 4) &&
+          inside(dh, skewed_points(25, block, co8), 4) &&
+          inside(m, skewed_points(25, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
+          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  const u32 image_tiles = tiles_h * tiles_w;
+  for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
+    const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
+    for (u32 t = 0; t < rows; t++) {
+      const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
+      const u32 tx = g % tiles_w;
+      /* xh[xi][ci / 4][t][ci % 4]: the transform of the 5x5 tile of x under dy's 2x2 tile t. */
+      const float *img = x + b * in_h * in_w * in_c;
+      const int y = (int)(4 * ty) - (int)pad_top, xc = (int)(4 * tx) - (int)pad_left;
+      for (u32 ci = 0; ci < ci4; ci += 4) {
+        const u32 n = lanes(in_c, ci);
+#define E_ROW(r)                                                                      \
+  const v128_t e##r##0 = pixel_lanes(img, y + r, xc, in_h, in_w, in_c, ci, n);       \
+  const v128_t e##r##1 = pixel_lanes(img, y + r, xc + 1, in_h, in_w, in_c, ci, n);   \
+  const v128_t e##r##2 = pixel_lanes(img, y + r, xc + 2, in_h, in_w, in_c, ci, n);   \
+  const v128_t e##r##3 = pixel_lanes(img, y + r, xc + 3, in_h, in_w, in_c, ci, n);   \
+  const v128_t e##r##4 = pixel_lanes(img, y + r, xc + 4, in_h, in_w, in_c, ci, n)
+        E_ROW(0);
+        E_ROW(1);
+        E_ROW(2);
+        E_ROW(3);
+        E_ROW(4);
+#undef E_ROW
+        v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41, r02, r12, r22, r32, r42;
+        v128_t r03, r13, r23, r33, r43, r04, r14, r24, r34, r44;
+        S2_XT(r00, r10, r20, r30, r40, e00, e10, e20, e30, e40);
+        S2_XT(r01, r11, r21, r31, r41, e01, e11, e21, e31, e41);
+        S2_XT(r02, r12, r22, r32, r42, e02, e12, e22, e32, e42);
+        S2_XT(r03, r13, r23, r33, r43, e03, e13, e23, e33, e43);
+        S2_XT(r04, r14, r24, r34, r44, e04, e14, e24, e34, e44);
+        v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
+        v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
+        S2_XT(d00, d01, d02, d03, d04, r00, r01, r02, r03, r04);
+        S2_XT(d10, d11, d12, d13, d14, r10, r11, r12, r13, r14);
+        S2_XT(d20, d21, d22, d23, d24, r20, r21, r22, r23, r24);
+        S2_XT(d30, d31, d32, d33, d34, r30, r31, r32, r33, r34);
+        S2_XT(d40, d41, d42, d43, d44, r40, r41, r42, r43, r44);
+        S2_TILE_STORE(xh + (ci / 4 * block + t) * 4, block * ci4 + WG_SKEW);
+      }
+      /* dh[xi][co / 8][t][co % 8]: the transform of dy's 2x2 tile t. */
+      const float *gimg = dy + b * out_h * out_w * out_c;
+      const int gy = (int)(2 * ty), gx = (int)(2 * tx);
+      for (u32 co = 0; co < co8; co += 4) {
+        const u32 n = lanes(out_c, co);
+        const v128_t e00 = pixel_lanes(gimg, gy, gx, out_h, out_w, out_c, co, n);
+        const v128_t e01 = pixel_lanes(gimg, gy, gx + 1, out_h, out_w, out_c, co, n);
+        const v128_t e10 = pixel_lanes(gimg, gy + 1, gx, out_h, out_w, out_c, co, n);
+        const v128_t e11 = pixel_lanes(gimg, gy + 1, gx + 1, out_h, out_w, out_c, co, n);
+        v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41;
+        S2_DT(r00, r10, r20, r30, r40, e00, e10);
+        S2_DT(r01, r11, r21, r31, r41, e01, e11);
+        v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
+        v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
+        S2_DT(d00, d01, d02, d03, d04, r00, r01);
+        S2_DT(d10, d11, d12, d13, d14, r10, r11);
+        S2_DT(d20, d21, d22, d23, d24, r20, r21);
+        S2_DT(d30, d31, d32, d33, d34, r30, r31);
+        S2_DT(d40, d41, d42, d43, d44, r40, r41);
+        S2_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
+      }
+    }
+    wg_accumulate(xh, dh, m, 25, rows, block, ci4, co8, t0 == 0);
+  }
+  /* dw[kh, kw, ci, co]: the taps of the summed points, along kh, then kw. */
+  for (u32 ci = 0; ci < in_c; ci++) {
+    for (u32 co = 0; co < out_c; co += 4) {
+      const u32 n = lanes(out_c, co);
+      S2_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
+      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23, s04, s14, s24;
+      S2_FT(s00, s10, s20, d00, d10, d20, d30, d40);
+      S2_FT(s01, s11, s21, d01, d11, d21, d31, d41);
+      S2_FT(s02, s12, s22, d02, d12, d22, d32, d42);
+      S2_FT(s03, s13, s23, d03, d13, d23, d33, d43);
+      S2_FT(s04, s14, s24, d04, d14, d24, d34, d44);
+      float *p = dw + ci * out_c + co;
+      const u32 tap = in_c * out_c;
+      v128_t o0, o1, o2;
+      S2_FT(o0, o1, o2, s00, s01, s02, s03, s04);
+      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+      S2_FT(o0, o1, o2, s10, s11, s12, s13, s14);
+      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+      store_lanes(p + 5 * tap, o2, n);
+      S2_FT(o0, o1, o2, s20, s21, s22, s23, s24);
+      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+      store_lanes(p + 8 * tap, o2, n);
+    }
+  }
+}
+
+/*
  * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
  * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per
  * round, no memory access. Its rate is the practical peak of wasm SIMD128 (no FMA, 4 lanes) on

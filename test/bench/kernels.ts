@@ -35,6 +35,7 @@ import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   registerBnnKernels,
   setWinogradGradients,
+  setWinogradStride2,
   setWinogradTile,
   setXnorForward,
   unregisterBnnKernels,
@@ -580,6 +581,7 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     tf.dispose([x, filter, dy]);
   }
   printTable(rows);
+  benchWinogradStride2(repeats, backend);
   const stepRepeats = Math.max(3, Math.floor(repeats / 2));
   console.log('\nwhole training step, Winograd off / on, median CPU time');
   const modelRows = [['model, batch', 'direct', 'Winograd', 'speed-up']];
@@ -596,7 +598,70 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
   const tileRows = [['model, batch', 'F(2x2) only', 'picked', 'speed-up']];
   tileRows.push(...trainStepsOnOff(setPicked, stepRepeats, models));
   printTable(tileRows);
+  const strided = models.filter((m) => m === 'cifar10-resnete18' || m === 'mnist-resnete');
+  if (strided.length > 0) {
+    console.log('\nwhole training step, stride-2 gradients direct / Winograd, median CPU time');
+    const stride2Rows = [['model, batch', 'direct', 'Winograd', 'speed-up']];
+    stride2Rows.push(...trainStepsOnOff(setWinogradStride2, stepRepeats, strided));
+    printTable(stride2Rows);
+  }
   console.log(`load average after: ${loadAverage()}`);
+}
+
+/** The stride-2 3x3 gradients of ResNetE-18's stage transitions: direct and Winograd, in turns. */
+function benchWinogradStride2(repeats: number, backend: BackendWasm): void {
+  console.log(
+    '\nstride-2 gradients: direct C kernels and Winograd (the phase split), median CPU ms',
+  );
+  const rows = [
+    ['layer (batch x HxWxCin->Cout)', 'gradient', 'direct', 'Winograd', 'speed-up', 'difference'],
+  ];
+  const ways = [() => setWinogradStride2(false), () => setWinogradStride2(true)];
+  for (const [size, cin, cout] of [
+    [32, 64, 128],
+    [16, 128, 256],
+    [8, 256, 512],
+  ] as const) {
+    const xShape: Shape4 = [32, size, size, cin];
+    const filterShape: Shape4 = [3, 3, cin, cout];
+    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 'same');
+    const [x, filter] = [signs(xShape, 1), signs(filterShape, 2)];
+    const dy = tf.randomUniform(info.outShape, -1, 1, 'float32', 3);
+    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+    for (const [gradient, name, inputs, extra] of [
+      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }],
+      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }],
+    ] as const) {
+      const run = kernel(name).kernelFunc;
+      const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
+      const values = ways.map((way) => {
+        way();
+        const out = call();
+        const data = backend.readSync(out.dataId) as Float32Array;
+        backend.disposeData(out.dataId);
+        return data;
+      });
+      const before = winogradGradientCalls('stride2');
+      const times = timeInTurns(
+        repeats,
+        ways.map((way) => () => {
+          way();
+          return call();
+        }),
+      );
+      if (winogradGradientCalls('stride2') === before) throw new Error('bench: stride 2 not run');
+      rows.push([
+        `resnete18 ${size}x${size}x${cin}->${cout} s2 (32)`,
+        gradient,
+        ...times.map(ms),
+        `${(times[0] / times[1]).toFixed(2)}x`,
+        relativeDifference(values[1], values[0]).toExponential(1),
+      ]);
+    }
+    tf.dispose([x, filter, dy]);
+  }
+  setWinogradStride2(true);
+  printTable(rows);
 }
 
 async function benchXnor(repeats: number, models: string[]): Promise<void> {

@@ -206,7 +206,7 @@ test('bit-packed convolution: sizes that wrap, padding outside the input or wind
 
 test('Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap', () => {
   // batch 1, 4×4×16 → 4×4×16 ('same'), a block of 4 tiles: fits. Scratch buffers hold 16 (F(2x2,
-  // 3x3)) or 36 (F(4x4, 3x3)) points of a panel plus 16 floats of skew each: u, v, m of the input
+  // 3x3)), 36 (F(4x4, 3x3)) or 25 (stride 2) points of a panel plus 16 floats of skew each: u, v, m of the input
   // gradient (16x16, 4x16, 4x16 floats a panel), xHat, dyHat, m of the filter gradient (4x16,
   // 4x16, 16x16); each buffer starts where the one before it ends.
   const at = (points: number, start: number, panels: number[]) => {
@@ -239,6 +239,8 @@ test('Winograd gradients: sizes that wrap, scratch past the memory or padding pa
     ['bnn_winograd_filter_grad', filterOk(16), lastBytes(16, 256)],
     ['bnn_winograd4_input_grad', inputOk(36), lastBytes(36, 64)],
     ['bnn_winograd4_filter_grad', filterOk(36), lastBytes(36, 256)],
+    ['bnn_winograd_s2_input_grad', inputOk(25), lastBytes(25, 64)],
+    ['bnn_winograd_s2_filter_grad', filterOk(25), lastBytes(25, 256)],
   ] as const) {
     assert.deepEqual(
       run(() => kernels[name](...ok)),

@@ -1,10 +1,10 @@
 /**
- * The Winograd F(2x2, 3x3) and F(4x4, 3x3) gradients of core/kernels/bnn_kernels.c:
- * `Conv2DBackpropInput` and `Conv2DBackpropFilter` of a 3x3 stride-1 convolution on wasm take
- * them from 16 channels on. Each tile size must give the gradients of the cpu backend and of the
- * direct C kernels up to float rounding, over odd image sizes (partial tiles), channel counts that
- * are not a multiple of 4, every padding a 3x3 filter allows, one block of tiles or several with
- * a partial last one.
+ * The Winograd gradients of core/kernels/bnn_kernels.c: `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` of a 3x3 convolution on wasm take them from 16 channels on, F(2x2, 3x3)
+ * or F(4x4, 3x3) at stride 1 and the phase split at stride 2. Each must give the gradients of the
+ * cpu backend and of the direct C kernels up to float rounding, over odd image sizes (partial
+ * tiles), channel counts that are not a multiple of 4, every padding a 3x3 filter allows, one
+ * block of tiles or several with a partial last one.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import {
   bnnKernelsRegistered,
   setWinogradBlock,
   setWinogradGradients,
+  setWinogradStride2,
   setWinogradTile,
   WINOGRAD_MIN_CHANNELS,
   winogradGradientCalls,
@@ -74,8 +75,14 @@ function kernelGradients(
   });
 }
 
-function gradients(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): Float32Array[] {
-  return kernelGradients(c.x, [3, 3, c.x[3], c.outChannels], c.pad, x, w, dy);
+function gradients(
+  c: Case,
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+  strides = 1,
+): Float32Array[] {
+  return kernelGradients(c.x, [3, 3, c.x[3], c.outChannels], c.pad, x, w, dy, strides);
 }
 
 const explicit = (top: number, bottom: number, left: number, right: number): Padding => [
@@ -108,14 +115,32 @@ const cases: Case[] = [
  * times more than F(2x2, 3x3): up to 6e-6 on these cases (1e-6 for F(2x2)), 1.5e-5 at
  * ResNetE-18's 4x4x512 (docs/performance.md). A wrong transform is off by far more than either.
  */
-const ROUNDING = { 2: 1e-5, 4: 3e-5 };
+const ROUNDING = { 2: 1e-5, 4: 3e-5, stride2: 1e-5 };
+
+/**
+ * Stride 2: even sizes ('same' pads 0 before, 1 after), odd sizes (1 and 1), 'valid', explicit
+ * paddings up to 2, single pixels, partial tiles at every edge, several blocks.
+ */
+const stride2Cases: Case[] = [
+  { x: [2, 8, 8, 16], outChannels: 32, pad: 'same' },
+  { x: [1, 7, 9, 17], outChannels: 19, pad: 'same' },
+  { x: [2, 6, 5, 21], outChannels: 33, pad: 'valid' },
+  { x: [1, 9, 8, 16], outChannels: 24, pad: explicit(1, 2, 0, 1) },
+  { x: [1, 5, 6, 18], outChannels: 16, pad: explicit(2, 0, 2, 2) },
+  { x: [3, 4, 4, 64], outChannels: 128, pad: 'same' },
+  { x: [2, 1, 1, 16], outChannels: 20, pad: 'same' },
+  { x: [2, 3, 4, 16], outChannels: 16, pad: 'valid' },
+  { x: [2, 7, 9, 20], outChannels: 24, pad: 'same', block: 6 },
+  { x: [2, 16, 16, 32], outChannels: 64, pad: 'same', block: 7 },
+  { x: [1, 11, 10, 16], outChannels: 16, pad: explicit(0, 2, 2, 0), block: 3 },
+];
 
 function label(c: Case): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
   return `x[${c.x}] -> ${c.outChannels} ${pad}${c.block ? ` block ${c.block}` : ''}`;
 }
 
-void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)', () => {
+void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => {
   before(async () => {
     await initBackend('wasm', () => {});
     assert.ok(bnnKernelsRegistered(), 'the C kernels are registered');
@@ -166,6 +191,43 @@ void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)
     }
   });
 
+  void it('equal them at stride 2 too (the phase split, 25 points)', async () => {
+    for (const [i, c] of stride2Cases.entries()) {
+      const filterShape: Shape4 = [3, 3, c.x[3], c.outChannels];
+      const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, 2, 1, c.pad);
+      for (const binary of [false, true]) {
+        const make = binary ? randomSigns : randomUniform;
+        const x = make(tf.util.sizeFromShape(c.x), 10 * i + 4);
+        const w = make(tf.util.sizeFromShape(filterShape), 10 * i + 5);
+        const dy = randomUniform(tf.util.sizeFromShape(info.outShape), 10 * i + 6);
+        const name = `stride 2 ${label(c)}${binary ? ' signs' : ''}`;
+
+        await tf.setBackend('cpu');
+        const cpu = gradients(c, x, w, dy, 2);
+        await tf.setBackend('wasm');
+        const previous = setWinogradStride2(false);
+        const before = winogradGradientCalls('stride2');
+        const direct = gradients(c, x, w, dy, 2);
+        assert.equal(winogradGradientCalls('stride2'), before, `${name}: direct when turned off`);
+        setWinogradStride2(previous);
+        setWinogradBlock(c.block);
+        const winograd = gradients(c, x, w, dy, 2);
+        setWinogradBlock(undefined);
+        assert.equal(winogradGradientCalls('stride2') - before, 2, `${name}: both by Winograd`);
+        for (const [k, what] of ['dx', 'dW'].entries()) {
+          const toCpu = relativeError(winograd[k], cpu[k]);
+          const toDirect = relativeError(winograd[k], direct[k]);
+          assert.ok(toCpu < ROUNDING.stride2, `${name} ${what}: ${toCpu} from the cpu backend`);
+          assert.ok(toDirect < ROUNDING.stride2, `${name} ${what}: ${toDirect} from direct C`);
+          assert.ok(
+            cpu[k].some((v) => v !== 0),
+            `${name} ${what}: a gradient with nonzero values`,
+          );
+        }
+      }
+    }
+  });
+
   void it('take the tile size that multiplies least: 4x4 from 3 pixels a side', () => {
     assert.equal(winogradTile(32, 32), 4);
     assert.equal(winogradTile(4, 4), 4);
@@ -177,12 +239,12 @@ void describe('Winograd gradients of 3x3 stride-1 convolutions (wasm, C kernels)
     assert.equal(winogradTile(32, 2), 2);
   });
 
-  void it('are not used below 16 channels, for strides, dilations or other filter sizes', async () => {
+  void it('are not used below 16 channels, for stride 3, dilations or other filter sizes', async () => {
     await tf.setBackend('wasm');
     const notTaken: [Shape4, Shape4, number, number][] = [
       [[1, 6, 6, WINOGRAD_MIN_CHANNELS - 1], [3, 3, WINOGRAD_MIN_CHANNELS - 1, 32], 1, 1],
       [[1, 6, 6, 32], [3, 3, 32, WINOGRAD_MIN_CHANNELS - 1], 1, 1],
-      [[1, 8, 8, 16], [3, 3, 16, 16], 2, 1],
+      [[1, 8, 8, 16], [3, 3, 16, 16], 3, 1],
       [[1, 8, 8, 16], [3, 3, 16, 16], 1, 2],
       [[1, 8, 8, 16], [1, 1, 16, 16], 1, 1],
       [[1, 8, 8, 16], [5, 5, 16, 16], 1, 1],
