@@ -952,12 +952,52 @@ export interface WinogradGeometry extends ConvGeometry {
  */
 export const WINOGRAD_MIN_CHANNELS = 16;
 
+let winogradAlways = false;
 /**
- * True when `conv2dWinogradInC` takes this convolution: 3x3, stride 1 or 2 (the same along both
- * axes), no dilation.
+ * Tests: take the Winograd kernels wherever they apply, even where the direct kernel multiplies
+ * less (see `winogradApplies`); returns the previous setting.
  */
-export function winogradApplies(g: WinogradGeometry): boolean {
+export function setWinogradAlways(on: boolean): boolean {
+  const previous = winogradAlways;
+  winogradAlways = on;
+  return previous;
+}
+
+/**
+ * Multiplies per image and channel pair of one gradient: the direct kernels' (9 per output
+ * pixel) and the Winograd kernel's (its points per tile, a partial tile at the edge counted
+ * whole). With 'valid' padding the input gradient's tiles cover the whole input, which can be
+ * far larger than dy (mnist-cnn's 5x5 input from a 3x3 dy: 144 against 81).
+ */
+export function gradientMultiplies(
+  g: WinogradGeometry,
+  gradient: 'input' | 'filter',
+): { direct: number; winograd: number } {
+  const direct = 9 * g.outHeight * g.outWidth;
+  const [h, w] = gradient === 'input' ? [g.inHeight, g.inWidth] : [g.outHeight, g.outWidth];
+  const tiles = (size: number, pad: number, tile: number) => Math.ceil((size + pad) / tile);
+  if (g.strideHeight === 2) {
+    const winograd =
+      gradient === 'input'
+        ? 25 * tiles(h, g.padInfo.top, 4) * tiles(w, g.padInfo.left, 4)
+        : 25 * tiles(h, 0, 2) * tiles(w, 0, 2);
+    return { direct, winograd };
+  }
+  const tile = winogradTile(h, w);
+  return { direct, winograd: (tile + 2) ** 2 * tiles(h, 0, tile) * tiles(w, 0, tile) };
+}
+
+/**
+ * True when `conv2dWinogradInC` takes this gradient: 3x3, stride 1 or 2 (the same along both
+ * axes), no dilation, and fewer multiplies than the direct kernel.
+ */
+export function winogradApplies(g: WinogradGeometry, gradient: 'input' | 'filter'): boolean {
   const stride = g.strideHeight;
+  const pays = () => {
+    if (winogradAlways) return true;
+    const m = gradientMultiplies(g, gradient);
+    return m.winograd < m.direct;
+  };
   return (
     winogradGradients &&
     cKernelsInUse &&
@@ -972,7 +1012,8 @@ export function winogradApplies(g: WinogradGeometry): boolean {
     g.padInfo.left >= 0 &&
     g.padInfo.left <= 2 &&
     Math.min(g.inChannels, g.outChannels) >= WINOGRAD_MIN_CHANNELS &&
-    g.batchSize * g.inHeight * g.inWidth * g.outHeight * g.outWidth > 0
+    g.batchSize * g.inHeight * g.inWidth * g.outHeight * g.outWidth > 0 &&
+    pays()
   );
 }
 
@@ -982,7 +1023,7 @@ export function winogradApplies(g: WinogradGeometry): boolean {
  * multiplies per 2x2 block of outputs and channel pair, or 36 per 4x4 block, instead of 36 or
  * 144; stride 2 by its phases (`bnn_winograd_s2_*`), 25 multiplies per 4x4 block of the input
  * instead of 36. Equal to the direct kernels up to float rounding. The caller checks
- * `winogradApplies(g)` first.
+ * `winogradApplies(g, gradient)` first.
  * - `input` (dy, filter → dx `[batch, inHeight, inWidth, inChannels]`);
  * - `filter` (x, dy → dw `[3, 3, inChannels, outChannels]`).
  * Both take the unpadded tensors; the padding is read as zeros. Scratch buffers (the transformed

@@ -307,8 +307,9 @@ function conv2d(args: {
  * The filter gradient through BNN Lab's C kernel (`bnn_conv2d_filter_grad`): one pass over the
  * patches of x per block of filter taps and output channels, instead of transposing x and dy and
  * packing dy as the weights of an XNNPACK convolution for every call. The padding is applied to a
- * copy of x first (the stock `PadV2`), so the kernel needs no bounds checks. A 3x3 stride-1
- * convolution goes to the Winograd kernel instead (`conv2dWinogradInC`). Undefined when the C
+ * copy of x first (the stock `PadV2`), so the kernel needs no bounds checks. A 3x3 convolution
+ * of stride 1 or 2 goes to the Winograd kernel instead where that multiplies less
+ * (`winogradApplies`, `conv2dWinogradInC`). Undefined when the C
  * kernels do not take the tensors (not in use, or not float32).
  */
 function filterGradientInC(
@@ -318,8 +319,8 @@ function filterGradientInC(
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
   if (!cConvolutions(x, dy)) return undefined;
-  // 3x3 stride 1: Winograd F(2x2, 3x3), 2.25x fewer multiplies, padding read as zeros.
-  if (winogradApplies(info)) return conv2dWinogradInC(backend, 'filter', x, dy, info);
+  // 3x3 stride 1 or 2: Winograd, fewer multiplies, padding read as zeros.
+  if (winogradApplies(info, 'filter')) return conv2dWinogradInC(backend, 'filter', x, dy, info);
   const padded = paddedInput(backend, x, info);
   const out = backend.makeOutput(
     [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels],
@@ -379,8 +380,9 @@ function conv2dBackpropFilter(args: {
  * The input gradient through BNN Lab's C kernel (`bnn_conv2d_input_grad`): dy times the filter,
  * scattered over every tap into a padded dx, for any stride and dilation, then the padding
  * cropped off (`Slice`). Replaces the flipped-filter convolution (and, for strides, its phases)
- * on XNNPACK, which packs a new weight tensor every call. A 3x3 stride-1 convolution goes to the
- * Winograd kernel instead (`conv2dWinogradInC`). Undefined when the C kernels do not
+ * on XNNPACK, which packs a new weight tensor every call. A 3x3 convolution of stride 1 or 2
+ * goes to the Winograd kernel instead where that multiplies less (`winogradApplies`,
+ * `conv2dWinogradInC`). Undefined when the C kernels do not
  * take the tensors (not in use, or not float32).
  */
 function inputGradientInC(
@@ -390,7 +392,7 @@ function inputGradientInC(
   info: backend_util.Conv2DInfo,
 ): TensorInfo | undefined {
   if (!cConvolutions(dy, filter)) return undefined;
-  if (winogradApplies(info)) return conv2dWinogradInC(backend, 'input', dy, filter, info);
+  if (winogradApplies(info, 'input')) return conv2dWinogradInC(backend, 'input', dy, filter, info);
   const { top, left } = info.padInfo;
   // Rows and columns of the padded dx that the taps reach, and that the input occupies.
   const reachHeight =

@@ -7,10 +7,12 @@
  * block of tiles or several with a partial last one.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import * as tf from '../../../core/tf';
 import {
   bnnKernelsRegistered,
+  gradientMultiplies,
+  setWinogradAlways,
   setWinogradBlock,
   setWinogradGradients,
   setWinogradStride2,
@@ -144,7 +146,10 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
   before(async () => {
     await initBackend('wasm', () => {});
     assert.ok(bnnKernelsRegistered(), 'the C kernels are registered');
+    // Every case by Winograd, also where the direct kernel would multiply less (small 'valid').
+    setWinogradAlways(true);
   });
+  after(() => setWinogradAlways(false));
 
   void it('equal the cpu backend and the direct C kernels up to rounding', async () => {
     for (const [i, c] of cases.entries()) {
@@ -225,6 +230,39 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
           );
         }
       }
+    }
+  });
+
+  void it('leave a gradient to the direct kernel where it multiplies less', async () => {
+    await tf.setBackend('wasm');
+    setWinogradAlways(false);
+    try {
+      // mnist-cnn's last convolution: 5x5x64 -> 3x3x64 'valid'. The input gradient's tiles cover
+      // the 5x5 input (9 of F(2x2): 144 multiplies) where dy has 9 pixels (81); the filter
+      // gradient's cover dy (one F(4x4) tile: 36).
+      const xShape: Shape4 = [2, 5, 5, 64];
+      const filterShape: Shape4 = [3, 3, 64, 64];
+      const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 1, 1, 'valid');
+      assert.deepEqual(gradientMultiplies(info, 'input'), { direct: 81, winograd: 144 });
+      assert.deepEqual(gradientMultiplies(info, 'filter'), { direct: 81, winograd: 36 });
+      const x = randomUniform(tf.util.sizeFromShape(xShape), 11);
+      const w = randomUniform(tf.util.sizeFromShape(filterShape), 12);
+      const dy = randomUniform(tf.util.sizeFromShape(info.outShape), 13);
+      const before = winogradGradientCalls();
+      const [dx, dw] = kernelGradients(xShape, filterShape, 'valid', x, w, dy);
+      assert.equal(winogradGradientCalls() - before, 1, 'only the filter gradient by Winograd');
+      await tf.setBackend('cpu');
+      const cpu = kernelGradients(xShape, filterShape, 'valid', x, w, dy);
+      await tf.setBackend('wasm');
+      assert.ok(relativeError(dx, cpu[0]) < 1e-5 && relativeError(dw, cpu[1]) < 1e-5);
+      // A 32x32 'same' layer and a stride-2 one multiply less by Winograd.
+      const same = tf.backend_util.computeConv2DInfo([1, 32, 32, 64], filterShape, 1, 1, 'same');
+      assert.deepEqual(gradientMultiplies(same, 'input'), { direct: 9216, winograd: 2304 });
+      const s2 = tf.backend_util.computeConv2DInfo([1, 32, 32, 64], filterShape, 2, 1, 'same');
+      assert.deepEqual(gradientMultiplies(s2, 'input'), { direct: 2304, winograd: 1600 });
+      assert.deepEqual(gradientMultiplies(s2, 'filter'), { direct: 2304, winograd: 1600 });
+    } finally {
+      setWinogradAlways(true);
     }
   });
 
