@@ -903,18 +903,50 @@ u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 i
 /*
  * Packs a filter w [filter_h, filter_w, in_c, out_c] (float32 signs) into wp [out_c, filter_h,
  * filter_w, words]. Returns 1, or 0 when a value is not exactly +1 or -1.
+ *
+ * Four output channels at a time (one vector of w): each input channel's sign sets its bit in
+ * four 32-bit halves of words at once (lo for the word's channels 0..31, hi for 32..63). Every
+ * binary layer packs its filter once per forward pass, batch-independent work that each
+ * data-parallel replica repeats: scalar, it took ~1.8 ns a value (ResNetE-18: ~20 ms a step).
  */
+#define PACK_HALF(acc, from, to)                                                      \
+  for (u32 ci = (from); ci < (to); ci++) {                                           \
+    const v128_t v = wasm_v128_load(src + ci * out_c);                               \
+    bad = wasm_v128_or(bad, wasm_f32x4_ne(wasm_f32x4_abs(v), one));                  \
+    acc = wasm_v128_or(acc, wasm_v128_and(wasm_f32x4_lt(v, zero),                    \
+                                          wasm_i32x4_splat((int)(1u << (ci - (from)))))); \
+  }
 EXPORT(bnn_pack_filter_signs)
 u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u32 in_c, u32 out_c,
                           u32 words) {
   REQUIRE(inside(w, count4(filter_h, filter_w, in_c, out_c), 4) &&
           inside(wp, count4(out_c, filter_h, filter_w, words), 8) && words == (in_c + 63) / 64);
   const u32 taps = filter_h * filter_w;
+  const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
   u32 ok = 1;
   for (u32 tap = 0; tap < taps; tap++) {
     for (u32 k = 0; k < words; k++) {
       const u32 start = 64 * k, end = start + 64 < in_c ? start + 64 : in_c;
-      for (u32 co = 0; co < out_c; co++) {
+      const u32 mid = start + 32 < end ? start + 32 : end;
+      u32 co = 0;
+      for (; co + 4 <= out_c; co += 4) {
+        const float *src = w + tap * in_c * out_c + co;
+        v128_t lo = wasm_i32x4_splat(0), hi = lo, bad = lo;
+        PACK_HALF(lo, start, mid)
+        PACK_HALF(hi, mid, end)
+        ok &= !wasm_v128_any_true(bad);
+        u64 *dst = wp + (co * taps + tap) * words + k;
+        const u64 stride = (u64)taps * words;
+        dst[0] = (u64)(u32)wasm_i32x4_extract_lane(lo, 0) |
+                 (u64)(u32)wasm_i32x4_extract_lane(hi, 0) << 32;
+        dst[stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 1) |
+                      (u64)(u32)wasm_i32x4_extract_lane(hi, 1) << 32;
+        dst[2 * stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 2) |
+                          (u64)(u32)wasm_i32x4_extract_lane(hi, 2) << 32;
+        dst[3 * stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 3) |
+                          (u64)(u32)wasm_i32x4_extract_lane(hi, 3) << 32;
+      }
+      for (; co < out_c; co++) {
         const float *src = w + tap * in_c * out_c + co;
         u64 bits = 0;
         for (u32 ci = start; ci < end; ci++) {
@@ -929,6 +961,7 @@ u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u
   }
   return 1;
 }
+#undef PACK_HALF
 
 /*
  * y[b, oh, ow, co] = sum over the window's taps inside the (unpadded) input of x * w, from the
