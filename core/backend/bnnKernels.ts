@@ -100,6 +100,8 @@ type WinogradExport = (
   padTop: number,
   padLeft: number,
   block: number,
+  /** Input channels a transform covers at a time (all of them: unchunked). */
+  chunk: number,
 ) => void;
 
 interface BnnExports {
@@ -901,6 +903,17 @@ export function setWinogradGradients(on: boolean): boolean {
 }
 
 let winogradBlockOverride: number | undefined;
+/** Floats of a chunk of the filter's transform or of the summed points, all points together. */
+const CHUNK_FLOATS = 131072;
+let chunkOverride: number | undefined;
+/**
+ * Tests: input channels per chunk (a multiple of 8 for the input gradient, 4 for the filter
+ * gradient; the filter gradient chunks only when all tiles fit one block), or undefined for the
+ * choice by size.
+ */
+export function setWinogradChunk(channels: number | undefined): void {
+  chunkOverride = channels;
+}
 /**
  * Tiles per block of the Winograd kernels (undefined: about 256 kB of one point's tiles per
  * channel axis); tests set a small block to run several blocks and a partial last one.
@@ -1056,15 +1069,44 @@ export function conv2dWinogradInC(
         : g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
   // About 4 MB of transformed tiles per channel axis, all points together: 256 kB a point for
   // F(2x2, 3x3), 164 kB for stride 2, 114 kB for F(4x4, 3x3) (so the scratch, and the step's peak
-  // memory, stay the same whichever kernel runs).
+  // memory, stay the same whichever kernel runs). But where all tiles' transforms take no more
+  // than the filter's transform (input gradient) or the summed points (filter gradient), which
+  // the kernel would otherwise hold whole (256-512 channels on small images), all tiles go in
+  // one block, so that those can go in chunks (below).
+  const perPointWhole = gradient === 'input' ? g.outChannels * ci8 : ci4 * co8;
+  const perPointTiles = tiles * (gradient === 'input' ? co4 + ci8 : ci4 + co8);
   const block =
     winogradBlockOverride ??
-    Math.max(4, Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4));
+    (perPointTiles <= perPointWhole
+      ? tiles
+      : Math.max(
+          4,
+          Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4),
+        ));
+  // When all tiles fit one block, the filter's transform (input gradient) or the summed points
+  // (filter gradient) go `chunk` input channels at a time, ~512 kB of all points together, so
+  // that they stay in L2: at 256-512 channels the whole of them (ResNetE-18's 4x4x512: 36 x 512
+  // x 512 floats, 38 MB) went through memory once written and once read, in every replica.
+  const lanes = gradient === 'input' ? 8 : 4;
+  const all = gradient === 'input' ? ci8 : ci4;
+  const chunk =
+    chunkOverride ??
+    (tiles > block
+      ? all
+      : Math.min(
+          all,
+          Math.max(
+            lanes,
+            Math.floor(
+              CHUNK_FLOATS / points / (gradient === 'input' ? g.outChannels : co8) / lanes,
+            ) * lanes,
+          ),
+        ));
   // Each point's panel and WG_SKEW (16) floats, as bnn_kernels.c lays them out.
   const panels =
     gradient === 'input'
-      ? [g.outChannels * ci8, block * co4, block * ci8]
-      : [block * ci4, block * co8, ci4 * co8];
+      ? [g.outChannels * chunk, block * co4, block * ci8]
+      : [block * ci4, block * co8, chunk * co8];
   const scratch = panels.map((panel) => points * (panel + 16));
   const buffers = scratch.map((size) => backend.makeOutput([size], 'float32'));
   const out = backend.makeOutput(
@@ -1103,6 +1145,7 @@ export function conv2dWinogradInC(
     g.padInfo.top,
     g.padInfo.left,
     block,
+    chunk,
   );
   for (const buffer of buffers) backend.disposeData(buffer.dataId);
   winogradCalls++;

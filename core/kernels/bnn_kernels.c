@@ -1231,13 +1231,14 @@ static inline u32 lanes(u32 channels, u32 c) {
 
 /*
  * out[xi][t][j] = sum over k < depth of a[xi][t][k] * b[xi][k][j] for the points xi, t < rows
- * and j < cols (a multiple of 8). a's rows are a_stride apart; b is packed in panels of 8
- * columns, [xi][j / 8][k][8], so that the panel the inner loop reads is contiguous (16 kB for
- * 512 rows: it stays in L1 while every block of 4 rows of a runs over it).
+ * and j < cols (a multiple of 8); out's rows are out_stride apart. a's rows are a_stride apart;
+ * b is packed in panels of 8 columns, [xi][j / 8][k][8], so that the panel the inner loop reads
+ * is contiguous (16 kB for 512 rows: it stays in L1 while every block of 4 rows of a runs over
+ * it).
  */
 static void wg_products(const float *a, const float *b, float *out, u32 points, u32 rows,
-                        u32 depth, u32 a_stride, u32 cols, u32 a_point, u32 b_point,
-                        u32 out_point) {
+                        u32 depth, u32 a_stride, u32 cols, u32 out_stride, u32 a_point,
+                        u32 b_point, u32 out_point) {
   for (u32 xi = 0; xi < points; xi++) {
     const float *ax = a + xi * a_point;
     const float *bx = b + xi * b_point;
@@ -1254,11 +1255,11 @@ static void wg_products(const float *a, const float *b, float *out, u32 points, 
           const v128_t w0 = wasm_v128_load(bc), w1 = wasm_v128_load(bc + 4);
           MAC_4X8(g0 + k, g1 + k, g2 + k, g3 + k, w0, w1);
         }
-        float *o = ox + t * cols + j;
+        float *o = ox + t * out_stride + j;
         wasm_v128_store(o, a0), wasm_v128_store(o + 4, b0);
-        wasm_v128_store(o + cols, a1), wasm_v128_store(o + cols + 4, b1);
-        wasm_v128_store(o + 2 * cols, a2), wasm_v128_store(o + 2 * cols + 4, b2);
-        wasm_v128_store(o + 3 * cols, a3), wasm_v128_store(o + 3 * cols + 4, b3);
+        wasm_v128_store(o + out_stride, a1), wasm_v128_store(o + out_stride + 4, b1);
+        wasm_v128_store(o + 2 * out_stride, a2), wasm_v128_store(o + 2 * out_stride + 4, b2);
+        wasm_v128_store(o + 3 * out_stride, a3), wasm_v128_store(o + 3 * out_stride + 4, b3);
       }
       for (; t < rows; t++) {
         const float *g0 = ax + t * a_stride;
@@ -1267,27 +1268,29 @@ static void wg_products(const float *a, const float *b, float *out, u32 points, 
         for (u32 k = 0; k < depth; k++, bc += 8) {
           MAC_ROW_8(a0, b0, g0 + k, wasm_v128_load(bc), wasm_v128_load(bc + 4));
         }
-        wasm_v128_store(ox + t * cols + j, a0), wasm_v128_store(ox + t * cols + j + 4, b0);
+        float *o = ox + t * out_stride + j;
+        wasm_v128_store(o, a0), wasm_v128_store(o + 4, b0);
       }
     }
   }
 }
 
 /*
- * m[xi][ci][co] += sum over a block's tiles t < rows of xh[xi][t][ci] * dh[xi][t][co] for the
- * points xi, both read as contiguous panels (4 channels of xh, 8 of dh per tile); the first block
- * (`first`) sets m instead, so that m needs no zeroing pass.
+ * m[xi][ci - c0][co] += sum over a block's tiles t < rows of xh[xi][t][ci] * dh[xi][t][co] for
+ * the points xi and the input channels c0 <= ci < c1 (multiples of 4), both read as contiguous
+ * panels (4 channels of xh, 8 of dh per tile); m holds `chunk` input channels a point. The first
+ * block (`first`) sets m instead, so that m needs no zeroing pass.
  */
 static void wg_accumulate(const float *xh, const float *dh, float *m, u32 points, u32 rows,
-                          u32 block, u32 ci4, u32 co8, int first) {
+                          u32 block, u32 ci4, u32 c0, u32 c1, u32 chunk, u32 co8, int first) {
   const u32 xh_point = block * ci4 + WG_SKEW, dh_point = block * co8 + WG_SKEW;
-  const u32 m_point = ci4 * co8 + WG_SKEW;
+  const u32 m_point = chunk * co8 + WG_SKEW;
   for (u32 xi = 0; xi < points; xi++) {
     const float *xs = xh + xi * xh_point;
     const float *ds = dh + xi * dh_point;
     float *mm = m + xi * m_point;
-    for (u32 ci = 0; ci < ci4; ci += 4) {
-      float *w0 = mm + ci * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
+    for (u32 ci = c0; ci < c1; ci += 4) {
+      float *w0 = mm + (ci - c0) * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
       for (u32 co = 0; co < co8; co += 8) {
         v128_t a0 = WG_ZERO, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         if (!first) {
@@ -1313,41 +1316,24 @@ static void wg_accumulate(const float *xh, const float *dh, float *m, u32 points
 EXPORT(bnn_winograd_input_grad)
 void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
                              float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                             u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+                             u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + 1) / 2, tiles_w = (in_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
           inside(w, count4(3, 3, in_c, out_c), 4) &&
           inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(16, out_c, ci8), 4) &&
+          inside(u, skewed_points(16, out_c, chunk), 4) &&
           inside(v, skewed_points(16, block, co4), 4) &&
-          inside(m, skewed_points(16, block, ci8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(16, block, ci8), 4) && block > 0 && chunk > 0 &&
+          chunk % 8 == 0 && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   /*
    * u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for g[j][k] = w[2 - j, 2 - k, ci, co], the flipped
    * filter; zero for the channels ci past in_c that fill the last panel of 8.
    */
-  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 u_point = out_c * chunk + WG_SKEW;
   const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
-  for (u32 ci = 0; ci < ci8; ci += 4) {
-    const u32 n = lanes(in_c, ci);
-    for (u32 co = 0; co < out_c; co++) {
-#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
-      /* Rows of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
-      v128_t r00, r10, r20, r30, r01, r11, r21, r31, r02, r12, r22, r32;
-      WG_G(r00, r10, r20, r30, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
-      WG_G(r01, r11, r21, r31, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
-      WG_G(r02, r12, r22, r32, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
-#undef W_TAP
-      v128_t d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
-      WG_G(d00, d01, d02, d03, r00, r01, r02);
-      WG_G(d10, d11, d12, d13, r10, r11, r12);
-      WG_G(d20, d21, d22, d23, r20, r21, r22);
-      WG_G(d30, d31, d32, d33, r30, r31, r32);
-      WG_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
-    }
-  }
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1364,7 +1350,31 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
         WG_TILE_STORE(v + t * co4 + co, v_point);
       }
     }
-    wg_products(v, u, m, 16, rows, out_c, co4, ci8, v_point, u_point, m_point);
+    /* u for `chunk` input channels at a time (once, when all fit), then their products. */
+    for (u32 j0 = 0; j0 < ci8; j0 += chunk) {
+      const u32 cw = ci8 - j0 < chunk ? ci8 - j0 : chunk;
+      if (chunk < ci8 || t0 == 0) {
+        for (u32 ci = j0; ci < j0 + cw; ci += 4) {
+          const u32 n = lanes(in_c, ci);
+          for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
+            /* Rows of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
+            v128_t r00, r10, r20, r30, r01, r11, r21, r31, r02, r12, r22, r32;
+            WG_G(r00, r10, r20, r30, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
+            WG_G(r01, r11, r21, r31, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
+            WG_G(r02, r12, r22, r32, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
+#undef W_TAP
+            v128_t d00, d01, d02, d03, d10, d11, d12, d13, d20, d21, d22, d23, d30, d31, d32, d33;
+            WG_G(d00, d01, d02, d03, r00, r01, r02);
+            WG_G(d10, d11, d12, d13, r10, r11, r12);
+            WG_G(d20, d21, d22, d23, r20, r21, r22);
+            WG_G(d30, d31, d32, d33, r30, r31, r32);
+            WG_TILE_STORE(u + ((ci - j0) / 8 * out_c + co) * 8 + ci % 8, u_point);
+          }
+        }
+      }
+      wg_products(v, u, m + j0, 16, rows, out_c, co4, cw, ci8, v_point, u_point, m_point);
+    }
     /* dx's 2x2 tile = A' m A. */
     for (u32 t = 0; t < rows; t++) {
       const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
@@ -1397,7 +1407,7 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
 EXPORT(bnn_winograd_filter_grad)
 void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
                               float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
@@ -1406,7 +1416,8 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
           inside(dw, count4(3, 3, in_c, out_c), 4) &&
           inside(xh, skewed_points(16, block, ci4), 4) &&
           inside(dh, skewed_points(16, block, co8), 4) &&
-          inside(m, skewed_points(16, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(16, chunk, co8), 4) && block > 0 && chunk > 0 &&
+          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
@@ -1443,29 +1454,38 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
         WG_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    wg_accumulate(xh, dh, m, 16, rows, block, ci4, co8, t0 == 0);
+    if (chunk >= ci4) wg_accumulate(xh, dh, m, 16, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
   }
-  /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
-  for (u32 ci = 0; ci < in_c; ci++) {
-    for (u32 co = 0; co < out_c; co += 4) {
-      const u32 n = lanes(out_c, co);
-      WG_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
-      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
-      WG_GT(s00, s10, s20, d00, d10, d20, d30);
-      WG_GT(s01, s11, s21, d01, d11, d21, d31);
-      WG_GT(s02, s12, s22, d02, d12, d22, d32);
-      WG_GT(s03, s13, s23, d03, d13, d23, d33);
-      v128_t o0, o1, o2;
-      float *p = dw + ci * out_c + co;
-      const u32 tap = in_c * out_c;
-      WG_GT(o0, o1, o2, s00, s01, s02, s03);
-      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-      WG_GT(o0, o1, o2, s10, s11, s12, s13);
-      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-      store_lanes(p + 5 * tap, o2, n);
-      WG_GT(o0, o1, o2, s20, s21, s22, s23);
-      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-      store_lanes(p + 8 * tap, o2, n);
+  /*
+   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
+   * tiles in one block: their points' sums, then their taps, so that m stays in cache
+   * instead of holding every channel pair's points.
+   */
+  for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
+    const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
+    if (chunk < ci4) wg_accumulate(xh, dh, m, 16, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
+    /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+      for (u32 co = 0; co < out_c; co += 4) {
+        const u32 n = lanes(out_c, co);
+        WG_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
+        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
+        WG_GT(s00, s10, s20, d00, d10, d20, d30);
+        WG_GT(s01, s11, s21, d01, d11, d21, d31);
+        WG_GT(s02, s12, s22, d02, d12, d22, d32);
+        WG_GT(s03, s13, s23, d03, d13, d23, d33);
+        v128_t o0, o1, o2;
+        float *p = dw + ci * out_c + co;
+        const u32 tap = in_c * out_c;
+        WG_GT(o0, o1, o2, s00, s01, s02, s03);
+        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+        WG_GT(o0, o1, o2, s10, s11, s12, s13);
+        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+        store_lanes(p + 5 * tap, o2, n);
+        WG_GT(o0, o1, o2, s20, s21, s22, s23);
+        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+        store_lanes(p + 8 * tap, o2, n);
+      }
     }
   }
 }
@@ -1599,43 +1619,21 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
 EXPORT(bnn_winograd4_input_grad)
 void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
                               float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + 3) / 4, tiles_w = (in_w + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
           inside(w, count4(3, 3, in_c, out_c), 4) &&
           inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(36, out_c, ci8), 4) &&
+          inside(u, skewed_points(36, out_c, chunk), 4) &&
           inside(v, skewed_points(36, block, co4), 4) &&
-          inside(m, skewed_points(36, block, ci8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(36, block, ci8), 4) && block > 0 && chunk > 0 &&
+          chunk % 8 == 0 && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   /* u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for the flipped filter, as in F(2x2, 3x3). */
-  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 u_point = out_c * chunk + WG_SKEW;
   const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
-  for (u32 ci = 0; ci < ci8; ci += 4) {
-    const u32 n = lanes(in_c, ci);
-    for (u32 co = 0; co < out_c; co++) {
-#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
-      /* Columns of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
-      v128_t r00, r10, r20, r30, r40, r50, r01, r11, r21, r31, r41, r51;
-      v128_t r02, r12, r22, r32, r42, r52;
-      WG4_G(r00, r10, r20, r30, r40, r50, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
-      WG4_G(r01, r11, r21, r31, r41, r51, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
-      WG4_G(r02, r12, r22, r32, r42, r52, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
-#undef W_TAP
-      v128_t d00, d01, d02, d03, d04, d05, d10, d11, d12, d13, d14, d15;
-      v128_t d20, d21, d22, d23, d24, d25, d30, d31, d32, d33, d34, d35;
-      v128_t d40, d41, d42, d43, d44, d45, d50, d51, d52, d53, d54, d55;
-      WG4_G(d00, d01, d02, d03, d04, d05, r00, r01, r02);
-      WG4_G(d10, d11, d12, d13, d14, d15, r10, r11, r12);
-      WG4_G(d20, d21, d22, d23, d24, d25, r20, r21, r22);
-      WG4_G(d30, d31, d32, d33, d34, d35, r30, r31, r32);
-      WG4_G(d40, d41, d42, d43, d44, d45, r40, r41, r42);
-      WG4_G(d50, d51, d52, d53, d54, d55, r50, r51, r52);
-      WG4_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
-    }
-  }
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1652,7 +1650,36 @@ void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float 
         WG4_TILE_STORE(v + t * co4 + co, v_point);
       }
     }
-    wg_products(v, u, m, 36, rows, out_c, co4, ci8, v_point, u_point, m_point);
+    /* u for `chunk` input channels at a time (once, when all fit), then their products. */
+    for (u32 j0 = 0; j0 < ci8; j0 += chunk) {
+      const u32 cw = ci8 - j0 < chunk ? ci8 - j0 : chunk;
+      if (chunk < ci8 || t0 == 0) {
+        for (u32 ci = j0; ci < j0 + cw; ci += 4) {
+          const u32 n = lanes(in_c, ci);
+          for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
+            /* Columns of G g (column k of g is column 2 - k of the filter, row j is row 2 - j). */
+            v128_t r00, r10, r20, r30, r40, r50, r01, r11, r21, r31, r41, r51;
+            v128_t r02, r12, r22, r32, r42, r52;
+            WG4_G(r00, r10, r20, r30, r40, r50, W_TAP(2, 2), W_TAP(1, 2), W_TAP(0, 2));
+            WG4_G(r01, r11, r21, r31, r41, r51, W_TAP(2, 1), W_TAP(1, 1), W_TAP(0, 1));
+            WG4_G(r02, r12, r22, r32, r42, r52, W_TAP(2, 0), W_TAP(1, 0), W_TAP(0, 0));
+#undef W_TAP
+            v128_t d00, d01, d02, d03, d04, d05, d10, d11, d12, d13, d14, d15;
+            v128_t d20, d21, d22, d23, d24, d25, d30, d31, d32, d33, d34, d35;
+            v128_t d40, d41, d42, d43, d44, d45, d50, d51, d52, d53, d54, d55;
+            WG4_G(d00, d01, d02, d03, d04, d05, r00, r01, r02);
+            WG4_G(d10, d11, d12, d13, d14, d15, r10, r11, r12);
+            WG4_G(d20, d21, d22, d23, d24, d25, r20, r21, r22);
+            WG4_G(d30, d31, d32, d33, d34, d35, r30, r31, r32);
+            WG4_G(d40, d41, d42, d43, d44, d45, r40, r41, r42);
+            WG4_G(d50, d51, d52, d53, d54, d55, r50, r51, r52);
+            WG4_TILE_STORE(u + ((ci - j0) / 8 * out_c + co) * 8 + ci % 8, u_point);
+          }
+        }
+      }
+      wg_products(v, u, m + j0, 36, rows, out_c, co4, cw, ci8, v_point, u_point, m_point);
+    }
     /* dx's 4x4 tile = A' m A. */
     for (u32 t = 0; t < rows; t++) {
       const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
@@ -1692,7 +1719,7 @@ void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float 
 EXPORT(bnn_winograd4_filter_grad)
 void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
                                float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                               u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+                               u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 3) / 4, tiles_w = (out_w + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
@@ -1701,7 +1728,8 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
           inside(dw, count4(3, 3, in_c, out_c), 4) &&
           inside(xh, skewed_points(36, block, ci4), 4) &&
           inside(dh, skewed_points(36, block, co8), 4) &&
-          inside(m, skewed_points(36, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(36, chunk, co8), 4) && block > 0 && chunk > 0 &&
+          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
@@ -1751,32 +1779,41 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
         WG4_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    wg_accumulate(xh, dh, m, 36, rows, block, ci4, co8, t0 == 0);
+    if (chunk >= ci4) wg_accumulate(xh, dh, m, 36, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
   }
-  /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
-  for (u32 ci = 0; ci < in_c; ci++) {
-    for (u32 co = 0; co < out_c; co += 4) {
-      const u32 n = lanes(out_c, co);
-      WG4_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
-      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22;
-      v128_t s03, s13, s23, s04, s14, s24, s05, s15, s25;
-      WG4_GT(s00, s10, s20, d00, d10, d20, d30, d40, d50);
-      WG4_GT(s01, s11, s21, d01, d11, d21, d31, d41, d51);
-      WG4_GT(s02, s12, s22, d02, d12, d22, d32, d42, d52);
-      WG4_GT(s03, s13, s23, d03, d13, d23, d33, d43, d53);
-      WG4_GT(s04, s14, s24, d04, d14, d24, d34, d44, d54);
-      WG4_GT(s05, s15, s25, d05, d15, d25, d35, d45, d55);
-      float *p = dw + ci * out_c + co;
-      const u32 tap = in_c * out_c;
-      v128_t o0, o1, o2;
-      WG4_GT(o0, o1, o2, s00, s01, s02, s03, s04, s05);
-      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-      WG4_GT(o0, o1, o2, s10, s11, s12, s13, s14, s15);
-      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-      store_lanes(p + 5 * tap, o2, n);
-      WG4_GT(o0, o1, o2, s20, s21, s22, s23, s24, s25);
-      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-      store_lanes(p + 8 * tap, o2, n);
+  /*
+   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
+   * tiles in one block: their points' sums, then their taps, so that m stays in cache
+   * instead of holding every channel pair's points.
+   */
+  for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
+    const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
+    if (chunk < ci4) wg_accumulate(xh, dh, m, 36, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
+    /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+      for (u32 co = 0; co < out_c; co += 4) {
+        const u32 n = lanes(out_c, co);
+        WG4_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
+        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22;
+        v128_t s03, s13, s23, s04, s14, s24, s05, s15, s25;
+        WG4_GT(s00, s10, s20, d00, d10, d20, d30, d40, d50);
+        WG4_GT(s01, s11, s21, d01, d11, d21, d31, d41, d51);
+        WG4_GT(s02, s12, s22, d02, d12, d22, d32, d42, d52);
+        WG4_GT(s03, s13, s23, d03, d13, d23, d33, d43, d53);
+        WG4_GT(s04, s14, s24, d04, d14, d24, d34, d44, d54);
+        WG4_GT(s05, s15, s25, d05, d15, d25, d35, d45, d55);
+        float *p = dw + ci * out_c + co;
+        const u32 tap = in_c * out_c;
+        v128_t o0, o1, o2;
+        WG4_GT(o0, o1, o2, s00, s01, s02, s03, s04, s05);
+        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+        WG4_GT(o0, o1, o2, s10, s11, s12, s13, s14, s15);
+        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+        store_lanes(p + 5 * tap, o2, n);
+        WG4_GT(o0, o1, o2, s20, s21, s22, s23, s24, s25);
+        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+        store_lanes(p + 8 * tap, o2, n);
+      }
     }
   }
 }
@@ -1866,42 +1903,21 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
 EXPORT(bnn_winograd_s2_input_grad)
 void bnn_winograd_s2_input_grad(const float *dy, const float *w, float *dx, float *u, float *v,
                                 float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                                u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block) {
+                                u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + pad_top + 3) / 4, tiles_w = (in_w + pad_left + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
           inside(w, count4(3, 3, in_c, out_c), 4) &&
           inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(25, out_c, ci8), 4) &&
+          inside(u, skewed_points(25, out_c, chunk), 4) &&
           inside(v, skewed_points(25, block, co4), 4) &&
-          inside(m, skewed_points(25, block, ci8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(25, block, ci8), 4) && block > 0 && chunk > 0 &&
+          chunk % 8 == 0 && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   /* u[xi][ci / 8][co][ci % 8]: the taps' transform along kh (p), then kw (q). */
-  const u32 u_point = out_c * ci8 + WG_SKEW;
+  const u32 u_point = out_c * chunk + WG_SKEW;
   const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
-  for (u32 ci = 0; ci < ci8; ci += 4) {
-    const u32 n = lanes(in_c, ci);
-    for (u32 co = 0; co < out_c; co++) {
-#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
-      const v128_t w00 = W_TAP(0, 0), w01 = W_TAP(0, 1), w02 = W_TAP(0, 2);
-      const v128_t w10 = W_TAP(1, 0), w11 = W_TAP(1, 1), w12 = W_TAP(1, 2);
-      const v128_t w20 = W_TAP(2, 0), w21 = W_TAP(2, 1), w22 = W_TAP(2, 2);
-#undef W_TAP
-      v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41, r02, r12, r22, r32, r42;
-      S2_G(r00, r10, r20, r30, r40, w00, w10, w20);
-      S2_G(r01, r11, r21, r31, r41, w01, w11, w21);
-      S2_G(r02, r12, r22, r32, r42, w02, w12, w22);
-      v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
-      v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
-      S2_G(d00, d01, d02, d03, d04, r00, r01, r02);
-      S2_G(d10, d11, d12, d13, d14, r10, r11, r12);
-      S2_G(d20, d21, d22, d23, d24, r20, r21, r22);
-      S2_G(d30, d31, d32, d33, d34, r30, r31, r32);
-      S2_G(d40, d41, d42, d43, d44, r40, r41, r42);
-      S2_TILE_STORE(u + (ci / 8 * out_c + co) * 8 + ci % 8, u_point);
-    }
-  }
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1935,7 +1951,35 @@ void bnn_winograd_s2_input_grad(const float *dy, const float *w, float *dx, floa
         S2_TILE_STORE(v + t * co4 + co, v_point);
       }
     }
-    wg_products(v, u, m, 25, rows, out_c, co4, ci8, v_point, u_point, m_point);
+    /* u for `chunk` input channels at a time (once, when all fit), then their products. */
+    for (u32 j0 = 0; j0 < ci8; j0 += chunk) {
+      const u32 cw = ci8 - j0 < chunk ? ci8 - j0 : chunk;
+      if (chunk < ci8 || t0 == 0) {
+        for (u32 ci = j0; ci < j0 + cw; ci += 4) {
+          const u32 n = lanes(in_c, ci);
+          for (u32 co = 0; co < out_c; co++) {
+#define W_TAP(kh, kw) channel_lanes(w + (((kh) * 3 + (kw)) * in_c + ci) * out_c + co, out_c, n)
+            const v128_t w00 = W_TAP(0, 0), w01 = W_TAP(0, 1), w02 = W_TAP(0, 2);
+            const v128_t w10 = W_TAP(1, 0), w11 = W_TAP(1, 1), w12 = W_TAP(1, 2);
+            const v128_t w20 = W_TAP(2, 0), w21 = W_TAP(2, 1), w22 = W_TAP(2, 2);
+#undef W_TAP
+            v128_t r00, r10, r20, r30, r40, r01, r11, r21, r31, r41, r02, r12, r22, r32, r42;
+            S2_G(r00, r10, r20, r30, r40, w00, w10, w20);
+            S2_G(r01, r11, r21, r31, r41, w01, w11, w21);
+            S2_G(r02, r12, r22, r32, r42, w02, w12, w22);
+            v128_t d00, d01, d02, d03, d04, d10, d11, d12, d13, d14, d20, d21, d22, d23, d24;
+            v128_t d30, d31, d32, d33, d34, d40, d41, d42, d43, d44;
+            S2_G(d00, d01, d02, d03, d04, r00, r01, r02);
+            S2_G(d10, d11, d12, d13, d14, r10, r11, r12);
+            S2_G(d20, d21, d22, d23, d24, r20, r21, r22);
+            S2_G(d30, d31, d32, d33, d34, r30, r31, r32);
+            S2_G(d40, d41, d42, d43, d44, r40, r41, r42);
+            S2_TILE_STORE(u + ((ci - j0) / 8 * out_c + co) * 8 + ci % 8, u_point);
+          }
+        }
+      }
+      wg_products(v, u, m + j0, 25, rows, out_c, co4, cw, ci8, v_point, u_point, m_point);
+    }
     /* dx's 4x4 tile at padded rows 4 ty.., columns 4 tx..: the outputs of the points. */
     for (u32 t = 0; t < rows; t++) {
       const u32 g = t0 + t, b = g / image_tiles, ty = g % image_tiles / tiles_w;
@@ -1973,7 +2017,7 @@ EXPORT(bnn_winograd_s2_filter_grad)
 void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, float *xh,
                                  float *dh, float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c,
                                  u32 out_h, u32 out_w, u32 out_c, u32 pad_top, u32 pad_left,
-                                 u32 block) {
+                                 u32 block, u32 chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
@@ -1982,7 +2026,8 @@ void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, flo
           inside(dw, count4(3, 3, in_c, out_c), 4) &&
           inside(xh, skewed_points(25, block, ci4), 4) &&
           inside(dh, skewed_points(25, block, co8), 4) &&
-          inside(m, skewed_points(25, ci4, co8), 4) && block > 0 && pad_top <= 2 &&
+          inside(m, skewed_points(25, chunk, co8), 4) && block > 0 && chunk > 0 &&
+          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
           pad_left <= 2 && tiles < ELEMENTS_CAP);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
@@ -2045,30 +2090,39 @@ void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, flo
         S2_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    wg_accumulate(xh, dh, m, 25, rows, block, ci4, co8, t0 == 0);
+    if (chunk >= ci4) wg_accumulate(xh, dh, m, 25, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
   }
-  /* dw[kh, kw, ci, co]: the taps of the summed points, along kh, then kw. */
-  for (u32 ci = 0; ci < in_c; ci++) {
-    for (u32 co = 0; co < out_c; co += 4) {
-      const u32 n = lanes(out_c, co);
-      S2_TILE_LOAD(m + ci * co8 + co, ci4 * co8 + WG_SKEW);
-      v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23, s04, s14, s24;
-      S2_FT(s00, s10, s20, d00, d10, d20, d30, d40);
-      S2_FT(s01, s11, s21, d01, d11, d21, d31, d41);
-      S2_FT(s02, s12, s22, d02, d12, d22, d32, d42);
-      S2_FT(s03, s13, s23, d03, d13, d23, d33, d43);
-      S2_FT(s04, s14, s24, d04, d14, d24, d34, d44);
-      float *p = dw + ci * out_c + co;
-      const u32 tap = in_c * out_c;
-      v128_t o0, o1, o2;
-      S2_FT(o0, o1, o2, s00, s01, s02, s03, s04);
-      store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-      S2_FT(o0, o1, o2, s10, s11, s12, s13, s14);
-      store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-      store_lanes(p + 5 * tap, o2, n);
-      S2_FT(o0, o1, o2, s20, s21, s22, s23, s24);
-      store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-      store_lanes(p + 8 * tap, o2, n);
+  /*
+   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
+   * tiles in one block: their points' sums, then their taps, so that m stays in cache
+   * instead of holding every channel pair's points.
+   */
+  for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
+    const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
+    if (chunk < ci4) wg_accumulate(xh, dh, m, 25, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
+    /* dw[kh, kw, ci, co]: the taps of the summed points, along kh, then kw. */
+    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+      for (u32 co = 0; co < out_c; co += 4) {
+        const u32 n = lanes(out_c, co);
+        S2_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
+        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23, s04, s14, s24;
+        S2_FT(s00, s10, s20, d00, d10, d20, d30, d40);
+        S2_FT(s01, s11, s21, d01, d11, d21, d31, d41);
+        S2_FT(s02, s12, s22, d02, d12, d22, d32, d42);
+        S2_FT(s03, s13, s23, d03, d13, d23, d33, d43);
+        S2_FT(s04, s14, s24, d04, d14, d24, d34, d44);
+        float *p = dw + ci * out_c + co;
+        const u32 tap = in_c * out_c;
+        v128_t o0, o1, o2;
+        S2_FT(o0, o1, o2, s00, s01, s02, s03, s04);
+        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+        S2_FT(o0, o1, o2, s10, s11, s12, s13, s14);
+        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+        store_lanes(p + 5 * tap, o2, n);
+        S2_FT(o0, o1, o2, s20, s21, s22, s23, s24);
+        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+        store_lanes(p + 8 * tap, o2, n);
+      }
     }
   }
 }

@@ -215,7 +215,8 @@ test('Winograd gradients: sizes that wrap, scratch past the memory or padding pa
       offsets.push(offsets[offsets.length - 1] + points * (panel + 16) * 4);
     return offsets.slice(0, 3);
   };
-  const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4];
+  // The last number: input channels per chunk (all 16: unchunked).
+  const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4, 16];
   // dy (or x) at 0, the filter (or dy) at 4096, dx at 16384 (dw at 8192); scratch from 20480.
   const inputOk = (points: number) => [
     0,
@@ -257,16 +258,34 @@ test('Winograd gradients: sizes that wrap, scratch past the memory or padding pa
     );
     const pastEnd = [...ok];
     pastEnd[5] = atEnd[5] + 4;
+    if (name.endsWith('filter_grad') && name !== 'bnn_winograd4_filter_grad') {
+      // A filter gradient sums a chunk of channels over all tiles at once: one block only
+      // (F(4x4) covers this 4x4 dy in one tile, F(2x2) and stride 2 in four).
+      const split = [...ok];
+      split[15] = 2; // 4 tiles in blocks of 2
+      split[16] = 8;
+      assert.deepEqual(
+        run(() => kernels[name](...split)),
+        { trapped: true, changed: false },
+        `${name}: chunks with several blocks`,
+      );
+    }
     const huge = [...ok];
     huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
     const bigBlock = [...ok];
     bigBlock[15] = 2 ** 20; // scratch for 2^20 tiles ends past the memory
     const pad = [...ok];
     pad[13] = 3; // a 3×3 filter reaches at most 2 rows into the padding
+    const noChunk = [...ok];
+    noChunk[16] = 0;
+    const oddChunk = [...ok];
+    oddChunk[16] = 6; // not a whole panel of 8 (input) or vector of 4 (filter) channels
     for (const [what, args] of [
       ['huge batch', huge],
       ['block', bigBlock],
       ['padding', pad],
+      ['chunk of 0', noChunk],
+      ['chunk of 6', oddChunk],
       ['last scratch buffer one float past the memory', pastEnd],
     ] as const) {
       assert.deepEqual(

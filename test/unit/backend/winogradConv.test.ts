@@ -14,6 +14,7 @@ import {
   gradientMultiplies,
   setWinogradAlways,
   setWinogradBlock,
+  setWinogradChunk,
   setWinogradGradients,
   setWinogradStride2,
   setWinogradTile,
@@ -169,19 +170,24 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const previous = setWinogradGradients(false);
         const direct = gradients(c, x, w, dy);
         setWinogradGradients(previous);
-        for (const tile of [2, 4] as const) {
+        // Each tile size, whole and (one block of tiles) 8 input channels at a time.
+        for (const [tile, chunk] of [2, 4].flatMap((t) =>
+          (c.block ? [undefined] : [undefined, 8]).map((k) => [t as 2 | 4, k] as const),
+        )) {
           setWinogradBlock(c.block);
           setWinogradTile(tile);
+          setWinogradChunk(chunk);
           const before = winogradGradientCalls(tile);
           const winograd = gradients(c, x, w, dy);
           setWinogradTile(undefined);
           setWinogradBlock(undefined);
+          setWinogradChunk(undefined);
           const ran = winogradGradientCalls(tile) - before;
           assert.equal(ran, 2, `${name}: both gradients by F(${tile}x${tile}, 3x3)`);
           for (const [k, what] of ['dx', 'dW'].entries()) {
             const toCpu = relativeError(winograd[k], cpu[k]);
             const toDirect = relativeError(winograd[k], direct[k]);
-            const where = `${name} F(${tile}x${tile}) ${what}`;
+            const where = `${name} F(${tile}x${tile})${chunk ? ` chunk ${chunk}` : ''} ${what}`;
             const bound = ROUNDING[tile];
             assert.ok(toCpu < bound, `${where}: ${toCpu} from the cpu backend`);
             assert.ok(toDirect < bound, `${where}: ${toDirect} from the direct C kernel`);
@@ -215,19 +221,25 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const direct = gradients(c, x, w, dy, 2);
         assert.equal(winogradGradientCalls('stride2'), before, `${name}: direct when turned off`);
         setWinogradStride2(previous);
-        setWinogradBlock(c.block);
-        const winograd = gradients(c, x, w, dy, 2);
-        setWinogradBlock(undefined);
-        assert.equal(winogradGradientCalls('stride2') - before, 2, `${name}: both by Winograd`);
-        for (const [k, what] of ['dx', 'dW'].entries()) {
-          const toCpu = relativeError(winograd[k], cpu[k]);
-          const toDirect = relativeError(winograd[k], direct[k]);
-          assert.ok(toCpu < ROUNDING.stride2, `${name} ${what}: ${toCpu} from the cpu backend`);
-          assert.ok(toDirect < ROUNDING.stride2, `${name} ${what}: ${toDirect} from direct C`);
-          assert.ok(
-            cpu[k].some((v) => v !== 0),
-            `${name} ${what}: a gradient with nonzero values`,
-          );
+        for (const chunk of c.block ? [undefined] : [undefined, 8]) {
+          setWinogradBlock(c.block);
+          setWinogradChunk(chunk);
+          const calls = winogradGradientCalls('stride2');
+          const winograd = gradients(c, x, w, dy, 2);
+          setWinogradBlock(undefined);
+          setWinogradChunk(undefined);
+          const where = `${name}${chunk ? ` chunk ${chunk}` : ''}`;
+          assert.equal(winogradGradientCalls('stride2') - calls, 2, `${where}: both by Winograd`);
+          for (const [k, what] of ['dx', 'dW'].entries()) {
+            const toCpu = relativeError(winograd[k], cpu[k]);
+            const toDirect = relativeError(winograd[k], direct[k]);
+            assert.ok(toCpu < ROUNDING.stride2, `${where} ${what}: ${toCpu} from the cpu backend`);
+            assert.ok(toDirect < ROUNDING.stride2, `${where} ${what}: ${toDirect} from direct C`);
+            assert.ok(
+              cpu[k].some((v) => v !== 0),
+              `${where} ${what}: nonzero values`,
+            );
+          }
         }
       }
     }
