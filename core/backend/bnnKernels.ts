@@ -1040,7 +1040,9 @@ export function winogradApplies(g: WinogradGeometry, gradient: 'input' | 'filter
  * - `input` (dy, filter → dx `[batch, inHeight, inWidth, inChannels]`);
  * - `filter` (x, dy → dw `[3, 3, inChannels, outChannels]`).
  * Both take the unpadded tensors; the padding is read as zeros. Scratch buffers (the transformed
- * tiles, `block` tiles at a time so that one point's share stays in L2) are freed before return.
+ * tiles, `block` tiles at a time so that one point's share stays in L2; the filter's transform or
+ * the summed points `chunk` input channels at a time when they would be larger) are freed before
+ * return.
  */
 export function conv2dWinogradInC(
   backend: BackendWasm,

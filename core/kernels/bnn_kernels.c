@@ -968,6 +968,30 @@ u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u
  * packed signs. pad_h, pad_w: the padded input's size; in_h, in_w, pad_top, pad_left: where the
  * real input lies in it. Four output channels at a time share each load of x.
  */
+/*
+ * A window that reaches into the padding counted, for each padding tap, sum over ci of w[tap, ci]
+ * (padding packed as +1 bits): take that off again for the output pixel at yp.
+ */
+static inline void xnor_unpad(const u64 *wp, float *yp, u32 ih0, u32 iw0, u32 in_c, u32 out_c,
+                              u32 filter_h, u32 filter_w, u32 dil_h, u32 dil_w, u32 in_h,
+                              u32 in_w, u32 pad_top, u32 pad_left, u32 words) {
+  const u32 w_stride = filter_h * filter_w * words;
+  for (u32 kh = 0; kh < filter_h; kh++) {
+    const u32 ih = ih0 + kh * dil_h;
+    const int row_pad = ih < pad_top || ih >= pad_top + in_h;
+    for (u32 kw = 0; kw < filter_w; kw++) {
+      const u32 iw = iw0 + kw * dil_w;
+      if (!row_pad && iw >= pad_left && iw < pad_left + in_w) continue;
+      const u64 *wt = wp + (kh * filter_w + kw) * words;
+      for (u32 c = 0; c < out_c; c++) {
+        u32 ones = 0;
+        for (u32 k = 0; k < words; k++) ones += pop64(wt[c * w_stride + k]);
+        yp[c] -= (float)((int)in_c - 2 * (int)ones);
+      }
+    }
+  }
+}
+
 EXPORT(bnn_conv2d_forward_xnor)
 void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, u32 pad_h, u32 pad_w,
                              u32 in_c, u32 out_h, u32 out_w, u32 out_c, u32 filter_h, u32 filter_w,
@@ -986,70 +1010,85 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
   const u32 row_len = dil_w == 1 ? filter_w * words : words;
   const u32 row_steps = dil_w == 1 ? 1 : filter_w;
   const u32 w_stride = taps * words; /* one output channel of wp */
+#define XNOR_BORDER(iw0) \
+  (!(rows_inside && (iw0) >= pad_left && (iw0) + (filter_w - 1) * dil_w < pad_left + in_w))
   for (u32 b = 0; b < batch; b++) {
     for (u32 oh = 0; oh < out_h; oh++) {
       const u32 ih0 = oh * stride_h;
       const int rows_inside =
           ih0 >= pad_top && ih0 + (filter_h - 1) * dil_h < pad_top + in_h;
-      for (u32 ow = 0; ow < out_w; ow++) {
+      /*
+       * Two output pixels at a time (a and b, the same row), so that each load of the filter's
+       * words serves both: 4 output channels x 2 pixels, 8 popcounts per 6 loads. A last
+       * single pixel runs as its own pair (b = a), stored once.
+       */
+      for (u32 ow = 0; ow < out_w; ow += 2) {
+        const int pair = ow + 1 < out_w;
         const u32 iw0 = ow * stride_w;
-        const int border = !(rows_inside && iw0 >= pad_left &&
-                             iw0 + (filter_w - 1) * dil_w < pad_left + in_w);
-        const u64 *xw = xp + ((b * pad_h + ih0) * pad_w + iw0) * words;
-        float *yp = y + ((b * out_h + oh) * out_w + ow) * out_c;
+        const u64 *xa = xp + ((b * pad_h + ih0) * pad_w + iw0) * words;
+        const u64 *xb = pair ? xa + stride_w * words : xa;
+        float *ya = y + ((b * out_h + oh) * out_w + ow) * out_c;
+        float *yb = ya + out_c;
         u32 co = 0;
         for (; co + 4 <= out_c; co += 4) {
-          u32 c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+          u32 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
           const u64 *w0 = wp + co * w_stride;
           for (u32 kh = 0; kh < filter_h; kh++) {
             for (u32 kw = 0; kw < row_steps; kw++) {
-              const u64 *xr = xw + (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u32 at = (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u64 *ra = xa + at, *rb = xb + at;
               const u64 *wr = w0 + (kh * filter_w + kw) * words;
               for (u32 j = 0; j < row_len; j++) {
-                const u64 xv = xr[j];
-                c0 += pop64(xv ^ wr[j]);
-                c1 += pop64(xv ^ wr[j + w_stride]);
-                c2 += pop64(xv ^ wr[j + 2 * w_stride]);
-                c3 += pop64(xv ^ wr[j + 3 * w_stride]);
+                const u64 va = ra[j], vb = rb[j];
+                const u64 q0 = wr[j], q1 = wr[j + w_stride];
+                const u64 q2 = wr[j + 2 * w_stride], q3 = wr[j + 3 * w_stride];
+                a0 += pop64(va ^ q0), a1 += pop64(va ^ q1);
+                a2 += pop64(va ^ q2), a3 += pop64(va ^ q3);
+                b0 += pop64(vb ^ q0), b1 += pop64(vb ^ q1);
+                b2 += pop64(vb ^ q2), b3 += pop64(vb ^ q3);
               }
             }
           }
-          yp[co] = (float)(full - 2 * (int)c0);
-          yp[co + 1] = (float)(full - 2 * (int)c1);
-          yp[co + 2] = (float)(full - 2 * (int)c2);
-          yp[co + 3] = (float)(full - 2 * (int)c3);
+          ya[co] = (float)(full - 2 * (int)a0);
+          ya[co + 1] = (float)(full - 2 * (int)a1);
+          ya[co + 2] = (float)(full - 2 * (int)a2);
+          ya[co + 3] = (float)(full - 2 * (int)a3);
+          if (pair) {
+            yb[co] = (float)(full - 2 * (int)b0);
+            yb[co + 1] = (float)(full - 2 * (int)b1);
+            yb[co + 2] = (float)(full - 2 * (int)b2);
+            yb[co + 3] = (float)(full - 2 * (int)b3);
+          }
         }
         for (; co < out_c; co++) {
-          u32 c0 = 0;
+          u32 a0 = 0, b0 = 0;
           const u64 *w0 = wp + co * w_stride;
           for (u32 kh = 0; kh < filter_h; kh++) {
             for (u32 kw = 0; kw < row_steps; kw++) {
-              const u64 *xr = xw + (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u32 at = (kh * dil_h * pad_w + kw * dil_w) * words;
+              const u64 *ra = xa + at, *rb = xb + at;
               const u64 *wr = w0 + (kh * filter_w + kw) * words;
-              for (u32 j = 0; j < row_len; j++) c0 += pop64(xr[j] ^ wr[j]);
+              for (u32 j = 0; j < row_len; j++) {
+                a0 += pop64(ra[j] ^ wr[j]);
+                b0 += pop64(rb[j] ^ wr[j]);
+              }
             }
           }
-          yp[co] = (float)(full - 2 * (int)c0);
+          ya[co] = (float)(full - 2 * (int)a0);
+          if (pair) yb[co] = (float)(full - 2 * (int)b0);
         }
-        if (!border) continue;
-        /* Padding taps counted sum over ci of w[tap, ci]; take it off again. */
-        for (u32 kh = 0; kh < filter_h; kh++) {
-          const u32 ih = ih0 + kh * dil_h;
-          const int row_pad = ih < pad_top || ih >= pad_top + in_h;
-          for (u32 kw = 0; kw < filter_w; kw++) {
-            const u32 iw = iw0 + kw * dil_w;
-            if (!row_pad && iw >= pad_left && iw < pad_left + in_w) continue;
-            const u64 *wt = wp + (kh * filter_w + kw) * words;
-            for (u32 c = 0; c < out_c; c++) {
-              u32 ones = 0;
-              for (u32 k = 0; k < words; k++) ones += pop64(wt[c * w_stride + k]);
-              yp[c] -= (float)((int)in_c - 2 * (int)ones);
-            }
-          }
+        if (XNOR_BORDER(iw0)) {
+          xnor_unpad(wp, ya, ih0, iw0, in_c, out_c, filter_h, filter_w, dil_h, dil_w, in_h, in_w,
+                     pad_top, pad_left, words);
+        }
+        if (pair && XNOR_BORDER(iw0 + stride_w)) {
+          xnor_unpad(wp, yb, ih0, iw0 + stride_w, in_c, out_c, filter_h, filter_w, dil_h, dil_w,
+                     in_h, in_w, pad_top, pad_left, words);
         }
       }
     }
   }
+#undef XNOR_BORDER
 }
 
 
@@ -1078,7 +1117,11 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
  *
  * Scratch (float32, owned by the caller, the tfjs heap): tiles are taken `block` at a time,
  * across images, so that one point's transformed tiles (block x channels) stay in L2 while its
- * matrix product runs. Channel axes in the scratch are padded to c4 = a multiple of 4.
+ * matrix product runs. Channel axes in the scratch are padded to c4 = a multiple of 4. The
+ * filter's transform (input gradient) and the summed points (filter gradient) are made `chunk`
+ * input channels at a time right before they are used; the caller chunks them only when they
+ * would be large (256-512 channels on small images, where 36 points x 512 x 512 floats are 38 MB)
+ * and all tiles fit one block, so that each is made once and stays in cache.
  */
 #define WG_ZERO wasm_f32x4_splat(0.0f)
 
