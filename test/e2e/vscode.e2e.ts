@@ -368,6 +368,10 @@ async function screenshot(page: Page, name: string): Promise<string> {
 async function runCommand(page: Page, title: string): Promise<void> {
   progress(`command palette: ${title}`);
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: title }) })
+    .first();
   // A keystroke can land where the workbench never sees it (an iframe that is being torn down, a
   // webview that just lost its editor), so take focus back to the workbench and try again; CI
   // once saw F1 and Ctrl+Shift+P both ignored right after a save dialog closed.
@@ -385,29 +389,31 @@ async function runCommand(page: Page, title: string): Promise<void> {
       .then(() => true)
       .catch(() => false);
     // The palette can also close again before the title is typed (CI saw it right after
-    // "View: Close Editor" moved the focus): that counts as not opened.
+    // "View: Close Editor" moved the focus), or after it, before the command's row shows (CI
+    // saw that right after "View: Close Editor" with the dashboard open in the side bar): both
+    // count as not opened.
     const typed =
       shown &&
       (await input
         .fill(`>${title}`, { timeout: 5 * SECOND })
         .then(() => true)
         .catch(() => false));
-    if (typed) break;
+    const listed =
+      typed &&
+      (await row
+        .waitFor({ state: 'visible', timeout: 15 * SECOND })
+        .then(() => true)
+        .catch(() => false));
+    if (listed) break;
+    const what = !shown ? 'open' : !typed ? 'stay open' : 'list the command';
     if (attempt === 5) {
       throw new Error(
-        `the command palette did not open for "${title}" (focus was on ${focusedAt})`,
+        `the command palette did not ${what} for "${title}" (focus was on ${focusedAt})`,
       );
     }
-    progress(
-      `command palette did not ${shown ? 'stay open' : 'open'} (focus on ${focusedAt}); trying again`,
-    );
+    progress(`command palette did not ${what} (focus on ${focusedAt}); trying again`);
     await page.keyboard.press('Escape');
   }
-  const row = page
-    .locator('.quick-input-list .monaco-list-row')
-    .filter({ has: page.locator('.label-name', { hasText: title }) })
-    .first();
-  await row.waitFor({ state: 'visible', timeout: 30 * SECOND });
   await row.click();
   await page
     .locator('.quick-input-widget')
