@@ -82,6 +82,25 @@ export const BNN_KERNEL_NAMES = [
   BNN_BN_BACKWARD,
 ] as const;
 
+/**
+ * A pooling gradient's geometry, in the C kernels' order: batch, input height, width, channels,
+ * output height, width, filter height, width, stride height, width, padding top, left.
+ */
+type PoolGradArgs = [
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  channels: number,
+  outHeight: number,
+  outWidth: number,
+  filterHeight: number,
+  filterWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padTop: number,
+  padLeft: number,
+];
+
 type ConvolutionExport = (a: number, b: number, out: number, ...geometry: number[]) => void;
 type WinogradExport = (
   a: number,
@@ -168,40 +187,10 @@ interface BnnExports {
     negLearningRate: number,
     epsilon: number,
   ): void;
-  /** (dy, dx, then batch, in H, W, channels, out H, W, filter H, W, stride H, W, pad top, left). */
-  bnn_avg_pool_grad(
-    dy: number,
-    dx: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    channels: number,
-    outHeight: number,
-    outWidth: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    padTop: number,
-    padLeft: number,
-  ): void;
-  bnn_max_pool_grad(
-    x: number,
-    dy: number,
-    dx: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    channels: number,
-    outHeight: number,
-    outWidth: number,
-    filterHeight: number,
-    filterWidth: number,
-    strideHeight: number,
-    strideWidth: number,
-    padTop: number,
-    padLeft: number,
-  ): void;
+  /** (dy, dx, then the 12 numbers of `PoolGradArgs`). */
+  bnn_avg_pool_grad(dy: number, dx: number, ...geometry: PoolGradArgs): void;
+  /** (x, dy, dx, then the 12 numbers of `PoolGradArgs`). */
+  bnn_max_pool_grad(x: number, dy: number, dx: number, ...geometry: PoolGradArgs): void;
   /** (a, b, out, then the 13 numbers of `PaddedConvGeometry` in its order): see `conv2dInC`. */
   bnn_conv2d_forward: ConvolutionExport;
   bnn_conv2d_input_grad: ConvolutionExport;

@@ -1267,6 +1267,29 @@ static inline u64 skewed_points(u32 points, u32 a, u32 b) {
   return mul_cap(mul_cap(a, b) + WG_SKEW, points);
 }
 static inline u32 round8(u32 n) { return (n + 7) & ~7u; }
+/*
+ * The Winograd kernels' checks: tensors and the scratch of `points` transform points inside the
+ * memory, a block and a chunk that are usable (a filter gradient chunks only one block of
+ * tiles), padding a 3x3 filter can reach, and a tile count whose products cannot wrap. They
+ * use the kernels' own parameter and local names.
+ */
+#define WG_INPUT_GRAD_REQUIRE(points)                                                   \
+  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&                          \
+          inside(w, count4(3, 3, in_c, out_c), 4) &&                                    \
+          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&                             \
+          inside(u, skewed_points(points, out_c, chunk), 4) &&                          \
+          inside(v, skewed_points(points, block, co4), 4) &&                            \
+          inside(m, skewed_points(points, block, ci8), 4) && block > 0 && chunk > 0 &&  \
+          chunk % 8 == 0 && pad_top <= 2 && pad_left <= 2 && tiles < ELEMENTS_CAP)
+#define WG_FILTER_GRAD_REQUIRE(points)                                                  \
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&                              \
+          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&                          \
+          inside(dw, count4(3, 3, in_c, out_c), 4) &&                                   \
+          inside(xh, skewed_points(points, block, ci4), 4) &&                           \
+          inside(dh, skewed_points(points, block, co8), 4) &&                           \
+          inside(m, skewed_points(points, chunk, co8), 4) && block > 0 && chunk > 0 &&  \
+          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&         \
+          pad_left <= 2 && tiles < ELEMENTS_CAP)
 /* Lanes of channels [c, c + 4) that exist among `channels`: 4, fewer at the end, 0 past it. */
 static inline u32 lanes(u32 channels, u32 c) {
   return c >= channels ? 0 : channels - c < 4 ? channels - c : 4;
@@ -1363,14 +1386,7 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + 1) / 2, tiles_w = (in_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(w, count4(3, 3, in_c, out_c), 4) &&
-          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(16, out_c, chunk), 4) &&
-          inside(v, skewed_points(16, block, co4), 4) &&
-          inside(m, skewed_points(16, block, ci8), 4) && block > 0 && chunk > 0 &&
-          chunk % 8 == 0 && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_INPUT_GRAD_REQUIRE(16);
   /*
    * u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for g[j][k] = w[2 - j, 2 - k, ci, co], the flipped
    * filter; zero for the channels ci past in_c that fill the last panel of 8.
@@ -1454,14 +1470,7 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(dw, count4(3, 3, in_c, out_c), 4) &&
-          inside(xh, skewed_points(16, block, ci4), 4) &&
-          inside(dh, skewed_points(16, block, co8), 4) &&
-          inside(m, skewed_points(16, chunk, co8), 4) && block > 0 && chunk > 0 &&
-          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_FILTER_GRAD_REQUIRE(16);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1666,14 +1675,7 @@ void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float 
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + 3) / 4, tiles_w = (in_w + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(w, count4(3, 3, in_c, out_c), 4) &&
-          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(36, out_c, chunk), 4) &&
-          inside(v, skewed_points(36, block, co4), 4) &&
-          inside(m, skewed_points(36, block, ci8), 4) && block > 0 && chunk > 0 &&
-          chunk % 8 == 0 && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_INPUT_GRAD_REQUIRE(36);
   /* u[xi][ci / 8][co][ci % 8] = (G g G')[xi] for the flipped filter, as in F(2x2, 3x3). */
   const u32 u_point = out_c * chunk + WG_SKEW;
   const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
@@ -1766,14 +1768,7 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 3) / 4, tiles_w = (out_w + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(dw, count4(3, 3, in_c, out_c), 4) &&
-          inside(xh, skewed_points(36, block, ci4), 4) &&
-          inside(dh, skewed_points(36, block, co8), 4) &&
-          inside(m, skewed_points(36, chunk, co8), 4) && block > 0 && chunk > 0 &&
-          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_FILTER_GRAD_REQUIRE(36);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1950,14 +1945,7 @@ void bnn_winograd_s2_input_grad(const float *dy, const float *w, float *dx, floa
   const u32 ci8 = round8(in_c), co4 = round4(out_c);
   const u32 tiles_h = (in_h + pad_top + 3) / 4, tiles_w = (in_w + pad_left + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(w, count4(3, 3, in_c, out_c), 4) &&
-          inside(dx, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(u, skewed_points(25, out_c, chunk), 4) &&
-          inside(v, skewed_points(25, block, co4), 4) &&
-          inside(m, skewed_points(25, block, ci8), 4) && block > 0 && chunk > 0 &&
-          chunk % 8 == 0 && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_INPUT_GRAD_REQUIRE(25);
   /* u[xi][ci / 8][co][ci % 8]: the taps' transform along kh (p), then kw (q). */
   const u32 u_point = out_c * chunk + WG_SKEW;
   const u32 v_point = block * co4 + WG_SKEW, m_point = block * ci8 + WG_SKEW;
@@ -2064,14 +2052,7 @@ void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, flo
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
-  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(dy, count4(batch, out_h, out_w, out_c), 4) &&
-          inside(dw, count4(3, 3, in_c, out_c), 4) &&
-          inside(xh, skewed_points(25, block, ci4), 4) &&
-          inside(dh, skewed_points(25, block, co8), 4) &&
-          inside(m, skewed_points(25, chunk, co8), 4) && block > 0 && chunk > 0 &&
-          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&
-          pad_left <= 2 && tiles < ELEMENTS_CAP);
+  WG_FILTER_GRAD_REQUIRE(25);
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;

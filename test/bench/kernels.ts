@@ -497,6 +497,66 @@ function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): number 
   return difference / scale;
 }
 
+/** A 3x3 convolution layer of the Winograd benchmarks. */
+interface BenchLayer {
+  xShape: Shape4;
+  outChannels: number;
+  strides: number;
+  pad: 'same' | 'valid';
+}
+
+/**
+ * Both gradients of `layer` (sign x and filter, uniform dy), each computed once every way in
+ * `ways` (`reset` after each) and then timed in turns: its output per way and median CPU times.
+ * Throws when `ran` (a kernel call counter) does not move while a gradient is timed.
+ */
+function timeGradientWays(
+  backend: BackendWasm,
+  layer: BenchLayer,
+  ways: (() => unknown)[],
+  reset: () => void,
+  options: { repeats: number; ran: () => number },
+): { gradient: 'input' | 'filter'; values: Float32Array[]; times: number[] }[] {
+  const { xShape, outChannels, strides, pad } = layer;
+  const filterShape: Shape4 = [3, 3, xShape[3], outChannels];
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad);
+  const x = signs(xShape, 1);
+  const filter = signs(filterShape, 2);
+  const dy = tf.randomUniform(info.outShape, -1, 1, 'float32', 3);
+  const attrs = { strides, pad, dataFormat: 'NHWC', dilations: 1 };
+  const results = (
+    [
+      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }],
+      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }],
+    ] as const
+  ).map(([gradient, name, inputs, extra]) => {
+    const run = kernel(name).kernelFunc;
+    const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
+    const values = ways.map((way) => {
+      way();
+      const out = call();
+      reset();
+      const data = backend.readSync(out.dataId) as Float32Array;
+      backend.disposeData(out.dataId);
+      return data;
+    });
+    const before = options.ran();
+    const times = timeInTurns(
+      options.repeats,
+      ways.map((way) => () => {
+        way();
+        const out = call();
+        reset();
+        return out;
+      }),
+    );
+    if (options.ran() === before) throw new Error(`bench: the kernel under test did not run`);
+    return { gradient, values, times };
+  });
+  tf.dispose([x, filter, dy]);
+  return results;
+}
+
 async function benchWinograd(repeats: number, models: string[]): Promise<void> {
   registerWasmTrainingKernels();
   const backend = tf.engine().backend as BackendWasm;
@@ -537,38 +597,12 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
     setWinogradTile(undefined);
   };
   for (const [model, xShape, outChannels, pad] of layers) {
-    const filterShape: Shape4 = [3, 3, xShape[3], outChannels];
-    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 1, 1, pad);
-    const x = signs(xShape, 1);
-    const filter = signs(filterShape, 2);
-    const dy = tf.randomUniform(info.outShape, -1, 1, 'float32', 3);
-    const attrs = { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 };
     const label = `${model} ${xShape.slice(1, 3).join('x')}x${xShape[3]}->${outChannels} (${xShape[0]})`;
-    for (const [gradient, name, inputs, extra] of [
-      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }],
-      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }],
-    ] as const) {
-      const run = kernel(name).kernelFunc;
-      const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
-      const values = ways.map((way) => {
-        way();
-        const out = call();
-        reset();
-        const data = backend.readSync(out.dataId) as Float32Array;
-        backend.disposeData(out.dataId);
-        return data;
-      });
-      const calls = winogradGradientCalls();
-      const times = timeInTurns(
-        repeats,
-        ways.map((way) => () => {
-          way();
-          const out = call();
-          reset();
-          return out;
-        }),
-      );
-      if (winogradGradientCalls() === calls) throw new Error('bench: Winograd did not run');
+    const layer = { xShape, outChannels, strides: 1, pad };
+    for (const { gradient, values, times } of timeGradientWays(backend, layer, ways, reset, {
+      repeats,
+      ran: () => winogradGradientCalls(),
+    })) {
       rows.push([
         label,
         gradient,
@@ -578,7 +612,6 @@ async function benchWinograd(repeats: number, models: string[]): Promise<void> {
         `${relativeDifference(values[1], values[0]).toExponential(1)}, ${relativeDifference(values[2], values[0]).toExponential(1)}`,
       ]);
     }
-    tf.dispose([x, filter, dy]);
   }
   printTable(rows);
   benchWinogradStride2(repeats, backend);
@@ -622,34 +655,19 @@ function benchWinogradStride2(repeats: number, backend: BackendWasm): void {
     [16, 128, 256],
     [8, 256, 512],
   ] as const) {
-    const xShape: Shape4 = [32, size, size, cin];
-    const filterShape: Shape4 = [3, 3, cin, cout];
-    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 'same');
-    const [x, filter] = [signs(xShape, 1), signs(filterShape, 2)];
-    const dy = tf.randomUniform(info.outShape, -1, 1, 'float32', 3);
-    const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
-    for (const [gradient, name, inputs, extra] of [
-      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }],
-      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }],
-    ] as const) {
-      const run = kernel(name).kernelFunc;
-      const call = () => run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
-      const values = ways.map((way) => {
-        way();
-        const out = call();
-        const data = backend.readSync(out.dataId) as Float32Array;
-        backend.disposeData(out.dataId);
-        return data;
-      });
-      const before = winogradGradientCalls('stride2');
-      const times = timeInTurns(
-        repeats,
-        ways.map((way) => () => {
-          way();
-          return call();
-        }),
-      );
-      if (winogradGradientCalls('stride2') === before) throw new Error('bench: stride 2 not run');
+    const layer: BenchLayer = {
+      xShape: [32, size, size, cin],
+      outChannels: cout,
+      strides: 2,
+      pad: 'same',
+    };
+    for (const { gradient, values, times } of timeGradientWays(
+      backend,
+      layer,
+      ways,
+      () => undefined,
+      { repeats, ran: () => winogradGradientCalls('stride2') },
+    )) {
       rows.push([
         `resnete18 ${size}x${size}x${cin}->${cout} s2 (32)`,
         gradient,
@@ -658,7 +676,6 @@ function benchWinogradStride2(repeats: number, backend: BackendWasm): void {
         relativeDifference(values[1], values[0]).toExponential(1),
       ]);
     }
-    tf.dispose([x, filter, dy]);
   }
   setWinogradStride2(true);
   printTable(rows);

@@ -138,6 +138,29 @@ const stride2Cases: Case[] = [
   { x: [1, 11, 10, 16], outChannels: 16, pad: explicit(0, 2, 2, 0), block: 3 },
 ];
 
+/**
+ * dx and dW (`winograd`, in that order) within `bound` of the cpu backend's and of the direct C
+ * kernels', relative to the largest value; and the comparison not vacuous (a nonzero gradient).
+ */
+function assertGradientsClose(
+  where: string,
+  winograd: Float32Array[],
+  cpu: Float32Array[],
+  direct: Float32Array[],
+  bound: number,
+): void {
+  for (const [k, what] of ['dx', 'dW'].entries()) {
+    const toCpu = relativeError(winograd[k], cpu[k]);
+    const toDirect = relativeError(winograd[k], direct[k]);
+    assert.ok(toCpu < bound, `${where} ${what}: ${toCpu} from the cpu backend`);
+    assert.ok(toDirect < bound, `${where} ${what}: ${toDirect} from the direct C kernel`);
+    assert.ok(
+      cpu[k].some((v) => v !== 0),
+      `${where} ${what}: a gradient with nonzero values`,
+    );
+  }
+}
+
 function label(c: Case): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
   return `x[${c.x}] -> ${c.outChannels} ${pad}${c.block ? ` block ${c.block}` : ''}`;
@@ -184,19 +207,8 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
           setWinogradChunk(undefined);
           const ran = winogradGradientCalls(tile) - before;
           assert.equal(ran, 2, `${name}: both gradients by F(${tile}x${tile}, 3x3)`);
-          for (const [k, what] of ['dx', 'dW'].entries()) {
-            const toCpu = relativeError(winograd[k], cpu[k]);
-            const toDirect = relativeError(winograd[k], direct[k]);
-            const where = `${name} F(${tile}x${tile})${chunk ? ` chunk ${chunk}` : ''} ${what}`;
-            const bound = ROUNDING[tile];
-            assert.ok(toCpu < bound, `${where}: ${toCpu} from the cpu backend`);
-            assert.ok(toDirect < bound, `${where}: ${toDirect} from the direct C kernel`);
-            // And the comparison is not vacuous: the gradient is not all zero.
-            assert.ok(
-              cpu[k].some((v) => v !== 0),
-              `${name} ${what}: a gradient with nonzero values`,
-            );
-          }
+          const where = `${name} F(${tile}x${tile})${chunk ? ` chunk ${chunk}` : ''}`;
+          assertGradientsClose(where, winograd, cpu, direct, ROUNDING[tile]);
         }
       }
     }
@@ -230,16 +242,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
           setWinogradChunk(undefined);
           const where = `${name}${chunk ? ` chunk ${chunk}` : ''}`;
           assert.equal(winogradGradientCalls('stride2') - calls, 2, `${where}: both by Winograd`);
-          for (const [k, what] of ['dx', 'dW'].entries()) {
-            const toCpu = relativeError(winograd[k], cpu[k]);
-            const toDirect = relativeError(winograd[k], direct[k]);
-            assert.ok(toCpu < ROUNDING.stride2, `${where} ${what}: ${toCpu} from the cpu backend`);
-            assert.ok(toDirect < ROUNDING.stride2, `${where} ${what}: ${toDirect} from direct C`);
-            assert.ok(
-              cpu[k].some((v) => v !== 0),
-              `${where} ${what}: nonzero values`,
-            );
-          }
+          assertGradientsClose(where, winograd, cpu, direct, ROUNDING.stride2);
         }
       }
     }
