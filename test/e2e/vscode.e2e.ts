@@ -421,6 +421,27 @@ async function runCommand(page: Page, title: string): Promise<void> {
     .catch(() => undefined); // a command may open its own quick pick right away
 }
 
+/**
+ * Runs a command that asks through a quick pick titled `title` and waits for that pick. A pick
+ * can close again as soon as it opens when a webview or a notification takes the focus (CI saw
+ * Train BNN's pick hidden right after a run-completed notification), so the command runs again,
+ * up to three times.
+ */
+async function runCommandForQuickPick(page: Page, command: string, title: string): Promise<void> {
+  const pick = page.locator('.quick-input-widget .quick-input-title', { hasText: title });
+  for (let attempt = 0; ; attempt++) {
+    await runCommand(page, command);
+    const shown = await pick
+      .waitFor({ state: 'visible', timeout: 15 * SECOND })
+      .then(() => true)
+      .catch(() => false);
+    if (shown) return;
+    if (attempt === 2) throw new Error(`"${command}" did not show its quick pick "${title}"`);
+    progress(`"${command}": its quick pick did not stay open; running it again`);
+    await page.keyboard.press('Escape');
+  }
+}
+
 /** Records every BNN status-bar text as it changes, so fast transitions are not missed. */
 async function recordStatusBar(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -635,10 +656,7 @@ async function chartLegends(frame: Frame): Promise<Record<string, string[]>> {
  * run, and the comparison is gone.
  */
 async function compareThreeRunsThenTrain(page: Page, others: readonly string[]): Promise<void> {
-  await runCommand(page, 'BNN Lab: Compare Runs…');
-  await page
-    .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Compare Runs' })
-    .waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await runCommandForQuickPick(page, 'BNN Lab: Compare Runs…', 'BNN Lab: Compare Runs');
   for (const runId of others) {
     const row = page
       .locator('.quick-input-list .monaco-list-row')
@@ -702,10 +720,7 @@ async function compareThreeRunsThenTrain(page: Page, others: readonly string[]):
   await screenshot(page, '07b-compare-three');
 
   // Another run starts: the comparison ends (it was not pinned).
-  await runCommand(page, 'BNN Lab: Train BNN');
-  await page
-    .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Train BNN' })
-    .waitFor({ state: 'visible', timeout: 30 * SECOND });
+  await runCommandForQuickPick(page, 'BNN Lab: Train BNN', 'BNN Lab: Train BNN');
   await page.locator('.quick-input-widget .quick-input-box input').fill('small.bnn.json');
   const configRow = page
     .locator('.quick-input-list .monaco-list-row')
@@ -1043,10 +1058,7 @@ void test(
       );
 
       await recordStatusBar(page);
-      await runCommand(page, 'BNN Lab: Train BNN');
-      await page
-        .locator('.quick-input-widget .quick-input-title', { hasText: 'BNN Lab: Train BNN' })
-        .waitFor({ state: 'visible', timeout: 30 * SECOND });
+      await runCommandForQuickPick(page, 'BNN Lab: Train BNN', 'BNN Lab: Train BNN');
       const pickInput = page.locator('.quick-input-widget .quick-input-box input');
       await pickInput.fill('small.bnn.json');
       const configRow = page
