@@ -126,7 +126,7 @@ function copyAssets() {
   ]) {
     copyFileSync(join(wasmDir, f), `${dist}/wasm/${f}`);
   }
-  for (const f of ['bnn-kernels.wasm', 'stats-kernels.wasm']) {
+  for (const f of ['bnn-kernels.wasm', 'bnn-kernels-relaxed.wasm', 'stats-kernels.wasm']) {
     if (existsSync(`core/kernels/${f}`)) copyFileSync(`core/kernels/${f}`, `${dist}/wasm/${f}`);
   }
   // h5wasm's Node build is an ES module using import.meta.url: shipped as is, loaded by path.

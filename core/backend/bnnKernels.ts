@@ -33,6 +33,7 @@
  * `BNN_LAB_C_KERNELS=0` in the environment).
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import {
   getGradient,
   getKernel,
@@ -53,6 +54,8 @@ import { kernelFileCandidates } from '../io/shipped';
 
 const BACKEND = 'wasm';
 export const BNN_KERNELS_FILE = 'bnn-kernels.wasm';
+/** The same kernels built with relaxed SIMD (fused multiply-adds); preferred where it validates. */
+export const BNN_KERNELS_RELAXED_FILE = 'bnn-kernels-relaxed.wasm';
 /** Custom kernel names, for `tf.engine().runKernel`. */
 export const BNN_SIGN = 'BnnSign';
 export const BNN_STE_GRAD = 'BnnSteGrad';
@@ -266,6 +269,7 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: unknown };
   Memory: new (descriptor: { initial: number }) => WasmMemory;
+  validate: (bytes: Uint8Array) => boolean;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -275,11 +279,56 @@ let cKernelsInUse = false;
 /** Why the kernels are not registered, when they are not. */
 let unavailableReason: string | undefined;
 /** One instance per tfjs memory (a new backend instance has a new memory). */
-const instances = new WeakMap<WasmMemory, BnnExports>();
+let instances = new WeakMap<WasmMemory, BnnExports>();
+/** The build setKernelVariant asks for (tests, benchmarks); undefined: the fastest that runs. */
+let forcedVariant: KernelVariant | undefined;
+
+/**
+ * Which build of the kernels is in use: `relaxed-simd` (bnn-kernels-relaxed.wasm, the
+ * convolutions' multiply-adds fused where the CPU can) or `simd128` (bnn-kernels.wasm, a multiply
+ * then an add); undefined before the first compile or when neither is found.
+ */
+let compiledVariant: KernelVariant | undefined;
+export type KernelVariant = 'relaxed-simd' | 'simd128';
+
+/**
+ * Whether this runtime accepts relaxed SIMD. Chromium-based hosts (VS Code's extension host,
+ * Node 22 and later) have it on; Node 20's V8 has it behind `--experimental-wasm-relaxed-simd`,
+ * which we turn on for this process when a module does not validate without it. The flag only
+ * adds instructions to what WebAssembly accepts; nothing else changes.
+ */
+function validatesRelaxed(bytes: Uint8Array): boolean {
+  if (wasmApi.validate(bytes)) return true;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return wasmApi.validate(bytes);
+}
+
+/** False when `BNN_LAB_RELAXED_SIMD=0` (or `false`/`off`/`no`) is set: bnn-kernels.wasm only. */
+function relaxedByEnvironment(): boolean {
+  const value = process.env.BNN_LAB_RELAXED_SIMD;
+  return value === undefined || !/^(0|false|off|no)$/i.test(value.trim());
+}
 
 function compileModule(): WasmModule | null {
   if (compiled !== undefined) return compiled;
-  const file = bnnKernelCandidates().find((candidate) => existsSync(candidate));
+  const find = (name: string): string | undefined =>
+    kernelFileCandidates(name).find((candidate) => existsSync(candidate));
+  const wantRelaxed =
+    forcedVariant === undefined ? relaxedByEnvironment() : forcedVariant === 'relaxed-simd';
+  const relaxed = wantRelaxed ? find(BNN_KERNELS_RELAXED_FILE) : undefined;
+  if (relaxed !== undefined) {
+    const bytes = readFileSync(relaxed);
+    if (validatesRelaxed(bytes)) {
+      try {
+        compiled = new wasmApi.Module(bytes);
+        compiledVariant = 'relaxed-simd';
+        return compiled;
+      } catch {
+        // Fall through to the SIMD128 build, which every runtime with wasm SIMD runs.
+      }
+    }
+  }
+  const file = find(BNN_KERNELS_FILE);
   if (file === undefined) {
     unavailableReason = `${BNN_KERNELS_FILE} not found (looked in ${bnnKernelCandidates().join(', ')})`;
     compiled = null;
@@ -287,11 +336,32 @@ function compileModule(): WasmModule | null {
   }
   try {
     compiled = new wasmApi.Module(readFileSync(file));
+    compiledVariant = 'simd128';
   } catch (e) {
     unavailableReason = `${file} does not compile: ${e instanceof Error ? e.message : String(e)}`;
     compiled = null;
   }
   return compiled;
+}
+
+/** The build of the C kernels in use (compiling it if needed), for benchmarks and logs. */
+export function bnnKernelVariant(): KernelVariant | undefined {
+  compileModule();
+  return compiledVariant;
+}
+
+/**
+ * For tests and benchmarks: use `variant`'s build of the kernels from the next kernel call on
+ * (undefined: the fastest this runtime runs, as by default). Returns the build in use before.
+ */
+export function setKernelVariant(variant: KernelVariant | undefined): KernelVariant | undefined {
+  const previous = bnnKernelVariant();
+  forcedVariant = variant;
+  compiled = undefined;
+  compiledVariant = undefined;
+  instances = new WeakMap();
+  compileModule();
+  return previous;
 }
 
 function wasmMemory(backend: BackendWasm): WasmMemory {

@@ -26,6 +26,20 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 
 /*
+ * acc + a * b on 4 lanes, the multiply-add of every convolution's inner loop. build.sh builds the
+ * module twice: bnn-kernels.wasm with SIMD128 alone (a multiply, then an add), and
+ * bnn-kernels-relaxed.wasm with relaxed SIMD's f32x4.relaxed_madd, which the engine compiles to a
+ * fused multiply-add where the CPU has one (one instruction instead of two, one rounding instead of
+ * two). The loader (bnnKernels.ts) takes the relaxed module wherever the runtime validates it.
+ */
+#ifdef BNN_RELAXED_SIMD
+#define MADD(a, b, acc) \
+  ((v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)(a), (__f32x4)(b), (__f32x4)(acc)))
+#else
+#define MADD(a, b, acc) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
+
+/*
  * Bounds guard. Every index below is a 32-bit product (b * in_h * in_w * in_c, …), and a pointer
  * plus an index wraps at 4 GB in wasm32: sizes that describe more than the memory holds would
  * wrap into other tensors of the tfjs heap instead of failing. So each kernel first checks, with
@@ -482,8 +496,8 @@ void bnn_adam(const float *w, const float *g, const float *m, const float *v, fl
 #define MAC_ROW_8(a, b, p, v0, v1)               \
   do {                                           \
     const v128_t s_ = wasm_v128_load32_splat(p); \
-    a = wasm_f32x4_add(a, wasm_f32x4_mul(s_, v0)); \
-    b = wasm_f32x4_add(b, wasm_f32x4_mul(s_, v1)); \
+    a = MADD(s_, v0, a);                         \
+    b = MADD(s_, v1, b);                         \
   } while (0)
 #define MAC_4X8(p0, p1, p2, p3, v0, v1) \
   do {                                  \
@@ -492,7 +506,7 @@ void bnn_adam(const float *w, const float *g, const float *m, const float *v, fl
     MAC_ROW_8(a2, b2, p2, v0, v1);      \
     MAC_ROW_8(a3, b3, p3, v0, v1);      \
   } while (0)
-#define MAC_ROW_4(a, p, v0) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load32_splat(p), v0))
+#define MAC_ROW_4(a, p, v0) a = MADD(wasm_v128_load32_splat(p), v0, a)
 #define MAC_4X4(p0, p1, p2, p3, v0) \
   do {                              \
     MAC_ROW_4(a0, p0, v0);          \
@@ -598,7 +612,7 @@ void bnn_conv2d_forward(const float *x, const float *w, float *y, u32 batch, u32
           for (u32 kw = 0; kw < row_steps; kw++) {
             const float *p0 = x0 + (kh * dil_h * in_w + kw * dil_w) * in_c;
             for (u32 ci = 0; ci < row_taps; ci++, wp += out_c) {
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(p0 + ci), wasm_v128_load(wp)));
+              a0 = MADD(wasm_v128_load32_splat(p0 + ci), wasm_v128_load(wp), a0);
             }
           }
         }
@@ -711,7 +725,7 @@ void bnn_conv2d_filter_grad(const float *x, const float *dy, float *dw, u32 batc
           const float *xp = xb + oh * stride_h * row;
           const float *g = dyb + oh * out_w * out_c + co;
           for (u32 ow = 0; ow < out_w; ow++, xp += x_step, g += out_c) {
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(xp + o0), wasm_v128_load(g)));
+            a0 = MADD(wasm_v128_load32_splat(xp + o0), wasm_v128_load(g), a0);
           }
         }
         wasm_v128_store(w0 + co, a0);
@@ -813,7 +827,7 @@ void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batc
             v128_t a0 = wasm_f32x4_splat(0.0f);
             const float *wc = w + ci;
             for (u32 co = 0; co < out_c; co++, wc += in_c) {
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(g0 + co), wasm_v128_load(wc)));
+              a0 = MADD(wasm_v128_load32_splat(g0 + co), wasm_v128_load(wc), a0);
             }
             ADD_INTO(t0 + ci, a0);
           }
@@ -2154,8 +2168,10 @@ void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, flo
 /*
  * For the benchmark (test/bench/train.ts), not for training: `iterations` rounds of
  * acc = acc * m + c on 12 independent f32x4 accumulators, 96 floating-point operations per
- * round, no memory access. Its rate is the practical peak of wasm SIMD128 (no FMA, 4 lanes) on
- * the machine the bench runs on, against which the bench sets the convolution kernels' rates.
+ * round, no memory access, by MADD as the convolutions multiply-add. Its rate is the practical
+ * peak of this build (SIMD128: a multiply then an add; relaxed SIMD: fused where the CPU has it;
+ * 4 lanes) on the machine the bench runs on, against which the bench sets the convolution
+ * kernels' rates.
  * Returns a value that depends on every accumulator so nothing is optimized away.
  */
 EXPORT(bnn_peak_probe)
@@ -2167,7 +2183,7 @@ float bnn_peak_probe(u32 iterations, float m, float c) {
   v128_t a6 = wasm_f32x4_splat(0.6f), a7 = wasm_f32x4_splat(0.7f), a8 = wasm_f32x4_splat(0.8f);
   v128_t a9 = wasm_f32x4_splat(0.9f), a10 = wasm_f32x4_splat(1.0f), a11 = wasm_f32x4_splat(1.1f);
   for (u32 i = 0; i < iterations; i++) {
-#define STEP(a) a = wasm_f32x4_add(wasm_f32x4_mul(a, vm), vc)
+#define STEP(a) a = MADD(a, vm, vc)
     STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5);
     STEP(a6); STEP(a7); STEP(a8); STEP(a9); STEP(a10); STEP(a11);
 #undef STEP

@@ -52,7 +52,10 @@ import path from 'node:path';
 import * as tf from '../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
+  BNN_KERNELS_FILE,
+  BNN_KERNELS_RELAXED_FILE,
   bnnKernelsRegistered,
+  bnnKernelVariant,
   registerBnnKernels,
   unregisterBnnKernels,
 } from '../../core/backend/bnnKernels';
@@ -76,12 +79,13 @@ const BATCH = 64;
 const LEARNING_RATE = 0.002;
 
 /**
- * The practical single-core peak of wasm SIMD128 here: `bnn_peak_probe` of bnn-kernels.wasm
- * (12 independent f32x4 multiply-then-add chains, no memory traffic), in GFLOPS of CPU time,
- * the median of 5 runs. Convolution rates in the profile are set against it.
+ * The practical single-core peak of wasm SIMD here: `bnn_peak_probe` of the build of the C
+ * kernels in use (12 independent f32x4 multiply-add chains, no memory traffic), in GFLOPS of
+ * CPU time, the median of 5 runs. Convolution rates in the profile are set against it.
  */
 function measurePeakGflops(): number {
-  const file = path.join(__dirname, '..', '..', '..', 'core', 'kernels', 'bnn-kernels.wasm');
+  const build = bnnKernelVariant() === 'relaxed-simd' ? BNN_KERNELS_RELAXED_FILE : BNN_KERNELS_FILE;
+  const file = path.join(__dirname, '..', '..', '..', 'core', 'kernels', build);
   const wasm = (
     globalThis as unknown as {
       WebAssembly: {
@@ -1089,7 +1093,12 @@ async function parent(options: Options): Promise<void> {
     finished: new Date().toISOString(),
     command:
       `node ${path.relative(process.cwd(), __filename)} ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      node: process.version,
+      kernels: bnnKernelVariant(),
+    },
     loadAverageBefore: loadBefore,
     loadAverageAfter: os.loadavg(),
     batch: BATCH,
@@ -1108,6 +1117,7 @@ async function parent(options: Options): Promise<void> {
   }
   console.log(
     `Adam, softmax cross-entropy, one fixed synthetic batch; ${report.machine.cores} cores (${report.machine.cpu}); ` +
+      `C kernels: ${report.machine.kernels ?? 'none'} (BNN_LAB_RELAXED_SIMD=0: simd128); ` +
       `load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before, ` +
       `${report.loadAverageAfter.map((l) => l.toFixed(1)).join(' ')} after`,
   );
@@ -1242,7 +1252,7 @@ async function parent(options: Options): Promise<void> {
   for (const profile of profiles) {
     console.log(
       `\nprofile, ${profile.model}, ${profile.steps} steps, ${fixed(profile.stepMs)} ms CPU time/step (with the C kernels); ` +
-        `GFLOPS = 2 x multiply-adds / kernel time; wasm SIMD128 peak measured ${fixed(peakGflops)} GFLOPS on one core`,
+        `GFLOPS = 2 x multiply-adds / kernel time; wasm SIMD peak (${bnnKernelVariant() ?? 'simd128'}) measured ${fixed(peakGflops)} GFLOPS on one core`,
     );
     const table = [['kernel', 'CPU ms/step', 'share', 'calls/step', 'GFLOPS', '% of peak']];
     for (const k of profile.kernels.slice(0, options.profileRows)) {

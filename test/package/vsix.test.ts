@@ -68,6 +68,10 @@ const REQUIRED = [
   'extension/dist/wasm/tfjs-backend-wasm.wasm',
   'extension/dist/wasm/tfjs-backend-wasm-simd.wasm',
   'extension/dist/wasm/tfjs-backend-wasm-threaded-simd.wasm',
+  // BNN Lab's C kernels: the SIMD128 build and the relaxed-SIMD one (fused multiply-adds).
+  'extension/dist/wasm/bnn-kernels.wasm',
+  'extension/dist/wasm/bnn-kernels-relaxed.wasm',
+  'extension/dist/wasm/stats-kernels.wasm',
   'extension/dist/data/mnist/train-images-idx3-ubyte.gz',
   'extension/dist/data/mnist/train-labels-idx1-ubyte.gz',
   'extension/dist/data/mnist/t10k-images-idx3-ubyte.gz',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '../../../core/tf';
@@ -35,6 +36,8 @@ function randomValues(size: number, seed: number, scale = 2): Float32Array {
 }
 
 const CLIPS = [1, 1.25, 1.3];
+/** The compiled core/backend/bnnKernels.js beside this test's build. */
+const KERNELS_MODULE = path.join(__dirname, '../../../core/backend/bnnKernels.js');
 
 /** The float32 neighbours of v. */
 function neighbours(v: number): number[] {
@@ -159,6 +162,22 @@ function poolGradient(
 }
 
 void describe('BNN Lab C kernels on the wasm backend', () => {
+  void it('load the relaxed-SIMD build in Node, and the SIMD128 build with BNN_LAB_RELAXED_SIMD=0', () => {
+    // A fresh process each: the build is chosen once per process, on first use.
+    const variantIn = (env: NodeJS.ProcessEnv): string =>
+      execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `process.stdout.write(String(require(${JSON.stringify(KERNELS_MODULE)}).bnnKernelVariant()))`,
+        ],
+        { env: { ...process.env, ...env }, encoding: 'utf8' },
+      );
+    assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: undefined }), 'relaxed-simd');
+    assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: '0' }), 'simd128');
+    assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: 'off' }), 'simd128');
+  });
+
   void it('are registered by registerWasmTrainingKernels', () => {
     assert.equal(bnnKernelsRegistered(), true);
   });

@@ -2,20 +2,37 @@
  * The C kernels' bounds guard (core/kernels/bnn_kernels.c): sizes whose 32-bit products would
  * wrap, buffers that end past the linear memory and convolution windows past their input trap
  * ("unreachable") before any byte is written, instead of wrapping into other tensors.
- * The module is instantiated here on a small memory of its own, without tfjs.
+ * The module is instantiated here on a small memory of its own, without tfjs; every test runs on
+ * both builds (bnn-kernels.wasm and the relaxed-SIMD bnn-kernels-relaxed.wasm).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 
 const PAGES = 4; // 256 KiB
 const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
-const wasm = readFileSync(join(__dirname, '../../../../core/kernels/bnn-kernels.wasm'));
 type Fn = (...args: number[]) => number;
-const kernels = new WebAssembly.Instance(new WebAssembly.Module(wasm), {
-  env: { memory },
-}).exports as Record<string, Fn>;
+// Node 20 accepts relaxed SIMD behind this flag (as bnnKernels.ts turns it on).
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+const builds = ['bnn-kernels.wasm', 'bnn-kernels-relaxed.wasm'].map((file) => {
+  const wasm = readFileSync(join(__dirname, '../../../../core/kernels', file));
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { memory } })
+    .exports as Record<string, Fn>;
+  return { file, exports };
+});
+/** The build the running test checks (moduleTest sets it). */
+let kernels: Record<string, Fn> = builds[0]!.exports;
+/** `test` once per build of the kernels. */
+function moduleTest(name: string, body: () => void): void {
+  for (const build of builds) {
+    test(`${build.file}: ${name}`, () => {
+      kernels = build.exports;
+      body();
+    });
+  }
+}
 const bytes = new Uint8Array(memory.buffer);
 
 /** Runs `call` on a memory filled with 0x55 and says whether it trapped and what changed. */
@@ -32,7 +49,7 @@ function run(call: () => void): { trapped: boolean; changed: boolean } {
   return { trapped, changed: bytes.some((b) => b !== 0x55) };
 }
 
-test('element-wise kernels: a count past the memory traps and writes nothing', () => {
+moduleTest('element-wise kernels: a count past the memory traps and writes nothing', () => {
   const size = PAGES * 65536;
   // 1024 values in place: fine.
   assert.deepEqual(
@@ -74,35 +91,38 @@ test('element-wise kernels: a count past the memory traps and writes nothing', (
   );
 });
 
-test('convolutions: a batch whose tensor sizes wrap, or windows past the input, trap first', () => {
-  // batch 2, 6×6×1 input, 3×3 filter, 4×4×8 output: fits.
-  const ok = [0, 2048, 4096, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1];
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward(...ok)),
-    { trapped: false, changed: true },
-  );
-  // batch 2^26: x alone would be 2^26 × 36 × 4 bytes; as 32-bit products it wraps to a
-  // small, harmless-looking size.
-  const huge = [...ok];
-  huge[3] = 2 ** 26;
-  for (const name of ['bnn_conv2d_forward', 'bnn_conv2d_filter_grad', 'bnn_conv2d_input_grad']) {
+moduleTest(
+  'convolutions: a batch whose tensor sizes wrap, or windows past the input, trap first',
+  () => {
+    // batch 2, 6×6×1 input, 3×3 filter, 4×4×8 output: fits.
+    const ok = [0, 2048, 4096, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1];
     assert.deepEqual(
-      run(() => kernels[name](...huge)),
-      { trapped: true, changed: false },
-      name,
+      run(() => kernels.bnn_conv2d_forward(...ok)),
+      { trapped: false, changed: true },
     );
-  }
-  // An output of 5×5 from a 6×6 input with a 3×3 window reads past the input.
-  const past = [...ok];
-  past[7] = 5;
-  past[8] = 5;
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward(...past)),
-    { trapped: true, changed: false },
-  );
-});
+    // batch 2^26: x alone would be 2^26 × 36 × 4 bytes; as 32-bit products it wraps to a
+    // small, harmless-looking size.
+    const huge = [...ok];
+    huge[3] = 2 ** 26;
+    for (const name of ['bnn_conv2d_forward', 'bnn_conv2d_filter_grad', 'bnn_conv2d_input_grad']) {
+      assert.deepEqual(
+        run(() => kernels[name](...huge)),
+        { trapped: true, changed: false },
+        name,
+      );
+    }
+    // An output of 5×5 from a 6×6 input with a 3×3 window reads past the input.
+    const past = [...ok];
+    past[7] = 5;
+    past[8] = 5;
+    assert.deepEqual(
+      run(() => kernels.bnn_conv2d_forward(...past)),
+      { trapped: true, changed: false },
+    );
+  },
+);
 
-test('batch norm and pooling gradients: rows × channels past the memory trap', () => {
+moduleTest('batch norm and pooling gradients: rows × channels past the memory trap', () => {
   assert.deepEqual(
     run(() => kernels.bnn_channel_sums(0, 2 ** 20, 2 ** 12, 8192, 4096)),
     { trapped: true, changed: false },
@@ -140,159 +160,165 @@ test('batch norm and pooling gradients: rows × channels past the memory trap', 
   }
 });
 
-test('bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap', () => {
-  // batch 2, 6×6×1 signs packed into 6×6 words, 3×3×1→8 filter, 4×4×8 output: fits.
-  const ok = [0, 4096, 8192, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1, 6, 6, 0, 0];
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward_xnor(...ok)),
-    {
-      trapped: false,
-      changed: true,
-    },
-  );
-  const huge = [...ok];
-  huge[3] = 2 ** 26;
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward_xnor(...huge)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-  // An output of 5×5 from a 6×6 padded input with a 3×3 window reads past it.
-  const past = [...ok];
-  past[7] = 5;
-  past[8] = 5;
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward_xnor(...past)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-  // The real input placed past the padded one (pad_top + in_h > pad_h).
-  const outside = [...ok];
-  outside[18] = 1;
-  assert.deepEqual(
-    run(() => kernels.bnn_conv2d_forward_xnor(...outside)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-  // Packing: a batch whose sizes wrap, and a word count that does not match the channels.
-  assert.deepEqual(
-    run(() => kernels.bnn_pack_signs(0, 8192, 2 ** 26, 6, 6, 1, 6, 6, 0, 0, 1)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-  assert.deepEqual(
-    run(() => kernels.bnn_pack_signs(0, 8192, 2, 6, 6, 65, 6, 6, 0, 0, 1)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-  assert.deepEqual(
-    run(() => kernels.bnn_pack_filter_signs(0, 8192, 3, 3, 2 ** 20, 2 ** 12, 2 ** 14)),
-    {
-      trapped: true,
-      changed: false,
-    },
-  );
-});
-
-test('Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap', () => {
-  // batch 1, 4×4×16 → 4×4×16 ('same'), a block of 4 tiles: fits. Scratch buffers hold 16 (F(2x2,
-  // 3x3)), 36 (F(4x4, 3x3)) or 25 (stride 2) points of a panel plus 16 floats of skew each: u, v, m of the input
-  // gradient (16x16, 4x16, 4x16 floats a panel), xHat, dyHat, m of the filter gradient (4x16,
-  // 4x16, 16x16); each buffer starts where the one before it ends.
-  const at = (points: number, start: number, panels: number[]) => {
-    const offsets = [start];
-    for (const panel of panels)
-      offsets.push(offsets[offsets.length - 1] + points * (panel + 16) * 4);
-    return offsets.slice(0, 3);
-  };
-  // The last number: input channels per chunk (all 16: unchunked).
-  const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4, 16];
-  // dy (or x) at 0, the filter (or dy) at 4096, dx at 16384 (dw at 8192); scratch from 20480.
-  const inputOk = (points: number) => [
-    0,
-    4096,
-    16384,
-    ...at(points, 20480, [256, 64, 64]),
-    ...geometry,
-  ];
-  const filterOk = (points: number) => [
-    0,
-    4096,
-    8192,
-    ...at(points, 20480, [64, 64, 256]),
-    ...geometry,
-  ];
-  // The last scratch buffer's bytes: m of the input gradient (4x16 a panel), of the filter
-  // gradient (16x16).
-  const lastBytes = (points: number, panel: number) => points * (panel + 16) * 4;
-  for (const [name, ok, last] of [
-    ['bnn_winograd_input_grad', inputOk(16), lastBytes(16, 64)],
-    ['bnn_winograd_filter_grad', filterOk(16), lastBytes(16, 256)],
-    ['bnn_winograd4_input_grad', inputOk(36), lastBytes(36, 64)],
-    ['bnn_winograd4_filter_grad', filterOk(36), lastBytes(36, 256)],
-    ['bnn_winograd_s2_input_grad', inputOk(25), lastBytes(25, 64)],
-    ['bnn_winograd_s2_filter_grad', filterOk(25), lastBytes(25, 256)],
-  ] as const) {
+moduleTest(
+  'bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap',
+  () => {
+    // batch 2, 6×6×1 signs packed into 6×6 words, 3×3×1→8 filter, 4×4×8 output: fits.
+    const ok = [0, 4096, 8192, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1, 6, 6, 0, 0];
     assert.deepEqual(
-      run(() => kernels[name](...ok)),
-      { trapped: false, changed: true },
-      name,
+      run(() => kernels.bnn_conv2d_forward_xnor(...ok)),
+      {
+        trapped: false,
+        changed: true,
+      },
     );
-    // The last buffer ending at the memory's last byte fits; one float further does not.
-    const atEnd = [...ok];
-    atEnd[5] = PAGES * 65536 - last;
-    assert.deepEqual(
-      run(() => kernels[name](...atEnd)),
-      { trapped: false, changed: true },
-      name,
-    );
-    const pastEnd = [...ok];
-    pastEnd[5] = atEnd[5] + 4;
-    if (name.endsWith('filter_grad') && name !== 'bnn_winograd4_filter_grad') {
-      // A filter gradient sums a chunk of channels over all tiles at once: one block only
-      // (F(4x4) covers this 4x4 dy in one tile, F(2x2) and stride 2 in four).
-      const split = [...ok];
-      split[15] = 2; // 4 tiles in blocks of 2
-      split[16] = 8;
-      assert.deepEqual(
-        run(() => kernels[name](...split)),
-        { trapped: true, changed: false },
-        `${name}: chunks with several blocks`,
-      );
-    }
     const huge = [...ok];
-    huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
-    const bigBlock = [...ok];
-    bigBlock[15] = 2 ** 20; // scratch for 2^20 tiles ends past the memory
-    const pad = [...ok];
-    pad[13] = 3; // a 3×3 filter reaches at most 2 rows into the padding
-    const noChunk = [...ok];
-    noChunk[16] = 0;
-    const oddChunk = [...ok];
-    oddChunk[16] = 6; // not a whole panel of 8 (input) or vector of 4 (filter) channels
-    for (const [what, args] of [
-      ['huge batch', huge],
-      ['block', bigBlock],
-      ['padding', pad],
-      ['chunk of 0', noChunk],
-      ['chunk of 6', oddChunk],
-      ['last scratch buffer one float past the memory', pastEnd],
+    huge[3] = 2 ** 26;
+    assert.deepEqual(
+      run(() => kernels.bnn_conv2d_forward_xnor(...huge)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+    // An output of 5×5 from a 6×6 padded input with a 3×3 window reads past it.
+    const past = [...ok];
+    past[7] = 5;
+    past[8] = 5;
+    assert.deepEqual(
+      run(() => kernels.bnn_conv2d_forward_xnor(...past)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+    // The real input placed past the padded one (pad_top + in_h > pad_h).
+    const outside = [...ok];
+    outside[18] = 1;
+    assert.deepEqual(
+      run(() => kernels.bnn_conv2d_forward_xnor(...outside)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+    // Packing: a batch whose sizes wrap, and a word count that does not match the channels.
+    assert.deepEqual(
+      run(() => kernels.bnn_pack_signs(0, 8192, 2 ** 26, 6, 6, 1, 6, 6, 0, 0, 1)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+    assert.deepEqual(
+      run(() => kernels.bnn_pack_signs(0, 8192, 2, 6, 6, 65, 6, 6, 0, 0, 1)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+    assert.deepEqual(
+      run(() => kernels.bnn_pack_filter_signs(0, 8192, 3, 3, 2 ** 20, 2 ** 12, 2 ** 14)),
+      {
+        trapped: true,
+        changed: false,
+      },
+    );
+  },
+);
+
+moduleTest(
+  'Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap',
+  () => {
+    // batch 1, 4×4×16 → 4×4×16 ('same'), a block of 4 tiles: fits. Scratch buffers hold 16 (F(2x2,
+    // 3x3)), 36 (F(4x4, 3x3)) or 25 (stride 2) points of a panel plus 16 floats of skew each: u, v, m of the input
+    // gradient (16x16, 4x16, 4x16 floats a panel), xHat, dyHat, m of the filter gradient (4x16,
+    // 4x16, 16x16); each buffer starts where the one before it ends.
+    const at = (points: number, start: number, panels: number[]) => {
+      const offsets = [start];
+      for (const panel of panels)
+        offsets.push(offsets[offsets.length - 1] + points * (panel + 16) * 4);
+      return offsets.slice(0, 3);
+    };
+    // The last number: input channels per chunk (all 16: unchunked).
+    const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4, 16];
+    // dy (or x) at 0, the filter (or dy) at 4096, dx at 16384 (dw at 8192); scratch from 20480.
+    const inputOk = (points: number) => [
+      0,
+      4096,
+      16384,
+      ...at(points, 20480, [256, 64, 64]),
+      ...geometry,
+    ];
+    const filterOk = (points: number) => [
+      0,
+      4096,
+      8192,
+      ...at(points, 20480, [64, 64, 256]),
+      ...geometry,
+    ];
+    // The last scratch buffer's bytes: m of the input gradient (4x16 a panel), of the filter
+    // gradient (16x16).
+    const lastBytes = (points: number, panel: number) => points * (panel + 16) * 4;
+    for (const [name, ok, last] of [
+      ['bnn_winograd_input_grad', inputOk(16), lastBytes(16, 64)],
+      ['bnn_winograd_filter_grad', filterOk(16), lastBytes(16, 256)],
+      ['bnn_winograd4_input_grad', inputOk(36), lastBytes(36, 64)],
+      ['bnn_winograd4_filter_grad', filterOk(36), lastBytes(36, 256)],
+      ['bnn_winograd_s2_input_grad', inputOk(25), lastBytes(25, 64)],
+      ['bnn_winograd_s2_filter_grad', filterOk(25), lastBytes(25, 256)],
     ] as const) {
       assert.deepEqual(
-        run(() => kernels[name](...args)),
-        { trapped: true, changed: false },
-        `${name}: ${what}`,
+        run(() => kernels[name](...ok)),
+        { trapped: false, changed: true },
+        name,
       );
+      // The last buffer ending at the memory's last byte fits; one float further does not.
+      const atEnd = [...ok];
+      atEnd[5] = PAGES * 65536 - last;
+      assert.deepEqual(
+        run(() => kernels[name](...atEnd)),
+        { trapped: false, changed: true },
+        name,
+      );
+      const pastEnd = [...ok];
+      pastEnd[5] = atEnd[5] + 4;
+      if (name.endsWith('filter_grad') && name !== 'bnn_winograd4_filter_grad') {
+        // A filter gradient sums a chunk of channels over all tiles at once: one block only
+        // (F(4x4) covers this 4x4 dy in one tile, F(2x2) and stride 2 in four).
+        const split = [...ok];
+        split[15] = 2; // 4 tiles in blocks of 2
+        split[16] = 8;
+        assert.deepEqual(
+          run(() => kernels[name](...split)),
+          { trapped: true, changed: false },
+          `${name}: chunks with several blocks`,
+        );
+      }
+      const huge = [...ok];
+      huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
+      const bigBlock = [...ok];
+      bigBlock[15] = 2 ** 20; // scratch for 2^20 tiles ends past the memory
+      const pad = [...ok];
+      pad[13] = 3; // a 3×3 filter reaches at most 2 rows into the padding
+      const noChunk = [...ok];
+      noChunk[16] = 0;
+      const oddChunk = [...ok];
+      oddChunk[16] = 6; // not a whole panel of 8 (input) or vector of 4 (filter) channels
+      for (const [what, args] of [
+        ['huge batch', huge],
+        ['block', bigBlock],
+        ['padding', pad],
+        ['chunk of 0', noChunk],
+        ['chunk of 6', oddChunk],
+        ['last scratch buffer one float past the memory', pastEnd],
+      ] as const) {
+        assert.deepEqual(
+          run(() => kernels[name](...args)),
+          { trapped: true, changed: false },
+          `${name}: ${what}`,
+        );
+      }
     }
-  }
-});
+  },
+);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '../../../core/tf';
 import {
   bnnKernelsRegistered,
+  bnnKernelVariant,
   gradientMultiplies,
   setWinogradAlways,
   setWinogradBlock,
@@ -18,6 +19,8 @@ import {
   setWinogradGradients,
   setWinogradStride2,
   setWinogradTile,
+  setKernelVariant,
+  type KernelVariant,
   WINOGRAD_MIN_CHANNELS,
   winogradGradientCalls,
   winogradTile,
@@ -161,6 +164,23 @@ function assertGradientsClose(
   }
 }
 
+/**
+ * Each case with each build of the kernels (bnn-kernels-relaxed.wasm's fused multiply-adds and
+ * bnn-kernels.wasm's multiply-then-add), the build switched in as the loop reaches it; the
+ * default build again after the last.
+ */
+function* inEachBuild(list: Case[]): Generator<[KernelVariant, number, Case]> {
+  try {
+    for (const variant of ['relaxed-simd', 'simd128'] as const) {
+      setKernelVariant(variant);
+      assert.equal(bnnKernelVariant(), variant, `the ${variant} build of the kernels loads`);
+      for (const [i, c] of list.entries()) yield [variant, i, c];
+    }
+  } finally {
+    setKernelVariant(undefined);
+  }
+}
+
 function label(c: Case): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
   return `x[${c.x}] -> ${c.outChannels} ${pad}${c.block ? ` block ${c.block}` : ''}`;
@@ -176,7 +196,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
   after(() => setWinogradAlways(false));
 
   void it('equal the cpu backend and the direct C kernels up to rounding', async () => {
-    for (const [i, c] of cases.entries()) {
+    for (const [variant, i, c] of inEachBuild(cases)) {
       const filterShape: Shape4 = [3, 3, c.x[3], c.outChannels];
       const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, 1, 1, c.pad);
       // Real-valued x and filter, and the binary layer's case: sign input, sign filter.
@@ -185,7 +205,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const x = make(tf.util.sizeFromShape(c.x), 10 * i + 1);
         const w = make(tf.util.sizeFromShape(filterShape), 10 * i + 2);
         const dy = randomUniform(tf.util.sizeFromShape(info.outShape), 10 * i + 3);
-        const name = `${label(c)}${binary ? ' signs' : ''}`;
+        const name = `${variant}: ${label(c)}${binary ? ' signs' : ''}`;
 
         await tf.setBackend('cpu');
         const cpu = gradients(c, x, w, dy);
@@ -215,7 +235,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
   });
 
   void it('equal them at stride 2 too (the phase split, 25 points)', async () => {
-    for (const [i, c] of stride2Cases.entries()) {
+    for (const [variant, i, c] of inEachBuild(stride2Cases)) {
       const filterShape: Shape4 = [3, 3, c.x[3], c.outChannels];
       const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, 2, 1, c.pad);
       for (const binary of [false, true]) {
@@ -223,7 +243,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const x = make(tf.util.sizeFromShape(c.x), 10 * i + 4);
         const w = make(tf.util.sizeFromShape(filterShape), 10 * i + 5);
         const dy = randomUniform(tf.util.sizeFromShape(info.outShape), 10 * i + 6);
-        const name = `stride 2 ${label(c)}${binary ? ' signs' : ''}`;
+        const name = `${variant}: stride 2 ${label(c)}${binary ? ' signs' : ''}`;
 
         await tf.setBackend('cpu');
         const cpu = gradients(c, x, w, dy, 2);
