@@ -16,6 +16,7 @@ import {
   type BackendPreference,
 } from '../protocol';
 import { installEarlyFreeGradients } from './earlyFreeGradients';
+import { bnnKernelsRegistered, bnnKernelVariant } from './bnnKernels';
 import { registerWasmTrainingKernels } from './wasmKernels';
 import { describeAdapter, initWebGpu, resetWebGpuAfterFailure, webgpuAdapter } from './webgpu';
 import { besideBundle, inPackage } from '../io/shipped';
@@ -129,6 +130,12 @@ async function tryBackend(name: BackendName, explicit: boolean): Promise<string 
   }
 }
 
+/** Which build of BNN Lab's C kernels the wasm backend runs, for the log. */
+function describeCKernels(): string {
+  if (!bnnKernelsRegistered()) return 'C kernels not loaded: tfjs ops';
+  return `C kernels: ${bnnKernelVariant() ?? 'simd128'}`;
+}
+
 /**
  * Picks and initializes the backend for `preference` (`auto` tries them in order).
  * @throws UserError when an explicitly requested backend cannot be used.
@@ -160,7 +167,7 @@ export async function initBackend(preference: BackendPreference, log: Log): Prom
       if (adapter) info.adapter = adapter;
       log(
         'info',
-        `backend: ${name}${adapter ? ` on ${describeAdapter(adapter)}` : ''}${skipped.map((s) => `; ${s.name}: ${s.reason}`).join('')}`,
+        `backend: ${name}${adapter ? ` on ${describeAdapter(adapter)}` : ''}${name === 'wasm' ? ` (${describeCKernels()})` : ''}${skipped.map((s) => `; ${s.name}: ${s.reason}`).join('')}`,
       );
       return info;
     }

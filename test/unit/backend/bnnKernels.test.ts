@@ -13,6 +13,7 @@ import {
   unregisterBnnKernels,
 } from '../../../core/backend/bnnKernels';
 import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
+import { initBackend } from '../../../core/backend/backends';
 import { quantize, signForward, type QuantizerConfig } from '../../../core/bnn/quantizers';
 import {
   createOptimizer,
@@ -176,6 +177,15 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
     assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: undefined }), 'relaxed-simd');
     assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: '0' }), 'simd128');
     assert.equal(variantIn({ BNN_LAB_RELAXED_SIMD: 'off' }), 'simd128');
+  });
+
+  void it("are named in the engine's backend log line, with their build", async () => {
+    const lines: string[] = [];
+    await initBackend('wasm', (_level, message) => lines.push(message));
+    assert.ok(
+      lines.some((line) => line.startsWith('backend: wasm (C kernels: relaxed-simd)')),
+      lines.join('\n'),
+    );
   });
 
   void it('are registered by registerWasmTrainingKernels', () => {
