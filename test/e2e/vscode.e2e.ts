@@ -477,15 +477,26 @@ function statusTexts(page: Page): Promise<string[]> {
  * reload, so this is looked up again on each call.
  */
 async function dashboardFrame(page: Page): Promise<Frame | undefined> {
+  // The side-bar view and the editor tab can both hold a dashboard document (a view whose
+  // dashboard moved to a tab keeps its frame, empty): the one showing a run wins, else the first.
+  let first: Frame | undefined;
   for (const outer of page.frames()) {
     if (!outer.url().includes(`extensionId=${EXTENSION_ID}`)) continue;
     for (const inner of outer.childFrames()) {
       if (inner.isDetached()) continue;
       const app = await inner.$('#app').catch(() => null);
-      if (app) return inner;
+      if (!app) continue;
+      first ??= inner;
+      const showsRun = await inner
+        .evaluate(() => {
+          const badge = document.querySelector<HTMLElement>('.status-badge');
+          return badge !== null && !badge.hidden && (badge.dataset.status ?? '') !== '';
+        })
+        .catch(() => false);
+      if (showsRun) return inner;
     }
   }
-  return undefined;
+  return first;
 }
 
 /**
