@@ -54,8 +54,15 @@ import { kernelFileCandidates } from '../io/shipped';
 
 const BACKEND = 'wasm';
 export const BNN_KERNELS_FILE = 'bnn-kernels.wasm';
-/** The same kernels built with relaxed SIMD (fused multiply-adds); preferred where it validates. */
-export const BNN_KERNELS_RELAXED_FILE = 'bnn-kernels-relaxed.wasm';
+/**
+ * The two builds of the kernels: `relaxed-simd` (the convolutions' multiply-adds fused where the
+ * CPU can), preferred wherever it validates, and `simd128` (a multiply then an add).
+ */
+export type KernelVariant = 'relaxed-simd' | 'simd128';
+export const BNN_KERNEL_FILES: Readonly<Record<KernelVariant, string>> = {
+  'relaxed-simd': 'bnn-kernels-relaxed.wasm',
+  simd128: BNN_KERNELS_FILE,
+};
 /** Custom kernel names, for `tf.engine().runKernel`. */
 export const BNN_SIGN = 'BnnSign';
 export const BNN_STE_GRAD = 'BnnSteGrad';
@@ -273,7 +280,8 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let compiled: WasmModule | null | undefined;
+/** The compiled build; null when none is found or compiles, undefined before the first try. */
+let compiled: { module: WasmModule; variant: KernelVariant } | null | undefined;
 /** Set by registerBnnKernels, cleared by unregisterBnnKernels; MaxPoolGrad follows it. */
 let cKernelsInUse = false;
 /** Why the kernels are not registered, when they are not. */
@@ -282,14 +290,6 @@ let unavailableReason: string | undefined;
 let instances = new WeakMap<WasmMemory, BnnExports>();
 /** The build setKernelVariant asks for (tests, benchmarks); undefined: the fastest that runs. */
 let forcedVariant: KernelVariant | undefined;
-
-/**
- * Which build of the kernels is in use: `relaxed-simd` (bnn-kernels-relaxed.wasm, the
- * convolutions' multiply-adds fused where the CPU can) or `simd128` (bnn-kernels.wasm, a multiply
- * then an add); undefined before the first compile or when neither is found.
- */
-let compiledVariant: KernelVariant | undefined;
-export type KernelVariant = 'relaxed-simd' | 'simd128';
 
 /**
  * Whether this runtime accepts relaxed SIMD. Chromium-based hosts (VS Code's extension host,
@@ -310,19 +310,18 @@ function relaxedByEnvironment(): boolean {
 }
 
 function compileModule(): WasmModule | null {
-  if (compiled !== undefined) return compiled;
+  if (compiled !== undefined) return compiled?.module ?? null;
   const find = (name: string): string | undefined =>
     kernelFileCandidates(name).find((candidate) => existsSync(candidate));
   const wantRelaxed =
     forcedVariant === undefined ? relaxedByEnvironment() : forcedVariant === 'relaxed-simd';
-  const relaxed = wantRelaxed ? find(BNN_KERNELS_RELAXED_FILE) : undefined;
+  const relaxed = wantRelaxed ? find(BNN_KERNEL_FILES['relaxed-simd']) : undefined;
   if (relaxed !== undefined) {
     const bytes = readFileSync(relaxed);
     if (validatesRelaxed(bytes)) {
       try {
-        compiled = new wasmApi.Module(bytes);
-        compiledVariant = 'relaxed-simd';
-        return compiled;
+        compiled = { module: new wasmApi.Module(bytes), variant: 'relaxed-simd' };
+        return compiled.module;
       } catch {
         // Fall through to the SIMD128 build, which every runtime with wasm SIMD runs.
       }
@@ -332,22 +331,22 @@ function compileModule(): WasmModule | null {
   if (file === undefined) {
     unavailableReason = `${BNN_KERNELS_FILE} not found (looked in ${bnnKernelCandidates().join(', ')})`;
     compiled = null;
-    return compiled;
+    return null;
   }
   try {
-    compiled = new wasmApi.Module(readFileSync(file));
-    compiledVariant = 'simd128';
+    compiled = { module: new wasmApi.Module(readFileSync(file)), variant: 'simd128' };
+    return compiled.module;
   } catch (e) {
     unavailableReason = `${file} does not compile: ${e instanceof Error ? e.message : String(e)}`;
     compiled = null;
+    return null;
   }
-  return compiled;
 }
 
 /** The build of the C kernels in use (compiling it if needed), for benchmarks and logs. */
 export function bnnKernelVariant(): KernelVariant | undefined {
   compileModule();
-  return compiledVariant;
+  return compiled?.variant;
 }
 
 /**
@@ -358,7 +357,6 @@ export function setKernelVariant(variant: KernelVariant | undefined): KernelVari
   const previous = bnnKernelVariant();
   forcedVariant = variant;
   compiled = undefined;
-  compiledVariant = undefined;
   instances = new WeakMap();
   compileModule();
   return previous;

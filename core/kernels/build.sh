@@ -63,35 +63,39 @@ build_kernels() { # compiler, output, extra flags...
 build_kernels "$CLANG" "$tmp/$out"
 build_kernels "$CLANG_RELAXED" "$tmp/$relaxed" -mrelaxed-simd -DBNN_RELAXED_SIMD
 
-# Safety checks on the linked modules.
+# Safety checks on the linked modules; each one's disassembly is left in $tmp/<module>.txt.
 check_kernels() { # module
-  local module=$1 name
+  local module=$1 name disasm
   name=$(basename "$module")
+  disasm="$tmp/$name.txt"
   "$OBJDUMP" -h "$module" > "$tmp/sections.txt"
   if grep -qE '^\s*[0-9]+\s+DATA\b' "$tmp/sections.txt"; then
     echo "build.sh: $name has a DATA section; static data would overwrite the tfjs heap" >&2
     cat "$tmp/sections.txt" >&2
     exit 1
   fi
-  "$OBJDUMP" -d "$module" > "$tmp/disasm.txt"
-  if grep -qE 'global\.(get|set)' "$tmp/disasm.txt"; then
+  "$OBJDUMP" -d "$module" > "$disasm"
+  if grep -qE 'global\.(get|set)' "$disasm"; then
     echo "build.sh: $name reads or writes a global (the stack pointer); it must use no stack" >&2
-    grep -nE 'global\.(get|set)' "$tmp/disasm.txt" >&2
+    grep -nE 'global\.(get|set)' "$disasm" >&2
     exit 1
   fi
   for f in bnn_winograd_input_grad bnn_winograd_filter_grad bnn_winograd4_input_grad bnn_winograd4_filter_grad bnn_sign bnn_ste_grad bnn_approx_sign_grad bnn_pack_ste bnn_unpack_signs bnn_ste_grad_packed bnn_max_pool_grad bnn_avg_pool_grad bnn_peak_probe; do
-    grep -q "<$f>:" "$tmp/disasm.txt" || { echo "build.sh: $f is missing from $name" >&2; exit 1; }
+    grep -q "<$f>:" "$disasm" || { echo "build.sh: $f is missing from $name" >&2; exit 1; }
   done
 }
 check_kernels "$tmp/$out"
 check_kernels "$tmp/$relaxed"
 # The relaxed build must use the fused multiply-add (an objdump without relaxed SIMD shows it as
 # <unknown>), and the SIMD128 build must not.
-if ! grep -qE 'f32x4\.relaxed_madd|<unknown>' "$tmp/disasm.txt"; then
+if ! grep -qE 'f32x4\.relaxed_madd|<unknown>' "$tmp/$relaxed.txt"; then
   echo "build.sh: $relaxed has no f32x4.relaxed_madd" >&2
   exit 1
 fi
-"$OBJDUMP" -d "$tmp/$out" | grep -qE 'relaxed|<unknown>' && { echo "build.sh: $out uses relaxed SIMD" >&2; exit 1; }
+if grep -qE 'relaxed|<unknown>' "$tmp/$out.txt"; then
+  echo "build.sh: $out uses relaxed SIMD" >&2
+  exit 1
+fi
 
 # stats-kernels.wasm: the weight statistics (core/metrics/statsKernel.ts). It owns its memory
 # (exported with __heap_base; the caller copies tensors in), so no import and no safety checks.

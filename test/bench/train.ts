@@ -52,8 +52,7 @@ import path from 'node:path';
 import * as tf from '../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
-  BNN_KERNELS_FILE,
-  BNN_KERNELS_RELAXED_FILE,
+  BNN_KERNEL_FILES,
   bnnKernelsRegistered,
   bnnKernelVariant,
   registerBnnKernels,
@@ -84,7 +83,7 @@ const LEARNING_RATE = 0.002;
  * CPU time, the median of 5 runs. Convolution rates in the profile are set against it.
  */
 function measurePeakGflops(): number {
-  const build = bnnKernelVariant() === 'relaxed-simd' ? BNN_KERNELS_RELAXED_FILE : BNN_KERNELS_FILE;
+  const build = BNN_KERNEL_FILES[bnnKernelVariant() ?? 'simd128'];
   const file = path.join(__dirname, '..', '..', '..', 'core', 'kernels', build);
   const wasm = (
     globalThis as unknown as {

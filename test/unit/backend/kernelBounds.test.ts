@@ -22,16 +22,9 @@ const builds = ['bnn-kernels.wasm', 'bnn-kernels-relaxed.wasm'].map((file) => {
     .exports as Record<string, Fn>;
   return { file, exports };
 });
-/** The build the running test checks (moduleTest sets it). */
-let kernels: Record<string, Fn> = builds[0]!.exports;
-/** `test` once per build of the kernels. */
-function moduleTest(name: string, body: () => void): void {
-  for (const build of builds) {
-    test(`${build.file}: ${name}`, () => {
-      kernels = build.exports;
-      body();
-    });
-  }
+/** `test` once per build of the kernels, given that build's exports. */
+function moduleTest(name: string, body: (kernels: Record<string, Fn>) => void): void {
+  for (const build of builds) test(`${build.file}: ${name}`, () => body(build.exports));
 }
 const bytes = new Uint8Array(memory.buffer);
 
@@ -49,7 +42,7 @@ function run(call: () => void): { trapped: boolean; changed: boolean } {
   return { trapped, changed: bytes.some((b) => b !== 0x55) };
 }
 
-moduleTest('element-wise kernels: a count past the memory traps and writes nothing', () => {
+moduleTest('element-wise kernels: a count past the memory traps and writes nothing', (kernels) => {
   const size = PAGES * 65536;
   // 1024 values in place: fine.
   assert.deepEqual(
@@ -93,7 +86,7 @@ moduleTest('element-wise kernels: a count past the memory traps and writes nothi
 
 moduleTest(
   'convolutions: a batch whose tensor sizes wrap, or windows past the input, trap first',
-  () => {
+  (kernels) => {
     // batch 2, 6×6×1 input, 3×3 filter, 4×4×8 output: fits.
     const ok = [0, 2048, 4096, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1];
     assert.deepEqual(
@@ -122,7 +115,7 @@ moduleTest(
   },
 );
 
-moduleTest('batch norm and pooling gradients: rows × channels past the memory trap', () => {
+moduleTest('batch norm and pooling gradients: rows × channels past the memory trap', (kernels) => {
   assert.deepEqual(
     run(() => kernels.bnn_channel_sums(0, 2 ** 20, 2 ** 12, 8192, 4096)),
     { trapped: true, changed: false },
@@ -162,7 +155,7 @@ moduleTest('batch norm and pooling gradients: rows × channels past the memory t
 
 moduleTest(
   'bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap',
-  () => {
+  (kernels) => {
     // batch 2, 6×6×1 signs packed into 6×6 words, 3×3×1→8 filter, 4×4×8 output: fits.
     const ok = [0, 4096, 8192, 2, 6, 6, 1, 4, 4, 8, 3, 3, 1, 1, 1, 1, 6, 6, 0, 0];
     assert.deepEqual(
@@ -229,7 +222,7 @@ moduleTest(
 
 moduleTest(
   'Winograd gradients: sizes that wrap, scratch past the memory or padding past 2 trap',
-  () => {
+  (kernels) => {
     // batch 1, 4×4×16 → 4×4×16 ('same'), a block of 4 tiles: fits. Scratch buffers hold 16 (F(2x2,
     // 3x3)), 36 (F(4x4, 3x3)) or 25 (stride 2) points of a panel plus 16 floats of skew each: u, v, m of the input
     // gradient (16x16, 4x16, 4x16 floats a panel), xHat, dyHat, m of the filter gradient (4x16,
