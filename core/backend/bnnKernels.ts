@@ -303,10 +303,9 @@ function validatesRelaxed(bytes: Uint8Array): boolean {
   return wasmApi.validate(bytes);
 }
 
-/** False when `BNN_LAB_RELAXED_SIMD=0` (or `false`/`off`/`no`) is set: bnn-kernels.wasm only. */
-function relaxedByEnvironment(): boolean {
-  const value = process.env.BNN_LAB_RELAXED_SIMD;
-  return value === undefined || !/^(0|false|off|no)$/i.test(value.trim());
+/** False when the environment variable `name` is `0`, `false`, `off` or `no`; true unset. */
+function onInEnvironment(name: string): boolean {
+  return !/^(0|false|off|no)$/i.test((process.env[name] ?? '').trim());
 }
 
 function compileModule(): WasmModule | null {
@@ -314,7 +313,9 @@ function compileModule(): WasmModule | null {
   const find = (name: string): string | undefined =>
     kernelFileCandidates(name).find((candidate) => existsSync(candidate));
   const wantRelaxed =
-    forcedVariant === undefined ? relaxedByEnvironment() : forcedVariant === 'relaxed-simd';
+    forcedVariant === undefined
+      ? onInEnvironment('BNN_LAB_RELAXED_SIMD')
+      : forcedVariant === 'relaxed-simd';
   const relaxed = wantRelaxed ? find(BNN_KERNEL_FILES['relaxed-simd']) : undefined;
   if (relaxed !== undefined) {
     const bytes = readFileSync(relaxed);
@@ -736,12 +737,6 @@ const bnnKernelConfigs: KernelConfig[] = [
   })),
 ];
 
-/** False when `BNN_LAB_C_KERNELS=0` (or `false`/`off`) is set: the quantizers use tfjs ops. */
-function enabledByEnvironment(): boolean {
-  const value = process.env.BNN_LAB_C_KERNELS;
-  return value === undefined || !/^(0|false|off|no)$/i.test(value.trim());
-}
-
 /**
  * Registers `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` for the wasm backend when
  * bnn-kernels.wasm is found and compiles (synchronously), unless `BNN_LAB_C_KERNELS=0`.
@@ -749,7 +744,8 @@ function enabledByEnvironment(): boolean {
  * @returns undefined when registered, else the reason they are not.
  */
 export function registerBnnKernels(): string | undefined {
-  if (!enabledByEnvironment()) return 'disabled by BNN_LAB_C_KERNELS';
+  // BNN_LAB_C_KERNELS=0 (or false/off/no): the quantizers use tfjs ops.
+  if (!onInEnvironment('BNN_LAB_C_KERNELS')) return 'disabled by BNN_LAB_C_KERNELS';
   if (compileModule() === null) return unavailableReason;
   cKernelsInUse = true;
   if (getGradient(BNN_SIGN) === undefined) {
@@ -1213,7 +1209,7 @@ export function conv2dWinogradInC(
 }
 
 /** The XNOR-popcount forward path: on unless `BNN_LAB_XNOR=0`; `setXnorForward` for tests. */
-let xnorForward = !/^(0|false|off|no)$/i.test((process.env.BNN_LAB_XNOR ?? '').trim());
+let xnorForward = onInEnvironment('BNN_LAB_XNOR');
 
 /**
  * Turns the bit-packed forward convolution on or off (tests and benchmarks compare the two);
