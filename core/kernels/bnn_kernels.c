@@ -864,9 +864,20 @@ void bnn_conv2d_input_grad(const float *dy, const float *wt, float *dx, u32 batc
  * reach into the padding. Unused high bits of a pixel's last word are zero in x and w (XOR 0).
  *
  * Layouts: xp is [batch, pad_h, pad_w, words] u64 (the padded input, words = ceil(in_c / 64)),
- * wp is [out_c, filter_h, filter_w, words] u64, y is [batch, out_h, out_w, out_c] float32.
+ * y is [batch, out_h, out_w, out_c] float32, and wp (out_c * filter_h * filter_w * words u64)
+ * holds the filter in blocks of four output channels, [out_c / 4, filter_h, filter_w, words, 4],
+ * then the last out_c % 4 channels as [out_c % 4, filter_h, filter_w, words] (`wp_index`): the
+ * kernel reads a block's four words of one tap and word at one address, which keeps V8 from
+ * running out of registers in its inner loop.
  */
 static inline u32 pop64(u64 v) { return (u32)__builtin_popcountll(v); }
+
+/* Where output channel co's word k of tap `tap` lies in wp (see Layouts above). */
+static inline u64 wp_index(u32 co, u32 tap, u32 k, u32 taps, u32 words, u32 out_c) {
+  const u32 blocked = out_c & ~3u;
+  if (co < blocked) return (((u64)(co >> 2) * taps + tap) * words + k) * 4 + (co & 3);
+  return (u64)blocked * taps * words + ((u64)(co - blocked) * taps + tap) * words + k;
+}
 
 /*
  * Packs x [batch, in_h, in_w, in_c] (float32 signs) into xp [batch, pad_h, pad_w, words] with
@@ -915,8 +926,8 @@ u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 i
 }
 
 /*
- * Packs a filter w [filter_h, filter_w, in_c, out_c] (float32 signs) into wp [out_c, filter_h,
- * filter_w, words]. Returns 1, or 0 when a value is not exactly +1 or -1.
+ * Packs a filter w [filter_h, filter_w, in_c, out_c] (float32 signs) into wp (blocks of four
+ * output channels, `wp_index`). Returns 1, or 0 when a value is not exactly +1 or -1.
  *
  * Four output channels at a time (one vector of w): each input channel's sign sets its bit in
  * four 32-bit halves of words at once (lo for the word's channels 0..31, hi for 32..63). Every
@@ -949,16 +960,15 @@ u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u
         PACK_HALF(lo, start, mid)
         PACK_HALF(hi, mid, end)
         ok &= !wasm_v128_any_true(bad);
-        u64 *dst = wp + (co * taps + tap) * words + k;
-        const u64 stride = (u64)taps * words;
+        u64 *dst = wp + wp_index(co, tap, k, taps, words, out_c);
         dst[0] = (u64)(u32)wasm_i32x4_extract_lane(lo, 0) |
                  (u64)(u32)wasm_i32x4_extract_lane(hi, 0) << 32;
-        dst[stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 1) |
-                      (u64)(u32)wasm_i32x4_extract_lane(hi, 1) << 32;
-        dst[2 * stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 2) |
-                          (u64)(u32)wasm_i32x4_extract_lane(hi, 2) << 32;
-        dst[3 * stride] = (u64)(u32)wasm_i32x4_extract_lane(lo, 3) |
-                          (u64)(u32)wasm_i32x4_extract_lane(hi, 3) << 32;
+        dst[1] = (u64)(u32)wasm_i32x4_extract_lane(lo, 1) |
+                 (u64)(u32)wasm_i32x4_extract_lane(hi, 1) << 32;
+        dst[2] = (u64)(u32)wasm_i32x4_extract_lane(lo, 2) |
+                 (u64)(u32)wasm_i32x4_extract_lane(hi, 2) << 32;
+        dst[3] = (u64)(u32)wasm_i32x4_extract_lane(lo, 3) |
+                 (u64)(u32)wasm_i32x4_extract_lane(hi, 3) << 32;
       }
       for (; co < out_c; co++) {
         const float *src = w + tap * in_c * out_c + co;
@@ -968,7 +978,7 @@ u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u
           ok &= (v == 1.0f) | (v == -1.0f);
           bits |= (u64)(v < 0.0f) << (ci - start);
         }
-        wp[(co * taps + tap) * words + k] = bits;
+        wp[wp_index(co, tap, k, taps, words, out_c)] = bits;
       }
       if (!ok) return 0;
     }
@@ -989,17 +999,17 @@ u32 bnn_pack_filter_signs(const float *w, u64 *wp, u32 filter_h, u32 filter_w, u
 static inline void xnor_unpad(const u64 *wp, float *yp, u32 ih0, u32 iw0, u32 in_c, u32 out_c,
                               u32 filter_h, u32 filter_w, u32 dil_h, u32 dil_w, u32 in_h,
                               u32 in_w, u32 pad_top, u32 pad_left, u32 words) {
-  const u32 w_stride = filter_h * filter_w * words;
+  const u32 taps = filter_h * filter_w;
   for (u32 kh = 0; kh < filter_h; kh++) {
     const u32 ih = ih0 + kh * dil_h;
     const int row_pad = ih < pad_top || ih >= pad_top + in_h;
     for (u32 kw = 0; kw < filter_w; kw++) {
       const u32 iw = iw0 + kw * dil_w;
       if (!row_pad && iw >= pad_left && iw < pad_left + in_w) continue;
-      const u64 *wt = wp + (kh * filter_w + kw) * words;
+      const u32 tap = kh * filter_w + kw;
       for (u32 c = 0; c < out_c; c++) {
         u32 ones = 0;
-        for (u32 k = 0; k < words; k++) ones += pop64(wt[c * w_stride + k]);
+        for (u32 k = 0; k < words; k++) ones += pop64(wp[wp_index(c, tap, k, taps, words, out_c)]);
         yp[c] -= (float)((int)in_c - 2 * (int)ones);
       }
     }
@@ -1017,7 +1027,8 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
           inside(y, count4(batch, out_h, out_w, out_c), 4) &&
           taps_inside(out_h, stride_h, filter_h, dil_h, pad_h) &&
           taps_inside(out_w, stride_w, filter_w, dil_w, pad_w) &&
-          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w);
+          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w &&
+          (u64)filter_h * filter_w * in_c < (1ull << 31));
   const u32 taps = filter_h * filter_w;
   const int full = (int)(taps * in_c);
   /* With dil_w = 1 a filter row's taps (kw, word) are contiguous in xp and in wp. */
@@ -1045,38 +1056,58 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
         float *yb = ya + out_c;
         u32 co = 0;
         for (; co + 4 <= out_c; co += 4) {
-          u32 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-          const u64 *w0 = wp + co * w_stride;
+          /*
+           * Two channels' counts per 64-bit accumulator (low and high half: a count is at most
+           * taps * in_c < 2^31), so the loop's live values fit V8's x64 registers; with eight
+           * 32-bit accumulators and four filter pointers it spilled to the stack every word.
+           */
+          u64 a01 = 0, a23 = 0, b01 = 0, b23 = 0;
+          const u64 *w0 = wp + (u64)co * w_stride; /* block co / 4: 4 * w_stride words */
           for (u32 kh = 0; kh < filter_h; kh++) {
             for (u32 kw = 0; kw < row_steps; kw++) {
               const u32 at = (kh * dil_h * pad_w + kw * dil_w) * words;
               const u64 *ra = xa + at, *rb = xb + at;
-              const u64 *wr = w0 + (kh * filter_w + kw) * words;
-              for (u32 j = 0; j < row_len; j++) {
+              const u64 *wr = w0 + 4 * (kh * filter_w + kw) * words;
+              if (row_len == 3) {
+                /* A 3-wide filter row of one word per pixel (in_c <= 64), unrolled. */
+#define XNOR_WORD(j)                                                      \
+  {                                                                       \
+    const u64 va = ra[j], vb = rb[j];                                     \
+    const u64 q0 = wr[4 * (j)], q1 = wr[4 * (j) + 1];                     \
+    const u64 q2 = wr[4 * (j) + 2], q3 = wr[4 * (j) + 3];                 \
+    a01 += pop64(va ^ q0) + ((u64)pop64(va ^ q1) << 32);                  \
+    a23 += pop64(va ^ q2) + ((u64)pop64(va ^ q3) << 32);                  \
+    b01 += pop64(vb ^ q0) + ((u64)pop64(vb ^ q1) << 32);                  \
+    b23 += pop64(vb ^ q2) + ((u64)pop64(vb ^ q3) << 32);                  \
+  }
+                XNOR_WORD(0) XNOR_WORD(1) XNOR_WORD(2)
+#undef XNOR_WORD
+                continue;
+              }
+              for (u32 j = 0; j < row_len; j++, wr += 4) {
                 const u64 va = ra[j], vb = rb[j];
-                const u64 q0 = wr[j], q1 = wr[j + w_stride];
-                const u64 q2 = wr[j + 2 * w_stride], q3 = wr[j + 3 * w_stride];
-                a0 += pop64(va ^ q0), a1 += pop64(va ^ q1);
-                a2 += pop64(va ^ q2), a3 += pop64(va ^ q3);
-                b0 += pop64(vb ^ q0), b1 += pop64(vb ^ q1);
-                b2 += pop64(vb ^ q2), b3 += pop64(vb ^ q3);
+                const u64 q0 = wr[0], q1 = wr[1], q2 = wr[2], q3 = wr[3];
+                a01 += pop64(va ^ q0) + ((u64)pop64(va ^ q1) << 32);
+                a23 += pop64(va ^ q2) + ((u64)pop64(va ^ q3) << 32);
+                b01 += pop64(vb ^ q0) + ((u64)pop64(vb ^ q1) << 32);
+                b23 += pop64(vb ^ q2) + ((u64)pop64(vb ^ q3) << 32);
               }
             }
           }
-          ya[co] = (float)(full - 2 * (int)a0);
-          ya[co + 1] = (float)(full - 2 * (int)a1);
-          ya[co + 2] = (float)(full - 2 * (int)a2);
-          ya[co + 3] = (float)(full - 2 * (int)a3);
+          ya[co] = (float)(full - 2 * (int)(u32)a01);
+          ya[co + 1] = (float)(full - 2 * (int)(u32)(a01 >> 32));
+          ya[co + 2] = (float)(full - 2 * (int)(u32)a23);
+          ya[co + 3] = (float)(full - 2 * (int)(u32)(a23 >> 32));
           if (pair) {
-            yb[co] = (float)(full - 2 * (int)b0);
-            yb[co + 1] = (float)(full - 2 * (int)b1);
-            yb[co + 2] = (float)(full - 2 * (int)b2);
-            yb[co + 3] = (float)(full - 2 * (int)b3);
+            yb[co] = (float)(full - 2 * (int)(u32)b01);
+            yb[co + 1] = (float)(full - 2 * (int)(u32)(b01 >> 32));
+            yb[co + 2] = (float)(full - 2 * (int)(u32)b23);
+            yb[co + 3] = (float)(full - 2 * (int)(u32)(b23 >> 32));
           }
         }
         for (; co < out_c; co++) {
           u32 a0 = 0, b0 = 0;
-          const u64 *w0 = wp + co * w_stride;
+          const u64 *w0 = wp + wp_index(co, 0, 0, taps, words, out_c);
           for (u32 kh = 0; kh < filter_h; kh++) {
             for (u32 kw = 0; kw < row_steps; kw++) {
               const u32 at = (kh * dil_h * pad_w + kw * dil_w) * words;
