@@ -10,7 +10,7 @@
  * own `Conv2D` or `DepthwiseConv2dNative` kernel, with `Transpose`, `Reverse`, `Slice`,
  * `Reshape` and `Sum` for the data movement (small filter rearrangements and the interleaving of
  * strided input gradients are copies on the wasm heap). A few other kernels that dominated a
- * profiled training step (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`, transposed `BatchMatMul`) are
+ * profiled training step (`Tile`, `MaxPoolGrad`, `Sum`, `Mean`, `Concat`, `SplitV`, transposed `BatchMatMul`) are
  * replaced by loops over the heap or routed to XNNPACK.
  *
  * Kernels call other kernels' `kernelFunc` directly instead of `tf.*` ops: an op would re-enter
@@ -36,6 +36,7 @@ import {
   conv2dWinogradInC,
   conv2dXnorInC,
   avgPoolGradInC,
+  heapOffset,
   maxPoolGradInC,
   registerBnnKernels,
   winogradApplies,
@@ -871,13 +872,82 @@ function tile(args: {
   return out;
 }
 
+/** Bytes per element on the wasm heap of the dtypes `copyRuns` moves, else undefined. */
+function heapElementBytes(dtype: string): number | undefined {
+  return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' ? 1 : undefined;
+}
+
 /**
- * `SplitV` for wasm: each part is `outer` blocks of `size * inner` contiguous values, copied with
- * `copyWithin` on the wasm heap. It is the gradient of `concatenate`, which BinaryDenseNet runs
- * in every dense layer (a 32x32x384 activation split into its 320 and 64 channels); the stock
- * kernel runs one `Slice` per part, which for a slice inside the last axis walks every element
- * in JavaScript (about 30 ms per call at batch 32, 7.5% of a cifar10-bdn28 step). Strings go
- * to the stock kernel.
+ * Copies `runs` runs of `runBytes` bytes on the wasm heap, the i-th from `from + i * fromStride`
+ * to `to + i * toStride` (byte offsets), each with one `copyWithin` (a memmove) on the heap's
+ * bytes; contiguous runs in one. Per-run `subarray` views and `set`, as the stock kernels copy,
+ * cost half again as much on BinaryDenseNet's 32x32xC activations (a view object per pixel).
+ */
+function copyRuns(
+  backend: BackendWasm,
+  from: number,
+  fromStride: number,
+  to: number,
+  toStride: number,
+  runs: number,
+  runBytes: number,
+): void {
+  if (runs === 0 || runBytes === 0) return;
+  // Read after any makeOutput: allocating can grow (and replace) the heap's buffer.
+  const heap = backend.wasm.HEAPU8;
+  if (fromStride === runBytes && toStride === runBytes) {
+    heap.copyWithin(to, from, from + runs * runBytes);
+    return;
+  }
+  for (let i = 0; i < runs; i++, from += fromStride, to += toStride) {
+    heap.copyWithin(to, from, from + runBytes);
+  }
+}
+
+/**
+ * `Concat` for wasm: each input is `outer` runs of its inner size, copied into the output's
+ * rows with `copyRuns`. BinaryDenseNet concatenates in every dense layer (a 32x32x320
+ * activation and 64 new channels at batch 32); the stock kernel copies each pixel's channels
+ * through a new view (5% of a cifar10-bdn28 step). Other dtypes, and fewer than two non-empty
+ * inputs (the stock kernel returns the one input as is), go to the stock kernel.
+ */
+function concat(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { backend, attrs } = args;
+  const xs = args.inputs as unknown as TensorInfo[];
+  const dtype = xs[0]?.dtype;
+  const bytes = dtype === undefined ? undefined : heapElementBytes(dtype);
+  const nonEmpty = xs.filter((x) => util.sizeFromShape(x.shape) > 0);
+  if (bytes === undefined || xs.some((x) => x.dtype !== dtype) || nonEmpty.length < 2) {
+    return runStockKernel('Concat', args);
+  }
+  const axis = util.parseAxisParam(attrs.axis as number, xs[0].shape)[0];
+  const shapes = xs.map((x) => x.shape);
+  backend_util.assertParamsConsistent(shapes, axis);
+  const outShape = backend_util.computeOutShape(shapes, axis);
+  const out = backend.makeOutput(outShape, dtype);
+  const outer = util.sizeFromShape(outShape.slice(0, axis));
+  const rowBytes = util.sizeFromShape(outShape.slice(axis)) * bytes;
+  const base = heapOffset(backend, out);
+  let column = 0;
+  for (const x of nonEmpty) {
+    const runBytes = util.sizeFromShape(x.shape.slice(axis)) * bytes;
+    copyRuns(backend, heapOffset(backend, x), runBytes, base + column, rowBytes, outer, runBytes);
+    column += runBytes;
+  }
+  return out;
+}
+
+/**
+ * `SplitV` for wasm: each part is `outer` runs of `size * inner` contiguous values of x, copied
+ * with `copyRuns`. It is the gradient of `concatenate`, which BinaryDenseNet runs in every dense
+ * layer (a 32x32x384 activation split into its 320 and 64 channels); the stock kernel runs one
+ * `Slice` per part, which for a slice inside the last axis walks every element in JavaScript
+ * (about 30 ms per call at batch 32, 7.5% of a cifar10-bdn28 step). Other dtypes go to the
+ * stock kernel.
  */
 function splitV(args: {
   inputs: NamedTensorInfoMap;
@@ -886,7 +956,8 @@ function splitV(args: {
 }): TensorInfo[] {
   const { inputs, backend, attrs } = args;
   const x = requireInput('SplitV', inputs, 'x');
-  if (x.dtype === 'string') {
+  const bytes = heapElementBytes(x.dtype);
+  if (bytes === undefined) {
     return runStockKernel('SplitV', { inputs, backend, attrs }) as unknown as TensorInfo[];
   }
   const axis = util.parseAxisParam(attrs.axis as number, x.shape)[0];
@@ -899,20 +970,21 @@ function splitV(args: {
     shape[axis] = size;
     return backend.makeOutput(shape, x.dtype);
   });
-  // Views after every makeOutput: allocating can grow (and detach) the heap.
-  const source = backend.typedArrayFromHeap(x);
+  // Offsets after every makeOutput (copyRuns reads the heap after them too).
+  const source = heapOffset(backend, x);
   let begin = 0;
   outs.forEach((out, i) => {
-    const length = sizes[i] * inner;
-    const target = backend.typedArrayFromHeap(out);
-    if (length === rowLength) {
-      target.set(source);
-    } else if (length > 0) {
-      for (let row = 0, from = begin; row < outer; row++, from += rowLength) {
-        target.set(source.subarray(from, from + length), row * length);
-      }
-    }
-    begin += length;
+    const runBytes = sizes[i] * inner * bytes;
+    copyRuns(
+      backend,
+      source + begin,
+      rowLength * bytes,
+      heapOffset(backend, out),
+      runBytes,
+      outer,
+      runBytes,
+    );
+    begin += runBytes;
   });
   return outs;
 }
@@ -1250,6 +1322,7 @@ const trainingKernels: KernelConfig[] = [
   },
   { kernelName: 'Tile', backendName: BACKEND, kernelFunc: tile as unknown as KernelFunc },
   { kernelName: 'SplitV', backendName: BACKEND, kernelFunc: splitV as unknown as KernelFunc },
+  { kernelName: 'Concat', backendName: BACKEND, kernelFunc: concat as unknown as KernelFunc },
   {
     kernelName: 'MaxPoolGrad',
     backendName: BACKEND,
@@ -1282,7 +1355,8 @@ const trainingKernels: KernelConfig[] = [
  * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
  *   negative; `AvgPoolGrad`, in C when the C kernels are in use;
  * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go
- *   to the stock kernels);
+ *   to the stock kernels); `Concat` and `SplitV` (BinaryDenseNet's concatenations and their
+ *   gradient) as one heap `copyWithin` per row;
  * - `BatchMatMul`, whose transposed single products (the gradients of dense layers) the stock
  *   kernel runs in a scalar loop: they are transposed first and run on XNNPACK;
  * - BNN Lab's C SIMD kernels `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` (bnnKernels.ts),

@@ -706,7 +706,7 @@ void describe('wasm training kernels', () => {
     ];
     for (const [i, [shape, splits, axis]] of cases.entries()) {
       const values = randomValues(tf.util.sizeFromShape(shape), 950 + i);
-      for (const dtype of ['float32', 'int32'] as const) {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
         const run = () =>
           tf.tidy(() => {
             const x = tf.tensor(
@@ -739,6 +739,79 @@ void describe('wasm training kernels', () => {
         return g.map((t) => Array.from(t.dataSync()));
       });
     assert.deepEqual(await onBackend('wasm', grads), await onBackend('cpu', grads));
+  });
+
+  void it('concatenate like the cpu backend on every axis, dtypes and empty inputs included', async () => {
+    // [shapes], axis: a DenseNet layer's channels, inner and outer axes, an empty part, one
+    // non-empty input (the stock kernel's identity), several parts, a 1-D concatenation.
+    const cases: [number[][], number][] = [
+      [
+        [
+          [2, 3, 3, 5],
+          [2, 3, 3, 3],
+        ],
+        3,
+      ],
+      [
+        [
+          [2, 3, 4, 2],
+          [2, 1, 4, 2],
+          [2, 2, 4, 2],
+        ],
+        1,
+      ],
+      [
+        [
+          [1, 4],
+          [3, 4],
+        ],
+        0,
+      ],
+      [
+        [
+          [2, 0, 3],
+          [2, 4, 3],
+        ],
+        1,
+      ],
+      [
+        [
+          [2, 0, 3],
+          [2, 5, 3],
+          [2, 1, 3],
+        ],
+        -2,
+      ],
+      [[[7], [0], [2], [5]], 0],
+      [
+        [
+          [3, 2],
+          [3, 0],
+        ],
+        1,
+      ],
+    ];
+    for (const [i, [shapes, axis]] of cases.entries()) {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const run = () =>
+          tf.tidy(() => {
+            const xs = shapes.map((shape, k) =>
+              tf.tensor(
+                Array.from(randomValues(tf.util.sizeFromShape(shape), 1200 + 10 * i + k), (v) =>
+                  Math.round(v * 100),
+                ),
+                shape,
+                dtype,
+              ),
+            );
+            const out = tf.concat(xs, axis);
+            return [out.shape, Array.from(out.dataSync())];
+          });
+        const expected = await onBackend('cpu', run);
+        const actual = await onBackend('wasm', run);
+        assert.deepEqual(actual, expected, `concat ${dtype} ${JSON.stringify(shapes)} on ${axis}`);
+      }
+    }
   });
 
   void it('route maxPool gradients like the cpu backend, ties included', async () => {
