@@ -385,7 +385,6 @@ function kernelsFor(backend: BackendWasm): BnnExports {
 }
 
 /** Byte offset of a tensor's buffer in the wasm heap. */
-/** Where a tensor's data starts on the wasm heap, in bytes. */
 export function heapOffset(backend: BackendWasm, info: TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   if (data === undefined) throw new Error('bnnKernels: tensor data is not on the wasm backend');

@@ -971,7 +971,7 @@ function splitV(args: {
     shape[axis] = size;
     return backend.makeOutput(shape, x.dtype);
   });
-  // Offsets after every makeOutput (copyRuns reads the heap after them too).
+  // Byte offsets stay valid when makeOutput grows the heap; copyRuns takes the heap after it.
   const source = heapOffset(backend, x);
   let begin = 0;
   outs.forEach((out, i) => {

@@ -1068,30 +1068,23 @@ void bnn_conv2d_forward_xnor(const u64 *xp, const u64 *wp, float *y, u32 batch, 
               const u32 at = (kh * dil_h * pad_w + kw * dil_w) * words;
               const u64 *ra = xa + at, *rb = xb + at;
               const u64 *wr = w0 + 4 * (kh * filter_w + kw) * words;
-              if (row_len == 3) {
-                /* A 3-wide filter row of one word per pixel (in_c <= 64), unrolled. */
-#define XNOR_WORD(j)                                                      \
+              /* One word j of both pixels against the block's four channels at wr[q..q + 3]. */
+#define XNOR_WORD(j, q)                                                   \
   {                                                                       \
     const u64 va = ra[j], vb = rb[j];                                     \
-    const u64 q0 = wr[4 * (j)], q1 = wr[4 * (j) + 1];                     \
-    const u64 q2 = wr[4 * (j) + 2], q3 = wr[4 * (j) + 3];                 \
+    const u64 q0 = wr[q], q1 = wr[(q) + 1], q2 = wr[(q) + 2], q3 = wr[(q) + 3]; \
     a01 += pop64(va ^ q0) + ((u64)pop64(va ^ q1) << 32);                  \
     a23 += pop64(va ^ q2) + ((u64)pop64(va ^ q3) << 32);                  \
     b01 += pop64(vb ^ q0) + ((u64)pop64(vb ^ q1) << 32);                  \
     b23 += pop64(vb ^ q2) + ((u64)pop64(vb ^ q3) << 32);                  \
   }
-                XNOR_WORD(0) XNOR_WORD(1) XNOR_WORD(2)
-#undef XNOR_WORD
+              if (row_len == 3) {
+                /* A 3-wide filter row of one word per pixel (in_c <= 64), unrolled. */
+                XNOR_WORD(0, 0) XNOR_WORD(1, 4) XNOR_WORD(2, 8)
                 continue;
               }
-              for (u32 j = 0; j < row_len; j++, wr += 4) {
-                const u64 va = ra[j], vb = rb[j];
-                const u64 q0 = wr[0], q1 = wr[1], q2 = wr[2], q3 = wr[3];
-                a01 += pop64(va ^ q0) + ((u64)pop64(va ^ q1) << 32);
-                a23 += pop64(va ^ q2) + ((u64)pop64(va ^ q3) << 32);
-                b01 += pop64(vb ^ q0) + ((u64)pop64(vb ^ q1) << 32);
-                b23 += pop64(vb ^ q2) + ((u64)pop64(vb ^ q3) << 32);
-              }
+              for (u32 j = 0; j < row_len; j++, wr += 4) XNOR_WORD(j, 0)
+#undef XNOR_WORD
             }
           }
           ya[co] = (float)(full - 2 * (int)(u32)a01);
