@@ -1245,12 +1245,18 @@ function identity(args: {
 }
 
 /**
- * `BatchMatMul` for wasm. The stock kernel sends a single product without transposes to
- * XNNPACK's fully-connected operator (~15 GFLOPS here) and everything else to a scalar loop
- * (~2 GFLOPS); the gradients of every dense layer are transposed products (`dy · Wᵀ`,
- * `xᵀ · dy`). For a single product (no batch, or batch 1 on both sides) this transposes the
- * flagged operand with the stock `Transpose` first, which costs one pass over it, and runs the
- * product on XNNPACK. Batched products go to the stock kernel unchanged.
+ * `BatchMatMul` for wasm. A dense layer's products are single (no batch, or batch 1 on both
+ * sides): `x · W` forward, `dy · Wᵀ` and `xᵀ · dy` backward. The stock kernel runs the first on
+ * XNNPACK's fully-connected operator, which packs W again for every new W tensor (every training
+ * step: the five products of an mnist-cnn step took 2.1 ms at batch 1), and the transposed ones
+ * in a scalar loop (~2 GFLOPS). With BNN Lab's C kernels in use, single float32 products run as
+ * 1×1 convolutions over one row of `M` pixels, which read the weights as they are:
+ * - `A · B`: the convolution, `bnn_conv2d_forward` (x = A as `[1, 1, M, K]`, filter B);
+ * - `A · Bᵀ`: the same after transposing B (the stock `Transpose`, one pass over it);
+ * - `Aᵀ · B`: the filter gradient, `bnn_conv2d_filter_grad` (x = A as `[1, 1, K, M]` and
+ *   dy = B as `[1, 1, K, N]`: dW[m, n] = Σₖ A[k, m] · B[k, n]), no transpose.
+ * Without the C kernels a transposed single product is transposed first and run on XNNPACK.
+ * `Aᵀ · Bᵀ` and batched products go to the stock kernel.
  */
 function batchMatMul(args: {
   inputs: NamedTensorInfoMap;
@@ -1265,7 +1271,7 @@ function batchMatMul(args: {
   const single = (t: TensorInfo) =>
     t.shape.length >= 2 && util.sizeFromShape(t.shape.slice(0, -2)) === 1;
   if (
-    (!transposeA && !transposeB) ||
+    (transposeA && transposeB) ||
     a.dtype !== 'float32' ||
     b.dtype !== 'float32' ||
     !single(a) ||
@@ -1273,14 +1279,10 @@ function batchMatMul(args: {
   ) {
     return runStockKernel('BatchMatMul', args);
   }
-  const transposed = (t: TensorInfo) => {
-    const rank = t.shape.length;
-    const perm = [...Array(rank).keys()];
-    [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-    return runKernel(backend, 'Transpose', { x: t }, { perm });
-  };
-  const aT = transposeA ? transposed(a) : a;
-  const bT = transposeB ? transposed(b) : b;
+  if (cConvolutions(a, b)) return singleProductInC(backend, a, b, transposeA, transposeB);
+  if (!transposeA && !transposeB) return runStockKernel('BatchMatMul', args);
+  const aT = transposeA ? transposeLastAxes(backend, a) : a;
+  const bT = transposeB ? transposeLastAxes(backend, b) : b;
   try {
     return runStockKernel('BatchMatMul', {
       inputs: { a: aT, b: bT },
@@ -1291,6 +1293,72 @@ function batchMatMul(args: {
     if (aT !== a) release(backend, aT);
     if (bT !== b) release(backend, bT);
   }
+}
+
+/**
+ * One product `op(A) · op(B)` of float32 matrices (leading axes of size 1, not both transposed)
+ * as a 1×1 convolution in the C kernels; see `batchMatMul`. The output has the stock kernel's
+ * shape: the longer operand's leading axes, then `[M, N]`.
+ */
+function singleProductInC(
+  backend: BackendWasm,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
+  const [aRows, aCols] = a.shape.slice(-2);
+  const [bRows, bCols] = b.shape.slice(-2);
+  const m = transposeA ? aCols : aRows;
+  const k = transposeA ? aRows : aCols;
+  const n = transposeB ? bRows : bCols;
+  const kB = transposeB ? bCols : bRows;
+  if (k !== kB) {
+    throw new Error(
+      `BatchMatMul (wasm): inner dimensions differ: [${a.shape.join(',')}]${transposeA ? 'ᵀ' : ''} · [${b.shape.join(',')}]${transposeB ? 'ᵀ' : ''}`,
+    );
+  }
+  const lead = (a.shape.length >= b.shape.length ? a.shape : b.shape).slice(0, -2);
+  const out = backend.makeOutput([...lead, m, n], 'float32');
+  if (transposeA) {
+    // dW[m, n] = Σₖ A[k, m] · B[k, n]: the filter gradient over k pixels.
+    conv2dInC(backend, 'bnn_conv2d_filter_grad', a, b, out, rowGeometry(k, m, n));
+    return out;
+  }
+  const filter = transposeB ? transposeLastAxes(backend, b) : b;
+  conv2dInC(backend, 'bnn_conv2d_forward', a, filter, out, rowGeometry(m, k, n));
+  if (filter !== b) release(backend, filter);
+  return out;
+}
+
+/** `t` with its last two axes swapped (the stock `Transpose`); the caller releases it. */
+function transposeLastAxes(backend: BackendWasm, t: TensorInfo): TensorInfo {
+  const rank = t.shape.length;
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return runKernel(backend, 'Transpose', { x: t }, { perm });
+}
+
+/**
+ * A 1×1 convolution of stride 1 over one image of one row of `pixels`, `inChannels` in and
+ * `outChannels` out.
+ */
+function rowGeometry(pixels: number, inChannels: number, outChannels: number): PaddedConvGeometry {
+  return {
+    batchSize: 1,
+    inHeight: 1,
+    inWidth: pixels,
+    inChannels,
+    outHeight: 1,
+    outWidth: pixels,
+    outChannels,
+    filterHeight: 1,
+    filterWidth: 1,
+    strideHeight: 1,
+    strideWidth: 1,
+    dilationHeight: 1,
+    dilationWidth: 1,
+  };
 }
 
 const trainingKernels: KernelConfig[] = [
@@ -1358,8 +1426,9 @@ const trainingKernels: KernelConfig[] = [
  * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go
  *   to the stock kernels); `Concat` and `SplitV` (BinaryDenseNet's concatenations and their
  *   gradient) as one heap `copyWithin` per row;
- * - `BatchMatMul`, whose transposed single products (the gradients of dense layers) the stock
- *   kernel runs in a scalar loop: they are transposed first and run on XNNPACK;
+ * - `BatchMatMul`: single float32 products (dense layers and their gradients) as 1×1
+ *   convolutions in the C kernels when they are in use; otherwise transposed single products,
+ *   which the stock kernel runs in a scalar loop, are transposed first and run on XNNPACK;
  * - BNN Lab's C SIMD kernels `BnnSign`, `BnnSteGrad` and `BnnApproxSignGrad` (bnnKernels.ts),
  *   when bnn-kernels.wasm is found beside the bundle or in core/kernels and
  *   `BNN_LAB_C_KERNELS` is not `0`; the quantizers use tfjs ops without them.

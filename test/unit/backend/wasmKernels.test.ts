@@ -919,10 +919,18 @@ void describe('wasm training kernels', () => {
 
   void it('matrix products like the cpu backend, with every transpose and with a batch', async () => {
     // [a shape, b shape, transposeA, transposeB]: the dense layer's forward product and its two
-    // gradients, rank-3 singles, odd sizes (SIMD tails), and batched products (stock kernel).
+    // gradients (at batch 64 and 1), rank-3 singles, odd and empty sizes (SIMD tails, no inner
+    // dimension), and batched products (stock kernel).
     const cases: [number[], number[], boolean, boolean][] = [
       [[64, 576], [576, 128], false, false],
+      [[1, 576], [576, 128], false, false],
       [[64, 128], [576, 128], false, true],
+      [[1, 128], [576, 128], false, true],
+      [[1, 576], [1, 128], true, false],
+      [[7, 1], [1, 9], false, false],
+      [[2, 0], [0, 3], false, false],
+      [[0, 5], [5, 3], false, false],
+      [[4, 5], [4, 0], true, false],
       [[64, 576], [64, 128], true, false],
       [[13, 7], [5, 13], true, true],
       [[1, 9, 6], [1, 6, 11], false, false],
