@@ -77,6 +77,13 @@ export const BNN_BN_BACKWARD = 'BnnBatchNormBackward';
 export const BNN_PACK_STE = 'BnnPackSte';
 export const BNN_UNPACK_SIGNS = 'BnnUnpackSigns';
 export const BNN_STE_GRAD_PACKED = 'BnnSteGradPacked';
+/**
+ * A DenseNet batch norm's scale and shift over the parts of a concatenation, and its gradient
+ * (syncBatchNorm.ts, `scaleParts`): inputs `x0`, `x1`, … are the parts, side by side along the
+ * last axis.
+ */
+export const BNN_SCALE_CONCAT = 'BnnScaleConcat';
+export const BNN_SCALE_SPLIT_GRAD = 'BnnScaleSplitGrad';
 export const BNN_KERNEL_NAMES = [
   BNN_SIGN,
   BNN_STE_GRAD,
@@ -90,6 +97,8 @@ export const BNN_KERNEL_NAMES = [
   BNN_BN_FORWARD,
   BNN_BN_GRAD_SUMS,
   BNN_BN_BACKWARD,
+  BNN_SCALE_CONCAT,
+  BNN_SCALE_SPLIT_GRAD,
 ] as const;
 
 /**
@@ -178,6 +187,27 @@ interface BnnExports {
     rows: number,
     channels: number,
     dx: number,
+  ): void;
+  bnn_scale_into(
+    x: number,
+    gamma: number,
+    beta: number,
+    rows: number,
+    width: number,
+    y: number,
+    yStride: number,
+  ): void;
+  bnn_scale_grad_part(
+    dy: number,
+    dyStride: number,
+    x: number,
+    gamma: number,
+    rows: number,
+    width: number,
+    acc: number,
+    dx: number,
+    outDbeta: number,
+    outDgamma: number,
   ): void;
   bnn_adam(
     w: number,
@@ -698,6 +728,122 @@ function bnnBatchNormBackward({ inputs, backend }: Args): TensorInfo {
   return dx;
 }
 
+/**
+ * The parts `x0`, `x1`, … of a concatenation along the last axis (at least one; same leading
+ * axes), and the per-channel vectors `names` of the concatenation's width.
+ */
+function partsInputs(
+  kernelName: string,
+  inputs: NamedTensorInfoMap,
+  names: string[],
+): { parts: TensorInfo[]; vectors: TensorInfo[]; rows: number; channels: number } {
+  const parts: TensorInfo[] = [];
+  while (inputs[`x${parts.length}`] !== undefined) {
+    parts.push(floatInput(kernelName, inputs, `x${parts.length}`));
+  }
+  if (parts.length === 0) throw new Error(`${kernelName} (wasm): missing input 'x0'`);
+  const lead = parts[0].shape.slice(0, -1);
+  for (const [i, part] of parts.entries()) {
+    if (part.shape.length !== lead.length + 1 || !util.arraysEqual(part.shape.slice(0, -1), lead)) {
+      throw new Error(
+        `${kernelName} (wasm): 'x${i}' has shape [${part.shape.join(',')}], 'x0' has [${parts[0].shape.join(',')}]`,
+      );
+    }
+  }
+  const channels = parts.reduce((n, part) => n + (part.shape[part.shape.length - 1] ?? 0), 0);
+  const vectors = names.map((name) => floatInput(kernelName, inputs, name));
+  for (const [i, v] of vectors.entries()) {
+    if (v.shape.length !== 1 || v.shape[0] !== channels) {
+      throw new Error(
+        `${kernelName} (wasm): '${names[i]}' has shape [${v.shape.join(',')}], expected [${channels}]`,
+      );
+    }
+  }
+  return { parts, vectors, rows: util.sizeFromShape(lead), channels };
+}
+
+/** Channels of a part: the size of its last axis. */
+function widthOf(t: TensorInfo): number {
+  return t.shape[t.shape.length - 1] ?? 0;
+}
+
+/** → y = concat(x0, x1, …) · gamma + beta, each part written into its columns of y. */
+function bnnScaleConcat({ inputs, backend }: Args): TensorInfo {
+  const { parts, vectors, rows, channels } = partsInputs(BNN_SCALE_CONCAT, inputs, [
+    'gamma',
+    'beta',
+  ]);
+  const y = backend.makeOutput([...parts[0].shape.slice(0, -1), channels], 'float32');
+  if (rows === 0 || channels === 0) return y;
+  const [gamma, beta] = vectors.map((v) => heapOffset(backend, v));
+  const out = heapOffset(backend, y);
+  let at = 0;
+  for (const part of parts) {
+    const width = widthOf(part);
+    if (width > 0) {
+      const shift = 4 * at;
+      kernelsFor(backend).bnn_scale_into(
+        heapOffset(backend, part),
+        gamma + shift,
+        beta + shift,
+        rows,
+        width,
+        out + shift,
+        channels,
+      );
+    }
+    at += width;
+  }
+  return y;
+}
+
+/**
+ * The gradient of `BnnScaleConcat`: → `[dx0, dx1, …, dGamma, dBeta]`, dxᵢ = dy's columns of
+ * part i · gamma, dGamma = Σ dy · xᵢ and dBeta = Σ dy over the rows (float64 sums, rounded once).
+ */
+function bnnScaleSplitGrad({ inputs, backend }: Args): TensorInfo[] {
+  const { parts, vectors, rows, channels } = partsInputs(BNN_SCALE_SPLIT_GRAD, inputs, ['gamma']);
+  const dy = floatInput(BNN_SCALE_SPLIT_GRAD, inputs, 'dy');
+  const expected = [...parts[0].shape.slice(0, -1), channels];
+  if (!util.arraysEqual(dy.shape, expected)) {
+    throw new Error(
+      `${BNN_SCALE_SPLIT_GRAD} (wasm): 'dy' has shape [${dy.shape.join(',')}], expected [${expected.join(',')}]`,
+    );
+  }
+  const dxs = parts.map((part) => backend.makeOutput(part.shape, 'float32'));
+  const [dGamma, dBeta] = [0, 1].map(() => backend.makeOutput([channels], 'float32'));
+  if (rows === 0) {
+    backend.typedArrayFromHeap(dGamma).fill(0);
+    backend.typedArrayFromHeap(dBeta).fill(0);
+    return [...dxs, dGamma, dBeta];
+  }
+  const gamma = heapOffset(backend, vectors[0]);
+  const dyAt = heapOffset(backend, dy);
+  let at = 0;
+  for (const [i, part] of parts.entries()) {
+    const width = widthOf(part);
+    if (width > 0) {
+      const shift = 4 * at;
+      withAccumulator(backend, 2 * width, (acc) =>
+        kernelsFor(backend).bnn_scale_grad_part(
+          dyAt + shift,
+          channels,
+          heapOffset(backend, part),
+          gamma + shift,
+          rows,
+          width,
+          acc,
+          heapOffset(backend, dxs[i]),
+          heapOffset(backend, dBeta) + shift,
+          heapOffset(backend, dGamma) + shift,
+        ),
+      );
+    }
+    at += width;
+  }
+  return [...dxs, dGamma, dBeta];
+}
+
 const bnnKernelConfigs: KernelConfig[] = [
   ...(
     [
@@ -706,6 +852,8 @@ const bnnKernelConfigs: KernelConfig[] = [
       [BNN_BN_GRAD_SUMS, bnnBatchNormGradSums],
       [BNN_BN_FORWARD, bnnBatchNormForward],
       [BNN_BN_BACKWARD, bnnBatchNormBackward],
+      [BNN_SCALE_CONCAT, bnnScaleConcat],
+      [BNN_SCALE_SPLIT_GRAD, bnnScaleSplitGrad],
     ] as const
   ).map(([kernelName, fn]) => ({
     kernelName,

@@ -449,6 +449,70 @@ void bnn_bn_backward(const float *dy, const float *xhat, const float *mean_dy,
 }
 
 /*
+ * One part of a DenseNet batch norm's scale and shift over a concatenation (the parts' x̂ side
+ * by side along channels, never concatenated), written into the part's columns of y:
+ *   y[r * y_stride + c] = x[r * width + c] * gamma[c] + beta[c]
+ * with y, gamma and beta already at the part's first channel; float32, the multiply and the add
+ * rounded separately as tfjs' mul and add round them.
+ */
+EXPORT(bnn_scale_into)
+void bnn_scale_into(const float *x, const float *gamma, const float *beta, u32 rows, u32 width,
+                    float *y, u32 y_stride) {
+  REQUIRE(width <= y_stride && inside(x, mul_cap(rows, width), 4) && inside(gamma, width, 4) &&
+          inside(beta, width, 4) &&
+          (rows == 0 || inside(y, mul_cap(rows - 1, y_stride) + width, 4)));
+  for (u32 r = 0; r < rows; r++) {
+    const float *xr = x + r * width;
+    float *yr = y + r * y_stride;
+    u32 c = 0;
+    for (; c + 4 <= width; c += 4) {
+      const v128_t v = wasm_f32x4_mul(wasm_v128_load(xr + c), wasm_v128_load(gamma + c));
+      wasm_v128_store(yr + c, wasm_f32x4_add(v, wasm_v128_load(beta + c)));
+    }
+    for (; c < width; c++) {
+      const float v = xr[c] * gamma[c];
+      yr[c] = v + beta[c];
+    }
+  }
+}
+
+/*
+ * The gradient of bnn_scale_into for one part, from the part's columns of dy:
+ *   dx[r * width + c] = dy[r * dy_stride + c] * gamma[c]
+ *   acc[c] += dy, acc[width + c] += f32(dy * x)   (dβ and dγ, as bnn_bn_grad_sums sums them)
+ * rounded into out_dbeta and out_dgamma; dy and gamma already at the part's first channel.
+ */
+EXPORT(bnn_scale_grad_part)
+void bnn_scale_grad_part(const float *dy, u32 dy_stride, const float *x, const float *gamma,
+                         u32 rows, u32 width, double *acc, float *dx, float *out_dbeta,
+                         float *out_dgamma) {
+  REQUIRE(width <= dy_stride && inside(x, mul_cap(rows, width), 4) &&
+          inside(dx, mul_cap(rows, width), 4) && inside(gamma, width, 4) &&
+          inside(acc, mul_cap(2, width), 8) && inside(out_dbeta, width, 4) &&
+          inside(out_dgamma, width, 4) &&
+          (rows == 0 || inside(dy, mul_cap(rows - 1, dy_stride) + width, 4)));
+  double *acc_dot = acc + width;
+  for (u32 r = 0; r < rows; r++) {
+    const float *g = dy + r * dy_stride, *h = x + r * width;
+    float *d = dx + r * width;
+    u32 c = 0;
+    for (; c + 4 <= width; c += 4) {
+      const v128_t gv = wasm_v128_load(g + c);
+      wasm_v128_store(d + c, wasm_f32x4_mul(gv, wasm_v128_load(gamma + c)));
+      add_promoted(acc + c, gv);
+      add_promoted(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)));
+    }
+    for (; c < width; c++) {
+      d[c] = g[c] * gamma[c];
+      acc[c] += g[c];
+      acc_dot[c] += g[c] * h[c];
+    }
+  }
+  round_sums(acc, out_dbeta, width);
+  round_sums(acc_dot, out_dgamma, width);
+}
+
+/*
  * One Adam step for one variable, as tfjs' AdamOptimizer computes it op by op in float32
  * (same operations in the same order, so the same roundings: wasm has no fused multiply-add):
  *   m' = m*beta1 + g*(1 - beta1)            v' = v*beta2 + (g*g)*(1 - beta2)

@@ -6,6 +6,8 @@ import * as tf from '../../../core/tf';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   BNN_APPROX_SIGN_GRAD,
+  BNN_SCALE_CONCAT,
+  BNN_SCALE_SPLIT_GRAD,
   BNN_SIGN,
   BNN_STE_GRAD,
   bnnKernelsRegistered,
@@ -395,6 +397,111 @@ void describe('BNN Lab C kernels on the wasm backend', () => {
         `${label}: a gradient with nonzero values`,
       );
     }
+  });
+
+  void it("BnnScaleConcat and BnnScaleSplitGrad match a DenseNet batch norm's concat · γ + β and its gradient on the cpu backend, bit for bit", () => {
+    // [leading shape, part widths]: DenseNet's 64-channel growth, odd widths (SIMD tails), an
+    // empty part, a single part, and no rows.
+    const cases: [number[], number[]][] = [
+      [
+        [2, 3, 3],
+        [64, 64, 16],
+      ],
+      [[5], [3, 4, 5, 1]],
+      [
+        [7, 2],
+        [0, 9],
+      ],
+      [[4], [6]],
+      [
+        [0, 3],
+        [4, 4],
+      ],
+    ];
+    for (const [i, [lead, widths]] of cases.entries()) {
+      const channels = widths.reduce((a, b) => a + b, 0);
+      const rows = lead.reduce((a, b) => a * b, 1);
+      const parts = widths.map((w, j) => randomValues(rows * w, 2000 + 10 * i + j));
+      const gamma = randomValues(channels, 2100 + i);
+      const beta = randomValues(channels, 2200 + i);
+      const dy = randomValues(rows * channels, 2300 + i);
+      const label = `[${lead}] × [${widths}]`;
+      // The tfjs ops that scaleParts ran before: concat, mul, add; split, mul, and the sums.
+      const reference = () =>
+        tf.tidy(() => {
+          const xs = parts.map((v, j) => tf.tensor(v, [...lead, widths[j]]));
+          const g = tf.tensor1d(gamma);
+          const y = tf.add(tf.mul(tf.concat(xs, -1), g), tf.tensor1d(beta));
+          const dyt = tf.tensor(dy, [...lead, channels]);
+          const dys = tf.split(dyt, widths, -1);
+          const gammas = tf.split(g, widths, 0);
+          const flat = (t: tf.Tensor) =>
+            tf.reshape(t, [rows, t.shape[t.shape.length - 1] as number]);
+          return {
+            y: y.dataSync() as Float32Array,
+            dxs: dys.map((d, j) => tf.mul(d, gammas[j]).dataSync() as Float32Array),
+            dGamma: tf.sum(tf.mul(flat(dyt), flat(tf.concat(xs, -1))), 0).dataSync(),
+            dBeta: tf.sum(flat(dyt), 0).dataSync(),
+          };
+        });
+      void tf.setBackend('cpu');
+      const expected = reference();
+      void tf.setBackend('wasm');
+      const actual = tf.tidy(() => {
+        const named = Object.fromEntries(
+          parts.map((v, j) => [`x${j}`, tf.tensor(v, [...lead, widths[j]])]),
+        );
+        const g = tf.tensor1d(gamma);
+        const y = tf.engine().runKernel(BNN_SCALE_CONCAT, {
+          ...named,
+          gamma: g,
+          beta: tf.tensor1d(beta),
+        }) as tf.Tensor;
+        assert.deepEqual(y.shape, [...lead, channels], `${label}: shape of y`);
+        const grads = tf.engine().runKernel(BNN_SCALE_SPLIT_GRAD, {
+          dy: tf.tensor(dy, [...lead, channels]),
+          ...named,
+          gamma: g,
+        }) as tf.Tensor[];
+        grads
+          .slice(0, -2)
+          .forEach((d, j) =>
+            assert.deepEqual(d.shape, [...lead, widths[j]], `${label}: shape of dx${j}`),
+          );
+        const data = grads.map((t) => t.dataSync() as Float32Array);
+        return {
+          y: y.dataSync() as Float32Array,
+          dxs: data.slice(0, -2),
+          dGamma: data[data.length - 2],
+          dBeta: data[data.length - 1],
+        };
+      });
+      assertSameBits(actual.y, expected.y, `${label}: y`);
+      actual.dxs.forEach((d, j) => assertSameBits(d, expected.dxs[j], `${label}: dx${j}`));
+      assertSameBits(actual.dGamma, expected.dGamma, `${label}: dγ`);
+      assertSameBits(actual.dBeta, expected.dBeta, `${label}: dβ`);
+    }
+    // Parts that do not line up, and a γ of the wrong width, are refused by name.
+    tf.tidy(() => {
+      const x0 = tf.zeros([2, 3]);
+      assert.throws(
+        () =>
+          tf.engine().runKernel(BNN_SCALE_CONCAT, {
+            x0,
+            x1: tf.zeros([3, 3]),
+            gamma: tf.zeros([6]),
+            beta: tf.zeros([6]),
+          }),
+        /'x1' has shape \[3,3\], 'x0' has \[2,3\]/,
+      );
+      assert.throws(
+        () =>
+          tf
+            .engine()
+            .runKernel(BNN_SCALE_CONCAT, { x0, gamma: tf.zeros([4]), beta: tf.zeros([3]) }),
+        /'gamma' has shape \[4\], expected \[3\]/,
+      );
+    });
   });
 
   void it('keep the tensor count and the wasm heap use flat over repeated gradient steps', () => {

@@ -154,6 +154,46 @@ moduleTest('batch norm and pooling gradients: rows × channels past the memory t
 });
 
 moduleTest(
+  "a DenseNet part's scale and its gradient: a row stride narrower than the part, or the last row past the memory, trap",
+  (kernels) => {
+    const size = PAGES * 65536;
+    // 16 rows of a 4-channel part into columns of a 12-channel y (x at 0, gamma and beta at
+    // 1024/2048, y at 4096): fits, and the last row ends at 4096 + (15 × 12 + 4) × 4.
+    const ok = [0, 1024, 2048, 16, 4, 4096, 12];
+    assert.deepEqual(
+      run(() => kernels.bnn_scale_into(...ok)),
+      { trapped: false, changed: true },
+    );
+    const narrow = [...ok];
+    narrow[6] = 3;
+    const past = [...ok];
+    past[5] = size - (15 * 12 + 4) * 4 + 4;
+    for (const args of [narrow, past]) {
+      assert.deepEqual(
+        run(() => kernels.bnn_scale_into(...args)),
+        { trapped: true, changed: false },
+      );
+    }
+    // dy at 0 (stride 12), x at 4096, gamma at 8192, acc at 8448, dx at 12288, sums at 16384/16400.
+    const grad = [0, 12, 4096, 8192, 16, 4, 8448, 12288, 16384, 16400];
+    assert.deepEqual(
+      run(() => kernels.bnn_scale_grad_part(...grad)),
+      { trapped: false, changed: true },
+    );
+    const gradNarrow = [...grad];
+    gradNarrow[1] = 3;
+    const gradPast = [...grad];
+    gradPast[0] = size - (15 * 12 + 4) * 4 + 4;
+    for (const args of [gradNarrow, gradPast]) {
+      assert.deepEqual(
+        run(() => kernels.bnn_scale_grad_part(...args)),
+        { trapped: true, changed: false },
+      );
+    }
+  },
+);
+
+moduleTest(
   'bit-packed convolution: sizes that wrap, padding outside the input or windows past it trap',
   (kernels) => {
     // batch 2, 6×6×1 signs packed into 6×6 words, 3×3×1→8 filter, 4×4×8 output: fits.
