@@ -333,12 +333,24 @@ void bnn_max_pool_grad(const float *x, const float *dy, float *dx, u32 batch, u3
  *   bnn_bn_backward:     dx = ((dy - mean_dy[c]) - xhat * mean_dy_xhat[c]) * scale[c]
  * The sums accumulate in `acc` (doubles in the tfjs heap, which the caller provides and zeroes)
  * and are rounded once to float32 into `out`, as tfjs rounds its float64 sums. Two channels per
- * f64x2 operation; channels are the contiguous axis.
+ * f64x2 operation; channels are the contiguous axis. The sums take two rows per pass over the
+ * accumulators (add_promoted2), still adding row r before row r + 1.
  */
 static inline void add_promoted(double *acc, v128_t v) {
   wasm_v128_store(acc, wasm_f64x2_add(wasm_v128_load(acc), wasm_f64x2_promote_low_f32x4(v)));
   wasm_v128_store(acc + 2, wasm_f64x2_add(wasm_v128_load(acc + 2),
                                           wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1))));
+}
+
+/* add_promoted of v, then of w: the same two roundings, with one load and store of acc. */
+static inline void add_promoted2(double *acc, v128_t v, v128_t w) {
+  v128_t lo = wasm_v128_load(acc), hi = wasm_v128_load(acc + 2);
+  lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(v));
+  hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)));
+  lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(w));
+  hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(w, w, 2, 3, 0, 1)));
+  wasm_v128_store(acc, lo);
+  wasm_v128_store(acc + 2, hi);
 }
 
 static inline void round_sums(const double *acc, float *out, u32 n) {
@@ -349,7 +361,19 @@ EXPORT(bnn_channel_sums)
 void bnn_channel_sums(const float *x, u32 rows, u32 channels, double *acc, float *out) {
   REQUIRE(inside(x, mul_cap(rows, channels), 4) && inside(acc, channels, 8) &&
           inside(out, channels, 4));
-  for (u32 r = 0; r < rows; r++) {
+  u32 r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const float *row = x + r * channels, *next = row + channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      add_promoted2(acc + c, wasm_v128_load(row + c), wasm_v128_load(next + c));
+    }
+    for (; c < channels; c++) {
+      acc[c] += row[c];
+      acc[c] += next[c];
+    }
+  }
+  for (; r < rows; r++) {
     const float *row = x + r * channels;
     u32 c = 0;
     for (; c + 4 <= channels; c += 4) add_promoted(acc + c, wasm_v128_load(row + c));
@@ -363,7 +387,23 @@ void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channel
                         float *out) {
   REQUIRE(inside(x, mul_cap(rows, channels), 4) && inside(mean, channels, 4) &&
           inside(acc, channels, 8) && inside(out, channels, 4));
-  for (u32 r = 0; r < rows; r++) {
+  u32 r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const float *row = x + r * channels, *next = row + channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t m = wasm_v128_load(mean + c);
+      const v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), m);
+      const v128_t e = wasm_f32x4_sub(wasm_v128_load(next + c), m);
+      add_promoted2(acc + c, wasm_f32x4_mul(d, d), wasm_f32x4_mul(e, e));
+    }
+    for (; c < channels; c++) {
+      const float d = row[c] - mean[c], e = next[c] - mean[c];
+      acc[c] += d * d;
+      acc[c] += e * e;
+    }
+  }
+  for (; r < rows; r++) {
     const float *row = x + r * channels;
     u32 c = 0;
     for (; c + 4 <= channels; c += 4) {
@@ -385,7 +425,25 @@ void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels
           inside(acc, mul_cap(2, channels), 8) && inside(out_dy, channels, 4) &&
           inside(out_dot, channels, 4));
   double *acc_dot = acc + channels;
-  for (u32 r = 0; r < rows; r++) {
+  u32 r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const float *g = dy + r * channels, *h = xhat + r * channels;
+    const float *g1 = g + channels, *h1 = h + channels;
+    u32 c = 0;
+    for (; c + 4 <= channels; c += 4) {
+      const v128_t gv = wasm_v128_load(g + c), gv1 = wasm_v128_load(g1 + c);
+      add_promoted2(acc + c, gv, gv1);
+      add_promoted2(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)),
+                    wasm_f32x4_mul(gv1, wasm_v128_load(h1 + c)));
+    }
+    for (; c < channels; c++) {
+      acc[c] += g[c];
+      acc[c] += g1[c];
+      acc_dot[c] += g[c] * h[c];
+      acc_dot[c] += g1[c] * h1[c];
+    }
+  }
+  for (; r < rows; r++) {
     const float *g = dy + r * channels, *h = xhat + r * channels;
     u32 c = 0;
     for (; c + 4 <= channels; c += 4) {
@@ -492,7 +550,33 @@ void bnn_scale_grad_part(const float *dy, u32 dy_stride, const float *x, const f
           inside(out_dgamma, width, 4) &&
           (rows == 0 || inside(dy, mul_cap(rows - 1, dy_stride) + width, 4)));
   double *acc_dot = acc + width;
-  for (u32 r = 0; r < rows; r++) {
+  u32 r = 0;
+  // Two rows at a time: each accumulator is loaded and stored once per pair, and still adds
+  // row r before row r + 1, so the sums are the same as one row at a time.
+  for (; r + 2 <= rows; r += 2) {
+    const float *g = dy + r * dy_stride, *h = x + r * width;
+    const float *g1 = g + dy_stride, *h1 = h + width;
+    float *d = dx + r * width;
+    u32 c = 0;
+    for (; c + 4 <= width; c += 4) {
+      const v128_t gamma_c = wasm_v128_load(gamma + c);
+      const v128_t gv = wasm_v128_load(g + c), gv1 = wasm_v128_load(g1 + c);
+      wasm_v128_store(d + c, wasm_f32x4_mul(gv, gamma_c));
+      wasm_v128_store(d + width + c, wasm_f32x4_mul(gv1, gamma_c));
+      add_promoted2(acc + c, gv, gv1);
+      add_promoted2(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)),
+                    wasm_f32x4_mul(gv1, wasm_v128_load(h1 + c)));
+    }
+    for (; c < width; c++) {
+      d[c] = g[c] * gamma[c];
+      d[width + c] = g1[c] * gamma[c];
+      acc[c] += g[c];
+      acc[c] += g1[c];
+      acc_dot[c] += g[c] * h[c];
+      acc_dot[c] += g1[c] * h1[c];
+    }
+  }
+  for (; r < rows; r++) {
     const float *g = dy + r * dy_stride, *h = x + r * width;
     float *d = dx + r * width;
     u32 c = 0;
