@@ -418,25 +418,39 @@ void bnn_channel_sq_dev(const float *x, const float *mean, u32 rows, u32 channel
   round_sums(acc, out, channels);
 }
 
-EXPORT(bnn_bn_grad_sums)
-void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels, double *acc,
-                      float *out_dy, float *out_dot) {
-  REQUIRE(inside(dy, mul_cap(rows, channels), 4) && inside(xhat, mul_cap(rows, channels), 4) &&
-          inside(acc, mul_cap(2, channels), 8) && inside(out_dy, channels, 4) &&
-          inside(out_dot, channels, 4));
-  double *acc_dot = acc + channels;
+/*
+ * The sums of a batch norm's gradient over `rows` rows of `width` channels, dy's rows `dy_stride`
+ * apart: acc[c] += dy, acc[width + c] += f32(dy * x), two rows per pass, each channel in row
+ * order. With dx (bnn_scale_grad_part) it also writes dx = dy * gamma; bnn_bn_grad_sums passes
+ * none, and inlining drops those stores.
+ */
+static inline __attribute__((always_inline)) void grad_sums_rows(const float *dy, u32 dy_stride,
+                                                                 const float *x, const float *gamma,
+                                                                 u32 rows, u32 width, double *acc,
+                                                                 float *dx) {
+  double *acc_dot = acc + width;
   u32 r = 0;
   for (; r + 2 <= rows; r += 2) {
-    const float *g = dy + r * channels, *h = xhat + r * channels;
-    const float *g1 = g + channels, *h1 = h + channels;
+    const float *g = dy + r * dy_stride, *h = x + r * width;
+    const float *g1 = g + dy_stride, *h1 = h + width;
+    float *d = dx ? dx + r * width : 0;
     u32 c = 0;
-    for (; c + 4 <= channels; c += 4) {
+    for (; c + 4 <= width; c += 4) {
       const v128_t gv = wasm_v128_load(g + c), gv1 = wasm_v128_load(g1 + c);
+      if (dx) {
+        const v128_t gamma_c = wasm_v128_load(gamma + c);
+        wasm_v128_store(d + c, wasm_f32x4_mul(gv, gamma_c));
+        wasm_v128_store(d + width + c, wasm_f32x4_mul(gv1, gamma_c));
+      }
       add_promoted2(acc + c, gv, gv1);
       add_promoted2(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)),
                     wasm_f32x4_mul(gv1, wasm_v128_load(h1 + c)));
     }
-    for (; c < channels; c++) {
+    for (; c < width; c++) {
+      if (dx) {
+        d[c] = g[c] * gamma[c];
+        d[width + c] = g1[c] * gamma[c];
+      }
       acc[c] += g[c];
       acc[c] += g1[c];
       acc_dot[c] += g[c] * h[c];
@@ -444,20 +458,32 @@ void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels
     }
   }
   for (; r < rows; r++) {
-    const float *g = dy + r * channels, *h = xhat + r * channels;
+    const float *g = dy + r * dy_stride, *h = x + r * width;
+    float *d = dx ? dx + r * width : 0;
     u32 c = 0;
-    for (; c + 4 <= channels; c += 4) {
+    for (; c + 4 <= width; c += 4) {
       const v128_t gv = wasm_v128_load(g + c);
+      if (dx) wasm_v128_store(d + c, wasm_f32x4_mul(gv, wasm_v128_load(gamma + c)));
       add_promoted(acc + c, gv);
       add_promoted(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)));
     }
-    for (; c < channels; c++) {
+    for (; c < width; c++) {
+      if (dx) d[c] = g[c] * gamma[c];
       acc[c] += g[c];
       acc_dot[c] += g[c] * h[c];
     }
   }
+}
+
+EXPORT(bnn_bn_grad_sums)
+void bnn_bn_grad_sums(const float *dy, const float *xhat, u32 rows, u32 channels, double *acc,
+                      float *out_dy, float *out_dot) {
+  REQUIRE(inside(dy, mul_cap(rows, channels), 4) && inside(xhat, mul_cap(rows, channels), 4) &&
+          inside(acc, mul_cap(2, channels), 8) && inside(out_dy, channels, 4) &&
+          inside(out_dot, channels, 4));
+  grad_sums_rows(dy, channels, xhat, 0, rows, channels, acc, 0);
   round_sums(acc, out_dy, channels);
-  round_sums(acc_dot, out_dot, channels);
+  round_sums(acc + channels, out_dot, channels);
 }
 
 EXPORT(bnn_bn_forward)
@@ -544,56 +570,14 @@ EXPORT(bnn_scale_grad_part)
 void bnn_scale_grad_part(const float *dy, u32 dy_stride, const float *x, const float *gamma,
                          u32 rows, u32 width, double *acc, float *dx, float *out_dbeta,
                          float *out_dgamma) {
-  REQUIRE(width <= dy_stride && inside(x, mul_cap(rows, width), 4) &&
+  REQUIRE(dx != 0 && width <= dy_stride && inside(x, mul_cap(rows, width), 4) &&
           inside(dx, mul_cap(rows, width), 4) && inside(gamma, width, 4) &&
           inside(acc, mul_cap(2, width), 8) && inside(out_dbeta, width, 4) &&
           inside(out_dgamma, width, 4) &&
           (rows == 0 || inside(dy, mul_cap(rows - 1, dy_stride) + width, 4)));
-  double *acc_dot = acc + width;
-  u32 r = 0;
-  // Two rows at a time: each accumulator is loaded and stored once per pair, and still adds
-  // row r before row r + 1, so the sums are the same as one row at a time.
-  for (; r + 2 <= rows; r += 2) {
-    const float *g = dy + r * dy_stride, *h = x + r * width;
-    const float *g1 = g + dy_stride, *h1 = h + width;
-    float *d = dx + r * width;
-    u32 c = 0;
-    for (; c + 4 <= width; c += 4) {
-      const v128_t gamma_c = wasm_v128_load(gamma + c);
-      const v128_t gv = wasm_v128_load(g + c), gv1 = wasm_v128_load(g1 + c);
-      wasm_v128_store(d + c, wasm_f32x4_mul(gv, gamma_c));
-      wasm_v128_store(d + width + c, wasm_f32x4_mul(gv1, gamma_c));
-      add_promoted2(acc + c, gv, gv1);
-      add_promoted2(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)),
-                    wasm_f32x4_mul(gv1, wasm_v128_load(h1 + c)));
-    }
-    for (; c < width; c++) {
-      d[c] = g[c] * gamma[c];
-      d[width + c] = g1[c] * gamma[c];
-      acc[c] += g[c];
-      acc[c] += g1[c];
-      acc_dot[c] += g[c] * h[c];
-      acc_dot[c] += g1[c] * h1[c];
-    }
-  }
-  for (; r < rows; r++) {
-    const float *g = dy + r * dy_stride, *h = x + r * width;
-    float *d = dx + r * width;
-    u32 c = 0;
-    for (; c + 4 <= width; c += 4) {
-      const v128_t gv = wasm_v128_load(g + c);
-      wasm_v128_store(d + c, wasm_f32x4_mul(gv, wasm_v128_load(gamma + c)));
-      add_promoted(acc + c, gv);
-      add_promoted(acc_dot + c, wasm_f32x4_mul(gv, wasm_v128_load(h + c)));
-    }
-    for (; c < width; c++) {
-      d[c] = g[c] * gamma[c];
-      acc[c] += g[c];
-      acc_dot[c] += g[c] * h[c];
-    }
-  }
+  grad_sums_rows(dy, dy_stride, x, gamma, rows, width, acc, dx);
   round_sums(acc, out_dbeta, width);
-  round_sums(acc_dot, out_dgamma, width);
+  round_sums(acc + width, out_dgamma, width);
 }
 
 /*

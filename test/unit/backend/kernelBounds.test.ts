@@ -157,38 +157,33 @@ moduleTest(
   "a DenseNet part's scale and its gradient: a row stride narrower than the part, or the last row past the memory, trap",
   (kernels) => {
     const size = PAGES * 65536;
-    // 16 rows of a 4-channel part into columns of a 12-channel y (x at 0, gamma and beta at
-    // 1024/2048, y at 4096): fits, and the last row ends at 4096 + (15 × 12 + 4) × 4.
-    const ok = [0, 1024, 2048, 16, 4, 4096, 12];
-    assert.deepEqual(
-      run(() => kernels.bnn_scale_into(...ok)),
-      { trapped: false, changed: true },
-    );
-    const narrow = [...ok];
-    narrow[6] = 3;
-    const past = [...ok];
-    past[5] = size - (15 * 12 + 4) * 4 + 4;
-    for (const args of [narrow, past]) {
+    // 16 rows of a 4-channel part whose strided side has rows of 12 channels; that side's last
+    // row ends (15 × 12 + 4) × 4 bytes after its start. [name, fitting arguments, index of the
+    // row stride, index of the strided pointer]:
+    // - bnn_scale_into: x at 0, gamma and beta at 1024/2048, y (strided) at 4096;
+    // - bnn_scale_grad_part: dy (strided) at 0, x at 4096, gamma at 8192, acc at 8448, dx at
+    //   12288, the sums at 16384/16400.
+    const cases: [string, number[], number, number][] = [
+      ['bnn_scale_into', [0, 1024, 2048, 16, 4, 4096, 12], 6, 5],
+      ['bnn_scale_grad_part', [0, 12, 4096, 8192, 16, 4, 8448, 12288, 16384, 16400], 1, 0],
+    ];
+    for (const [name, ok, stride, strided] of cases) {
       assert.deepEqual(
-        run(() => kernels.bnn_scale_into(...args)),
-        { trapped: true, changed: false },
+        run(() => kernels[name](...ok)),
+        { trapped: false, changed: true },
+        name,
       );
-    }
-    // dy at 0 (stride 12), x at 4096, gamma at 8192, acc at 8448, dx at 12288, sums at 16384/16400.
-    const grad = [0, 12, 4096, 8192, 16, 4, 8448, 12288, 16384, 16400];
-    assert.deepEqual(
-      run(() => kernels.bnn_scale_grad_part(...grad)),
-      { trapped: false, changed: true },
-    );
-    const gradNarrow = [...grad];
-    gradNarrow[1] = 3;
-    const gradPast = [...grad];
-    gradPast[0] = size - (15 * 12 + 4) * 4 + 4;
-    for (const args of [gradNarrow, gradPast]) {
-      assert.deepEqual(
-        run(() => kernels.bnn_scale_grad_part(...args)),
-        { trapped: true, changed: false },
-      );
+      const narrow = [...ok];
+      narrow[stride] = 3;
+      const past = [...ok];
+      past[strided] = size - (15 * 12 + 4) * 4 + 4;
+      for (const args of [narrow, past]) {
+        assert.deepEqual(
+          run(() => kernels[name](...args)),
+          { trapped: true, changed: false },
+          name,
+        );
+      }
     }
   },
 );
