@@ -17,7 +17,12 @@ import type { Dataset } from '../data/datasets';
 import { CancelledError, fieldName } from '../errors';
 import type { BackendPreference, TrainConfig } from '../protocol/schema';
 import type { LnsOptions } from '../training/methods/lns';
-import { applySetupState, captureSetupState, type StepSetup } from '../training/stepSetup';
+import {
+  applySetupState,
+  captureSetupState,
+  type SetupState,
+  type StepSetup,
+} from '../training/stepSetup';
 import { WorkerThread } from '../workers/thread';
 import { isFromReplica, type FromReplica, type ReplicaInit } from './protocol';
 import {
@@ -110,6 +115,27 @@ export function stallLimitMs(stepTimesMs: readonly number[], bounds: WatchdogBou
 
 const formatSeconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
+type Snapshot = Extract<FromReplica, { kind: 'snapshot' }>;
+
+/**
+ * One state from the replicas' snapshots: rank 0's, with each optimizer slot that another rank
+ * sent (the slots of the variables that rank updates) in place of rank 0's stale copy.
+ */
+export function mergeSnapshots(snapshots: readonly Snapshot[]): SetupState {
+  const first = snapshots.find((s) => s.rank === 0);
+  if (!first) throw new Error('the snapshot of replica 0 is missing');
+  const owned = new Map<string, Float32Array>();
+  for (const s of snapshots) {
+    if (s.rank === 0) continue;
+    for (const entry of s.state)
+      if (entry.name !== 'optimizer/iter') owned.set(entry.name, entry.data);
+  }
+  return {
+    weights: first.weights,
+    state: first.state.map((entry) => ({ ...entry, data: owned.get(entry.name) ?? entry.data })),
+  };
+}
+
 type WaitAsync = (
   array: Int32Array,
   index: number,
@@ -123,7 +149,7 @@ export class DataParallel {
   private lastStep = 0;
   private failure: Error | undefined;
   private stopping = false;
-  private snapshotWaiter: ((m: Extract<FromReplica, { kind: 'snapshot' }>) => void) | undefined;
+  private snapshotWaiter: ((m: Snapshot) => void) | undefined;
   /** Rejects with the first replica failure; `until` races it. */
   private readonly failed: Promise<never>;
   private rejectFailed: (error: Error) => void = () => undefined;
@@ -297,15 +323,19 @@ export class DataParallel {
     }));
   }
 
-  /** Copies rank 0's weights, optimizer slots and BONN state into `setup`. */
+  /** Copies the replicas' weights, optimizer slots and BONN/LNS state into `setup`. */
   async syncInto(setup: StepSetup): Promise<void> {
-    const received = new Promise<Extract<FromReplica, { kind: 'snapshot' }>>(
-      (resolve) => (this.snapshotWaiter = resolve),
-    );
+    const snapshots: Snapshot[] = [];
+    const received = new Promise<void>((resolve) => {
+      this.snapshotWaiter = (m) => {
+        snapshots.push(m);
+        if (snapshots.length === this.world) resolve();
+      };
+    });
     await this.command(OP.snapshot);
-    const snapshot = await this.until(received);
+    await this.until(received);
     this.snapshotWaiter = undefined;
-    await applySetupState(setup, snapshot);
+    await applySetupState(setup, mergeSnapshots(snapshots));
   }
 
   /** Stops every replica (after its current step) and waits for the threads to end. */

@@ -30,8 +30,11 @@ export interface ReplicaInit {
 
 export type FromReplica =
   | { kind: 'ready'; rank: number }
-  /** Rank 0's weights, optimizer slots and BONN state (`captureSetupState`). */
-  | ({ kind: 'snapshot' } & SetupState)
+  /**
+   * Rank 0: its weights, optimizer slots and BONN/LNS state (`captureSetupState`); every other
+   * rank: no weights, and the optimizer slots of the variables it updates.
+   */
+  | ({ kind: 'snapshot'; rank: number } & SetupState)
   | { kind: 'error'; rank: number; message: string; stack: string };
 
 /** Runtime check of a message received from a replica. */

@@ -1,8 +1,10 @@
 /**
  * A data-parallel replica: a worker thread (bundled to dist/replica.js) with its own wasm
  * instance and its own copy of the model, optimizer and dataset. For each step the coordinator
- * posts, it computes the gradients of its shard of the batch, sums all replicas' gradients
- * through shared memory and applies them, exactly as every other replica does.
+ * posts, it computes the gradients of its shard of the batch; then each replica sums the
+ * replicas' gradients of its own variables (`variableOwners`) through shared memory, takes the
+ * optimizer step on them and publishes their new values, and copies the other variables' values
+ * from their owners. Every replica ends the step with the same weights.
  */
 import * as tf from '../tf';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +12,7 @@ import { initBackend } from '../backend/backends';
 import { copyValuesInto } from '../backend/copyValues';
 import { batchArrays, batchTensors } from '../training/batches';
 import { getPreset } from '../bnn/presets';
-import { clipLatentWeights, setLearningRate } from '../training/optimizers';
+import { clipLatentWeights, optimizerState, setLearningRate } from '../training/optimizers';
 import { augmentSeed, mulberry32, shuffledIndices, shuffleSeed } from '../training/random';
 import {
   applySetupState,
@@ -31,7 +33,7 @@ import {
   SCALAR,
   sharedViews,
 } from './shared';
-import { shardOf } from './shards';
+import { shardOf, variableOwners } from './shards';
 import { synchronizeBatchNorm } from './syncBatchNorm';
 
 if (!parentPort) throw new Error('replica: must be started as a worker thread');
@@ -53,12 +55,21 @@ async function main(init: ReplicaInit): Promise<void> {
   const batchSize = Math.min(config.batchSize, dataset.train.count);
   const shard = shardOf(batchSize, world, rank);
   const weight = shard.size / batchSize;
-  const latentFloats = latentKernels.reduce((n, k) => n + k.size, 0);
-  const latentPart = Math.ceil(latentFloats / world);
-  const latentRange = {
-    start: Math.min(latentFloats, rank * latentPart),
-    end: Math.min(latentFloats, (rank + 1) * latentPart),
-  };
+  const owners = variableOwners(
+    variables.map((v) => v.size),
+    world,
+  );
+  const offsets = offsetsOf(variables);
+  const ownedNames = new Set(variables.filter((_, i) => owners[i] === rank).map((v) => v.name));
+  // The latent kernels this replica publishes: those of its variables, and its share of any
+  // that no one trains (e.g. frozen by a fine-tune), which the trainer still reads.
+  const trained = new Set(variables.map((v) => v.name));
+  const latentOffsets = offsetsOf(latentKernels);
+  const ownLatents = latentKernels.flatMap((k, j) =>
+    ownedNames.has(k.name) || (!trained.has(k.name) && j % world === rank)
+      ? [{ kernel: k, at: latentOffsets[j] }]
+      : [],
+  );
   post({ kind: 'ready', rank });
 
   let epochShown = -1;
@@ -75,13 +86,16 @@ async function main(init: ReplicaInit): Promise<void> {
     const op = views.params[PARAM.op];
     if (op === OP.stop) return;
     if (op === OP.snapshot) {
-      if (rank === 0) {
-        const { weights, state } = await captureSetupState(setup);
-        post(
-          { kind: 'snapshot', weights, state },
-          [...weights, ...state.map((s) => s.data)].map((a) => a.buffer as ArrayBuffer),
-        );
-      }
+      // Rank 0 sends everything; the others the optimizer slots of the variables they update
+      // (rank 0's own copies of those are stale), which the coordinator puts in their place.
+      const { weights, state } =
+        rank === 0
+          ? await captureSetupState(setup)
+          : { weights: [], state: await optimizerState(optimizer, (name) => ownedNames.has(name)) };
+      post(
+        { kind: 'snapshot', rank, weights, state },
+        [...weights, ...state.map((s) => s.data)].map((a) => a.buffer as ArrayBuffer),
+      );
       finish(views.ctrl);
       continue;
     }
@@ -109,15 +123,12 @@ async function main(init: ReplicaInit): Promise<void> {
       setup.objective(xs, ys, parts, weight),
       variables,
     );
-    // Straight into this replica's slot of shared memory (zeros where a variable got none).
+    // The gradients of the variables other replicas update, into this replica's slot.
     const slot = comm.gradientSlot(layout.gradientFloats);
-    let offset = 0;
-    for (const v of variables) {
+    variables.forEach((v, i) => {
       const g = grads[v.name];
-      if (g) copyValuesInto(g, slot, offset);
-      else slot.fill(0, offset, offset + v.size);
-      offset += v.size;
-    }
+      if (owners[i] !== rank && g) copyValuesInto(g, slot, offsets[i]);
+    });
     const scalars = views.scalars.subarray(rank * SCALAR.size, (rank + 1) * SCALAR.size);
     // The objective is already weighted; the cross-entropy alone (when it differs) is not.
     scalars[SCALAR.loss] = parts.ce ? parts.ce.dataSync()[0] * weight : value.dataSync()[0];
@@ -138,32 +149,70 @@ async function main(init: ReplicaInit): Promise<void> {
       }
     }
     tf.dispose([xs, ys, value, ...keptTensors(parts)]);
-    tf.dispose(Object.values(grads));
+    comm.barrier();
 
-    const sum = comm.sumGradients(layout.gradientFloats);
-    const summed: tf.NamedTensorMap = {};
-    offset = 0;
-    for (const v of variables) {
-      // The sum lives in shared memory the next step overwrites: tensors copy it (wasm copies
-      // into its heap; the cpu backend would keep the view, so it gets a copy).
-      const values = sum.subarray(offset, offset + v.size);
-      summed[v.name] = tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), v.shape);
-      offset += v.size;
+    // This replica's variables: the gradient summed over the replicas in rank order (a variable
+    // without one has none on any replica and is left alone, as on one thread), then the step.
+    const update = variables.map((v, i) => {
+      const own = grads[v.name];
+      if (owners[i] !== rank || !own) return { name: v.name, tensor: null };
+      const tensor = tf.tidy(() => {
+        let sum: tf.Tensor | undefined;
+        for (let r = 0; r < world; r++) {
+          const part =
+            r === rank
+              ? own
+              : fromShared(comm.gradientSlot(layout.gradientFloats, r), offsets[i], v);
+          sum = sum ? tf.add(sum, part) : part;
+        }
+        return sum as tf.Tensor;
+      });
+      return { name: v.name, tensor };
+    });
+    optimizer.applyGradients(update as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
+    tf.dispose(update.map((u) => u.tensor).filter((t): t is tf.Tensor => t !== null));
+    tf.dispose(Object.values(grads));
+    if ((config.latentClip ?? 0) > 0) {
+      // Its own kernels, and on every replica alike the ones no one trains (as on one thread).
+      const clipped = latentKernels.filter((k) => ownedNames.has(k.name) || !trained.has(k.name));
+      clipLatentWeights(clipped, config.latentClip ?? 0);
     }
-    optimizer.applyGradients(summed);
-    tf.dispose(Object.values(summed));
-    if ((config.latentClip ?? 0) > 0) clipLatentWeights(latentKernels, config.latentClip ?? 0);
-    // Every replica publishes its 1/world of the latent weights (all hold the same values), so
-    // that no replica waits for one to copy all of them.
-    let at = 0;
-    for (const k of latentKernels) {
-      const from = Math.max(0, latentRange.start - at);
-      const to = Math.min(k.size, latentRange.end - at);
-      copyValuesInto(k, views.latents[region], at, from, to);
-      at += k.size;
+    // Publish the new values for the other replicas and the latent kernels for the trainer.
+    if (world > 1) {
+      variables.forEach((v, i) => {
+        if (owners[i] === rank) copyValuesInto(v, views.weights, offsets[i]);
+      });
     }
+    for (const { kernel, at } of ownLatents) copyValuesInto(kernel, views.latents[region], at);
+    comm.barrier();
+    tf.tidy(() =>
+      variables.forEach((v, i) => {
+        if (owners[i] !== rank) v.assign(fromShared(views.weights, offsets[i], v));
+      }),
+    );
     finish(views.ctrl);
   }
+}
+
+/** Each variable's offset in a layout of `variables` one after another. */
+function offsetsOf(variables: readonly tf.Variable[]): number[] {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const v of variables) {
+    offsets.push(at);
+    at += v.size;
+  }
+  return offsets;
+}
+
+/**
+ * `v`'s share of a shared-memory layout at `offset`, as a tensor of its own: the layout is
+ * overwritten by later steps (wasm copies the values into its heap; the cpu backend would keep
+ * the view, so it gets a copy).
+ */
+function fromShared(layout: Float32Array, offset: number, v: tf.Variable): tf.Tensor {
+  const values = layout.subarray(offset, offset + v.size);
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), v.shape);
 }
 
 /** Tells the coordinator this replica is done with the current command. */

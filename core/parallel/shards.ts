@@ -21,3 +21,22 @@ export function threadCountProblem(threads: number, cores: number): string | und
   }
   return undefined;
 }
+
+/**
+ * Which replica sums, updates and publishes each variable (`sizes[i]` floats → its rank): the
+ * largest first, each to the replica with the fewest floats so far (ties to the lower rank), so
+ * that every replica takes about `1/world` of the parameters while each variable stays whole (an
+ * optimizer updates variables, not ranges). Every replica computes the same owners.
+ */
+export function variableOwners(sizes: readonly number[], world: number): number[] {
+  const load = new Array<number>(world).fill(0);
+  const owners = new Array<number>(sizes.length).fill(0);
+  const order = sizes.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
+  for (const i of order) {
+    let least = 0;
+    for (let r = 1; r < world; r++) if (load[r] < load[least]) least = r;
+    owners[i] = least;
+    load[least] += sizes[i];
+  }
+  return owners;
+}

@@ -4,9 +4,10 @@
  * same way. Replicas block on it with `Atomics.wait`; the coordinator never blocks (it waits with
  * `Atomics.waitAsync`, so it can still see a replica die).
  *
- * Sums across replicas always run in rank order 0..N-1, in float64. The gradient sum is split:
- * each replica sums its own range of the slots into one shared array that all of them then read,
- * so every replica applies the same bits and their weights never drift apart.
+ * Batch-norm sums across replicas run in rank order 0..N-1, in float64. The optimizer step is
+ * split by variable (`variableOwners`): each replica sums the gradients of its own variables over
+ * the replicas' slots (rank order), updates them and publishes the new values, which the others
+ * copy, so every replica holds the same bits and their weights never drift apart.
  */
 
 /** Int32 control words. */
@@ -43,7 +44,7 @@ export interface SharedLayout {
   world: number;
   /** Floats of all trainable variables, in `StepSetup.variables` order. */
   gradientFloats: number;
-  /** Floats of all latent kernels, in binary-layer order (rank 0 publishes them each step). */
+  /** Floats of all latent kernels, in binary-layer order (their owners publish them each step). */
   latentFloats: number;
   /** Most values one all-reduce sums (`batchNormReduceValues`: 3 per batch-norm channel + 1). */
   reduceWidth: number;
@@ -61,10 +62,13 @@ export interface SharedViews {
   scalars: Float64Array;
   /** Two alternating regions of `world × reduceWidth`: batch-norm all-reduces. */
   reduce: Float64Array;
-  /** `world × gradientFloats`. */
+  /**
+   * `world × gradientFloats`: each replica's gradients, at the variables' offsets, of the
+   * variables another replica updates.
+   */
   gradients: Float32Array;
-  /** `gradientFloats`: the summed gradients, each replica writing its own range. */
-  sums: Float32Array;
+  /** `gradientFloats`: every variable's value after a step, written by the replica that owns it. */
+  weights: Float32Array;
   /**
    * The latent kernels after a step, in two regions that steps take in turns (a command's
    * number modulo 2, `publishRegion`): the trainer's thread reads one step's latent weights
@@ -113,7 +117,7 @@ export function sharedViews(buffer: SharedArrayBuffer, l: SharedLayout): SharedV
   const lns = l.lnsLayers ?? 0;
   const layerTerms: [Float64Array, Float64Array] = [take(f64, 2 * lns, 8), take(f64, 2 * lns, 8)];
   const gradients = take(f32, l.world * l.gradientFloats, 4);
-  const sums = take(f32, l.gradientFloats, 4);
+  const weights = take(f32, l.gradientFloats, 4);
   const latents: [Float32Array, Float32Array] = [
     take(f32, l.latentFloats, 4),
     take(f32, l.latentFloats, 4),
@@ -123,7 +127,7 @@ export function sharedViews(buffer: SharedArrayBuffer, l: SharedLayout): SharedV
     take(f32, binaryFloats, 4),
     take(f32, binaryFloats, 4),
   ];
-  return { ctrl, params, scalars, reduce, gradients, sums, latents, layerTerms, binary };
+  return { ctrl, params, scalars, reduce, gradients, weights, latents, layerTerms, binary };
 }
 
 /** Thrown inside a replica when the run was aborted while it waited. */
@@ -195,50 +199,8 @@ export class ReplicaComm {
     return out;
   }
 
-  /** This replica's gradient slot, to write its gradients into before `sumGradients`. */
-  gradientSlot(floats: number): Float32Array {
-    return this.views.gradients.subarray(this.rank * floats, (this.rank + 1) * floats);
+  /** Replica `rank`'s gradient slot (this replica writes its own before the step's barrier). */
+  gradientSlot(floats: number, rank = this.rank): Float32Array {
+    return this.views.gradients.subarray(rank * floats, (rank + 1) * floats);
   }
-
-  /**
-   * Waits until every replica has written its gradient slot and returns their sum in rank order
-   * (float64 accumulation, rounded to float32 once), in shared memory: each replica sums its
-   * `1/world` of the values, and a second barrier waits for the others' parts. Read it before
-   * the next step's gradients are summed.
-   */
-  sumGradients(floats: number): Float32Array {
-    this.barrier();
-    const part = Math.ceil(floats / this.world);
-    const start = Math.min(floats, this.rank * part);
-    const end = Math.min(floats, start + part);
-    sumSlots(this.views.gradients, this.world, floats, this.views.sums, start, end);
-    this.barrier();
-    return this.views.sums;
-  }
-}
-
-/**
- * Sum of `world` consecutive slots of `floats` values, in slot order, each accumulated in float64
- * (a JavaScript number) and rounded to float32 once, into `out`, for the values `start..end`.
- * One pass over the slots with no temporary: on ResNetE-18's 11.2 M parameters the whole sum
- * takes 22–37 ms where a float64 accumulator array and `Float32Array.from` took ~350 ms.
- */
-export function sumSlots(
-  data: Float32Array,
-  world: number,
-  floats: number,
-  out: Float32Array,
-  start = 0,
-  end = floats,
-): Float32Array {
-  if (world === 2) {
-    for (let i = start; i < end; i++) out[i] = data[i] + data[floats + i];
-    return out;
-  }
-  for (let i = start; i < end; i++) {
-    let sum = data[i];
-    for (let r = 1; r < world; r++) sum += data[r * floats + i];
-    out[i] = sum;
-  }
-  return out;
 }

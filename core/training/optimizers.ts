@@ -109,10 +109,15 @@ interface AdamInternals {
  */
 export async function optimizerState(
   optimizer: tf.Optimizer,
+  /** Keeps only the variables' slots it accepts (by variable name); the rest as without it. */
+  ofVariable: (name: string) => boolean = () => true,
 ): Promise<{ name: string; data: Float32Array }[]> {
   const weights = await optimizer.getWeights();
+  const kept = weights.filter(
+    (nt) => nt.name === 'iter' || ofVariable(nt.name.slice(0, nt.name.lastIndexOf('/'))),
+  );
   const out = await Promise.all(
-    weights.map(async (nt) => ({
+    kept.map(async (nt) => ({
       name: `optimizer/${nt.name}`,
       data: Float32Array.from(await nt.tensor.data()),
     })),

@@ -156,7 +156,7 @@ test('HDF5 and replica channel guards', () => {
   });
   checkGuard<FromReplica>(isFromReplica, {
     ready: { kind: 'ready', rank: 0 },
-    snapshot: { kind: 'snapshot', weights: [], state: [] },
+    snapshot: { kind: 'snapshot', rank: 1, weights: [], state: [] },
     error: { kind: 'error', rank: 1, message: 'm', stack: 's' },
   });
 });

@@ -4,9 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMetrics } from '../../../core/io/runFolder';
-import { sumSlots } from '../../../core/parallel/shared';
-import { shardOf, threadCountProblem } from '../../../core/parallel/shards';
-import { mulberry32 } from '../../../core/training/random';
+import { shardOf, threadCountProblem, variableOwners } from '../../../core/parallel/shards';
 import type { MetricsRecord, TrainConfig } from '../../../core/protocol';
 
 type StepRecord = Extract<MetricsRecord, { event: 'step' }>;
@@ -16,7 +14,7 @@ import { runTraining } from '../../../core/run/train';
 import { initBackend } from '../../../core/backend/backends';
 import { getPreset } from '../../../core/bnn/presets';
 import { loadDataset } from '../../../core/data/datasets';
-import { DataParallel } from '../../../core/parallel/dataParallel';
+import { DataParallel, mergeSnapshots } from '../../../core/parallel/dataParallel';
 import { setWinogradTile } from '../../../core/backend/bnnKernels';
 import { createStepSetup } from '../../../core/training/stepSetup';
 
@@ -43,26 +41,64 @@ test('shards split a batch into sizes that differ by at most one, covering it on
   }
 });
 
-test("the replicas' gradient sum, split in ranges, is the float64 sum in rank order rounded once", () => {
-  const next = mulberry32(3);
-  for (const world of [2, 3]) {
-    const floats = 1001;
-    const data = Float32Array.from({ length: world * floats }, () => (next() - 0.5) * 1e3);
-    const whole = new Float32Array(floats);
-    const split = new Float32Array(floats);
-    sumSlots(data, world, floats, whole);
-    // As the replicas do: each its own range of one shared output.
-    const part = Math.ceil(floats / world);
-    for (let r = 0; r < world; r++) {
-      sumSlots(data, world, floats, split, r * part, Math.min(floats, (r + 1) * part));
-    }
-    assert.deepEqual(split, whole);
-    for (let i = 0; i < floats; i++) {
-      let sum = 0;
-      for (let r = 0; r < world; r++) sum += data[r * floats + i];
-      assert.equal(whole[i], Math.fround(sum), `value ${i}, ${world} replicas`);
-    }
+test('every variable gets one owner, and the owners split the parameters about evenly', () => {
+  // Sizes like ResNetE-18's: a few large kernels among many small vectors.
+  const sizes = [1728, 64, 64, 36864, 64, 64, 2359296, 512, 512, 2359296, 512, 1179648, 5120, 10];
+  for (const world of [1, 2, 3]) {
+    const owners = variableOwners(sizes, world);
+    assert.equal(owners.length, sizes.length);
+    assert.ok(owners.every((o) => Number.isInteger(o) && o >= 0 && o < world));
+    const load = new Array<number>(world).fill(0);
+    sizes.forEach((n, i) => (load[owners[i]] += n));
+    // Largest-first: no replica holds more than its even share plus the largest variable.
+    const even = sizes.reduce((a, b) => a + b, 0) / world;
+    assert.ok(Math.max(...load) <= even + Math.max(...sizes), `${world} replicas: ${load}`);
+    assert.deepEqual(variableOwners(sizes, world), owners, 'the same owners on every replica');
   }
+  assert.deepEqual(variableOwners([5, 5, 5, 5], 2), [0, 1, 0, 1]);
+  assert.deepEqual(variableOwners([1, 9, 4, 4], 2), [1, 0, 1, 1]);
+});
+
+test("the coordinator's snapshot takes each optimizer slot from the replica that updates it", () => {
+  const f = (...v: number[]) => Float32Array.from(v);
+  const state = mergeSnapshots([
+    {
+      kind: 'snapshot',
+      rank: 1,
+      weights: [],
+      state: [
+        { name: 'optimizer/iter', data: f(7) },
+        { name: 'optimizer/b/m', data: f(2) },
+        { name: 'optimizer/b/v', data: f(3) },
+      ],
+    },
+    {
+      kind: 'snapshot',
+      rank: 0,
+      weights: [f(1, 2), f(3)],
+      state: [
+        { name: 'optimizer/iter', data: f(7) },
+        { name: 'optimizer/a/m', data: f(10) },
+        { name: 'optimizer/b/m', data: f(0) },
+        { name: 'optimizer/a/v', data: f(11) },
+        { name: 'optimizer/b/v', data: f(0) },
+        { name: 'bonn/scale', data: f(4) },
+      ],
+    },
+  ]);
+  assert.deepEqual(state.weights, [f(1, 2), f(3)]);
+  assert.deepEqual(
+    state.state.map((s) => [s.name, [...s.data]]),
+    [
+      ['optimizer/iter', [7]],
+      ['optimizer/a/m', [10]],
+      ['optimizer/b/m', [2]],
+      ['optimizer/a/v', [11]],
+      ['optimizer/b/v', [3]],
+      ['bonn/scale', [4]],
+    ],
+  );
+  assert.throws(() => mergeSnapshots([]), /replica 0/);
 });
 
 test('a thread count below 1, above the cores or fractional is refused by name', () => {
