@@ -33,6 +33,11 @@
  *                          for the MNIST presets (V8 optimizes tfjs' JavaScript over the first
  *                          tens of steps, in every replica thread separately), 5 and 3 for the
  *                          CIFAR presets (a step takes seconds)
+ *   --rounds N             run each preset and batch of the matrix N times, the thread counts in
+ *                          turns (1, 2 / 2, 1 / ...), so that a machine that slows down or
+ *                          speeds up during the run weighs on every thread count alike: each row
+ *                          is the median of its rounds, and the speed-up table gives the range of
+ *                          the rounds' speed-ups too (default 1)
  *   --no-matrix            skip the matrix (e.g. with --engines or --profile alone)
  *   --engines              the per-engine comparison above
  *   --cpu-steps N          timed steps on the stock cpu backend (default 1, no warm-up; 0 skips)
@@ -136,6 +141,8 @@ interface Options {
   realData: boolean;
   /** The wasm child times only the C-kernel path (the matrix's 1-thread rows). */
   onlyC: boolean;
+  /** Rounds of the matrix per preset and batch, the thread counts in turns (see the header). */
+  rounds: number;
   /** Whether --steps / --warmup were given (else each preset gets its own default). */
   stepsGiven: boolean;
   warmupGiven: boolean;
@@ -159,6 +166,11 @@ interface RunResult {
   skipped?: string;
   /** Matrix rows: this step time over PyTorch's at the same preset, batch and threads. */
   ratio?: number;
+  /**
+   * Matrix rows with `--rounds` above 1: the median step of each round, in round order (the row's
+   * `medianMs` is their median).
+   */
+  roundsMs?: number[];
   /** Matrix rows: PyTorch's row it is compared with (median ms). */
   torchMs?: number;
   /**
@@ -207,6 +219,7 @@ function parseOptions(argv: string[]): Options {
     batch: BATCH,
     realData: false,
     onlyC: false,
+    rounds: 1,
     stepsGiven: false,
     warmupGiven: false,
   };
@@ -274,6 +287,9 @@ function parseOptions(argv: string[]): Options {
       case '--threads':
         options.threadCounts = list(i++, '--threads');
         options.threads = options.threadCounts[0];
+        break;
+      case '--rounds':
+        options.rounds = Math.max(1, number(i++, '--rounds'));
         break;
       case '--no-torch':
         options.torch = false;
@@ -899,6 +915,54 @@ function stepsFor(model: string, options: Options): { steps: number; warmup: num
   };
 }
 
+/** One BNN Lab row of the matrix: the engine thread on 1 thread, data-parallel replicas on more. */
+function runBnn(
+  model: string,
+  batch: number,
+  threads: number,
+  perThread: number,
+  args: string[],
+  label: string,
+  log: (message: string) => void,
+): RunResult {
+  if (batch > perThread * threads) {
+    return skippedRun(
+      model,
+      'bnn-lab wasm',
+      `batch ${batch} over the wasm memory estimate (${perThread} per thread)`,
+    );
+  }
+  log(`${label}: BNN Lab`);
+  const batchArgs = ['--batch', String(batch), ...args];
+  try {
+    return threads === 1
+      ? (runChild(['wasm', model, '--only-c', ...batchArgs]) as RunResult[])[0]
+      : (runChild(['parallel', model, '--threads', String(threads), ...batchArgs]) as RunResult);
+  } catch (e) {
+    // The child's first error line (its stack is left out of the table).
+    const lines = (e instanceof Error ? e.message : String(e)).split('\n');
+    const first = lines.find((l) => /error/i.test(l) && !/bench child/.test(l));
+    return skippedRun(model, 'bnn-lab wasm', `failed: ${(first ?? lines[0]).trim()}`);
+  }
+}
+
+/**
+ * One row from the rounds of one configuration: the median of the rounds' medians (and of their
+ * CPU times), the largest peak RSS, and each round's median in `roundsMs` when there were
+ * several. A configuration skipped or failed in any round is reported as that round's row.
+ */
+function overRounds(rounds: RunResult[]): RunResult {
+  const skipped = rounds.find((r) => r.skipped);
+  if (skipped || rounds.length === 1) return { ...(skipped ?? rounds[0]) };
+  return {
+    ...rounds[0],
+    medianMs: median(rounds.map((r) => r.medianMs)),
+    medianCpuMs: median(rounds.map((r) => r.medianCpuMs)),
+    maxRssMb: Math.max(...rounds.map((r) => r.maxRssMb)),
+    roundsMs: rounds.map((r) => r.medianMs),
+  };
+}
+
 /**
  * The matrix of issue 11: every preset at every batch on every thread count, BNN Lab (the
  * engine's own thread on 1 thread, as `bnn-lab train --threads 1` runs; data-parallel replicas
@@ -922,47 +986,33 @@ async function runMatrix(
     const args = ['--steps', String(steps), '--warmup', String(warmup)];
     if (options.realData) args.push('--real-data');
     for (const batch of options.batches) {
-      for (const threads of options.threadCounts) {
-        const label = `${model}, batch ${batch}, ${threads} thread(s)`;
-        let bnn: RunResult;
-        if (batch > perThread * threads) {
-          bnn = skippedRun(
-            model,
-            'bnn-lab wasm',
-            `batch ${batch} over the wasm memory estimate (${perThread} per thread)`,
-          );
-        } else {
-          log(`${label}: BNN Lab (${warmup} warm-up, ${steps} timed steps)`);
-          const batchArgs = ['--batch', String(batch), ...args];
-          try {
-            bnn =
-              threads === 1
-                ? (runChild(['wasm', model, '--only-c', ...batchArgs]) as RunResult[])[0]
-                : (runChild([
-                    'parallel',
-                    model,
-                    '--threads',
-                    String(threads),
-                    ...batchArgs,
-                  ]) as RunResult);
-          } catch (e) {
-            // The child's first error line (its stack is left out of the table).
-            const lines = (e instanceof Error ? e.message : String(e)).split('\n');
-            const first = lines.find((l) => /error/i.test(l) && !/bench child/.test(l));
-            bnn = skippedRun(model, 'bnn-lab wasm', `failed: ${(first ?? lines[0]).trim()}`);
+      // Every round runs each thread count once, in turns: forwards, then backwards.
+      const byThreads = new Map<number, { bnn: RunResult[]; torch: RunResult[] }>(
+        options.threadCounts.map((t) => [t, { bnn: [], torch: [] }]),
+      );
+      for (let round = 0; round < options.rounds; round++) {
+        const order = round % 2 === 0 ? options.threadCounts : [...options.threadCounts].reverse();
+        for (const threads of order) {
+          const rounds = options.rounds > 1 ? `, round ${round + 1} of ${options.rounds}` : '';
+          const label = `${model}, batch ${batch}, ${threads} thread(s)${rounds} (${warmup} warm-up, ${steps} timed steps)`;
+          const runs = byThreads.get(threads)!;
+          runs.bnn.push(runBnn(model, batch, threads, perThread, args, label, log));
+          if (torchMissing !== undefined) {
+            runs.torch.push(skippedRun(model, 'pytorch', torchMissing));
+          } else {
+            log(`${label}: PyTorch`);
+            runs.torch.push(runTorch(model, String(threads), { ...options, steps, warmup }, batch));
           }
         }
+      }
+      for (const threads of options.threadCounts) {
+        const runs = byThreads.get(threads)!;
+        const bnn = overRounds(runs.bnn);
         bnn.threads = threads;
         bnn.batch = batch;
         bnn.variant = threads === 1 ? 'engine thread' : 'data-parallel';
         rows.push(bnn);
-        let torch: RunResult;
-        if (torchMissing !== undefined) {
-          torch = skippedRun(model, 'pytorch', torchMissing);
-        } else {
-          log(`${label}: PyTorch`);
-          torch = runTorch(model, String(threads), { ...options, steps, warmup }, batch);
-        }
+        const torch = overRounds(runs.torch);
         torch.threads = threads;
         torch.batch = batch;
         rows.push(torch);
@@ -977,6 +1027,14 @@ async function runMatrix(
   return rows;
 }
 
+/** A speed-up for the table, with the range of its rounds' speed-ups when there were several. */
+function speedupText(speedup: number | undefined, rounds: number[] | undefined): string {
+  if (speedup === undefined) return '-';
+  if (!rounds || rounds.length < 2) return `${speedup.toFixed(2)}x`;
+  const [low, high] = [Math.min(...rounds), Math.max(...rounds)];
+  return `${speedup.toFixed(2)}x (rounds ${low.toFixed(2)}-${high.toFixed(2)}x)`;
+}
+
 /** 2-thread (or most-thread) speed-up over 1 thread per preset and batch, both engines. */
 function speedups(rows: RunResult[]): {
   model: string;
@@ -984,6 +1042,9 @@ function speedups(rows: RunResult[]): {
   threads: number;
   bnnLab?: number;
   pytorch?: number;
+  /** With `--rounds`: each round's speed-up (1 thread over the most, that round's medians). */
+  bnnLabRounds?: number[];
+  pytorchRounds?: number[];
 }[] {
   const out: ReturnType<typeof speedups> = [];
   const keys = new Set(rows.map((r) => `${r.model}|${r.batch}`));
@@ -1006,12 +1067,22 @@ function speedups(rows: RunResult[]): {
       const many = at(engine, most);
       return one && many ? one.medianMs / many.medianMs : undefined;
     };
+    const perRound = (engine: string) => {
+      const one = at(engine, 1)?.roundsMs;
+      const many = at(engine, most)?.roundsMs;
+      return one && many && one.length === many.length
+        ? one.map((ms, i) => ms / many[i])
+        : undefined;
+    };
+    const [bnnLabRounds, pytorchRounds] = [perRound('bnn-lab wasm'), perRound('pytorch')];
     out.push({
       model,
       batch,
       threads: most,
       bnnLab: ratio('bnn-lab wasm'),
       pytorch: ratio('pytorch'),
+      ...(bnnLabRounds ? { bnnLabRounds } : {}),
+      ...(pytorchRounds ? { pytorchRounds } : {}),
     });
   }
   return out;
@@ -1122,7 +1193,8 @@ async function parent(options: Options): Promise<void> {
   );
   if (matrix.length > 0) {
     console.log(
-      '\nstep time (wall, median after warm-up) against PyTorch at the same batch and threads',
+      '\nstep time (wall, median after warm-up) against PyTorch at the same batch and threads' +
+        (options.rounds > 1 ? `; each row the median of ${options.rounds} rounds` : ''),
     );
     const table = [
       [
@@ -1176,8 +1248,8 @@ async function parent(options: Options): Promise<void> {
         u.model,
         String(u.batch),
         String(u.threads),
-        u.bnnLab === undefined ? '-' : `${u.bnnLab.toFixed(2)}x`,
-        u.pytorch === undefined ? '-' : `${u.pytorch.toFixed(2)}x`,
+        speedupText(u.bnnLab, u.bnnLabRounds),
+        speedupText(u.pytorch, u.pytorchRounds),
       ]),
     ]);
   }
