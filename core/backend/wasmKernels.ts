@@ -305,6 +305,33 @@ function conv2d(args: {
 }
 
 /**
+ * `FusedConv2D` for wasm. tfjs-layers' `conv2d` layers run the fused op (a linear activation
+ * fuses even while gradients are recorded), which the stock kernel hands to XNNPACK. Without a
+ * bias, PReLU weights or an activation other than linear, as every convolution of the presets, it
+ * is a plain convolution: `conv2d` above, on BNN Lab's C kernels (1.3-1.5x XNNPACK's speed on
+ * the 1x1 shortcuts and transitions of ResNetE-18 and BinaryDenseNet-28, docs/performance.md).
+ * Anything else runs the stock kernel.
+ */
+function fusedConv2d(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, attrs } = args;
+  const activation = attrs.activation as string | undefined;
+  if (
+    inputs.bias != null ||
+    inputs.preluActivationWeights != null ||
+    (activation !== undefined && activation !== 'linear')
+  ) {
+    return runStockKernel('FusedConv2D', args);
+  }
+  const x = requireInput('FusedConv2D', inputs, 'x');
+  const filter = requireInput('FusedConv2D', inputs, 'filter');
+  return conv2d({ ...args, inputs: { x, filter } });
+}
+
+/**
  * The filter gradient through BNN Lab's C kernel (`bnn_conv2d_filter_grad`): one pass over the
  * patches of x per block of filter taps and output channels, instead of transposing x and dy and
  * packing dy as the weights of an XNNPACK convolution for every call. The padding is applied to a
@@ -1365,6 +1392,11 @@ const trainingKernels: KernelConfig[] = [
   { kernelName: 'Identity', backendName: BACKEND, kernelFunc: identity as unknown as KernelFunc },
   { kernelName: 'Conv2D', backendName: BACKEND, kernelFunc: conv2d as unknown as KernelFunc },
   {
+    kernelName: 'FusedConv2D',
+    backendName: BACKEND,
+    kernelFunc: fusedConv2d as unknown as KernelFunc,
+  },
+  {
     kernelName: 'BatchMatMul',
     backendName: BACKEND,
     kernelFunc: batchMatMul as unknown as KernelFunc,
@@ -1421,6 +1453,7 @@ const trainingKernels: KernelConfig[] = [
  * - `Conv2D`, and both convolution gradients, in BNN Lab's C kernels (bnn_kernels.c) when they
  *   are in use (27-35 GFLOPS where XNNPACK, repacking a new binary filter every step, reaches
  *   13-29); without them the gradients are XNNPACK convolutions and `Conv2D` is the stock one;
+ *   `FusedConv2D` without a bias or an activation (tfjs-layers' conv2d layers) as `Conv2D`;
  * - `MaxPoolGrad`, whose stock version drops the gradient of windows whose values are all
  *   negative; `AvgPoolGrad`, in C when the C kernels are in use;
  * - `Tile`, `Sum` and `Mean`, faster where batch norm and its gradient use them (other cases go

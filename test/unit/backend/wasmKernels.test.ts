@@ -456,6 +456,59 @@ void describe('wasm training kernels', () => {
     }
   });
 
+  void it('run a fused conv2d without bias or activation as conv2d, and one with a bias on the stock kernel', async () => {
+    // tfjs-layers' conv2d layers call the fused op; without a bias it must be the plain
+    // convolution (the same C kernel, so the same bits), with one the stock kernel's result.
+    const cases: [Shape4, Shape4, number, Padding][] = [
+      [[2, 8, 8, 48], [1, 1, 48, 20], 1, 'valid'],
+      [[3, 7, 6, 5], [3, 3, 5, 7], 2, 'same'],
+      [[1, 5, 5, 64], [1, 1, 64, 96], 1, 'same'],
+    ];
+    for (const [i, [xShape, filterShape, strides, pad]] of cases.entries()) {
+      const x = randomValues(tf.util.sizeFromShape(xShape), 700 + i);
+      const filter = randomValues(tf.util.sizeFromShape(filterShape), 800 + i);
+      const bias = randomValues(filterShape[3], 900 + i);
+      const label = `x[${xShape}] w[${filterShape}] s${strides} ${JSON.stringify(pad)}`;
+      const run = (withBias: boolean) =>
+        tf.tidy(() =>
+          tf.fused
+            .conv2d({
+              x: tf.tensor4d(x, xShape),
+              filter: tf.tensor4d(filter, filterShape),
+              strides,
+              pad,
+              ...(withBias ? { bias: tf.tensor1d(bias) } : {}),
+            })
+            .dataSync(),
+        );
+      const plain = () =>
+        tf.tidy(() =>
+          tf
+            .conv2d(tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape), strides, pad)
+            .dataSync(),
+        );
+      await tf.setBackend('wasm');
+      assert.deepEqual(run(false), plain(), `fused without bias = conv2d, ${label}`);
+      const withBias = run(true);
+      const reference = await onBackend('cpu', () => run(true));
+      assertClose(withBias, reference, `fused with bias, ${label}`);
+      // The gradients go through the fused op's own gradient (the C gradient kernels).
+      await tf.setBackend('wasm');
+      const grads = () =>
+        tf.tidy(() =>
+          tf
+            .grads((a: tf.Tensor, w: tf.Tensor) =>
+              tf.fused.conv2d({ x: a as tf.Tensor4D, filter: w as tf.Tensor4D, strides, pad }),
+            )([tf.tensor4d(x, xShape), tf.tensor4d(filter, filterShape)])
+            .map((t) => t.dataSync()),
+        );
+      const [dx, dw] = grads();
+      const [cpuDx, cpuDw] = await onBackend('cpu', grads);
+      assertClose(dx, cpuDx, `dx ${label}`);
+      assertClose(dw, cpuDw, `dW ${label}`);
+    }
+  });
+
   void it('agree with the loop reference used for dilation when dilation is 1', () => {
     const c: ConvCase = {
       xShape: [2, 7, 6, 3],
