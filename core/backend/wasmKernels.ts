@@ -307,7 +307,7 @@ function conv2d(args: {
 /**
  * `FusedConv2D` for wasm. tfjs-layers' `conv2d` layers run the fused op (a linear activation
  * fuses even while gradients are recorded), which the stock kernel hands to XNNPACK. Without a
- * bias, PReLU weights or an activation other than linear, as every convolution of the presets, it
+ * bias, PReLU weights or an activation other than linear, as the presets' conv2d layers, it
  * is a plain convolution: `conv2d` above, on BNN Lab's C kernels (1.3-1.5x XNNPACK's speed on
  * the 1x1 shortcuts and transitions of ResNetE-18 and BinaryDenseNet-28, docs/performance.md).
  * Anything else runs the stock kernel.
