@@ -750,7 +750,7 @@ function partsInputs(
       );
     }
   }
-  const channels = parts.reduce((n, part) => n + (part.shape[part.shape.length - 1] ?? 0), 0);
+  const channels = parts.reduce((n, part) => n + widthOf(part), 0);
   const vectors = names.map((name) => floatInput(kernelName, inputs, name));
   for (const [i, v] of vectors.entries()) {
     if (v.shape.length !== 1 || v.shape[0] !== channels) {

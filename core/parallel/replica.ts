@@ -70,6 +70,9 @@ async function main(init: ReplicaInit): Promise<void> {
       ? [{ kernel: k, at: latentOffsets[j] }]
       : [],
   );
+  // The latent kernels it clips: its own, and on every replica alike the ones no one trains
+  // (as on one thread).
+  const clipped = latentKernels.filter((k) => ownedNames.has(k.name) || !trained.has(k.name));
   post({ kind: 'ready', rank });
 
   let epochShown = -1;
@@ -172,11 +175,7 @@ async function main(init: ReplicaInit): Promise<void> {
     optimizer.applyGradients(update as unknown as Parameters<tf.Optimizer['applyGradients']>[0]);
     tf.dispose(update.map((u) => u.tensor).filter((t): t is tf.Tensor => t !== null));
     tf.dispose(Object.values(grads));
-    if ((config.latentClip ?? 0) > 0) {
-      // Its own kernels, and on every replica alike the ones no one trains (as on one thread).
-      const clipped = latentKernels.filter((k) => ownedNames.has(k.name) || !trained.has(k.name));
-      clipLatentWeights(clipped, config.latentClip ?? 0);
-    }
+    if ((config.latentClip ?? 0) > 0) clipLatentWeights(clipped, config.latentClip ?? 0);
     // Publish the new values for the other replicas and the latent kernels for the trainer.
     if (world > 1) {
       variables.forEach((v, i) => {
