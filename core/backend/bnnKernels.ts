@@ -140,6 +140,8 @@ type WinogradExport = (
   block: number,
   /** Input channels a transform covers at a time (all of them: unchunked). */
   chunk: number,
+  /** Filter gradient: output channels the summed points cover at a time (a multiple of 8). */
+  outChunk?: number,
 ) => void;
 
 interface BnnExports {
@@ -237,7 +239,7 @@ interface BnnExports {
   bnn_conv2d_filter_grad: ConvolutionExport;
   /** (dy, filter, dx, u, v, m, then the 10 numbers of `WinogradGeometry`): see `conv2dWinogradInC`. */
   bnn_winograd_input_grad: WinogradExport;
-  /** (x, dy, dw, xHat, dyHat, m, then the 10 numbers of `WinogradGeometry`). */
+  /** (x, dy, dw, xHat, dyHat, m, then the 10 numbers of `WinogradGeometry`, block, chunk, outChunk). */
   bnn_winograd_filter_grad: WinogradExport;
   /** The same over 4x4 tiles, F(4x4, 3x3): 36 points for 16. */
   bnn_winograd4_input_grad: WinogradExport;
@@ -1104,16 +1106,26 @@ export function setWinogradGradients(on: boolean): boolean {
 }
 
 let winogradBlockOverride: number | undefined;
-/** Floats of a chunk of the filter's transform or of the summed points, all points together. */
+/** Floats of a chunk of the summed points (filter gradient), all points together: 512 kB. */
 const CHUNK_FLOATS = 131072;
+/**
+ * Floats of a chunk of the filter's transform (input gradient), all points together: 4 MB. Each
+ * chunk reads all of dy's transformed tiles again, so at 512 kB (8 input channels of 512) that
+ * reading cost more than the transform's trip through memory it saved: ResNetE-18's 4x4x512
+ * input gradient took 70 ms at batch 64 and 141 ms at 128 with 512 kB chunks, 59 and 108 with
+ * 4 MB ones, 57 and 102 unchunked (docs/performance.md).
+ */
+const INPUT_CHUNK_FLOATS = 1048576;
 let chunkOverride: number | undefined;
+let outChunkOverride: number | undefined;
 /**
  * Tests: input channels per chunk (a multiple of 8 for the input gradient, 4 for the filter
- * gradient; the filter gradient chunks only when all tiles fit one block), or undefined for the
- * choice by size.
+ * gradient; the filter gradient chunks only when all tiles fit one block), and for the filter
+ * gradient output channels per chunk (a multiple of 8), or undefined for the choice by size.
  */
-export function setWinogradChunk(channels: number | undefined): void {
+export function setWinogradChunk(channels: number | undefined, outChannels?: number): void {
   chunkOverride = channels;
+  outChunkOverride = outChannels;
 }
 /**
  * Tiles per block of the Winograd kernels (undefined: about 256 kB of one point's tiles per
@@ -1287,9 +1299,20 @@ export function conv2dWinogradInC(
           Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4),
         ));
   // When all tiles fit one block, the filter's transform (input gradient) or the summed points
-  // (filter gradient) go `chunk` input channels at a time, ~512 kB of all points together, so
-  // that they stay in L2: at 256-512 channels the whole of them (ResNetE-18's 4x4x512: 36 x 512
-  // x 512 floats, 38 MB) went through memory once written and once read, in every replica.
+  // (filter gradient) go a chunk of channels at a time, ~512 kB of all points together, so that
+  // they stay in L2: at 256-512 channels the whole of them (ResNetE-18's 4x4x512: 36 x 512 x 512
+  // floats, 38 MB) went through memory once written and once read, in every replica. The input
+  // gradient's chunk is `chunk` input channels by all output channels. The filter gradient's is
+  // about square, `chunk` input by `outChunk` output channels: each chunk reads the transformed
+  // tiles of its channels, and with all output channels a chunk had 4 input channels, so that
+  // dy's transformed tiles (36 x 128 x 512 floats at batch 128, 9.4 MB) were read 128 times, from
+  // memory once they outgrew the L3 cache (batch 128, or two replicas at 64 each).
+  const filterSide =
+    gradient === 'filter'
+      ? Math.min(co8, Math.max(8, Math.floor(Math.sqrt(CHUNK_FLOATS / points) / 8) * 8))
+      : 0;
+  const outChunk =
+    gradient === 'filter' ? (outChunkOverride ?? (tiles > block ? co8 : filterSide)) : 0;
   const lanes = gradient === 'input' ? 8 : 4;
   const all = gradient === 'input' ? ci8 : ci4;
   const chunk =
@@ -1301,7 +1324,9 @@ export function conv2dWinogradInC(
           Math.max(
             lanes,
             Math.floor(
-              CHUNK_FLOATS / points / (gradient === 'input' ? g.outChannels : co8) / lanes,
+              (gradient === 'input'
+                ? INPUT_CHUNK_FLOATS / points / g.outChannels
+                : CHUNK_FLOATS / points / outChunk) / lanes,
             ) * lanes,
           ),
         ));
@@ -1309,7 +1334,7 @@ export function conv2dWinogradInC(
   const panels =
     gradient === 'input'
       ? [g.outChannels * chunk, block * co4, block * ci8]
-      : [block * ci4, block * co8, chunk * co8];
+      : [block * ci4, block * co8, chunk * Math.min(outChunk, co8)];
   const scratch = panels.map((panel) => points * (panel + 16));
   const buffers = scratch.map((size) => backend.makeOutput([size], 'float32'));
   const out = backend.makeOutput(
@@ -1349,6 +1374,7 @@ export function conv2dWinogradInC(
     g.padInfo.left,
     block,
     chunk,
+    outChunk,
   );
   for (const buffer of buffers) backend.disposeData(buffer.dataId);
   winogradCalls++;

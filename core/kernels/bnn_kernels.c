@@ -1457,8 +1457,9 @@ static inline u32 round8(u32 n) { return (n + 7) & ~7u; }
           inside(dw, count4(3, 3, in_c, out_c), 4) &&                                   \
           inside(xh, skewed_points(points, block, ci4), 4) &&                           \
           inside(dh, skewed_points(points, block, co8), 4) &&                           \
-          inside(m, skewed_points(points, chunk, co8), 4) && block > 0 && chunk > 0 &&  \
-          chunk % 4 == 0 && (chunk >= ci4 || tiles <= block) && pad_top <= 2 &&         \
+          inside(m, skewed_points(points, chunk, out_chunk < co8 ? out_chunk : co8), 4) && \
+          block > 0 && chunk > 0 && chunk % 4 == 0 && out_chunk > 0 && out_chunk % 8 == 0 && \
+          ((chunk >= ci4 && out_chunk >= co8) || tiles <= block) && pad_top <= 2 &&      \
           pad_left <= 2 && tiles < ELEMENTS_CAP)
 /* Lanes of channels [c, c + 4) that exist among `channels`: 4, fewer at the end, 0 past it. */
 static inline u32 lanes(u32 channels, u32 c) {
@@ -1512,22 +1513,24 @@ static void wg_products(const float *a, const float *b, float *out, u32 points, 
 }
 
 /*
- * m[xi][ci - c0][co] += sum over a block's tiles t < rows of xh[xi][t][ci] * dh[xi][t][co] for
- * the points xi and the input channels c0 <= ci < c1 (multiples of 4), both read as contiguous
- * panels (4 channels of xh, 8 of dh per tile); m holds `chunk` input channels a point. The first
- * block (`first`) sets m instead, so that m needs no zeroing pass.
+ * m[xi][ci - c0][co - o0] += sum over a block's tiles t < rows of xh[xi][t][ci] * dh[xi][t][co]
+ * for the points xi, the input channels c0 <= ci < c1 (multiples of 4) and the output channels
+ * o0 <= co < o1 (multiples of 8), both read as contiguous panels (4 channels of xh, 8 of dh per
+ * tile); m holds `chunk` input channels by o1 - o0 output channels a point. The first block
+ * (`first`) sets m instead, so that m needs no zeroing pass.
  */
 static void wg_accumulate(const float *xh, const float *dh, float *m, u32 points, u32 rows,
-                          u32 block, u32 ci4, u32 c0, u32 c1, u32 chunk, u32 co8, int first) {
+                          u32 block, u32 ci4, u32 c0, u32 c1, u32 chunk, u32 co8, u32 o0, u32 o1,
+                          int first) {
   const u32 xh_point = block * ci4 + WG_SKEW, dh_point = block * co8 + WG_SKEW;
-  const u32 m_point = chunk * co8 + WG_SKEW;
+  const u32 width = o1 - o0, m_point = chunk * width + WG_SKEW;
   for (u32 xi = 0; xi < points; xi++) {
     const float *xs = xh + xi * xh_point;
     const float *ds = dh + xi * dh_point;
-    float *mm = m + xi * m_point;
+    float *mm = m + xi * m_point - o0;
     for (u32 ci = c0; ci < c1; ci += 4) {
-      float *w0 = mm + (ci - c0) * co8, *w1 = w0 + co8, *w2 = w1 + co8, *w3 = w2 + co8;
-      for (u32 co = 0; co < co8; co += 8) {
+      float *w0 = mm + (ci - c0) * width, *w1 = w0 + width, *w2 = w1 + width, *w3 = w2 + width;
+      for (u32 co = o0; co < o1; co += 8) {
         v128_t a0 = WG_ZERO, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         if (!first) {
           a0 = wasm_v128_load(w0 + co), b0 = wasm_v128_load(w0 + co + 4);
@@ -1636,11 +1639,14 @@ void bnn_winograd_input_grad(const float *dy, const float *w, float *dx, float *
 EXPORT(bnn_winograd_filter_grad)
 void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
                               float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
+                              u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk,
+                              u32 out_chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   WG_FILTER_GRAD_REQUIRE(16);
+  /* Every channel pair's sums at once (over blocks of tiles), or chunks of them (one block). */
+  const u32 width = out_chunk < co8 ? out_chunk : co8, whole = chunk >= ci4 && width >= co8;
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1676,37 +1682,42 @@ void bnn_winograd_filter_grad(const float *x, const float *dy, float *dw, float 
         WG_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    if (chunk >= ci4) wg_accumulate(xh, dh, m, 16, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
+    if (whole) wg_accumulate(xh, dh, m, 16, rows, block, ci4, 0, ci4, ci4, co8, 0, co8, t0 == 0);
   }
   /*
-   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
-   * tiles in one block: their points' sums, then their taps, so that m stays in cache
-   * instead of holding every channel pair's points.
+   * The taps, `chunk` input channels by `width` output channels at a time. Chunks smaller than
+   * all channels need all tiles in one block: their points' sums, then their taps, so that m
+   * stays in cache instead of holding every channel pair's points; chunking both axes reads xh
+   * and dh a few times each, not dh once per chunk of 4 input channels.
    */
   for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
     const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
-    if (chunk < ci4) wg_accumulate(xh, dh, m, 16, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
-    /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
-    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
-      for (u32 co = 0; co < out_c; co += 4) {
-        const u32 n = lanes(out_c, co);
-        WG_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
-        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
-        WG_GT(s00, s10, s20, d00, d10, d20, d30);
-        WG_GT(s01, s11, s21, d01, d11, d21, d31);
-        WG_GT(s02, s12, s22, d02, d12, d22, d32);
-        WG_GT(s03, s13, s23, d03, d13, d23, d33);
-        v128_t o0, o1, o2;
-        float *p = dw + ci * out_c + co;
-        const u32 tap = in_c * out_c;
-        WG_GT(o0, o1, o2, s00, s01, s02, s03);
-        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-        WG_GT(o0, o1, o2, s10, s11, s12, s13);
-        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-        store_lanes(p + 5 * tap, o2, n);
-        WG_GT(o0, o1, o2, s20, s21, s22, s23);
-        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-        store_lanes(p + 8 * tap, o2, n);
+    for (u32 co0 = 0; co0 < co8; co0 += width) {
+      const u32 co1 = co8 - co0 < width ? co8 : co0 + width;
+      if (!whole)
+        wg_accumulate(xh, dh, m, 16, (u32)tiles, block, ci4, c0, c1, chunk, co8, co0, co1, 1);
+      /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+      for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+        for (u32 co = co0; co < co1 && co < out_c; co += 4) {
+          const u32 n = lanes(out_c, co);
+          WG_TILE_LOAD(m + (ci - c0) * (co1 - co0) + co - co0, chunk * (co1 - co0) + WG_SKEW);
+          v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23;
+          WG_GT(s00, s10, s20, d00, d10, d20, d30);
+          WG_GT(s01, s11, s21, d01, d11, d21, d31);
+          WG_GT(s02, s12, s22, d02, d12, d22, d32);
+          WG_GT(s03, s13, s23, d03, d13, d23, d33);
+          v128_t o0, o1, o2;
+          float *p = dw + ci * out_c + co;
+          const u32 tap = in_c * out_c;
+          WG_GT(o0, o1, o2, s00, s01, s02, s03);
+          store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+          WG_GT(o0, o1, o2, s10, s11, s12, s13);
+          store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+          store_lanes(p + 5 * tap, o2, n);
+          WG_GT(o0, o1, o2, s20, s21, s22, s23);
+          store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+          store_lanes(p + 8 * tap, o2, n);
+        }
       }
     }
   }
@@ -1934,11 +1945,14 @@ void bnn_winograd4_input_grad(const float *dy, const float *w, float *dx, float 
 EXPORT(bnn_winograd4_filter_grad)
 void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float *xh, float *dh,
                                float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 out_h,
-                               u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk) {
+                               u32 out_w, u32 out_c, u32 pad_top, u32 pad_left, u32 block, u32 chunk,
+                               u32 out_chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 3) / 4, tiles_w = (out_w + 3) / 4;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   WG_FILTER_GRAD_REQUIRE(36);
+  /* Every channel pair's sums at once (over blocks of tiles), or chunks of them (one block). */
+  const u32 width = out_chunk < co8 ? out_chunk : co8, whole = chunk >= ci4 && width >= co8;
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -1987,40 +2001,45 @@ void bnn_winograd4_filter_grad(const float *x, const float *dy, float *dw, float
         WG4_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    if (chunk >= ci4) wg_accumulate(xh, dh, m, 36, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
+    if (whole) wg_accumulate(xh, dh, m, 36, rows, block, ci4, 0, ci4, ci4, co8, 0, co8, t0 == 0);
   }
   /*
-   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
-   * tiles in one block: their points' sums, then their taps, so that m stays in cache
-   * instead of holding every channel pair's points.
+   * The taps, `chunk` input channels by `width` output channels at a time. Chunks smaller than
+   * all channels need all tiles in one block: their points' sums, then their taps, so that m
+   * stays in cache instead of holding every channel pair's points; chunking both axes reads xh
+   * and dh a few times each, not dh once per chunk of 4 input channels.
    */
   for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
     const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
-    if (chunk < ci4) wg_accumulate(xh, dh, m, 36, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
-    /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
-    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
-      for (u32 co = 0; co < out_c; co += 4) {
-        const u32 n = lanes(out_c, co);
-        WG4_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
-        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22;
-        v128_t s03, s13, s23, s04, s14, s24, s05, s15, s25;
-        WG4_GT(s00, s10, s20, d00, d10, d20, d30, d40, d50);
-        WG4_GT(s01, s11, s21, d01, d11, d21, d31, d41, d51);
-        WG4_GT(s02, s12, s22, d02, d12, d22, d32, d42, d52);
-        WG4_GT(s03, s13, s23, d03, d13, d23, d33, d43, d53);
-        WG4_GT(s04, s14, s24, d04, d14, d24, d34, d44, d54);
-        WG4_GT(s05, s15, s25, d05, d15, d25, d35, d45, d55);
-        float *p = dw + ci * out_c + co;
-        const u32 tap = in_c * out_c;
-        v128_t o0, o1, o2;
-        WG4_GT(o0, o1, o2, s00, s01, s02, s03, s04, s05);
-        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-        WG4_GT(o0, o1, o2, s10, s11, s12, s13, s14, s15);
-        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-        store_lanes(p + 5 * tap, o2, n);
-        WG4_GT(o0, o1, o2, s20, s21, s22, s23, s24, s25);
-        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-        store_lanes(p + 8 * tap, o2, n);
+    for (u32 co0 = 0; co0 < co8; co0 += width) {
+      const u32 co1 = co8 - co0 < width ? co8 : co0 + width;
+      if (!whole)
+        wg_accumulate(xh, dh, m, 36, (u32)tiles, block, ci4, c0, c1, chunk, co8, co0, co1, 1);
+      /* dw[kh, kw, ci, co] = (G' m G)[kh][kw]. */
+      for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+        for (u32 co = co0; co < co1 && co < out_c; co += 4) {
+          const u32 n = lanes(out_c, co);
+          WG4_TILE_LOAD(m + (ci - c0) * (co1 - co0) + co - co0, chunk * (co1 - co0) + WG_SKEW);
+          v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22;
+          v128_t s03, s13, s23, s04, s14, s24, s05, s15, s25;
+          WG4_GT(s00, s10, s20, d00, d10, d20, d30, d40, d50);
+          WG4_GT(s01, s11, s21, d01, d11, d21, d31, d41, d51);
+          WG4_GT(s02, s12, s22, d02, d12, d22, d32, d42, d52);
+          WG4_GT(s03, s13, s23, d03, d13, d23, d33, d43, d53);
+          WG4_GT(s04, s14, s24, d04, d14, d24, d34, d44, d54);
+          WG4_GT(s05, s15, s25, d05, d15, d25, d35, d45, d55);
+          float *p = dw + ci * out_c + co;
+          const u32 tap = in_c * out_c;
+          v128_t o0, o1, o2;
+          WG4_GT(o0, o1, o2, s00, s01, s02, s03, s04, s05);
+          store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+          WG4_GT(o0, o1, o2, s10, s11, s12, s13, s14, s15);
+          store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+          store_lanes(p + 5 * tap, o2, n);
+          WG4_GT(o0, o1, o2, s20, s21, s22, s23, s24, s25);
+          store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+          store_lanes(p + 8 * tap, o2, n);
+        }
       }
     }
   }
@@ -2218,11 +2237,13 @@ EXPORT(bnn_winograd_s2_filter_grad)
 void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, float *xh,
                                  float *dh, float *m, u32 batch, u32 in_h, u32 in_w, u32 in_c,
                                  u32 out_h, u32 out_w, u32 out_c, u32 pad_top, u32 pad_left,
-                                 u32 block, u32 chunk) {
+                                 u32 block, u32 chunk, u32 out_chunk) {
   const u32 ci4 = round4(in_c), co8 = round8(out_c);
   const u32 tiles_h = (out_h + 1) / 2, tiles_w = (out_w + 1) / 2;
   const u64 tiles = count4(batch, tiles_h, tiles_w, 1);
   WG_FILTER_GRAD_REQUIRE(25);
+  /* Every channel pair's sums at once (over blocks of tiles), or chunks of them (one block). */
+  const u32 width = out_chunk < co8 ? out_chunk : co8, whole = chunk >= ci4 && width >= co8;
   const u32 image_tiles = tiles_h * tiles_w;
   for (u32 t0 = 0; t0 < (u32)tiles; t0 += block) {
     const u32 rows = (u32)tiles - t0 < block ? (u32)tiles - t0 : block;
@@ -2284,38 +2305,43 @@ void bnn_winograd_s2_filter_grad(const float *x, const float *dy, float *dw, flo
         S2_TILE_STORE(dh + (co / 8 * block + t) * 8 + co % 8, block * co8 + WG_SKEW);
       }
     }
-    if (chunk >= ci4) wg_accumulate(xh, dh, m, 25, rows, block, ci4, 0, ci4, ci4, co8, t0 == 0);
+    if (whole) wg_accumulate(xh, dh, m, 25, rows, block, ci4, 0, ci4, ci4, co8, 0, co8, t0 == 0);
   }
   /*
-   * The taps, `chunk` input channels at a time. Chunks smaller than all channels need all
-   * tiles in one block: their points' sums, then their taps, so that m stays in cache
-   * instead of holding every channel pair's points.
+   * The taps, `chunk` input channels by `width` output channels at a time. Chunks smaller than
+   * all channels need all tiles in one block: their points' sums, then their taps, so that m
+   * stays in cache instead of holding every channel pair's points; chunking both axes reads xh
+   * and dh a few times each, not dh once per chunk of 4 input channels.
    */
   for (u32 c0 = 0; c0 < ci4; c0 += chunk) {
     const u32 c1 = ci4 - c0 < chunk ? ci4 : c0 + chunk;
-    if (chunk < ci4) wg_accumulate(xh, dh, m, 25, (u32)tiles, block, ci4, c0, c1, chunk, co8, 1);
-    /* dw[kh, kw, ci, co]: the taps of the summed points, along kh, then kw. */
-    for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
-      for (u32 co = 0; co < out_c; co += 4) {
-        const u32 n = lanes(out_c, co);
-        S2_TILE_LOAD(m + (ci - c0) * co8 + co, chunk * co8 + WG_SKEW);
-        v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23, s04, s14, s24;
-        S2_FT(s00, s10, s20, d00, d10, d20, d30, d40);
-        S2_FT(s01, s11, s21, d01, d11, d21, d31, d41);
-        S2_FT(s02, s12, s22, d02, d12, d22, d32, d42);
-        S2_FT(s03, s13, s23, d03, d13, d23, d33, d43);
-        S2_FT(s04, s14, s24, d04, d14, d24, d34, d44);
-        float *p = dw + ci * out_c + co;
-        const u32 tap = in_c * out_c;
-        v128_t o0, o1, o2;
-        S2_FT(o0, o1, o2, s00, s01, s02, s03, s04);
-        store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
-        S2_FT(o0, o1, o2, s10, s11, s12, s13, s14);
-        store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
-        store_lanes(p + 5 * tap, o2, n);
-        S2_FT(o0, o1, o2, s20, s21, s22, s23, s24);
-        store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
-        store_lanes(p + 8 * tap, o2, n);
+    for (u32 co0 = 0; co0 < co8; co0 += width) {
+      const u32 co1 = co8 - co0 < width ? co8 : co0 + width;
+      if (!whole)
+        wg_accumulate(xh, dh, m, 25, (u32)tiles, block, ci4, c0, c1, chunk, co8, co0, co1, 1);
+      /* dw[kh, kw, ci, co]: the taps of the summed points, along kh, then kw. */
+      for (u32 ci = c0; ci < c1 && ci < in_c; ci++) {
+        for (u32 co = co0; co < co1 && co < out_c; co += 4) {
+          const u32 n = lanes(out_c, co);
+          S2_TILE_LOAD(m + (ci - c0) * (co1 - co0) + co - co0, chunk * (co1 - co0) + WG_SKEW);
+          v128_t s00, s10, s20, s01, s11, s21, s02, s12, s22, s03, s13, s23, s04, s14, s24;
+          S2_FT(s00, s10, s20, d00, d10, d20, d30, d40);
+          S2_FT(s01, s11, s21, d01, d11, d21, d31, d41);
+          S2_FT(s02, s12, s22, d02, d12, d22, d32, d42);
+          S2_FT(s03, s13, s23, d03, d13, d23, d33, d43);
+          S2_FT(s04, s14, s24, d04, d14, d24, d34, d44);
+          float *p = dw + ci * out_c + co;
+          const u32 tap = in_c * out_c;
+          v128_t o0, o1, o2;
+          S2_FT(o0, o1, o2, s00, s01, s02, s03, s04);
+          store_lanes(p, o0, n), store_lanes(p + tap, o1, n), store_lanes(p + 2 * tap, o2, n);
+          S2_FT(o0, o1, o2, s10, s11, s12, s13, s14);
+          store_lanes(p + 3 * tap, o0, n), store_lanes(p + 4 * tap, o1, n);
+          store_lanes(p + 5 * tap, o2, n);
+          S2_FT(o0, o1, o2, s20, s21, s22, s23, s24);
+          store_lanes(p + 6 * tap, o0, n), store_lanes(p + 7 * tap, o1, n);
+          store_lanes(p + 8 * tap, o2, n);
+        }
       }
     }
   }

@@ -268,7 +268,8 @@ moduleTest(
         offsets.push(offsets[offsets.length - 1] + points * (panel + 16) * 4);
       return offsets.slice(0, 3);
     };
-    // The last number: input channels per chunk (all 16: unchunked).
+    // The last number: input channels per chunk (all 16: unchunked); the filter gradient's take
+    // one more, output channels per chunk (all 16).
     const geometry = [1, 4, 4, 16, 4, 4, 16, 1, 1, 4, 16];
     // dy (or x) at 0, the filter (or dy) at 4096, dx at 16384 (dw at 8192); scratch from 20480.
     const inputOk = (points: number) => [
@@ -284,6 +285,7 @@ moduleTest(
       8192,
       ...at(points, 20480, [64, 64, 256]),
       ...geometry,
+      16,
     ];
     // The last scratch buffer's bytes: m of the input gradient (4x16 a panel), of the filter
     // gradient (16x16).
@@ -322,6 +324,35 @@ moduleTest(
           { trapped: true, changed: false },
           `${name}: chunks with several blocks`,
         );
+        const splitOut = [...ok];
+        splitOut[15] = 2;
+        splitOut[17] = 8; // all input channels, 8 of the 16 output channels
+        assert.deepEqual(
+          run(() => kernels[name](...splitOut)),
+          { trapped: true, changed: false },
+          `${name}: chunks of output channels with several blocks`,
+        );
+      }
+      const outChunks: [string, number[]][] = [];
+      if (name.endsWith('filter_grad')) {
+        // Output channels per chunk: a whole number of 8-channel panels, and at least one.
+        for (const [what, value] of [
+          ['output chunk of 0', 0],
+          ['output chunk of 4', 4],
+        ] as const) {
+          const args = [...ok];
+          args[17] = value;
+          outChunks.push([what, args]);
+        }
+        // Chunks of 8 by 8 channels of one block fit (m holds 8 x 8 floats a point).
+        const square = [...ok];
+        square[16] = 8;
+        square[17] = 8;
+        assert.deepEqual(
+          run(() => kernels[name](...square)),
+          { trapped: false, changed: true },
+          `${name}: chunks of 8 by 8 channels`,
+        );
       }
       const huge = [...ok];
       huge[6] = 2 ** 26; // a batch whose tensor sizes wrap 32-bit products
@@ -340,6 +371,7 @@ moduleTest(
         ['chunk of 0', noChunk],
         ['chunk of 6', oddChunk],
         ['last scratch buffer one float past the memory', pastEnd],
+        ...outChunks,
       ] as const) {
         assert.deepEqual(
           run(() => kernels[name](...args)),

@@ -181,6 +181,13 @@ function* inEachBuild(list: Case[]): Generator<[KernelVariant, number, Case]> {
   }
 }
 
+/**
+ * Chunks of channels (`setWinogradChunk`): input channels, and the filter gradient's output
+ * channels (unset: all of them; 8 and 16 split the cases' 16-64 channels into several chunks,
+ * the last one partial where the count is not a multiple of the chunk).
+ */
+const CHUNKS: [number, number?][] = [[8], [8, 8], [8, 16]];
+
 function label(c: Case): string {
   const pad = typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad.slice(1, 3));
   return `x[${c.x}] -> ${c.outChannels} ${pad}${c.block ? ` block ${c.block}` : ''}`;
@@ -213,13 +220,14 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const previous = setWinogradGradients(false);
         const direct = gradients(c, x, w, dy);
         setWinogradGradients(previous);
-        // Each tile size, whole and (one block of tiles) 8 input channels at a time.
+        // Each tile size, whole and (one block of tiles) in chunks of channels: 8 input channels
+        // at a time, and for the filter gradient also 8 input by 8 or 16 output channels.
         for (const [tile, chunk] of [2, 4].flatMap((t) =>
-          (c.block ? [undefined] : [undefined, 8]).map((k) => [t as 2 | 4, k] as const),
+          (c.block ? [undefined] : [undefined, ...CHUNKS]).map((k) => [t as 2 | 4, k] as const),
         )) {
           setWinogradBlock(c.block);
           setWinogradTile(tile);
-          setWinogradChunk(chunk);
+          setWinogradChunk(chunk?.[0], chunk?.[1]);
           const before = winogradGradientCalls(tile);
           const winograd = gradients(c, x, w, dy);
           setWinogradTile(undefined);
@@ -227,7 +235,7 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
           setWinogradChunk(undefined);
           const ran = winogradGradientCalls(tile) - before;
           assert.equal(ran, 2, `${name}: both gradients by F(${tile}x${tile}, 3x3)`);
-          const where = `${name} F(${tile}x${tile})${chunk ? ` chunk ${chunk}` : ''}`;
+          const where = `${name} F(${tile}x${tile})${chunk ? ` chunk ${chunk.join('x')}` : ''}`;
           assertGradientsClose(where, winograd, cpu, direct, ROUNDING[tile]);
         }
       }
@@ -253,14 +261,14 @@ void describe('Winograd gradients of 3x3 convolutions (wasm, C kernels)', () => 
         const direct = gradients(c, x, w, dy, 2);
         assert.equal(winogradGradientCalls('stride2'), before, `${name}: direct when turned off`);
         setWinogradStride2(previous);
-        for (const chunk of c.block ? [undefined] : [undefined, 8]) {
+        for (const chunk of c.block ? [undefined] : [undefined, ...CHUNKS]) {
           setWinogradBlock(c.block);
-          setWinogradChunk(chunk);
+          setWinogradChunk(chunk?.[0], chunk?.[1]);
           const calls = winogradGradientCalls('stride2');
           const winograd = gradients(c, x, w, dy, 2);
           setWinogradBlock(undefined);
           setWinogradChunk(undefined);
-          const where = `${name}${chunk ? ` chunk ${chunk}` : ''}`;
+          const where = `${name}${chunk ? ` chunk ${chunk.join('x')}` : ''}`;
           assert.equal(winogradGradientCalls('stride2') - calls, 2, `${where}: both by Winograd`);
           assertGradientsClose(where, winograd, cpu, direct, ROUNDING.stride2);
         }
