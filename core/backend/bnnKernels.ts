@@ -1109,11 +1109,12 @@ let winogradBlockOverride: number | undefined;
 /** Floats of a chunk of the summed points (filter gradient), all points together: 512 kB. */
 const CHUNK_FLOATS = 131072;
 /**
- * Floats of a chunk of the filter's transform (input gradient), all points together: 4 MB. Each
- * chunk reads all of dy's transformed tiles again, so at 512 kB (8 input channels of 512) that
- * reading cost more than the transform's trip through memory it saved: ResNetE-18's 4x4x512
- * input gradient took 70 ms at batch 64 and 141 ms at 128 with 512 kB chunks, 59 and 108 with
- * 4 MB ones, 57 and 102 unchunked (docs/performance.md).
+ * Most floats of a chunk of the filter's transform (input gradient), all points together: 4 MB.
+ * Each chunk reads all of dy's transformed tiles again, so a chunk is as large as those tiles
+ * (at least CHUNK_FLOATS, at most this): with 512 kB chunks (8 input channels of 512) that reading
+ * cost more than the transform's trip through memory it saved once the tiles outgrew the caches
+ * (ResNetE-18's 4x4x512 input gradient: 63-70 ms at batch 64 and 133-141 ms at 128, against 57-58
+ * and 103-106 now; docs/performance.md).
  */
 const INPUT_CHUNK_FLOATS = 1048576;
 let chunkOverride: number | undefined;
@@ -1313,6 +1314,10 @@ export function conv2dWinogradInC(
       : 0;
   const outChunk =
     gradient === 'filter' ? (outChunkOverride ?? (tiles > block ? co8 : filterSide)) : 0;
+  const inputChunkFloats = Math.min(
+    INPUT_CHUNK_FLOATS,
+    Math.max(CHUNK_FLOATS, points * tiles * co4),
+  );
   const lanes = gradient === 'input' ? 8 : 4;
   const all = gradient === 'input' ? ci8 : ci4;
   const chunk =
@@ -1325,7 +1330,7 @@ export function conv2dWinogradInC(
             lanes,
             Math.floor(
               (gradient === 'input'
-                ? INPUT_CHUNK_FLOATS / points / g.outChannels
+                ? inputChunkFloats / points / g.outChannels
                 : CHUNK_FLOATS / points / outChunk) / lanes,
             ) * lanes,
           ),

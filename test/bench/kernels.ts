@@ -5,6 +5,7 @@
  *   node out/test/bench/kernels.js --train-step [steps]
  *   node out/test/bench/kernels.js --xnor [repeats] [preset,preset,...]
  *   node out/test/bench/kernels.js --winograd [repeats] [preset,preset,...]
+ *   node out/test/bench/kernels.js --winograd-chunks [repeats] [batch,batch,...]
  *
  * The first form times, for each layer shape of a small MNIST BNN and of mnist-cnn (batch 64,
  * 3x3 filters, 'same' padding), the forward convolution, the input gradient and the filter
@@ -27,6 +28,11 @@
  * gradient, and the largest difference of each tile size's result from the direct one relative to
  * the largest value), then whole training steps of the presets with Winograd off and on, and
  * with F(2x2, 3x3) only against the tile size BNN Lab picks, in turns. Medians of CPU time.
+ *
+ * The fifth times the Winograd gradients of ResNetE-18's 4x4x512->512 layers (the shape whose
+ * gradients go a chunk of channels at a time) at each batch (default 16,32,64,128,256) with the
+ * chunks BNN Lab picks, the chunks it picked before (input gradient: 8 input channels; filter
+ * gradient: 4 input channels by all output channels) and unchunked, in turns. Medians of CPU time.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +40,7 @@ import * as tf from '../../core/tf';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   registerBnnKernels,
+  setWinogradChunk,
   setWinogradGradients,
   setWinogradStride2,
   setWinogradTile,
@@ -784,6 +791,47 @@ async function benchXnor(repeats: number, models: string[]): Promise<void> {
   console.log(`load average after: ${loadAverage()}`);
 }
 
+/**
+ * The 4x4x512->512 Winograd gradients (ResNetE-18's last stage) with three chunkings, in turns:
+ * BNN Lab's, the earlier one, and none (see the file comment).
+ */
+function benchWinogradChunks(repeats: number, batches: number[]): void {
+  registerWasmTrainingKernels();
+  const backend = tf.engine().backend as BackendWasm;
+  const rows = [['layer (batch)', 'gradient', 'chunks now', 'earlier chunks', 'unchunked']];
+  for (const batch of batches) {
+    const xShape: Shape4 = [batch, 4, 4, 512];
+    const filterShape: Shape4 = [3, 3, 512, 512];
+    const x = signs(xShape, 1);
+    const filter = signs(filterShape, 2);
+    const dy = tf.randomUniform(xShape, -1, 1, 'float32', 3);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+    for (const [gradient, name, inputs, extra, earlier] of [
+      ['input', 'Conv2DBackpropInput', { dy, filter }, { inputShape: xShape }, [8]],
+      ['filter', 'Conv2DBackpropFilter', { x, dy }, { filterShape }, [4, 512]],
+    ] as const) {
+      const run = kernel(name).kernelFunc;
+      const chunked = (chunk: readonly number[] | undefined) => () => {
+        setWinogradChunk(chunk?.[0], chunk?.[1]);
+        try {
+          return run({ inputs, backend, attrs: { ...attrs, ...extra } }) as tf.TensorInfo;
+        } finally {
+          setWinogradChunk(undefined);
+        }
+      };
+      const times = timeInTurns(repeats, [
+        chunked(undefined),
+        chunked(earlier),
+        chunked([512, 512]),
+      ]);
+      rows.push([`4x4x512->512 (${batch})`, gradient, ...times.map(ms)]);
+    }
+    tf.dispose([x, filter, dy]);
+  }
+  printTable(rows);
+  console.log(`load average after: ${loadAverage()}`);
+}
+
 async function main(): Promise<void> {
   const wasmPackage = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   setWasmPaths(path.join(path.dirname(wasmPackage), 'dist') + path.sep);
@@ -794,6 +842,10 @@ async function main(): Promise<void> {
   } else if (process.argv[2] === '--winograd') {
     const models = process.argv[4] ?? 'mnist-cnn,mnist-resnete,cifar10-resnete18,cifar10-bdn28';
     await benchWinograd(Number(process.argv[3] ?? 7), models.split(','));
+  } else if (process.argv[2] === '--winograd-chunks') {
+    const batches = (process.argv[4] ?? '16,32,64,128,256').split(',').map(Number);
+    console.log(`load average before: ${loadAverage()}`);
+    benchWinogradChunks(Number(process.argv[3] ?? 7), batches);
   } else if (process.argv[2] === '--train-step') {
     const stockConfigs = new Map(stockForBaseline.map((name) => [name, kernel(name)]));
     registerWasmTrainingKernels();
