@@ -261,6 +261,20 @@ interface BnnExports {
     padLeft: number,
     words: number,
   ): number;
+  /** The same layout, packing sgn(x) of any x (as `bnn_sign`). */
+  bnn_pack_sgn(
+    x: number,
+    xp: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    inChannels: number,
+    padHeight: number,
+    padWidth: number,
+    padTop: number,
+    padLeft: number,
+    words: number,
+  ): void;
   bnn_pack_filter_signs(
     w: number,
     wp: number,
@@ -1421,12 +1435,15 @@ export interface XnorConvGeometry extends ConvGeometry {
  * undefined, having written nothing, when the XNOR path is off, the C kernels are not in use,
  * or a value of the filter or x is not a sign: the caller then runs the float kernel. Packing
  * stops at the first value that is not a sign, so a real-valued layer pays for a few reads.
+ * With `signOfX` the convolution is of sgn(x) (as `BnnSign` gives it) for any x: x is packed by
+ * its signs, without the float32 signs written and read again.
  */
 export function conv2dXnorInC(
   backend: BackendWasm,
   x: TensorInfo,
   filter: TensorInfo,
   g: XnorConvGeometry,
+  signOfX = false,
 ): TensorInfo | undefined {
   if (!xnorForward || !cKernelsInUse || x.dtype !== 'float32' || filter.dtype !== 'float32') {
     return undefined;
@@ -1457,7 +1474,10 @@ export function conv2dXnorInC(
     return undefined;
   }
   const xp = backend.makeOutput([2 * g.batchSize * padHeight * padWidth * words], 'int32');
-  const packedInput = kernels.bnn_pack_signs(
+  const packInput = signOfX
+    ? (...args: Parameters<BnnExports['bnn_pack_sgn']>) => (kernels.bnn_pack_sgn(...args), 1)
+    : kernels.bnn_pack_signs;
+  const packedInput = packInput(
     heapOffset(backend, x),
     heapOffset(backend, xp),
     g.batchSize,

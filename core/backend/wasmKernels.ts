@@ -31,6 +31,7 @@ import {
 } from '../tf';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
+  BNN_SIGN,
   cKernelsAvailable,
   conv2dInC,
   conv2dWinogradInC,
@@ -302,6 +303,38 @@ function conv2d(args: {
   conv2dInC(backend, 'bnn_conv2d_forward', padded, filter, out, paddedGeometry(info, padded));
   if (padded !== x) release(backend, padded);
   return out;
+}
+
+/** `conv2d(sgn(x), filter)`, a binary layer's input quantizer and convolution (core/bnn/signConv.ts). */
+export const SIGN_CONV2D = 'BnnSignConv2D';
+
+/**
+ * `BnnSignConv2D` (`x`, `filter`, and `Conv2D`'s attrs): the convolution of sgn(x) (`BnnSign`:
+ * -1 below 0, +1 otherwise) with the filter. Where the XNOR forward applies (a filter of signs),
+ * x is packed by its signs straight away (`conv2dXnorInC` with `signOfX`): the float32 signs are
+ * neither written nor read, two passes over the layer's input fewer than `BnnSign` then
+ * `Conv2D`. Otherwise it is those two kernels, with the same values either way.
+ */
+function signConv2d(args: {
+  inputs: NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = requireInput(SIGN_CONV2D, inputs, 'x');
+  const filter = requireInput(SIGN_CONV2D, inputs, 'filter');
+  assertChannelsLast(SIGN_CONV2D, attrs.dataFormat);
+  if (cConvolutions(x, filter)) {
+    const info = convInfo(x.shape, filter.shape, attrs);
+    const xnor = conv2dXnorInC(backend, x, filter, info, true);
+    if (xnor !== undefined) return xnor;
+  }
+  const signs = runKernel(backend, BNN_SIGN, { x }, {});
+  try {
+    return conv2d({ inputs: { x: signs, filter }, backend, attrs });
+  } finally {
+    release(backend, signs);
+  }
 }
 
 /**
@@ -1400,6 +1433,11 @@ const trainingKernels: KernelConfig[] = [
     kernelName: 'BatchMatMul',
     backendName: BACKEND,
     kernelFunc: batchMatMul as unknown as KernelFunc,
+  },
+  {
+    kernelName: SIGN_CONV2D,
+    backendName: BACKEND,
+    kernelFunc: signConv2d as unknown as KernelFunc,
   },
   {
     kernelName: 'Conv2DBackpropFilter',

@@ -10,7 +10,9 @@
  * each value's sign and whether `|x| ≤ clip`, so the op saves those as 2 bits per value
  * (`BnnPackSte`, core/backend/bnnKernels.ts), 16× less than float32. The kernels, their inputs and
  * the order of the sums are those of the two ops, so values and gradients are identical
- * (test/unit/core/signConv.test.ts).
+ * (test/unit/core/signConv.test.ts). The forward's `sgn` and convolution are one kernel where the
+ * backend has it (`BnnSignConv2D`, core/backend/wasmKernels.ts): the XNOR forward packs x by its
+ * signs, and the float32 signs are never written.
  */
 import * as tf from '../tf';
 import { signForward, signGradientTimes, type QuantizerConfig } from './quantizers';
@@ -27,6 +29,17 @@ export function keepsBits(q: QuantizerConfig, x: tf.Tensor): boolean {
     q.clip !== null &&
     x.dtype === 'float32' &&
     tf.getKernel('BnnPackSte', tf.getBackend()) !== undefined
+  );
+}
+
+/** True when `BnnSignConv2D` computes `conv2d(sgn(x), w)` on this backend (wasm, C kernels). */
+function fusedSign(x: tf.Tensor, w: tf.Tensor): boolean {
+  const backend = tf.getBackend();
+  return (
+    x.dtype === 'float32' &&
+    w.dtype === 'float32' &&
+    tf.getKernel('BnnSignConv2D', backend) !== undefined &&
+    tf.getKernel('BnnSign', backend) !== undefined
   );
 }
 
@@ -53,8 +66,12 @@ export function signInputConv2d(
       : input;
     save([kept, filter]);
     if (kept !== input) kept.dispose();
+    // sgn(x) and the convolution as one kernel where the backend has it (wasm with the C
+    // kernels: the XNOR forward packs x by its signs); the same values as the two ops.
     const value = tf.tidy(() =>
-      tf.conv2d(signForward(input) as tf.Tensor4D, filter, strides, padding),
+      fusedSign(input, filter)
+        ? (engine.runKernel('BnnSignConv2D', { x: input, filter }, attrs) as tf.Tensor4D)
+        : tf.conv2d(signForward(input) as tf.Tensor4D, filter, strides, padding),
     );
     return {
       value,

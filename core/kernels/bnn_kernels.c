@@ -1012,17 +1012,17 @@ static inline u64 wp_index(u32 co, u32 tap, u32 k, u32 taps, u32 words, u32 out_
 }
 
 /*
- * Packs x [batch, in_h, in_w, in_c] (float32 signs) into xp [batch, pad_h, pad_w, words] with
- * pad_top / pad_left padding pixels of zero bits. Returns 1, or 0 as soon as a value of x is not
- * exactly +1 or -1 (then xp is partly written and must not be used).
+ * Packs x [batch, in_h, in_w, in_c] into xp [batch, pad_h, pad_w, words] with pad_top / pad_left
+ * padding pixels of zero bits, bit set for -1. `any` (a constant in each caller): x is any
+ * float32 and its bits are sgn(x), as bnn_sign gives it (-1 for x < 0; +1 for 0, -0 and NaN);
+ * otherwise x must be signs, and it returns 0 as soon as a value is not exactly +1 or -1 (then xp
+ * is partly written and must not be used), else 1.
  */
-EXPORT(bnn_pack_signs)
-u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 pad_h,
-                   u32 pad_w, u32 pad_top, u32 pad_left, u32 words) {
-  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&
-          inside(xp, count4(batch, pad_h, pad_w, words), 8) && words == (in_c + 63) / 64 &&
-          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w);
+static inline u32 pack_input_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w,
+                                   u32 in_c, u32 pad_h, u32 pad_w, u32 pad_top, u32 pad_left,
+                                   u32 words, int any) {
   const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t zero = wasm_f32x4_splat(0.0f);
   for (u32 b = 0; b < batch; b++) {
     for (u32 ph = 0; ph < pad_h; ph++) {
       for (u32 pw = 0; pw < pad_w; pw++) {
@@ -1040,12 +1040,16 @@ u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 i
           u32 ci = start;
           for (; ci + 4 <= end; ci += 4) {
             const v128_t v = wasm_v128_load(src + ci);
-            ok &= wasm_i32x4_all_true(wasm_f32x4_eq(wasm_f32x4_abs(v), one));
-            bits |= (u64)wasm_i32x4_bitmask(v) << (ci - start);
+            if (any) {
+              bits |= (u64)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << (ci - start);
+            } else {
+              ok &= wasm_i32x4_all_true(wasm_f32x4_eq(wasm_f32x4_abs(v), one));
+              bits |= (u64)wasm_i32x4_bitmask(v) << (ci - start);
+            }
           }
           for (; ci < end; ci++) {
             const float v = src[ci];
-            ok &= (v == 1.0f) | (v == -1.0f);
+            if (!any) ok &= (v == 1.0f) | (v == -1.0f);
             bits |= (u64)(v < 0.0f) << (ci - start);
           }
           dst[k] = bits;
@@ -1055,6 +1059,31 @@ u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 i
     }
   }
   return 1;
+}
+
+#define PACK_INPUT_REQUIRE()                                                             \
+  REQUIRE(inside(x, count4(batch, in_h, in_w, in_c), 4) &&                               \
+          inside(xp, count4(batch, pad_h, pad_w, words), 8) && words == (in_c + 63) / 64 && \
+          (u64)pad_top + in_h <= pad_h && (u64)pad_left + in_w <= pad_w)
+
+/* Packs x, float32 signs (see pack_input_signs): 1, or 0 when a value is not exactly +1 or -1. */
+EXPORT(bnn_pack_signs)
+u32 bnn_pack_signs(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 pad_h,
+                   u32 pad_w, u32 pad_top, u32 pad_left, u32 words) {
+  PACK_INPUT_REQUIRE();
+  return pack_input_signs(x, xp, batch, in_h, in_w, in_c, pad_h, pad_w, pad_top, pad_left, words,
+                          0);
+}
+
+/*
+ * Packs sgn(x) of any float32 x (see pack_input_signs): a binary layer's input quantizer and the
+ * packing of the XNOR forward in one pass, without writing the signs as float32.
+ */
+EXPORT(bnn_pack_sgn)
+void bnn_pack_sgn(const float *x, u64 *xp, u32 batch, u32 in_h, u32 in_w, u32 in_c, u32 pad_h,
+                  u32 pad_w, u32 pad_top, u32 pad_left, u32 words) {
+  PACK_INPUT_REQUIRE();
+  pack_input_signs(x, xp, batch, in_h, in_w, in_c, pad_h, pad_w, pad_top, pad_left, words, 1);
 }
 
 /*

@@ -656,7 +656,8 @@ function kernelFlops(name: string, shapes: number[][], out: number[][]): number 
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   switch (name) {
     case 'Conv2D':
-    case 'FusedConv2D': {
+    case 'FusedConv2D':
+    case 'BnnSignConv2D': {
       // x, filter [kh, kw, cin, cout] -> y
       const [kh, kw, cin] = shapes[1];
       return 2 * size(out[0]) * kh * kw * cin;
@@ -693,7 +694,7 @@ function convShapeKey(name: string, args: Parameters<tf.KernelFunc>[0]): string 
   const s = Array.isArray(stride) ? stride[0] : stride;
   let x: readonly number[] | undefined;
   let filter: readonly number[] | undefined;
-  if (name === 'Conv2D' || name === 'FusedConv2D') {
+  if (name === 'Conv2D' || name === 'FusedConv2D' || name === 'BnnSignConv2D') {
     x = args.inputs.x?.shape;
     filter = args.inputs.filter?.shape;
   } else if (name === 'Conv2DBackpropInput') {

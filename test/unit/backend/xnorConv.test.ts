@@ -13,8 +13,8 @@ import {
   setXnorForward,
   xnorForwardCalls,
 } from '../../../core/backend/bnnKernels';
-import { registerWasmTrainingKernels } from '../../../core/backend/wasmKernels';
-import { randomSigns } from './testValues';
+import { registerWasmTrainingKernels, SIGN_CONV2D } from '../../../core/backend/wasmKernels';
+import { randomSigns, randomUniform } from './testValues';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -201,6 +201,80 @@ void describe('bit-packed binary forward convolution', () => {
         );
       }
     }
+  });
+
+  void it('packs any input by its signs in BnnSignConv2D: conv2d(sgn(x), w) exactly', () => {
+    let cases = 0;
+    for (const [cin, cout] of [
+      [1, 3],
+      [33, 5],
+      [65, 7],
+      [130, 9],
+    ]) {
+      for (const [strides, pad, dilations] of [
+        [1, 'same', 1],
+        [2, 'valid', 1],
+        [
+          1,
+          [
+            [0, 0],
+            [2, 0],
+            [1, 3],
+            [0, 0],
+          ],
+          2,
+        ],
+      ] as [number, Padding, number][]) {
+        const xShape: Shape4 = [2, 7, 6, cin];
+        const n = 2 * 7 * 6 * cin;
+        // Real values, with the ones whose sign is a convention: 0 and -0 (+1), NaN (+1), and a
+        // negative subnormal (-1).
+        const values = randomUniform(n, 5 + cases);
+        values[0] = 0;
+        values[Math.floor(n / 3)] = -0;
+        values[Math.floor(n / 2)] = Number.NaN;
+        values[n - 1] = -1e-40;
+        for (const signFilter of [true, false]) {
+          const wShape: Shape4 = [3, 3, cin, cout];
+          const w = randomSigns(9 * cin * cout, 41 + cases);
+          if (!signFilter) w[0] = 0.5; // not a binary layer's filter: the float path
+          const attrs = { strides, pad, dataFormat: 'NHWC', dilations };
+          const label = `x ${xShape.join('x')}, ${signFilter ? 'sign' : 'real'} filter, strides ${strides}, pad ${JSON.stringify(pad)}, dilation ${dilations}`;
+          const calls = xnorForwardCalls();
+          const fused = tf.tidy(
+            () =>
+              tf
+                .engine()
+                .runKernel(
+                  SIGN_CONV2D,
+                  { x: tf.tensor4d(values, xShape), filter: tf.tensor4d(w, wShape) },
+                  attrs,
+                ) as tf.Tensor,
+          );
+          assert.equal(xnorForwardCalls() - calls, signFilter ? 1 : 0, `${label}: XNOR path`);
+          const twoOps = tf.tidy(() =>
+            tf.conv2d(
+              tf
+                .engine()
+                .runKernel('BnnSign', { x: tf.tensor4d(values, xShape) }, {}) as tf.Tensor4D,
+              tf.tensor4d(w, wShape),
+              strides,
+              pad,
+              'NHWC',
+              dilations,
+            ),
+          );
+          const signs = values.map((v) => (v < 0 ? -1 : 1));
+          const loop = reference(signs, xShape, w, wShape, strides, pad, dilations);
+          const got = fused.dataSync() as Float32Array;
+          assert.equal(firstDifference(got, twoOps.dataSync() as Float32Array), undefined, label);
+          if (signFilter) assert.equal(firstDifference(got, loop), undefined, `${label}: loop`);
+          tf.dispose([fused, twoOps]);
+          cases++;
+        }
+      }
+    }
+    assert.equal(cases, 24);
   });
 
   void it('trains a binary layer to the same values with and without packing', () => {
