@@ -120,6 +120,21 @@ type PoolGradArgs = [
   padLeft: number,
 ];
 
+/** `bnn_pack_signs` and `bnn_pack_sgn`: x into xp [batch, padHeight, padWidth, words] of bits. */
+type PackInputArgs = [
+  x: number,
+  xp: number,
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  inChannels: number,
+  padHeight: number,
+  padWidth: number,
+  padTop: number,
+  padLeft: number,
+  words: number,
+];
+
 type ConvolutionExport = (a: number, b: number, out: number, ...geometry: number[]) => void;
 type WinogradExport = (
   a: number,
@@ -248,33 +263,9 @@ interface BnnExports {
   bnn_winograd_s2_input_grad: WinogradExport;
   bnn_winograd_s2_filter_grad: WinogradExport;
   /** Returns 1, or 0 when a value of x is not exactly +1 or -1. */
-  bnn_pack_signs(
-    x: number,
-    xp: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    inChannels: number,
-    padHeight: number,
-    padWidth: number,
-    padTop: number,
-    padLeft: number,
-    words: number,
-  ): number;
+  bnn_pack_signs(...args: PackInputArgs): number;
   /** The same layout, packing sgn(x) of any x (as `bnn_sign`). */
-  bnn_pack_sgn(
-    x: number,
-    xp: number,
-    batch: number,
-    inHeight: number,
-    inWidth: number,
-    inChannels: number,
-    padHeight: number,
-    padWidth: number,
-    padTop: number,
-    padLeft: number,
-    words: number,
-  ): void;
+  bnn_pack_sgn(...args: PackInputArgs): void;
   bnn_pack_filter_signs(
     w: number,
     wp: number,
@@ -1474,10 +1465,7 @@ export function conv2dXnorInC(
     return undefined;
   }
   const xp = backend.makeOutput([2 * g.batchSize * padHeight * padWidth * words], 'int32');
-  const packInput = signOfX
-    ? (...args: Parameters<BnnExports['bnn_pack_sgn']>) => (kernels.bnn_pack_sgn(...args), 1)
-    : kernels.bnn_pack_signs;
-  const packedInput = packInput(
+  const packArgs: PackInputArgs = [
     heapOffset(backend, x),
     heapOffset(backend, xp),
     g.batchSize,
@@ -1489,8 +1477,10 @@ export function conv2dXnorInC(
     top,
     left,
     words,
-  );
-  if (!packedInput) {
+  ];
+  if (signOfX) {
+    kernels.bnn_pack_sgn(...packArgs);
+  } else if (!kernels.bnn_pack_signs(...packArgs)) {
     backend.disposeData(wp.dataId);
     backend.disposeData(xp.dataId);
     return undefined;
