@@ -1111,6 +1111,12 @@ export function setWinogradGradients(on: boolean): boolean {
 }
 
 let winogradBlockOverride: number | undefined;
+/** Floats of a block of the input gradient's transformed tiles, all points together: 1 MB. */
+const INPUT_BLOCK_FLOATS = 262144;
+/** Floats of a block of the filter gradient's transformed tiles, all points together: 4 MB. */
+const FILTER_BLOCK_FLOATS = 1048576;
+/** Most tiles in a block of the filter gradient. */
+const FILTER_BLOCK_TILES = 64;
 /** Floats of a chunk of the summed points (filter gradient), all points together: 512 kB. */
 const CHUNK_FLOATS = 131072;
 /**
@@ -1134,8 +1140,8 @@ export function setWinogradChunk(channels: number | undefined, outChannels?: num
   outChunkOverride = outChannels;
 }
 /**
- * Tiles per block of the Winograd kernels (undefined: about 256 kB of one point's tiles per
- * channel axis); tests set a small block to run several blocks and a partial last one.
+ * Tiles per block of the Winograd kernels (undefined: by size, see `conv2dWinogradInC`); tests
+ * set a small block to run several blocks and a partial last one.
  */
 export function setWinogradBlock(tiles: number | undefined): void {
   winogradBlockOverride = tiles;
@@ -1288,22 +1294,27 @@ export function conv2dWinogradInC(
       : gradient === 'input'
         ? g.batchSize * Math.ceil((h + g.padInfo.top) / 4) * Math.ceil((w + g.padInfo.left) / 4)
         : g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
-  // About 4 MB of transformed tiles per channel axis, all points together: 256 kB a point for
-  // F(2x2, 3x3), 164 kB for stride 2, 114 kB for F(4x4, 3x3) (so the scratch, and the step's peak
-  // memory, stay the same whichever kernel runs). But where all tiles' transforms take no more
-  // than the filter's transform (input gradient) or the summed points (filter gradient), which
-  // the kernel would otherwise hold whole (256-512 channels on small images), all tiles go in
-  // one block, so that those can go in chunks (below).
+  // Tiles per block. Input gradient: about 1 MB of transformed tiles per channel axis, all points
+  // together (64 kB a point for F(2x2, 3x3), 41 kB for stride 2, 28 kB for F(4x4, 3x3)), at least
+  // 8: each tile of dx reads its 16-36 points' sums back from all the block's panels, which stay
+  // in L2 at that size, and leave the 8 MB L3 to the other replica. Filter gradient: as many as
+  // fit about 4 MB, at most 64: each block adds its products into the summed points (all of them,
+  // 36 x 384 x 64 floats at 32x32x384->64), so larger blocks read those less often. Against
+  // 4 MB for both (docs/performance.md): the input gradients 5-12% faster on one thread at
+  // 32x32 and 16x16 with 64-384 channels, the filter gradients 0-20%. But where all tiles'
+  // transforms take no more than the filter's transform (input gradient) or the summed points
+  // (filter gradient), which the kernel would otherwise hold whole (256-512 channels on small
+  // images), all tiles go in one block, so that those can go in chunks (below).
   const perPointWhole = gradient === 'input' ? g.outChannels * ci8 : ci4 * co8;
   const perPointTiles = tiles * (gradient === 'input' ? co4 + ci8 : ci4 + co8);
+  const bySize = (floats: number) => Math.floor(floats / points / Math.max(ci8, co8) / 4) * 4;
   const block =
     winogradBlockOverride ??
     (perPointTiles <= perPointWhole
       ? tiles
-      : Math.max(
-          4,
-          Math.min(tiles, Math.floor((16 * 65536) / points / Math.max(ci8, co8) / 4) * 4),
-        ));
+      : gradient === 'input'
+        ? Math.max(8, Math.min(tiles, bySize(INPUT_BLOCK_FLOATS)))
+        : Math.max(4, Math.min(tiles, FILTER_BLOCK_TILES, bySize(FILTER_BLOCK_FLOATS))));
   // When all tiles fit one block, the filter's transform (input gradient) or the summed points
   // (filter gradient) go a chunk of channels at a time, ~512 kB of all points together, so that
   // they stay in L2: at 256-512 channels the whole of them (ResNetE-18's 4x4x512: 36 x 512 x 512
