@@ -25,6 +25,7 @@ import {
 } from '../training/stepSetup';
 import { WorkerThread } from '../workers/thread';
 import { isFromReplica, type FromReplica, type ReplicaInit } from './protocol';
+import type { ReplicaStepProfile } from './replicaProfile';
 import {
   allocateShared,
   CTRL,
@@ -187,6 +188,8 @@ export class DataParallel {
     log: (level: 'info' | 'warn' | 'error', message: string) => void;
     /** The run's cancel flag, polled while waiting for the replicas. */
     isCancelled?: () => boolean;
+    /** Receives each replica's profile of each step (benchmarks; core/parallel/replicaProfile.ts). */
+    profile?: (rank: number, profile: ReplicaStepProfile) => void;
   }): Promise<DataParallel> {
     const { setup, world } = options;
     const layout: SharedLayout = {
@@ -217,6 +220,7 @@ export class DataParallel {
         dataset: shared,
         ...(options.lns ? { lns: options.lns } : {}),
         ...(initialState ? { initialState } : {}),
+        ...(options.profile ? { profile: true } : {}),
       };
       const worker = new WorkerThread<never, FromReplica>({
         name: `replica thread ${rank}`,
@@ -232,6 +236,8 @@ export class DataParallel {
             if (ready.size === world) onReady();
           } else if (m.kind === 'snapshot') {
             pool.snapshotWaiter?.(m);
+          } else if (m.kind === 'profile') {
+            options.profile?.(m.rank, m.profile);
           } else {
             options.log('error', `replica ${m.rank}: ${m.stack}`);
             pool.fail(new Error(`replica thread ${m.rank} failed: ${m.message}`));

@@ -7,6 +7,7 @@ import { anyFields, messageGuard } from '../protocol/channel';
 import type { BackendPreference, TrainConfig } from '../protocol/schema';
 import type { LnsOptions } from '../training/methods/lns';
 import type { SetupState } from '../training/stepSetup';
+import type { ReplicaStepProfile } from './replicaProfile';
 import type { SharedLayout } from './shared';
 
 /** `workerData` of a replica. */
@@ -26,6 +27,8 @@ export interface ReplicaInit {
   initialState?: SetupState;
   /** The training split in shared memory (no test split): replicas never read dataset files. */
   dataset: Dataset;
+  /** Time each step's phases and kernels and post them (`bench:train --replica-profile`). */
+  profile?: boolean;
 }
 
 export type FromReplica =
@@ -35,11 +38,13 @@ export type FromReplica =
    * rank: no weights, and the optimizer slots of the variables it updates.
    */
   | ({ kind: 'snapshot'; rank: number } & SetupState)
+  | { kind: 'profile'; rank: number; profile: ReplicaStepProfile }
   | { kind: 'error'; rank: number; message: string; stack: string };
 
 /** Runtime check of a message received from a replica. */
 export const isFromReplica = messageGuard<FromReplica>({
   ready: anyFields,
   snapshot: anyFields,
+  profile: anyFields,
   error: anyFields,
 });

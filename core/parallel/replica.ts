@@ -33,6 +33,7 @@ import {
   SCALAR,
   sharedViews,
 } from './shared';
+import { ReplicaProfiler } from './replicaProfile';
 import { shardOf, variableOwners } from './shards';
 import { synchronizeBatchNorm } from './syncBatchNorm';
 
@@ -46,6 +47,11 @@ async function main(init: ReplicaInit): Promise<void> {
   const views = sharedViews(init.buffer, layout);
   const comm = new ReplicaComm(views, rank, world, layout.reduceWidth);
   await initBackend(init.backend, () => undefined);
+  const profiler = init.profile ? new ReplicaProfiler() : undefined;
+  if (profiler) {
+    profiler.wrapKernels(tf.getBackend());
+    comm.onBarrier = (ms) => profiler.barrier(ms);
+  }
   const { dataset } = init;
   const preset = getPreset(config.preset);
   const setup = createStepSetup(config, preset, init.lns);
@@ -102,6 +108,7 @@ async function main(init: ReplicaInit): Promise<void> {
       finish(views.ctrl);
       continue;
     }
+    profiler?.start();
     const epoch = views.params[PARAM.epoch];
     const b = views.params[PARAM.batchIndex];
     if (epoch !== epochShown) {
@@ -152,7 +159,9 @@ async function main(init: ReplicaInit): Promise<void> {
       }
     }
     tf.dispose([xs, ys, value, ...keptTensors(parts)]);
+    profiler?.phase('gradients');
     comm.barrier();
+    profiler?.phase('wait for gradients');
 
     // This replica's variables: the gradient summed over the replicas in rank order (a variable
     // without one has none on any replica and is left alone, as on one thread), then the step.
@@ -183,12 +192,18 @@ async function main(init: ReplicaInit): Promise<void> {
       });
     }
     for (const { kernel, at } of ownLatents) copyValuesInto(kernel, views.latents[region], at);
+    profiler?.phase('optimizer step');
     comm.barrier();
+    profiler?.phase('wait for weights');
     tf.tidy(() =>
       variables.forEach((v, i) => {
         if (owners[i] !== rank) v.assign(fromShared(views.weights, offsets[i], v));
       }),
     );
+    if (profiler) {
+      profiler.phase('copy weights');
+      post({ kind: 'profile', rank, profile: profiler.take() });
+    }
     finish(views.ctrl);
   }
 }

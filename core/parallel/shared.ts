@@ -146,6 +146,8 @@ const POLL_MS = 50;
  */
 export class ReplicaComm {
   private reduceCalls = 0;
+  /** Told how long each barrier waited (the replica profile, core/parallel/replicaProfile.ts). */
+  onBarrier: ((waitedMs: number) => void) | undefined;
 
   constructor(
     readonly views: SharedViews,
@@ -160,18 +162,20 @@ export class ReplicaComm {
   }
 
   barrier(): void {
+    const started = this.onBarrier ? performance.now() : 0;
     const { ctrl } = this.views;
     const generation = Atomics.load(ctrl, CTRL.barrierGeneration);
     if (Atomics.add(ctrl, CTRL.barrierCount, 1) === this.world - 1) {
       Atomics.store(ctrl, CTRL.barrierCount, 0);
       Atomics.add(ctrl, CTRL.barrierGeneration, 1);
       Atomics.notify(ctrl, CTRL.barrierGeneration);
-      return;
+    } else {
+      while (Atomics.load(ctrl, CTRL.barrierGeneration) === generation) {
+        this.checkAbort();
+        Atomics.wait(ctrl, CTRL.barrierGeneration, generation, POLL_MS);
+      }
     }
-    while (Atomics.load(ctrl, CTRL.barrierGeneration) === generation) {
-      this.checkAbort();
-      Atomics.wait(ctrl, CTRL.barrierGeneration, generation, POLL_MS);
-    }
+    this.onBarrier?.(performance.now() - started);
   }
 
   /**

@@ -47,6 +47,12 @@
  *                          first batch of --batches (convolutions split by layer shape), with the
  *                          FLOP rate of the convolutions and matrix products against the
  *                          measured SIMD128 peak
+ *   --replica-profile N    wall-time profile of the data-parallel replicas over N steps of each
+ *                          preset at the first batch of --batches: the most threads of --threads
+ *                          against one replica with the same share of the batch, per phase of
+ *                          the step (gradients, barrier waits, optimizer step, weight copies)
+ *                          and per kernel (convolutions by layer shape), to see what the
+ *                          replicas lose beside each other (core/parallel/replicaProfile.ts)
  *   --real-data            data-parallel rows read the preset's dataset instead of synthetic
  *   --no-torch, --no-cpu   skip those runs
  */
@@ -69,6 +75,7 @@ import { getPreset } from '../../core/bnn/presets';
 import { applyForTraining } from '../../core/bnn/trainingForward';
 import { initBackend } from '../../core/backend/backends';
 import { DataParallel } from '../../core/parallel/dataParallel';
+import { kernelProfileKey, type ReplicaStepProfile } from '../../core/parallel/replicaProfile';
 import { fuseBatchNorm } from '../../core/parallel/syncBatchNorm';
 import { loadDataset } from '../../core/data/datasets';
 import { resolveConfig } from '../../core/training/config';
@@ -122,6 +129,8 @@ interface Options {
   cpuSteps: number;
   stepsMemory: number;
   profile: number;
+  /** Steps of the replica profile (0: none). */
+  replicaProfile: number;
   torch: boolean;
   cpu: boolean;
   /** Replica threads of a `parallel` child; in the parent the first of `threadCounts`. */
@@ -178,6 +187,24 @@ interface RunResult {
    * 1-thread CPU ratio is the one that holds; wall time counts the waits for a core.
    */
   cpuRatio?: number;
+  /** Data-parallel children with --replica-profile: the replicas' profile. */
+  replicaProfile?: ReplicaProfileSummary;
+}
+
+/** The mean replica step of a data-parallel child (every replica, the timed steps). */
+interface ReplicaProfileSummary extends ReplicaStepProfile {
+  threads: number;
+  batch: number;
+  steps: number;
+}
+
+/** One preset's replica profile: one replica against `threads`, same share of the batch each. */
+interface ReplicaProfileComparison {
+  model: string;
+  batch: number;
+  threads: number;
+  one: ReplicaProfileSummary;
+  many: ReplicaProfileSummary;
 }
 
 interface MemoryCheck {
@@ -208,6 +235,7 @@ function parseOptions(argv: string[]): Options {
     cpuSteps: 1,
     stepsMemory: 0,
     profile: 0,
+    replicaProfile: 0,
     torch: true,
     cpu: true,
     threads: 1,
@@ -283,6 +311,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--profile':
         options.profile = number(i++, '--profile');
+        break;
+      case '--replica-profile':
+        options.replicaProfile = number(i++, '--replica-profile');
         break;
       case '--threads':
         options.threadCounts = list(i++, '--threads');
@@ -451,6 +482,31 @@ async function childWasm(modelName: string, options: Options): Promise<RunResult
   }));
 }
 
+/** The mean of replica step profiles (every replica's timed steps). */
+function meanProfile(
+  all: ReplicaStepProfile[],
+  threads: number,
+  batch: number,
+  steps: number,
+): ReplicaProfileSummary {
+  const sum = (pick: (p: ReplicaStepProfile) => Record<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const p of all) {
+      for (const [k, v] of Object.entries(pick(p))) out[k] = (out[k] ?? 0) + v / all.length;
+    }
+    return out;
+  };
+  return {
+    threads,
+    batch,
+    steps,
+    phases: sum((p) => p.phases),
+    kernels: sum((p) => p.kernels),
+    barrierWaitMs: all.reduce((n, p) => n + p.barrierWaitMs, 0) / all.length,
+    barriers: all.reduce((n, p) => n + p.barriers, 0) / all.length,
+  };
+}
+
 /**
  * The data-parallel path as the trainer runs it (core/parallel): `threads` replica threads, each
  * with its own wasm instance, on MNIST batches of the preset's run config at batch 64 and Adam
@@ -485,6 +541,8 @@ async function childParallel(
   const dataset = options.realData
     ? loadDataset(config.dataset, { limit: 0, testLimit: 1 })
     : syntheticDataset(modelName, 4 * options.batch);
+  // --replica-profile: each replica's profile of each step, in step order.
+  const profiles: ReplicaStepProfile[][] = Array.from({ length: threads }, () => []);
   const pool = await DataParallel.start({
     dataset,
     config,
@@ -493,6 +551,9 @@ async function childParallel(
     setup,
     sendState: false,
     log: () => undefined,
+    ...(options.replicaProfile > 0
+      ? { profile: (rank: number, p: ReplicaStepProfile) => profiles[rank].push(p) }
+      : {}),
   });
   const wall: number[] = [];
   const cpu: number[] = [];
@@ -510,11 +571,27 @@ async function childParallel(
         cpu.push(cpuMs() - cpu0);
       }
     }
+    // The last step's profiles are posted before it ends but may not have been read yet.
+    const total = options.warmup + options.steps;
+    const deadline = performance.now() + 10_000;
+    while (options.replicaProfile > 0 && profiles.some((p) => p.length < total)) {
+      if (performance.now() > deadline) throw new Error('replica profiles did not arrive');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   } finally {
     await pool.close();
   }
   const params = setup.variables.reduce((n, v) => n + v.size, 0);
   setup.dispose();
+  const replicaProfile =
+    options.replicaProfile > 0
+      ? meanProfile(
+          profiles.flatMap((p) => p.slice(options.warmup)),
+          threads,
+          options.batch,
+          options.steps,
+        )
+      : undefined;
   return {
     model: modelName,
     engine: 'bnn-lab wasm',
@@ -526,6 +603,7 @@ async function childParallel(
     medianCpuMs: median(cpu),
     maxRssMb: maxRssMb(),
     params,
+    ...(replicaProfile ? { replicaProfile } : {}),
   };
 }
 
@@ -685,32 +763,6 @@ function kernelFlops(name: string, shapes: number[][], out: number[][]): number 
 }
 
 /**
- * A convolution kernel's profile key with its layer shape (input HxWxCin -> Cout, kernel size,
- * stride), so the profile splits the convolutions by layer shape; other kernels by name.
- */
-function convShapeKey(name: string, args: Parameters<tf.KernelFunc>[0]): string {
-  const attrs = args.attrs as Record<string, unknown> | undefined;
-  const stride = (attrs?.strides as number | number[] | undefined) ?? 1;
-  const s = Array.isArray(stride) ? stride[0] : stride;
-  let x: readonly number[] | undefined;
-  let filter: readonly number[] | undefined;
-  if (name === 'Conv2D' || name === 'FusedConv2D' || name === 'BnnSignConv2D') {
-    x = args.inputs.x?.shape;
-    filter = args.inputs.filter?.shape;
-  } else if (name === 'Conv2DBackpropInput') {
-    x = attrs?.inputShape as number[] | undefined;
-    filter = args.inputs.filter?.shape;
-  } else if (name === 'Conv2DBackpropFilter') {
-    x = args.inputs.x?.shape;
-    filter = attrs?.filterShape as number[] | undefined;
-  } else {
-    return name;
-  }
-  if (!x || !filter) return name;
-  return `${name} ${x[1]}x${x[2]}x${filter[2]}->${filter[3]} k${filter[0]} s${s}`;
-}
-
-/**
  * Per-kernel CPU time of training steps on wasm. Every registered wasm kernel is wrapped to
  * read the process's CPU time before and after it (kernels that BNN Lab's kernels call
  * internally count towards the outer kernel), so the numbers hold on a loaded machine, unlike
@@ -747,7 +799,7 @@ async function childProfile(
       const shapes = Object.values(args.inputs)
         .filter((t): t is tf.TensorInfo => t !== undefined)
         .map((t) => t.shape);
-      const key = convShapeKey(config.kernelName, args);
+      const key = kernelProfileKey(config.kernelName, args);
       const entry = perKernel.get(key) ?? { ms: 0, calls: 0, flops: 0 };
       entry.ms += ms;
       entry.calls += 1;
@@ -1158,6 +1210,40 @@ async function parent(options: Options): Promise<void> {
       );
     }
   }
+  const replicaProfiles: ReplicaProfileComparison[] = [];
+  if (options.replicaProfile > 0) {
+    const threads = Math.max(...options.threadCounts);
+    const batch = options.batches[0];
+    for (const model of options.models) {
+      if (threads < 2 || batch % threads !== 0) {
+        log(`${model}: no replica profile (needs 2 or more --threads dividing batch ${batch})`);
+        continue;
+      }
+      const { warmup } = stepsFor(model, options);
+      const run = (t: number, b: number) => {
+        log(
+          `${model}: replica profile of ${options.replicaProfile} steps, ${t} replica(s), batch ${b}`,
+        );
+        const result = runChild([
+          'parallel',
+          model,
+          '--threads',
+          String(t),
+          '--batch',
+          String(b),
+          '--steps',
+          String(options.replicaProfile),
+          '--warmup',
+          String(warmup),
+          '--replica-profile',
+          String(options.replicaProfile),
+        ]) as RunResult;
+        return result.replicaProfile as ReplicaProfileSummary;
+      };
+      const one = run(1, batch / threads);
+      replicaProfiles.push({ model, batch, threads, one, many: run(threads, batch) });
+    }
+  }
   const peakGflops = measurePeakGflops();
   const report = {
     started: started.toISOString(),
@@ -1180,6 +1266,7 @@ async function parent(options: Options): Promise<void> {
     binarize,
     memory,
     profiles,
+    replicaProfiles,
   };
   if (options.jsonFile) writeFileSync(options.jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   if (options.json) {
@@ -1339,6 +1426,49 @@ async function parent(options: Options): Promise<void> {
     }
     printTable(table);
   }
+  for (const c of replicaProfiles) printReplicaProfile(c, options.profileRows);
+}
+
+/**
+ * A replica profile as a table: each phase, the barrier waits, then the kernels whose time grew
+ * most, one replica against `threads` (ms per replica-step).
+ */
+function printReplicaProfile(c: ReplicaProfileComparison, rows: number): void {
+  const { one, many } = c;
+  const total = (p: ReplicaProfileSummary) => Object.values(p.phases).reduce((a, b) => a + b, 0);
+  console.log(
+    `\nreplica profile, ${c.model}: 1 replica at batch ${one.batch} against ${c.threads} at ` +
+      `${c.batch} (${many.batch / c.threads} each), wall ms per replica-step, mean of ${one.steps} ` +
+      `steps (and of the replicas)`,
+  );
+  const row = (name: string, a: number, b: number) => [
+    name,
+    fixed(a, 1),
+    fixed(b, 1),
+    `${b - a >= 0 ? '+' : ''}${fixed(b - a, 1)}`,
+    a > 0 ? `${b >= a ? '+' : ''}${fixed((100 * (b - a)) / a, 0)}%` : '',
+  ];
+  const table = [['', '1 replica', `${c.threads} replicas`, 'difference', 'growth']];
+  table.push(row('step', total(one), total(many)));
+  for (const phase of Object.keys(many.phases)) {
+    table.push(row(`  ${phase}`, one.phases[phase] ?? 0, many.phases[phase]));
+  }
+  table.push(
+    row(
+      `barrier waits (${fixed(many.barriers, 0)} barriers)`,
+      one.barrierWaitMs,
+      many.barrierWaitMs,
+    ),
+  );
+  const inKernels = (p: ReplicaProfileSummary) =>
+    Object.values(p.kernels).reduce((a, b) => a + b, 0);
+  table.push(row('all kernels', inKernels(one), inKernels(many)));
+  const names = [...new Set([...Object.keys(one.kernels), ...Object.keys(many.kernels)])];
+  const grew = (k: string) => (many.kernels[k] ?? 0) - (one.kernels[k] ?? 0);
+  for (const k of names.sort((a, b) => grew(b) - grew(a)).slice(0, rows)) {
+    table.push(row(`  ${k}`, one.kernels[k] ?? 0, many.kernels[k] ?? 0));
+  }
+  printTable(table);
 }
 
 async function child(argv: string[]): Promise<void> {

@@ -157,6 +157,11 @@ test('HDF5 and replica channel guards', () => {
   checkGuard<FromReplica>(isFromReplica, {
     ready: { kind: 'ready', rank: 0 },
     snapshot: { kind: 'snapshot', rank: 1, weights: [], state: [] },
+    profile: {
+      kind: 'profile',
+      rank: 1,
+      profile: { phases: {}, kernels: {}, barrierWaitMs: 0, barriers: 0 },
+    },
     error: { kind: 'error', rank: 1, message: 'm', stack: 's' },
   });
 });

@@ -15,6 +15,8 @@ import { initBackend } from '../../../core/backend/backends';
 import { getPreset } from '../../../core/bnn/presets';
 import { loadDataset } from '../../../core/data/datasets';
 import { DataParallel, mergeSnapshots } from '../../../core/parallel/dataParallel';
+import type { ReplicaStepProfile } from '../../../core/parallel/replicaProfile';
+import { isBatchNorm } from '../../../core/parallel/syncBatchNorm';
 import { setWinogradTile } from '../../../core/backend/bnnKernels';
 import { createStepSetup } from '../../../core/training/stepSetup';
 
@@ -378,5 +380,62 @@ test(
     assert.equal(b.status, 'completed', b.message);
     // Replicas sum in a fixed order and restore the optimizer from the checkpoint: bit-identical.
     assert.deepEqual(epoch2(resumed), epoch2(full));
+  },
+);
+
+test(
+  "a profiled replica reports each step's phases, kernels and barriers (bench:train --replica-profile)",
+  { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
+  async (t) => {
+    const config = resolveConfig(
+      { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 320, testLimit: 50, seed: 6 },
+      'test',
+    );
+    await initBackend('wasm', () => {});
+    const setup = createStepSetup(config, getPreset('mnist-cnn'));
+    const dataset = loadDataset(config.dataset, { limit: config.limit, testLimit: 50 });
+    const profiles: ReplicaStepProfile[][] = [[], []];
+    const pool = await DataParallel.start({
+      config,
+      world: 2,
+      backend: 'wasm',
+      setup,
+      dataset,
+      sendState: false,
+      log: () => {},
+      profile: (rank, p) => profiles[rank].push(p),
+    });
+    t.after(() => pool.close());
+    for (const batchIndex of [0, 1]) await pool.step({ epoch: 1, learningRate: 1e-3, batchIndex });
+    const until = Date.now() + 10_000;
+    while (profiles.some((p) => p.length < 2) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Each batch norm all-reduces once forward and once backward; the optimizer step has two.
+    const batchNorms = setup.model.layers.filter(isBatchNorm).length;
+    assert.ok(batchNorms > 0, 'mnist-cnn has batch norms');
+    for (const [rank, steps] of profiles.entries()) {
+      assert.equal(steps.length, 2, `replica ${rank}: one profile per step`);
+      for (const p of steps) {
+        assert.deepEqual(Object.keys(p.phases), [
+          'gradients',
+          'wait for gradients',
+          'optimizer step',
+          'wait for weights',
+          'copy weights',
+        ]);
+        assert.ok(Object.values(p.phases).every((ms) => ms >= 0));
+        assert.equal(p.barriers, 2 * batchNorms + 2, `replica ${rank}: barriers per step`);
+        assert.ok(p.barrierWaitMs >= 0);
+        // Convolutions by layer shape, and the optimizer's kernel.
+        assert.ok(
+          Object.keys(p.kernels).some((k) =>
+            /^Conv2DBackpropFilter \d+x\d+x\d+->\d+ k3 s1$/.test(k),
+          ),
+        );
+        assert.ok((p.kernels.BnnAdam ?? 0) > 0, 'the Adam kernel timed');
+      }
+    }
+    setup.model.dispose();
   },
 );
