@@ -286,28 +286,38 @@ test(
   },
 );
 
+/** Two replicas of mnist-cnn at batch 32 on 320 MNIST images (`profile`: their step profiles). */
+async function twoMnistReplicas(
+  seed: number,
+  profile?: (rank: number, p: ReplicaStepProfile) => void,
+): Promise<{ setup: ReturnType<typeof createStepSetup>; pool: DataParallel }> {
+  const config = resolveConfig(
+    { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 320, testLimit: 50, seed },
+    'test',
+  );
+  await initBackend('wasm', () => {});
+  const setup = createStepSetup(config, getPreset('mnist-cnn'));
+  const dataset = loadDataset(config.dataset, { limit: config.limit, testLimit: 50 });
+  const pool = await DataParallel.start({
+    config,
+    world: 2,
+    backend: 'wasm',
+    setup,
+    dataset,
+    sendState: false,
+    log: () => {},
+    ...(profile ? { profile } : {}),
+  });
+  return { setup, pool };
+}
+
 test(
   "a step's published latent weights hold while the next step runs and after it",
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
   async (t) => {
     // The run loop reads a step's latent weights (sign flips, telemetry) while the replicas run
     // the next step, so that step must publish into the other of the two regions.
-    const config = resolveConfig(
-      { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 320, testLimit: 50, seed: 5 },
-      'test',
-    );
-    await initBackend('wasm', () => {});
-    const setup = createStepSetup(config, getPreset('mnist-cnn'));
-    const dataset = loadDataset(config.dataset, { limit: config.limit, testLimit: 50 });
-    const pool = await DataParallel.start({
-      config,
-      world: 2,
-      backend: 'wasm',
-      setup,
-      dataset,
-      sendState: false,
-      log: () => {},
-    });
+    const { setup, pool } = await twoMnistReplicas(5);
     t.after(() => pool.close());
     const sizes = setup.latentKernels.map((k) => k.size);
     const params = { epoch: 1, learningRate: 1e-3 };
@@ -387,24 +397,8 @@ test(
   "a profiled replica reports each step's phases, kernels and barriers (bench:train --replica-profile)",
   { skip: availableParallelism() < 2 ? 'needs 2 cores' : false },
   async (t) => {
-    const config = resolveConfig(
-      { preset: 'mnist-cnn', epochs: 1, batchSize: 32, limit: 320, testLimit: 50, seed: 6 },
-      'test',
-    );
-    await initBackend('wasm', () => {});
-    const setup = createStepSetup(config, getPreset('mnist-cnn'));
-    const dataset = loadDataset(config.dataset, { limit: config.limit, testLimit: 50 });
     const profiles: ReplicaStepProfile[][] = [[], []];
-    const pool = await DataParallel.start({
-      config,
-      world: 2,
-      backend: 'wasm',
-      setup,
-      dataset,
-      sendState: false,
-      log: () => {},
-      profile: (rank, p) => profiles[rank].push(p),
-    });
+    const { setup, pool } = await twoMnistReplicas(6, (rank, p) => profiles[rank].push(p));
     t.after(() => pool.close());
     for (const batchIndex of [0, 1]) await pool.step({ epoch: 1, learningRate: 1e-3, batchIndex });
     const until = Date.now() + 10_000;
