@@ -1296,15 +1296,17 @@ export function conv2dWinogradInC(
         : g.batchSize * Math.ceil(h / 2) * Math.ceil(w / 2);
   // Tiles per block. Input gradient: about 1 MB of transformed tiles per channel axis, all points
   // together (64 kB a point for F(2x2, 3x3), 41 kB for stride 2, 28 kB for F(4x4, 3x3)), at least
-  // 8: each tile of dx reads its 16-36 points' sums back from all the block's panels, which stay
-  // in L2 at that size, and leave the 8 MB L3 to the other replica. Filter gradient: as many as
-  // fit about 4 MB, at most 64: each block adds its products into the summed points (all of them,
-  // 36 x 384 x 64 floats at 32x32x384->64), so larger blocks read those less often. Against
-  // 4 MB for both (docs/performance.md): the input gradients 5-12% faster on one thread at
-  // 32x32 and 16x16 with 64-384 channels, the filter gradients 0-20%. But where all tiles'
-  // transforms take no more than the filter's transform (input gradient) or the summed points
-  // (filter gradient), which the kernel would otherwise hold whole (256-512 channels on small
-  // images), all tiles go in one block, so that those can go in chunks (below).
+  // 8: each tile of dx reads its 16-36 points' sums back from all the block's panels, which at
+  // that size take about an eighth of the 8 MB L3 that two cores share (4 MB took half). Filter
+  // gradient: as many as fit about 4 MB, at most 64: each block adds its products into the summed
+  // points (all of them, 36 x 384 x 64 floats at 32x32x384->64), so larger blocks read those less
+  // often; more than 64 was no faster (112-452 tiles slower) and fewer was slower. Against 4 MB for both
+  // (docs/performance.md, batch 16-128 on one thread): the input gradients at 32x32 and 16x16
+  // with 64-384 channels 3-10% faster, the filter gradients up to 15% (a few shapes within +-5%,
+  // 8x8x256->256's input gradient 2-5% slower). But where all tiles' transforms take no more
+  // than the filter's transform (input gradient) or the summed points (filter gradient), which
+  // the kernel would otherwise hold whole (256-512 channels on small images), all tiles go in
+  // one block, so that those can go in chunks (below).
   const perPointWhole = gradient === 'input' ? g.outChannels * ci8 : ci4 * co8;
   const perPointTiles = tiles * (gradient === 'input' ? co4 + ci8 : ci4 + co8);
   const bySize = (floats: number) => Math.floor(floats / points / Math.max(ci8, co8) / 4) * 4;

@@ -11,9 +11,10 @@ import * as tf from '../tf';
 /** One replica step. */
 export interface ReplicaStepProfile {
   /**
-   * Milliseconds per phase: `gradients` (forward and backward pass, with the batch norms' barrier
-   * waits), `wait for gradients`, `optimizer step` (summing the owned variables' gradients,
-   * the update, publishing the new values), `wait for weights`, `copy weights`.
+   * Milliseconds per phase: `gradients` (the shard's batch, the forward and backward pass with
+   * the batch norms' barrier waits, reading the loss back, copying the gradients other replicas
+   * own into shared memory), `wait for gradients`, `optimizer step` (summing the owned variables'
+   * gradients, the update, publishing the new values), `wait for weights`, `copy weights`.
    */
   phases: Record<string, number>;
   /** Milliseconds per kernel key (`kernelProfileKey`), outermost kernels only. */
@@ -66,9 +67,10 @@ export class ReplicaProfiler {
         try {
           return inner(args);
         } finally {
+          const ms = performance.now() - start;
           depth--;
           const key = kernelProfileKey(config.kernelName, args);
-          this.step.kernels[key] = (this.step.kernels[key] ?? 0) + performance.now() - start;
+          this.step.kernels[key] = (this.step.kernels[key] ?? 0) + ms;
         }
       };
       tf.unregisterKernel(config.kernelName, backend);

@@ -52,7 +52,9 @@
  *                          against one replica with the same share of the batch, per phase of
  *                          the step (gradients, barrier waits, optimizer step, weight copies)
  *                          and per kernel (convolutions by layer shape), to see what the
- *                          replicas lose beside each other (core/parallel/replicaProfile.ts)
+ *                          replicas lose beside each other (core/parallel/replicaProfile.ts);
+ *                          needs 2 or more threads dividing the batch; after the preset's
+ *                          warm-up steps (--warmup); synthetic data even with --real-data
  *   --real-data            data-parallel rows read the preset's dataset instead of synthetic
  *   --no-torch, --no-cpu   skip those runs
  */

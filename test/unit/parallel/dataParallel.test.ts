@@ -405,7 +405,8 @@ test(
     while (profiles.some((p) => p.length < 2) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    // Each batch norm all-reduces once forward and once backward; the optimizer step has two.
+    // Each batch norm all-reduces once forward and once backward; each step also meets after the
+    // gradients and after the update.
     const batchNorms = setup.model.layers.filter(isBatchNorm).length;
     assert.ok(batchNorms > 0, 'mnist-cnn has batch norms');
     for (const [rank, steps] of profiles.entries()) {
